@@ -1,0 +1,1 @@
+"""One package per family of algorithms; every module here is imported by the registry."""

@@ -1,0 +1,1 @@
+"""Lab 1: bandits and online learning; every run emits cumulative regret."""

@@ -1,0 +1,1 @@
+"""Lab 3: multi-objective and multi-task learning; runs emit Pareto points."""

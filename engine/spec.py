@@ -1,0 +1,211 @@
+"""RunSpec: one run described as TOML, validated by the parameter declarations.
+
+```toml
+[run]
+name = "ucb-vs-ts"   # optional
+seeds = 20           # batch of seeds run together
+steps = 10000
+seed = 0             # base seed (optional)
+record_every = 0     # record stride in steps; 0 = automatic (optional)
+[algorithm]
+id = "bandits.ucb1"
+[problem]
+id = "bandits.bernoulli"
+means = [0.1, 0.2, 0.5]
+[hardware]
+device = "auto"      # "cpu", "cuda", "cuda:N", "auto"
+threads = 0          # torch threads; 0 = leave torch's default
+dtype = "float32"
+```
+
+Pure Python: the studio validates and writes specs with this module too. Files are
+read with `tomllib` as data; nothing in a spec is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.params import Param, ParamError, validate_params
+from engine.registry import UnknownId
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+
+RUN_PARAMS = (
+    Param("name", "str", "", "A name for the run, shown in the history."),
+    Param("seeds", "int", 1, "Number of seeds, run together as a batch.", low=1, high=100_000),
+    Param("steps", "int", 1000, "Number of steps (rounds, updates) per seed.", low=1, high=100_000_000),
+    Param("seed", "int", 0, "Base random seed; the same seed gives the same draws.", low=0, high=2**62),
+    Param("record_every", "int", 0, "Record every N steps (log-spaced points are always kept); 0 = automatic.",
+          low=0, high=100_000_000),
+)
+HARDWARE_PARAMS = (
+    Param("device", "str", "auto", "Where tensors live: auto, cpu, cuda or cuda:N."),
+    Param("threads", "int", 0, "Torch CPU threads; 0 leaves torch's default.", low=0, high=1024),
+    Param("dtype", "choice", "float32", "Floating-point precision of the tensors.", choices=("float32", "float64")),
+)
+REQUIRED = (("run", "steps"), ("algorithm", "id"), ("problem", "id"))
+SECTIONS = ("run", "algorithm", "problem", "hardware")
+
+
+class SpecError(ValueError):
+    """A spec the schema refuses: names the source, the key and the reason."""
+
+    def __init__(self, source: str, key: str, reason: str):
+        self.source, self.key, self.reason = source, key, reason
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: {reason}" if key else f"{where}{reason}")
+
+
+@dataclass
+class RunSpec:
+    algorithm: str
+    problem: str
+    steps: int
+    seeds: int = 1
+    name: str = ""
+    seed: int = 0
+    record_every: int = 0
+    algorithm_params: dict = field(default_factory=dict)
+    problem_params: dict = field(default_factory=dict)
+    device: str = "auto"
+    threads: int = 0
+    dtype: str = "float32"
+
+    # -- reading ----------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict, catalogue, source: str = "") -> "RunSpec":
+        """Validate a parsed TOML document against the catalogue's declarations."""
+        try:
+            return cls._from_dict(data, catalogue)
+        except ParamError as err:
+            raise SpecError(source, err.name, err.reason) from None
+        except UnknownId as err:
+            section = "algorithm" if err.kind == "algorithm" else "problem"
+            raise SpecError(source, f"{section}.id", str(err)) from None
+
+    @classmethod
+    def _from_dict(cls, data: dict, catalogue) -> "RunSpec":
+        for section in data:
+            if section not in SECTIONS:
+                raise ParamError(section, f"unknown section (sections: {', '.join(SECTIONS)})")
+            if not isinstance(data[section], dict):
+                raise ParamError(section, "must be a table, e.g. [" + section + "]")
+        for section, key in REQUIRED:
+            if key not in data.get(section, {}):
+                raise ParamError(f"{section}.{key}", "missing (required)")
+        run = validate_params(RUN_PARAMS, data.get("run", {}), "run")
+        hw = validate_params(HARDWARE_PARAMS, data.get("hardware", {}), "hardware")
+        if not DEVICE_PATTERN.match(hw["device"]):
+            raise ParamError("hardware.device", f"must be auto, cpu, cuda or cuda:N, got {hw['device']!r}")
+
+        alg_table = dict(data["algorithm"])
+        prob_table = dict(data["problem"])
+        alg_id, prob_id = alg_table.pop("id"), prob_table.pop("id")
+        for key, ident in (("algorithm.id", alg_id), ("problem.id", prob_id)):
+            if not isinstance(ident, str):
+                raise ParamError(key, f"must be a string, got {ident!r}")
+        alg = catalogue.algorithm(alg_id)
+        catalogue.problem(prob_id)
+        if prob_id not in alg.problems:
+            raise ParamError("problem.id", f"{alg_id} does not run on {prob_id!r} (it runs on: {', '.join(alg.problems)})")
+        prob = catalogue.problem(prob_id)
+        return cls(
+            algorithm=alg_id, problem=prob_id, steps=run["steps"], seeds=run["seeds"],
+            name=run["name"], seed=run["seed"], record_every=run["record_every"],
+            algorithm_params=validate_params(alg.params, alg_table, "algorithm"),
+            problem_params=validate_params(prob.params, prob_table, "problem"),
+            device=hw["device"], threads=hw["threads"], dtype=hw["dtype"],
+        )
+
+    @classmethod
+    def from_toml(cls, text: str, catalogue, source: str = "", overrides=()) -> "RunSpec":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise SpecError(source, "", f"not valid TOML: {err}") from None
+        for item in overrides:
+            apply_override(data, item, source)
+        return cls.from_dict(data, catalogue, source)
+
+    @classmethod
+    def from_file(cls, path, catalogue, overrides=()) -> "RunSpec":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SpecError(str(path), "", "no such file") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise SpecError(str(path), "", f"cannot be read: {err}") from None
+        return cls.from_toml(text, catalogue, str(path), overrides)
+
+    # -- writing ----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        run = {"seeds": self.seeds, "steps": self.steps, "seed": self.seed}
+        if self.name:
+            run = {"name": self.name, **run}
+        if self.record_every:
+            run["record_every"] = self.record_every
+        return {
+            "run": run,
+            "algorithm": {"id": self.algorithm, **self.algorithm_params},
+            "problem": {"id": self.problem, **self.problem_params},
+            "hardware": {"device": self.device, "threads": self.threads, "dtype": self.dtype},
+        }
+
+    def to_toml(self) -> str:
+        return dumps_toml(self.to_dict())
+
+    @property
+    def title(self) -> str:
+        return self.name or f"{self.algorithm} on {self.problem}"
+
+
+def apply_override(data: dict, item: str, source: str = "") -> None:
+    """Apply one ``section.key=value`` override; the value is read as a TOML value."""
+    if "=" not in item:
+        raise SpecError(source, item, "an override must look like section.key=value")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if key.count(".") != 1 or not all(key.split(".")):
+        raise SpecError(source, key, "an override key must be section.key, e.g. algorithm.c or run.seeds")
+    section, name = key.split(".")
+    if section not in SECTIONS:
+        raise SpecError(source, key, f"unknown section (sections: {', '.join(SECTIONS)})")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word such as cuda:0 is a string
+    data.setdefault(section, {})[name] = value
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if any(c in text for c in ".eEn") else text + ".0"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dumps_toml(doc: dict) -> str:
+    """Write a document of tables of plain values (what a spec holds) as TOML."""
+    lines = []
+    for section, table in doc.items():
+        if lines:
+            lines.append("")
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"

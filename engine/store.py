@@ -1,0 +1,278 @@
+"""The SQLite store: the single source of truth for every run.
+
+Engine processes are the only writers; the studio reads. WAL mode lets readers poll
+while a writer appends; every write is a short batched transaction, and every
+connection waits (busy timeout) instead of failing with "database is locked".
+Live views read by cursor: ``rowid > last_seen``. SQL is always parameterised.
+
+The schema is documented in docs/store.md; `MIGRATIONS[i]` takes a store from
+version i to i+1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+HEARTBEAT_SECONDS = 2.0
+STALE_AFTER_SECONDS = 15.0
+LIVE_STATUSES = ("queued", "running")
+STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
+BOUND_SEED = -1  # series rows that belong to no seed (theory bounds)
+ENV_VAR = "TRADEOFF_STUDIO_DB"
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+def default_path() -> Path:
+    """The store file: $TRADEOFF_STUDIO_DB, else the user data directory."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tradeoff-studio", appauthor=False)) / "runs.db"
+
+
+def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["runs"].create({
+        "id": int, "name": str, "status": str, "algorithm": str, "problem": str,
+        "family": str, "plot": str, "seeds": int, "steps": int, "steps_done": int,
+        "spec_toml": str, "spec_json": str, "hardware_json": str, "objectives_json": str,
+        "created_at": float, "started_at": float, "finished_at": float,
+        "pid": int, "host": str, "error": str,
+    }, pk="id", not_null={"status", "algorithm", "problem", "spec_toml", "created_at"})
+    db["heartbeats"].create({"run_id": int, "beat_at": float, "step": int, "pid": int},
+                            pk="run_id", foreign_keys=[("run_id", "runs", "id")])
+    db["series"].create({"run_id": int, "metric": str, "step": int, "seed": int, "value": float,
+                         "wall_time": float}, foreign_keys=[("run_id", "runs", "id")])
+    db["series"].create_index(["run_id", "metric", "step"])
+    db["pareto_points"].create({"run_id": int, "step": int, "seed": int, "point": int,
+                                "objectives": str, "label": str},
+                               foreign_keys=[("run_id", "runs", "id")])
+    db["pareto_points"].create_index(["run_id", "step"])
+    db["runs"].create_index(["status"])
+
+
+MIGRATIONS = [_migrate_0_to_1]
+
+
+class Store:
+    """One connection to a store file. Not shared between threads."""
+
+    def __init__(self, path=None):
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db = sqlite_utils.Database(conn)
+            if self.db.journal_mode != "wal":
+                self.db.enable_wal()
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{self.path}: not a usable store ({err})") from None
+        self.conn = conn
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- schema -----------------------------------------------------------------------
+    def schema_version(self) -> int:
+        if "meta" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self):
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema version {version} is newer than this "
+                             f"program's ({SCHEMA_VERSION}); update Tradeoff Studio")
+        if version == SCHEMA_VERSION:
+            return
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.schema_version()  # another process may have migrated meanwhile
+            for step in MIGRATIONS[version:]:
+                step(self.db)
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _write(self, sql: str, params=()):
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn.execute(sql, params)
+
+    # -- writing (engine processes only) ------------------------------------------------
+    def create_run(self, spec, family: str, plot: str) -> int:
+        now = time.time()
+        cur = self._write(
+            "INSERT INTO runs(name, status, algorithm, problem, family, plot, seeds, steps, steps_done,"
+            " spec_toml, spec_json, created_at, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (spec.name, "queued", spec.algorithm, spec.problem, family, plot, spec.seeds, spec.steps, 0,
+             spec.to_toml(), json.dumps(spec.to_dict()), now, os.getpid(), socket.gethostname()))
+        return cur.lastrowid
+
+    def start_run(self, run_id: int, hardware: dict) -> None:
+        now = time.time()
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("UPDATE runs SET status='running', started_at=?, hardware_json=?, pid=? WHERE id=?",
+                              (now, json.dumps(hardware), os.getpid(), run_id))
+            self.conn.execute("INSERT OR REPLACE INTO heartbeats(run_id, beat_at, step, pid) VALUES (?,?,?,?)",
+                              (run_id, now, 0, os.getpid()))
+
+    def set_objectives(self, run_id: int, names, directions, reference_point) -> None:
+        """Declare a run's objectives: names, 'min'/'max' each, and the hypervolume reference point."""
+        doc = {"names": list(names), "directions": list(directions),
+               "reference_point": [float(v) for v in reference_point]}
+        self._write("UPDATE runs SET objectives_json=? WHERE id=?", (json.dumps(doc), run_id))
+
+    def heartbeat(self, run_id: int, step: int) -> None:
+        now = time.time()
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("UPDATE heartbeats SET beat_at=?, step=? WHERE run_id=?", (now, step, run_id))
+            self.conn.execute("UPDATE runs SET steps_done=? WHERE id=?", (step, run_id))
+
+    def append(self, run_id: int, series_rows, pareto_rows=(), steps_done: int | None = None) -> None:
+        """Write one batch in one transaction.
+
+        series_rows: (metric, step, seed, value, wall_time) tuples;
+        pareto_rows: (step, seed, point, objectives list, label dict) tuples.
+        """
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany(
+                "INSERT INTO series(run_id, metric, step, seed, value, wall_time) VALUES (?,?,?,?,?,?)",
+                ((run_id, m, s, sd, v, w) for m, s, sd, v, w in series_rows))
+            self.conn.executemany(
+                "INSERT INTO pareto_points(run_id, step, seed, point, objectives, label) VALUES (?,?,?,?,?,?)",
+                ((run_id, s, sd, i, json.dumps(obj), json.dumps(lab)) for s, sd, i, obj, lab in pareto_rows))
+            if steps_done is not None:
+                self.conn.execute("UPDATE runs SET steps_done=? WHERE id=?", (steps_done, run_id))
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(status)
+        self._write("UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?",
+                    (status, time.time(), error, run_id))
+
+    def reap_stale(self, now: float | None = None) -> list[int]:
+        """Mark live runs whose engine is gone as interrupted; return their ids."""
+        stamp = time.time() if now is None else now
+        stale = [r["id"] for r in self.list_runs(stamp)
+                 if r["status"] == "interrupted" and r["stored_status"] != "interrupted"]
+        if stale:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.executemany(
+                    "UPDATE runs SET status='interrupted', finished_at=?, error=? WHERE id=? AND status IN ('queued','running')",
+                    [(stamp, "the engine process stopped without finishing (stale heartbeat)", i) for i in stale])
+        return stale
+
+    # -- reading -----------------------------------------------------------------------
+    def _rows(self, sql: str, params=()) -> list[dict]:
+        cur = self.conn.execute(sql, params)
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def get_run(self, run_id: int, now: float | None = None) -> dict | None:
+        rows = self._rows("SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id WHERE r.id=?",
+                          (run_id,))
+        return _with_effective_status(rows[0], now) if rows else None
+
+    def list_runs(self, now: float | None = None) -> list[dict]:
+        rows = self._rows("SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id ORDER BY r.id")
+        return [_with_effective_status(r, now) for r in rows]
+
+    def metrics_of(self, run_id: int) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT metric FROM series WHERE run_id=? ORDER BY metric", (run_id,))]
+
+    def series_since(self, run_id: int, after_rowid: int = 0, limit: int = 200_000) -> tuple[list[tuple], int]:
+        """New series rows (metric, step, seed, value, wall_time) after a cursor; and the new cursor."""
+        rows = self.conn.execute(
+            "SELECT rowid, metric, step, seed, value, wall_time FROM series WHERE run_id=? AND rowid>? "
+            "ORDER BY rowid LIMIT ?", (run_id, after_rowid, limit)).fetchall()
+        cursor = rows[-1][0] if rows else after_rowid
+        return [(m, s, sd, _real(v), w) for _, m, s, sd, v, w in rows], cursor
+
+    def series(self, run_id: int, metric: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Full series of one metric: seed -> (steps, values), steps ascending."""
+        out: dict[int, tuple[list, list]] = {}
+        for step, seed, value in self.conn.execute(
+                "SELECT step, seed, value FROM series WHERE run_id=? AND metric=? ORDER BY step, seed",
+                (run_id, metric)):
+            steps, values = out.setdefault(seed, ([], []))
+            steps.append(step)
+            values.append(_real(value))
+        return {seed: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=float)) for seed, (s, v) in out.items()}
+
+    def pareto_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[dict], int]:
+        rows = self.conn.execute(
+            "SELECT rowid, step, seed, point, objectives, label FROM pareto_points WHERE run_id=? AND rowid>? "
+            "ORDER BY rowid", (run_id, after_rowid)).fetchall()
+        cursor = rows[-1][0] if rows else after_rowid
+        return [{"step": s, "seed": sd, "point": i, "objectives": json.loads(o), "label": json.loads(lab)}
+                for _, s, sd, i, o, lab in rows], cursor
+
+    def integrity_check(self) -> str:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _real(value):
+    # SQLite stores NaN as NULL; give it back as NaN.
+    return math.nan if value is None else value
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _with_effective_status(row: dict, now: float | None) -> dict:
+    """Add `status` as a reader should show it: a live run whose engine is gone is interrupted.
+
+    `stored_status` keeps what the row says. The engine is gone when its heartbeat is
+    older than STALE_AFTER_SECONDS, or when it ran on this host and its pid is dead.
+    """
+    row["stored_status"] = row["status"]
+    if row["status"] in LIVE_STATUSES:
+        now = time.time() if now is None else now
+        beat = row.get("beat_at") or row["created_at"]
+        dead = row.get("host") == socket.gethostname() and row.get("pid") and not _pid_alive(row["pid"])
+        if dead or now - beat > STALE_AFTER_SECONDS:
+            row["status"] = "interrupted"
+    return row

@@ -1,0 +1,60 @@
+"""One look for every plot: white background, dark axes, a fixed palette.
+
+White is what the figures will be exported on, so what the user watches live is what
+the paper shows.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+MEAN_COLOUR = (31, 119, 180)          # the run's own curve
+BAND_ALPHA = 60
+BOUND_COLOURS = ((214, 39, 40), (44, 160, 44), (148, 103, 189), (140, 86, 75))
+FRONT_COLOUR = (214, 39, 40)
+DOMINATED_COLOUR = (120, 120, 120, 90)  # faded: still visible, clearly not the front
+REFERENCE_COLOUR = (60, 60, 60)
+AXIS_COLOUR = (40, 40, 40)
+LABEL_STYLE = {"color": "#202020", "font-size": "10pt"}
+
+
+def new_plot(title: str = "") -> pg.PlotWidget:
+    """A PlotWidget on white with dark axes, a light grid and a legend."""
+    widget = pg.PlotWidget(background="w")
+    item = widget.getPlotItem()
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(AXIS_COLOUR))
+        axis.setTextPen(pg.mkPen(AXIS_COLOUR))
+    item.showGrid(x=True, y=True, alpha=0.15)
+    # A run recording every step can hold millions of points: curves draw only what is
+    # in view, thinned to the screen's resolution (peaks kept, so no spike disappears).
+    # PlotItem hands these to every curve added to it, overriding the curve's own.
+    item.setDownsampling(auto=True, mode="peak")
+    item.setClipToView(True)
+    if title:
+        item.setTitle(title, color="#202020", size="11pt")
+    legend = item.addLegend(offset=(10, 10), labelTextColor=AXIS_COLOUR)
+    legend.setBrush(pg.mkBrush(255, 255, 255, 220))
+    legend.setPen(pg.mkPen(200, 200, 200))
+    return widget
+
+
+def set_axis_labels(widget: pg.PlotWidget, x: str, y: str) -> None:
+    item = widget.getPlotItem()
+    item.setLabel("bottom", x, **LABEL_STYLE)
+    item.setLabel("left", y, **LABEL_STYLE)
+
+
+def mean_pen() -> "pg.QtGui.QPen":
+    return pg.mkPen(MEAN_COLOUR, width=2)
+
+
+def band_brush() -> "pg.QtGui.QBrush":
+    return pg.mkBrush(*MEAN_COLOUR, BAND_ALPHA)
+
+
+def bound_pen(index: int) -> "pg.QtGui.QPen":
+    """Theory bounds are dashed: they are overlays, not measurements."""
+    return pg.mkPen(BOUND_COLOURS[index % len(BOUND_COLOURS)], width=1.5, style=Qt.PenStyle.DashLine)

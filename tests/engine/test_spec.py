@@ -1,0 +1,115 @@
+"""Spec validation: every bad input is refused with the file, the key and the reason."""
+
+import sqlite3
+
+import pytest
+
+from engine.registry import Catalogue
+from engine.spec import RunSpec, SpecError
+from tests.helpers import EXAMPLES, run_engine, write_spec
+
+GOOD = """
+[run]
+seeds = 3
+steps = 200
+[algorithm]
+id = "bandits.ucb1"
+c = 1.5
+[problem]
+id = "bandits.bernoulli"
+means = [0.2, 0.8]
+[hardware]
+device = "cpu"
+"""
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return Catalogue.live()
+
+
+def test_good_spec_fills_defaults_and_round_trips(catalogue):
+    spec = RunSpec.from_toml(GOOD, catalogue, "good.toml")
+    assert (spec.algorithm, spec.seeds, spec.steps) == ("bandits.ucb1", 3, 200)
+    assert spec.algorithm_params == {"c": 1.5}
+    assert spec.problem_params == {"means": [0.2, 0.8]}
+    assert (spec.device, spec.threads, spec.dtype, spec.seed) == ("cpu", 0, "float32", 0)
+    again = RunSpec.from_toml(spec.to_toml(), catalogue)
+    assert again == spec
+
+
+def test_every_example_spec_is_valid(catalogue):
+    examples = sorted(EXAMPLES.glob("*.toml"))
+    assert examples
+    for path in examples:
+        RunSpec.from_file(path, catalogue)
+
+
+@pytest.mark.parametrize("text, key, reason", [
+    (GOOD.replace('c = 1.5', 'c = -1'), "algorithm.c", "must be >= 0, got -1"),
+    (GOOD.replace('c = 1.5', 'c = "big"'), "algorithm.c", "must be a number"),
+    (GOOD.replace('c = 1.5', 'gamma = 1'), "algorithm.gamma", "unknown key"),
+    (GOOD.replace('steps = 200', ''), "run.steps", "missing (required)"),
+    (GOOD.replace('seeds = 3', 'seeds = 0'), "run.seeds", "must be >= 1"),
+    (GOOD.replace('seeds = 3', 'seeds = 2.5'), "run.seeds", "must be an integer"),
+    (GOOD.replace('"bandits.ucb1"', '"bandits.nope"'), "algorithm.id", "unknown algorithm id 'bandits.nope'"),
+    (GOOD.replace('"bandits.bernoulli"', '"bandits.nope"'), "problem.id", "unknown problem id"),
+    (GOOD.replace('[0.2, 0.8]', '[0.2, 1.8]'), "problem.means", "item 1: must be <= 1, got 1.8"),
+    (GOOD.replace('device = "cpu"', 'device = "gpu"'), "hardware.device", "must be auto, cpu, cuda or cuda:N"),
+    (GOOD + "\n[extra]\nx = 1\n", "extra", "unknown section"),
+])
+def test_bad_values_name_key_and_reason(catalogue, text, key, reason):
+    with pytest.raises(SpecError) as err:
+        RunSpec.from_toml(text, catalogue, "bad.toml")
+    assert err.value.key == key
+    assert reason in err.value.reason
+    assert str(err.value).startswith(f"bad.toml: {key}: ")
+
+
+def test_malformed_toml_names_the_file_and_line(catalogue):
+    with pytest.raises(SpecError) as err:
+        RunSpec.from_toml("[run\nseeds = 3", catalogue, "broken.toml")
+    assert str(err.value).startswith("broken.toml: not valid TOML")
+    assert "line 1" in str(err.value)
+
+
+def test_overrides_are_typed_and_validated(catalogue):
+    spec = RunSpec.from_toml(GOOD, catalogue, "s.toml",
+                             overrides=["algorithm.c=0.5", "run.seeds=7", "problem.means=[0.1, 0.9, 0.4]",
+                                        "hardware.device=cuda:1", "run.name=my run"])
+    assert spec.algorithm_params["c"] == 0.5 and spec.seeds == 7
+    assert spec.problem_params["means"] == [0.1, 0.9, 0.4]
+    assert spec.device == "cuda:1" and spec.name == "my run"
+    with pytest.raises(SpecError, match="algorithm.c: must be >= 0"):
+        RunSpec.from_toml(GOOD, catalogue, "s.toml", overrides=["algorithm.c=-3"])
+    with pytest.raises(SpecError, match="section.key"):
+        RunSpec.from_toml(GOOD, catalogue, "s.toml", overrides=["c=3"])
+
+
+def test_cli_refuses_bad_spec_with_exit_2_and_writes_nothing(tmp_path):
+    db = tmp_path / "s.db"
+    spec = write_spec(tmp_path / "bad.toml", GOOD.replace("c = 1.5", "c = -1"))
+    result = run_engine("run", spec, "--db", db)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"error: {spec}: algorithm.c: must be >= 0, got -1"]
+    assert not db.exists()  # validation happens before the store is opened
+
+    db2 = tmp_path / "s2.db"
+    run_engine("runs", "--db", db2)  # creates an empty store
+    for text in ("[run\n", GOOD.replace('"bandits.ucb1"', '"x.y"')):
+        result = run_engine("run", write_spec(tmp_path / "b.toml", text), "--db", db2)
+        assert result.returncode == 2 and str(tmp_path / "b.toml") in result.stderr
+    assert sqlite3.connect(db2).execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_cli_override_refused_with_exit_2(tmp_path):
+    spec = write_spec(tmp_path / "ok.toml", GOOD)
+    result = run_engine("run", spec, "--db", tmp_path / "s.db", "--set", "run.steps=0")
+    assert result.returncode == 2
+    assert "run.steps: must be >= 1, got 0" in result.stderr
+
+
+def test_missing_file(tmp_path):
+    result = run_engine("run", tmp_path / "nope.toml", "--db", tmp_path / "s.db")
+    assert result.returncode == 2 and "nope.toml: no such file" in result.stderr

@@ -1,0 +1,163 @@
+"""The store: schema and migrations, concurrent writers and readers, a killed engine."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+import sqlite_utils
+
+from engine import store as store_mod
+from engine.registry import Catalogue
+from engine.spec import RunSpec
+from engine.store import SCHEMA_VERSION, Store, StoreError
+from tests.helpers import ROOT, engine_command, write_spec
+
+LONG = """
+[run]
+seeds = 2
+steps = 2000000
+[algorithm]
+id = "bandits.ucb1"
+[problem]
+id = "bandits.bernoulli"
+means = [0.3, 0.6]
+[hardware]
+device = "cpu"
+threads = 1
+"""
+
+
+def _spec(steps=100):
+    return RunSpec.from_toml(LONG.replace("2000000", str(steps)), Catalogue.live())
+
+
+def test_new_store_is_wal_and_current(tmp_path):
+    s = Store(tmp_path / "a.db")
+    assert s.schema_version() == SCHEMA_VERSION
+    assert s.db.journal_mode == "wal"
+    assert {"runs", "series", "pareto_points", "heartbeats", "meta"} <= set(s.db.table_names())
+
+
+def test_migration_from_an_empty_file_and_refusal_of_a_newer_schema(tmp_path):
+    path = tmp_path / "old.db"
+    sqlite3.connect(path).close()  # version 0: an empty database
+    assert Store(path).schema_version() == SCHEMA_VERSION
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 99 is newer"):
+        Store(path)
+
+
+def test_not_a_database_is_refused_clearly(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable store"):
+        Store(path)
+
+
+def test_default_path_honours_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRADEOFF_STUDIO_DB", str(tmp_path / "env.db"))
+    assert store_mod.default_path() == tmp_path / "env.db"
+    monkeypatch.delenv("TRADEOFF_STUDIO_DB")
+    assert store_mod.default_path().name == "runs.db"
+
+
+def test_batched_append_and_cursor_reads(tmp_path):
+    s = Store(tmp_path / "a.db")
+    run_id = s.create_run(_spec(), family="bandits", plot="regret")
+    s.append(run_id, [("m", 1, 0, 1.0, 0.1), ("m", 1, 1, 3.0, 0.1)])
+    rows, cursor = s.series_since(run_id, 0)
+    assert [r[:4] for r in rows] == [("m", 1, 0, 1.0), ("m", 1, 1, 3.0)]
+    s.append(run_id, [("m", 2, 0, float("nan"), 0.2), ("m", 2, 1, float("inf"), 0.2)],
+             [(2, 0, 0, [1.0, 2.0], {"weight": 0.5})])
+    rows, cursor2 = s.series_since(run_id, cursor)
+    assert len(rows) == 2 and cursor2 > cursor
+    assert rows[0][3] != rows[0][3]  # NaN survives the round trip (SQLite stores it as NULL)
+    assert rows[1][3] == float("inf")
+    assert s.series_since(run_id, cursor2) == ([], cursor2)
+    points, _ = s.pareto_since(run_id)
+    assert points == [{"step": 2, "seed": 0, "point": 0, "objectives": [1.0, 2.0], "label": {"weight": 0.5}}]
+
+
+def test_heartbeat_staleness_marks_interrupted(tmp_path):
+    s = Store(tmp_path / "a.db")
+    run_id = s.create_run(_spec(), family="bandits", plot="regret")
+    s.start_run(run_id, {"device": "cpu"})
+    beat = s.get_run(run_id)["beat_at"]
+    # Our own pid is alive, so only the heartbeat's age decides.
+    assert s.get_run(run_id, now=beat + store_mod.STALE_AFTER_SECONDS - 1)["status"] == "running"
+    assert s.get_run(run_id, now=beat + store_mod.STALE_AFTER_SECONDS + 1)["status"] == "interrupted"
+    assert s.reap_stale(now=beat + 100) == [run_id]
+    assert s.get_run(run_id)["stored_status"] == "interrupted"
+
+
+def _start_engine(spec_path, db):
+    return subprocess.Popen(engine_command("run", spec_path, "--db", db, "--quiet"), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_rows(db, n, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as conn:
+                    if conn.execute("SELECT count(*) FROM series").fetchone()[0] >= n:
+                        return
+            except sqlite3.OperationalError:
+                pass  # the engine is still creating the schema
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n} series rows after {timeout} s")
+
+
+def test_engine_killed_mid_run_leaves_a_consistent_store(tmp_path):
+    db = tmp_path / "k.db"
+    proc = _start_engine(write_spec(tmp_path / "long.toml", LONG), db)
+    try:
+        _wait_for_rows(db, 200)
+        reader = Store(db)
+        seen, cursor = reader.series_since(1, 0)
+        assert reader.get_run(1)["status"] == "running"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert reader.integrity_check() == "ok"
+    after, _ = reader.series_since(1, 0)
+    assert after[: len(seen)] == seen  # every record read before the kill is still there
+    run = reader.get_run(1)
+    assert run["stored_status"] == "running" and run["status"] == "interrupted"
+    assert reader.reap_stale() == [1]
+    assert reader.get_run(1)["stored_status"] == "interrupted"
+
+
+def test_two_engines_write_while_a_reader_polls(tmp_path):
+    db = tmp_path / "c.db"
+    spec = write_spec(tmp_path / "mid.toml", LONG.replace("2000000", "20000"))
+    procs = [_start_engine(spec, db) for _ in range(2)]
+    _wait_for_rows(db, 1)
+    reader = Store(db)
+    cursors = {1: 0, 2: 0}
+    counts = {1: 0, 2: 0}
+    while any(p.poll() is None for p in procs):
+        for run_id in cursors:
+            rows, new = reader.series_since(run_id, cursors[run_id])
+            assert new >= cursors[run_id]
+            cursors[run_id] = new
+            counts[run_id] += len(rows)
+        time.sleep(0.02)
+    for p in procs:
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        assert "locked" not in err
+    for run_id in cursors:
+        rows, _ = reader.series_since(run_id, cursors[run_id])
+        counts[run_id] += len(rows)
+        total = reader.conn.execute("SELECT count(*) FROM series WHERE run_id=?", (run_id,)).fetchone()[0]
+        assert counts[run_id] == total  # cursor reads saw every row exactly once
+        assert reader.get_run(run_id)["status"] == "finished"

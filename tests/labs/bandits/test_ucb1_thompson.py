@@ -1,0 +1,147 @@
+"""UCB1 and Beta Thompson sampling against reference values.
+
+Each test names the result it checks.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from engine.labs.bandits.base import ucb1_bound
+from engine.labs.bandits.problems import BernoulliBandit, bernoulli_kl
+from engine.labs.bandits.thompson import BetaThompsonSampling
+from engine.labs.bandits.ucb1 import UCB1
+
+CPU = torch.device("cpu")
+
+
+class FakeRecorder:
+    """Keeps what an algorithm records, at chosen checkpoints."""
+
+    def __init__(self, checkpoints):
+        self.checkpoints = np.asarray(checkpoints)
+        self._at = set(self.checkpoints.tolist())
+        self.values, self.bounds = {}, {}
+
+    def should_record(self, t):
+        return t in self._at
+
+    def metrics(self, t, values):
+        self.values[t] = {k: v.clone() for k, v in values.items()}
+
+    def bound(self, name, steps, values):
+        self.bounds[name] = np.asarray(values)
+
+    def progress(self, t):
+        pass
+
+
+def run(cls, params, means, seeds, checkpoints, seed=0):
+    torch.manual_seed(seed)
+    problem = BernoulliBandit({"means": means}, seeds, CPU, torch.float64, seed)
+    alg = cls(params, problem, seeds, CPU, torch.float64, seed)
+    rec = FakeRecorder(checkpoints)
+    alg.run(int(max(checkpoints)), rec)
+    return alg, problem, rec
+
+
+def ucb1_reference_regret(means, steps, c=2.0):
+    """UCB1 by hand, for deterministic 0/1 arms: pure Python, ties to the lowest index."""
+    k = len(means)
+    counts, sums, regret, out = [0] * k, [0.0] * k, 0.0, {}
+    for t in range(1, steps + 1):
+        if t <= k:
+            arm = t - 1
+        else:
+            index = [sums[i] / counts[i] + math.sqrt(c * math.log(t - 1) / counts[i]) for i in range(k)]
+            arm = index.index(max(index))
+        counts[arm] += 1
+        sums[arm] += means[arm]  # means are 0 or 1: the reward is the mean
+        regret += max(means) - means[arm]
+        out[t] = regret
+    return out
+
+
+@pytest.mark.parametrize("means, c", [([0.0, 1.0], 2.0), ([0.0, 1.0, 0.0], 2.0), ([1.0, 0.0, 0.0, 1.0], 0.5)])
+def test_ucb1_matches_a_hand_trajectory_on_deterministic_arms(means, c):
+    """With 0/1 means the rewards are deterministic, so the whole trajectory is fixed by the
+    index rule; any change to the index (log of t-1, the sqrt, c) changes the regret."""
+    checkpoints = [1, 2, 3, 5, 10, 50, 100, 400]
+    _, _, rec = run(UCB1, {"c": c}, means, seeds=3, checkpoints=checkpoints)
+    expected = ucb1_reference_regret(means, 400, c)
+    for t in checkpoints:
+        got = rec.values[t]["cumulative_regret"]
+        assert torch.all(got == expected[t]), (t, got, expected[t])
+
+
+def test_ucb1_reference_by_hand():
+    """Means (0, 1): rounds 1-2 play each arm once (regret 1). Arm 0 (n_0 = 1) is played
+    again when sqrt(2 ln n) > 1 + sqrt(2 ln n / (n - 1)): false at n = 5 (1.794 < 1.897),
+    true at n = 6 (1.893 > 1.846), so in round t = n + 1 = 7 the regret becomes 2."""
+    expected = ucb1_reference_regret([0.0, 1.0], 7)
+    assert [expected[t] for t in range(1, 8)] == [1, 1, 1, 1, 1, 1, 2]
+
+
+def test_ucb1_stays_under_its_finite_time_bound():
+    """Auer et al. (2002), Theorem 1: E[R_n] <= sum 8 ln n / gap + (1 + pi^2/3) sum gap.
+    The mean over 200 seeds must stay below it at every checkpoint, and the recorded
+    overlay must equal the formula."""
+    means = [0.2, 0.5, 0.6]
+    checkpoints = [10, 100, 1000, 3000]
+    _, problem, rec = run(UCB1, {"c": 2.0}, means, seeds=200, checkpoints=checkpoints)
+    gaps = np.array([0.4, 0.1])
+    bound = 8 * np.log(checkpoints) * np.sum(1 / gaps) + (1 + math.pi**2 / 3) * gaps.sum()
+    np.testing.assert_allclose(rec.bounds["regret_upper_bound"], bound)
+    np.testing.assert_allclose(ucb1_bound(problem.gaps, np.array(checkpoints)), bound)
+    for t in checkpoints:
+        assert rec.values[t]["cumulative_regret"].mean().item() <= np.interp(t, checkpoints, bound)
+
+
+def test_ucb1_bound_is_only_drawn_for_the_papers_constant():
+    _, _, rec = run(UCB1, {"c": 1.0}, [0.2, 0.8], seeds=2, checkpoints=[10, 20])
+    assert "regret_upper_bound" not in rec.bounds and "regret_lower_bound" in rec.bounds
+
+
+def test_lai_robbins_constant_by_hand():
+    """kl(0.1, 0.5) = 0.1 ln 0.2 + 0.9 ln 1.8; constant = gap / kl = 0.4 / kl."""
+    kl = 0.1 * math.log(0.1 / 0.5) + 0.9 * math.log(0.9 / 0.5)
+    problem = BernoulliBandit({"means": [0.1, 0.5]}, 1, CPU, torch.float64, 0)
+    assert problem.lai_robbins_constant() == pytest.approx(0.4 / kl, rel=1e-12)
+    assert bernoulli_kl(torch.tensor([0.0]), torch.tensor([0.5])).item() == pytest.approx(math.log(2))
+
+
+def test_thompson_samples_from_the_beta_posterior():
+    """Arm 0 has 1 success (posterior Beta(2, 1), density 2x), arm 1 one failure (Beta(1, 2),
+    density 2(1-y)). P(theta_0 > theta_1) = int_0^1 2x (2x - x^2) dx = 4/3 - 1/2 = 5/6."""
+    seeds = 40_000
+    torch.manual_seed(1)
+    problem = BernoulliBandit({"means": [0.5, 0.5]}, seeds, CPU, torch.float64, 0)
+    alg = BetaThompsonSampling({"prior_a": 1.0, "prior_b": 1.0}, problem, seeds, CPU, torch.float64, 0)
+    alg.counts = torch.ones((seeds, 2), dtype=torch.float64)
+    alg.sums = torch.tensor([[1.0, 0.0]], dtype=torch.float64).expand(seeds, 2).clone()
+    share = (alg.select(3) == 0).double().mean().item()
+    assert share == pytest.approx(5 / 6, abs=4 * math.sqrt(5 / 36 / seeds))
+
+
+def test_thompson_regret_grows_at_the_lai_robbins_rate():
+    """Thompson sampling is asymptotically optimal (Kaufmann et al. 2012; Agrawal & Goyal
+    2013): R(T) ~ c ln T with c = gap / kl(mu, mu*). Between T = 1000 and 10000 the mean
+    regret must grow by c ln 10 within 40% (measured: 0.88 c, s.e. 0.03 c)."""
+    _, problem, rec = run(BetaThompsonSampling, {"prior_a": 1.0, "prior_b": 1.0}, [0.1, 0.5],
+                          seeds=400, checkpoints=[1000, 10_000])
+    c = problem.lai_robbins_constant()
+    growth = (rec.values[10_000]["cumulative_regret"] - rec.values[1000]["cumulative_regret"]).mean().item()
+    assert 0.6 * c * math.log(10) < growth < 1.4 * c * math.log(10)
+    assert rec.values[10_000]["best_arm_fraction"].mean().item() > 0.99
+
+
+def test_common_random_numbers_give_identical_reward_tables():
+    """Two problems on the same seed draw the same uniforms, whatever arms are played."""
+    a = BernoulliBandit({"means": [0.3, 0.7]}, 4, CPU, torch.float64, 7)
+    b = BernoulliBandit({"means": [0.3, 0.7]}, 4, CPU, torch.float64, 7)
+    arms_a = torch.tensor([0, 1, 0, 1])
+    for _ in range(5):
+        ra, rb = a.pull(arms_a), b.pull(arms_a)
+        assert torch.equal(ra, rb)

@@ -1,0 +1,159 @@
+"""The live plot reads a store by cursor and draws exactly what was written.
+
+Rows are written here as an engine would (Store.append); the plot's poll and redraw
+timers pick them up, and the pyqtgraph items are checked against hand-computed values.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from studio.live_plot import LivePlot
+from studio.pareto_view import ParetoView
+from studio.series_views import CurvesView, RegretView
+
+T_975_DF2 = 4.302653  # Student t, 0.975 quantile, 2 degrees of freedom
+WAIT_MS = 3000
+
+
+@pytest.fixture
+def live_plot(qtbot, store):
+    plot = LivePlot(store)
+    qtbot.addWidget(plot)
+    plot.resize(800, 600)
+    plot.show()
+    yield plot
+    plot.stop_timers()  # before the store closes
+
+
+def regret_rows(steps, seeds=3):
+    """cumulative_regret = step * (seed + 1) + 0.5 * seed**2 at each step, for each seed."""
+    return [("cumulative_regret", s, seed, s * (seed + 1) + 0.5 * seed**2, 0.0) for s in steps for seed in range(seeds)]
+
+
+def curve_xy(item):
+    x, y = item.getOriginalDataset()
+    return (np.array([]), np.array([])) if x is None else (np.asarray(x), np.asarray(y))
+
+
+def test_regret_mean_band_and_dashed_bounds(qtbot, live_plot, store, started_run):
+    run_id = started_run("toy.regret")
+    store.append(run_id, regret_rows([1, 2, 3, 4]) + [
+        ("regret_upper_bound", s, -1, 10.0 * s, 0.0) for s in (1, 2, 3, 4)] + [
+        ("regret_lower_bound", s, -1, math.log(s), 0.0) for s in (1, 2, 3, 4)], steps_done=4)
+    live_plot.watch(run_id, "regret")
+    view = live_plot.view
+    assert isinstance(view, RegretView)
+    series = view.series
+    qtbot.waitUntil(lambda: len(curve_xy(series.mean_curve)[0]) == 4, timeout=WAIT_MS)
+
+    x, y = curve_xy(series.mean_curve)
+    assert x.tolist() == [1, 2, 3, 4]
+    # The seeds hold s, 2s + 0.5 and 3s + 2, so the mean is 2s + 5/6.
+    expected = [2 * s + 5 / 6 for s in (1, 2, 3, 4)]
+    assert np.allclose(y, expected)
+    half = [T_975_DF2 * np.std([s, 2 * s + 0.5, 3 * s + 2], ddof=1) / math.sqrt(3) for s in (1, 2, 3, 4)]
+    assert np.allclose(curve_xy(series.band_lo)[1], np.array(expected) - half)
+    assert np.allclose(curve_xy(series.band_hi)[1], np.array(expected) + half)
+    assert not series.band.path().isEmpty()
+
+    assert sorted(series.bound_curves) == ["regret_lower_bound", "regret_upper_bound"]
+    upper = series.bound_curves["regret_upper_bound"]
+    assert curve_xy(upper)[1].tolist() == [10.0, 20.0, 30.0, 40.0]
+    for curve in series.bound_curves.values():
+        assert curve.opts["pen"].style() == Qt.PenStyle.DashLine
+    item = series.plot.getPlotItem()
+    assert item.getAxis("bottom").labelText == "step"
+    assert item.getAxis("left").labelText == "cumulative_regret"
+    legend = [label.text for _, label in item.legend.items]
+    assert legend[:2] == ["mean over seeds", "95% band of the mean"]
+
+
+def test_rows_appended_later_are_picked_up_by_cursor(qtbot, live_plot, store, started_run):
+    run_id = started_run("toy.regret")
+    store.append(run_id, regret_rows([1, 2]), steps_done=2)
+    reads = []  # (cursor given, rows returned, cursor returned) per poll
+    real_series_since = store.series_since
+
+    def spy(run, after, limit):
+        rows, cursor = real_series_since(run, after, limit)
+        reads.append((after, len(rows), cursor))
+        return rows, cursor
+
+    store.series_since = spy
+    progress = []
+    live_plot.run_row_read.connect(lambda row: progress.append(row["steps_done"]))
+    live_plot.watch(run_id, "regret")
+    series = live_plot.view.series
+    qtbot.waitUntil(lambda: len(curve_xy(series.mean_curve)[0]) == 2, timeout=WAIT_MS)
+
+    store.append(run_id, regret_rows([3, 4, 5]), steps_done=5)
+    qtbot.waitUntil(lambda: len(curve_xy(series.mean_curve)[0]) == 5, timeout=WAIT_MS)
+    x, y = curve_xy(series.mean_curve)
+    assert x.tolist() == [1, 2, 3, 4, 5]
+    assert np.allclose(y, [2 * s + 5 / 6 for s in x])
+    # Each poll starts where the previous one ended, so every row is read exactly once.
+    assert reads[0][0] == 0
+    assert all(after == previous[2] for previous, (after, _, _) in zip(reads, reads[1:]))
+    assert sum(count for _, count, _ in reads) == 15
+    assert live_plot.data.tables["cumulative_regret"].values.shape == (5, 3)
+    assert 5 in progress
+    live_plot.finish()
+    assert not live_plot.poll_timer.isActive() and not live_plot.redraw_timer.isActive()
+
+
+def test_curves_default_to_loss_and_follow_the_chosen_metric(qtbot, live_plot, store, started_run):
+    run_id = started_run("toy.every_type", seeds=2)
+    store.append(run_id, [("accuracy", s, seed, 0.1 * s + seed, 0.0) for s in (1, 2) for seed in (0, 1)])
+    live_plot.watch(run_id, "curves")
+    view = live_plot.view
+    assert isinstance(view, CurvesView)
+    qtbot.waitUntil(lambda: view.series.metric == "accuracy", timeout=WAIT_MS)
+    store.append(run_id, [("loss", s, seed, 4.0 / s + seed, 0.0) for s in (1, 2) for seed in (0, 1)])
+    qtbot.waitUntil(lambda: view.series.metric == "loss", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(curve_xy(view.series.mean_curve)[0]) == 2, timeout=WAIT_MS)
+    assert np.allclose(curve_xy(view.series.mean_curve)[1], [4.5, 2.5])
+    combo = view.metric_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["accuracy", "loss"]
+
+    combo.setCurrentIndex(0)
+    combo.activated.emit(0)
+    assert view.series.metric == "accuracy"
+    assert np.allclose(curve_xy(view.series.mean_curve)[1], [0.6, 0.7])
+    assert view.series.plot.getPlotItem().getAxis("left").labelText == "accuracy"
+
+
+def test_pareto_front_of_the_latest_step_with_directions(qtbot, live_plot, store, started_run):
+    run_id = started_run("toy.front", seeds=2)
+    store.set_objectives(run_id, ["error", "accuracy"], ["min", "max"], [1.0, 0.0])
+    early = [(5, 0, 0, [0.9, 0.1], {})]
+    # Minimise error, maximise accuracy: (0.3, 0.7) is beaten by (0.2, 0.8), (0.5, 0.85) by (0.4, 0.9).
+    latest = [(10, 0, 0, [0.1, 0.5], {}), (10, 0, 1, [0.3, 0.7], {}), (10, 1, 0, [0.4, 0.9], {}),
+              (10, 1, 1, [0.2, 0.8], {}), (10, 1, 2, [0.5, 0.85], {})]
+    store.append(run_id, [("hypervolume", 10, seed, hv, 0.0) for seed, hv in ((0, 0.4), (1, 0.6))],
+                 pareto_rows=early + latest)
+    live_plot.watch(run_id, "pareto")
+    view = live_plot.view
+    assert isinstance(view, ParetoView)
+    qtbot.waitUntil(lambda: len(view.front_points.data) == 3, timeout=WAIT_MS)
+
+    front = sorted(zip(view.front_points.data["x"].tolist(), view.front_points.data["y"].tolist()))
+    assert front == [(0.1, 0.5), (0.2, 0.8), (0.4, 0.9)]
+    dominated = sorted(zip(view.dominated_points.data["x"].tolist(), view.dominated_points.data["y"].tolist()))
+    assert dominated == [(0.3, 0.7), (0.5, 0.85)]
+    assert curve_xy(view.front_line)[0].tolist() == [0.1, 0.2, 0.4]  # joined in objective order
+    assert view.dominated_points.opts["brush"].color().alpha() < 255  # faded
+    assert (view.reference_point.data["x"].tolist(), view.reference_point.data["y"].tolist()) == ([1.0], [0.0])
+    item = view.front_plot.getPlotItem()
+    assert item.getAxis("bottom").labelText == "error (min)"
+    assert item.getAxis("left").labelText == "accuracy (max)"
+    assert not view.hypervolume.isHidden()
+    assert np.allclose(curve_xy(view.hypervolume.mean_curve)[1], [0.5])
+
+    store.append(run_id, [], pareto_rows=[(20, 0, 0, [0.05, 0.95], {}), (20, 0, 1, [0.5, 0.5], {})])
+    qtbot.waitUntil(lambda: live_plot.data.pareto_step == 20 and len(view.front_points.data) == 1,
+                    timeout=WAIT_MS)
+    assert view.front_points.data["x"].tolist() == [0.05]
+    assert view.dominated_points.data["x"].tolist() == [0.5]

@@ -1,0 +1,56 @@
+"""The design's first rule: the engine never imports Qt; the studio never imports torch."""
+
+import ast
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+QT = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "pyqtgraph")
+
+
+def _modules(package: str) -> list[str]:
+    path = ROOT / package
+    return [package] + [f"{package}.{m.name}" for m in pkgutil.walk_packages([str(path)]) if m.name != "__main__"]
+
+
+def _imports_after_loading(modules: list[str], extra: str = "") -> set[str]:
+    code = ("import sys, importlib\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            f"{extra}\n"
+            "print('\\n'.join(sorted({n.split('.')[0] for n in sys.modules})))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_engine_and_every_lab_load_without_qt():
+    loaded = _imports_after_loading(_modules("engine"), "import engine.registry as r; r.algorithms()")
+    assert "torch" in loaded  # the check is real: the labs were imported
+    assert not loaded & set(QT)
+
+
+def test_studio_loads_without_torch():
+    modules = _modules("studio")
+    assert len(modules) > 1
+    loaded = _imports_after_loading(modules)
+    assert "PySide6" in loaded
+    assert "torch" not in loaded
+
+
+@pytest.mark.parametrize("package, forbidden", [("engine", QT), ("studio", ("torch",))])
+def test_no_forbidden_import_statement(package, forbidden):
+    """A static scan too, so a lazy import inside a function cannot slip through."""
+    offenders = []
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names if n.split(".")[0] in forbidden]
+    assert not offenders
