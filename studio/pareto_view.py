@@ -45,7 +45,8 @@ class ParetoView(QWidget):
             brush=pg.mkBrush(plot_style.REFERENCE_COLOUR))
         for graphic in (self.dominated_points, self.front_line, self.front_points, self.reference_point):
             item.addItem(graphic)
-        self.hypervolume = SeriesPlot("Hypervolume")
+        # Hypervolume rises to a plateau: the bottom-right corner stays empty.
+        self.hypervolume = SeriesPlot("Hypervolume", legend_corner="bottom-right")
         self.hypervolume.set_metric(HYPERVOLUME_METRIC)
         self.hypervolume.hide()
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -90,6 +91,9 @@ class ParetoView(QWidget):
         else:
             self.reference_point.setData([], [])
         plot_style.set_axis_labels(self.front_plot, f"{names[0]} ({directions[0]})", f"{names[1]} ({directions[1]})")
+        # No point lies beyond the front towards the ideal corner, so the legend hides nothing there.
+        ideal = f"{'bottom' if directions[1] == 'min' else 'top'}-{'left' if directions[0] == 'min' else 'right'}"
+        self.front_plot.getPlotItem().legend.setOffset(plot_style.legend_offset(ideal))
         shown = "" if count == 2 else f", first 2 of {count} objectives"
         item.setTitle(f"Pareto front at step {data.pareto_step}: {len(front)} of {len(points)} points "
                       f"non-dominated{shown}", color="#202020", size="11pt")

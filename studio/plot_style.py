@@ -19,14 +19,26 @@ AXIS_COLOUR = (40, 40, 40)
 LABEL_STYLE = {"color": "#202020", "font-size": "10pt"}
 
 
-def new_plot(title: str = "") -> pg.PlotWidget:
-    """A PlotWidget on white with dark axes, a light grid and a legend."""
+LEGEND_MARGIN = 10
+
+
+def legend_offset(corner: str) -> tuple[int, int]:
+    """pyqtgraph's legend offset for a corner: positive from left/top, negative from right/bottom."""
+    vertical, horizontal = corner.split("-")
+    return (LEGEND_MARGIN if horizontal == "left" else -LEGEND_MARGIN,
+            LEGEND_MARGIN if vertical == "top" else -LEGEND_MARGIN)
+
+
+def new_plot(title: str = "", legend_corner: str = "top-left") -> pg.PlotWidget:
+    """A PlotWidget on white with dark axes, a light grid and a legend in `legend_corner`."""
     widget = pg.PlotWidget(background="w")
     item = widget.getPlotItem()
     for name in ("left", "bottom"):
         axis = item.getAxis(name)
         axis.setPen(pg.mkPen(AXIS_COLOUR))
         axis.setTextPen(pg.mkPen(AXIS_COLOUR))
+        # A loss of 0.69 must read 0.69, not 690 with "(x0.001)" tucked into the label.
+        axis.enableAutoSIPrefix(False)
     item.showGrid(x=True, y=True, alpha=0.15)
     # A run recording every step can hold millions of points: curves draw only what is
     # in view, thinned to the screen's resolution (peaks kept, so no spike disappears).
@@ -35,7 +47,7 @@ def new_plot(title: str = "") -> pg.PlotWidget:
     item.setClipToView(True)
     if title:
         item.setTitle(title, color="#202020", size="11pt")
-    legend = item.addLegend(offset=(10, 10), labelTextColor=AXIS_COLOUR)
+    legend = item.addLegend(offset=legend_offset(legend_corner), labelTextColor=AXIS_COLOUR)
     legend.setBrush(pg.mkBrush(255, 255, 255, 220))
     legend.setPen(pg.mkPen(200, 200, 200))
     return widget

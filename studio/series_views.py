@@ -20,9 +20,9 @@ STEP_LABEL = "step"
 class SeriesPlot(QWidget):
     """One metric: mean over seeds (seed >= 0), its 95% band, and dashed bound curves."""
 
-    def __init__(self, title: str = "", parent=None):
+    def __init__(self, title: str = "", parent=None, legend_corner: str = "top-left"):
         super().__init__(parent)
-        self.plot = plot_style.new_plot(title)
+        self.plot = plot_style.new_plot(title, legend_corner)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -104,7 +104,8 @@ class CurvesView(QWidget):
         super().__init__(parent)
         self.metric_combo = QComboBox()
         self.metric_combo.setToolTip("Which recorded metric to plot against steps.")
-        self.series = SeriesPlot()
+        # Losses fall from the top left; the top right is usually the empty corner.
+        self.series = SeriesPlot(legend_corner="top-right")
         self._chosen_by_user = False
         self._data: RunData | None = None
         chooser = QHBoxLayout()

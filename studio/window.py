@@ -128,7 +128,8 @@ class MainWindow(QMainWindow):
             return
         self.plot_kind = self.config.algorithm.plot
         self.run_title.setText(spec.title)
-        self.run_shape = f"{spec.seeds} seeds × {spec.steps} steps, device {spec.device}"
+        seeds = "1 seed" if spec.seeds == 1 else f"{spec.seeds} seeds"
+        self.run_shape = f"{seeds} × {spec.steps} steps, device {spec.device}"
         self.run_device = None
         self._set_status("running", f"starting the engine… ({self.run_shape})")
         self.progress.setRange(0, spec.steps)
