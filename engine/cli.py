@@ -1,4 +1,4 @@
-"""`tradeoff` (= `python -m engine`): list, run, show, export, runs, hardware.
+"""`tradeoff` (= `python -m engine`): list, run, show, export, runs, tag, note, delete, hardware.
 
 Exit codes: 0 finished, 1 the run failed, 2 bad input (spec, id, device, store, usage),
 3 the run was cancelled.
@@ -169,11 +169,16 @@ def cmd_show(args) -> int:
                           "algorithm": row["algorithm"], "problem": row["problem"],
                           "spec": json.loads(row["spec_json"]), "hardware": hardware,
                           "steps_done": row["steps_done"], "seconds": duration,
-                          "summary": summary, "error": row["error"]}, indent=2))
+                          "summary": summary, "error": row["error"],
+                          "tags": json.loads(row["tags"]), "notes": row["notes"]}, indent=2))
         return EXIT_OK
     print(f"run {row['id']}: {row['status']}  {row['algorithm']} on {row['problem']}"
           + (f"  ({row['name']})" if row["name"] else ""))
     print(f"steps done: {row['steps_done']}/{row['steps']}" + (f", {duration:.1f} s" if duration else ""))
+    if json.loads(row["tags"]):
+        print(f"tags: {', '.join(json.loads(row['tags']))}")
+    if row["notes"]:
+        print(f"notes: {row['notes']}")
     if hardware:
         print(f"hardware: {hardware.get('device')} ({hardware.get('device_name')}), {hardware.get('dtype')}, "
               f"{hardware.get('threads')} threads")
@@ -193,12 +198,61 @@ def cmd_runs(args) -> int:
     rows = store.list_runs()
     if args.json:
         keep = ("id", "name", "status", "algorithm", "problem", "seeds", "steps", "steps_done", "created_at")
-        print(json.dumps([{k: r[k] for k in keep} for r in rows], indent=2))
+        print(json.dumps([{**{k: r[k] for k in keep}, "tags": json.loads(r["tags"]), "notes": r["notes"]}
+                          for r in rows], indent=2))
         return EXIT_OK
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
         print(f"{r['id']:>5}  {r['status']:<11} {r['algorithm']:<28} {r['problem']:<24} "
-              f"{r['steps_done']}/{r['steps']} steps  {r['seeds']} seeds  {when}")
+              f"{r['steps_done']}/{r['steps']} steps  {r['seeds']} seeds  {when}"
+              + (f"  [{', '.join(json.loads(r['tags']))}]" if json.loads(r["tags"]) else ""))
+    return EXIT_OK
+
+
+# -- tag, note, delete: the user's words about runs, and removing them ----------------
+def cmd_tag(args) -> int:
+    from engine.store import StoreError
+
+    if not args.add and not args.remove:
+        raise CliError("give at least one --add TAG or --remove TAG")
+    store = _store(args)
+    row = _run_row(store, args.run)
+    try:
+        tags = store.set_tags(row["id"], args.add or (), args.remove or ())
+    except StoreError as err:
+        raise CliError(str(err)) from None
+    if args.json:
+        print(json.dumps({"run_id": row["id"], "tags": tags}))
+    else:
+        print(f"run {row['id']} tags: {', '.join(tags) if tags else '(none)'}")
+    return EXIT_OK
+
+
+def cmd_note(args) -> int:
+    store = _store(args)
+    row = _run_row(store, args.run)
+    store.set_notes(row["id"], args.text)
+    print(f"run {row['id']} notes {'set' if args.text else 'cleared'}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_delete(args) -> int:
+    from engine.store import StoreError
+
+    if not args.yes:
+        raise CliError("deleting runs cannot be undone; add --yes to confirm")
+    store = _store(args)
+    ids = []
+    for ident in args.runs:
+        try:
+            ids.append(int(ident))
+        except ValueError:
+            raise CliError(f"run id must be a number, got {ident!r}") from None
+    try:
+        store.delete_runs(ids)
+    except StoreError as err:
+        raise CliError(str(err)) from None
+    print(f"deleted run {', '.join(map(str, dict.fromkeys(ids)))}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -316,6 +370,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV only: the metric series (long format) or the Pareto points")
     p.add_argument("--out", help="output file (default: standard output)")
     p.set_defaults(func=cmd_export)
+
+    p = with_db(sub.add_parser("tag", help="add or remove tags of a run"))
+    p.add_argument("run", help="run id")
+    p.add_argument("--add", action="append", metavar="TAG", help="add a tag; repeatable")
+    p.add_argument("--remove", action="append", metavar="TAG", help="remove a tag; repeatable")
+    p.add_argument("--json", action="store_true", help="print the run's tags as JSON")
+    p.set_defaults(func=cmd_tag)
+
+    p = with_db(sub.add_parser("note", help="set a run's notes (an empty TEXT clears them)"))
+    p.add_argument("run", help="run id")
+    p.add_argument("text", help="the notes, replacing the previous ones")
+    p.set_defaults(func=cmd_note)
+
+    p = with_db(sub.add_parser("delete", help="delete runs with all their records (cannot be undone)"))
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids")
+    p.add_argument("--yes", action="store_true", help="confirm the deletion")
+    p.set_defaults(func=cmd_delete)
 
     p = sub.add_parser("hardware", help="what this machine offers (CPU, memory, CUDA devices)")
     p.add_argument("--json", action="store_true")

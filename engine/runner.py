@@ -17,7 +17,8 @@ import traceback
 import numpy as np
 
 from engine import hardware, registry
-from engine.spec import RunSpec
+from engine.params import ParamError
+from engine.spec import RunSpec, SpecError
 from engine.store import HEARTBEAT_SECONDS, BOUND_SEED, Store
 
 FLUSH_SECONDS = 0.2
@@ -127,8 +128,27 @@ class _Heartbeat(threading.Thread):
 
 
 def prepare(spec: RunSpec) -> str:
-    """Checks that need the engine but write nothing: the device must exist."""
-    return hardware.resolve(spec.device)
+    """Checks that need the engine but write nothing; returns the device to run on.
+
+    The device must exist. Then the problem and the algorithm are built once for a
+    single seed on the CPU: a rule that ties several keys together (a matrix whose
+    size must match another parameter, a lower bound below an upper one) is checked
+    where the class builds itself, and its ParamError becomes a SpecError here, before
+    any run row is written. Other exceptions are left for the real run to record.
+    """
+    import torch
+
+    device = hardware.resolve(spec.device)
+    try:
+        dtype = getattr(torch, spec.dtype)
+        cpu = torch.device("cpu")
+        problem = registry.problem(spec.problem)(spec.problem_params, 1, cpu, dtype, spec.seed)
+        registry.algorithm(spec.algorithm)(spec.algorithm_params, problem, 1, cpu, dtype, spec.seed)
+    except ParamError as err:
+        raise SpecError(spec.source, err.name, err.reason) from None
+    except Exception:  # noqa: BLE001 - a fault of the run, recorded as such when it runs
+        pass
+    return device
 
 
 def execute(spec: RunSpec, store: Store, device: str, on_progress=None, on_start=None) -> tuple[int, str]:

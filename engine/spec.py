@@ -75,13 +75,16 @@ class RunSpec:
     device: str = "auto"
     threads: int = 0
     dtype: str = "float32"
+    source: str = field(default="", compare=False, repr=False)  # the file it was read from, for messages
 
     # -- reading ----------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict, catalogue, source: str = "") -> "RunSpec":
         """Validate a parsed TOML document against the catalogue's declarations."""
         try:
-            return cls._from_dict(data, catalogue)
+            spec = cls._from_dict(data, catalogue)
+            spec.source = source
+            return spec
         except ParamError as err:
             raise SpecError(source, err.name, err.reason) from None
         except UnknownId as err:

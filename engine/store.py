@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER_SECONDS = 15.0
@@ -67,7 +67,14 @@ def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
     db["runs"].create_index(["status"])
 
 
-MIGRATIONS = [_migrate_0_to_1]
+def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
+    # Tags and notes are the user's words about a run; existing runs start with none.
+    db.execute("ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2]
+MAX_TAG_LENGTH = 64
 
 
 class Store:
@@ -197,6 +204,67 @@ class Store:
                     [(stamp, "the engine process stopped without finishing (stale heartbeat)", i) for i in stale])
         return stale
 
+    # -- the user's words about runs (written by `tradeoff tag/note/delete`) -------------
+    def set_tags(self, run_id: int, add=(), remove=()) -> list[str]:
+        """Add and remove tags of a run in one transaction; return its tags, in the order added."""
+        add = [check_tag(t) for t in add]
+        remove = [check_tag(t) for t in remove]
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            row = self.conn.execute("SELECT tags FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no run {run_id} in {self.path}")
+            tags = [t for t in json.loads(row[0]) if t not in remove]
+            tags += [t for t in dict.fromkeys(add) if t not in tags and t not in remove]
+            self.conn.execute("UPDATE runs SET tags=? WHERE id=?", (json.dumps(tags), run_id))
+        return tags
+
+    def set_notes(self, run_id: int, notes: str) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            if self.conn.execute("UPDATE runs SET notes=? WHERE id=?", (notes, run_id)).rowcount == 0:
+                raise StoreError(f"no run {run_id} in {self.path}")
+
+    def delete_runs(self, run_ids, now: float | None = None) -> None:
+        """Delete runs with their series, Pareto points and heartbeats, all in one transaction.
+
+        Refused, deleting nothing, when an id is unknown or a run's engine is still
+        alive (its effective status is queued or running): the engine would go on
+        writing rows of a run that no longer exists.
+        """
+        ids = list(dict.fromkeys(int(i) for i in run_ids))
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            rows = {r["id"]: _with_effective_status(r, now) for r in self._rows(
+                "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
+                f"WHERE r.id IN ({','.join('?' * len(ids))})", ids)}
+            missing = [i for i in ids if i not in rows]
+            if missing:
+                raise StoreError(f"no run {', '.join(map(str, missing))} in {self.path}; nothing deleted")
+            live = [i for i in ids if rows[i]["status"] in LIVE_STATUSES]
+            if live:
+                raise StoreError(f"run {', '.join(map(str, live))} is still {rows[live[0]]['status']} "
+                                 "(its engine is alive); stop it first; nothing deleted")
+            for table, column in (("series", "run_id"), ("pareto_points", "run_id"),
+                                  ("heartbeats", "run_id"), ("runs", "id")):
+                self.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", [(i,) for i in ids])
+
+    # -- reading -----------------------------------------------------------------------
+    def data_version(self) -> int:
+        """Changes whenever another connection has committed a write: a free "anything new?"."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def run_states(self, now: float | None = None) -> list[dict]:
+        """Every run's changing fields only (no spec or hardware text): what a live table polls.
+
+        Keys: id, status (effective), stored_status, steps_done, finished_at, tags, notes,
+        created_at, pid, host, beat_at.
+        """
+        rows = self._rows("SELECT r.id, r.status, r.steps_done, r.finished_at, r.tags, r.notes, r.created_at, "
+                          "r.pid, r.host, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
+                          "ORDER BY r.id")
+        return [_with_effective_status(r, now) for r in rows]
+
     # -- reading -----------------------------------------------------------------------
     def _rows(self, sql: str, params=()) -> list[dict]:
         cur = self.conn.execute(sql, params)
@@ -211,6 +279,11 @@ class Store:
     def list_runs(self, now: float | None = None) -> list[dict]:
         rows = self._rows("SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id ORDER BY r.id")
         return [_with_effective_status(r, now) for r in rows]
+
+    def live_run_ids(self) -> list[int]:
+        """Ids of the runs stored as queued or running (whether or not their engine still lives)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM runs WHERE status IN (?, ?) ORDER BY id", LIVE_STATUSES)]
 
     def metrics_of(self, run_id: int) -> list[str]:
         return [r[0] for r in self.conn.execute(
@@ -235,6 +308,20 @@ class Store:
             values.append(_real(value))
         return {seed: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=float)) for seed, (s, v) in out.items()}
 
+    def series_arrays(self, run_id: int, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One metric's per-seed rows as arrays (steps, seeds, values), ordered by step then seed.
+
+        The fast path for a whole series: no Python object per row. Bound rows (seed -1)
+        are included; NaN comes back as NaN.
+        """
+        rows = self.conn.execute(
+            "SELECT step, seed, value FROM series WHERE run_id=? AND metric=? ORDER BY step, seed",
+            (run_id, metric)).fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        table = np.array(rows, dtype=float)  # None (a stored NaN) becomes NaN
+        return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
+
     def pareto_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[dict], int]:
         rows = self.conn.execute(
             "SELECT rowid, step, seed, point, objectives, label FROM pareto_points WHERE run_id=? AND rowid>? "
@@ -245,6 +332,20 @@ class Store:
 
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def check_tag(tag) -> str:
+    """A tag as stored: trimmed, non-empty, one line, at most MAX_TAG_LENGTH characters."""
+    if not isinstance(tag, str):
+        raise StoreError(f"a tag must be text, got {tag!r}")
+    text = tag.strip()
+    if not text:
+        raise StoreError("a tag must not be empty")
+    if len(text) > MAX_TAG_LENGTH:
+        raise StoreError(f"tag {text[:20]!r}... is longer than {MAX_TAG_LENGTH} characters")
+    if any(c in text for c in "\n\r\t,"):
+        raise StoreError(f"tag {text!r} must not contain a comma, a tab or a line break")
+    return text
 
 
 def _real(value):

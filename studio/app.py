@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
+from pathlib import Path
 
 EXIT_NO_DISPLAY = 2
 EXIT_BAD_STORE = 2  # the CLI's "bad input" code
@@ -29,7 +31,8 @@ def display_problem(environ=os.environ, platform: str = sys.platform) -> str | N
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradeoff-studio",
                                      description="Tradeoff Studio: configure, run and watch trade-off experiments.")
-    parser.add_argument("--db", help="store file (default: $TRADEOFF_STUDIO_DB, else the user data directory)")
+    parser.add_argument("--db", help="store file (default: $TRADEOFF_STUDIO_DB, else the store of the last "
+                                     "session, else runs.db in the user data directory)")
     return parser
 
 
@@ -44,20 +47,38 @@ def main(argv=None) -> int:
     # message above comes quickly and nothing Qt-related can fail before it.
     from PySide6.QtWidgets import QApplication
 
-    from engine.store import Store, StoreError, default_path
-    from studio.window import MainWindow
+    from engine.store import ENV_VAR, StoreError, default_path
+    from studio import settings as keys
+    from studio.store_file import open_store
 
-    db_path = args.db or default_path()
-    try:
-        store = Store(db_path)
-    except StoreError as err:
-        print(f"tradeoff-studio: {err}", file=sys.stderr)
-        return EXIT_BAD_STORE
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Tradeoff Studio")
-    window = MainWindow(store)
+    settings = keys.studio_settings()
+    last = settings.value(keys.LAST_STORE)
+    last = last if last and Path(str(last)).is_file() else None  # deleted since: not recreated
+    db_path = args.db or os.environ.get(ENV_VAR) or last or default_path()
+    try:
+        store = open_store(db_path)
+    except StoreError as err:
+        if args.db or os.environ.get(ENV_VAR):
+            print(f"tradeoff-studio: {err}", file=sys.stderr)
+            return EXIT_BAD_STORE
+        # The store of the last session is gone or broken: start on the default one.
+        print(f"tradeoff-studio: {err}; opening {default_path()}", file=sys.stderr)
+        try:
+            store = open_store(default_path())
+        except StoreError as second:
+            print(f"tradeoff-studio: {second}", file=sys.stderr)
+            return EXIT_BAD_STORE
+    # The window (and pyqtgraph with it) is imported once the store is known to be good.
+    from studio.window import MainWindow
+
+    window = MainWindow(store, settings=settings)
     window.show()
+    # Everything built so far lives as long as the window: keeping it out of the
+    # collector's generations removes 50-150 ms pauses while plots stream.
+    gc.freeze()
     try:
         return app.exec()
     finally:
-        store.close()
+        window.store.close()

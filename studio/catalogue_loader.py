@@ -1,8 +1,10 @@
-"""The catalogue, learned from `python -m engine list --json` in a child process.
+"""What the engine knows, asked of a child process: the catalogue and the hardware.
 
 The engine's registry imports every lab (and so torch), which the studio must not:
-the child pays that import (about two seconds) while the window is already up, and
-its JSON is rebuilt here with `Catalogue.from_json` (declarations only, no torch).
+the child pays that import (about two seconds) while the window is already up. Its
+JSON answer (`python -m engine list --json`, `python -m engine hardware --json`) is
+read here: the catalogue is rebuilt with `Catalogue.from_json` (declarations only,
+no torch), the hardware is checked field by field.
 """
 
 from __future__ import annotations
@@ -17,19 +19,36 @@ from studio.engine_command import engine_process
 STDERR_LINES_SHOWN = 15
 
 
-class CatalogueLoader(QObject):
-    loaded = Signal(object)  # the Catalogue
+class EngineJsonQuery(QObject):
+    """Runs `python -m engine ARGS`, parses its JSON output; never waits on the process."""
+
+    loaded = Signal(object)  # what `parse` made of the JSON
     failed = Signal(str)     # what went wrong, for the user
+
+    ARGS: tuple[str, ...] = ()
+    WHAT = "answer"
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.process: QProcess | None = None
 
+    def parse(self, document):
+        raise NotImplementedError
+
     def start(self) -> None:
-        self.process = engine_process(self, "list", "--json")
+        self.process = engine_process(self, *self.ARGS)
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._error_occurred)
         self.process.start()
+
+    def cancel(self) -> None:
+        """The answer is no longer wanted (the window closes): end the child now."""
+        process, self.process = self.process, None
+        if process is not None:
+            process.finished.disconnect(self._finished)
+            process.errorOccurred.disconnect(self._error_occurred)
+            process.kill()
+            process.waitForFinished(2000)
 
     def _finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         process, self.process = self.process, None
@@ -41,11 +60,11 @@ class CatalogueLoader(QObject):
             self.failed.emit(f"`{' '.join(['python', *process.arguments()])}` exited with code {exit_code}:\n{tail}")
             return
         try:
-            catalogue = Catalogue.from_json(json.loads(out))
+            result = self.parse(json.loads(out))
         except (ValueError, KeyError, TypeError) as error:
-            self.failed.emit(f"the engine's catalogue could not be read: {error}")
+            self.failed.emit(f"the engine's {self.WHAT} could not be read: {error}")
             return
-        self.loaded.emit(catalogue)
+        self.loaded.emit(result)
 
     def _error_occurred(self, error: QProcess.ProcessError) -> None:
         # Only a failed start ends here without `finished`.
@@ -54,3 +73,48 @@ class CatalogueLoader(QObject):
             self.process.deleteLater()
             self.process = None
             self.failed.emit(f"the engine could not be started: {message}")
+
+
+class CatalogueLoader(EngineJsonQuery):
+    ARGS = ("list", "--json")
+    WHAT = "catalogue"
+
+    def parse(self, document) -> Catalogue:
+        return Catalogue.from_json(document)
+
+
+class HardwareLoader(EngineJsonQuery):
+    ARGS = ("hardware", "--json")
+    WHAT = "hardware report"
+
+    def parse(self, document) -> dict:
+        return read_hardware(document)
+
+
+def read_hardware(document) -> dict:
+    """The fields of `tradeoff hardware --json` the studio uses, checked.
+
+    Returns cpu_cores (int >= 1), memory_bytes (int or None), torch_version (str),
+    torch_threads (int or None), cpu_name (str), cuda: a list of {index, name, memory_bytes}. Raises ValueError naming the field.
+    """
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object, got {type(document).__name__}")
+    cores = document.get("cpu_cores")
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise ValueError(f"cpu_cores must be a positive integer, got {cores!r}")
+    memory = document.get("memory_bytes")
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int)):
+        raise ValueError(f"memory_bytes must be an integer or null, got {memory!r}")
+    cuda_list = document.get("cuda", [])
+    if not isinstance(cuda_list, list):
+        raise ValueError(f"cuda must be a list, got {cuda_list!r}")
+    cuda = []
+    for position, device in enumerate(cuda_list):
+        if not isinstance(device, dict) or not isinstance(device.get("name"), str):
+            raise ValueError(f"cuda[{position}] must be an object with a name, got {device!r}")
+        cuda.append({"index": int(device.get("index", position)), "name": device["name"],
+                     "memory_bytes": device.get("memory_bytes")})
+    threads = document.get("torch_threads")
+    return {"cpu_cores": cores, "memory_bytes": memory, "torch_version": str(document.get("torch_version", "")),
+            "torch_threads": threads if isinstance(threads, int) and not isinstance(threads, bool) else None,
+            "cpu_name": str(document.get("cpu_name", "")), "cuda": cuda}

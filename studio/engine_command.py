@@ -16,13 +16,33 @@ import engine
 ENGINE_ROOT = str(Path(engine.__file__).resolve().parents[1])
 
 
+def _with_engine_root(pythonpath: str) -> str:
+    return ENGINE_ROOT + (os.pathsep + pythonpath if pythonpath else "")
+
+
+def engine_argv(*args: str) -> list[str]:
+    """The command line of `python -m engine ARGS`."""
+    return [sys.executable, "-m", "engine", *args]
+
+
+def engine_environment() -> dict[str, str]:
+    """This process's environment with the engine's folder first on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = _with_engine_root(env.get("PYTHONPATH", ""))
+    return env
+
+
 def engine_process(parent: QObject, *args: str) -> QProcess:
-    """A QProcess set up to run `python -m engine ARGS`; not started yet."""
+    """A QProcess set up to run `python -m engine ARGS`; not started yet.
+
+    For short questions (the catalogue, the hardware) whose answer is read from the
+    process's output. Runs use `studio.run_process`, whose engines outlive the window.
+    """
+    program, *arguments = engine_argv(*args)
     process = QProcess(parent)
-    process.setProgram(sys.executable)
-    process.setArguments(["-m", "engine", *args])
+    process.setProgram(program)
+    process.setArguments(arguments)
     env = QProcessEnvironment.systemEnvironment()
-    inherited = env.value("PYTHONPATH", "")
-    env.insert("PYTHONPATH", ENGINE_ROOT + (os.pathsep + inherited if inherited else ""))
+    env.insert("PYTHONPATH", _with_engine_root(env.value("PYTHONPATH", "")))
     process.setProcessEnvironment(env)
     return process

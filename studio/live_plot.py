@@ -1,15 +1,19 @@
 """A live view of one run: polls the store by cursor, redraws at a fixed rate.
 
-Two timers, never one per record: the poll timer (every POLL_MS) reads only the rows
-after the last cursor and appends them to `RunData`; the redraw timer (REDRAW_MS)
+Watching a run starts with one bulk read of what the store already holds
+(`RunData.from_store`; a finished run of a million points takes a second or two),
+then two timers, never one per record: the poll timer (every POLL_MS) reads only the
+rows after the cursor and appends them to `RunData`; the redraw timer (REDRAW_MS)
 pushes what has changed to pyqtgraph. A burst of records therefore costs one redraw,
 and a poll reads at most ROWS_PER_POLL rows so the GUI thread never stalls on a big
-backlog: the rest comes on the next tick.
+backlog: the rest comes on the next tick. Several live plots (the watch area's tiles)
+start their redraw timers out of phase, so their repaints fall in different turns of
+the event loop instead of all in one.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
@@ -20,9 +24,11 @@ from studio.run_data import RunData
 from studio.series_views import CurvesView, RegretView
 
 POLL_MS = 100
-REDRAW_MS = 100
-ROWS_PER_POLL = 50_000
+REDRAW_MS = 50
+ROWS_PER_POLL = 5_000
 VIEWS = {"regret": RegretView, "curves": CurvesView, "pareto": ParetoView}
+PHASES = 4  # live plots spread their redraws over this many slots of REDRAW_MS
+_next_phase = itertools.count()
 
 
 class LivePlot(QWidget):
@@ -37,8 +43,6 @@ class LivePlot(QWidget):
         self.plot_kind = ""
         self.data = RunData()
         self.view: QWidget | None = None
-        self._series_cursor = 0
-        self._pareto_cursor = 0
         self._drawn_version = -1
         self._placeholder = QLabel("Start a run to watch its plot here.")
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -51,13 +55,16 @@ class LivePlot(QWidget):
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_MS)
         self.redraw_timer.timeout.connect(self.redraw)
+        self._phase_timer = QTimer(self)
+        self._phase_timer.setSingleShot(True)
+        self._phase_timer.setInterval(REDRAW_MS * (next(_next_phase) % PHASES) // PHASES)
+        self._phase_timer.timeout.connect(self.redraw_timer.start)
 
     def watch(self, run_id: int, plot_kind: str) -> None:
-        """Start following a run from its first record."""
+        """Show what the store holds of a run, then follow it as it grows."""
         self.stop_timers()
         self.run_id, self.plot_kind = run_id, plot_kind
-        self.data = RunData()
-        self._series_cursor = self._pareto_cursor = 0
+        self.data = RunData.from_store(self.store, run_id)
         self._drawn_version = -1
         if self.view is not None:
             self._stack.removeWidget(self.view)
@@ -65,8 +72,9 @@ class LivePlot(QWidget):
         self.view = VIEWS.get(plot_kind, CurvesView)()
         self._stack.addWidget(self.view)
         self._stack.setCurrentWidget(self.view)
+        self.redraw()
         self.poll_timer.start()
-        self.redraw_timer.start()
+        self._phase_timer.start()
 
     def finish(self) -> None:
         """The run's process has ended: read what is left, draw it, stop polling."""
@@ -79,23 +87,18 @@ class LivePlot(QWidget):
 
     def stop_timers(self) -> None:
         self.poll_timer.stop()
+        self._phase_timer.stop()
         self.redraw_timer.stop()
 
     def poll(self) -> bool:
         """Read the rows after the cursors; True when a full batch suggests more are waiting."""
         if self.run_id is None:
             return False
-        rows, self._series_cursor = self.store.series_since(self.run_id, self._series_cursor, ROWS_PER_POLL)
-        self.data.add_series(rows)
-        if self.plot_kind == "pareto":
-            points, self._pareto_cursor = self.store.pareto_since(self.run_id, self._pareto_cursor)
-            self.data.add_pareto(points)
+        more = self.data.read_new(self.store, self.run_id, limit=ROWS_PER_POLL)
         row = self.store.get_run(self.run_id)
         if row is not None:
-            if self.data.objectives is None and row.get("objectives_json"):
-                self.data.set_objectives(json.loads(row["objectives_json"]))
             self.run_row_read.emit(row)
-        return len(rows) == ROWS_PER_POLL
+        return more
 
     def redraw(self) -> None:
         if self.view is None or self.data.version == self._drawn_version:

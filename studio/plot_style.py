@@ -11,12 +11,19 @@ from PySide6.QtCore import Qt
 
 MEAN_COLOUR = (31, 119, 180)          # the run's own curve
 BAND_ALPHA = 60
+FAINT_ALPHA = 70                      # raw curve under a smoothed one, per-seed lines
+# Overlaid runs, in order (matplotlib's tab10, as the exported figures use).
+RUN_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+               (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 BOUND_COLOURS = ((214, 39, 40), (44, 160, 44), (148, 103, 189), (140, 86, 75))
 FRONT_COLOUR = (214, 39, 40)
 DOMINATED_COLOUR = (120, 120, 120, 90)  # faded: still visible, clearly not the front
 REFERENCE_COLOUR = (60, 60, 60)
 AXIS_COLOUR = (40, 40, 40)
 LABEL_STYLE = {"color": "#202020", "font-size": "10pt"}
+TITLE_STYLE = {"color": "#202020", "size": "11pt"}
+BADGE_STYLE = ("background: rgba(255, 236, 179, 235); color: #5d4200; border: 1px solid #e0b040;"
+               " border-radius: 4px; padding: 2px 6px; font-size: 9pt;")
 
 
 LEGEND_MARGIN = 10
@@ -29,8 +36,12 @@ def legend_offset(corner: str) -> tuple[int, int]:
             LEGEND_MARGIN if vertical == "top" else -LEGEND_MARGIN)
 
 
-def new_plot(title: str = "", legend_corner: str = "top-left") -> pg.PlotWidget:
-    """A PlotWidget on white with dark axes, a light grid and a legend in `legend_corner`."""
+def new_plot(title: str = "", legend_corner: str = "top-left", downsampling: bool = True) -> pg.PlotWidget:
+    """A PlotWidget on white with dark axes, a light grid and a legend in `legend_corner`.
+
+    `downsampling=False` leaves thinning to the caller (the series views decimate
+    themselves, so they know, and say, when they do).
+    """
     widget = pg.PlotWidget(background="w")
     item = widget.getPlotItem()
     for name in ("left", "bottom"):
@@ -43,10 +54,11 @@ def new_plot(title: str = "", legend_corner: str = "top-left") -> pg.PlotWidget:
     # A run recording every step can hold millions of points: curves draw only what is
     # in view, thinned to the screen's resolution (peaks kept, so no spike disappears).
     # PlotItem hands these to every curve added to it, overriding the curve's own.
-    item.setDownsampling(auto=True, mode="peak")
-    item.setClipToView(True)
+    if downsampling:
+        item.setDownsampling(auto=True, mode="peak")
+        item.setClipToView(True)
     if title:
-        item.setTitle(title, color="#202020", size="11pt")
+        item.setTitle(title, **TITLE_STYLE)
     legend = item.addLegend(offset=legend_offset(legend_corner), labelTextColor=AXIS_COLOUR)
     legend.setBrush(pg.mkBrush(255, 255, 255, 220))
     legend.setPen(pg.mkPen(200, 200, 200))
@@ -59,14 +71,36 @@ def set_axis_labels(widget: pg.PlotWidget, x: str, y: str) -> None:
     item.setLabel("left", y, **LABEL_STYLE)
 
 
-def mean_pen() -> "pg.QtGui.QPen":
-    return pg.mkPen(MEAN_COLOUR, width=2)
+def mean_pen(colour=MEAN_COLOUR, width: float = 2) -> "pg.QtGui.QPen":
+    return pg.mkPen(colour, width=width)
 
 
-def band_brush() -> "pg.QtGui.QBrush":
-    return pg.mkBrush(*MEAN_COLOUR, BAND_ALPHA)
+def band_brush(colour=MEAN_COLOUR) -> "pg.QtGui.QBrush":
+    return pg.mkBrush(*colour[:3], BAND_ALPHA)
 
 
-def bound_pen(index: int) -> "pg.QtGui.QPen":
+def bound_pen(index: int, colour=None) -> "pg.QtGui.QPen":
     """Theory bounds are dashed: they are overlays, not measurements."""
-    return pg.mkPen(BOUND_COLOURS[index % len(BOUND_COLOURS)], width=1.5, style=Qt.PenStyle.DashLine)
+    colour = colour or BOUND_COLOURS[index % len(BOUND_COLOURS)]
+    return pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
+
+
+def run_colour(index: int) -> tuple[int, int, int]:
+    return RUN_COLOURS[index % len(RUN_COLOURS)]
+
+
+def faint_pen(colour=MEAN_COLOUR) -> "pg.QtGui.QPen":
+    return pg.mkPen(*colour[:3], FAINT_ALPHA, width=1)
+
+
+def metric_label(metric: str) -> str:
+    """A stored metric name as an axis label: "cumulative_regret" -> "cumulative regret"."""
+    return metric.replace("_", " ")
+
+
+def bound_label(metric: str) -> str:
+    """A theory curve's legend entry: "regret_upper_bound" -> "upper bound (theory)"."""
+    for side in ("upper", "lower"):
+        if metric.endswith(f"{side}_bound"):
+            return f"{side} bound (theory)"
+    return f"{metric_label(metric)} (theory)"

@@ -1,180 +1,438 @@
-"""The main window: configure a run on the left, watch it on the right.
+"""The main window: choose, configure, run side by side, watch.
 
-Click Run: the form's spec is validated, an engine process is started on it, and
-once the engine names the run id the live plot follows that run in the store. Stop
-asks the engine to cancel. Nothing here waits on a process: everything arrives
-through signals and timers.
+Left to right: the catalogue (choose), the configuration with its Hardware tab and
+the Run / Stop buttons, and the panels (Watch first) above the run queue. Nothing
+here waits on a process: engines run apart and write the store; the queue and the
+plots read it on timers.
 """
 
 from __future__ import annotations
 
 import html
-import json
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QProgressBar, QPushButton, QScrollArea,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+                               QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.registry import Catalogue
-from engine.store import Store
-from studio.catalogue_loader import CatalogueLoader
+from engine.store import Store, StoreError
+from studio import settings as keys
+from studio import window_settings
+from studio.about import about_html
+from studio.catalogue_loader import CatalogueLoader, HardwareLoader
+from studio.catalogue_pane import CataloguePane
+from studio.close_prompt import ask_about_runs_in_flight
 from studio.config_panel import ConfigPanel
-from studio.live_plot import LivePlot
-from studio.run_process import RunProcess
+from studio.examples import examples
+from studio.hardware_panel import HardwarePanel
+from studio.menus import build_menus, make_action
+from studio.notices import NoticeBar
+from studio.panels import StudioPanels
+from studio.queue_view import QueueView
+from studio.run_queue import QueueEntry, RunQueue
+from studio.settings import studio_settings
+from studio.store_file import open_store
+from studio.theme import apply_theme
+from studio.watch_area import WatchArea
 
-STATUS_COLOURS = {"running": "#1f77b4", "finished": "#2ca02c", "failed": "#c0392b", "cancelled": "#8a6d00"}
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setWidget(widget)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
 
 
 class MainWindow(QMainWindow):
-    """The studio's window on a store; `catalogue`, when already known, skips asking the engine."""
+    """The studio's window on a store.
 
-    def __init__(self, store: Store, catalogue: Catalogue | None = None, parent=None):
+    `catalogue` and `hardware` (a `read_hardware` dict), when already known, skip
+    asking the engine; `settings` defaults to the studio's QSettings file.
+
+    For panels built elsewhere (history, compare, export):
+
+    - ``add_panel(title, widget) -> int``: adds `widget` as a tab beside "Watch" (and a
+      View menu entry with Ctrl+N); returns the tab's index. ``show_panel(widget)``
+      brings it to the front.
+    - ``show_run(run_id) -> bool``: shows any stored run (running or over) in a live
+      plot tile and brings Watch to the front; False (and a status message) when the
+      store has no such run.
+    - ``run_selected(int)``: emitted when the user picks a run in the queue or clicks
+      its plot, so that a history can follow the selection. Not emitted for show_run.
+    - ``store_changed(Store)``: emitted after File ▸ Open store… switched stores;
+      ``window.store`` is always the current one. Read from it; never write to it.
+    - ``connect_export(slot)``: connects File ▸ Export… (Ctrl+E) to `slot` and enables
+      it; ``actions.export`` is that QAction.
+    """
+
+    run_selected = Signal(int)
+    store_changed = Signal(object)
+
+    def __init__(self, store: Store, catalogue: Catalogue | None = None, hardware: dict | None = None,
+                 settings=None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Tradeoff Studio")
-        self.resize(1300, 820)
+        self.resize(1400, 860)
         self.store = store
+        self.settings = settings if settings is not None else studio_settings()
         self.catalogue: Catalogue | None = None
-        self.plot_kind = ""
-        self.status = "idle"
-        self.run_shape = ""
-        self.run_device: str | None = None
+        self.hardware: dict | None = None
+        self.theme = "light"
+        self.last_message: QMessageBox | None = None
         self._closing = False
+        self._panel_actions = []
+        self._showing_run = False
+        self._layout_restored = False
 
+        self.catalogue_pane = CataloguePane()
+        self.hardware_panel = HardwarePanel()
+        self.config = ConfigPanel(self.hardware_panel)
         self.catalogue_message = QLabel("loading catalogue…")
         self.catalogue_message.setWordWrap(True)
         self.catalogue_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.config = ConfigPanel()
-        self.config_scroll = QScrollArea()
-        self.config_scroll.setWidgetResizable(True)
-        self.config_scroll.setWidget(self.config)
-        self.config_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.catalogue_message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.catalogue_message.setMargin(8)
+        self.config_scroll = _scrolled(self.config)
         self.config_scroll.hide()
+        configure_page = QWidget()
+        configure_layout = QVBoxLayout(configure_page)
+        configure_layout.setContentsMargins(0, 0, 0, 0)
+        configure_layout.addWidget(self.catalogue_message)
+        configure_layout.addWidget(self.config_scroll, 1)
+        self.setup_tabs = QTabWidget()
+        self.setup_tabs.addTab(configure_page, "Configure")
+        self.setup_tabs.addTab(_scrolled(self.hardware_panel), "Hardware")
         self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Validate the spec and start an engine process on it.")
+        self.run_button.setToolTip("Validate the form and queue the run (Ctrl+R); it starts at once while "
+                                   "a worker is free.")
         self.run_button.setEnabled(False)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Cancel the run; what it recorded so far stays in the store.")
+        self.stop_button.setToolTip("Cancel the selected run, else the newest live one (Ctrl+.); what it "
+                                    "recorded stays in the store.")
         self.stop_button.setEnabled(False)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.stop_button)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.addWidget(self.catalogue_message)
-        left_layout.addWidget(self.config_scroll, 1)
-        left_layout.addLayout(buttons)
+        buttons.addWidget(self.run_button, 2)
+        buttons.addWidget(self.stop_button, 1)
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.setup_tabs, 1)
+        middle_layout.addLayout(buttons)
 
-        self.run_title = QLabel("No run yet")
-        self.run_title.setStyleSheet("font-size: 12pt; font-weight: bold;")
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m steps")
-        self.progress.hide()  # until there is a run to measure
-        self.live_plot = LivePlot(store)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.run_title)
-        right_layout.addWidget(self.status_label)
-        right_layout.addWidget(self.progress)
-        right_layout.addWidget(self.live_plot, 1)
+        self.queue = RunQueue(store, workers=self.hardware_panel.workers.value(), parent=self)
+        self.queue_view = QueueView(self.queue)
+        self.examples = examples()
+        self.watch = WatchArea(store, self.examples)
+        self.notices = NoticeBar()
+        self.panels = QTabWidget()
+        self.panels.addTab(self.watch, "Watch")
+        panels_holder = QWidget()
+        panels_layout = QVBoxLayout(panels_holder)
+        panels_layout.setContentsMargins(0, 0, 0, 0)
+        panels_layout.addWidget(self.notices)
+        panels_layout.addWidget(self.panels, 1)
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.right_splitter.addWidget(panels_holder)
+        self.right_splitter.addWidget(self.queue_view)
+        self.right_splitter.setStretchFactor(0, 1)
+        self.right_splitter.setSizes([640, 200])
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (self.catalogue_pane, middle, self.right_splitter):
+            self.main_splitter.addWidget(widget)
+        self.main_splitter.setStretchFactor(2, 1)
+        # The form needs its width to stay usable; the catalogue may be folded away.
+        middle.setMinimumWidth(360)
+        self.main_splitter.setCollapsible(1, False)
+        self.main_splitter.setCollapsible(2, False)
+        self.main_splitter.setSizes([260, 400, 740])
+        self.setCentralWidget(self.main_splitter)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([400, 900])
-        self.setCentralWidget(splitter)
-        self.statusBar().showMessage(f"store: {store.path}")
+        self.engine_state = QLabel()
+        self.store_label = QLabel()
+        for label in (self.engine_state, self.store_label):
+            label.setContentsMargins(8, 0, 8, 0)
+        self.statusBar().addPermanentWidget(self.engine_state)
+        self.statusBar().addPermanentWidget(self.store_label)
+        self.actions = build_menus(self, self.examples)
+        self._add_view_action("Watch", self.watch)
 
-        self.run_process = RunProcess(store.path, self)
         self.catalogue_loader = CatalogueLoader(self)
         self.catalogue_loader.loaded.connect(self._catalogue_loaded)
         self.catalogue_loader.failed.connect(self._catalogue_failed)
-        self.config.changed.connect(self._update_buttons)
+        self.hardware_loader = HardwareLoader(self)
+        self.hardware_loader.loaded.connect(self._hardware_loaded)
+        self.hardware_loader.failed.connect(self.hardware_panel.set_detection_failed)
+        self.catalogue_pane.algorithm_chosen.connect(self._algorithm_chosen)
+        self.config.algorithm_changed.connect(self.catalogue_pane.select)
+        self.config.changed.connect(self._update_actions)
+        self.config.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.hardware_panel.workers_changed.connect(self._workers_changed)
         self.run_button.clicked.connect(self.start_run)
-        self.stop_button.clicked.connect(self.run_process.stop)
-        self.run_process.run_started.connect(self._run_started)
-        self.run_process.run_ended.connect(self._run_ended)
-        self.live_plot.run_row_read.connect(self._show_progress)
+        self.stop_button.clicked.connect(self.stop_selected)
+        self.queue.run_started.connect(self._run_started)
+        self.queue.run_ended.connect(self._run_ended)
+        self.queue.counts_changed.connect(self._update_actions)
+        self.queue_view.entry_selected.connect(self._entry_selected)
+        self.watch.run_focused.connect(self._tile_focused)
+        self.watch.example_chosen.connect(self.load_example)
+
+        window_settings.restore(self)
+        self._show_store_label()
+        self._update_actions()
+        if hardware is None:
+            self.hardware_loader.start()
+        else:
+            self._hardware_loaded(hardware)
         if catalogue is None:
             self.catalogue_loader.start()
         else:
             self._catalogue_loaded(catalogue)
+        self.queue.adopt_live_runs()
+        self.studio_panels = StudioPanels(self)
 
-    # -- catalogue ------------------------------------------------------------------------
+    # -- extension points -----------------------------------------------------------------
+    def add_panel(self, title: str, widget: QWidget) -> int:
+        index = self.panels.addTab(widget, title)
+        self._add_view_action(title, widget)
+        return index
+
+    def show_panel(self, widget: QWidget) -> None:
+        self.panels.setCurrentWidget(widget)
+
+    def _add_view_action(self, title: str, widget: QWidget) -> None:
+        number = len(self._panel_actions) + 1
+        action = make_action(self, title, lambda w=widget: self.show_panel(w),
+                             f"Ctrl+{number}" if number <= 9 else None, f"Show the {title} panel")
+        menu = self.actions.view_menu
+        # Panels are listed in order above the separator that heads the view options.
+        separator = next(a for a in menu.actions() if a.isSeparator())
+        menu.insertAction(separator, action)
+        self._panel_actions.append(action)
+
+    def show_run(self, run_id: int) -> bool:
+        row = self.store.get_run(run_id)
+        if row is None:
+            self.statusBar().showMessage(f"There is no run {run_id} in {self.store.path}", 10_000)
+            return False
+        title = row["name"] or f"{row['algorithm']} on {row['problem']}"
+        self._showing_run = True
+        try:
+            self.watch.show_run(run_id, row["plot"] or "curves", title, focus=True)
+            self.queue_view.select_run(run_id)
+        finally:
+            self._showing_run = False
+        self.panels.setCurrentWidget(self.watch)
+        return True
+
+    def connect_export(self, slot) -> None:
+        self.actions.export.triggered.connect(lambda _=False: slot())
+        self.actions.export.setEnabled(True)
+
+    # -- catalogue and hardware -------------------------------------------------------------
     def _catalogue_loaded(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.catalogue_message.hide()
+        self.catalogue_pane.set_catalogue(catalogue)
         self.config.set_catalogue(catalogue)
+        if self.config.algorithm is not None:
+            self.catalogue_pane.select(self.config.algorithm.id)
         self.config_scroll.show()
-        self._update_buttons()
+        window_settings.restore_last_spec(self)
+        self._update_actions()
 
     def _catalogue_failed(self, message: str) -> None:
         self.catalogue_message.setText(f"<b>The catalogue could not be loaded.</b><pre>{html.escape(message)}</pre>")
         self.catalogue_message.setStyleSheet("color: #c0392b;")
 
-    # -- a run ----------------------------------------------------------------------------
-    def _update_buttons(self) -> None:
-        running = self.run_process.is_running()
-        self.run_button.setEnabled(not running and self.catalogue is not None and self.config.is_valid())
-        self.stop_button.setEnabled(running)
+    def _hardware_loaded(self, hardware: dict) -> None:
+        self.hardware = hardware
+        self.hardware_panel.set_hardware(hardware)
 
-    def start_run(self) -> None:
+    def _algorithm_chosen(self, ident: str) -> None:
+        self.config.select_algorithm(ident)
+
+    def _workers_changed(self, workers: int) -> None:
+        self.queue.set_workers(workers)
+        self.settings.setValue(keys.WORKERS, workers)
+
+    # -- runs ---------------------------------------------------------------------------
+    def _update_actions(self) -> None:
+        can_run = self.catalogue is not None and self.config.is_valid() and not self._closing
+        self.run_button.setEnabled(can_run)
+        self.actions.run.setEnabled(can_run)
+        live = any(e.live and not e.stop_requested for e in self.queue.entries)
+        self.stop_button.setEnabled(live)
+        self.actions.stop.setEnabled(live)
+        running, waiting = len(self.queue.running()), len(self.queue.waiting())
+        state = "idle" if not running and not waiting else f"{running} running, {waiting} waiting"
+        workers = self.queue.workers
+        self.engine_state.setText(f"engine: {state}  ·  {workers} worker{'s' if workers != 1 else ''}")
+
+    def start_run(self) -> QueueEntry | None:
+        """Queue the form's spec; it starts at once while fewer than `workers` runs go."""
+        if not self.run_button.isEnabled():
+            return None
         spec = self.config.build_spec()
         if spec is None:
-            self._update_buttons()
+            self._update_actions()
+            return None
+        entry = self.queue.submit(spec, self.config.algorithm.plot)
+        self.settings.setValue(keys.LAST_SPEC, spec.to_toml())
+        verb = "waiting for a worker" if entry.state == "queued" else "starting"
+        self.statusBar().showMessage(f"{spec.title}: {verb}", 5000)
+        return entry
+
+    def stop_selected(self) -> None:
+        entry = self.queue_view.selected_entry()
+        if entry is None or not entry.live:
+            live = [e for e in self.queue.entries if e.live and not e.stop_requested]
+            entry = live[-1] if live else None
+        if entry is None:
             return
-        self.plot_kind = self.config.algorithm.plot
-        self.run_title.setText(spec.title)
-        seeds = "1 seed" if spec.seeds == 1 else f"{spec.seeds} seeds"
-        self.run_shape = f"{seeds} × {spec.steps} steps, device {spec.device}"
-        self.run_device = None
-        self._set_status("running", f"starting the engine… ({self.run_shape})")
-        self.progress.setRange(0, spec.steps)
-        self.progress.setValue(0)
-        self.progress.show()
-        self.run_process.start(spec)
-        self._update_buttons()
+        reason = self.queue.stop(entry)
+        if reason:
+            self.statusBar().showMessage(f"Not stopped: {reason}", 10_000)
+        self._update_actions()
 
-    def _run_started(self, run_id: int) -> None:
-        self.run_title.setText(f"Run {run_id}: {self.run_title.text()}")
-        self._set_status("running", self.run_shape)
-        self.live_plot.watch(run_id, self.plot_kind)
+    def _run_started(self, entry: QueueEntry) -> None:
+        if self.actions.follow_runs.isChecked():
+            self.watch.show_run(entry.run_id, entry.plot_kind, entry.title, focus=not entry.adopted)
+            if not entry.adopted:
+                self._showing_run = True  # followed, not picked by the user
+                try:
+                    self.queue_view.select(entry)
+                finally:
+                    self._showing_run = False
 
-    def _show_progress(self, row: dict) -> None:
-        self.progress.setRange(0, max(1, row["steps"]))
-        self.progress.setValue(row["steps_done"] or 0)
-        if self.status == "running" and self.run_device is None and row.get("hardware_json"):
-            # "auto" is only a request; the run row says where the engine actually ran.
-            self.run_device = json.loads(row["hardware_json"]).get("device", "?")
-            self._set_status("running", f"{self.run_shape} (running on {self.run_device})")
-
-    def _run_ended(self, status: str, error: str) -> None:
-        self.live_plot.finish()
-        self._set_status(status, error)
-        self._update_buttons()
-        if self._closing:
+    def _run_ended(self, entry: QueueEntry) -> None:
+        who = f"Run {entry.run_id}" if entry.run_id is not None else f"“{entry.title}”"
+        if entry.state in ("failed", "interrupted"):
+            text = f"{who} {entry.state}: {entry.error}"
+            if entry.run_id is not None:
+                text += f"  (full traceback in the history, or: tradeoff show {entry.run_id})"
+            self.notices.notify(text)
+            self.statusBar().showMessage(text, 15_000)
+        elif entry.state == "finished":
+            self.statusBar().showMessage(f"{who} finished: {entry.title}", 10_000)
+        self._update_actions()
+        if self._closing and not self.queue.in_flight():
             self.close()
 
-    def _set_status(self, status: str, detail: str) -> None:
-        self.status = status
-        colour = STATUS_COLOURS.get(status, "#202020")
-        text = f"<b style='color:{colour}'>{html.escape(status)}</b>"
-        if detail:
-            text += f" — {html.escape(detail)}"
-        self.status_label.setText(text)
+    def _entry_selected(self, entry: QueueEntry) -> None:
+        if entry.run_id is None or self._showing_run:
+            return
+        self.watch.show_run(entry.run_id, entry.plot_kind, entry.title, focus=True)
+        self.panels.setCurrentWidget(self.watch)
+        self.run_selected.emit(entry.run_id)
+
+    def _tile_focused(self, run_id: int) -> None:
+        self._showing_run = True
+        try:
+            self.queue_view.select_run(run_id)
+        finally:
+            self._showing_run = False
+        self.run_selected.emit(run_id)
+
+    # -- specs --------------------------------------------------------------------------
+    def load_spec(self, path) -> bool:
+        if self.catalogue is None:
+            self.statusBar().showMessage("The catalogue is still loading; try again in a moment.", 5000)
+            return False
+        self.setup_tabs.setCurrentIndex(0)
+        return self.config.load_file(path)
+
+    def load_example(self, path) -> bool:
+        return self.load_spec(path)
+
+    # -- stores -------------------------------------------------------------------------
+    def open_store(self, path) -> bool:
+        """Switch to the store at `path`; anything that is not one is refused with a message."""
+        in_flight = self.queue.in_flight()
+        if in_flight:
+            self.show_message("Runs are still going",
+                              f"{len(in_flight)} run(s) of this window still write to {self.store.path}. "
+                              "Stop them or let them finish before switching stores.")
+            return False
+        try:
+            new_store = open_store(path)
+        except StoreError as err:
+            self.show_message("Not a Tradeoff Studio store", f"{err}\n\nThe studio stays on {self.store.path}.")
+            return False
+        old_store, self.store = self.store, new_store
+        self.watch.set_store(new_store)
+        self.queue.set_store(new_store)
+        self.store_changed.emit(new_store)
+        old_store.close()
+        self.settings.setValue(keys.LAST_STORE, str(new_store.path))
+        self._show_store_label()
+        self.statusBar().showMessage(f"Opened store {new_store.path}", 8000)
+        return True
+
+    def _show_store_label(self) -> None:
+        self.store_label.setText(f"store: {self.store.path.name}")
+        self.store_label.setToolTip(str(self.store.path))
+        self.setWindowTitle(f"Tradeoff Studio — {self.store.path.name}")
+
+    # -- comfort --------------------------------------------------------------------------
+    def show_message(self, title: str, text: str) -> QMessageBox:
+        """A message that does not block: the studio keeps working while it shows."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.open()
+        self.last_message = box
+        return box
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setWindowTitle("About Tradeoff Studio")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(about_html(self.hardware, str(self.store.path)))
+        box.open()
+        self.last_message = box
+        return box
+
+    def set_theme(self, name: str) -> None:
+        app = QApplication.instance()
+        self.theme = apply_theme(app, name) if app is not None else "light"
+        self.actions.themes[self.theme].setChecked(True)
+        self.settings.setValue(keys.THEME, self.theme)
+        for tile in self.watch.tiles:
+            tile.set_focused(tile.focused)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._layout_restored:
+            self._layout_restored = True
+            window_settings.restore_layout(self)
+
+    def ask_close_choice(self, in_flight: list[QueueEntry]) -> str:
+        """'stop', 'background' or 'cancel': what to do with this window's runs that go on."""
+        return ask_about_runs_in_flight(self, in_flight)
 
     def closeEvent(self, event) -> None:
-        # Closing mid-run means "stop": the window waits (without blocking) for the
-        # engine to record the run as cancelled, then closes. A second close does not
-        # wait; Qt then kills the engine and the store later marks the run interrupted.
-        if self.run_process.is_running() and not self._closing:
-            self._closing = True
-            self._set_status("cancelling", "closing once the engine has stopped")
-            self.run_process.stop()
-            event.ignore()
-            return
-        self.live_plot.stop_timers()
+        in_flight = self.queue.in_flight()
+        if in_flight and not self._closing:
+            choice = self.ask_close_choice(in_flight)
+            if choice == "cancel":
+                event.ignore()
+                return
+            if choice == "stop":
+                self._closing = True
+                self.queue.stop_all()
+                if self.queue.in_flight():
+                    # The window closes once the engines have recorded their runs as cancelled.
+                    self.statusBar().showMessage(f"Stopping {len(self.queue.in_flight())} run(s); the window "
+                                                 "closes once they have stopped…")
+                    self._update_actions()
+                    event.ignore()
+                    return
+        if self.queue.in_flight():
+            # "Let them finish", or a second close while stopping: the engines go on alone.
+            self.queue.release_all()
+        window_settings.save(self)
+        self.catalogue_loader.cancel()
+        self.hardware_loader.cancel()
+        self.queue.stop_polling()
+        self.watch.stop_timers()
+        self.studio_panels.stop_polling()
         super().closeEvent(event)

@@ -18,13 +18,17 @@ from engine.metrics.pareto import _as_points, _maximise_mask
 def _hypervolume_2d(pts: np.ndarray, ref: np.ndarray) -> float:
     """Area dominated by 2-objective points that all strictly dominate ``ref``.
 
-    Sort by (x, y) and keep only rows that strictly improve on the best y seen
-    so far; what remains is a staircase with x strictly increasing and y
-    strictly decreasing (duplicates and dominated rows are dropped). The area
-    is then a sum of disjoint rectangles, each spanning from its own x to the
-    next staircase x (or the reference x) and from its y up to the reference y.
+    Sort by x and keep only rows that strictly improve on the best y seen so
+    far; what remains is a staircase with x non-decreasing and y strictly
+    decreasing (duplicates and dominated rows are dropped). The area is then a
+    sum of disjoint rectangles, each spanning from its own x to the next
+    staircase x (or the reference x) and from its y up to the reference y.
+
+    Ties in x need no secondary sort on y: of several kept rows sharing an x,
+    all but the last (the lowest y) get a zero width, so they add nothing. A
+    plain argsort on x is several times faster than a lexicographic sort.
     """
-    order = np.lexsort((pts[:, 1], pts[:, 0]))
+    order = np.argsort(pts[:, 0])
     x = pts[order, 0]
     y = pts[order, 1]
     best_before = np.empty_like(y)

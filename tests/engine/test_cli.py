@@ -71,8 +71,9 @@ def test_list_json_has_the_declared_fields():
     ucb = next(e for e in entries if e["id"] == "bandits.ucb1")
     assert ucb["kind"] == "algorithm" and ucb["family"] == "bandits"
     assert ucb["paper"] == "Finite-time Analysis of the Multiarmed Bandit Problem"
-    assert ucb["params"] == [{"name": "c", "type": "float", "default": 2.0, "low": 0.0, "high": 100.0,
-                              "help": ucb["params"][0]["help"]}]
+    c = next(p for p in ucb["params"] if p["name"] == "c")
+    assert c == {"name": "c", "type": "float", "default": 2.0, "low": 0.0, "high": 100.0, "help": c["help"]}
+    assert all({"name", "type", "default", "help"} <= set(p) for p in ucb["params"])
     assert any(e["kind"] == "problem" and e["id"] == "bandits.bernoulli" for e in entries)
     for e in entries:
         assert {"id", "kind", "family", "paper", "params"} <= set(e)
@@ -145,21 +146,65 @@ def test_an_exception_marks_the_run_failed_with_its_traceback(tmp_path, explodin
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.toml")))
-def test_every_example_runs_and_exports(tmp_path, name):
-    db = tmp_path / "s.db"
-    result = run_engine("run", EXAMPLES / name, "--db", db, "--json", "--set", "run.seeds=2",
-                        "--set", "run.steps=200")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["status"] == "finished"
-    doc = json.loads(run_engine("export", "1", "--db", db, "--format", "json").stdout)
+def test_every_example_runs_and_exports(tmp_path, name, capsys, monkeypatch):
+    """In this process (the CLI's own entry point, without a new torch import per example);
+    test_run_json_show_and_export covers the separate process."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and the spec may not change it here
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    db = str(tmp_path / "s.db")
+    code = cli.main(["run", str(EXAMPLES / name), "--db", db, "--json", "--quiet", "--set", "run.seeds=2",
+                     "--set", "run.steps=200"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["status"] == "finished", out
+    assert cli.main(["export", "1", "--db", db, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
     assert doc["series"]
     if doc["objectives"]:
         assert doc["pareto"] and all(n in doc["pareto"][0] for n in doc["objectives"]["names"])
-        pareto_csv = run_engine("export", "1", "--db", db, "--table", "pareto").stdout
-        header = pareto_csv.splitlines()[0].split(",")
+        assert cli.main(["export", "1", "--db", db, "--table", "pareto"]) == 0
+        header = capsys.readouterr().out.splitlines()[0].split(",")
         assert header[:3] == ["step", "seed", "point"] and doc["objectives"]["names"][0] in header
+    monkeypatch.undo()
+    torch.set_num_threads(threads)
 
 
 def test_unknown_run_is_a_clear_error(tmp_path):
     result = run_engine("show", "42", "--db", tmp_path / "s.db")
     assert result.returncode == 2 and "no run 42" in result.stderr
+
+
+def test_tag_note_and_delete_through_the_command_line(tmp_path, capsys):
+    """`tradeoff tag/note/delete` change the store; bad input is refused with exit code 2."""
+    db = tmp_path / "s.db"
+    spec = write_spec(tmp_path / "small.toml", SMALL)
+    for _ in range(2):
+        assert cli.main(["run", str(spec), "--db", str(db), "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["tag", "1", "--add", "baseline", "--add", "paper", "--db", str(db), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"run_id": 1, "tags": ["baseline", "paper"]}
+    assert cli.main(["tag", "1", "--remove", "paper", "--db", str(db)]) == 0
+    assert "run 1 tags: baseline" in capsys.readouterr().out
+    assert cli.main(["note", "1", "--db", str(db), "--", "-0.5 looks wrong; rerun with c=1"]) == 0
+    shown = json.loads(run_engine("show", "1", "--db", db, "--json").stdout)
+    assert shown["tags"] == ["baseline"] and shown["notes"] == "-0.5 looks wrong; rerun with c=1"
+    listed = json.loads(run_engine("runs", "--db", db, "--json").stdout)
+    assert [(r["id"], r["tags"]) for r in listed] == [(1, ["baseline"]), (2, [])]
+
+    assert cli.main(["tag", "1", "--db", str(db)]) == 2
+    assert "give at least one --add" in capsys.readouterr().err
+    assert cli.main(["tag", "1", "--add", "a,b", "--db", str(db)]) == 2
+    assert "must not contain a comma" in capsys.readouterr().err
+    assert cli.main(["delete", "1", "--db", str(db)]) == 2
+    assert "add --yes" in capsys.readouterr().err
+    assert cli.main(["delete", "2", "7", "--yes", "--db", str(db)]) == 2
+    assert "no run 7" in capsys.readouterr().err
+
+    result = run_engine("delete", "2", "--yes", "--db", db)
+    assert result.returncode == 0 and "deleted run 2" in result.stderr
+    store = Store(db)
+    assert [r["id"] for r in store.list_runs()] == [1]
+    assert store.conn.execute("SELECT count(*) FROM series WHERE run_id=2").fetchone()[0] == 0
+    assert store.series(1, "cumulative_regret")  # run 1 keeps its records

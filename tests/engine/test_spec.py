@@ -31,7 +31,7 @@ def catalogue():
 def test_good_spec_fills_defaults_and_round_trips(catalogue):
     spec = RunSpec.from_toml(GOOD, catalogue, "good.toml")
     assert (spec.algorithm, spec.seeds, spec.steps) == ("bandits.ucb1", 3, 200)
-    assert spec.algorithm_params == {"c": 1.5}
+    assert spec.algorithm_params["c"] == 1.5
     assert spec.problem_params == {"means": [0.2, 0.8]}
     assert (spec.device, spec.threads, spec.dtype, spec.seed) == ("cpu", 0, "float32", 0)
     again = RunSpec.from_toml(spec.to_toml(), catalogue)
@@ -113,3 +113,13 @@ def test_cli_override_refused_with_exit_2(tmp_path):
 def test_missing_file(tmp_path):
     result = run_engine("run", tmp_path / "nope.toml", "--db", tmp_path / "s.db")
     assert result.returncode == 2 and "nope.toml: no such file" in result.stderr
+
+
+def test_a_rule_across_keys_is_refused_before_the_run(tmp_path):
+    """consumption must hold K x d values: the problem's own check, surfaced as a spec error."""
+    db = tmp_path / "s.db"
+    result = run_engine("run", EXAMPLES / "online-replenishable-knapsack.toml", "--db", db,
+                        "--set", "problem.consumption=[0.7, 0.1, -0.4]")
+    assert result.returncode == 2
+    assert "online-replenishable-knapsack.toml: problem.consumption: needs K x d = 3 x 2 = 6 values" in result.stderr
+    assert not db.exists()

@@ -1,12 +1,12 @@
 """The store: schema and migrations, concurrent writers and readers, a killed engine."""
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
 import time
 
+import numpy as np
 import pytest
 import sqlite_utils
 
@@ -161,3 +161,98 @@ def test_two_engines_write_while_a_reader_polls(tmp_path):
         total = reader.conn.execute("SELECT count(*) FROM series WHERE run_id=?", (run_id,)).fetchone()[0]
         assert counts[run_id] == total  # cursor reads saw every row exactly once
         assert reader.get_run(run_id)["status"] == "finished"
+
+
+def _version_1_store(path):
+    """A store exactly as schema version 1 left it: the first migration only, one run with data."""
+    db = sqlite_utils.Database(path)
+    store_mod.MIGRATIONS[0](db)
+    db["meta"].insert({"key": "schema_version", "value": "1"})
+    db["runs"].insert({"id": 1, "name": "old", "status": "finished", "algorithm": "bandits.ucb1",
+                       "problem": "bandits.bernoulli", "family": "bandits", "plot": "regret", "seeds": 2,
+                       "steps": 10, "steps_done": 10, "spec_toml": "[run]\nsteps = 10\n", "spec_json": "{}",
+                       "created_at": 1000.0, "finished_at": 1010.0})
+    db["series"].insert_all([{"run_id": 1, "metric": "cumulative_regret", "step": s, "seed": 0,
+                              "value": 0.5 * s, "wall_time": 0.1 * s} for s in range(1, 11)])
+    db["pareto_points"].insert({"run_id": 1, "step": 10, "seed": 0, "point": 0, "objectives": "[1.0, 2.0]",
+                                "label": "{}"})
+    db.conn.close()
+
+
+def test_a_version_1_store_is_migrated_to_2_with_its_data_intact(tmp_path):
+    """Migration 1 -> 2 adds tags (empty JSON list) and notes (empty text) and keeps every row."""
+    path = tmp_path / "v1.db"
+    _version_1_store(path)
+    s = Store(path)
+    assert s.schema_version() == 2 == SCHEMA_VERSION
+    run = s.get_run(1)
+    assert (run["name"], run["status"], run["steps_done"], run["finished_at"]) == ("old", "finished", 10, 1010.0)
+    assert run["tags"] == "[]" and run["notes"] == ""
+    assert s.series(1, "cumulative_regret")[0][1].tolist() == [0.5 * k for k in range(1, 11)]
+    assert s.pareto_since(1)[0][0]["objectives"] == [1.0, 2.0]
+    assert s.integrity_check() == "ok"
+    s.close()
+    assert Store(path).schema_version() == 2  # opening again migrates nothing
+
+
+def test_tags_notes_and_their_refusals(tmp_path):
+    s = Store(tmp_path / "a.db")
+    run_id = s.create_run(_spec(), family="bandits", plot="regret")
+    assert s.set_tags(run_id, add=["baseline", " c=2 ", "baseline"]) == ["baseline", "c=2"]
+    assert s.set_tags(run_id, add=["paper"], remove=["baseline"]) == ["c=2", "paper"]
+    assert json.loads(s.get_run(run_id)["tags"]) == ["c=2", "paper"]
+    for bad, reason in (("", "must not be empty"), ("a,b", "comma"), ("x" * 65, "longer than 64")):
+        with pytest.raises(StoreError, match=reason):
+            s.set_tags(run_id, add=[bad])
+    with pytest.raises(StoreError, match="no run 99"):
+        s.set_tags(99, add=["x"])
+    s.set_notes(run_id, "first try;\nsecond line")
+    assert s.get_run(run_id)["notes"] == "first try;\nsecond line"
+    with pytest.raises(StoreError, match="no run 99"):
+        s.set_notes(99, "x")
+
+
+def test_delete_removes_every_record_of_a_run_and_refuses_a_live_one(tmp_path):
+    s = Store(tmp_path / "a.db")
+    keep, gone, live = (s.create_run(_spec(), family="bandits", plot="regret") for _ in range(3))
+    for run_id in (keep, gone, live):
+        s.start_run(run_id, {"device": "cpu"})
+        s.append(run_id, [("m", 1, 0, 1.0, 0.1)], [(1, 0, 0, [1.0, 2.0], {})])
+    s.finish_run(keep, "finished")
+    s.finish_run(gone, "finished")
+    with pytest.raises(StoreError, match=f"run {live} is still running"):
+        s.delete_runs([gone, live])  # our own pid is alive, and the heartbeat is fresh
+    assert s.get_run(gone) is not None  # refused as a whole: nothing deleted
+    with pytest.raises(StoreError, match="no run 42"):
+        s.delete_runs([gone, 42])
+    s.delete_runs([gone])
+    counts = {t: s.conn.execute(f"SELECT count(*) FROM {t} WHERE {c}=?", (gone,)).fetchone()[0]
+              for t, c in (("runs", "id"), ("series", "run_id"), ("pareto_points", "run_id"),
+                           ("heartbeats", "run_id"))}
+    assert counts == {"runs": 0, "series": 0, "pareto_points": 0, "heartbeats": 0}
+    assert s.series_since(keep)[0] and s.pareto_since(keep)[0]  # the other runs keep theirs
+    beat = s.get_run(live)["beat_at"]
+    s.delete_runs([live], now=beat + store_mod.STALE_AFTER_SECONDS + 1)  # its engine is gone: allowed
+    assert [r["id"] for r in s.list_runs()] == [keep]
+
+
+def test_run_states_and_data_version_see_another_connections_writes(tmp_path):
+    s = Store(tmp_path / "a.db")
+    reader = Store(tmp_path / "a.db")
+    before = reader.data_version()
+    run_id = s.create_run(_spec(), family="bandits", plot="regret")
+    assert reader.data_version() != before
+    state = reader.run_states()
+    assert [(r["id"], r["status"], r["steps_done"], r["tags"]) for r in state] == [(run_id, "queued", 0, "[]")]
+    assert "spec_toml" not in state[0]
+
+
+def test_series_arrays_give_every_row_of_one_metric_in_step_order(tmp_path):
+    s = Store(tmp_path / "a.db")
+    run_id = s.create_run(_spec(), family="bandits", plot="regret")
+    s.append(run_id, [("m", 2, 1, 4.0, 0.0), ("m", 1, 0, 1.0, 0.0), ("m", 2, 0, float("nan"), 0.0),
+                      ("bound", 1, -1, 9.0, 0.0), ("m", 1, 1, 2.0, 0.0)])
+    steps, seeds, values = s.series_arrays(run_id, "m")
+    assert steps.tolist() == [1, 1, 2, 2] and seeds.tolist() == [0, 1, 0, 1]
+    assert values[[0, 1, 3]].tolist() == [1.0, 2.0, 4.0] and np.isnan(values[2])
+    assert [a.tolist() for a in s.series_arrays(run_id, "absent")] == [[], [], []]

@@ -1,9 +1,11 @@
-"""Fixtures for the studio's tests: a small catalogue with every parameter type, stores."""
+"""Fixtures for the studio's tests: a small catalogue with every parameter type, stores,
+settings in a temporary folder, hardware reports, a stand-in engine, windows."""
 
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +75,130 @@ def engine_catalogue():
     out = subprocess.run([sys.executable, "-m", "engine", "list", "--json"], capture_output=True, text=True,
                          check=True, timeout=120)
     return Catalogue.from_json(json.loads(out.stdout))
+
+
+# What `tradeoff hardware --json` says on a machine without CUDA, and on one with a GPU.
+HARDWARE_NO_CUDA = {"cpu_cores": 2, "cpu_name": "x86_64", "memory_bytes": 16 * 2**30, "torch_version": "2.13.0+cpu",
+                    "torch_threads": 2, "cuda": []}
+HARDWARE_ONE_CUDA = {"cpu_cores": 16, "cpu_name": "x86_64", "memory_bytes": 128 * 2**30,
+                     "torch_version": "2.13.0+cu128", "torch_threads": 16,
+                     "cuda": [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_bytes": 80 * 2**30,
+                               "capability": "9.0"}]}
+
+
+@pytest.fixture(autouse=True)
+def studio_settings_folder(tmp_path):
+    """Every test gets its own settings file (and presets folder): never the user's."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path / "settings"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return folder
+
+
+# A stand-in for `python -m engine run SPEC --db DB --json`, without torch: it writes the
+# run to the store as the engine does (queued -> running -> final status, heartbeats,
+# steps_done), prints the same lines, exits with the same codes, and goes on until the
+# test releases it (a file `release-<run name>` or `release-all` in its folder), the
+# studio stops it (SIGTERM: cancelled, exit 3), or at once for a run named "fail...".
+STANDIN_ENGINE = r"""
+import json, signal, sys, time
+from pathlib import Path
+from engine.registry import Catalogue
+from engine.spec import RunSpec
+from engine.store import Store
+
+catalogue_file, folder, _run, spec_path, _db_flag, db = sys.argv[1:7]
+folder = Path(folder)
+spec = RunSpec.from_file(spec_path, Catalogue.from_json(json.loads(Path(catalogue_file).read_text())))
+cancelled = []
+signal.signal(signal.SIGTERM, lambda *_: cancelled.append(True))
+store = Store(db)
+run_id = store.create_run(spec, family="toy", plot="curves")
+print(f"run {run_id} started: {spec.title} ({spec.seeds} seeds x {spec.steps} steps, cpu)", file=sys.stderr, flush=True)
+store.start_run(run_id, {"device": "cpu", "dtype": spec.dtype, "threads": 1})
+step = 0
+while not spec.name.startswith("fail") and not cancelled:
+    if (folder / f"release-{spec.name}").exists() or (folder / "release-all").exists():
+        break
+    step = min(spec.steps - 1, step + 1)
+    store.heartbeat(run_id, step)
+    time.sleep(0.05)
+if cancelled:
+    status, error, code = "cancelled", None, 3
+elif spec.name.startswith("fail"):
+    status, error, code = "failed", "Traceback (most recent call last):\n  ...\nZeroDivisionError: boom", 1
+else:
+    store.append(run_id, [("loss", spec.steps, 0, 0.5, 0.1)], steps_done=spec.steps)
+    status, error, code = "finished", None, 0
+store.finish_run(run_id, status, error)
+print(json.dumps({"run_id": run_id, "status": status, "seconds": 0.1, "db": db,
+                  "error": error.splitlines()[-1] if error else None}))
+sys.exit(code)
+"""
+
+
+class StandIn:
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def release(self, name: str) -> None:
+        (self.folder / f"release-{name}").touch()
+
+    def release_all(self) -> None:
+        (self.folder / "release-all").touch()
+
+
+@pytest.fixture
+def standin_engine(tmp_path, monkeypatch):
+    """Runs go to the stand-in engine above (with the toy catalogue) instead of the real one."""
+    from studio import run_process
+
+    folder = tmp_path / "standin"
+    folder.mkdir()
+    script = folder / "engine_standin.py"
+    script.write_text(STANDIN_ENGINE, encoding="utf-8")
+    catalogue_file = folder / "catalogue.json"
+    catalogue_file.write_text(json.dumps(TOY_ENTRIES), encoding="utf-8")
+    monkeypatch.setattr(run_process, "engine_argv",
+                        lambda *args: [sys.executable, str(script), str(catalogue_file), str(folder), *args])
+    yield StandIn(folder)
+    StandIn(folder).release_all()
+
+
+@pytest.fixture
+def make_window(qtbot, store):
+    """Build studio windows on the test's store; afterwards no engine is left running.
+
+    The hardware report is given (a machine without CUDA); `hardware=None` asks the engine.
+    """
+    from studio.window import MainWindow
+
+    built = []
+
+    def build(catalogue=None, hardware=HARDWARE_NO_CUDA, on_store=None):
+        win = MainWindow(on_store or store, catalogue=catalogue, hardware=hardware)
+        qtbot.addWidget(win)
+        win.show()
+        built.append(win)
+        return win
+
+    yield build
+    for win in built:
+        win.ask_close_choice = lambda _in_flight: "background"
+        for entry in win.queue.entries:
+            process = entry.process
+            if process is not None and process.popen is not None:
+                process.popen.kill()
+                process.popen.wait(10)
+        win.queue.stop_polling()
+        win.watch.stop_timers()
+        win.studio_panels.stop_polling()
+    # Engines let go by a closed window (a test that failed before stopping them).
+    from studio import run_process
+
+    for popen, _workdir in run_process._released:
+        if popen.poll() is None:
+            popen.kill()
+            popen.wait(10)
+    run_process.reap_released()

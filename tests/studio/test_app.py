@@ -39,3 +39,14 @@ def test_the_studio_never_imports_torch():
                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_a_db_that_is_no_store_is_refused_with_exit_code_2(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    result = subprocess.run([sys.executable, "-m", "studio", "--db", str(junk)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"tradeoff-studio: {junk}: is not a Tradeoff Studio store (not an SQLite database)" in result.stderr
+    assert junk.read_text() == "not a database"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from studio import store_reader
 from studio.live_plot import LivePlot
 from studio.pareto_view import ParetoView
 from studio.series_views import CurvesView, RegretView
@@ -57,72 +58,76 @@ def test_regret_mean_band_and_dashed_bounds(qtbot, live_plot, store, started_run
     half = [T_975_DF2 * np.std([s, 2 * s + 0.5, 3 * s + 2], ddof=1) / math.sqrt(3) for s in (1, 2, 3, 4)]
     assert np.allclose(curve_xy(series.band_lo)[1], np.array(expected) - half)
     assert np.allclose(curve_xy(series.band_hi)[1], np.array(expected) + half)
-    assert not series.band.path().isEmpty()
-
     assert sorted(series.bound_curves) == ["regret_lower_bound", "regret_upper_bound"]
-    upper = series.bound_curves["regret_upper_bound"]
-    assert curve_xy(upper)[1].tolist() == [10.0, 20.0, 30.0, 40.0]
+    assert curve_xy(series.bound_curves["regret_upper_bound"])[1].tolist() == [10.0, 20.0, 30.0, 40.0]
     for curve in series.bound_curves.values():
         assert curve.opts["pen"].style() == Qt.PenStyle.DashLine
-    item = series.plot.getPlotItem()
-    assert item.getAxis("bottom").labelText == "step"
-    assert item.getAxis("left").labelText == "cumulative_regret"
-    legend = [label.text for _, label in item.legend.items]
-    assert legend[:2] == ["mean over seeds", "95% band of the mean"]
 
 
-def test_rows_appended_later_are_picked_up_by_cursor(qtbot, live_plot, store, started_run):
+def test_rows_appended_later_are_read_once_by_cursor(qtbot, live_plot, store, started_run, monkeypatch):
     run_id = started_run("toy.regret")
     store.append(run_id, regret_rows([1, 2]), steps_done=2)
     reads = []  # (cursor given, rows returned, cursor returned) per poll
-    real_series_since = store.series_since
+    real_series_since = store_reader.series_since
 
-    def spy(run, after, limit):
-        rows, cursor = real_series_since(run, after, limit)
-        reads.append((after, len(rows), cursor))
-        return rows, cursor
+    def spy(store_, run, after, limit):
+        columns = real_series_since(store_, run, after, limit)
+        reads.append((after, len(columns), columns.cursor))
+        return columns
 
-    store.series_since = spy
+    monkeypatch.setattr(store_reader, "series_since", spy)
     progress = []
     live_plot.run_row_read.connect(lambda row: progress.append(row["steps_done"]))
-    live_plot.watch(run_id, "regret")
+    live_plot.watch(run_id, "regret")  # steps 1-2 come in the bulk read that opens the run
     series = live_plot.view.series
-    qtbot.waitUntil(lambda: len(curve_xy(series.mean_curve)[0]) == 2, timeout=WAIT_MS)
+    assert len(curve_xy(series.mean_curve)[0]) == 2  # drawn at once, before any timer
+    bulk_cursor = live_plot.data.series_cursor
 
     store.append(run_id, regret_rows([3, 4, 5]), steps_done=5)
     qtbot.waitUntil(lambda: len(curve_xy(series.mean_curve)[0]) == 5, timeout=WAIT_MS)
     x, y = curve_xy(series.mean_curve)
     assert x.tolist() == [1, 2, 3, 4, 5]
     assert np.allclose(y, [2 * s + 5 / 6 for s in x])
-    # Each poll starts where the previous one ended, so every row is read exactly once.
-    assert reads[0][0] == 0
+    # Each poll starts where the previous one ended, so every later row is read exactly once.
+    assert reads[0][0] == bulk_cursor
     assert all(after == previous[2] for previous, (after, _, _) in zip(reads, reads[1:]))
-    assert sum(count for _, count, _ in reads) == 15
+    assert sum(count for _, count, _ in reads) == 9
     assert live_plot.data.tables["cumulative_regret"].values.shape == (5, 3)
     assert 5 in progress
     live_plot.finish()
     assert not live_plot.poll_timer.isActive() and not live_plot.redraw_timer.isActive()
 
 
-def test_curves_default_to_loss_and_follow_the_chosen_metric(qtbot, live_plot, store, started_run):
+def test_a_burst_of_records_costs_one_redraw(qtbot, live_plot, store, started_run):
+    """Redraws run on a fixed-rate timer: 40 batches written between two ticks draw once."""
+    run_id = started_run("toy.regret", seeds=1)
+    live_plot.watch(run_id, "regret")
+    renders = []
+    real_render = live_plot.view.render
+    live_plot.view.render = lambda data: (renders.append(data.tables["cumulative_regret"].rows), real_render(data))
+    live_plot.stop_timers()
+    for step in range(1, 41):
+        store.append(run_id, [("cumulative_regret", step, 0, float(step), 0.0)])
+    live_plot.poll()
+    live_plot.poll_timer.start()
+    live_plot.redraw_timer.start()
+    qtbot.waitUntil(lambda: bool(renders), timeout=WAIT_MS)
+    qtbot.wait(150)  # a few more ticks with nothing new: no further redraws
+    assert renders == [40]
+
+
+def test_curves_put_loss_first_once_it_arrives(qtbot, live_plot, store, started_run):
     run_id = started_run("toy.every_type", seeds=2)
     store.append(run_id, [("accuracy", s, seed, 0.1 * s + seed, 0.0) for s in (1, 2) for seed in (0, 1)])
     live_plot.watch(run_id, "curves")
     view = live_plot.view
     assert isinstance(view, CurvesView)
-    qtbot.waitUntil(lambda: view.series.metric == "accuracy", timeout=WAIT_MS)
+    assert view.shown_metrics == ["accuracy"]
     store.append(run_id, [("loss", s, seed, 4.0 / s + seed, 0.0) for s in (1, 2) for seed in (0, 1)])
-    qtbot.waitUntil(lambda: view.series.metric == "loss", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: view.shown_metrics == ["loss", "accuracy"], timeout=WAIT_MS)
     qtbot.waitUntil(lambda: len(curve_xy(view.series.mean_curve)[0]) == 2, timeout=WAIT_MS)
     assert np.allclose(curve_xy(view.series.mean_curve)[1], [4.5, 2.5])
-    combo = view.metric_combo
-    assert [combo.itemText(i) for i in range(combo.count())] == ["accuracy", "loss"]
-
-    combo.setCurrentIndex(0)
-    combo.activated.emit(0)
-    assert view.series.metric == "accuracy"
-    assert np.allclose(curve_xy(view.series.mean_curve)[1], [0.6, 0.7])
-    assert view.series.plot.getPlotItem().getAxis("left").labelText == "accuracy"
+    assert np.allclose(curve_xy(view.plots["accuracy"].mean_curve)[1], [0.6, 0.7])
 
 
 def test_pareto_front_of_the_latest_step_with_directions(qtbot, live_plot, store, started_run):
@@ -137,23 +142,16 @@ def test_pareto_front_of_the_latest_step_with_directions(qtbot, live_plot, store
     live_plot.watch(run_id, "pareto")
     view = live_plot.view
     assert isinstance(view, ParetoView)
-    qtbot.waitUntil(lambda: len(view.front_points.data) == 3, timeout=WAIT_MS)
-
-    front = sorted(zip(view.front_points.data["x"].tolist(), view.front_points.data["y"].tolist()))
+    layer = view.projections[0].layers[0]
+    qtbot.waitUntil(lambda: len(layer.front_points.data) == 3, timeout=WAIT_MS)
+    front = sorted(zip(layer.front_points.data["x"].tolist(), layer.front_points.data["y"].tolist()))
     assert front == [(0.1, 0.5), (0.2, 0.8), (0.4, 0.9)]
-    dominated = sorted(zip(view.dominated_points.data["x"].tolist(), view.dominated_points.data["y"].tolist()))
-    assert dominated == [(0.3, 0.7), (0.5, 0.85)]
-    assert curve_xy(view.front_line)[0].tolist() == [0.1, 0.2, 0.4]  # joined in objective order
-    assert view.dominated_points.opts["brush"].color().alpha() < 255  # faded
-    assert (view.reference_point.data["x"].tolist(), view.reference_point.data["y"].tolist()) == ([1.0], [0.0])
-    item = view.front_plot.getPlotItem()
-    assert item.getAxis("bottom").labelText == "error (min)"
-    assert item.getAxis("left").labelText == "accuracy (max)"
-    assert not view.hypervolume.isHidden()
-    assert np.allclose(curve_xy(view.hypervolume.mean_curve)[1], [0.5])
+    assert view.hypervolumes == [pytest.approx(0.75)]
 
     store.append(run_id, [], pareto_rows=[(20, 0, 0, [0.05, 0.95], {}), (20, 0, 1, [0.5, 0.5], {})])
-    qtbot.waitUntil(lambda: live_plot.data.pareto_step == 20 and len(view.front_points.data) == 1,
+    qtbot.waitUntil(lambda: live_plot.data.pareto_step == 20 and len(layer.front_points.data) == 1,
                     timeout=WAIT_MS)
-    assert view.front_points.data["x"].tolist() == [0.05]
-    assert view.dominated_points.data["x"].tolist() == [0.5]
+    assert layer.front_points.data["x"].tolist() == [0.05]
+    assert layer.dominated_points.data["x"].tolist() == [0.5]
+    # One point at (0.05, 0.95) against (1, 0): 0.95 x 0.95.
+    assert view.hypervolumes == [pytest.approx(0.9025)]

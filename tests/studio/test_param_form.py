@@ -8,7 +8,6 @@ from engine.params import Param
 from engine.spec import RunSpec, SpecError
 from studio.config_panel import ConfigPanel
 from studio.param_form import INVALID_STYLE, ParamField, ParamForm
-from studio.window import MainWindow
 
 
 @pytest.fixture
@@ -21,10 +20,9 @@ def panel(qtbot, toy_catalogue):
 
 
 @pytest.fixture
-def window(qtbot, store, toy_catalogue):
-    win = MainWindow(store, catalogue=toy_catalogue)
-    qtbot.addWidget(win)
-    win.config.select_algorithm("toy.every_type")
+def window(make_window, toy_catalogue):
+    win = make_window(toy_catalogue)
+    win.catalogue_pane.select("toy.every_type")
     return win
 
 
@@ -110,14 +108,15 @@ def test_reset_restores_every_default(qtbot, panel):
     f["mode"].editor.setCurrentText("exact")
     f["weights"].editor.setText("oops")
     panel.run_form.fields["seeds"].editor.setValue(12)
-    panel.hardware_form.fields["device"].editor.setCurrentText("cpu")
+    panel.hardware.set_device("cpu")
+    panel.hardware.dtype.setCurrentText("float64")
     panel.problem_form.fields["scale"].editor.setText("4")
     assert not panel.is_valid()
     qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
     assert panel.algorithm_form.values() == {"n": 3, "rate": 0.5, "flag": True, "mode": "fast", "label": "x",
                                              "weights": [0.25, 0.75], "sizes": [8, 16]}
     assert panel.run_form.values()["seeds"] == 1
-    assert panel.hardware_form.values() == {"device": "auto"}
+    assert panel.hardware.values() == {"device": "auto", "threads": 0, "dtype": "float32"}
     assert panel.problem_form.values() == {"scale": 1.0}
     assert panel.is_valid()
 
@@ -134,7 +133,7 @@ def test_the_spec_round_trips_through_toml(panel, toy_catalogue):
     panel.run_form.fields["seeds"].editor.setValue(4)
     panel.run_form.fields["steps"].editor.setValue(250)
     panel.run_form.fields["name"].editor.setText("round trip")
-    panel.hardware_form.fields["device"].editor.setCurrentText("cpu")
+    panel.hardware.set_device("cpu")
     spec = panel.build_spec()
     assert spec is not None
     assert spec.algorithm_params == {"n": 9, "rate": 1e-06, "flag": False, "mode": "exact",
@@ -151,14 +150,12 @@ def test_problem_picker_lists_only_the_algorithms_problems(panel):
     assert panel.algorithm_form.fields == {} and panel.problem_form.fields == {}
 
 
-def test_algorithms_are_grouped_under_unselectable_family_headers(panel):
-    combo = panel.algorithm_combo
-    rows = [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())]
-    assert rows == [("other", None), ("other.only", "other.only"), ("toy", None), ("toy.every_type", "toy.every_type"),
-                    ("toy.front", "toy.front"), ("toy.regret", "toy.regret")]
-    header = combo.model().item(0)
-    assert not header.isSelectable() and not header.isEnabled()
+def test_the_algorithm_shows_its_id_paper_and_summary(panel):
+    assert "toy.every_type" in panel.algorithm_info.text()
     assert "A Paper With Every Type" in panel.algorithm_info.text()
+    assert "Declares one parameter of each type." in panel.algorithm_info.text()
+    with pytest.raises(KeyError):
+        panel.select_algorithm("toy.unknown")
 
 
 def test_a_spec_error_is_shown_in_the_form_and_nothing_starts(qtbot, window, monkeypatch):
@@ -166,7 +163,7 @@ def test_a_spec_error_is_shown_in_the_form_and_nothing_starts(qtbot, window, mon
     document["run"]["record_every"] = -5
     monkeypatch.setattr(window.config, "spec_document", lambda: document)
     qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
-    assert not window.run_process.is_running()
+    assert window.queue.entries == []
     assert window.config.spec_error.text() == "run.record_every: must be >= 0, got -5"
     assert not window.config.spec_error.isHidden()
 

@@ -1,81 +1,107 @@
-"""End to end: the window, a real engine process, the store, the live plot."""
+"""End to end: the window, real engine processes, the store, the live plots; closing mid-run."""
 
+import os
 import sys
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QProcess, Qt
 
+from engine.spec import RunSpec
 from studio import catalogue_loader, run_process
-from studio.window import MainWindow
+from studio.run_process import RunProcess
 
 ENGINE_MS = 60_000
 
 
-@pytest.fixture
-def window(qtbot, store):
-    built = []
-
-    def build(catalogue=None):
-        win = MainWindow(store, catalogue=catalogue)
-        qtbot.addWidget(win)
-        win.show()
-        built.append(win)
-        return win
-
-    yield build
-    # Before the store closes: no more polls, and no engine left running after a failure.
-    for win in built:
-        win.live_plot.stop_timers()
-        process = win.run_process.process
-        if process is not None:
-            process.kill()
-            process.waitForFinished(5000)
-
-
-def configure(win, algorithm, seeds, steps):
-    win.config.select_algorithm(algorithm)
+def configure(win, algorithm, seeds, steps, name=""):
+    win.catalogue_pane.select(algorithm)
     win.config.run_form.fields["seeds"].set_value(seeds)
     win.config.run_form.fields["steps"].set_value(steps)
-    win.config.hardware_form.fields["device"].set_value("cpu")
+    win.config.run_form.fields["name"].set_value(name)
+    win.hardware_panel.set_device("cpu")
+    win.hardware_panel.threads.setValue(1)
 
 
-def test_a_run_from_click_to_finished_plot(qtbot, window, store):
-    win = window()
+def test_two_runs_side_by_side_from_click_to_plot(qtbot, make_window, store):
+    """Choose in the catalogue, run a short and a long run at once (two workers), watch both;
+    the short one's plot is the store's mean over seeds; Stop cancels the long one."""
+    win = make_window(hardware=None)
     assert win.catalogue_message.text() == "loading catalogue…"
-    qtbot.waitUntil(lambda: win.catalogue is not None, timeout=ENGINE_MS)
+    qtbot.waitUntil(lambda: win.catalogue is not None and win.hardware is not None, timeout=ENGINE_MS)
     assert win.catalogue_message.isHidden() and win.run_button.isEnabled()
-    configure(win, "bandits.ucb1", seeds=2, steps=3000)
-    qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
-    assert win.stop_button.isEnabled() and not win.run_button.isEnabled()
-    qtbot.waitUntil(lambda: win.status == "finished", timeout=ENGINE_MS)
+    assert win.hardware_panel.cores == os.cpu_count()
+    most_at_once = []
+    win.queue.counts_changed.connect(lambda: most_at_once.append(len(win.queue.running())))
 
-    run = store.list_runs()[-1]
+    configure(win, "bandits.ucb1", seeds=2, steps=3000, name="short")
+    assert win.config.algorithm.id == "bandits.ucb1" and win.catalogue_pane.current_id == "bandits.ucb1"
+    qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
+    configure(win, "bandits.thompson_beta", seeds=2, steps=10_000_000, name="long")
+    qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
+    short, long = win.queue.entries
+    assert (short.state, long.state) == ("starting", "starting")
+    assert win.stop_button.isEnabled() and win.run_button.isEnabled()  # more runs may be queued
+    qtbot.waitUntil(lambda: short.state == "finished" and long.state == "running", timeout=ENGINE_MS)
+    assert max(most_at_once) == 2
+
+    run = store.get_run(short.run_id)
     assert (run["status"], run["algorithm"], run["seeds"], run["steps_done"]) == ("finished", "bandits.ucb1", 2, 3000)
-    assert win.run_process.run_id == run["id"]
-    assert win.progress.value() == win.progress.maximum() == 3000
-    # What is drawn is the store's mean over the two seeds, to the last recorded step.
-    per_seed = store.series(run["id"], "cumulative_regret")
+    assert short.steps_done == 3000
+    # The short run's tile draws the store's mean over the two seeds, to the last recorded step.
+    plot = win.watch.plot_for(short.run_id)
+    qtbot.waitUntil(lambda: not plot.poll_timer.isActive(), timeout=ENGINE_MS)
+    per_seed = store.series(short.run_id, "cumulative_regret")
     expected = (per_seed[0][1] + per_seed[1][1]) / 2
-    x, y = win.live_plot.view.series.mean_curve.getOriginalDataset()
+    x, y = plot.view.series.mean_curve.getOriginalDataset()
     assert x[-1] == 3000 and np.allclose(y, expected)
-    assert "regret_upper_bound" in win.live_plot.view.series.bound_curves
-    assert win.run_button.isEnabled() and not win.stop_button.isEnabled()
+    assert "regret_upper_bound" in plot.view.series.bound_curves
 
-
-def test_stop_cancels_the_run(qtbot, window, store, engine_catalogue):
-    win = window(engine_catalogue)
-    configure(win, "bandits.ucb1", seeds=2, steps=10_000_000)
-    qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "cumulative_regret" in win.live_plot.data.tables, timeout=ENGINE_MS)
+    # Both runs are watched side by side; the long one is live and has data.
+    assert {t.run_id for t in win.watch.tiles} == {short.run_id, long.run_id}
+    long_plot = win.watch.plot_for(long.run_id)
+    qtbot.waitUntil(lambda: "cumulative_regret" in long_plot.data.tables, timeout=ENGINE_MS)
+    assert "1 running, 0 waiting" in win.engine_state.text()
+    win.queue_view.select(long)
     qtbot.mouseClick(win.stop_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: win.status == "cancelled", timeout=ENGINE_MS)
-    run = store.get_run(win.run_process.run_id)
-    assert run["status"] == "cancelled" and 0 < run["steps_done"] < 10_000_000
+    qtbot.waitUntil(lambda: long.state == "cancelled", timeout=ENGINE_MS)
+    row = store.get_run(long.run_id)
+    assert row["status"] == "cancelled" and 0 < row["steps_done"] < 10_000_000
+    assert "idle" in win.engine_state.text() and not win.stop_button.isEnabled()
+
+
+def start_long_run(qtbot, win, name):
+    configure(win, "bandits.ucb1", seeds=1, steps=50_000_000, name=name)
+    entry = win.start_run()
+    qtbot.waitUntil(lambda: entry.state == "running" and entry.steps_done > 0, timeout=ENGINE_MS)
+    return entry
+
+
+def test_runs_let_finish_in_the_background_outlive_the_window(qtbot, make_window, store, engine_catalogue):
+    """Close with "let them finish": the engine goes on without the window; the next window
+    adopts it from the store, shows its true status, and can still stop it."""
+    win = make_window(engine_catalogue)
+    entry = start_long_run(qtbot, win, "background")
+    pid, run_id = entry.pid, entry.run_id
+    win.ask_close_choice = lambda in_flight: "background"
+    win.close()
+    assert not win.isVisible() and entry.process is None
+    done_at_close = store.get_run(run_id)["steps_done"]
+    # Still alive and still recording with no window watching it.
+    qtbot.waitUntil(lambda: store.get_run(run_id)["steps_done"] > done_at_close, timeout=ENGINE_MS)
+    os.kill(pid, 0)
+
+    again = make_window(engine_catalogue)
+    adopted = again.queue.entry_for(run_id)
+    assert adopted is not None and adopted.adopted and adopted.state == "running"
+    assert again.watch.tile(run_id) is not None
+    again.queue_view.select(adopted)
+    again.stop_selected()
+    qtbot.waitUntil(lambda: adopted.state == "cancelled", timeout=ENGINE_MS)
+    assert store.get_run(run_id)["status"] == "cancelled"
 
 
 def fake_engine(script):
-    """Replace `python -m engine ...` by a tiny Python script (to reach failure paths fast)."""
+    """Replace `python -m engine ...` (a QProcess) by a tiny Python script."""
 
     def build(parent, *args):
         process = QProcess(parent)
@@ -86,58 +112,62 @@ def fake_engine(script):
     return build
 
 
-def test_a_failed_catalogue_is_shown_in_the_window(qtbot, window, monkeypatch):
+def test_a_failed_catalogue_is_shown_in_the_window(qtbot, make_window, monkeypatch):
     monkeypatch.setattr(catalogue_loader, "engine_process",
                         fake_engine("import sys; print('no module named torch', file=sys.stderr); sys.exit(1)"))
-    win = window()
+    win = make_window()
     qtbot.waitUntil(lambda: "could not be loaded" in win.catalogue_message.text(), timeout=ENGINE_MS)
     assert "no module named torch" in win.catalogue_message.text()
     assert win.config_scroll.isHidden() and not win.run_button.isEnabled()
 
 
-@pytest.mark.parametrize("script, status, error", [
-    ("import sys; print('run 7 started: x', file=sys.stderr); print('error: ZeroDivisionError: boom "
-     "(full traceback: tradeoff show 7)', file=sys.stderr); sys.exit(1)",
-     "failed", "ZeroDivisionError: boom (full traceback: tradeoff show 7)"),
-    ("import sys; print('error: spec.toml: hardware.device: no CUDA device', file=sys.stderr); sys.exit(2)",
-     "failed", "spec.toml: hardware.device: no CUDA device"),
-    ("import sys; print('run 3 started: x', file=sys.stderr); sys.exit(3)", "cancelled", ""),
-    ("import sys; print('run 4 started: x', file=sys.stderr); sys.exit(0)", "finished", ""),
-])
-def test_the_engine_exit_code_gives_the_status(qtbot, window, store, engine_catalogue, monkeypatch,
-                                               script, status, error):
-    monkeypatch.setattr(run_process, "engine_process", fake_engine(script))
-    win = window(engine_catalogue)
-    configure(win, "bandits.ucb1", seeds=1, steps=10)
-    with qtbot.waitSignal(win.run_process.run_ended, timeout=ENGINE_MS) as ended:
-        qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
-    assert ended.args == [status, error]
-    assert win.status == status
-    assert error in win.status_label.text()
-
-
-def test_the_studio_only_reads_the_store(qtbot, window, store, toy_catalogue, started_run):
+def test_the_studio_only_reads_the_store(qtbot, make_window, store, toy_catalogue, started_run):
     run_id = started_run("toy.regret")
     store.append(run_id, [("cumulative_regret", 1, 0, 1.0, 0.0)])
+    store.finish_run(run_id, "finished")
     before = store.conn.total_changes
-    win = window(toy_catalogue)
-    win.live_plot.watch(run_id, "regret")
-    qtbot.waitUntil(lambda: "cumulative_regret" in win.live_plot.data.tables, timeout=ENGINE_MS)
-    win.live_plot.finish()
+    win = make_window(toy_catalogue)
+    assert win.show_run(run_id)
+    plot = win.watch.plot_for(run_id)
+    qtbot.waitUntil(lambda: "cumulative_regret" in plot.data.tables and not plot.poll_timer.isActive(),
+                    timeout=ENGINE_MS)
     assert store.conn.total_changes == before
 
 
-def test_closing_mid_run_stops_the_engine_first(qtbot, window, engine_catalogue, monkeypatch):
-    script = ("import signal, sys, time\n"
-              "signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))\n"
-              "print('run 9 started: x', file=sys.stderr, flush=True)\n"
-              "time.sleep(30)\n")
-    monkeypatch.setattr(run_process, "engine_process", fake_engine(script))
-    win = window(engine_catalogue)
-    configure(win, "bandits.ucb1", seeds=1, steps=10)
-    with qtbot.waitSignal(win.run_process.run_started, timeout=ENGINE_MS):
-        qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
-    win.close()
-    assert win.isVisible() and win.status == "cancelling"
-    qtbot.waitUntil(lambda: not win.isVisible(), timeout=ENGINE_MS)
-    assert win.status == "cancelled"
+def test_the_engine_exit_code_and_output_give_the_status(qtbot, tmp_path, monkeypatch, toy_catalogue):
+    """Exit 0 finished, 1 failed (error from the JSON line), 2 bad input (the `error:` line),
+    3 cancelled, killed by a signal without Stop: failed."""
+    cases = [
+        ("import sys, json; print('run 7 started: x', file=sys.stderr); "
+         "print(json.dumps({'run_id': 7, 'status': 'failed', 'error': 'ZeroDivisionError: boom'})); sys.exit(1)",
+         "failed", "ZeroDivisionError: boom", 7),
+        ("import sys; print('error: s.toml: hardware.device: no CUDA device', file=sys.stderr); sys.exit(2)",
+         "failed", "s.toml: hardware.device: no CUDA device", None),
+        ("import sys; print('run 3 started: x', file=sys.stderr); sys.exit(3)", "cancelled", "", 3),
+        ("import sys; print('run 4 started: x', file=sys.stderr); sys.exit(0)", "finished", "", 4),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "failed",
+         "the engine process was killed by signal 9 (no output)", None),
+    ]
+    spec = RunSpec.from_dict({"run": {"steps": 10}, "algorithm": {"id": "toy.regret"},
+                              "problem": {"id": "toy.quadratic"}}, toy_catalogue)
+    for script, status, error, run_id in cases:
+        monkeypatch.setattr(run_process, "engine_argv", lambda *args, s=script: [sys.executable, "-c", s])
+        process = RunProcess(tmp_path / "unused.db")
+        with qtbot.waitSignal(process.run_ended, timeout=ENGINE_MS) as ended:
+            process.start(spec)
+        assert ended.args == [status, error]
+        assert process.run_id == run_id and process.workdir is None
+
+
+def test_stop_before_the_engine_handles_sigterm_is_a_cancel(qtbot, tmp_path, monkeypatch, toy_catalogue):
+    """SIGTERM while the engine still imports torch ends it by the signal: the user's Stop."""
+    script = "import time; print('loading', flush=True); time.sleep(30)"
+    monkeypatch.setattr(run_process, "engine_argv", lambda *args: [sys.executable, "-c", script])
+    spec = RunSpec.from_dict({"run": {"steps": 10}, "algorithm": {"id": "toy.regret"},
+                              "problem": {"id": "toy.quadratic"}}, toy_catalogue)
+    process = RunProcess(tmp_path / "unused.db")
+    process.start(spec)
+    assert process.pid and process.is_running()
+    with qtbot.waitSignal(process.run_ended, timeout=ENGINE_MS) as ended:
+        process.stop()
+    assert ended.args == ["cancelled", ""]

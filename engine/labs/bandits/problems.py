@@ -1,6 +1,26 @@
-"""Stochastic K-armed bandit problems, generated from a seed."""
+"""Stochastic K-armed bandit problems, generated from a seed.
+
+Every bandit problem answers the same questions, which is all the learners' loop in
+`base.py` asks of it:
+
+- `pull(arms)`: play one round, one arm per seed; returns the rewards [seeds];
+- `pseudo_regret(counts, t)`: the comparator's expected total minus the means of the arms
+  played, from the play counts [seeds, K] after t rounds;
+- `best_total(t)`: the comparator's expected total over rounds 1..t (realised regret
+  subtracts the rewards actually collected from it);
+- `best_arm_plays(counts, t)`: how many rounds the learner played a best arm;
+- `lai_robbins_constant()`: the asymptotic lower-bound constant (0 where none holds).
+
+The comparator is the best fixed arm, except on the switching bandit, whose regret is
+against the best arm of each round (`fixed_comparator` is False there).
+
+Stationary problems derive all of these from the counts, so the hot loop keeps no regret
+state at all; non-stationary ones (adversarial.py) accumulate what they need as they go.
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 
@@ -19,17 +39,70 @@ def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return a + b
 
 
-class BernoulliBandit(Problem):
+class BanditProblem(Problem):
+    """Base of the K-armed bandit problems (not registered itself).
+
+    `unit_interval_rewards` says every reward lies in [0, 1], the hypothesis of the UCB1,
+    KL-UCB, ε-greedy and Exp3 theorems; `stationary` says the arms' means never change;
+    `fixed_comparator` says regret is against the best fixed arm.
+    """
+
+    family = "bandits"
+    stationary: ClassVar[bool] = True
+    unit_interval_rewards: ClassVar[bool] = True
+    fixed_comparator: ClassVar[bool] = True
+    k: int
+
+    def pull(self, arms: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def pseudo_regret(self, counts: torch.Tensor, t: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def best_total(self, t: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def best_arm_plays(self, counts: torch.Tensor, t: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def lai_robbins_constant(self) -> float:
+        return 0.0
+
+
+class StationaryBandit(BanditProblem):
+    """Arms with fixed means: regret and the best arm follow from the play counts."""
+
+    def _set_means(self, means) -> None:
+        self.k = len(means)
+        # float64 for regret; the run's dtype for the per-round comparisons of the hot loop.
+        self.means64 = torch.tensor(means, dtype=torch.float64, device=self.device)
+        self.means = self.means64.to(self.dtype)
+        self.best_mean = self.means64.max()
+        self.gaps = self.best_mean - self.means64
+        self._best = self.gaps == 0
+
+    def pseudo_regret(self, counts, t):
+        return counts.to(torch.float64) @ self.gaps
+
+    def best_total(self, t):
+        return self.best_mean * t
+
+    def best_arm_plays(self, counts, t):
+        return (counts.to(torch.float64) * self._best).sum(1)
+
+
+class BernoulliBandit(StationaryBandit):
     """K arms; arm i pays 1 with probability means[i], else 0.
 
-    Each round draws one uniform per seed and arm, u[s, i], from the problem's own
-    stream, and arm i pays 1 when u[s, i] < means[i]. Every arm's reward is drawn
-    whether or not it is played, so two algorithms on the same seed face the same
-    reward table (common random numbers).
+    Each round draws one uniform u[s] per seed from the problem's own stream, and arm i
+    pays 1 on seed s when u[s] < means[i]. So every arm's outcome is fixed whether or not
+    it is played, and two algorithms on the same seed face the same reward table (common
+    random numbers). One uniform serves all arms of a round: a learner sees only the arm
+    it plays, so the law of everything it observes is that of independent arms, while
+    the draw costs K times less than one uniform per arm.
     """
 
     id = "bandits.bernoulli"
-    family = "bandits"
     title = "Stochastic Bernoulli K-armed bandit"
     summary = "K arms with fixed success probabilities."
     params = (
@@ -39,22 +112,57 @@ class BernoulliBandit(Problem):
 
     def __init__(self, params, seeds, device, dtype, seed):
         super().__init__(params, seeds, device, dtype, seed)
-        self.means = torch.tensor(params["means"], dtype=torch.float64, device=device)
-        self.k = len(params["means"])
-        self.best_mean = self.means.max()
-        self.gaps = self.best_mean - self.means
+        self._set_means(params["means"])
         self._gen = generator(device, seed, PROBLEM_STREAM)
 
-    def pull(self, arms: torch.Tensor) -> torch.Tensor:
-        """Rewards [seeds] for the arms [seeds] played this round."""
-        u = torch.rand((self.seeds, self.k), generator=self._gen, device=self.device, dtype=torch.float64)
-        paid = u.gather(1, arms.unsqueeze(1)).squeeze(1) < self.means[arms]
-        return paid.to(self.dtype)
+    def draw_uniforms(self) -> torch.Tensor:
+        """This round's uniforms [seeds] (the benchmark replays them for its peers)."""
+        return torch.rand(self.seeds, generator=self._gen, device=self.device, dtype=self.dtype)
+
+    def pull(self, arms):
+        return (self.draw_uniforms() < self.means[arms]).to(self.dtype)
 
     def lai_robbins_constant(self) -> float:
         """sum over suboptimal arms of gap / kl(mean, best mean): regret >= this * ln T asymptotically."""
         sub = self.gaps > 0
         if not bool(sub.any()):
             return 0.0
-        kl = bernoulli_kl(self.means[sub], self.best_mean.expand(int(sub.sum())))
+        kl = bernoulli_kl(self.means64[sub], self.best_mean.expand(int(sub.sum())))
         return float((self.gaps[sub] / kl).sum())
+
+
+class GaussianBandit(StationaryBandit):
+    """K arms; arm i pays means[i] + sigma * z with z standard normal.
+
+    As for the Bernoulli bandit, one normal z[s] per seed and round serves every arm, from
+    the problem's own stream (common random numbers). sigma = 0 makes the arms
+    deterministic, which hand-checked trajectories use.
+    """
+
+    id = "bandits.gaussian"
+    title = "Stochastic Gaussian K-armed bandit"
+    summary = "K arms with fixed means and Gaussian noise of known standard deviation."
+    unit_interval_rewards = False
+    params = (
+        Param("means", "floats", [0.0, 0.5, 1.0], "Mean reward of each arm.",
+              low=-1e6, high=1e6, min_len=2, max_len=1000),
+        Param("sigma", "float", 1.0, "Standard deviation of the reward noise (0 = deterministic arms).",
+              low=0.0, high=1e6),
+    )
+
+    def __init__(self, params, seeds, device, dtype, seed):
+        super().__init__(params, seeds, device, dtype, seed)
+        self._set_means(params["means"])
+        self.sigma = float(params["sigma"])
+        self._gen = generator(device, seed, PROBLEM_STREAM)
+
+    def pull(self, arms):
+        z = torch.randn(self.seeds, generator=self._gen, device=self.device, dtype=self.dtype)
+        return self.means[arms] + self.sigma * z
+
+    def lai_robbins_constant(self) -> float:
+        """kl(N(a, s^2), N(b, s^2)) = (a - b)^2 / (2 s^2), so the constant is sum 2 s^2 / gap."""
+        sub = self.gaps > 0
+        if self.sigma == 0 or not bool(sub.any()):
+            return 0.0
+        return float((2 * self.sigma**2 / self.gaps[sub]).sum())

@@ -13,38 +13,12 @@ from engine.labs.bandits.base import ucb1_bound
 from engine.labs.bandits.problems import BernoulliBandit, bernoulli_kl
 from engine.labs.bandits.thompson import BetaThompsonSampling
 from engine.labs.bandits.ucb1 import UCB1
-
-CPU = torch.device("cpu")
-
-
-class FakeRecorder:
-    """Keeps what an algorithm records, at chosen checkpoints."""
-
-    def __init__(self, checkpoints):
-        self.checkpoints = np.asarray(checkpoints)
-        self._at = set(self.checkpoints.tolist())
-        self.values, self.bounds = {}, {}
-
-    def should_record(self, t):
-        return t in self._at
-
-    def metrics(self, t, values):
-        self.values[t] = {k: v.clone() for k, v in values.items()}
-
-    def bound(self, name, steps, values):
-        self.bounds[name] = np.asarray(values)
-
-    def progress(self, t):
-        pass
+from tests.labs.bandits.recorder import CPU
+from tests.labs.bandits.recorder import run as run_spec
 
 
 def run(cls, params, means, seeds, checkpoints, seed=0):
-    torch.manual_seed(seed)
-    problem = BernoulliBandit({"means": means}, seeds, CPU, torch.float64, seed)
-    alg = cls(params, problem, seeds, CPU, torch.float64, seed)
-    rec = FakeRecorder(checkpoints)
-    alg.run(int(max(checkpoints)), rec)
-    return alg, problem, rec
+    return run_spec(cls, params, BernoulliBandit, {"means": means}, seeds, checkpoints, seed)
 
 
 def ucb1_reference_regret(means, steps, c=2.0):

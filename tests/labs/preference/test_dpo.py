@@ -203,7 +203,7 @@ def test_sampled_training_approaches_the_optimum():
     (seeded); the seeds see different pairs, so their policies differ."""
     rewards = [1.0, 0.5, 0.0, -0.5]
     optimum = kl_regularised_optimum([0.25] * 4, rewards, 0.1)
-    algorithm, rec = run_dpo(600, seeds=8, seed=3, rewards=rewards, mode="sampled", pairs=64, beta=0.1)
+    _, rec = run_dpo(600, seeds=8, seed=3, rewards=rewards, mode="sampled", pairs=64, beta=0.1)
     start = 0.5 * np.abs(np.full(4, 0.25) - optimum).sum()
     np.testing.assert_allclose(rec.records[1]["distance_to_optimum"], start, rtol=0, atol=1e-12)
     final = rec.records[600]["distance_to_optimum"]

@@ -1,0 +1,86 @@
+"""Multi-objective Bernoulli bandits: the Pareto-optimal arms and each arm's Pareto gap, exactly."""
+
+from __future__ import annotations
+
+import torch
+
+from engine.params import Param, ParamError
+from engine.registry import Problem
+from engine.seeding import PROBLEM_STREAM, generator
+
+
+def dominates(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pareto dominance for maximisation along the last axis: a >= b everywhere and > somewhere."""
+    return (a >= b).all(dim=-1) & (a > b).any(dim=-1)
+
+
+def pareto_optimal(means: torch.Tensor) -> torch.Tensor:
+    """Which arms no other arm dominates: means [K, D] -> bool [K]."""
+    dominated_by = dominates(means.unsqueeze(0), means.unsqueeze(1))  # [i, j]: j dominates i
+    return ~dominated_by.any(dim=1)
+
+
+def pareto_gaps(means: torch.Tensor) -> torch.Tensor:
+    """The Pareto suboptimality gap of every arm, exactly: means [K, D] -> [K].
+
+    Delta_i = inf { eps >= 0 : mu_i + eps * 1 is dominated by no arm } (Drugan & Nowé 2013).
+    mu_i + eps is dominated by arm j for every eps < min_d (mu_jd - mu_id) and by no arm j
+    for eps above it, so
+
+        Delta_i = max(0, max_j min_d (mu_jd - mu_id)).
+
+    An arm that is only weakly dominated (equal in some objective) has gap 0 although it
+    is not Pareto optimal: any eps > 0 lifts it off its dominator.
+    """
+    margin = (means.unsqueeze(0) - means.unsqueeze(1)).min(dim=2).values  # [i, j]
+    return margin.max(dim=1).values.clamp_min(0.0)
+
+
+class MultiObjectiveBernoulli(Problem):
+    """K arms with D objectives; objective d of arm i pays 1 with probability mu_id, else 0.
+
+    The mean vectors are either given (``means``, K rows of D values, row after row) or,
+    with ``random_arms`` > 0, drawn uniformly from [0, 1]^D by the problem's stream of the
+    run's base seed (the same instance for every seed). Each round draws one uniform per
+    seed, arm and objective, u[s, i, d], and objective d of arm i pays 1 when u < mu_id:
+    every arm's reward vector is drawn whether or not it is played (common random numbers).
+    """
+
+    id = "bandits.multiobjective_bernoulli"
+    family = "bandits"
+    title = "Multi-objective Bernoulli bandit"
+    summary = "K arms, each paying a vector of D Bernoulli rewards; Pareto set and gaps computed exactly."
+    params = (
+        Param("objectives", "int", 2, "Number D of objectives per arm.", low=1, high=16),
+        Param("means", "floats", [0.8, 0.2, 0.5, 0.5, 0.2, 0.8, 0.4, 0.4, 0.3, 0.3],
+              "Mean reward vectors, row after row: K rows of D values (ignored when random_arms > 0).",
+              low=0.0, high=1.0, min_len=0, max_len=16_000),
+        Param("random_arms", "int", 0, "If > 0: this many arms with means drawn uniformly from [0, 1]^D.",
+              low=0, high=1000),
+    )
+
+    def __init__(self, params, seeds, device, dtype, seed):
+        super().__init__(params, seeds, device, dtype, seed)
+        d = params["objectives"]
+        self._gen = generator(device, seed, PROBLEM_STREAM)
+        if params["random_arms"] > 0:
+            k = params["random_arms"]
+            if k < 2:
+                raise ParamError("problem.random_arms", "needs at least 2 arms")
+            means = torch.rand((k, d), generator=self._gen, device=device, dtype=torch.float64)
+        else:
+            flat = params["means"]
+            if len(flat) < 2 * d or len(flat) % d:
+                raise ParamError("problem.means", f"needs K rows of objectives = {d} values with K >= 2, "
+                                 f"got {len(flat)} values")
+            means = torch.tensor(flat, dtype=torch.float64, device=device).reshape(-1, d)
+        self.means = means
+        self.k, self.d = means.shape
+        self.gaps = pareto_gaps(means)
+        self.optimal = pareto_optimal(means)
+
+    def pull(self, arms: torch.Tensor) -> torch.Tensor:
+        """Reward vectors [seeds, D] for the arms [seeds] played this round."""
+        u = torch.rand((self.seeds, self.k, self.d), generator=self._gen, device=self.device, dtype=self.dtype)
+        rows = torch.arange(self.seeds, device=self.device)
+        return (u[rows, arms] < self.means[arms]).to(torch.float64)

@@ -1,0 +1,52 @@
+"""The comparison figure: one curve (seed-mean with its 95% band) per run or per group."""
+
+from __future__ import annotations
+
+import json
+
+from studio.compare.grouping import EACH_RUN, group_runs, pooled_summary
+from studio.export.figure import Curve, Figure
+from studio.plot_style import metric_label
+from studio.run_data import RunData
+
+PREFERRED_METRICS = ("cumulative_regret", "loss", "hypervolume")
+
+
+def common_metrics(datas: list[RunData]) -> list[str]:
+    """Metrics every run recorded first (preferred ones leading), then those only some did."""
+    seen: list[str] = []
+    for data in datas:
+        seen += [m for m in data.metrics() if m not in seen]
+    everywhere = [m for m in seen if all(m in d.tables for d in datas)]
+    ordered = [m for m in PREFERRED_METRICS if m in everywhere] + [m for m in everywhere if m not in PREFERRED_METRICS]
+    return ordered + [m for m in seen if m not in ordered]
+
+
+def run_label(row: dict) -> str:
+    return f"run {row['id']}: {row['name'] or row['algorithm']}"
+
+
+def comparison_figure(rows: dict[int, dict], datas: dict[int, RunData], metric: str,
+                      group_key: str = EACH_RUN) -> tuple[Figure, list[str]]:
+    """The figure and one note per curve (runs and seeds pooled, steps kept or why none)."""
+    specs = [(run_id, json.loads(rows[run_id]["spec_json"])) for run_id in rows]
+    title = metric_label(metric) if group_key == EACH_RUN else f"{metric_label(metric)} by {group_key}"
+    figure = Figure(title, "step", metric_label(metric))
+    notes = []
+    for label, run_ids in group_runs(specs, group_key):
+        if group_key == EACH_RUN:
+            label = run_label(rows[run_ids[0]])
+        tables = [datas[i].tables.get(metric) for i in run_ids]
+        summary = pooled_summary(tables)
+        runs = f"{len(run_ids)} run{'s' if len(run_ids) > 1 else ''}"
+        if summary is None:
+            missing = [str(i) for i, t in zip(run_ids, tables) if t is None or not t.rows]
+            why = f"run {', '.join(missing)} recorded no {metric}" if missing else "the runs share no recorded step"
+            notes.append(f"{label}: not drawn ({why})")
+            continue
+        seeds = int(summary["n"].max()) if len(summary["n"]) else 0
+        curve_label = label if group_key == EACH_RUN else f"{label} ({runs}, {seeds} seeds)"
+        figure.curves.append(Curve(curve_label, summary["steps"].astype(float), summary["mean"], summary["lo"],
+                                   summary["hi"]))
+        notes.append(f"{curve_label}: {len(summary['steps'])} steps, {seeds} seeds pooled")
+    return figure, notes

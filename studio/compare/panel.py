@@ -1,0 +1,216 @@
+"""Compare: overlay several runs' curves of one metric, group them by a parameter, diff two specs.
+
+Embedding: `ComparePanel(store)`; call `set_runs(run_ids)` (e.g. from the history's
+`compare_requested`). `current_figure()` is what Export writes; the panel's own Export
+button opens the export dialog on it. While a compared run is still live its data is
+re-read every RELOAD_MS.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTabWidget,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from engine.store import LIVE_STATUSES, Store
+from studio import plot_style
+from studio.compare.diff import diff_rows, flatten_run
+from studio.compare.figures import common_metrics, comparison_figure, run_label
+from studio.compare.grouping import EACH_RUN, group_keys
+from studio.export.figure import Figure
+from studio.export.render import draw_figure
+from studio.run_data import RunData
+
+RELOAD_MS = 2000
+DIFFERS_BRUSH = QBrush(QColor(255, 236, 179))
+
+
+class ComparePanel(QWidget):
+    export_requested = Signal()  # the Export button: the host may open its own dialog instead
+
+    def __init__(self, store: Store, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.rows: dict[int, dict] = {}
+        self.datas: dict = {}
+        self.run_ids: list[int] = []
+        self.runs_label = QLabel("Select runs in the history and press Compare.")
+        self.runs_label.setWordWrap(True)
+        self.metric_combo = QComboBox()
+        self.metric_combo.setToolTip("The metric whose seed-mean curves are overlaid.")
+        self.group_combo = QComboBox()
+        self.group_combo.setToolTip("Pool the seeds of all runs with the same value of this parameter "
+                                    "into one curve (mean and 95% band over every seed of the group).")
+        self.export_button = QPushButton("Export…")
+        self.plot = plot_style.new_plot()
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #505050;")
+        self.left_combo = QComboBox()
+        self.right_combo = QComboBox()
+        self.only_differences = QCheckBox("only differences")
+        self.diff_table = QTableWidget(0, 3)
+        self.diff_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.diff_table.verticalHeader().hide()
+        self.diff_table.verticalHeader().setDefaultSectionSize(22)
+        self.diff_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("metric:"))
+        bar.addWidget(self.metric_combo, 1)
+        bar.addWidget(QLabel("group by:"))
+        bar.addWidget(self.group_combo, 1)
+        bar.addWidget(self.export_button)
+        curves = QWidget()
+        curves_layout = QVBoxLayout(curves)
+        curves_layout.setContentsMargins(0, 0, 0, 0)
+        curves_layout.addLayout(bar)
+        curves_layout.addWidget(self.plot, 1)
+        curves_layout.addWidget(self.notes)
+        diff_bar = QHBoxLayout()
+        diff_bar.addWidget(self.left_combo, 1)
+        diff_bar.addWidget(QLabel("vs"))
+        diff_bar.addWidget(self.right_combo, 1)
+        diff_bar.addWidget(self.only_differences)
+        diff = QWidget()
+        diff_layout = QVBoxLayout(diff)
+        diff_layout.setContentsMargins(0, 0, 0, 0)
+        diff_layout.addLayout(diff_bar)
+        diff_layout.addWidget(self.diff_table, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(curves, "Curves")
+        self.tabs.addTab(diff, "Diff")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.runs_label)
+        layout.addWidget(self.tabs, 1)
+
+        self.metric_combo.currentIndexChanged.connect(self.redraw)
+        self.group_combo.currentIndexChanged.connect(self.redraw)
+        self.left_combo.currentIndexChanged.connect(self.update_diff)
+        self.right_combo.currentIndexChanged.connect(self.update_diff)
+        self.only_differences.toggled.connect(self.update_diff)
+        self.export_button.clicked.connect(self.export_requested)
+        self.reload_timer = QTimer(self)
+        self.reload_timer.setInterval(RELOAD_MS)
+        self.reload_timer.timeout.connect(self._reload_live)
+        self._update_enabled()
+
+    def set_store(self, store: Store) -> None:
+        self.store = store
+        self.set_runs([])
+
+    # -- runs ---------------------------------------------------------------------------
+    def set_runs(self, run_ids) -> None:
+        """Compare these runs (ids unknown to the store are skipped)."""
+        self.rows = {}
+        for run_id in dict.fromkeys(run_ids):
+            row = self.store.get_run(run_id)
+            if row is not None:
+                self.rows[run_id] = row
+        self.run_ids = list(self.rows)
+        self.datas = {run_id: RunData.from_store(self.store, run_id) for run_id in self.run_ids}
+        self.runs_label.setText("Comparing " + ", ".join(html.escape(run_label(r)) for r in self.rows.values())
+                                if self.rows else "Select runs in the history and press Compare.")
+        self._fill_combos()
+        self._update_enabled()
+        self.redraw()
+        self.update_diff()
+        if any(r["status"] in LIVE_STATUSES for r in self.rows.values()):
+            self.reload_timer.start()
+        else:
+            self.reload_timer.stop()
+
+    def _reload_live(self) -> None:
+        live = [i for i, r in self.rows.items() if r["status"] in LIVE_STATUSES]
+        for run_id in live:
+            row = self.store.get_run(run_id)
+            if row is not None:
+                self.rows[run_id] = row
+                self.datas[run_id] = RunData.from_store(self.store, run_id)
+        if not any(r["status"] in LIVE_STATUSES for r in self.rows.values()):
+            self.reload_timer.stop()
+        self.redraw()
+
+    def _fill_combos(self) -> None:
+        metric, group = self.metric_combo.currentText(), self.group_combo.currentData()
+        for combo in (self.metric_combo, self.group_combo, self.left_combo, self.right_combo):
+            combo.blockSignals(True)
+            combo.clear()
+        self.metric_combo.addItems(common_metrics(list(self.datas.values())))
+        if metric and self.metric_combo.findText(metric) >= 0:
+            self.metric_combo.setCurrentText(metric)
+        self.group_combo.addItem("each run", EACH_RUN)
+        for key in group_keys([json.loads(r["spec_json"]) for r in self.rows.values()]):
+            self.group_combo.addItem(key, key)
+        if group is not None and self.group_combo.findData(group) >= 0:
+            self.group_combo.setCurrentIndex(self.group_combo.findData(group))
+        for run_id, row in self.rows.items():
+            self.left_combo.addItem(run_label(row), run_id)
+            self.right_combo.addItem(run_label(row), run_id)
+        if len(self.rows) > 1:
+            self.right_combo.setCurrentIndex(1)
+        for combo in (self.metric_combo, self.group_combo, self.left_combo, self.right_combo):
+            combo.blockSignals(False)
+
+    def _update_enabled(self) -> None:
+        has_runs = bool(self.rows)
+        for widget in (self.metric_combo, self.group_combo, self.export_button):
+            widget.setEnabled(has_runs)
+        for widget in (self.left_combo, self.right_combo, self.only_differences):
+            widget.setEnabled(len(self.rows) >= 2)
+
+    # -- curves -------------------------------------------------------------------------------
+    def set_metric(self, metric: str) -> None:
+        self.metric_combo.setCurrentText(metric)
+
+    def set_group_key(self, key: str) -> None:
+        index = self.group_combo.findData(key)
+        if index < 0:
+            raise KeyError(key)
+        self.group_combo.setCurrentIndex(index)
+
+    def current_figure(self) -> Figure:
+        metric = self.metric_combo.currentText()
+        if not self.rows or not metric:
+            return Figure("", "step", metric or "")
+        figure, _ = comparison_figure(self.rows, self.datas, metric, self.group_combo.currentData() or EACH_RUN)
+        return figure
+
+    def redraw(self, *_):
+        metric = self.metric_combo.currentText()
+        if not self.rows or not metric:
+            self.plot.getPlotItem().clear()
+            self.plot.getPlotItem().legend.clear()
+            self.notes.setText("")
+            return
+        figure, notes = comparison_figure(self.rows, self.datas, metric, self.group_combo.currentData() or EACH_RUN)
+        draw_figure(self.plot, figure)
+        self.notes.setText("; ".join(notes))
+
+    # -- diff ---------------------------------------------------------------------------------
+    def update_diff(self, *_):
+        left, right = self.left_combo.currentData(), self.right_combo.currentData()
+        if left is None or right is None:
+            self.diff_table.setRowCount(0)
+            return
+        rows = diff_rows(flatten_run(self.rows[left]), flatten_run(self.rows[right]), self.only_differences.isChecked())
+        self.diff_table.setHorizontalHeaderLabels(["key", f"run {left}", f"run {right}"])
+        self.diff_table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, text in enumerate((row.key, row.left, row.right)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if row.differs:
+                    item.setBackground(DIFFERS_BRUSH)
+                self.diff_table.setItem(i, j, item)
+
+    def diff_keys(self) -> list[str]:
+        """The keys the diff table lists now, top to bottom."""
+        return [self.diff_table.item(i, 0).text() for i in range(self.diff_table.rowCount())]
+
+    def stop_polling(self) -> None:
+        self.reload_timer.stop()

@@ -1,0 +1,39 @@
+"""The example specs shipped in resources/examples/, with the description each opens with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "resources" / "examples"
+
+
+@dataclass(frozen=True)
+class Example:
+    path: Path
+    name: str
+    description: str
+
+
+def describe(path: Path) -> str:
+    """The comment block an example spec opens with, as one paragraph."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return " ".join(lines)
+
+
+def examples(directory: Path = EXAMPLES_DIR) -> list[Example]:
+    """Every *.toml in the folder, by name; none when the folder is missing."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            description = describe(path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        found.append(Example(path, path.stem, description))
+    return found

@@ -1,0 +1,171 @@
+"""One two-objective picture of Pareto fronts: the whole plot for two objectives, one
+pairwise projection for three or more.
+
+Per run (`FrontLayer`): dominated points faded, non-dominated points highlighted and,
+when the plot shows the only two objectives there are, joined in objective order. The
+reference point is drawn as a marker and can be dragged (a `TargetItem`); hovering a
+point says what produced it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Signal
+
+from studio import plot_style
+from studio.hover import HOVER_RADIUS_PX, Hover, HoverReadout, pixel_distances
+from studio.pareto_summary import FrontSnapshot
+
+DOMINATED_ALPHA = 70
+
+
+class FrontLayer:
+    """One run's points in one projection."""
+
+    def __init__(self, plot_item: pg.PlotItem):
+        self.plot_item = plot_item
+        self.dominated_points = pg.ScatterPlotItem(size=7, pen=None)
+        self.front_line = pg.PlotDataItem()
+        self.front_points = pg.ScatterPlotItem(size=9)
+        for graphic in (self.dominated_points, self.front_line, self.front_points):
+            plot_item.addItem(graphic)
+        self.snapshot: FrontSnapshot | None = None
+
+    def set_style(self, colour, overlay: bool) -> None:
+        if overlay:
+            dominated = pg.mkBrush(*colour[:3], DOMINATED_ALPHA)
+        else:
+            dominated, colour = pg.mkBrush(*plot_style.DOMINATED_COLOUR), plot_style.FRONT_COLOUR
+        self.dominated_points.setBrush(dominated)
+        self.front_points.setPen(pg.mkPen("w"))
+        self.front_points.setBrush(pg.mkBrush(*colour[:3]))
+        self.front_line.setPen(pg.mkPen(colour[:3], width=1.5))
+
+    def show(self, snapshot: FrontSnapshot, axes: tuple[int, int], joined: bool) -> None:
+        self.snapshot = snapshot
+        i, j = axes
+        points = snapshot.points
+        dominated = np.flatnonzero(~snapshot.on_front)
+        front = snapshot.front_order(i)
+        # Each spot's data is the point's index in the snapshot, for hover and for tests.
+        self.dominated_points.setData(points[dominated, i], points[dominated, j], data=dominated)
+        self.front_points.setData(points[front, i], points[front, j], data=front)
+        if joined and len(front) > 1:
+            self.front_line.setData(points[front, i], points[front, j])
+        else:
+            self.front_line.setData([], [])
+
+    def remove(self) -> None:
+        for graphic in (self.dominated_points, self.front_line, self.front_points):
+            self.plot_item.removeItem(graphic)
+
+
+class FrontPlot(QObject):
+    """Objectives `axes` = (i, j) of every run drawn, and the reference point's (i, j)."""
+
+    reference_dragged = Signal(int, int, float, float)  # axes, and the new coordinates on them
+
+    def __init__(self, axes: tuple[int, int], parent=None):
+        super().__init__(parent)
+        self.axes = axes
+        self.plot = plot_style.new_plot("", "top-right")
+        self.plot_item = self.plot.getPlotItem()
+        # Log axes from pyqtgraph's own menu would move the reference handle into log
+        # coordinates: the view-box menu (zoom, export) stays, the plot options go.
+        self.plot_item.setMenuEnabled(enableMenu=False, enableViewBoxMenu=True)
+        self.layers: list[FrontLayer] = []
+        self.reference_point = pg.ScatterPlotItem(symbol="x", size=12, pen=pg.mkPen(plot_style.REFERENCE_COLOUR),
+                                                  brush=pg.mkBrush(plot_style.REFERENCE_COLOUR))
+        self.plot_item.addItem(self.reference_point)  # keeps the reference point inside the auto-range
+        self.reference_target = pg.TargetItem(size=16, symbol="crosshair", movable=True,
+                                              pen=pg.mkPen(plot_style.REFERENCE_COLOUR, width=1.5),
+                                              hoverPen=pg.mkPen(plot_style.FRONT_COLOUR, width=2))
+        self.reference_target.setToolTip("Reference point of the hypervolume: drag it, or type it above.")
+        self.plot_item.addItem(self.reference_target)
+        self.reference_target.sigPositionChanged.connect(self._target_moved)
+        self._placing = False
+        self.hover = HoverReadout(self.plot, self._describe)
+        self.overlay = False
+        self._legend_key = None
+
+    def show_runs(self, snapshots: list[FrontSnapshot], overlay: bool) -> None:
+        self.overlay = overlay
+        while len(self.layers) > len(snapshots):
+            self.layers.pop().remove()
+        while len(self.layers) < len(snapshots):
+            self.layers.append(FrontLayer(self.plot_item))
+        joined = bool(snapshots) and snapshots[0].dimensions == 2
+        for index, (layer, snapshot) in enumerate(zip(self.layers, snapshots)):
+            layer.set_style(plot_style.run_colour(index), overlay)
+            layer.show(snapshot, self.axes, joined)
+        if snapshots:
+            names, directions = snapshots[0].names, snapshots[0].directions
+            i, j = self.axes
+            plot_style.set_axis_labels(self.plot, f"{names[i]} ({directions[i]})", f"{names[j]} ({directions[j]})")
+            # No point lies beyond the front towards the ideal corner: the legend hides nothing there.
+            ideal = f"{'bottom' if directions[j] == 'min' else 'top'}-{'left' if directions[i] == 'min' else 'right'}"
+            self.plot_item.legend.setOffset(plot_style.legend_offset(ideal))
+        self._update_legend([s.label for s in snapshots])
+
+    def _update_legend(self, labels: list[str]) -> None:
+        key = (self.overlay, tuple(labels))
+        if key == self._legend_key:
+            return
+        self._legend_key = key
+        legend = self.plot_item.legend
+        legend.clear()
+        if self.overlay:
+            for layer, label in zip(self.layers, labels):
+                legend.addItem(layer.front_points, label)
+        elif self.layers:
+            legend.addItem(self.layers[0].front_points, "non-dominated")
+            legend.addItem(self.layers[0].dominated_points, "dominated")
+        legend.addItem(self.reference_point, "reference point")
+
+    def set_reference(self, reference: list[float]) -> None:
+        """Move the marker and the handle without announcing it as a drag."""
+        i, j = self.axes
+        self.reference_point.setData([reference[i]], [reference[j]])
+        self._placing = True
+        try:
+            self.reference_target.setPos(reference[i], reference[j])
+        finally:
+            self._placing = False
+
+    def _target_moved(self, target) -> None:
+        if self._placing:
+            return
+        # Stop following the data while the handle moves, or the view would shift under the mouse.
+        self.plot_item.getViewBox().disableAutoRange()
+        position = target.pos()
+        self.reference_dragged.emit(self.axes[0], self.axes[1], position.x(), position.y())
+
+    def _describe(self, x: float, y: float) -> Hover | None:
+        best = None
+        for layer in self.layers:
+            for scatter in (layer.front_points, layer.dominated_points):
+                xs, ys = scatter.getData()
+                if xs is None or len(xs) == 0:
+                    continue
+                distances = pixel_distances(self.plot, np.asarray(xs), np.asarray(ys), x, y)
+                k = int(np.argmin(distances))
+                if distances[k] <= HOVER_RADIUS_PX and (best is None or distances[k] < best[0]):
+                    best = (distances[k], layer, int(scatter.data["data"][k]), float(xs[k]), float(ys[k]))
+        if best is None:
+            return None
+        _, layer, index, px, py = best
+        return Hover(px, py, describe_point(layer.snapshot, index, self.overlay))
+
+
+def describe_point(snapshot: FrontSnapshot, index: int, with_run: bool = False) -> str:
+    """What produced a point and where it lies: objectives, front or not, seed, step, its label."""
+    lines = [snapshot.label] if with_run and snapshot.label else []
+    for name, direction, value in zip(snapshot.names, snapshot.directions, snapshot.points[index]):
+        lines.append(f"{name} = {value:.6g} ({direction})")
+    lines.append("non-dominated" if snapshot.on_front[index] else "dominated")
+    lines.append(f"seed {int(snapshot.seeds[index])}, step {snapshot.step}")
+    label = snapshot.labels[index] if index < len(snapshot.labels) else {}
+    lines += [f"{key} = {value:.6g}" if isinstance(value, float) else f"{key} = {value}"
+              for key, value in label.items()]
+    return "\n".join(lines)

@@ -1,0 +1,281 @@
+"""The curves of one run in a series plot, kept at full resolution and thinned for the view.
+
+`DecimatedCurve` pairs a pyqtgraph item with the full-resolution arrays it stands for;
+`SeriesLayer` is one run's set of them: the mean over seeds (smoothed when asked, the
+raw mean then drawn faintly), the 95% band of the mean, optional per-seed lines and the
+dashed theory bounds. A layer recomputes its arrays only when its table has changed
+(`SeedTable.version`) or an option has, and re-thins them whenever the view moves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from studio import plot_style
+from studio.decimate import LOWER, PEAK, UPPER, PeakPyramid, is_sorted, visible_range
+from studio.smoothing import EmaSmoother
+
+
+class DecimatedCurve:
+    """A PlotDataItem showing full-resolution (x, y) clipped to the view and thinned to its width.
+
+    `kind` says how a run of points becomes fewer: PEAK keeps each run's max and min (a
+    curve), LOWER its min and UPPER its max (the edges of a band).
+    """
+
+    def __init__(self, plot_item: pg.PlotItem, pen, kind: str = PEAK, antialias: bool = False):
+        self.item = pg.PlotDataItem(pen=pen, antialias=antialias)
+        plot_item.addItem(self.item)
+        # Added after addItem: PlotItem hands its own downsampling settings to new items.
+        self.item.setDownsampling(ds=1, auto=False)
+        self.item.setClipToView(False)
+        self.kind = kind
+        self.x = np.empty(0)
+        self.y = np.empty(0)
+        self.pyramid = PeakPyramid()
+        self.factor = 1
+        self._sorted = True
+        self._version = 0
+        self._shown = None
+
+    def set_full(self, x: np.ndarray, y: np.ndarray, changed_from: int = 0, x_sorted: bool | None = None) -> None:
+        """The curve is now (x, y), float arrays the caller changes only from `changed_from` on.
+
+        No copy is taken: a table's buffers change in place only where it says they changed.
+        """
+        self.x = np.asarray(x, dtype=float)
+        self.y = np.asarray(y, dtype=float)
+        self._sorted = is_sorted(self.x) if x_sorted is None else x_sorted
+        self.pyramid.update(self.y, changed_from)
+        self._version += 1
+
+    def refresh(self, x_range: tuple[float, float] | None, buckets: int) -> int:
+        """Show what lies in `x_range` (all of it when None) thinned to `buckets`; return the factor."""
+        start, stop = 0, len(self.x)
+        if x_range is not None and self._sorted and len(self.x) > buckets:
+            start, stop = visible_range(self.x, *x_range)
+        key = (self._version, start, stop, buckets)
+        if key == self._shown:
+            return self.factor
+        self._shown = key
+        x, y, self.factor = self.pyramid.decimate(self.x, start, stop, buckets, self.kind)
+        self.item.setData(x, y)
+        return self.factor
+
+    def nearest(self, x: float) -> int | None:
+        """Index of the full-resolution point whose x is nearest `x`."""
+        if len(self.x) == 0:
+            return None
+        if self._sorted:
+            i = int(np.searchsorted(self.x, x))
+            candidates = [j for j in (i - 1, i) if 0 <= j < len(self.x)]
+            return min(candidates, key=lambda j: abs(self.x[j] - x))
+        return int(np.nanargmin(np.abs(self.x - x)))
+
+
+class SeriesLayer:
+    """One run's curves in a SeriesPlot."""
+
+    def __init__(self, plot_item: pg.PlotItem, colour, label: str):
+        self.plot_item = plot_item
+        self.colour, self.label, self.overlay = colour, label, False
+        self.band_lo = DecimatedCurve(plot_item, pg.mkPen(None), LOWER)
+        self.band_hi = DecimatedCurve(plot_item, pg.mkPen(None), UPPER)
+        self.band = pg.FillBetweenItem(self.band_lo.item, self.band_hi.item, brush=plot_style.band_brush(colour))
+        plot_item.addItem(self.band)
+        self.raw = DecimatedCurve(plot_item, plot_style.faint_pen(colour))
+        self.mean = DecimatedCurve(plot_item, plot_style.mean_pen(colour), antialias=True)
+        self.seed_curves: list[DecimatedCurve] = []
+        self.bounds: dict[str, DecimatedCurve] = {}
+        # A FillBetweenItem cannot stand in the legend itself; this sample does, and
+        # clicking it there hides the band as it would hide a curve.
+        self.band_sample = pg.PlotDataItem(pen=None, fillLevel=0, fillBrush=plot_style.band_brush(colour))
+        self.band_sample.visibleChanged.connect(lambda: self.band.setVisible(self.band_sample.isVisible()))
+        self.smoother: EmaSmoother | None = None
+        self.smoothing = 0.0
+        self._options = None
+        self._seen = -1  # the table version drawn; -2: drawn empty
+        self._bound_seen: dict[str, tuple] = {}
+        self.summary: dict[str, np.ndarray] = {}
+
+    @property
+    def curves(self) -> list[DecimatedCurve]:
+        return [self.band_lo, self.band_hi, self.raw, self.mean, *self.seed_curves, *self.bounds.values()]
+
+    @property
+    def factor(self) -> int:
+        return max(curve.factor for curve in self.curves)
+
+    def set_style(self, colour, label: str, overlay: bool) -> None:
+        if (colour, label, overlay) == (self.colour, self.label, self.overlay):
+            return
+        self.colour, self.label, self.overlay = colour, label, overlay
+        self.mean.item.setPen(plot_style.mean_pen(colour, 1 if self.mean.factor > 1 else 2))
+        self.raw.item.setPen(plot_style.faint_pen(colour))
+        self.band.setBrush(plot_style.band_brush(colour))
+        self.band_sample.setFillBrush(plot_style.band_brush(colour))
+        for curve in self.seed_curves:
+            curve.item.setPen(plot_style.faint_pen(colour))
+        for index, curve in enumerate(self.bounds.values()):
+            curve.item.setPen(plot_style.bound_pen(index, colour if overlay else None))
+
+    def invalidate(self) -> None:
+        self._options = None
+
+    def update(self, source, x_kind: str, smoothing: float, per_seed: bool) -> None:
+        """Bring the full-resolution curves up to date with `source` (a SeriesSource).
+
+        Only what changed is redone: a new table or new options redo everything; new
+        rows in the same table redo the curves from the first changed row on.
+        """
+        table = source.table
+        options = (table, x_kind, smoothing, per_seed)  # the table itself: compared by identity
+        if options != self._options:
+            self._options, self._seen = options, -1
+        self.smoothing = smoothing
+        if table is None or table.rows == 0:
+            if self._seen != -2:
+                self.summary = {}
+                for curve in (self.mean, self.raw, self.band_lo, self.band_hi):
+                    curve.set_full(np.empty(0), np.empty(0))
+                self._set_seed_curves(None, None, False, 0)
+                self._seen = -2
+        else:
+            changed_from = table.changed_since(self._seen) if self._seen >= 0 else 0
+            if changed_from is not None:
+                self._seen = table.version
+                self._update_mean(table, x_kind, smoothing, per_seed, changed_from)
+        # Theory bounds are functions of the step: against wall time they have no place.
+        self._set_bounds(source.bounds if x_kind == "step" else {})
+
+    def _update_mean(self, table, x_kind: str, smoothing: float, per_seed: bool, changed_from: int) -> None:
+        summary = table.summary()
+        if x_kind == "step":
+            x, x_sorted, rows = table.steps_float, True, None
+        else:
+            x, x_sorted, rows = table.wall_times, None, None
+            if not np.isfinite(x).all():
+                rows = np.isfinite(x)  # steps whose wall time never arrived cannot be placed
+                x, changed_from = x[rows], 0
+        if rows is not None:
+            summary = {key: column[rows] for key, column in summary.items()}
+        shown = summary["mean"]
+        if smoothing > 0:
+            if self.smoother is None or self.smoother.weight != smoothing:
+                self.smoother = EmaSmoother(smoothing)
+            shown = self.smoother.smooth(summary["mean"], changed_from)
+            self.raw.set_full(x, summary["mean"], changed_from, x_sorted)
+        else:
+            self.smoother = None
+            self.raw.set_full(np.empty(0), np.empty(0))
+        self.raw.item.setVisible(smoothing > 0)
+        self.mean.set_full(x, shown, changed_from, x_sorted)
+        self.summary = dict(summary, shown=shown, x=x)
+        lo, hi = summary["lo"], summary["hi"]
+        band = np.isfinite(lo) & np.isfinite(hi)
+        if table.seeds < 2:
+            # One seed has no band (it would be the mean itself): nothing to fill.
+            self.band_lo.set_full(np.empty(0), np.empty(0))
+            self.band_hi.set_full(np.empty(0), np.empty(0))
+        elif band.all():
+            self.band_lo.set_full(x, lo, changed_from, x_sorted)
+            self.band_hi.set_full(x, hi, changed_from, x_sorted)
+        else:
+            self.band_lo.set_full(x[band], lo[band], 0, x_sorted)
+            self.band_hi.set_full(x[band], hi[band], 0, x_sorted)
+        values = table.values if rows is None else table.values[rows]
+        self._set_seed_curves(values, x, per_seed, changed_from, x_sorted)
+
+    def _set_seed_curves(self, values, x, shown: bool, changed_from: int, x_sorted=None) -> None:
+        wanted = values.shape[1] if shown and values is not None else 0
+        while len(self.seed_curves) > wanted:
+            self.plot_item.removeItem(self.seed_curves.pop().item)
+        while len(self.seed_curves) < wanted:
+            curve = DecimatedCurve(self.plot_item, plot_style.faint_pen(self.colour))
+            curve.item.setZValue(-1)  # beneath the mean and its band
+            self.seed_curves.append(curve)
+            changed_from = 0
+        for seed, curve in enumerate(self.seed_curves):
+            curve.set_full(x, values[:, seed], changed_from, x_sorted)
+
+    def _set_bounds(self, bounds: dict) -> None:
+        for name in [n for n in self.bounds if n not in bounds]:
+            self.plot_item.removeItem(self.bounds.pop(name).item)
+            self._bound_seen.pop(name, None)
+        for name, table in bounds.items():
+            curve = self.bounds.get(name)
+            if curve is None:
+                pen = plot_style.bound_pen(len(self.bounds), self.colour if self.overlay else None)
+                curve = self.bounds[name] = DecimatedCurve(self.plot_item, pen, antialias=True)
+            seen = self._bound_seen.get(name, (None, -1))
+            changed_from = table.changed_since(seen[1]) if seen[0] is table else 0
+            if changed_from is not None:
+                self._bound_seen[name] = (table, table.version)
+                curve.set_full(table.steps_float, table.values[:, 0], changed_from, True)
+
+    def refresh(self, x_range, buckets: int) -> int:
+        # The band's fill rebuilds its path whenever an edge changes: let the lower edge
+        # change silently and the upper one (or, failing that, a direct call) rebuild it once.
+        self.band_lo.item.blockSignals(True)
+        lower_shown = self.band_lo._shown
+        try:
+            self.band_lo.refresh(x_range, buckets)
+        finally:
+            self.band_lo.item.blockSignals(False)
+        upper_shown = self.band_hi._shown
+        self.band_hi.refresh(x_range, buckets)
+        if self.band_lo._shown != lower_shown and self.band_hi._shown == upper_shown:
+            self.band.updatePath()
+        factor = max(curve.refresh(x_range, buckets) for curve in self.curves)
+        # A thinned curve is a min/max envelope, one pixel column per bucket: a 1-pixel pen
+        # draws it exactly, a wider one only smears it, at five times the painting cost.
+        width = 1 if self.mean.factor > 1 else 2
+        if self.mean.item.opts["pen"].width() != width:
+            self.mean.item.setPen(plot_style.mean_pen(self.colour, width))
+        return factor
+
+    def remove(self) -> None:
+        for curve in self.curves:
+            self.plot_item.removeItem(curve.item)
+        self.plot_item.removeItem(self.band)
+
+    # -- legend and hover ---------------------------------------------------------------------
+    def legend_key(self) -> tuple:
+        return (self.label, self.colour, self.overlay, self.smoothing > 0, len(self.seed_curves) > 0,
+                tuple(self.bounds))
+
+    def legend_entries(self, overlay: bool) -> list[tuple[pg.GraphicsObject, str]]:
+        if overlay:
+            entries = [(self.mean.item, self.label)]
+            entries += [(c.item, f"{self.label}: {plot_style.bound_label(n)}") for n, c in self.bounds.items()]
+            return entries
+        smoothed = self.smoothing > 0
+        entries = [(self.mean.item, "mean over seeds, smoothed" if smoothed else "mean over seeds")]
+        if smoothed:
+            entries.append((self.raw.item, "mean over seeds, raw"))
+        entries.append((self.band_sample, "95% band of the mean"))
+        if self.seed_curves:
+            entries.append((self.seed_curves[0].item, "single seeds"))
+        entries += [(curve.item, plot_style.bound_label(name)) for name, curve in self.bounds.items()]
+        return entries
+
+    def describe_at(self, x: float) -> tuple[float, float, str] | None:
+        """(x, drawn y, text) of the full-resolution point nearest `x`, or None when empty."""
+        index = self.mean.nearest(x)
+        if index is None or not self.summary:
+            return None
+        s = self.summary
+        n = int(s["n"][index])
+        text = f"mean {s['mean'][index]:.6g}"
+        if n > 1:
+            text += f" (95% band {s['lo'][index]:.4g} to {s['hi'][index]:.4g}, {n} seeds)"
+        if self.smoothing > 0:
+            text += f", smoothed {s['shown'][index]:.6g}"
+        if self.overlay:
+            text = f"{self.label}: {text}"
+        for name, curve in self.bounds.items():
+            j = curve.nearest(s["x"][index])
+            if j is not None and curve.x[j] == s["x"][index]:
+                text += f"\n{plot_style.bound_label(name)} {curve.y[j]:.6g}"
+        return float(s["x"][index]), float(s["shown"][index]), text

@@ -1,0 +1,135 @@
+"""The run queue: the worker limit, progress from the store, stopping, failures, adoption."""
+
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.spec import RunSpec
+from studio import run_process
+from studio.queue_view import QueueView, format_rate, format_seconds, progress_text
+from studio.run_queue import QueueEntry, RunQueue
+
+ENGINE_MS = 30_000
+
+
+def toy_spec(catalogue, name, steps=1000):
+    return RunSpec.from_dict({"run": {"name": name, "steps": steps}, "algorithm": {"id": "toy.every_type"},
+                              "problem": {"id": "toy.quadratic"}, "hardware": {"device": "cpu"}}, catalogue)
+
+
+@pytest.fixture
+def queue(qtbot, store, standin_engine):
+    made = RunQueue(store, workers=2)
+    yield made
+    for entry in made.entries:
+        if entry.process is not None and entry.process.popen is not None:
+            entry.process.popen.kill()
+            entry.process.popen.wait(10)
+    made.stop_polling()
+    run_process.reap_released()
+
+
+def test_no_more_than_the_worker_limit_run_at_once(qtbot, queue, store, toy_catalogue, standin_engine):
+    most_at_once = []
+    queue.counts_changed.connect(lambda: most_at_once.append(len(queue.running())))
+    entries = [queue.submit(toy_spec(toy_catalogue, name), "curves") for name in ("a", "b", "c")]
+    # Two workers: the first two start at once, the third waits for a free one.
+    assert [e.state for e in entries] == ["starting", "starting", "queued"]
+    qtbot.waitUntil(lambda: all(e.state == "running" for e in entries[:2]), timeout=ENGINE_MS)
+    assert entries[2].state == "queued" and entries[2].process is None
+    standin_engine.release("a")
+    qtbot.waitUntil(lambda: entries[0].state == "finished" and entries[2].state == "running", timeout=ENGINE_MS)
+    standin_engine.release_all()
+    qtbot.waitUntil(lambda: all(e.state == "finished" for e in entries), timeout=ENGINE_MS)
+    assert max(most_at_once) == 2
+    # The store holds the true outcome of each, under the id the engine announced.
+    rows = {row["id"]: row for row in store.list_runs()}
+    assert sorted(rows) == sorted(e.run_id for e in entries)
+    assert [rows[e.run_id]["status"] for e in entries] == ["finished"] * 3
+    assert [rows[e.run_id]["name"] for e in entries] == ["a", "b", "c"]
+    assert [e.steps_done for e in entries] == [1000, 1000, 1000]
+
+
+def test_raising_the_worker_limit_starts_a_waiting_run(qtbot, queue, toy_catalogue):
+    queue.set_workers(1)
+    first, second = (queue.submit(toy_spec(toy_catalogue, name), "curves") for name in ("a", "b"))
+    assert (first.state, second.state) == ("starting", "queued")
+    queue.set_workers(2)
+    assert second.state == "starting"
+
+
+def test_stop_cancels_a_running_run_and_a_waiting_one_never_starts(qtbot, queue, store, toy_catalogue):
+    queue.set_workers(1)
+    running = queue.submit(toy_spec(toy_catalogue, "long"), "curves")
+    waiting = queue.submit(toy_spec(toy_catalogue, "next"), "curves")
+    qtbot.waitUntil(lambda: running.state == "running" and running.steps_done > 0, timeout=ENGINE_MS)
+    queue.stop(waiting)
+    assert waiting.state == "cancelled" and waiting.run_id is None
+    with qtbot.waitSignal(queue.run_ended, timeout=ENGINE_MS, check_params_cb=lambda e: e is running):
+        queue.stop(running)
+    assert running.state == "cancelled" and running.error == ""
+    row = store.get_run(running.run_id)
+    assert row["status"] == "cancelled" and 0 < row["steps_done"] < 1000
+    assert len(store.list_runs()) == 1  # the waiting run left no record
+
+
+def test_a_failing_run_reports_its_error_line(qtbot, queue, store, toy_catalogue):
+    with qtbot.waitSignal(queue.run_ended, timeout=ENGINE_MS) as ended:
+        queue.submit(toy_spec(toy_catalogue, "fail-1"), "curves")
+    entry = ended.args[0]
+    assert entry.state == "failed" and entry.error == "ZeroDivisionError: boom"
+    assert store.get_run(entry.run_id)["status"] == "failed"
+
+
+def test_a_run_started_elsewhere_is_adopted_and_followed_to_its_end(qtbot, queue, store, started_run):
+    run_id = started_run("toy.regret", seeds=2, steps=500)  # as the CLI would, from this (live) process
+    store.heartbeat(run_id, 120)
+    adopted = queue.adopt_live_runs()
+    assert [e.run_id for e in adopted] == [run_id]
+    entry = adopted[0]
+    assert (entry.adopted, entry.state, entry.steps_done, entry.steps, entry.plot_kind) == \
+        (True, "running", 120, 500, "regret")
+    assert queue.adopt_live_runs() == []  # once only
+    store.finish_run(run_id, "failed", "Traceback ...\nValueError: bad arm")
+    qtbot.waitUntil(lambda: entry.state == "failed", timeout=ENGINE_MS)
+    assert entry.error == "ValueError: bad arm"
+
+
+def test_rate_and_time_left_come_from_the_store_samples():
+    """Steps done at two reads 2 s apart: (1000 - 0) / 2 = 500 steps/s; 2000 left -> 4 s."""
+    entry = QueueEntry(title="t", plot_kind="curves", steps=3000, seeds=1, state="running", run_id=1)
+    entry.samples.extend([(100.0, 0), (101.0, 400), (102.0, 1000)])
+    entry.steps_done = 1000
+    assert entry.rate() == pytest.approx(500.0)
+    assert entry.seconds_left() == pytest.approx(4.0)
+    assert progress_text(entry) == "1,000 / 3,000 steps · 500 steps/s · 4 s left"
+    # Older samples than the window are not used: the rate is the recent one.
+    entry.samples.clear()
+    entry.samples.extend([(0.0, 0), (100.0, 1000), (104.0, 1400)])
+    entry.steps_done = 1400
+    assert entry.rate() == pytest.approx(100.0)
+
+
+def test_durations_and_rates_read_as_a_person_writes_them():
+    assert [format_seconds(s) for s in (0, 4.4, 59, 60, 125, 3599, 3780)] == \
+        ["0 s", "4 s", "59 s", "1 min 00 s", "2 min 05 s", "59 min 59 s", "1 h 03 min"]
+    assert [format_rate(r) for r in (12_345.6, 2.25, 0.5)] == ["12,346 steps/s", "2.2 steps/s", "2.0 s/step"]
+
+
+def test_the_queue_view_shows_each_entry_and_stops_it(qtbot, queue, toy_catalogue):
+    view = QueueView(queue)
+    qtbot.addWidget(view)
+    queue.set_workers(1)
+    first = queue.submit(toy_spec(toy_catalogue, "a"), "curves")
+    second = queue.submit(toy_spec(toy_catalogue, "b"), "curves")
+    third = queue.submit(toy_spec(toy_catalogue, "c"), "curves")
+    assert view.tree.topLevelItemCount() == 3
+    assert view.bars[id(third)].format() == "waiting for a worker (1 ahead)"
+    assert view.bars[id(second)].format() == "waiting for a worker"
+    qtbot.waitUntil(lambda: first.state == "running", timeout=ENGINE_MS)
+    assert view.items[id(first)].text(0).startswith(f"Run {first.run_id}: a")
+    qtbot.mouseClick(view.stop_buttons[id(second)], Qt.MouseButton.LeftButton)
+    assert second.state == "cancelled" and not view.stop_buttons[id(second)].isEnabled()
+    assert view.bars[id(second)].format() == "removed from the queue before it started"
+    assert view.bars[id(third)].format() == "waiting for a worker"
+    assert "1 running, 1 waiting, up to 1 side by side" in view.title.text()
+    queue.stop(third)
