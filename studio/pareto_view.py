@@ -32,6 +32,8 @@ from studio.series_plot import SeriesPlot, SeriesSource
 
 HYPERVOLUME_METRIC = "hypervolume"
 GRID_COLUMNS = 2
+# Below this width a two-objective front and its hypervolume trace are stacked, not side by side.
+SIDE_BY_SIDE_MIN_WIDTH = 900
 
 
 class ReferenceEditor(QWidget):
@@ -112,6 +114,7 @@ class ParetoView(QWidget):
         self._runs: list[tuple[str, RunData]] = []
         self._drawn: list[tuple[str, RunData]] = []  # the runs whose objectives match: those drawn
         self._overlay = False
+        self._stacked = False
         self._traces: dict[int, tuple[tuple, object]] = {}
         self._trace_timer = QTimer(self)
         self._trace_timer.setSingleShot(True)
@@ -179,10 +182,28 @@ class ParetoView(QWidget):
             projection.reference_dragged.connect(self._reference_dragged)
             self.grid.addWidget(projection.plot, index // columns, index % columns)
             self.projections.append(projection)
-        cell = len(pairs)
-        self.grid.addWidget(self.hypervolume, cell // columns, cell % columns)
+        self._place_hypervolume()
+
+    def _place_hypervolume(self) -> None:
+        """The trace goes in the next free cell; a lone 2-D front gets it beside or below it."""
+        cell, columns = len(self.projections), GRID_COLUMNS
+        stacked = cell == 1 and self.width() < SIDE_BY_SIDE_MIN_WIDTH
+        self.grid.removeWidget(self.hypervolume)
+        if stacked:
+            self.grid.addWidget(self.hypervolume, 1, 0)
+        else:
+            self.grid.addWidget(self.hypervolume, cell // columns, cell % columns)
+        self._stacked = stacked
         for column in range(columns):
-            self.grid.setColumnStretch(column, 3 if dimensions == 2 and column == 0 else 2)
+            self.grid.setColumnStretch(column, 0 if stacked and column == 1 else
+                                       3 if cell == 1 and column == 0 else 2)
+        for row, stretch in enumerate((2, 1) if stacked else (0, 0)):
+            self.grid.setRowStretch(row, stretch)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if len(self.projections) == 1 and (self.width() < SIDE_BY_SIDE_MIN_WIDTH) != self._stacked:
+            self._place_hypervolume()
 
     def _set_titles(self) -> None:
         first = self.snapshots[0] if self.snapshots else None

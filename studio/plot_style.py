@@ -98,8 +98,15 @@ def metric_label(metric: str) -> str:
     return metric.replace("_", " ")
 
 
+# Regret lower bounds are Lai and Robbins' asymptotic c ln T: finite-time regret may
+# lie below them, so the legend says so rather than promise a bound at every T.
+ASYMPTOTIC_BOUNDS = {"regret_lower_bound": "lower bound (asymptotic, Lai–Robbins)"}
+
+
 def bound_label(metric: str) -> str:
     """A theory curve's legend entry: "regret_upper_bound" -> "upper bound (theory)"."""
+    if metric in ASYMPTOTIC_BOUNDS:
+        return ASYMPTOTIC_BOUNDS[metric]
     for side in ("upper", "lower"):
         if metric.endswith(f"{side}_bound"):
             return f"{side} bound (theory)"

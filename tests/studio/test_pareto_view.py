@@ -168,3 +168,20 @@ def test_overlaid_fronts_each_in_their_colour(view):
     assert not view.notice.isHidden() and "other" in view.notice.text()
     text = view.projections[0].hover.hover_at(0.25, 0.8)
     assert text.splitlines()[0] == "run B"
+
+
+def test_a_narrow_view_stacks_the_hypervolume_trace_below_the_front(qtbot, view):
+    view.render(two_objective_run())
+
+    def cell_of(widget):
+        row, column, _, _ = view.grid.getItemPosition(view.grid.indexOf(widget))
+        return row, column
+
+    assert cell_of(view.hypervolume) == (0, 1)  # 1000 px wide: beside the front
+    view.resize(700, 600)
+    qtbot.waitUntil(lambda: cell_of(view.hypervolume) == (1, 0))
+    view.resize(1000, 600)
+    qtbot.waitUntil(lambda: cell_of(view.hypervolume) == (0, 1))
+    view.render(three_objective_run())
+    view.resize(700, 600)
+    assert cell_of(view.hypervolume) == (1, 1)  # projections fill a grid: the trace takes the next cell

@@ -62,7 +62,7 @@ def test_mean_band_and_dashed_bounds(view):
     assert series.plot_item.getAxis("bottom").labelText == "step"
     assert series.plot_item.getAxis("left").labelText == "cumulative regret"
     assert legend_texts(series) == ["mean over seeds", "95% band of the mean", "upper bound (theory)",
-                                    "lower bound (theory)"]
+                                    "lower bound (asymptotic, Lai–Robbins)"]
     assert series.badge.isHidden()  # four points: nothing thinned, nothing smoothed
 
 
@@ -100,7 +100,7 @@ def test_hover_reads_the_nearest_step(view):
     # Step 2: seeds 2, 4.5, 8; mean 29/6; upper bound 20, lower bound log 2.
     assert text.splitlines()[0] == "step 2"
     assert "mean 4.83333" in text and "3 seeds" in text
-    assert "upper bound (theory) 20" in text and f"lower bound (theory) {math.log(2):.6g}" in text
+    assert "upper bound (theory) 20" in text and f"lower bound (asymptotic, Lai–Robbins) {math.log(2):.6g}" in text
     assert view.series.hover.marker.data["x"].tolist() == [2.0]
 
 
@@ -117,7 +117,7 @@ def test_overlay_draws_each_run_in_its_colour_with_its_label(view):
         pen = curve.item.opts["pen"]
         assert pen.style() == Qt.PenStyle.DashLine and pen.color().getRgb()[:3] == plot_style.RUN_COLOURS[0]
     assert layers[1].bounds == {}
-    assert legend_texts(view.series) == ["UCB1", "UCB1: upper bound (theory)", "UCB1: lower bound (theory)",
+    assert legend_texts(view.series) == ["UCB1", "UCB1: upper bound (theory)", "UCB1: lower bound (asymptotic, Lai–Robbins)",
                                          "Thompson"]
     view.render(regret_run())  # back to one run: the extra layer goes
     assert len(view.series.layers) == 1 and legend_texts(view.series)[0] == "mean over seeds"
