@@ -7,6 +7,7 @@ from studio import plot_style
 from studio.decimate import PEAK, aligned_decimate, choose_factor
 from studio.run_data import RunData, SeedTable
 from studio.series_views import CurvesView
+from tests.studio.plot_items import xy, legend_texts
 
 SEED0 = [4.0, 2.0, 3.0, 1.0, 2.0, 0.5]
 STEPS = [1, 2, 3, 4, 5, 6]
@@ -30,15 +31,6 @@ def ema_by_hand(values, w):
         last = w * last + (1 - w) * x
         out.append(last / (1 - w**k))
     return out
-
-
-def xy(item):
-    x, y = item.getOriginalDataset()
-    return (np.array([]), np.array([])) if x is None else (np.asarray(x), np.asarray(y))
-
-
-def legend_texts(plot):
-    return [label.text for _, label in plot.plot_item.legend.items]
 
 
 @pytest.fixture

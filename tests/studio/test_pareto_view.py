@@ -7,6 +7,7 @@ from PySide6.QtCore import QPointF
 from studio import plot_style
 from studio.pareto_view import ParetoView
 from studio.run_data import RunData
+from tests.studio.plot_items import xy
 
 # Minimise error, maximise accuracy. At step 10, (0.3, 0.7) is beaten by (0.2, 0.8) and
 # (0.5, 0.85) by (0.4, 0.9): the front is (0.1, 0.5), (0.2, 0.8), (0.4, 0.9).
@@ -45,11 +46,6 @@ def three_objective_run() -> RunData:
 
 def pairs(scatter):
     return sorted(zip(scatter.data["x"].tolist(), scatter.data["y"].tolist()))
-
-
-def xy(item):
-    x, y = item.getOriginalDataset()
-    return (np.array([]), np.array([])) if x is None else (np.asarray(x), np.asarray(y))
 
 
 @pytest.fixture

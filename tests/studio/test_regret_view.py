@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from studio import plot_style
 from studio.run_data import RunData, SeedTable
 from studio.series_views import RegretView
+from tests.studio.plot_items import xy, legend_texts
 
 T_975_DF2 = 4.302653  # Student t, 0.975 quantile, 2 degrees of freedom
 STEPS = (1, 2, 3, 4)
@@ -24,15 +25,6 @@ def regret_run(scale=1.0, bounds=True) -> RunData:
         rows += [("regret_lower_bound", s, -1, math.log(s), 0.0) for s in STEPS]
     data.add_series(rows)
     return data
-
-
-def xy(item):
-    x, y = item.getOriginalDataset()
-    return (np.array([]), np.array([])) if x is None else (np.asarray(x), np.asarray(y))
-
-
-def legend_texts(plot):
-    return [label.text for _, label in plot.plot_item.legend.items]
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ from engine import registry
 from engine.labs.preference.dpo import DPO, DPO_METRICS
 from engine.labs.preference.problems import TabularBradleyTerry
 from engine.params import ParamError, validate_params
-from engine.runner import execute, record_steps
+from engine.runner import execute
 from engine.spec import RunSpec
 from engine.store import Store
+from tests.labs.preference.support import MemoryRecorder
 
 CPU = torch.device("cpu")
 
@@ -29,24 +30,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-class MemoryRecorder:
-    """The part of engine.runner.Recorder an algorithm uses, keeping records in memory."""
-
-    def __init__(self, steps):
-        self.checkpoints = record_steps(steps)
-        self._checkpoint_set = set(self.checkpoints.tolist())
-        self.records = {}
-
-    def should_record(self, step):
-        return step in self._checkpoint_set
-
-    def metrics(self, step, values):
-        self.records[step] = {name: value.detach().numpy().copy() for name, value in values.items()}
-
-    def progress(self, step):
-        pass
 
 
 def run_dpo(steps, seeds=1, seed=0, **params):
