@@ -76,7 +76,26 @@ def sample_categorical(probs: torch.Tensor, gen: torch.Generator) -> torch.Tenso
     return index.clamp_max_(probs.shape[1] - 1)  # round-off can leave the last cumsum below u
 
 
-class IndexBandit(Algorithm):
+class RegretLearner(Algorithm):
+    """What every Lab 1 learner shares: the `regret` parameter, declared once for all
+    subclasses, and `self.gen`, the algorithm stream of the run's seed; `start(steps)` is
+    called with 1 on construction and again with the horizon when a run begins.
+    Not registered itself (no id)."""
+
+    def __init_subclass__(cls, **kwargs):
+        _declares_regret(cls)
+        super().__init_subclass__(**kwargs)
+
+    def __init__(self, params, problem, seeds, device, dtype, seed):
+        super().__init__(params, problem, seeds, device, dtype, seed)
+        self.gen = generator(device, seed, ALGORITHM_STREAM)
+        self.start(1)
+
+    def start(self, steps: int) -> None:
+        """Fresh state for a run of `steps` rounds (learners tuned to the horizon read it)."""
+
+
+class IndexBandit(RegretLearner):
     """Base for K-armed bandit learners; subclasses give `select` and may extend `update`.
 
     The base keeps the play counts and reward sums as [seeds, K] tensors (`counts`,
@@ -89,15 +108,6 @@ class IndexBandit(Algorithm):
     problems = ALL_BANDIT_PROBLEMS
     plot = "regret"
     metrics = REGRET_METRICS
-
-    def __init_subclass__(cls, **kwargs):
-        _declares_regret(cls)
-        super().__init_subclass__(**kwargs)
-
-    def __init__(self, params, problem, seeds, device, dtype, seed):
-        super().__init__(params, problem, seeds, device, dtype, seed)
-        self.gen = generator(device, seed, ALGORITHM_STREAM)
-        self.start(1)
 
     def start(self, steps: int) -> None:
         """Fresh statistics for a run of `steps` rounds (learners tuned to the horizon read it)."""
@@ -154,7 +164,7 @@ class IndexBandit(Algorithm):
         return self.problem.stationary and self.problem.unit_interval_rewards
 
 
-class ExpertsLearner(Algorithm):
+class ExpertsLearner(RegretLearner):
     """Base for full-information learners (prediction with expert advice).
 
     Each round the learner gives weights p_t [seeds, N] (a distribution over the experts),
@@ -168,18 +178,6 @@ class ExpertsLearner(Algorithm):
     problems = EXPERTS_PROBLEMS
     plot = "regret"
     metrics = EXPERTS_METRICS
-
-    def __init_subclass__(cls, **kwargs):
-        _declares_regret(cls)
-        super().__init_subclass__(**kwargs)
-
-    def __init__(self, params, problem, seeds, device, dtype, seed):
-        super().__init__(params, problem, seeds, device, dtype, seed)
-        self.gen = generator(device, seed, ALGORITHM_STREAM)
-        self.start(1)
-
-    def start(self, steps: int) -> None:
-        """Fresh state for a run of `steps` rounds (learners tuned to the horizon read it)."""
 
     def run(self, steps, rec):
         prob = self.problem
