@@ -45,6 +45,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 
 from bench.streaming import run_stream  # noqa: E402
+from engine.blocks import Block  # noqa: E402
+from engine.runner import FLUSH_ROWS  # noqa: E402
 from engine.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,12 +132,10 @@ def _write_run(store: Store, seeds: int, steps: int) -> int:
     run_id = store.create_run(_Spec(seeds, steps), family="bench", plot="curves")
     store.start_run(run_id, {"device": "cpu"})
     rng = np.random.default_rng(seeds)
-    chunk = max(1, 200_000 // seeds)
+    chunk = max(1, FLUSH_ROWS // seeds)  # the blocks an engine's recorder writes at most
     for first in range(1, steps + 1, chunk):
         block = np.arange(first, min(steps, first + chunk - 1) + 1)
-        values = rng.normal(size=(len(block), seeds)).tolist()
-        store.append(run_id, [("loss", int(s), seed, row[seed], s * 1e-3)
-                              for s, row in zip(block.tolist(), values) for seed in range(seeds)])
+        store.append(run_id, blocks=[Block("loss", 0, block, rng.normal(size=(len(block), seeds)), block * 1e-3)])
     store.finish_run(run_id, "finished")
     return run_id
 
@@ -167,7 +167,7 @@ def bench_load(app) -> list[tuple]:
             median, worst = _median_max(loads)
             read = statistics.median(reads)
             rows.append((f"load finished run, {seeds} x {steps:,} = 10^6 points, into the view", "<= 1 s",
-                         f"{median:.2f} s median, {worst:.2f} s worst (SQL read alone {read:.2f} s)", median <= 1.0))
+                         f"{median:.2f} s median, {worst:.2f} s worst (store read alone {read:.2f} s)", median <= 1.0))
     return rows
 
 

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from engine.blocks import Block
 from engine.runner import FLUSH_SECONDS
 from engine.store import Store
 
@@ -53,16 +54,19 @@ def main() -> None:
     commits = []
     step = 0
     for batch in range(batches):
-        rows = []
+        steps, regrets, walls = [], [], []
         for _ in range(args.steps_per_batch):
             step += 1
             regret += rng.uniform(0.0, 0.2, args.seeds)
-            wall = time.monotonic() - t0
-            rows += [("cumulative_regret", step, seed, float(v), wall) for seed, v in enumerate(regret)]
-            rows += [("best_arm_fraction", step, seed, 0.5, wall) for seed in range(args.seeds)]
+            steps.append(step)
+            regrets.append(regret.copy())
+            walls.append(time.monotonic() - t0)
+        steps, walls = np.asarray(steps), np.asarray(walls)
+        blocks = [Block("cumulative_regret", 0, steps, np.stack(regrets), walls),
+                  Block("best_arm_fraction", 0, steps, np.full((len(steps), args.seeds), 0.5), walls)]
         # Sleep to the next flush time, as the engine's recorder flushes every FLUSH_SECONDS.
         time.sleep(max(0.0, t0 + (batch + 1) * FLUSH_SECONDS - time.monotonic()))
-        store.append(run_id, rows, steps_done=step)
+        store.append(run_id, blocks=blocks, steps_done=step)
         commits.append((step, time.time()))
     store.finish_run(run_id, "finished")
     with open(args.log, "w", encoding="utf-8") as out:

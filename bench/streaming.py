@@ -159,7 +159,7 @@ def run_stream(app, engines: bool, watch: bool = True, niceness: int = 0, freeze
                 if watch:
                     plot.finish()
             seconds = time.monotonic() - started
-            rows = store.conn.execute("SELECT count(*) FROM series").fetchone()[0]
+            rows = store.conn.execute("SELECT coalesce(sum(n * width), 0) FROM series_blocks").fetchone()[0]
             if not watch:
                 latencies = [float("nan")]
             elif engines:

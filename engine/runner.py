@@ -8,7 +8,6 @@ thread marks the run alive. SIGTERM (the studio's Stop) cancels cleanly at the n
 
 from __future__ import annotations
 
-import math
 import signal
 import threading
 import time
@@ -19,6 +18,7 @@ import numpy as np
 from engine import hardware, registry
 from engine.params import ParamError
 from engine.spec import RunSpec, SpecError
+from engine.blocks import Block
 from engine.store import HEARTBEAT_SECONDS, BOUND_SEED, Store
 
 FLUSH_SECONDS = 0.2
@@ -58,7 +58,10 @@ class Recorder:
         self.steps = steps
         self.checkpoints = record_steps(steps, record_every)
         self._checkpoint_set = set(self.checkpoints.tolist())
-        self._series: list[tuple] = []
+        # metric and width -> (steps, value rows, wall times) waiting for the next flush
+        self._series: dict[tuple[str, int], tuple[list, list, list]] = {}
+        self._bounds: list[Block] = []
+        self._buffered = 0
         self._pareto: list[tuple] = []
         self._last_flush = time.monotonic()
         self._t0 = time.monotonic()
@@ -74,13 +77,20 @@ class Recorder:
         """Record metric values at a step: each value a tensor/array over seeds, or a scalar."""
         wall = time.monotonic() - self._t0
         for name, value in values.items():
-            for seed, v in enumerate(_numpy(value).tolist()):
-                self._series.append((name, int(step), seed, v, wall))
+            row = _numpy(value).copy()  # the algorithm may update its tensor in place
+            steps, rows, walls = self._series.setdefault((name, len(row)), ([], [], []))
+            steps.append(int(step))
+            rows.append(row)
+            walls.append(wall)
+            self._buffered += len(row)
 
     def bound(self, name: str, steps, values) -> None:
         """Record a curve that belongs to no seed, e.g. a theoretical regret bound."""
-        for s, v in zip(np.asarray(steps).tolist(), _numpy(values).tolist()):
-            self._series.append((name, int(s), BOUND_SEED, v if math.isfinite(v) else None, 0.0))
+        steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
+        values = _numpy(values)
+        values = np.where(np.isfinite(values), values, np.nan).reshape(-1, 1)
+        self._bounds.append(Block(name, BOUND_SEED, steps, values, np.zeros(len(steps))))
+        self._buffered += len(steps)
 
     def objectives(self, names, directions, reference_point) -> None:
         """Declare the objectives of the Pareto points this run records."""
@@ -99,16 +109,19 @@ class Recorder:
         now = time.monotonic()
         if self.cancel_requested.is_set():
             raise RunCancelled()
-        if now - self._last_flush >= FLUSH_SECONDS or len(self._series) + len(self._pareto) >= FLUSH_ROWS:
+        if now - self._last_flush >= FLUSH_SECONDS or self._buffered + len(self._pareto) >= FLUSH_ROWS:
             self.flush()
         if self._on_progress and (now - self._last_report >= 0.1 or step == self.steps):
             self._last_report = now
             self._on_progress(step, self.steps, now - self._t0)
 
     def flush(self) -> None:
-        series, pareto = self._series, self._pareto
-        self._series, self._pareto = [], []
-        self.store.append(self.run_id, series, pareto, steps_done=self.step_done)
+        blocks = [Block(name, 0, np.asarray(steps, dtype=np.int64), np.stack(rows), np.asarray(walls))
+                  for (name, _), (steps, rows, walls) in self._series.items()]
+        blocks += self._bounds
+        pareto = self._pareto
+        self._series, self._bounds, self._pareto, self._buffered = {}, [], [], 0
+        self.store.append(self.run_id, pareto_rows=pareto, steps_done=self.step_done, blocks=blocks)
         self._last_flush = time.monotonic()
 
 

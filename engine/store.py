@@ -12,7 +12,6 @@ version i to i+1.
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 import sqlite3
@@ -22,13 +21,15 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+from engine.blocks import Block, BlockError, from_rows
+
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER_SECONDS = 15.0
 LIVE_STATUSES = ("queued", "running")
 STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
-BOUND_SEED = -1  # series rows that belong to no seed (theory bounds)
+BOUND_SEED = -1  # the seed of series values that belong to no seed (theory bounds)
 ENV_VAR = "TRADEOFF_STUDIO_DB"
 
 
@@ -73,7 +74,26 @@ def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2]
+def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
+    # Series move from one row per value to packed blocks (engine/blocks.py): the rows of
+    # each run, metric and seed become one block, in the order they were written.
+    db["series_blocks"].create({"run_id": int, "metric": str, "seed0": int, "width": int, "n": int,
+                                "steps": bytes, "vals": bytes, "wall": bytes},
+                               foreign_keys=[("run_id", "runs", "id")])
+    db["series_blocks"].create_index(["run_id", "metric"])
+    if "series" not in db.table_names():
+        return
+    runs = [r[0] for r in db.execute("SELECT DISTINCT run_id FROM series ORDER BY run_id")]
+    for run_id in runs:
+        rows = db.execute("SELECT metric, step, seed, value, wall_time FROM series WHERE run_id=? ORDER BY rowid",
+                          (run_id,)).fetchall()
+        db.conn.executemany(_INSERT_BLOCK, [(run_id, *b.encode()) for b in from_rows(rows)])
+    db.execute("DROP TABLE series")
+
+
+_INSERT_BLOCK = "INSERT INTO series_blocks(run_id, metric, seed0, width, n, steps, vals, wall) VALUES (?,?,?,?,?,?,?,?)"
+_BLOCK_COLUMNS = "metric, seed0, width, n, steps, vals, wall"
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3]
 MAX_TAG_LENGTH = 64
 
 
@@ -168,17 +188,18 @@ class Store:
             self.conn.execute("UPDATE heartbeats SET beat_at=?, step=? WHERE run_id=?", (now, step, run_id))
             self.conn.execute("UPDATE runs SET steps_done=? WHERE id=?", (step, run_id))
 
-    def append(self, run_id: int, series_rows, pareto_rows=(), steps_done: int | None = None) -> None:
+    def append(self, run_id: int, series_rows=(), pareto_rows=(), steps_done: int | None = None,
+               blocks=()) -> None:
         """Write one batch in one transaction.
 
-        series_rows: (metric, step, seed, value, wall_time) tuples;
+        blocks: `engine.blocks.Block`s (what the engine's recorder writes);
+        series_rows: (metric, step, seed, value, wall_time) tuples, stored as blocks too;
         pareto_rows: (step, seed, point, objectives list, label dict) tuples.
         """
+        encoded = [(run_id, *b.encode()) for b in [*blocks, *from_rows(series_rows)] if len(b)]
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany(
-                "INSERT INTO series(run_id, metric, step, seed, value, wall_time) VALUES (?,?,?,?,?,?)",
-                ((run_id, m, s, sd, v, w) for m, s, sd, v, w in series_rows))
+            self.conn.executemany(_INSERT_BLOCK, encoded)
             self.conn.executemany(
                 "INSERT INTO pareto_points(run_id, step, seed, point, objectives, label) VALUES (?,?,?,?,?,?)",
                 ((run_id, s, sd, i, json.dumps(obj), json.dumps(lab)) for s, sd, i, obj, lab in pareto_rows))
@@ -245,7 +266,7 @@ class Store:
             if live:
                 raise StoreError(f"run {', '.join(map(str, live))} is still {rows[live[0]]['status']} "
                                  "(its engine is alive); stop it first; nothing deleted")
-            for table, column in (("series", "run_id"), ("pareto_points", "run_id"),
+            for table, column in (("series_blocks", "run_id"), ("pareto_points", "run_id"),
                                   ("heartbeats", "run_id"), ("runs", "id")):
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", [(i,) for i in ids])
 
@@ -287,40 +308,70 @@ class Store:
 
     def metrics_of(self, run_id: int) -> list[str]:
         return [r[0] for r in self.conn.execute(
-            "SELECT DISTINCT metric FROM series WHERE run_id=? ORDER BY metric", (run_id,))]
+            "SELECT DISTINCT metric FROM series_blocks WHERE run_id=? ORDER BY metric", (run_id,))]
+
+    def _decoded(self, rows) -> list[Block]:
+        try:
+            return [Block.decode(*row) for row in rows]
+        except BlockError as err:
+            raise StoreError(f"{self.path}: {err}") from None
+
+    def blocks_since(self, run_id: int, after_rowid: int = 0, max_values: int | None = None) -> tuple[list[Block], int]:
+        """Series blocks of a run written after a cursor (a rowid), in write order, and the new
+        cursor. With `max_values`, stops after the block that reaches that many values."""
+        cur = self.conn.execute(
+            f"SELECT rowid, {_BLOCK_COLUMNS} FROM series_blocks WHERE rowid > ? AND +run_id = ? ORDER BY rowid",
+            (after_rowid, run_id))
+        rows, total, cursor = [], 0, after_rowid
+        for rowid, *row in cur:
+            rows.append(row)
+            cursor = rowid
+            total += row[2] * row[3]
+            if max_values is not None and total >= max_values:
+                break
+        cur.close()
+        return self._decoded(rows), cursor
+
+    def blocks_snapshot(self, run_id: int, metric: str | None = None) -> tuple[list[Block], int]:
+        """Every block of a run (or of one metric), read in one transaction, and the cursor a
+        reader continues from with `blocks_since`."""
+        own = not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")
+        try:
+            top = self.conn.execute("SELECT max(rowid) FROM series_blocks").fetchone()[0] or 0
+            where, params = ("run_id=? AND metric=?", (run_id, metric)) if metric else ("run_id=?", (run_id,))
+            rows = self.conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM series_blocks WHERE {where} ORDER BY rowid",
+                                     params).fetchall()
+        finally:
+            if own:
+                self.conn.execute("COMMIT")
+        return self._decoded(rows), top
 
     def series_since(self, run_id: int, after_rowid: int = 0, limit: int = 200_000) -> tuple[list[tuple], int]:
-        """New series rows (metric, step, seed, value, wall_time) after a cursor; and the new cursor."""
-        rows = self.conn.execute(
-            "SELECT rowid, metric, step, seed, value, wall_time FROM series WHERE run_id=? AND rowid>? "
-            "ORDER BY rowid LIMIT ?", (run_id, after_rowid, limit)).fetchall()
-        cursor = rows[-1][0] if rows else after_rowid
-        return [(m, s, sd, _real(v), w) for _, m, s, sd, v, w in rows], cursor
+        """New series values as rows (metric, step, seed, value, wall_time) after a cursor; and the
+        new cursor. Whole blocks are read, until at least `limit` values (or all) have come."""
+        blocks, cursor = self.blocks_since(run_id, after_rowid, limit)
+        return [row for block in blocks for row in block.rows()], cursor
 
     def series(self, run_id: int, metric: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Full series of one metric: seed -> (steps, values), steps ascending."""
-        out: dict[int, tuple[list, list]] = {}
-        for step, seed, value in self.conn.execute(
-                "SELECT step, seed, value FROM series WHERE run_id=? AND metric=? ORDER BY step, seed",
-                (run_id, metric)):
-            steps, values = out.setdefault(seed, ([], []))
-            steps.append(step)
-            values.append(_real(value))
-        return {seed: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=float)) for seed, (s, v) in out.items()}
+        steps, seeds, values = self.series_arrays(run_id, metric)
+        return {int(seed): (steps[seeds == seed], values[seeds == seed]) for seed in np.unique(seeds)}
 
     def series_arrays(self, run_id: int, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One metric's per-seed rows as arrays (steps, seeds, values), ordered by step then seed.
+        """One metric's values as arrays (steps, seeds, values), ordered by step then seed.
 
-        The fast path for a whole series: no Python object per row. Bound rows (seed -1)
-        are included; NaN comes back as NaN.
+        Bound values (seed -1) are included; NaN comes back as NaN.
         """
-        rows = self.conn.execute(
-            "SELECT step, seed, value FROM series WHERE run_id=? AND metric=? ORDER BY step, seed",
-            (run_id, metric)).fetchall()
-        if not rows:
+        blocks, _ = self.blocks_snapshot(run_id, metric)
+        if not blocks:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-        table = np.array(rows, dtype=float)  # None (a stored NaN) becomes NaN
-        return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
+        steps = np.concatenate([np.repeat(b.steps, b.width) for b in blocks])
+        seeds = np.concatenate([np.tile(b.seeds(), len(b)) for b in blocks])
+        values = np.concatenate([b.values.reshape(-1) for b in blocks])
+        order = np.lexsort((seeds, steps))
+        return steps[order], seeds[order], values[order]
 
     def pareto_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[dict], int]:
         rows = self.conn.execute(
@@ -346,11 +397,6 @@ def check_tag(tag) -> str:
     if any(c in text for c in "\n\r\t,"):
         raise StoreError(f"tag {text!r} must not contain a comma, a tab or a line break")
     return text
-
-
-def _real(value):
-    # SQLite stores NaN as NULL; give it back as NaN.
-    return math.nan if value is None else value
 
 
 def _pid_alive(pid: int) -> bool:

@@ -12,13 +12,14 @@ import json
 
 import numpy as np
 
+from engine import blocks as series_blocks
 from engine.metrics import seed_summary
 from engine.store import BOUND_SEED
 from studio import store_reader
 from studio.store_reader import SeriesColumns
 
 INITIAL_ROWS = 256
-ROWS_PER_READ = 20_000
+ROWS_PER_READ = 20_000  # values per live read; whole blocks, so a read may bring more
 CHANGE_LOG = 256  # versions a table remembers the first changed row of
 
 
@@ -257,13 +258,13 @@ class RunData:
         return data
 
     def read_new(self, store, run_id: int, series: bool = True, limit: int = ROWS_PER_READ) -> bool:
-        """Read what arrived after the cursors (at most `limit` series rows); True if more may wait."""
+        """Read what arrived after the cursors (whole blocks, until `limit` values); True if more may wait."""
         more = False
         if series:
             columns = store_reader.series_since(store, run_id, self.series_cursor, limit)
             self.add_columns(columns)
             self.series_cursor = columns.cursor
-            more = len(columns) == limit
+            more = columns.more
         points, self.pareto_cursor = store.pareto_since(run_id, self.pareto_cursor)
         self.add_pareto(points)
         if self.objectives is None:
@@ -275,13 +276,8 @@ class RunData:
     # -- appending ------------------------------------------------------------------------
     def add_series(self, rows) -> None:
         """Append rows (metric, step, seed, value, wall_time) as `Store.series_since` gives them."""
-        if not rows:
-            return
-        metrics = list(dict.fromkeys(row[0] for row in rows))
-        number = {name: i for i, name in enumerate(metrics)}
-        table = np.array([(number[m], step, seed, value, wall) for m, step, seed, value, wall in rows],
-                         dtype=float)
-        self.add_columns(SeriesColumns.from_table(metrics, table, 0))
+        if rows:
+            self.add_columns(SeriesColumns.from_blocks(series_blocks.from_rows(rows), 0))
 
     def add_columns(self, columns: SeriesColumns) -> None:
         """Append rows already split into numpy columns (see `store_reader`)."""

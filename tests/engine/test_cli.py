@@ -206,5 +206,5 @@ def test_tag_note_and_delete_through_the_command_line(tmp_path, capsys):
     assert result.returncode == 0 and "deleted run 2" in result.stderr
     store = Store(db)
     assert [r["id"] for r in store.list_runs()] == [1]
-    assert store.conn.execute("SELECT count(*) FROM series WHERE run_id=2").fetchone()[0] == 0
+    assert store.conn.execute("SELECT count(*) FROM series_blocks WHERE run_id=2").fetchone()[0] == 0
     assert store.series(1, "cumulative_regret")  # run 1 keeps its records

@@ -39,7 +39,8 @@ def test_new_store_is_wal_and_current(tmp_path):
     s = Store(tmp_path / "a.db")
     assert s.schema_version() == SCHEMA_VERSION
     assert s.db.journal_mode == "wal"
-    assert {"runs", "series", "pareto_points", "heartbeats", "meta"} <= set(s.db.table_names())
+    assert {"runs", "series_blocks", "pareto_points", "heartbeats", "meta"} <= set(s.db.table_names())
+    assert "series" not in s.db.table_names()  # the row-per-value table of version 2 and before
 
 
 def test_migration_from_an_empty_file_and_refusal_of_a_newer_schema(tmp_path):
@@ -108,7 +109,7 @@ def _wait_for_rows(db, n, timeout=60):
         if db.exists():
             try:
                 with sqlite3.connect(db) as conn:
-                    if conn.execute("SELECT count(*) FROM series").fetchone()[0] >= n:
+                    if conn.execute("SELECT coalesce(sum(n * width), 0) FROM series_blocks").fetchone()[0] >= n:
                         return
             except sqlite3.OperationalError:
                 pass  # the engine is still creating the schema
@@ -158,7 +159,8 @@ def test_two_engines_write_while_a_reader_polls(tmp_path):
     for run_id in cursors:
         rows, _ = reader.series_since(run_id, cursors[run_id])
         counts[run_id] += len(rows)
-        total = reader.conn.execute("SELECT count(*) FROM series WHERE run_id=?", (run_id,)).fetchone()[0]
+        total = reader.conn.execute("SELECT sum(n * width) FROM series_blocks WHERE run_id=?",
+                                    (run_id,)).fetchone()[0]
         assert counts[run_id] == total  # cursor reads saw every row exactly once
         assert reader.get_run(run_id)["status"] == "finished"
 
@@ -172,27 +174,39 @@ def _version_1_store(path):
                        "problem": "bandits.bernoulli", "family": "bandits", "plot": "regret", "seeds": 2,
                        "steps": 10, "steps_done": 10, "spec_toml": "[run]\nsteps = 10\n", "spec_json": "{}",
                        "created_at": 1000.0, "finished_at": 1010.0})
-    db["series"].insert_all([{"run_id": 1, "metric": "cumulative_regret", "step": s, "seed": 0,
-                              "value": 0.5 * s, "wall_time": 0.1 * s} for s in range(1, 11)])
+    db["series"].insert_all([{"run_id": 1, "metric": "cumulative_regret", "step": s, "seed": seed,
+                              "value": 0.5 * s + seed, "wall_time": 0.1 * s}
+                             for s in range(1, 11) for seed in (0, 1)])
+    db["series"].insert_all([{"run_id": 1, "metric": "ucb_bound", "step": 5, "seed": -1, "value": None,
+                              "wall_time": 0.0}, {"run_id": 1, "metric": "ucb_bound", "step": 10, "seed": -1,
+                                                  "value": 7.5, "wall_time": 0.0}])
     db["pareto_points"].insert({"run_id": 1, "step": 10, "seed": 0, "point": 0, "objectives": "[1.0, 2.0]",
                                 "label": "{}"})
     db.conn.close()
 
 
-def test_a_version_1_store_is_migrated_to_2_with_its_data_intact(tmp_path):
-    """Migration 1 -> 2 adds tags (empty JSON list) and notes (empty text) and keeps every row."""
+def test_a_version_1_store_is_migrated_to_the_current_version_with_its_data_intact(tmp_path):
+    """Migration 1 -> 2 adds tags (empty JSON list) and notes (empty text); 2 -> 3 packs the
+    series rows into blocks (a NULL value becomes NaN); every value is kept."""
     path = tmp_path / "v1.db"
     _version_1_store(path)
     s = Store(path)
-    assert s.schema_version() == 2 == SCHEMA_VERSION
+    assert s.schema_version() == 3 == SCHEMA_VERSION
     run = s.get_run(1)
     assert (run["name"], run["status"], run["steps_done"], run["finished_at"]) == ("old", "finished", 10, 1010.0)
     assert run["tags"] == "[]" and run["notes"] == ""
-    assert s.series(1, "cumulative_regret")[0][1].tolist() == [0.5 * k for k in range(1, 11)]
+    regret = s.series(1, "cumulative_regret")
+    assert regret[0][1].tolist() == [0.5 * k for k in range(1, 11)]
+    assert regret[1][1].tolist() == [0.5 * k + 1 for k in range(1, 11)]
+    assert regret[1][0].tolist() == list(range(1, 11))
+    bound_steps, bound = s.series(1, "ucb_bound")[-1]
+    assert bound_steps.tolist() == [5, 10] and np.isnan(bound[0]) and bound[1] == 7.5
+    assert s.metrics_of(1) == ["cumulative_regret", "ucb_bound"]
     assert s.pareto_since(1)[0][0]["objectives"] == [1.0, 2.0]
+    assert "series" not in s.db.table_names()
     assert s.integrity_check() == "ok"
     s.close()
-    assert Store(path).schema_version() == 2  # opening again migrates nothing
+    assert Store(path).schema_version() == 3  # opening again migrates nothing
 
 
 def test_tags_notes_and_their_refusals(tmp_path):
@@ -227,9 +241,9 @@ def test_delete_removes_every_record_of_a_run_and_refuses_a_live_one(tmp_path):
         s.delete_runs([gone, 42])
     s.delete_runs([gone])
     counts = {t: s.conn.execute(f"SELECT count(*) FROM {t} WHERE {c}=?", (gone,)).fetchone()[0]
-              for t, c in (("runs", "id"), ("series", "run_id"), ("pareto_points", "run_id"),
+              for t, c in (("runs", "id"), ("series_blocks", "run_id"), ("pareto_points", "run_id"),
                            ("heartbeats", "run_id"))}
-    assert counts == {"runs": 0, "series": 0, "pareto_points": 0, "heartbeats": 0}
+    assert counts == {"runs": 0, "series_blocks": 0, "pareto_points": 0, "heartbeats": 0}
     assert s.series_since(keep)[0] and s.pareto_since(keep)[0]  # the other runs keep theirs
     beat = s.get_run(live)["beat_at"]
     s.delete_runs([live], now=beat + store_mod.STALE_AFTER_SECONDS + 1)  # its engine is gone: allowed

@@ -88,7 +88,7 @@ def test_delete_after_confirmation_removes_the_run_from_store_and_table(qtbot, p
     assert done.args[0] is True, done.args[1]
     assert asked and f"run {first}" in asked[0]
     assert store.get_run(first) is None and store.get_run(second) is not None
-    assert store.conn.execute("SELECT count(*) FROM series WHERE run_id=?", (first,)).fetchone()[0] == 0
+    assert store.conn.execute("SELECT count(*) FROM series_blocks WHERE run_id=?", (first,)).fetchone()[0] == 0
     assert store.conn.execute("SELECT count(*) FROM pareto_points WHERE run_id=?", (first,)).fetchone()[0] == 0
     assert panel.model.row_of(first) == -1 and panel.model.rowCount() == 1
 

@@ -135,8 +135,10 @@ def test_a_finished_run_loads_whole_and_a_live_one_continues_from_the_cursor(sto
 
 def test_a_cursor_read_stops_at_its_limit_and_resumes(store, started_run):
     run_id = started_run("toy.every_type", seeds=1)
-    store.append(run_id, [("loss", s, 0, float(s), 0.0) for s in range(1, 11)])
-    first = store_reader.series_since(store, run_id, 0, 4)
+    for first_step in (1, 4, 7):  # three flushes: three blocks of three values
+        store.append(run_id, [("loss", s, 0, float(s), 0.0) for s in range(first_step, first_step + 3)])
+    first = store_reader.series_since(store, run_id, 0, 4)  # whole blocks, until 4 values have come
     second = store_reader.series_since(store, run_id, first.cursor, 100)
-    assert first.steps.tolist() == [1, 2, 3, 4] and second.steps.tolist() == list(range(5, 11))
+    assert first.steps.tolist() == list(range(1, 7)) and first.more
+    assert second.steps.tolist() == [7, 8, 9] and not second.more
     assert store_reader.series_since(store, run_id, second.cursor, 100).cursor == second.cursor
