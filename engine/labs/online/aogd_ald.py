@@ -58,7 +58,7 @@ class AOGDALD(Algorithm):
     Departures: the paper ties the ALD threshold to T and the eigenvalue decay to state its
     rates; here nu is a parameter (``ald_threshold``). "Adaptive" is read as the
     self-confident step U / sqrt(sum ||g||^2), which gives the small-loss regret the
-    abstract states. NONS-ALD (the Newton-step variant) is not included.
+    abstract states. NONS-ALD, the Newton-step variant, is `NONSALD` in nons_ald.py.
     """
 
     id = "bandits.aogd_ald"
