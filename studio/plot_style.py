@@ -15,7 +15,9 @@ FAINT_ALPHA = 70                      # raw curve under a smoothed one, per-seed
 # Overlaid runs, in order (matplotlib's tab10, as the exported figures use).
 RUN_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
-BOUND_COLOURS = ((214, 39, 40), (44, 160, 44), (148, 103, 189), (140, 86, 75))
+# Theory curves: tab10 without the run's own blue, so that up to nine bounds differ.
+BOUND_COLOURS = ((214, 39, 40), (44, 160, 44), (148, 103, 189), (140, 86, 75), (227, 119, 194),
+                 (255, 127, 14), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 FRONT_COLOUR = (214, 39, 40)
 DOMINATED_COLOUR = (120, 120, 120, 90)  # faded: still visible, clearly not the front
 REFERENCE_COLOUR = (60, 60, 60)

@@ -243,13 +243,16 @@ class SeriesLayer:
     # -- legend and hover ---------------------------------------------------------------------
     def legend_key(self) -> tuple:
         return (self.label, self.colour, self.overlay, self.smoothing > 0, len(self.seed_curves) > 0,
-                tuple(self.bounds))
+                tuple(self.bounds), self._seen == -2)
 
     def legend_entries(self, overlay: bool) -> list[tuple[pg.GraphicsObject, str]]:
         if overlay:
             entries = [(self.mean.item, self.label)]
             entries += [(c.item, f"{self.label}: {plot_style.bound_label(n)}") for n, c in self.bounds.items()]
             return entries
+        bounds = [(curve.item, plot_style.bound_label(name)) for name, curve in self.bounds.items()]
+        if self._seen == -2:  # nothing measured (yet, or a theory-only run): only its bounds
+            return bounds
         smoothed = self.smoothing > 0
         entries = [(self.mean.item, "mean over seeds, smoothed" if smoothed else "mean over seeds")]
         if smoothed:
@@ -257,8 +260,7 @@ class SeriesLayer:
         entries.append((self.band_sample, "95% band of the mean"))
         if self.seed_curves:
             entries.append((self.seed_curves[0].item, "single seeds"))
-        entries += [(curve.item, plot_style.bound_label(name)) for name, curve in self.bounds.items()]
-        return entries
+        return entries + bounds
 
     def describe_at(self, x: float) -> tuple[float, float, str] | None:
         """(x, drawn y, text) of the full-resolution point nearest `x`, or None when empty."""

@@ -58,6 +58,20 @@ def test_mean_band_and_dashed_bounds(view):
     assert series.badge.isHidden()  # four points: nothing thinned, nothing smoothed
 
 
+def test_a_theory_only_run_lists_only_its_bounds_each_in_its_own_colour(view):
+    """A run that records bound curves and no measured regret (a reference panel) has no mean
+    or band to list, and seven bounds get seven different colours."""
+    data = RunData()
+    names = [f"rate_{k}_bound" for k in range(7)]
+    data.add_series([(name, s, -1, float(s * (k + 1)), 0.0) for k, name in enumerate(names) for s in STEPS])
+    view.render(data)
+    series = view.series
+    assert legend_texts(series) == [f"{plot_style.metric_label(n)} (theory)" for n in sorted(names)]
+    colours = {curve.opts["pen"].color().getRgb()[:3] for curve in series.bound_curves.values()}
+    assert len(colours) == 7 and plot_style.MEAN_COLOUR not in colours
+    assert xy(series.bound_curves["rate_6_bound"])[1].tolist() == [7.0 * s for s in STEPS]
+
+
 def test_per_seed_lines_are_each_seeds_values(view):
     view.render(regret_run())
     assert view.series.layers[0].seed_curves == []
