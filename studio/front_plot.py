@@ -88,6 +88,7 @@ class FrontPlot(QObject):
         self.hover = HoverReadout(self.plot, self._describe)
         self.overlay = False
         self._legend_key = None
+        self._snapshots: list[FrontSnapshot] = []
 
     def show_runs(self, snapshots: list[FrontSnapshot], overlay: bool) -> None:
         self.overlay = overlay
@@ -103,10 +104,30 @@ class FrontPlot(QObject):
             names, directions = snapshots[0].names, snapshots[0].directions
             i, j = self.axes
             plot_style.set_axis_labels(self.plot, f"{names[i]} ({directions[i]})", f"{names[j]} ({directions[j]})")
-            # No point lies beyond the front towards the ideal corner: the legend hides nothing there.
-            ideal = f"{'bottom' if directions[j] == 'min' else 'top'}-{'left' if directions[i] == 'min' else 'right'}"
-            self.plot_item.legend.setOffset(plot_style.legend_offset(ideal))
+        self._snapshots = snapshots
+        self._place_legend()
         self._update_legend([s.label for s in snapshots])
+
+    def _place_legend(self) -> None:
+        """Put the legend in the corner where it hides fewest points (the reference point counts).
+
+        A front runs from one off-diagonal corner through the ideal one, and the reference
+        point sits at the opposite (nadir) corner, so ties go to the off-diagonal corners.
+        """
+        if not self._snapshots:
+            return
+        i, j = self.axes
+        directions = self._snapshots[0].directions
+        vertical = ("bottom", "top") if directions[j] == "min" else ("top", "bottom")
+        horizontal = ("left", "right") if directions[i] == "min" else ("right", "left")
+        ideal, nadir = f"{vertical[0]}-{horizontal[0]}", f"{vertical[1]}-{horizontal[1]}"
+        order = (f"{vertical[1]}-{horizontal[0]}", f"{vertical[0]}-{horizontal[1]}", ideal, nadir)
+        points = [s.points[:, [i, j]] for s in self._snapshots if s.points.ndim == 2 and len(s.points)]
+        rx, ry = self.reference_point.getData()
+        points.append(np.column_stack([rx, ry]) if len(rx) else np.empty((0, 2)))
+        xy = np.concatenate(points)
+        corner = plot_style.emptiest_corner(xy[:, 0], xy[:, 1], order)
+        self.plot_item.legend.setOffset(plot_style.legend_offset(corner))
 
     def _update_legend(self, labels: list[str]) -> None:
         key = (self.overlay, tuple(labels))
@@ -127,6 +148,7 @@ class FrontPlot(QObject):
         """Move the marker and the handle without announcing it as a drag."""
         i, j = self.axes
         self.reference_point.setData([reference[i]], [reference[j]])
+        self._place_legend()
         self._placing = True
         try:
             self.reference_target.setPos(reference[i], reference[j])

@@ -6,6 +6,7 @@ the paper shows.
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
@@ -36,6 +37,27 @@ def legend_offset(corner: str) -> tuple[int, int]:
     vertical, horizontal = corner.split("-")
     return (LEGEND_MARGIN if horizontal == "left" else -LEGEND_MARGIN,
             LEGEND_MARGIN if vertical == "top" else -LEGEND_MARGIN)
+
+
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+
+
+def emptiest_corner(xs, ys, order=CORNERS, width: float = 0.45, height: float = 0.35) -> str:
+    """The corner of the points' bounding box whose `width` x `height` share holds the fewest
+    points: where a legend hides least. Ties go to the first corner in `order`."""
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[keep], ys[keep]
+    if not len(xs):
+        return order[0]
+    x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+    left = xs <= x0 + width * (x1 - x0)
+    right = xs >= x1 - width * (x1 - x0)
+    bottom = ys <= y0 + height * (y1 - y0)
+    top = ys >= y1 - height * (y1 - y0)
+    inside = {"top-left": top & left, "top-right": top & right,
+              "bottom-left": bottom & left, "bottom-right": bottom & right}
+    return min(order, key=lambda corner: (int(inside[corner].sum()), order.index(corner)))
 
 
 def new_plot(title: str = "", legend_corner: str = "top-left", downsampling: bool = True) -> pg.PlotWidget:

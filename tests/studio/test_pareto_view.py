@@ -74,6 +74,26 @@ def test_front_highlighted_joined_and_dominated_faded(view):
     assert legend == ["non-dominated", "dominated", "reference point"]
 
 
+def test_legend_goes_to_the_corner_where_it_hides_no_point():
+    """Points along y = 1 - x from (0, 1) to (0.5, 0.5) with the reference at (2, 2): the
+    top-left box (x <= 0.9, y >= 1.3) and the bottom-right one (x >= 1.1, y <= 0.7) are empty,
+    the bottom-left holds the front's lower end, the top-right the reference point."""
+    xs = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 2.0]
+    ys = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 2.0]
+    assert plot_style.emptiest_corner(xs, ys) == "top-left"
+    assert plot_style.emptiest_corner(xs, ys, ("bottom-right", "top-left", "bottom-left", "top-right")) == "bottom-right"
+    crowded = xs + [0.05, 0.1]  # two more points in the top-left box
+    assert plot_style.emptiest_corner(crowded, ys + [1.9, 1.5]) == "bottom-right"
+    assert plot_style.emptiest_corner([], []) == "top-left"
+
+
+def test_front_view_places_its_legend_off_the_front(view):
+    # Minimise error, maximise accuracy: the ideal corner is top-left, where the front bends,
+    # and the reference (1, 0) sits bottom-right; the bottom-left box holds no point.
+    view.render(two_objective_run())
+    assert view.projections[0].plot_item.legend.opts["offset"] == plot_style.legend_offset("bottom-left")
+
+
 def test_hypervolume_follows_a_typed_or_dragged_reference_point(qtbot, view):
     view.render(two_objective_run())
     assert view.reference_source == "declared" and view.hypervolumes == [pytest.approx(HV_DECLARED)]
