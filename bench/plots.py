@@ -2,7 +2,7 @@
 
     python -m bench.plots                     # everything: about two minutes on 2 cores
     python -m bench.plots --only redraw,load  # some of: hypervolume, redraw, load, baseline,
-                                              # stream, frozen, engines, nice
+                                              # stream, frozen, engines, nice, studio
 
 - redraw: a 10^6-point curve in the curves view: append 1,000 points and redraw (the
   live path: seed summary, smoothing when on, thinning, pyqtgraph, paint), and a pan
@@ -21,11 +21,13 @@
   seeds, recording every 30 steps): stall, and latency from a record's creation in the
   engine (run start + its wall time) to its paint, which includes the engine's own
   batching of up to 0.2 s. Four CPU-bound engines on 2 cores leave the GUI one core
-  in three; "nice" runs them at nice 10, as batch work beside an interactive program.
+  in three; "nice" runs them at nice 10, as batch work beside an interactive program;
+  "studio" starts them as the studio does (studio/run_process.py `lower_priority`: nice
+  10 and, on Linux, the batch scheduling class).
   Each stall is reported with the GUI thread's own CPU time inside it: the rest of a
   stall is time the process spent waiting for a core.
 - load: a finished run of 10^6 points (1 seed x 10^6 steps; 20 seeds x 50,000 steps)
-  from the store into the curves view, painted. Also the bare SQL read, the floor.
+  from the store into the curves view, painted. Also the store read alone, the floor.
 - hypervolume: 10^5 two-objective points, engine.metrics.hypervolume against
   moocore.hypervolume in the same process, same points, values checked equal.
 """
@@ -201,11 +203,17 @@ def bench_hypervolume() -> list[tuple]:
     return rows
 
 
-def bench_stream(app, engines: bool, niceness: int = 0, freeze_gc: bool = False) -> list[tuple]:
-    result = run_stream(app, engines=engines, niceness=niceness, freeze_gc=freeze_gc)
+def bench_stream(app, engines: bool, priority: str = "", freeze_gc: bool = False) -> list[tuple]:
+    from studio import run_process
+
+    preexec = {"": None, "nice": lambda: os.nice(run_process.ENGINE_NICENESS),
+               "studio": run_process.lower_priority}[priority]
+    result = run_stream(app, engines=engines, preexec=preexec, freeze_gc=freeze_gc)
     source = "4 engine processes" if engines else "4 writer processes"
-    if niceness:
-        source += f" at nice {niceness}"
+    if priority == "nice":
+        source += f" at nice {run_process.ENGINE_NICENESS}"
+    elif priority == "studio":
+        source += f" at nice {run_process.ENGINE_NICENESS} + batch scheduling (as the studio starts them)"
     if freeze_gc:
         source += ", gc.freeze() after start-up"
     latency_name = ("record created in engine -> drawn (incl. 0.2 s engine batching)" if engines
@@ -241,7 +249,7 @@ def print_table(rows: list[tuple]) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="hypervolume,redraw,load,baseline,stream,frozen,engines,nice",
+    parser.add_argument("--only", default="hypervolume,redraw,load,baseline,stream,frozen,engines,nice,studio",
                         help="comma-separated benchmarks to run")
     chosen = parser.parse_args(argv).only.split(",")
     from PySide6.QtWidgets import QApplication
@@ -253,7 +261,8 @@ def main(argv=None) -> None:
                       ("stream", lambda: bench_stream(app, engines=False)),
                       ("frozen", lambda: bench_stream(app, engines=False, freeze_gc=True)),
                       ("engines", lambda: bench_stream(app, engines=True)),
-                      ("nice", lambda: bench_stream(app, engines=True, niceness=10))):
+                      ("nice", lambda: bench_stream(app, engines=True, priority="nice")),
+                      ("studio", lambda: bench_stream(app, engines=True, priority="studio"))):
         if name in chosen:
             print(f"running {name}…", file=sys.stderr, flush=True)
             rows += run()

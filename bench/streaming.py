@@ -98,7 +98,7 @@ class PaintClock(QObject):
         return False
 
 
-def _start(folder: Path, db: Path, engines: bool, niceness: int) -> list[subprocess.Popen]:
+def _start(folder: Path, db: Path, engines: bool, preexec) -> list[subprocess.Popen]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     processes = []
     for k in range(RUNS):
@@ -110,7 +110,7 @@ def _start(folder: Path, db: Path, engines: bool, niceness: int) -> list[subproc
             command = [sys.executable, "-m", "bench.stream_writer", str(db), str(WRITER_SECONDS),
                        str(folder / f"writer{k}.json")]
         processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                          preexec_fn=(lambda: os.nice(niceness)) if niceness else None))
+                                          preexec_fn=preexec))
     return processes
 
 
@@ -123,8 +123,8 @@ def _wait(app, condition, timeout: float) -> None:
         time.sleep(0.02)
 
 
-def run_stream(app, engines: bool, watch: bool = True, niceness: int = 0, freeze_gc: bool = False) -> StreamResult:
-    """Stream 4 runs (their processes at `niceness`); with `watch=False` the window stays
+def run_stream(app, engines: bool, watch: bool = True, preexec=None, freeze_gc: bool = False) -> StreamResult:
+    """Stream 4 runs (each process calling `preexec` first, e.g. to lower its priority); with `watch=False` the window stays
     empty: the stall the machine alone causes. `freeze_gc` moves every object alive once
     the plots are set up out of the collector's reach (`gc.freeze()`), as an application
     can after building its window, so full collections scan only what is new."""
@@ -132,7 +132,7 @@ def run_stream(app, engines: bool, watch: bool = True, niceness: int = 0, freeze
         folder = Path(name)
         db = folder / "stream.db"
         Store(db).close()
-        processes = _start(folder, db, engines, niceness)
+        processes = _start(folder, db, engines, preexec)
         store = Store(db)
         window = QWidget()
         grid = QGridLayout(window)
