@@ -12,7 +12,7 @@ from engine.registry import Algorithm
 
 PREFERENCE_METRICS = ("loss", "reward_margin", "chosen_logp", "rejected_logp", "kl_to_reference", "true_reward",
                       "win_rate", "distance_to_optimum")
-PREFERENCE_PROBLEMS = ("preference.tabular_bt", "preference.loglinear")
+PREFERENCE_PROBLEMS = ("preference.tabular_bt", "preference.loglinear", "preference.token_mlp")
 
 BETA = Param("beta", "float", 0.1, "β: strength of the KL penalty to π_ref; scales the implicit reward.",
              low=0.0, low_open=True, high=1000.0)
@@ -58,10 +58,11 @@ class PreferenceOptimisation(Algorithm):
 
     Each step draws this step's pairs from the problem, computes the loss the subclass
     defines on the log-ratios of the current policy, and takes one optimizer step on the
-    policy parameters (tabular logits or θ of a log-linear policy, as the problem says),
-    which start at π_ref. Seeds are a batch: one loss summed over seeds, whose parameters
-    never interact. A step's metrics describe the policy that step's loss was computed
-    on, before its update, as a trainer logs a batch.
+    policy parameters (tabular logits, θ of a log-linear policy, or the flat weights of
+    the token MLP, as the problem says), which start at π_ref. Seeds are a batch: one
+    loss summed over seeds, whose parameters never interact. A step's metrics describe
+    the policy that step's loss was computed on, before its update, as a trainer logs a
+    batch.
 
     Metrics: `reward_margin` is the weighted mean of the implicit reward margin
     β (log π(y_w)/π_ref(y_w) − log π(y_l)/π_ref(y_l)) (TRL's rewards/margins);

@@ -37,7 +37,14 @@ class ConstrainedProxyOptimisation(Algorithm):
     Departures from the paper: one prompt and a tabular policy; the policy step is the
     exact maximiser of the Lagrangian (closed form) instead of PPO steps; τ is given
     (the paper finds proxy points from the true evaluation score of earlier runs, or by a
-    gradient-free search within one run).
+    gradient-free search within one run). The authors' code bounds each multiplier by a
+    squashing function, μ = σ(ξ) for "≥" constraints (tanh for the equality variant ξ-PPO,
+    which also pulls a reward model that overshoots back down to τ), weights the KL term
+    by (n − Σμ) and takes SGD steps on ξ; with one reward model the policy
+    (1 − μ)(−KL) + μ E[r̃] maximises is π_ref exp(λ r̃)/Z with λ = μ/(1 − μ), so the
+    constrained optimum is the same and only the multiplier's path differs. Here μ is not
+    squashed but projected onto μ ≥ 0, and only the inequality form is built: when π_ref
+    already meets τ the policy stays at π_ref.
 
     Metrics: `proxy_reward`, `true_reward`, `kl_to_reference` of π_t; `multiplier` μ_t;
     `constraint_gap` τ − E_π_t[r̃].

@@ -106,8 +106,8 @@ def test_dpo_reaches_its_closed_form_optimum_and_the_metrics_there():
 
 
 def test_every_algorithm_declares_both_problems_and_its_paper():
-    """Result: each Lab-2 algorithm runs on the tabular and the log-linear problem and
-    names its paper as papers.txt spells it (DPO, the base, is not in papers.txt)."""
+    """Result: each Lab-2 loss runs on the tabular, the log-linear and the token-MLP problem
+    and names its paper as papers.txt spells it (DPO, the base, is not in papers.txt)."""
     titles = {
         "preference.ipo": "A General Theoretical Paradigm to Understand Learning from Human Preferences",
         "preference.rdpo": "Provably Robust DPO: Aligning Language Models with Noisy Feedback",
@@ -120,7 +120,25 @@ def test_every_algorithm_declares_both_problems_and_its_paper():
     }
     for algorithm_id in ALGORITHMS:
         cls = registry.algorithm(algorithm_id)
-        assert cls.problems == ("preference.tabular_bt", "preference.loglinear")
+        assert cls.problems == ("preference.tabular_bt", "preference.loglinear", "preference.token_mlp")
         if algorithm_id in titles:
             assert cls.paper == titles[algorithm_id]
             assert titles[algorithm_id] in " ".join(cls.__doc__.split())
+
+
+def test_the_newer_algorithms_name_their_papers():
+    """Result: A*-PO, INPO and the gradient-field analysis name their papers exactly as
+    papers.txt spells them, in `paper` and in the docstring, and declare their problems."""
+    declared = {
+        "preference.apo": ("Accelerating RL for LLM Reasoning with Optimal Advantage Regression",
+                           ("preference.tabular_bt", "preference.loglinear", "preference.token_mlp")),
+        "preference.inpo": (("Iterative Nash Policy Optimization: Aligning LLMs with General Preferences via "
+                             "No-Regret Learning"), ("preference.intransitive",)),
+        "preference.dpo_gradient_field": (("Towards Analyzing and Understanding the Limitations of DPO: "
+                                           "A Theoretical Perspective"), ("preference.tabular_bt",)),
+    }
+    for algorithm_id, (title, problems) in declared.items():
+        cls = registry.algorithm(algorithm_id)
+        assert cls.paper == title
+        assert title in " ".join(cls.__doc__.split())
+        assert cls.problems == problems
