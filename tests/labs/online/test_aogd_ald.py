@@ -11,30 +11,9 @@ import torch
 
 from engine.labs.online.aogd_ald import AOGDALD, ald_test
 from engine.labs.online.kernel_ogd import KernelOGD
-from engine.labs.online.kernel_stream import KernelRegressionStream, KernelStream, gaussian_kernel
+from engine.labs.online.kernel_stream import KernelRegressionStream, gaussian_kernel
+from tests.labs.online.kernel_streams import T64, GivenStream, stream_params
 from tests.labs.online.recorder import CPU, FakeRecorder, run
-
-T64 = torch.float64
-
-
-def stream_params(dimension=1, bandwidth=1.0, noise=0.1):
-    return {"dimension": dimension, "bandwidth": bandwidth, "centres": 8, "target_norm": 1.0, "noise": noise}
-
-
-class GivenStream(KernelRegressionStream):
-    """A stream fixed by the test, the targets noiseless (no id: not registered)."""
-
-    id = ""
-
-    def __init__(self, xs, ys, bandwidth=1.0):
-        super().__init__(stream_params(bandwidth=bandwidth), 1, CPU, T64, 0)
-        x = torch.tensor(xs, dtype=T64).reshape(1, -1, 1)
-        y = torch.tensor([ys], dtype=T64)
-        self._stream = KernelStream(x, y, y)
-
-    def stream(self, steps):
-        return self._stream
-
 
 def run_given(cls, params, xs, ys):
     rec = FakeRecorder(list(range(1, len(xs) + 1)))
