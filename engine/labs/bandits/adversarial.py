@@ -51,7 +51,7 @@ class SwitchingBandit(_Accounting):
 
     id = "bandits.switching"
     title = "Switching-mean (piecewise-stationary) Bernoulli bandit"
-    summary = "Bernoulli arms whose means are permuted every `segment` rounds; regret against the best fixed arm."
+    summary = "Bernoulli arms whose means are permuted every `segment` rounds; regret against the best arm of each round."
     params = (
         Param("means", "floats", [0.2, 0.5, 0.8], "Success probabilities, permuted among the arms at each switch.",
               low=0.0, high=1.0, min_len=2, max_len=1000),
@@ -91,7 +91,8 @@ class SwitchingBandit(_Accounting):
 class AdversarialBandit(_Accounting):
     """Oblivious adversarial reward sequences in {0, 1}, fixed before the game.
 
-    - moving_leader: phase j covers rounds ceil(r^j) <= t < ceil(r^(j+1)) (r = `growth`);
+    - moving_leader: phase j starts at round max(j + 1, ceil(r^j)) (r = `growth`; the j + 1
+      keeps every phase at least one round long when r is near 1);
       in each phase one arm, the leader, drawn per seed uniformly among the arms other than
       the previous leader, pays 1 with probability `leader_reward`, and every other arm
       pays 1 with probability `other_reward` (independent draws per arm from the problem's
@@ -115,7 +116,7 @@ class AdversarialBandit(_Accounting):
               "cyclic: arm (t - 1) mod K pays 0, the others 1 (defeats UCB1's tie order).",
               choices=("moving_leader", "cyclic")),
         Param("arms", "int", 5, "Number of arms K.", low=2, high=1000),
-        Param("growth", "float", 2.0, "moving_leader: ratio r of phase boundaries (phase j starts at ceil(r^j)).",
+        Param("growth", "float", 2.0, "moving_leader: ratio r of phase boundaries (phase j starts at max(j + 1, ceil(r^j))).",
               low=1.0, low_open=True, high=1000.0),
         Param("leader_reward", "float", 1.0, "moving_leader: probability that the phase's leader pays 1.",
               low=0.0, high=1.0),

@@ -56,6 +56,8 @@ def test_ucb1_reference_by_hand():
     true at n = 6 (1.893 > 1.846), so in round t = n + 1 = 7 the regret becomes 2."""
     expected = ucb1_reference_regret([0.0, 1.0], 7)
     assert [expected[t] for t in range(1, 8)] == [1, 1, 1, 1, 1, 1, 2]
+    _, _, rec = run(UCB1, {"c": 2.0}, [0.0, 1.0], seeds=2, checkpoints=list(range(1, 8)))
+    assert [rec.values[t]["cumulative_regret"].tolist() for t in range(1, 8)] == [[r, r] for r in (1, 1, 1, 1, 1, 1, 2)]
 
 
 def test_ucb1_stays_under_its_finite_time_bound():

@@ -138,3 +138,22 @@ def test_mismatched_loss_lists_are_refused_with_the_key():
     with pytest.raises(ParamError, match="problem.saturated_loss"):
         WeightedTallyingBandit({"fresh_loss": [0.5, 0.5], "saturated_loss": [0.2], "memory": 3, "decay": 0.5},
                                1, CPU, torch.float64, 0)
+
+
+def test_tally_blind_ucb1_index_and_update_by_hand():
+    """UCB1's rule on the observed losses (rewards 1 - loss): after counts (1, 2) and reward
+    sums (0.5, 1.8), round t = 4 with c = 2 has indices 0.5 + sqrt(2 ln 3) = 1.9823 and
+    0.9 + sqrt(ln 3) = 1.9481, so arm 0; with c = 0.5 they are 1.2412 and 1.4241, so arm 1.
+    The first K rounds play the arms in order; an update adds one play and 1 - loss."""
+    problem = WeightedTallyingBandit(PRACTICE, 2, CPU, torch.float64, 0)
+    wide = TallyingUCB1({"c": 2.0}, problem, 2, CPU, torch.float64, 0)
+    narrow = TallyingUCB1({"c": 0.5}, problem, 2, CPU, torch.float64, 0)
+    for alg in (wide, narrow):
+        alg.start(10, None)
+        assert [alg.select(t).tolist() for t in (1, 2, 3)] == [[0, 0], [1, 1], [2, 2]]
+        alg.counts[:] = torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64)
+        alg.reward_sums[:] = torch.tensor([0.5, 1.8, 0.0], dtype=torch.float64)
+    assert wide.select(4).tolist() == [0, 0] and narrow.select(4).tolist() == [1, 1]
+    wide.update(4, torch.tensor([0, 2]), torch.tensor([0.25, 1.0], dtype=torch.float64))
+    assert wide.counts.tolist() == [[2.0, 2.0, 5.0], [1.0, 2.0, 6.0]]
+    assert wide.reward_sums.tolist() == [[1.25, 1.8, 0.0], [0.5, 1.8, 0.0]]

@@ -1,5 +1,6 @@
 """Pareto Low-Rank Adapters on the regression problems: the preference schedule by hand,
-the LoRA start, convergence to the closed-form front, and the division of labour."""
+the LoRA start, convergence to the closed-form front, and the metric of the division of
+labour (the shared model's excess loss) by hand."""
 
 import numpy as np
 import pytest
@@ -77,3 +78,23 @@ def test_both_preference_samplers_reach_the_same_monotone_front(tmp_path):
         assert np.all(np.diff(fronts[sampler][..., 1], axis=1) > 0)
     np.testing.assert_allclose(fronts["annealing"], fronts["dirichlet"], rtol=1e-3)
     np.testing.assert_allclose(ratios["annealing"], ratios["dirichlet"], rtol=1e-5)
+
+
+def test_base_excess_loss_is_the_shared_models_uniform_loss_above_its_minimum():
+    # base_excess_loss(W) = (1/K) sum_k ||X W - y_k||^2 / n - min_theta of the same: zero when
+    # W is the uniform-preference least-squares solution, and for W = 0 the mean of the
+    # targets' squares minus the minimum, both solved here with numpy.
+    params = {"n_samples": 40, "n_features": 3, "task_similarity": 0.3, "noise": 0.1, "design": "gaussian"}
+    problem = TwoTaskRegression(params, 2, torch.device("cpu"), torch.float64, 4)
+    algorithm = ParetoLowRankAdapters({"preferences": 3, "sampler": "annealing", "rays": 3, "annealing_power": 5.0,
+                                       "epsilon": 0.01, "lr": 0.1}, problem, 2, torch.device("cpu"), torch.float64, 4)
+    X, y = problem.design.numpy(), problem.targets.numpy()
+    for s in range(2):
+        mean_target = y[s].mean(axis=0)
+        theta = np.linalg.lstsq(X[s], mean_target, rcond=None)[0]
+        minimum = np.mean([((X[s] @ theta - y[s, k]) ** 2).mean() for k in range(2)])
+        solved = torch.tensor(np.stack([theta, theta]))
+        at_optimum = algorithm.diagnostics({"shared": solved})["base_excess_loss"].numpy()
+        at_zero = algorithm.diagnostics({"shared": torch.zeros(2, 3, dtype=torch.float64)})["base_excess_loss"].numpy()
+        assert abs(at_optimum[s]) < 1e-10
+        np.testing.assert_allclose(at_zero[s], (y[s] ** 2).mean() - minimum, rtol=1e-10)

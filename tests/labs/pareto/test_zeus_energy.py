@@ -168,13 +168,14 @@ def test_nvml_meter_sets_limits_when_permitted_and_restores_the_original():
 
 
 def test_measured_rates_model_the_limits_that_cannot_be_set():
-    # A meter that applies 100 W but refuses 300 W and reports every window as 0.5 s and 60 J:
-    # at 100 W the rates are measured, P = 60 / 0.5 = 120 W and R = 20 steps x b / 0.5 s;
-    # at 300 W (refused) the uncapped measurement (also 120 W, 40 b /s) stands, since
-    # min(300, 120) = 120 leaves it uncapped; half the limits were applied.
+    # A meter that applies 300 W but refuses 100 W and reports every window as 0.5 s and 60 J.
+    # At 300 W the rates are measured: P = 60 / 0.5 = 120 W, R = 20 steps x b / 0.5 s. At
+    # 100 W (refused) the device's own uncapped rates (the same 120 W and 40 b / s) are capped
+    # by the cost model: P = min(100, 120) = 100 W, R = 40 b (100 / 120)^alpha. Half the
+    # limits were applied.
     class Meter:
         def try_set_limit(self, watts):
-            return watts <= 100.0
+            return watts >= 300.0
 
         def measure(self, work, synchronise):
             work()
@@ -185,12 +186,13 @@ def test_measured_rates_model_the_limits_that_cannot_be_set():
 
     problem = BlobClassification({p.name: p.default for p in BlobClassification.params}, 2, CPU, torch.float64, 0)
     params = {**{p.name: p.default for p in ZeusEnergyFront.params}, "batch_sizes": [8, 32],
-              "power_limits": [100.0, 300.0], "profile_steps": 20}
+              "power_limits": [100.0, 300.0], "profile_steps": 20, "alpha": 0.5}
     algorithm = ZeusEnergyFront(params, problem, 2, CPU, torch.float64, 0)
     start = init_mlp(algorithm.shape, (2,), torch.Generator().manual_seed(0), CPU, torch.float64)
     power, rate, applied = algorithm.measured_rates(Meter(), start)
-    np.testing.assert_allclose(power, [[120.0, 120.0], [120.0, 120.0]])
-    np.testing.assert_allclose(rate, [[20 * 8 / 0.5] * 2, [20 * 32 / 0.5] * 2])
+    np.testing.assert_allclose(power, [[100.0, 120.0], [100.0, 120.0]])
+    slowdown = (100.0 / 120.0) ** 0.5
+    np.testing.assert_allclose(rate, [[40 * 8 * slowdown, 40 * 8], [40 * 32 * slowdown, 40 * 32]])
     assert applied == 0.5
 
 
