@@ -22,8 +22,9 @@
   engine (run start + its wall time) to its paint, which includes the engine's own
   batching of up to 0.2 s. Four CPU-bound engines on 2 cores leave the GUI one core
   in three; "nice" runs them at nice 10, as batch work beside an interactive program;
-  "studio" starts them as the studio does (studio/run_process.py `lower_priority`: nice
-  10 and, on Linux, the batch scheduling class).
+  "studio" is the studio's own set-up: engines started as studio/run_process.py
+  `lower_priority` starts them (nice 10 and, on Linux, the batch scheduling class), and
+  `gc.freeze()` after start-up as studio/app.py does.
   Each stall is reported with the GUI thread's own CPU time inside it: the rest of a
   stall is time the process spent waiting for a core.
 - load: a finished run of 10^6 points (1 seed x 10^6 steps; 20 seeds x 50,000 steps)
@@ -262,7 +263,7 @@ def main(argv=None) -> None:
                       ("frozen", lambda: bench_stream(app, engines=False, freeze_gc=True)),
                       ("engines", lambda: bench_stream(app, engines=True)),
                       ("nice", lambda: bench_stream(app, engines=True, priority="nice")),
-                      ("studio", lambda: bench_stream(app, engines=True, priority="studio"))):
+                      ("studio", lambda: bench_stream(app, engines=True, priority="studio", freeze_gc=True))):
         if name in chosen:
             print(f"running {name}…", file=sys.stderr, flush=True)
             rows += run()

@@ -14,6 +14,7 @@ the event loop instead of all in one.
 from __future__ import annotations
 
 import itertools
+import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
@@ -28,7 +29,9 @@ REDRAW_MS = 50
 ROWS_PER_POLL = 5_000
 VIEWS = {"regret": RegretView, "curves": CurvesView, "pareto": ParetoView}
 PHASES = 4  # live plots spread their redraws over this many slots of REDRAW_MS
+SPREAD_MS = REDRAW_MS // PHASES
 _next_phase = itertools.count()
+_last_render_end = [float("-inf")]  # when any live plot last finished a render (monotonic s)
 
 
 class LivePlot(QWidget):
@@ -53,10 +56,14 @@ class LivePlot(QWidget):
         self.poll_timer.setInterval(POLL_MS)
         self.poll_timer.timeout.connect(self.poll)
         self.redraw_timer = QTimer(self)
+        # Precise, or Qt aligns the coarse timers of all plots to one wake-up and every plot
+        # redraws (and then paints) in the same pass of the event loop: one long stall.
+        self.redraw_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.redraw_timer.setInterval(REDRAW_MS)
         self.redraw_timer.timeout.connect(self.redraw)
         self._phase_timer = QTimer(self)
         self._phase_timer.setSingleShot(True)
+        self._phase_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._phase_timer.setInterval(REDRAW_MS * (next(_next_phase) % PHASES) // PHASES)
         self._phase_timer.timeout.connect(self.redraw_timer.start)
 
@@ -72,7 +79,7 @@ class LivePlot(QWidget):
         self.view = VIEWS.get(plot_kind, CurvesView)()
         self._stack.addWidget(self.view)
         self._stack.setCurrentWidget(self.view)
-        self.redraw()
+        self.redraw(spread=False)
         self.poll_timer.start()
         self._phase_timer.start()
 
@@ -82,7 +89,7 @@ class LivePlot(QWidget):
             return
         while self.poll():
             pass
-        self.redraw()
+        self.redraw(spread=False)
         self.stop_timers()
 
     def stop_timers(self) -> None:
@@ -100,8 +107,18 @@ class LivePlot(QWidget):
             self.run_row_read.emit(row)
         return more
 
-    def redraw(self) -> None:
+    def redraw(self, spread: bool = True) -> None:
+        """Draw what changed since the last redraw. With `spread`, a plot does not draw right
+        after another one has: it retries a slot later, so that the plots' renders and paints
+        never pile up in one pass of the event loop (one long stall) when their timers fire
+        together, as they do once the loop has been late."""
         if self.view is None or self.data.version == self._drawn_version:
             return
+        if spread and time.monotonic() - _last_render_end[0] < SPREAD_MS / 1000:
+            self.redraw_timer.start(SPREAD_MS)
+            return
+        if self.redraw_timer.isActive() and self.redraw_timer.interval() != REDRAW_MS:
+            self.redraw_timer.start(REDRAW_MS)
         self._drawn_version = self.data.version
         self.view.render(self.data)
+        _last_render_end[0] = time.monotonic()

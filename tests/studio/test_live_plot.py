@@ -5,6 +5,7 @@ timers pick them up, and the pyqtgraph items are checked against hand-computed v
 """
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -155,3 +156,37 @@ def test_pareto_front_of_the_latest_step_with_directions(qtbot, live_plot, store
     assert layer.dominated_points.data["x"].tolist() == [0.5]
     # One point at (0.05, 0.95) against (1, 0): 0.95 x 0.95.
     assert view.hypervolumes == [pytest.approx(0.9025)]
+
+
+def test_two_plots_due_together_draw_in_separate_slots(qtbot, store, started_run):
+    """When two plots' redraw timers fire in the same pass of the event loop, the second one
+    does not render right after the first: it retries one slot (REDRAW_MS / PHASES) later,
+    so their renders and paints never add up to one long stall."""
+    from studio import live_plot as module
+
+    plots, renders = [], []
+    for index in range(2):
+        run_id = started_run("toy.regret", seeds=1)
+        plot = LivePlot(store)
+        qtbot.addWidget(plot)
+        plot.show()
+        plot.watch(run_id, "regret")
+        plot.stop_timers()
+        store.append(run_id, regret_rows([1, 2], seeds=1))
+        plot.poll()
+        real = plot.view.render
+        plot.view.render = lambda data, index=index, real=real: (renders.append((index, time.monotonic())), real(data))
+        plots.append(plot)
+    try:
+        module._last_render_end[0] = float("-inf")  # no plot has drawn for a while
+        for plot in plots:
+            plot.redraw_timer.start()
+            plot.redraw()  # both due now, as when their timers fire together
+        assert [index for index, _ in renders] == [0]
+        assert plots[1].redraw_timer.interval() == module.SPREAD_MS
+        qtbot.waitUntil(lambda: len(renders) == 2, timeout=WAIT_MS)
+        assert renders[1][1] - renders[0][1] >= module.SPREAD_MS / 1000 * 0.9
+        assert plots[1].redraw_timer.interval() == module.REDRAW_MS  # back to its own rate
+    finally:
+        for plot in plots:
+            plot.stop_timers()
