@@ -2,10 +2,11 @@
 
 The reference ("bare") is the loop with nothing around it: per round the index (UCB1:
 x_i + sqrt(2 ln n / n_i); Thompson sampling: one Beta draw per arm), an argmax, one
-Bernoulli draw per seed, two scatter-adds. It draws from the same generators as the
-engine's problem and algorithm, with the same kernels, so both produce the same
-trajectories: the regret check at the end must agree exactly for UCB1 and Thompson
-sampling alike, or the comparison is void.
+Bernoulli draw per seed, and the two scatter-adds (counts and sums, done as one kernel
+on the two stacked). It draws from the same generators as the engine's problem and
+algorithm, with the same kernels into the same kind of preallocated buffers, so both
+produce the same trajectories: the regret check at the end must agree exactly for UCB1
+and Thompson sampling alike, or the comparison is void.
 
 The engine runs the same spec as `tradeoff run` does (engine.runner.execute, writing to a
 temporary store), in three recording settings, to show where the time goes:
@@ -15,9 +16,9 @@ temporary store), in three recording settings, to show where the time goes:
 - no store: the algorithm's own loop with a recorder that computes and copies every
   checkpoint's values to the host but writes nothing (what base.py itself costs).
 
-The store keeps one row per seed, metric and checkpoint (about 1.1 x 10^3 rows per seed
-at the default stride), which at 10^6 seeds on a GPU is beyond what SQLite takes in any
-reasonable time; there only the third setting runs unless --modes asks for more.
+On a GPU only the third setting runs unless --modes asks for more: at 10^6 seeds each
+checkpoint is 10^6 values per metric, and the store's writes, not the loop, would be
+what is measured.
 
     python bench/bandits_bare_loop.py                      # CPU: 10^4 seeds
     python bench/bandits_bare_loop.py --device cuda        # GPU: 10^6 seeds
@@ -39,6 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import registry, runner  # noqa: E402
+from engine.labs.bandits.base import first_argmax  # noqa: E402
 from engine.labs.bandits.problems import BernoulliBandit  # noqa: E402
 from engine.labs.bandits.thompson import sample_beta  # noqa: E402
 from engine.seeding import ALGORITHM_STREAM, PROBLEM_STREAM, generator  # noqa: E402
@@ -52,31 +54,40 @@ LABELS = {"auto": "engine + store, auto stride", "log": "engine + store, log-spa
 
 
 def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtype, seed: int = 0):
-    """Return (seconds, pseudo-regret per seed [seeds] as float64 numpy)."""
+    """Return (seconds, pseudo-regret per seed [seeds] as float64 numpy).
+
+    The kernels are the engine's (the same index, sampler, draw and update, into
+    preallocated buffers, in inference mode), so the difference is what the engine adds.
+    """
     k = len(MEANS)
     means = torch.tensor(MEANS, dtype=dtype, device=device)
-    counts = torch.zeros((seeds, k), dtype=dtype, device=device)
-    sums = torch.zeros((seeds, k), dtype=dtype, device=device)
-    ones = torch.ones((seeds, 1), dtype=dtype, device=device)
+    # counts and sums, stored arm by arm as UCB1's and Thompson sampling's are in the engine
+    stats = torch.zeros((2, k, seeds), dtype=dtype, device=device)
+    counts, sums = stats[0].t(), stats[1].t()
+    increment = torch.ones((2, 1, seeds), dtype=dtype, device=device)  # 1 play, the reward
+    rewards = increment[1, 0]
+    arms = torch.zeros(seeds, dtype=torch.long, device=device)
+    played = arms.view(1, 1, seeds).expand(2, 1, seeds)
+    index = torch.empty_like(counts)
+    arm_means = torch.empty(seeds, dtype=dtype, device=device)
     rewards_gen = generator(device, seed, PROBLEM_STREAM)
     learner_gen = generator(device, seed, ALGORITHM_STREAM)
     _sync(device)
     start = time.perf_counter()
-    for t in range(1, steps + 1):
-        if algorithm == "ucb1":
-            if t <= k:
-                arms = torch.full((seeds,), t - 1, dtype=torch.long, device=device)
+    with torch.inference_mode():
+        for t in range(1, steps + 1):
+            if algorithm == "ucb1":
+                if t <= k:
+                    arms.fill_(t - 1)
+                else:
+                    # 1 / sqrt(n_i) + x_i / sqrt(2 ln n): the UCB1 index divided by sqrt(2 ln n)
+                    torch.rsqrt(counts, out=index).addcdiv_(sums, counts, value=1.0 / math.sqrt(2.0 * math.log(t - 1)))
+                    first_argmax(index, out=arms)
             else:
-                bonus = counts.rsqrt().mul_(math.sqrt(2.0 * math.log(t - 1)))
-                arms = torch.argmax(torch.addcdiv(bonus, sums, counts), dim=1)
-        else:
-            theta = sample_beta(sums + 1.0, (counts - sums).add_(1.0), learner_gen, False)
-            arms = torch.argmax(theta, dim=1)
-        u = torch.rand(seeds, generator=rewards_gen, device=device, dtype=dtype)
-        rewards = (u < means[arms]).to(dtype)
-        played = arms.unsqueeze(1)
-        counts.scatter_add_(1, played, ones)
-        sums.scatter_add_(1, played, rewards.unsqueeze(1))
+                first_argmax(sample_beta(sums + 1.0, (counts - sums).add_(1.0), learner_gen, False), out=arms)
+            u = torch.rand(seeds, generator=rewards_gen, device=device, dtype=dtype)
+            torch.lt(u, torch.index_select(means, 0, arms, out=arm_means), out=rewards)
+            stats.scatter_add_(1, played, increment)
     _sync(device)
     seconds = time.perf_counter() - start
     means64 = torch.tensor(MEANS, dtype=torch.float64, device=device)
@@ -153,7 +164,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     ap.add_argument("--repeats", type=int, default=3, help="alternate bare and engine runs this many times")
     ap.add_argument("--modes", default="", help="engine recording settings to run, of auto, log, none "
-                    "(default: all three on a CPU; on a GPU only none, as the store takes one row per seed)")
+                    "(default: all three on a CPU; on a GPU only none)")
     args = ap.parse_args(argv)
     cuda = args.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():

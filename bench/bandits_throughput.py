@@ -15,9 +15,11 @@ over the first --peer-steps steps. They are fed the very rewards the engine's pr
 for those seeds (its uniforms, replayed), so UCB1 should follow the same trajectories;
 Thompson sampling draws its own posterior samples, so there only the means compare. The
 regret check compares the mean regret at --peer-steps on that common subset, engine
-against peer, within 3 standard errors (else the comparison is void). Peak resident
-memory of the engine at 10^4 and 10^5 steps (fresh processes) shows that nothing grows
-with the number of steps.
+against peer, within 3 standard errors (else the comparison is void). Engine and peers
+alternate --repeats times (default 3), so that the machine's load hits every side; each
+rate is the median of its runs, each ratio the median of the per-repeat ratios. Peak
+resident memory of the engine at 10^4 and 10^5 steps (fresh processes) shows that
+nothing grows with the number of steps.
 
     python bench/bandits_throughput.py                 # the full comparison (several minutes)
     python bench/bandits_throughput.py --steps 20000   # quicker
@@ -192,12 +194,13 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads of the engine (default 1)")
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    ap.add_argument("--repeats", type=int, default=3, help="alternate engine and peer runs this many times")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     python_seeds = dict((k, int(v)) for k, v in (item.split(":") for item in args.python_seeds.split(",")))
     mabwiser_seeds = dict((k, int(v)) for k, v in (item.split(":") for item in args.mabwiser_seeds.split(",")))
     try:
-        import mabwiser  # noqa: F401
+        import mabwiser.mab  # noqa: F401  (imported here, so that no peer run is timed with it)
 
         mabwiser_version = importlib.metadata.version("mabwiser")
     except ImportError:
@@ -209,29 +212,42 @@ def main(argv=None) -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for algorithm in args.algorithms.split(","):
-            seconds, regret = engine_side(algorithm, args.seeds, args.steps, args.threads, args.dtype,
-                                          args.peer_steps, Path(tmp))
-            engine_rate = args.seeds * args.steps / seconds
-            spread = float(regret.std())
-            print(f"{algorithm:<9} engine    {args.seeds:>5} seeds {seconds:8.1f} s {engine_rate:10.3g} pulls/s")
-            results.append({"algorithm": algorithm, "side": "engine", "seeds": args.seeds, "steps": args.steps,
-                            "seconds": seconds, "pulls_per_s": engine_rate})
             peers = [("python", python_seeds.get(algorithm, 0))]
             if mabwiser_version:
                 peers.append(("mabwiser", mabwiser_seeds.get(algorithm, 0)))
-            subset = max(n for _, n in peers)
-            uniforms = replayed_uniforms(args.seeds, args.peer_steps, subset, args.dtype)
+            peers = [(name, n) for name, n in peers if n > 0]
+            uniforms = replayed_uniforms(args.seeds, args.peer_steps, max([n for _, n in peers], default=0),
+                                         args.dtype)
+            # Engine and peers alternate, so that a change in the machine's load hits all
+            # sides; each ratio is the median over the repeats of engine rate / peer rate.
+            runs = {"engine": []}
+            for _ in range(args.repeats):
+                seconds, regret = engine_side(algorithm, args.seeds, args.steps, args.threads, args.dtype,
+                                              args.peer_steps, Path(tmp))
+                runs["engine"].append(args.seeds * args.steps / seconds)
+                for name, n in peers:
+                    peer_seconds, peer_regret = peer_side(name, algorithm, uniforms, MEANS, n)
+                    runs.setdefault(name, []).append(n * args.peer_steps / peer_seconds)
+            engine_rate = float(np.median(runs["engine"]))
+            print(f"{algorithm:<9} engine    {args.seeds:>5} seeds {args.seeds * args.steps / engine_rate:8.1f} s "
+                  f"{engine_rate:10.3g} pulls/s  ({args.seeds * 1e6 / engine_rate:.0f} us a step; runs "
+                  f"{', '.join(f'{r:.3g}' for r in runs['engine'])})")
+            results.append({"algorithm": algorithm, "side": "engine", "seeds": args.seeds, "steps": args.steps,
+                            "pulls_per_s": engine_rate, "runs": runs["engine"]})
+            spread = float(regret.std())
             for name, n in peers:
-                if n == 0:
-                    continue
-                peer_seconds, peer_regret = peer_side(name, algorithm, uniforms, MEANS, n)
-                rate = n * args.peer_steps / peer_seconds
+                rate = float(np.median(runs[name]))
+                ratios = [e / p for e, p in zip(runs["engine"], runs[name])]
+                # Peers are deterministic given the replayed rewards: the last run's regret serves.
+                peer_seconds, peer_regret = 0.0, peer_side(name, algorithm, uniforms, MEANS, n)[1]
                 check = regret_check(regret, peer_regret, spread)
-                print(f"{algorithm:<9} {name:<9} {n:>5} seeds {peer_seconds:8.1f} s {rate:10.3g} pulls/s  "
-                      f"engine/{name} = {engine_rate / rate:7.0f}x  regret {check}")
+                print(f"{algorithm:<9} {name:<9} {n:>5} seeds {n * args.peer_steps / rate:8.1f} s {rate:10.3g} pulls/s  "
+                      f"engine/{name} = {float(np.median(ratios)):7.0f}x (runs {', '.join(f'{r:.0f}' for r in ratios)})"
+                      f"  regret {check}")
                 results.append({"algorithm": algorithm, "side": name, "seeds": n, "steps": args.peer_steps,
-                                "seconds": peer_seconds, "pulls_per_s": rate, "ratio": engine_rate / rate,
+                                "pulls_per_s": rate, "ratio": float(np.median(ratios)), "ratios": ratios,
                                 "regret_check": check})
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     if not args.no_memory:
         # The loop and its recording are the same for every learner: UCB1 is the quick one.
         small = peak_memory("ucb1", args.seeds, args.steps // 10, args.threads, args.dtype)

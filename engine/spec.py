@@ -37,7 +37,7 @@ DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 RUN_PARAMS = (
     Param("name", "str", "", "A name for the run, shown in the history."),
-    Param("seeds", "int", 1, "Number of seeds, run together as a batch.", low=1, high=100_000),
+    Param("seeds", "int", 1, "Number of seeds, run together as a batch.", low=1, high=10_000_000),
     Param("steps", "int", 1000, "Number of steps (rounds, updates) per seed.", low=1, high=100_000_000),
     Param("seed", "int", 0, "Base random seed; the same seed gives the same draws.", low=0, high=2**62),
     Param("record_every", "int", 0, "Record every N steps (log-spaced points are always kept); 0 = automatic.",

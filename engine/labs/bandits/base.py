@@ -27,7 +27,9 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from engine.labs.bandits.problems import BernoulliBandit
 from engine.params import Param
 from engine.registry import Algorithm
 from engine.seeding import ALGORITHM_STREAM, generator
@@ -76,6 +78,24 @@ def sample_categorical(probs: torch.Tensor, gen: torch.Generator) -> torch.Tenso
     return index.clamp_max_(probs.shape[1] - 1)  # round-off can leave the last cumsum below u
 
 
+def first_argmax(values: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """argmax over the arms of values [seeds, K] (NaN-free): one index per seed, ties to
+    the lowest arm, like torch.argmax(values, 1).
+
+    On a CPU torch's argmax runs a scalar loop over the K arms of each seed (~1.8 ns a
+    value). For values stored arm by arm (values.t() contiguous), a max-pool over the arms
+    in channels-last layout gives the same indices (the first maximum; NaN would differ)
+    from vectorised kernels, about 4x faster at 1000 seeds.
+    """
+    seeds, k = values.shape
+    if values.stride() == (1, seeds) and k > 1 and values.device.type == "cpu":
+        # [1, seeds, 1, K] in channels-last layout: the arm-major values as they lie.
+        pooled = values.as_strided((1, seeds, 1, k), (seeds * k, 1, seeds * k, seeds))
+        index = F.max_pool2d_with_indices(pooled, (1, k))[1].view(seeds)
+        return index if out is None else out.copy_(index)
+    return torch.argmax(values, dim=1, out=out)
+
+
 class RegretLearner(Algorithm):
     """What every Lab 1 learner shares: the `regret` parameter, declared once for all
     subclasses, and `self.gen`, the algorithm stream of the run's seed; `start(steps)` is
@@ -100,45 +120,81 @@ class IndexBandit(RegretLearner):
 
     The base keeps the play counts and reward sums as [seeds, K] tensors (`counts`,
     `sums`), in the run's dtype while it counts exactly (float32: up to 2^24 steps), else
-    float64; regret is read from them. Learners that randomise draw from `self.gen`, the
-    algorithm stream of the run's seed. Not registered itself (no id).
+    float64; regret is read from them. Both are views of one tensor (`stats`), which one
+    scatter-add updates each round; a learner that sets `arm_major` gets them stored arm
+    by arm, for `first_best`. Learners that randomise draw from `self.gen`, the algorithm
+    stream of the run's seed. On the Bernoulli bandit the loop draws the rewards as
+    `BernoulliBandit.pull` does, into the scatter-add's buffer. Not registered itself
+    (no id).
     """
 
     family = "bandits"
     problems = ALL_BANDIT_PROBLEMS
     plot = "regret"
     metrics = REGRET_METRICS
+    arm_major = False
 
     def start(self, steps: int) -> None:
         """Fresh statistics for a run of `steps` rounds (learners tuned to the horizon read it)."""
         exact = steps <= _EXACT_COUNTS.get(self.dtype, 0)
         self.stat_dtype = self.dtype if exact else torch.float64
-        shape = (self.seeds, self.problem.k)
-        self.counts = torch.zeros(shape, dtype=self.stat_dtype, device=self.device)
-        self.sums = torch.zeros(shape, dtype=self.stat_dtype, device=self.device)
-        self._ones = torch.ones((self.seeds, 1), dtype=self.stat_dtype, device=self.device)
+        seeds, k = self.seeds, self.problem.k
+        # Counts and sums stacked, so that one scatter-add a round updates both; `counts`
+        # and `sums` are [seeds, K] views of it. Learners that set `arm_major` get them
+        # stored arm by arm ([2, K, seeds]), which `first_best` reduces 4x faster on a CPU.
+        stacked = (2, k, seeds) if self.arm_major else (2, seeds, k)
+        self.stats = torch.zeros(stacked, dtype=self.stat_dtype, device=self.device)
+        self.counts, self.sums = (self.stats[0].t(), self.stats[1].t()) if self.arm_major else self.stats
+        self._own_counts = self.counts  # a learner's buffers fit these, not counts set from outside
+        # What the scatter-add adds at the played arm: 1 play and the reward.
+        self._arm_dim = 1 if self.arm_major else 2
+        increment = (2, 1, seeds) if self.arm_major else (2, seeds, 1)
+        self._increment = torch.ones(increment, dtype=self.stat_dtype, device=self.device)
+        self._reward = self._increment[1].view(seeds)
+        self._arms = torch.zeros(seeds, dtype=torch.long, device=self.device)
+        self._played = self._arms.view(increment[1:]).expand(increment)
+        self._arm_means = torch.empty(seeds, dtype=self.dtype, device=self.device)
 
     def run(self, steps, rec):
         prob = self.problem
         self.start(steps)
         _record_bounds(rec, self.upper_bound, prob.lai_robbins_constant() if prob.stationary else 0.0)
+        pull = self._bernoulli_pull if type(prob).pull is BernoulliBandit.pull else prob.pull
         marks = iter(_checkpoints(rec))
         mark = next(marks, 0)
-        for t in range(1, steps + 1):
-            arms = self.select(t)
-            self.update(arms, prob.pull(arms))
-            if t == mark:
-                rec.metrics(t, self.regret_metrics(t))
-                mark = next(marks, 0)
-            rec.progress(t)
+        # No autograd here: inference mode spares every kernel its bookkeeping.
+        with torch.inference_mode():
+            for t in range(1, steps + 1):
+                arms = self.select(t)
+                self.update(arms, pull(arms))
+                if t == mark:
+                    rec.metrics(t, self.regret_metrics(t))
+                    mark = next(marks, 0)
+                rec.progress(t)
+
+    def _bernoulli_pull(self, arms: torch.Tensor) -> torch.Tensor:
+        """BernoulliBandit.pull, draw for draw (its uniforms, the same comparison), written
+        into the reward slot of the scatter-add: three kernels and no allocation."""
+        prob = self.problem
+        means = torch.index_select(prob.means, 0, arms, out=self._arm_means)
+        return torch.lt(prob.draw_uniforms(), means, out=self._reward)
 
     def select(self, t: int) -> torch.Tensor:
         raise NotImplementedError
 
+    def first_best(self, values: torch.Tensor) -> torch.Tensor:
+        """`first_argmax` of values [seeds, K], written into the buffer that `update` reads
+        without copying."""
+        if values.shape[0] != self.seeds:
+            return first_argmax(values)
+        return first_argmax(values, out=self._arms)
+
     def update(self, arms: torch.Tensor, rewards: torch.Tensor) -> None:
-        played = arms.unsqueeze(1)
-        self.counts.scatter_add_(1, played, self._ones)
-        self.sums.scatter_add_(1, played, rewards.to(self.stat_dtype).unsqueeze(1))
+        if arms is not self._arms:
+            self._arms.copy_(arms)
+        if rewards is not self._reward:
+            self._reward.copy_(rewards)
+        self.stats.scatter_add_(self._arm_dim, self._played, self._increment)
 
     def initial_round_robin(self, t: int) -> torch.Tensor | None:
         """Rounds 1..K play arm t-1 for every seed; afterwards None."""

@@ -7,6 +7,9 @@ import torch
 from engine.labs.bandits.base import IndexBandit, ucb1_bound
 from engine.params import Param
 
+# Below this sqrt(c ln n) the index is formed as written (c near 0: 1 / sqrt(c ln n) could overflow).
+MIN_SCALE = 1e-6
+
 
 class UCB1(IndexBandit):
     """UCB1 (Auer, Cesa-Bianchi & Fischer, "Finite-time Analysis of the Multiarmed Bandit
@@ -17,9 +20,11 @@ class UCB1(IndexBandit):
 
         argmax_i  x_i + sqrt(c * ln n / n_i),   c = 2 in the paper.
 
-    Ties go to the lowest arm index. `c` is exposed as the exploration constant; the
-    finite-time bound drawn as an overlay (Theorem 1) holds for c = 2 on stationary arms
-    with rewards in [0, 1] only, so it is drawn only then.
+    Ties go to the lowest arm index. The index is computed as 1 / sqrt(n_i) +
+    x_i / sqrt(c ln n): the paper's divided by sqrt(c ln n) > 0, so the same argmax (up to
+    float round-off in near-ties), for one kernel less. `c` is exposed as the exploration
+    constant; the finite-time bound drawn as an overlay (Theorem 1) holds for c = 2 on
+    stationary arms with rewards in [0, 1] only, so it is drawn only then.
     """
 
     id = "bandits.ucb1"
@@ -30,13 +35,26 @@ class UCB1(IndexBandit):
               low=0.0, high=100.0),
     )
 
+    arm_major = True  # counts and sums stored arm by arm: see first_argmax
+
+    def start(self, steps):
+        super().start(steps)
+        self._index = torch.empty_like(self.counts)
+
     def select(self, t):
         first = self.initial_round_robin(t)
         if first is not None:
             return first
-        # x_i + sqrt(c ln n) / sqrt(n_i) in three kernels: the loop's hot spot.
-        bonus = self.counts.rsqrt().mul_(math.sqrt(self.p["c"] * math.log(t - 1)))
-        return torch.argmax(torch.addcdiv(bonus, self.sums, self.counts), dim=1)
+        scale = math.sqrt(self.p["c"] * math.log(t - 1))
+        index = self._index if self.counts is self._own_counts else torch.empty_like(self.counts)
+        torch.rsqrt(self.counts, out=index)
+        if scale < MIN_SCALE:
+            index.mul_(scale).addcdiv_(self.sums, self.counts)
+        else:
+            # argmax_i x_i + s / sqrt(n_i) = argmax_i 1 / sqrt(n_i) + x_i / s for s > 0:
+            # two in-place kernels (the loop's hot spot) into a buffer kept for the run.
+            index.addcdiv_(self.sums, self.counts, value=1.0 / scale)
+        return self.first_best(index)
 
     def upper_bound(self, steps):
         if self.p["c"] == 2.0 and self.stationary_unit_interval():
