@@ -55,7 +55,8 @@ def _declares_regret(cls) -> None:
         cls.params = tuple(cls.params) + (REGRET_PARAM,)
 
 
-def _checkpoints(rec) -> list[int]:
+def recorded_steps(rec) -> list[int]:
+    """The recorder's checkpoints, ascending and without repeats."""
     return sorted({int(t) for t in np.asarray(rec.checkpoints).tolist()})
 
 
@@ -63,7 +64,7 @@ def _record_bounds(rec, upper, lower_constant: float) -> None:
     """The algorithm's upper bound where it has one, and the problem's Lai–Robbins curve
     c ln t, which bounds lim inf R(t) / ln t: an asymptotic rate that optimal learners
     approach from below, not a bound at every t."""
-    steps = np.asarray(_checkpoints(rec), dtype=np.int64)
+    steps = np.asarray(recorded_steps(rec), dtype=np.int64)
     values = upper(steps)
     if values is not None:
         rec.bound("regret_upper_bound", steps, values)
@@ -160,7 +161,7 @@ class IndexBandit(RegretLearner):
         self.start(steps)
         _record_bounds(rec, self.upper_bound, prob.lai_robbins_constant() if prob.stationary else 0.0)
         pull = self._bernoulli_pull if type(prob).pull is BernoulliBandit.pull else prob.pull
-        marks = iter(_checkpoints(rec))
+        marks = iter(recorded_steps(rec))
         mark = next(marks, 0)
         # No autograd here: inference mode spares every kernel its bookkeeping.
         with torch.inference_mode():
@@ -241,7 +242,7 @@ class ExpertsLearner(RegretLearner):
         _record_bounds(rec, self.upper_bound, 0.0)
         realised = self.p.get("regret", "pseudo") == "realised"
         learner_loss = torch.zeros(self.seeds, dtype=torch.float64, device=self.device)
-        marks = iter(_checkpoints(rec))
+        marks = iter(recorded_steps(rec))
         mark = next(marks, 0)
         for t in range(1, steps + 1):
             p = self.weights(t)

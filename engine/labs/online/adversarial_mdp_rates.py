@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.labs.bandits.base import _checkpoints
+from engine.labs.bandits.base import recorded_steps
 from engine.registry import Algorithm, Problem
 
 # (curve name, exponent of K): each curve is 1 * K^exponent. Dai et al.'s simulator rate
@@ -74,7 +74,7 @@ class AdversarialMDPRates(Algorithm):
     metrics = ()
 
     def run(self, steps, rec):
-        episodes = _checkpoints(rec)
+        episodes = recorded_steps(rec)
         for name, values in rate_curves(episodes).items():
             rec.bound(name, episodes, values)
         rec.progress(steps)

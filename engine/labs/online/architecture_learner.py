@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.labs.bandits.base import RegretLearner, _checkpoints
+from engine.labs.bandits.base import RegretLearner, recorded_steps
 
 ARCHITECTURE_METRICS = ("cumulative_regret", "best_found_loss", "simple_regret")
 
@@ -29,9 +29,9 @@ class ArchitectureLearner(RegretLearner):
         prob = self.problem
         self.start(steps)
         best, _ = prob.optimum()
-        bound = self.upper_bound(np.asarray(_checkpoints(rec), dtype=np.int64))
+        bound = self.upper_bound(np.asarray(recorded_steps(rec), dtype=np.int64))
         if bound is not None:
-            rec.bound("regret_upper_bound", _checkpoints(rec), bound)
+            rec.bound("regret_upper_bound", recorded_steps(rec), bound)
         realised = self.p.get("regret", "pseudo") == "realised"
         regret = torch.zeros(self.seeds, dtype=torch.float64, device=self.device)
         best_seen = torch.full_like(regret, float("inf"))
