@@ -147,7 +147,8 @@ class SeriesLayer:
                 self._seen = table.version
                 self._update_mean(table, x_kind, smoothing, per_seed, changed_from)
         # Theory bounds are functions of the step: against wall time they have no place.
-        self._set_bounds(source.bounds if x_kind == "step" else {})
+        reach = int(table.steps[table.rows - 1]) if table is not None and table.rows else None
+        self._set_bounds(source.bounds if x_kind == "step" else {}, reach)
 
     def _update_mean(self, table, x_kind: str, smoothing: float, per_seed: bool, changed_from: int) -> None:
         summary = table.summary()
@@ -199,7 +200,10 @@ class SeriesLayer:
         for seed, curve in enumerate(self.seed_curves):
             curve.set_full(x, values[:, seed], changed_from, x_sorted)
 
-    def _set_bounds(self, bounds: dict) -> None:
+    def _set_bounds(self, bounds: dict, reach: int | None = None) -> None:
+        """Draw each bound up to `reach`, the last step measured (all of it when nothing is):
+        a live run's bounds, recorded for every step at its start, would otherwise stretch
+        the axis to the end of the run and flatten what has been measured so far."""
         for name in [n for n in self.bounds if n not in bounds]:
             self.plot_item.removeItem(self.bounds.pop(name).item)
             self._bound_seen.pop(name, None)
@@ -208,11 +212,12 @@ class SeriesLayer:
             if curve is None:
                 pen = plot_style.bound_pen(len(self.bounds), self.colour if self.overlay else None)
                 curve = self.bounds[name] = DecimatedCurve(self.plot_item, pen, antialias=True)
-            seen = self._bound_seen.get(name, (None, -1))
-            changed_from = table.changed_since(seen[1]) if seen[0] is table else 0
+            seen = self._bound_seen.get(name, (None, -1, None))
+            changed_from = table.changed_since(seen[1]) if seen[0] is table and seen[2] == reach else 0
             if changed_from is not None:
-                self._bound_seen[name] = (table, table.version)
-                curve.set_full(table.steps_float, table.values[:, 0], changed_from, True)
+                self._bound_seen[name] = (table, table.version, reach)
+                shown = table.rows if reach is None else int(np.searchsorted(table.steps[:table.rows], reach, "right"))
+                curve.set_full(table.steps_float[:shown], table.values[:shown, 0], min(changed_from, shown), True)
 
     def refresh(self, x_range, buckets: int) -> int:
         # The band's fill rebuilds its path whenever an edge changes: let the lower edge

@@ -72,6 +72,19 @@ def test_a_theory_only_run_lists_only_its_bounds_each_in_its_own_colour(view):
     assert xy(series.bound_curves["rate_6_bound"])[1].tolist() == [7.0 * s for s in STEPS]
 
 
+def test_bounds_are_drawn_as_far_as_the_run_has_measured(view):
+    """A live run records its bounds for every checkpoint at its start: they are drawn up to
+    the last measured step (here 2 of 4), then further as the run goes on."""
+    data = RunData()
+    data.add_series([("regret_upper_bound", s, -1, 10.0 * s, 0.0) for s in STEPS])
+    data.add_series([("cumulative_regret", s, 0, float(s), 0.0) for s in (1, 2)])
+    view.render(data)
+    assert xy(view.series.bound_curves["regret_upper_bound"])[0].tolist() == [1, 2]
+    data.add_series([("cumulative_regret", 3, 0, 3.0, 0.0)])
+    view.render(data)
+    assert xy(view.series.bound_curves["regret_upper_bound"])[1].tolist() == [10.0, 20.0, 30.0]
+
+
 def test_per_seed_lines_are_each_seeds_values(view):
     view.render(regret_run())
     assert view.series.layers[0].seed_curves == []
