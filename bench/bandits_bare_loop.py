@@ -191,6 +191,7 @@ def main(argv=None) -> int:
             for repeat in range(args.repeats):
                 bare_s, regrets["bare"] = bare_loop(algorithm, seeds, steps, device, dtype)
                 timings["bare"].append(bare_s)
+                _progress(algorithm, "bare", bare_s)
                 for mode in modes:
                     if mode == "auto" and repeat > 0:
                         continue  # its store writes alone take a minute or more: once is enough
@@ -203,9 +204,11 @@ def main(argv=None) -> int:
                         regret = last_regret(store, run_id, steps)
                         store.close()
                     timings.setdefault(mode, []).append((seconds, repeat))
+                    _progress(algorithm, mode, seconds)
                     regrets[mode] = regret
             bare_s, _ = bare_loop(algorithm, seeds, steps, device, dtype)
             timings["bare"].append(bare_s)
+            _progress(algorithm, "bare", bare_s)
             bare = timings["bare"]
             pulls = seeds * steps
             print(f"{algorithm:<9} {'bare loop (reference)':<34} {steps:>7} {np.median(bare):>8.2f} "
@@ -221,6 +224,11 @@ def main(argv=None) -> int:
                       f"{float(np.median(ratios)):>10.0%} {regrets[mode].mean():.2f} ({same}; "
                       f"ratios {', '.join(f'{x:.0%}' for x in ratios)})")
     return 0
+
+
+def _progress(algorithm: str, side: str, seconds: float) -> None:
+    """Each run's time as it ends (stderr), so that a slow side shows before the table."""
+    print(f"  {algorithm} {side}: {seconds:.2f} s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
