@@ -105,8 +105,8 @@ class FrontPlot(QObject):
             i, j = self.axes
             plot_style.set_axis_labels(self.plot, f"{names[i]} ({directions[i]})", f"{names[j]} ({directions[j]})")
         self._snapshots = snapshots
-        self._place_legend()
         self._update_legend([s.label for s in snapshots])
+        self._place_legend()
 
     def _place_legend(self) -> None:
         """Put the legend in the corner where it hides fewest points (the reference point counts).
@@ -123,11 +123,24 @@ class FrontPlot(QObject):
         ideal, nadir = f"{vertical[0]}-{horizontal[0]}", f"{vertical[1]}-{horizontal[1]}"
         order = (f"{vertical[1]}-{horizontal[0]}", f"{vertical[0]}-{horizontal[1]}", ideal, nadir)
         points = [s.points[:, [i, j]] for s in self._snapshots if s.points.ndim == 2 and len(s.points)]
+        count = sum(len(p) for p in points)
         rx, ry = self.reference_point.getData()
         points.append(np.column_stack([rx, ry]) if len(rx) else np.empty((0, 2)))
         xy = np.concatenate(points)
-        corner = plot_style.emptiest_corner(xy[:, 0], xy[:, 1], order)
+        # Never over the reference point: it is the handle the user drags.
+        weights = np.r_[np.ones(count), np.full(len(xy) - count, count + 1.0)]
+        corner = plot_style.emptiest_corner(xy[:, 0], xy[:, 1], order, *self._legend_share(), weights=weights)
         self.plot_item.legend.setOffset(plot_style.legend_offset(corner))
+
+    def _legend_share(self) -> tuple[float, float]:
+        """The legend's share of the plot's width and height, its margin included (a guess
+        until both have been laid out)."""
+        legend, box = self.plot_item.legend.boundingRect(), self.plot_item.getViewBox().boundingRect()
+        if legend.width() <= 0 or box.width() <= 0 or box.height() <= 0:
+            return 0.45, 0.35
+        margin = 2 * plot_style.LEGEND_MARGIN
+        return (min(1.0, (legend.width() + margin) / box.width()),
+                min(1.0, (legend.height() + margin) / box.height()))
 
     def _update_legend(self, labels: list[str]) -> None:
         key = (self.overlay, tuple(labels))

@@ -42,12 +42,14 @@ def legend_offset(corner: str) -> tuple[int, int]:
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
-def emptiest_corner(xs, ys, order=CORNERS, width: float = 0.45, height: float = 0.35) -> str:
-    """The corner of the points' bounding box whose `width` x `height` share holds the fewest
-    points: where a legend hides least. Ties go to the first corner in `order`."""
+def emptiest_corner(xs, ys, order=CORNERS, width: float = 0.45, height: float = 0.35, weights=None) -> str:
+    """The corner of the points' bounding box whose `width` x `height` share holds the least
+    weight of points (1 each unless `weights` says otherwise): where a legend hides least.
+    Ties go to the first corner in `order`."""
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    weights = np.ones(len(xs)) if weights is None else np.asarray(weights, dtype=float)
     keep = np.isfinite(xs) & np.isfinite(ys)
-    xs, ys = xs[keep], ys[keep]
+    xs, ys, weights = xs[keep], ys[keep], weights[keep]
     if not len(xs):
         return order[0]
     x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
@@ -57,7 +59,7 @@ def emptiest_corner(xs, ys, order=CORNERS, width: float = 0.45, height: float = 
     top = ys >= y1 - height * (y1 - y0)
     inside = {"top-left": top & left, "top-right": top & right,
               "bottom-left": bottom & left, "bottom-right": bottom & right}
-    return min(order, key=lambda corner: (int(inside[corner].sum()), order.index(corner)))
+    return min(order, key=lambda corner: (float(weights[inside[corner]].sum()), order.index(corner)))
 
 
 def new_plot(title: str = "", legend_corner: str = "top-left", downsampling: bool = True) -> pg.PlotWidget:

@@ -85,6 +85,12 @@ def test_legend_goes_to_the_corner_where_it_hides_no_point():
     crowded = xs + [0.05, 0.1]  # two more points in the top-left box
     assert plot_style.emptiest_corner(crowded, ys + [1.9, 1.5]) == "bottom-right"
     assert plot_style.emptiest_corner([], []) == "top-left"
+    # Two more points in the top-left box: counted alike, the reference point's corner holds
+    # fewer; weighted as the front view weighs it (more than all points), it is avoided.
+    more_x, more_y = [0.05, 0.1, *xs], [1.9, 1.5, *ys]
+    assert plot_style.emptiest_corner(more_x, more_y, ("top-left", "top-right")) == "top-right"
+    weights = [1] * 8 + [9]
+    assert plot_style.emptiest_corner(more_x, more_y, ("top-left", "top-right"), weights=weights) == "top-left"
 
 
 def test_front_view_places_its_legend_off_the_front(view):
