@@ -357,7 +357,11 @@ class Store:
     def series(self, run_id: int, metric: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Full series of one metric: seed -> (steps, values), steps ascending."""
         steps, seeds, values = self.series_arrays(run_id, metric)
-        return {int(seed): (steps[seeds == seed], values[seeds == seed]) for seed in np.unique(seeds)}
+        order = np.argsort(seeds, kind="stable")  # by seed, each seed's steps still ascending
+        steps, seeds, values = steps[order], seeds[order], values[order]
+        firsts = np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]]) if len(seeds) else np.zeros(0, dtype=int)
+        ends = np.r_[firsts[1:], len(seeds)]
+        return {int(seeds[a]): (steps[a:b], values[a:b]) for a, b in zip(firsts.tolist(), ends.tolist())}
 
     def series_arrays(self, run_id: int, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One metric's values as arrays (steps, seeds, values), ordered by step then seed.

@@ -93,3 +93,22 @@ def test_blocks_since_reads_whole_blocks_up_to_a_value_limit_and_resumes(tmp_pat
     assert [b.steps[0] for b in rest] == [7] and store.blocks_since(run_id, end) == ([], end)
     snapshot, top = store.blocks_snapshot(run_id)
     assert len(snapshot) == 3 and top == end
+
+
+def test_series_splits_many_seeds_from_several_blocks_by_seed_in_step_order(tmp_path):
+    """Three flushes of 500 seeds plus a bound: each seed gets its own steps ascending with
+    its own values (seed s at step t holds 1000 t + s), and the bound keeps seed -1."""
+    store, run_id = _store(tmp_path)
+    seeds = 500
+    for first in (1, 4, 7):
+        steps = np.arange(first, first + 3)
+        store.append(run_id, blocks=[Block("m", 0, steps, 1000.0 * steps[:, None] + np.arange(seeds)[None, :],
+                                           np.zeros(3))])
+    store.append(run_id, blocks=[Block("m", BOUND_SEED, np.array([9]), np.array([[5.0]]), np.zeros(1))])
+    per_seed = store.series(run_id, "m")
+    assert sorted(per_seed) == [BOUND_SEED, *range(seeds)]
+    for seed in (0, 1, 257, seeds - 1):
+        steps, values = per_seed[seed]
+        assert steps.tolist() == list(range(1, 10))
+        assert values.tolist() == [1000.0 * t + seed for t in range(1, 10)]
+    assert per_seed[BOUND_SEED][0].tolist() == [9] and per_seed[BOUND_SEED][1].tolist() == [5.0]
