@@ -16,6 +16,8 @@ from studio import plot_style
 from studio.decimate import LOWER, PEAK, UPPER, PeakPyramid, is_sorted, visible_range
 from studio.smoothing import EmaSmoother
 
+MAX_SEED_LINES = 50  # per-seed lines drawn at most (the first seeds)
+
 
 class DecimatedCurve:
     """A PlotDataItem showing full-resolution (x, y) clipped to the view and thinned to its width.
@@ -87,6 +89,7 @@ class SeriesLayer:
         self.raw = DecimatedCurve(plot_item, plot_style.faint_pen(colour))
         self.mean = DecimatedCurve(plot_item, plot_style.mean_pen(colour), antialias=True)
         self.seed_curves: list[DecimatedCurve] = []
+        self.seeds_total = 0
         self.bounds: dict[str, DecimatedCurve] = {}
         # A FillBetweenItem cannot stand in the legend itself; this sample does, and
         # clicking it there hides the band as it would hide a curve.
@@ -189,7 +192,10 @@ class SeriesLayer:
         self._set_seed_curves(values, x, per_seed, changed_from, x_sorted)
 
     def _set_seed_curves(self, values, x, shown: bool, changed_from: int, x_sorted=None) -> None:
-        wanted = values.shape[1] if shown and values is not None else 0
+        # A line per seed tells nothing more past a few dozen, and ten thousand of them would
+        # freeze the window: the first MAX_SEED_LINES seeds are drawn, and the legend says so.
+        self.seeds_total = values.shape[1] if values is not None else 0
+        wanted = min(self.seeds_total, MAX_SEED_LINES) if shown else 0
         while len(self.seed_curves) > wanted:
             self.plot_item.removeItem(self.seed_curves.pop().item)
         while len(self.seed_curves) < wanted:
@@ -247,7 +253,7 @@ class SeriesLayer:
 
     # -- legend and hover ---------------------------------------------------------------------
     def legend_key(self) -> tuple:
-        return (self.label, self.colour, self.overlay, self.smoothing > 0, len(self.seed_curves) > 0,
+        return (self.label, self.colour, self.overlay, self.smoothing > 0, len(self.seed_curves), self.seeds_total,
                 tuple(self.bounds), self._seen == -2)
 
     def legend_entries(self, overlay: bool) -> list[tuple[pg.GraphicsObject, str]]:
@@ -264,7 +270,9 @@ class SeriesLayer:
             entries.append((self.raw.item, "mean over seeds, raw"))
         entries.append((self.band_sample, "95% band of the mean"))
         if self.seed_curves:
-            entries.append((self.seed_curves[0].item, "single seeds"))
+            label = "single seeds" if len(self.seed_curves) == self.seeds_total else (
+                f"single seeds (first {len(self.seed_curves)} of {self.seeds_total})")
+            entries.append((self.seed_curves[0].item, label))
         return entries + bounds
 
     def describe_at(self, x: float) -> tuple[float, float, str] | None:

@@ -72,6 +72,23 @@ def test_a_theory_only_run_lists_only_its_bounds_each_in_its_own_colour(view):
     assert xy(series.bound_curves["rate_6_bound"])[1].tolist() == [7.0 * s for s in STEPS]
 
 
+def test_per_seed_lines_stop_at_a_readable_number_and_say_so(view):
+    """With more seeds than MAX_SEED_LINES only the first ones are drawn, each its own values,
+    and the legend names how many of how many; the mean still uses every seed."""
+    from studio.series_layer import MAX_SEED_LINES
+
+    seeds = MAX_SEED_LINES + 7
+    data = RunData()
+    data.add_series([("cumulative_regret", s, seed, float(s * seed), 0.0) for s in STEPS for seed in range(seeds)])
+    view.render(data)
+    view.set_per_seed(True)
+    layer = view.series.layers[0]
+    assert len(layer.seed_curves) == MAX_SEED_LINES
+    assert xy(layer.seed_curves[-1].item)[1].tolist() == [s * (MAX_SEED_LINES - 1.0) for s in STEPS]
+    assert f"single seeds (first {MAX_SEED_LINES} of {seeds})" in legend_texts(view.series)
+    assert np.allclose(xy(view.series.mean_curve)[1], [s * (seeds - 1) / 2 for s in STEPS])
+
+
 def test_bounds_are_drawn_as_far_as_the_run_has_measured(view):
     """A live run records its bounds for every checkpoint at its start: they are drawn up to
     the last measured step (here 2 of 4), then further as the run goes on."""
