@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import registry, runner  # noqa: E402
 from engine.labs.bandits.base import first_argmax  # noqa: E402
-from engine.labs.bandits.problems import BernoulliBandit  # noqa: E402
+from engine.labs.bandits.problems import UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES, BernoulliBandit  # noqa: E402
 from engine.labs.bandits.thompson import sample_beta  # noqa: E402
 from engine.seeding import ALGORITHM_STREAM, PROBLEM_STREAM, generator  # noqa: E402
 from engine.spec import RunSpec  # noqa: E402
@@ -72,6 +72,9 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
     arm_means = torch.empty(seeds, dtype=dtype, device=device)
     rewards_gen = generator(device, seed, PROBLEM_STREAM)
     learner_gen = generator(device, seed, ALGORITHM_STREAM)
+    cpu = torch.device(device).type == "cpu"
+    block_rounds = max(1, min(UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES // seeds))
+    block, row = torch.empty((0, seeds), dtype=dtype), 0
     _sync(device)
     start = time.perf_counter()
     with torch.inference_mode():
@@ -85,7 +88,12 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
                     first_argmax(index, out=arms)
             else:
                 first_argmax(sample_beta(sums + 1.0, (counts - sums).add_(1.0), learner_gen, False), out=arms)
-            u = torch.rand(seeds, generator=rewards_gen, device=device, dtype=dtype)
+            if cpu:  # a block of rounds' uniforms at once, as BernoulliBandit.draw_uniforms does
+                if row == len(block):
+                    block, row = torch.rand((block_rounds, seeds), generator=rewards_gen, dtype=dtype), 0
+                u, row = block[row], row + 1
+            else:
+                u = torch.rand(seeds, generator=rewards_gen, device=device, dtype=dtype)
             torch.lt(u, torch.index_select(means, 0, arms, out=arm_means), out=rewards)
             stats.scatter_add_(1, played, increment)
     _sync(device)

@@ -28,6 +28,11 @@ from engine.params import Param
 from engine.registry import Problem
 from engine.seeding import PROBLEM_STREAM, generator
 
+# On a CPU the Bernoulli rewards' uniforms are drawn this many rounds at a time (fewer when
+# a block would exceed UNIFORM_BLOCK_VALUES numbers).
+UNIFORM_BLOCK_ROUNDS = 64
+UNIFORM_BLOCK_VALUES = 1 << 18
+
 
 def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """kl(p, q) between Bernoulli distributions, with 0 log 0 = 0."""
@@ -114,10 +119,24 @@ class BernoulliBandit(StationaryBandit):
         super().__init__(params, seeds, device, dtype, seed)
         self._set_means(params["means"])
         self._gen = generator(device, seed, PROBLEM_STREAM)
+        self._block, self._next_row = torch.empty((0, seeds), dtype=dtype), 0
 
     def draw_uniforms(self) -> torch.Tensor:
-        """This round's uniforms [seeds] (the benchmark replays them for its peers)."""
-        return torch.rand(self.seeds, generator=self._gen, device=self.device, dtype=self.dtype)
+        """This round's uniforms [seeds] (the benchmark replays them for its peers).
+
+        On a CPU they are drawn for a block of rounds at once: torch's CPU generator fills
+        a [rounds, seeds] tensor in the order of that many [seeds] draws, so the values are
+        the same, for one call's overhead instead of one per round. Each block is a new
+        tensor: a round's uniforms stay valid after later rounds are drawn.
+        """
+        if self.device.type != "cpu":
+            return torch.rand(self.seeds, generator=self._gen, device=self.device, dtype=self.dtype)
+        if self._next_row == len(self._block):
+            rounds = max(1, min(UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES // self.seeds))
+            self._block = torch.rand((rounds, self.seeds), generator=self._gen, dtype=self.dtype)
+            self._next_row = 0
+        self._next_row += 1
+        return self._block[self._next_row - 1]
 
     def pull(self, arms):
         return (self.draw_uniforms() < self.means[arms]).to(self.dtype)
