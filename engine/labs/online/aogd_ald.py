@@ -10,6 +10,9 @@ from engine.registry import Algorithm
 # whatever nu says: adding it would make K_S^{-1} blow up in floating point.
 RESIDUAL_FLOOR = 1e-6
 
+ALD_THRESHOLD = Param("ald_threshold", "float", 0.01, "ALD threshold nu: add x_t when its squared residual exceeds it.",
+                      low=0.0, high=1.0, high_open=True)
+
 
 def residual_floor(dtype) -> float:
     """RESIDUAL_FLOOR, raised to 1000 machine epsilons for a low-precision dtype (float32: 1.2e-4)."""
@@ -66,8 +69,7 @@ class AOGDALD(Algorithm):
     paper = "Nearly Optimal Algorithms with Sublinear Computational Complexity for Online Kernel Regression"
     summary = "Adaptive kernel OGD on an ALD dictionary: near-optimal regret with a basis that grows like ln T."
     params = (
-        Param("ald_threshold", "float", 0.01, "ALD threshold nu: add x_t when its squared residual exceeds it.",
-              low=0.0, high=1.0, high_open=True),
+        ALD_THRESHOLD,
         RADIUS,
     )
     problems = ("bandits.kernel_regression",)

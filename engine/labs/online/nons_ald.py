@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.labs.online.aogd_ald import residual_floor
+from engine.labs.online.aogd_ald import ALD_THRESHOLD, residual_floor
 from engine.labs.online.kernel_ogd import RADIUS, StepClock
 from engine.params import Param
 from engine.registry import Algorithm
@@ -169,8 +169,7 @@ class NONSALD(Algorithm):
     paper = "Nearly Optimal Algorithms with Sublinear Computational Complexity for Online Kernel Regression"
     summary = "Kernel online Newton step on an ALD dictionary: d_eff log T regret with a basis that grows like ln T."
     params = (
-        Param("ald_threshold", "float", 0.01, "ALD threshold nu: add x_t when its squared residual exceeds it.",
-              low=0.0, high=1.0, high_open=True),
+        ALD_THRESHOLD,
         RADIUS,
         Param("regularisation", "float", 1.0, "alpha: A_0 = alpha I, the ridge of the Newton matrix.",
               low=0.0, low_open=True, high=1e6),
