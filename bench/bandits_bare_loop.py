@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine import registry, runner  # noqa: E402
 from engine.labs.bandits.base import first_argmax  # noqa: E402
 from engine.labs.bandits.problems import UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES, BernoulliBandit  # noqa: E402
-from engine.labs.bandits.thompson import sample_beta  # noqa: E402
+from engine.labs.bandits.thompson import posterior_draws  # noqa: E402
 from engine.seeding import ALGORITHM_STREAM, PROBLEM_STREAM, generator  # noqa: E402
 from engine.spec import RunSpec  # noqa: E402
 from engine.store import Store  # noqa: E402
@@ -87,7 +87,7 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
                     torch.rsqrt(counts, out=index).addcdiv_(sums, counts, value=1.0 / math.sqrt(2.0 * math.log(t - 1)))
                     first_argmax(index, out=arms)
             else:
-                first_argmax(sample_beta(sums + 1.0, (counts - sums).add_(1.0), learner_gen, False), out=arms)
+                first_argmax(posterior_draws(counts, sums, 1.0, 1.0, learner_gen), out=arms)
             if cpu:  # a block of rounds' uniforms at once, as BernoulliBandit.draw_uniforms does
                 if row == len(block):
                     block, row = torch.rand((block_rounds, seeds), generator=rewards_gen, dtype=dtype), 0

@@ -120,6 +120,7 @@ class BernoulliBandit(StationaryBandit):
         self._set_means(params["means"])
         self._gen = generator(device, seed, PROBLEM_STREAM)
         self._block, self._next_row = torch.empty((0, seeds), dtype=dtype), 0
+        self._in_blocks = self.device.type == "cpu"
 
     def draw_uniforms(self) -> torch.Tensor:
         """This round's uniforms [seeds] (the benchmark replays them for its peers).
@@ -129,7 +130,7 @@ class BernoulliBandit(StationaryBandit):
         the same, for one call's overhead instead of one per round. Each block is a new
         tensor: a round's uniforms stay valid after later rounds are drawn.
         """
-        if self.device.type != "cpu":
+        if not self._in_blocks:
             return torch.rand(self.seeds, generator=self._gen, device=self.device, dtype=self.dtype)
         if self._next_row == len(self._block):
             rounds = max(1, min(UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES // self.seeds))

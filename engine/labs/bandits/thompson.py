@@ -7,14 +7,35 @@ from engine.labs.bandits.base import UNIT_INTERVAL_PROBLEMS, IndexBandit
 from engine.params import Param
 
 # From here on a CPU batch goes through `marsaglia_tsang` (vectorised) rather than torch's
-# element-by-element sampler. Measured on a 2-core CPU: the vectorised one costs ~80 us a
-# call plus ~15 ns a draw, torch's ~40-50 ns a draw; level at ~2000 draws, 2x at 2 x 10^4.
+# element-by-element sampler. Measured on a 2-core CPU: the vectorised one costs ~60 us a
+# call plus ~10-20 ns a draw, torch's ~40-100 ns a draw; level at 2000-4000 draws, 3x
+# faster at 2 x 10^4.
 VECTORISED_GAMMA_FROM = 1 << 12
-# Marsaglia & Tsang's squeeze constant, and a margin below it: the squeeze is computed in
-# the draws' dtype, and the margin (far above float32 round-off) keeps it a lower bound
-# of the acceptance ratio, so it never accepts what the exact test would reject.
-SQUEEZE = 0.0331
-SQUEEZE_MARGIN = 2.0**-20
+# Marsaglia & Tsang's method needs, per candidate, a normal x and a uniform u. Here u is
+# drawn lazily: first its leading 7 bits, a "cell" (u lies in [cell, cell + 1) / 128),
+# four cells from each draw of the generator (the low 7 bits of each of its bytes); the
+# rest of u only for the few candidates the cell cannot settle (see marsaglia_tsang).
+CELLS = 128
+CELLS_PER_DRAW = 4
+_CELL_BITS = 0x7F7F7F7F
+# The squeeze is computed in the draws' dtype; this margin (in units of u, far above the
+# float32 round-off of the squeeze, ~1e-6 of it) keeps it below the exact acceptance
+# bound, so that it never accepts a candidate the exact test would reject.
+SQUEEZE_MARGIN = 2.0**-16
+
+
+def _constant(value: float, dtype: torch.dtype) -> torch.Tensor:
+    """value as a 0-dim CPU tensor of dtype, made once: an elementwise op with a Python
+    number first wraps and converts it, which costs more (~2 us) than the op itself on a
+    few thousand numbers."""
+    key = (value, dtype)
+    tensor = _CONSTANTS.get(key)
+    if tensor is None:
+        tensor = _CONSTANTS[key] = torch.tensor(value, dtype=dtype)
+    return tensor
+
+
+_CONSTANTS: dict[tuple[float, torch.dtype], torch.Tensor] = {}
 
 
 def standard_gamma(shape: torch.Tensor, gen: torch.Generator, at_least_one: bool | None = None) -> torch.Tensor:
@@ -39,39 +60,79 @@ def marsaglia_tsang(shape: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
     With d = shape - 1/3 and c = 1 / sqrt(9 d): draw x ~ N(0, 1), u ~ U(0, 1), set
     v = (1 + c x)^3, and accept d v when v > 0 and ln u < x^2 / 2 + d - d v + d ln v;
-    otherwise try again with a fresh pair. As in the paper, the squeeze
-    u < 1 - 0.0331 x^4 accepts most candidates (about 92%) without the logarithms, and
-    implies v > 0 for d >= 2/3. Every element is tried in one vectorised pass in the
-    shapes' dtype; the full test runs on the others only (about 8%), in float64, since it
-    subtracts terms of size d (in float32, at d ~ 10^5, its round-off would move the
-    acceptance probability by ~1e-3). An element whose candidate is rejected gets a
-    fresh draw from torch's own exact sampler, from the same generator: a rejection
-    sampler restarts independently of what it rejected, so its value given a rejection
-    is again Gamma(shape). The draws are exact, up to the round-off of d v in the
-    shapes' dtype. CPU only (the compacted full test runs in numpy).
+    otherwise try again with a fresh pair.
+
+    Departures from the paper, none of which changes the law of the draws:
+
+    - The squeeze. The paper's, u < 1 - 0.0331 x^4, holds for every d; this one is
+      tighter where d is large, as it is for the posteriors of arms played often. With
+      y = c x the exact bound is x^2/2 + d - d v + d ln v = g(y) / (3 c^2), where
+      g(y) = ln(1 + y) - y + y^2/2 - y^3/3 >= -y^4 / (4 min(v, 1)) for y > -1 (for y >= 0
+      the alternating series; for -1 < y < 0 its terms are all negative and sum to at
+      least -y^4 / (4 (1 + y)) >= -y^4 / (4 v)). Since ln u <= u - 1, the candidate is
+      accepted whenever u < 1 - x^4 / (108 min(d v, d)), less SQUEEZE_MARGIN for round-off.
+      Rejected by it: about 1 / (36 d) of the candidates (0.3% at d = 10, 12% at d = 2/3,
+      where the paper's squeeze would reject 8%).
+    - u is drawn lazily: its first 7 bits, from one byte of a generator draw, settle the
+      squeeze for all but ~0.8% of candidates (those whose cell straddles the bound), so
+      one draw serves four candidates. The candidates left, and those the squeeze
+      rejects, get the rest of u, uniform within their cell, and the paper's full test,
+      compacted, in float64 and numpy (in float32 its round-off at d ~ 10^5 would bias
+      acceptance; numpy's per-call cost on a few hundred numbers is a third of torch's).
+    - An element whose candidate is rejected gets a fresh draw from torch's own exact
+      sampler, from the same generator: a rejection sampler restarts independently of
+      what it rejected, so its value given a rejection is again Gamma(shape).
+
+    The draws are exact, up to the round-off of d v in the shapes' dtype. CPU only (the
+    compacted test runs in numpy).
     """
     flat = shape.reshape(-1)
     n = flat.numel()
-    x = torch.randn(n, generator=gen, device=shape.device, dtype=shape.dtype)
-    u = torch.rand(n, generator=gen, device=shape.device, dtype=shape.dtype)
-    d = flat - 1.0 / 3.0
-    value = torch.mul(d, 9.0).rsqrt_().mul_(x).add_(1.0).pow_(3).mul_(d)
-    x_squared = x * x
-    squeezed_out = torch.addcmul(u, x_squared, x_squared, value=SQUEEZE).ge_(1.0 - SQUEEZE_MARGIN)
-    # The few candidates left go through numpy (CPU only, as this sampler is): on a few
-    # thousand numbers its kernels cost a third of torch's, whose call overhead dominates.
-    pending = np.flatnonzero(squeezed_out.numpy())
+    x_drawn = torch.randn(n, generator=gen, dtype=shape.dtype)
+    # draws in [0, 2^31): every byte has at least 7 random bits
+    cells_drawn = torch.empty(-(-n // CELLS_PER_DRAW), dtype=torch.int32).random_(generator=gen)
+    # The arithmetic runs in numpy on the draws' memory: on arrays of this size torch's
+    # per-call overhead is 2-5x numpy's, and a round of Thompson sampling makes ~20 calls.
+    x, shapes = x_drawn.numpy(), flat.numpy()
+    cells = np.bitwise_and(cells_drawn.numpy(), _CELL_BITS).view(np.uint8)[:n]
+    d = shapes - 1.0 / 3.0
+    y = np.multiply(d, 9.0)
+    np.sqrt(y, out=y)
+    np.divide(x, y, out=y)  # c x
+    value = np.add(y, 1.0)
+    np.multiply(value, value, out=y)
+    np.multiply(value, y, out=value)
+    np.multiply(value, d, out=value)  # d v
+    pending = _squeeze_pending(x, d, value, cells)
     if pending.size:
-        out = value.numpy()
-        shapes = flat.numpy()[pending]
-        accepted, out[pending] = _marsaglia_tsang_test(shapes, x.numpy()[pending], u.numpy()[pending])
+        shapes = shapes[pending]
+        rest = torch.rand(pending.size, generator=gen, dtype=torch.float64).numpy()
+        accepted, value[pending] = _marsaglia_tsang_test(shapes, x[pending], (cells[pending] + rest) / CELLS)
         rejected = pending[~accepted]
         if rejected.size:
             # After a rejection the method starts afresh, independently of the rejected
             # candidate: any exact Gamma draw serves, and torch's, one call for the few
-            # elements here (~0.2-5% of them), costs less than another vectorised round.
-            out[rejected] = torch._standard_gamma(torch.from_numpy(shapes[~accepted]), generator=gen).numpy()
-    return value.view(shape.shape)
+            # elements here, costs less than another vectorised round.
+            value[rejected] = torch._standard_gamma(torch.from_numpy(shapes[~accepted]), generator=gen).numpy()
+    return torch.from_numpy(value).view(shape.shape)
+
+
+def _squeeze_pending(x: np.ndarray, d: np.ndarray, value: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """The candidates the squeeze does not accept whatever the rest of their u: x, d and
+    value = d v are [n], cells [n] (below 128); returns their indices."""
+    # 108 min(d v, d), and 0 where v <= 0: the squeeze's term below is then +inf, which it
+    # never accepts (x = 0, where it would be NaN, gives v = 1).
+    bound = np.minimum(value, d)
+    np.maximum(bound, 0.0, out=bound)
+    np.multiply(bound, 108.0, out=bound)
+    ratio = np.multiply(x, x)
+    np.multiply(ratio, ratio, out=ratio)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(ratio, bound, out=ratio)
+    # accepted outright when u < (cell + 1) / 128 <= 1 - margin - x^4 / (108 min(d v, d))
+    key = np.multiply(cells, ratio.dtype.type(1.0 / CELLS), dtype=ratio.dtype)
+    np.add(key, ratio, out=key)
+    return np.flatnonzero(~(key <= (1.0 - SQUEEZE_MARGIN) - 1.0 / CELLS))
 
 
 def _marsaglia_tsang_test(shape: np.ndarray, x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,15 +155,35 @@ def sample_beta(alpha: torch.Tensor, beta: torch.Tensor, gen: torch.Generator, s
     underflow to 0 for tiny a. Otherwise X and Y are drawn in one batch.
     """
     if not shapes_below_one:
-        if alpha.dim() == 2 and alpha.t().is_contiguous() and beta.t().is_contiguous():
-            # Shapes stored arm by arm: so are the draws (first_argmax is faster on them).
-            x, y = standard_gamma(torch.stack((alpha.t(), beta.t())), gen, at_least_one=True)
-            return (x / (x + y)).t()
-        x, y = standard_gamma(torch.stack((alpha, beta)), gen, at_least_one=True)
-        return x / (x + y)
+        return _beta_from_stacked_shapes(torch.stack((alpha, beta)), gen)
     log_x = _log_gamma_draw(alpha, gen)
     log_y = _log_gamma_draw(beta, gen)
     return torch.sigmoid(log_x - log_y)
+
+
+def posterior_draws(counts: torch.Tensor, sums: torch.Tensor, prior_a: float, prior_b: float,
+                    gen: torch.Generator) -> torch.Tensor:
+    """theta ~ Beta(sums + prior_a, counts - sums + prior_b) for every seed and arm, from
+    counts and 0/1-reward sums [seeds, K]; the draws are laid out like counts.
+
+    The two shapes are written straight into one [2, ...] tensor, arm by arm where counts
+    and sums are stored so (`IndexBandit.arm_major`), for one batch of Gamma draws.
+    """
+    if prior_a < 1 or prior_b < 1:
+        return sample_beta(sums + prior_a, (counts - sums).add_(prior_b), gen, True)
+    arm_major = counts.t().is_contiguous() and sums.t().is_contiguous()
+    c, s = (counts.t(), sums.t()) if arm_major else (counts, sums)
+    shapes = torch.empty((2,) + tuple(c.shape), dtype=c.dtype, device=c.device)
+    torch.add(s, _constant(prior_a, c.dtype), out=shapes[0])
+    torch.sub(c, s, out=shapes[1]).add_(_constant(prior_b, c.dtype))
+    theta = _beta_from_stacked_shapes(shapes, gen)
+    return theta.t() if arm_major else theta
+
+
+def _beta_from_stacked_shapes(shapes: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """X / (X + Y) for X ~ Gamma(shapes[0]), Y ~ Gamma(shapes[1]), all shapes >= 1."""
+    x, y = standard_gamma(shapes, gen, at_least_one=True)
+    return x.div_(x + y)
 
 
 def _log_gamma_draw(shape: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -142,8 +223,6 @@ class BetaThompsonSampling(IndexBandit):
     arm_major = True  # counts, sums and draws stored arm by arm: see first_argmax
 
     def select(self, t):
-        alpha = self.sums + self.p["prior_a"]
-        beta = (self.counts - self.sums).add_(self.p["prior_b"])
         # Counts only grow, so priors of at least 1 keep every shape at least 1.
-        below_one = self.p["prior_a"] < 1 or self.p["prior_b"] < 1
-        return self.first_best(sample_beta(alpha, beta, self.gen, below_one))
+        theta = posterior_draws(self.counts, self.sums, self.p["prior_a"], self.p["prior_b"], self.gen)
+        return self.first_best(theta)

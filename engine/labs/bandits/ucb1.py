@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from engine.labs.bandits.base import IndexBandit, ucb1_bound
+from engine.labs.bandits.base import IndexBandit, arm_major_pool, pooled_argmax, ucb1_bound
 from engine.params import Param
 
 # Below this sqrt(c ln n) the index is formed as written (c near 0: 1 / sqrt(c ln n) could overflow).
@@ -40,11 +40,11 @@ class UCB1(IndexBandit):
     def start(self, steps):
         super().start(steps)
         self._index = torch.empty_like(self.counts)
+        self._pooled = arm_major_pool(self._index)  # made once: the loop reduces this buffer every round
 
     def select(self, t):
-        first = self.initial_round_robin(t)
-        if first is not None:
-            return first
+        if t <= self.problem.k:
+            return self.initial_round_robin(t)
         scale = math.sqrt(self.p["c"] * math.log(t - 1))
         index = self._index if self.counts is self._own_counts else torch.empty_like(self.counts)
         torch.rsqrt(self.counts, out=index)
@@ -54,6 +54,8 @@ class UCB1(IndexBandit):
             # argmax_i x_i + s / sqrt(n_i) = argmax_i 1 / sqrt(n_i) + x_i / s for s > 0:
             # two in-place kernels (the loop's hot spot) into a buffer kept for the run.
             index.addcdiv_(self.sums, self.counts, value=1.0 / scale)
+        if index is self._index and self._pooled is not None:
+            return pooled_argmax(self._pooled, self._arms)
         return self.first_best(index)
 
     def upper_bound(self, steps):

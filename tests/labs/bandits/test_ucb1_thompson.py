@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.labs.bandits.base import ucb1_bound
+from engine.labs.bandits.base import arm_major_pool, first_argmax, pooled_argmax, ucb1_bound
 from engine.labs.bandits.problems import BernoulliBandit, bernoulli_kl
 from engine.labs.bandits.thompson import BetaThompsonSampling
 from engine.labs.bandits.ucb1 import UCB1
@@ -121,3 +121,19 @@ def test_common_random_numbers_give_identical_reward_tables():
     for _ in range(5):
         ra, rb = a.pull(arms_a), b.pull(arms_a)
         assert torch.equal(ra, rb)
+
+
+def test_first_argmax_breaks_ties_to_the_lowest_arm_like_torch():
+    """The max-pool argmax over arm-major values (UCB1's and Thompson sampling's layout)
+    must give torch.argmax's indices, the first maximum, on values full of ties (small
+    integers: 5 arms, 3 values), and so must the view UCB1 makes once per run."""
+    gen = torch.Generator().manual_seed(4)
+    values = torch.randint(0, 3, (5, 2000), generator=gen).float().t()  # [seeds, K], stored arm by arm
+    assert values.stride() == (1, 2000)
+    expected = torch.argmax(values, dim=1)
+    assert torch.equal(first_argmax(values), expected)
+    out = torch.empty(2000, dtype=torch.long)
+    assert torch.equal(pooled_argmax(arm_major_pool(values), out), expected)
+    assert torch.equal(out, expected)
+    assert arm_major_pool(values.contiguous()) is None  # seed-major: torch.argmax instead
+    assert torch.equal(first_argmax(values.contiguous()), expected)
