@@ -41,7 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import registry, runner  # noqa: E402
 from engine.labs.bandits.base import first_argmax  # noqa: E402
-from engine.labs.bandits.problems import UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES, BernoulliBandit  # noqa: E402
+from engine.labs.bandits.problems import (  # noqa: E402
+    UNIFORM_BLOCK_ROUNDS,
+    UNIFORM_BLOCK_VALUES,
+    BernoulliBandit,
+    uniform_block,
+)
 from engine.labs.bandits.thompson import posterior_draws  # noqa: E402
 from engine.seeding import ALGORITHM_STREAM, PROBLEM_STREAM, generator  # noqa: E402
 from engine.spec import RunSpec  # noqa: E402
@@ -90,7 +95,7 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
                 first_argmax(posterior_draws(counts, sums, 1.0, 1.0, learner_gen), out=arms)
             if cpu:  # a block of rounds' uniforms at once, as BernoulliBandit.draw_uniforms does
                 if row == len(block):
-                    block, row = torch.rand((block_rounds, seeds), generator=rewards_gen, dtype=dtype), 0
+                    block, row = uniform_block((block_rounds, seeds), rewards_gen, dtype), 0
                 u, row = block[row], row + 1
             else:
                 u = torch.rand(seeds, generator=rewards_gen, device=device, dtype=dtype)

@@ -184,17 +184,19 @@ def test_the_regret_kind_is_validated_with_a_clear_error():
         validate_params(UCB1.params, {"regret": "expected"}, "algorithm")
 
 
-def test_uniforms_drawn_in_blocks_are_the_per_round_draws_and_stay_valid():
-    """On a CPU the Bernoulli rewards' uniforms come in blocks of rounds: over 150 rounds
-    (blocks of 64 rounds at 5 seeds: two boundaries crossed) they equal one torch.rand(seeds)
-    per round from the same stream, and a round's tensor keeps its values after later
-    rounds are drawn (each block is a new tensor)."""
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_uniforms_drawn_in_blocks_are_the_per_round_draws_and_stay_valid(dtype):
+    """On a CPU the Bernoulli rewards' uniforms come in blocks of rounds, from raw bits:
+    over 150 rounds (blocks of 64 rounds at 5 seeds: two boundaries crossed) they equal
+    one torch.rand(seeds) per round from the same stream, bit for bit, in float32 and
+    float64, and a round's tensor keeps its values after later rounds are drawn (each
+    block is a new tensor)."""
     from engine.labs.bandits import problems
     from engine.seeding import PROBLEM_STREAM, generator
 
-    bandit = BernoulliBandit({"means": [0.3, 0.6]}, 5, CPU, F64, 7)
+    bandit = BernoulliBandit({"means": [0.3, 0.6]}, 5, CPU, dtype, 7)
     rounds = [bandit.draw_uniforms() for _ in range(150)]
     reference = generator(CPU, 7, PROBLEM_STREAM)
-    expected = [torch.rand(5, generator=reference, dtype=F64) for _ in range(150)]
+    expected = [torch.rand(5, generator=reference, dtype=dtype) for _ in range(150)]
     assert problems.UNIFORM_BLOCK_ROUNDS < 150
     assert all(torch.equal(got, want) for got, want in zip(rounds, expected))

@@ -113,9 +113,7 @@ def test_squeeze_accepts_only_what_the_exact_test_accepts(d):
     cells = np.repeat(np.arange(128, dtype=np.uint8), len(x))
     xs = np.tile(x, 128)
     ds = np.full(len(xs), d, dtype=np.float32)
-    c_x = xs / np.sqrt(9 * ds)
-    value = (1 + c_x) ** 3 * ds
-    pending = _squeeze_pending(xs, ds, value, cells)
+    pending = _squeeze_pending(xs, ds, 1 + xs / np.sqrt(9 * ds), cells)
     settled = np.ones(len(xs), dtype=bool)
     settled[pending] = False
     d64, x64 = ds.astype(np.float64), xs.astype(np.float64)
