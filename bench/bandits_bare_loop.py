@@ -40,7 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import registry, runner  # noqa: E402
-from engine.labs.bandits.base import first_argmax  # noqa: E402
+from engine.labs.bandits.base import arm_major_pool, first_argmax, pooled_argmax  # noqa: E402
 from engine.labs.bandits.problems import (  # noqa: E402
     UNIFORM_BLOCK_ROUNDS,
     UNIFORM_BLOCK_VALUES,
@@ -74,6 +74,7 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
     arms = torch.zeros(seeds, dtype=torch.long, device=device)
     played = arms.view(1, 1, seeds).expand(2, 1, seeds)
     index = torch.empty_like(counts)
+    pooled = arm_major_pool(index)
     arm_means = torch.empty(seeds, dtype=dtype, device=device)
     rewards_gen = generator(device, seed, PROBLEM_STREAM)
     learner_gen = generator(device, seed, ALGORITHM_STREAM)
@@ -90,7 +91,10 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
                 else:
                     # 1 / sqrt(n_i) + x_i / sqrt(2 ln n): the UCB1 index divided by sqrt(2 ln n)
                     torch.rsqrt(counts, out=index).addcdiv_(sums, counts, value=1.0 / math.sqrt(2.0 * math.log(t - 1)))
-                    first_argmax(index, out=arms)
+                    if pooled is None:
+                        first_argmax(index, out=arms)
+                    else:  # the view UCB1 makes once per run
+                        pooled_argmax(pooled, arms)
             else:
                 first_argmax(posterior_draws(counts, sums, 1.0, 1.0, learner_gen), out=arms)
             if cpu:  # a block of rounds' uniforms at once, as BernoulliBandit.draw_uniforms does
