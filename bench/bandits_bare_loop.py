@@ -99,7 +99,7 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
                 first_argmax(posterior_draws(counts, sums, 1.0, 1.0, learner_gen), out=arms)
             if cpu:  # a block of rounds' uniforms at once, as BernoulliBandit.draw_uniforms does
                 if row == len(block):
-                    block, row = uniform_block((block_rounds, seeds), rewards_gen, dtype), 0
+                    block, row = uniform_block((block_rounds, seeds), rewards_gen, dtype).unbind(0), 0
                 u, row = block[row], row + 1
             else:
                 u = torch.rand(seeds, generator=rewards_gen, device=device, dtype=dtype)

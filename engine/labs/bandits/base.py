@@ -105,7 +105,8 @@ def arm_major_pool(values: torch.Tensor) -> torch.Tensor | None:
 
 def pooled_argmax(pooled: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """`first_argmax` of the values behind an `arm_major_pool` view."""
-    index = _max_pool_with_indices(pooled, (1, pooled.shape[3]))[1].view(pooled.shape[1])
+    _, seeds, _, k = pooled.shape
+    index = _max_pool_with_indices(pooled, (1, k))[1].view(seeds)
     return index if out is None else out.copy_(index)
 
 

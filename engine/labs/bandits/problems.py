@@ -134,7 +134,7 @@ class BernoulliBandit(StationaryBandit):
         super().__init__(params, seeds, device, dtype, seed)
         self._set_means(params["means"])
         self._gen = generator(device, seed, PROBLEM_STREAM)
-        self._block, self._next_row = torch.empty((0, seeds), dtype=dtype), 0
+        self._block, self._next_row = (), 0
         self._in_blocks = self.device.type == "cpu"
 
     def draw_uniforms(self) -> torch.Tensor:
@@ -149,7 +149,8 @@ class BernoulliBandit(StationaryBandit):
             return torch.rand(self.seeds, generator=self._gen, device=self.device, dtype=self.dtype)
         if self._next_row == len(self._block):
             rounds = max(1, min(UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES // self.seeds))
-            self._block = uniform_block((rounds, self.seeds), self._gen, self.dtype)
+            # the rows as views, made in one call (indexing a row is a torch call per round)
+            self._block = uniform_block((rounds, self.seeds), self._gen, self.dtype).unbind(0)
             self._next_row = 0
         self._next_row += 1
         return self._block[self._next_row - 1]
