@@ -148,15 +148,12 @@ def _marsaglia_tsang_test(shape: np.ndarray, x: np.ndarray, u: np.ndarray) -> tu
         return np.log(u.astype(np.float64)) < log_ratio, d * v
 
 
-def sample_beta(alpha: torch.Tensor, beta: torch.Tensor, gen: torch.Generator, shapes_below_one: bool = True):
-    """Beta(alpha, beta) = X / (X + Y) with X ~ Gamma(alpha), Y ~ Gamma(beta).
-
-    Where shapes may be below 1 (`shapes_below_one`), Gamma(a) = Gamma(a + 1) U^(1/a) and
-    the ratio is formed from logarithms, since U^(1/a) and torch's small-shape draws can
-    underflow to 0 for tiny a. Otherwise X and Y are drawn in one batch.
+def sample_beta(alpha: torch.Tensor, beta: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Beta(alpha, beta) = X / (X + Y) with X ~ Gamma(alpha), Y ~ Gamma(beta), for shapes
+    that may be below 1: Gamma(a) = Gamma(a + 1) U^(1/a), and the ratio formed from
+    logarithms, since U^(1/a) and torch's small-shape draws can underflow to 0 for tiny a.
+    (Shapes of at least 1 take `posterior_draws`' one batch of Gamma draws.)
     """
-    if not shapes_below_one:
-        return _beta_from_stacked_shapes(torch.stack((alpha, beta)), gen)
     log_x = _log_gamma_draw(alpha, gen)
     log_y = _log_gamma_draw(beta, gen)
     return torch.sigmoid(log_x - log_y)
@@ -171,20 +168,15 @@ def posterior_draws(counts: torch.Tensor, sums: torch.Tensor, prior_a: float, pr
     and sums are stored so (`IndexBandit.arm_major`), for one batch of Gamma draws.
     """
     if prior_a < 1 or prior_b < 1:
-        return sample_beta(sums + prior_a, (counts - sums).add_(prior_b), gen, True)
+        return sample_beta(sums + prior_a, (counts - sums).add_(prior_b), gen)
     arm_major = counts.t().is_contiguous() and sums.t().is_contiguous()
     c, s = (counts.t(), sums.t()) if arm_major else (counts, sums)
     shapes = torch.empty((2,) + tuple(c.shape), dtype=c.dtype, device=c.device)
     torch.add(s, _constant(prior_a, c.dtype), out=shapes[0])
     torch.sub(c, s, out=shapes[1]).add_(_constant(prior_b, c.dtype))
-    theta = _beta_from_stacked_shapes(shapes, gen)
-    return theta.t() if arm_major else theta
-
-
-def _beta_from_stacked_shapes(shapes: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """X / (X + Y) for X ~ Gamma(shapes[0]), Y ~ Gamma(shapes[1]), all shapes >= 1."""
     x, y = standard_gamma(shapes, gen, at_least_one=True)
-    return x.div_(x + y)
+    theta = x.div_(x + y)  # Beta(a, b) = X / (X + Y)
+    return theta.t() if arm_major else theta
 
 
 def _log_gamma_draw(shape: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
