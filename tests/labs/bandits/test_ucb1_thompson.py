@@ -137,3 +137,31 @@ def test_first_argmax_breaks_ties_to_the_lowest_arm_like_torch():
     assert torch.equal(out, expected)
     assert arm_major_pool(values.contiguous()) is None  # seed-major: torch.argmax instead
     assert torch.equal(first_argmax(values.contiguous()), expected)
+
+
+def test_ucb1_takes_the_same_path_without_the_cpu_shortcuts(monkeypatch):
+    """Off the CPU, UCB1 draws its rewards' uniforms one round at a time and reduces its
+    index with torch.argmax (no channels-last view). Those general paths, forced here on
+    the CPU, must give the very trajectories of the CPU's block draws and max-pool argmax:
+    the same counts on every seed after 3000 rounds (float32, 200 seeds, 5 arms)."""
+    from engine.labs.bandits import base, ucb1
+    from tests.labs.bandits.recorder import FakeRecorder
+
+    def counts_after(rounds):
+        problem = BernoulliBandit({"means": [0.2, 0.4, 0.5, 0.55, 0.6]}, 200, CPU, torch.float32, 3)
+        alg = UCB1({"c": 2.0}, problem, 200, CPU, torch.float32, 3)
+        if general:
+            problem._in_blocks = False
+        alg.run(rounds, FakeRecorder([rounds]))
+        return alg, alg.counts.clone()
+
+    general = False
+    fast, fast_counts = counts_after(3000)
+    assert fast._pooled is not None
+    general = True
+    for module in (base, ucb1):
+        monkeypatch.setattr(module, "arm_major_pool", lambda values: None)
+    slow, slow_counts = counts_after(3000)
+    assert slow._pooled is None
+    assert torch.equal(fast_counts, slow_counts)
+    assert fast_counts.sum().item() == 3000 * 200
