@@ -47,7 +47,7 @@ from engine.labs.bandits.problems import (  # noqa: E402
     BernoulliBandit,
     uniform_block,
 )
-from engine.labs.bandits.thompson import posterior_draws  # noqa: E402
+from engine.labs.bandits.thompson import BetaPosterior  # noqa: E402
 from engine.seeding import ALGORITHM_STREAM, PROBLEM_STREAM, generator  # noqa: E402
 from engine.spec import RunSpec  # noqa: E402
 from engine.store import Store  # noqa: E402
@@ -78,6 +78,8 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
     arm_means = torch.empty(seeds, dtype=dtype, device=device)
     rewards_gen = generator(device, seed, PROBLEM_STREAM)
     learner_gen = generator(device, seed, ALGORITHM_STREAM)
+    posterior = BetaPosterior(counts, sums, 1.0, 1.0, learner_gen)
+    pooled_theta = arm_major_pool(posterior.theta)
     cpu = torch.device(device).type == "cpu"
     block_rounds = max(1, min(UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES // seeds))
     block, row = torch.empty((0, seeds), dtype=dtype), 0
@@ -96,7 +98,11 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
                     else:  # the view UCB1 makes once per run
                         pooled_argmax(pooled, arms)
             else:
-                first_argmax(posterior_draws(counts, sums, 1.0, 1.0, learner_gen), out=arms)
+                posterior.draw()  # into its kept buffers, as the engine's Thompson sampling does
+                if pooled_theta is None:
+                    first_argmax(posterior.theta, out=arms)
+                else:
+                    pooled_argmax(pooled_theta, arms)
             if cpu:  # a block of rounds' uniforms at once, as BernoulliBandit.draw_uniforms does
                 if row == len(block):
                     block, row = uniform_block((block_rounds, seeds), rewards_gen, dtype).unbind(0), 0

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from engine.labs.bandits.problems import GaussianBandit
-from engine.labs.bandits.thompson import _squeeze_pending, marsaglia_tsang, posterior_draws, sample_beta, standard_gamma
+from engine.labs.bandits.thompson import (
+    SIGMA,
+    _squeeze_pending,
+    marsaglia_tsang,
+    posterior_draws,
+    sample_beta,
+    standard_gamma,
+)
 from engine.labs.bandits.thompson_gaussian import GaussianThompsonSampling
 from tests.labs.bandits.recorder import CPU, run
 
@@ -102,29 +109,30 @@ def test_beta_draws_with_shapes_below_one():
 
 @pytest.mark.parametrize("d", [2 / 3, 1.3, 10.0, 1e3, 1e5])
 def test_squeeze_accepts_only_what_the_exact_test_accepts(d):
-    """The squeeze of `marsaglia_tsang` settles a candidate (x, cell) for every u in
-    [cell, cell + 1) / 128 at once, so wherever it does, Marsaglia & Tsang's exact test
-    must accept u = (cell + 1) / 128: ln u < x^2/2 + d - d v + d ln v, with
-    v = (1 + x / sqrt(9 d))^3 > 0, in float64. Checked on a grid of x and all 128 cells,
-    in float32 as the sampler computes it. Where d is large it must also settle almost
-    all candidates (at least 98% of N(0, 1) draws from the first 127 cells), or it is
-    no squeeze at all."""
-    x = np.linspace(-6.0, 6.0, 2401, dtype=np.float32)
-    cells = np.repeat(np.arange(128, dtype=np.uint8), len(x))
-    xs = np.tile(x, 128)
+    """The squeeze of `GammaBatch` settles a candidate (z, byte r) for every u in its cell,
+    1 - (r + 1) / 256 < u <= 1 - r / 256, at once, so wherever it does, Marsaglia &
+    Tsang's exact test must accept u = 1 - r / 256: ln u < z^2/2 + d - d v + d ln v, with
+    v = (1 + z / sqrt(9 d))^3 > 0, in float64. Checked on a grid of z and all 256 bytes,
+    in float32 as the sampler computes it (x = SIGMA z). Where d is large it must also
+    settle almost all candidates (at least 98% of N(0, 1) draws from bytes r >= 1), or it
+    is no squeeze at all."""
+    z = np.linspace(-6.0, 6.0, 2401)
+    cells = np.repeat(np.arange(256, dtype=np.uint8), len(z))
+    xs = np.tile(z * SIGMA, 256).astype(np.float32)
     ds = np.full(len(xs), d, dtype=np.float32)
-    pending = _squeeze_pending(xs, ds, 1 + xs / np.sqrt(9 * ds), cells)
+    root = 1 + xs / np.sqrt(np.float32(9 * SIGMA * SIGMA) * ds)
+    pending = _squeeze_pending(xs, ds, root, cells)
     settled = np.ones(len(xs), dtype=bool)
     settled[pending] = False
-    d64, x64 = ds.astype(np.float64), xs.astype(np.float64)
-    v = (1 + x64 / np.sqrt(9 * d64)) ** 3
+    d64, z64 = ds.astype(np.float64), xs.astype(np.float64) / SIGMA
+    v = (1 + z64 / np.sqrt(9 * d64)) ** 3
     with np.errstate(invalid="ignore", divide="ignore"):
-        exact = d64 * (1 + np.log(v) - v) + x64 * x64 / 2
-    u_top = (cells.astype(np.float64) + 1) / 128
+        exact = d64 * (1 + np.log(v) - v) + z64 * z64 / 2
+    u_top = 1 - cells.astype(np.float64) / 256
     assert np.all(v[settled] > 0)
     assert np.all(np.log(u_top[settled]) < exact[settled])
     if d >= 10:
-        weights = np.exp(-x64 * x64 / 2) * (cells < 127)
+        weights = np.exp(-z64 * z64 / 2) * (cells > 0)
         assert (weights * settled).sum() / weights.sum() > 0.98
 
 
