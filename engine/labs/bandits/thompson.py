@@ -6,11 +6,11 @@ import torch
 from engine.labs.bandits.base import UNIT_INTERVAL_PROBLEMS, IndexBandit, arm_major_pool, pooled_argmax
 from engine.params import Param
 
-# From here on a CPU batch goes through `marsaglia_tsang` (vectorised) rather than torch's
-# element-by-element sampler. Measured on a 2-core CPU: the vectorised one costs ~60 us a
-# call plus ~10-20 ns a draw, torch's ~40-100 ns a draw; level at 2000-4000 draws, 3x
-# faster at 2 x 10^4.
-VECTORISED_GAMMA_FROM = 1 << 12
+# From here on a CPU batch goes through `GammaBatch` (vectorised) rather than torch's
+# element-by-element sampler. Measured on a 2-core CPU at shape 50: the vectorised one
+# costs ~40 us a call in kept buffers (~60 in fresh ones) plus ~6 ns a draw, torch's
+# ~40 ns a draw; level at 1000-2000 draws, 5x faster at 2 x 10^4.
+VECTORISED_GAMMA_FROM = 1 << 11
 # Marsaglia & Tsang's method needs, per candidate, a normal z and a uniform u. Here u is
 # drawn lazily: first one byte r of it, which puts u in a "cell" of width 1/256,
 # u = 1 - (r + w) / 256 with w uniform on [0, 1) (one generator draw of 64 bits gives the
