@@ -40,7 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import registry, runner  # noqa: E402
-from engine.labs.bandits.base import arm_major_pool, first_argmax, pooled_argmax  # noqa: E402
+from engine.labs.bandits.base import arm_major_pool, first_argmax, pool_maxima, pooled_argmax  # noqa: E402
 from engine.labs.bandits.problems import (  # noqa: E402
     UNIFORM_BLOCK_ROUNDS,
     UNIFORM_BLOCK_VALUES,
@@ -75,11 +75,13 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
     played = arms.view(1, 1, seeds).expand(2, 1, seeds)
     index = torch.empty_like(counts)
     pooled = arm_major_pool(index)
+    maxima = None if pooled is None else pool_maxima(pooled)
     arm_means = torch.empty(seeds, dtype=dtype, device=device)
     rewards_gen = generator(device, seed, PROBLEM_STREAM)
     learner_gen = generator(device, seed, ALGORITHM_STREAM)
     posterior = BetaPosterior(counts, sums, 1.0, 1.0, learner_gen)
     pooled_theta = arm_major_pool(posterior.theta)
+    theta_maxima = None if pooled_theta is None else pool_maxima(pooled_theta)
     cpu = torch.device(device).type == "cpu"
     block_rounds = max(1, min(UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES // seeds))
     block, row = torch.empty((0, seeds), dtype=dtype), 0
@@ -96,13 +98,13 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
                     if pooled is None:
                         first_argmax(index, out=arms)
                     else:  # the view UCB1 makes once per run
-                        pooled_argmax(pooled, arms)
+                        pooled_argmax(pooled, arms, maxima)
             else:
                 posterior.draw()  # into its kept buffers, as the engine's Thompson sampling does
                 if pooled_theta is None:
                     first_argmax(posterior.theta, out=arms)
                 else:
-                    pooled_argmax(pooled_theta, arms)
+                    pooled_argmax(pooled_theta, arms, theta_maxima)
             if cpu:  # a block of rounds' uniforms at once, as BernoulliBandit.draw_uniforms does
                 if row == len(block):
                     block, row = uniform_block((block_rounds, seeds), rewards_gen, dtype).unbind(0), 0

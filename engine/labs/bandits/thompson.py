@@ -3,7 +3,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.labs.bandits.base import UNIT_INTERVAL_PROBLEMS, IndexBandit, arm_major_pool, pooled_argmax
+from engine.labs.bandits.base import (
+    UNIT_INTERVAL_PROBLEMS,
+    IndexBandit,
+    arm_major_pool,
+    pool_maxima,
+    pooled_argmax,
+)
 from engine.params import Param
 
 # From here on a CPU batch goes through `GammaBatch` (vectorised) rather than torch's
@@ -314,6 +320,7 @@ class BetaThompsonSampling(IndexBandit):
         # Made once: every round draws into the posterior's buffers and reduces its theta.
         self._posterior = BetaPosterior(self.counts, self.sums, self.p["prior_a"], self.p["prior_b"], self.gen)
         self._pooled = arm_major_pool(self._posterior.theta)
+        self._maxima = None if self._pooled is None else pool_maxima(self._pooled)
 
     def select(self, t):
         # Counts only grow, so priors of at least 1 keep every shape at least 1.
@@ -323,5 +330,5 @@ class BetaThompsonSampling(IndexBandit):
             return self.first_best(theta)
         theta = posterior.draw()
         if self._pooled is not None:
-            return pooled_argmax(self._pooled, self._arms)
+            return pooled_argmax(self._pooled, self._arms, self._maxima)
         return self.first_best(theta)

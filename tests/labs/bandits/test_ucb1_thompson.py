@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.labs.bandits.base import arm_major_pool, first_argmax, pooled_argmax, ucb1_bound
+from engine.labs.bandits.base import arm_major_pool, first_argmax, pool_maxima, pooled_argmax, ucb1_bound
 from engine.labs.bandits.problems import BernoulliBandit, bernoulli_kl
 from engine.labs.bandits.thompson import BetaThompsonSampling
 from engine.labs.bandits.ucb1 import UCB1
@@ -135,6 +135,14 @@ def test_first_argmax_breaks_ties_to_the_lowest_arm_like_torch():
     out = torch.empty(2000, dtype=torch.long)
     assert torch.equal(pooled_argmax(arm_major_pool(values), out), expected)
     assert torch.equal(out, expected)
+    # the learners' form: the max-pool writing into their kept index and maxima buffers
+    pooled, out = arm_major_pool(values), torch.full((2000,), -1, dtype=torch.long)
+    maxima = pool_maxima(pooled)
+    assert pooled_argmax(pooled, out, maxima) is out
+    assert torch.equal(out, expected)
+    assert torch.equal(maxima.view(2000), values.max(dim=1).values)
+    strided = torch.empty(4000, dtype=torch.long)[::2]  # not contiguous: a copy instead
+    assert torch.equal(pooled_argmax(pooled, strided), expected)
     assert arm_major_pool(values.contiguous()) is None  # seed-major: torch.argmax instead
     assert torch.equal(first_argmax(values.contiguous()), expected)
 
