@@ -40,7 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import registry, runner  # noqa: E402
-from engine.labs.bandits.base import arm_major_pool, first_argmax, pool_maxima, pooled_argmax  # noqa: E402
+from engine.labs.bandits.base import KeptArgmax  # noqa: E402
 from engine.labs.bandits.problems import (  # noqa: E402
     UNIFORM_BLOCK_ROUNDS,
     UNIFORM_BLOCK_VALUES,
@@ -74,14 +74,12 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
     arms = torch.zeros(seeds, dtype=torch.long, device=device)
     played = arms.view(1, 1, seeds).expand(2, 1, seeds)
     index = torch.empty_like(counts)
-    pooled = arm_major_pool(index)
-    maxima = None if pooled is None else pool_maxima(pooled)
+    index_argmax = KeptArgmax(index, arms)  # as UCB1 makes it once per run
     arm_means = torch.empty(seeds, dtype=dtype, device=device)
     rewards_gen = generator(device, seed, PROBLEM_STREAM)
     learner_gen = generator(device, seed, ALGORITHM_STREAM)
     posterior = BetaPosterior(counts, sums, 1.0, 1.0, learner_gen)
-    pooled_theta = arm_major_pool(posterior.theta)
-    theta_maxima = None if pooled_theta is None else pool_maxima(pooled_theta)
+    theta_argmax = KeptArgmax(posterior.theta, arms)
     cpu = torch.device(device).type == "cpu"
     block_rounds = max(1, min(UNIFORM_BLOCK_ROUNDS, UNIFORM_BLOCK_VALUES // seeds))
     block, row = torch.empty((0, seeds), dtype=dtype), 0
@@ -95,16 +93,10 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
                 else:
                     # 1 / sqrt(n_i) + x_i / sqrt(2 ln n): the UCB1 index divided by sqrt(2 ln n)
                     torch.rsqrt(counts, out=index).addcdiv_(sums, counts, value=1.0 / math.sqrt(2.0 * math.log(t - 1)))
-                    if pooled is None:
-                        first_argmax(index, out=arms)
-                    else:  # the view UCB1 makes once per run
-                        pooled_argmax(pooled, arms, maxima)
+                    index_argmax()
             else:
                 posterior.draw()  # into its kept buffers, as the engine's Thompson sampling does
-                if pooled_theta is None:
-                    first_argmax(posterior.theta, out=arms)
-                else:
-                    pooled_argmax(pooled_theta, arms, theta_maxima)
+                theta_argmax()
             if cpu:  # a block of rounds' uniforms at once, as BernoulliBandit.draw_uniforms does
                 if row == len(block):
                     block, row = uniform_block((block_rounds, seeds), rewards_gen, dtype).unbind(0), 0

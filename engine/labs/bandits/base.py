@@ -103,26 +103,37 @@ def arm_major_pool(values: torch.Tensor) -> torch.Tensor | None:
     return values.as_strided((1, seeds, 1, k), (seeds * k, 1, seeds * k, seeds))
 
 
-def pooled_argmax(pooled: torch.Tensor, out: torch.Tensor | None = None,
-                  maxima: torch.Tensor | None = None) -> torch.Tensor:
-    """`first_argmax` of the values behind an `arm_major_pool` view. With `out` ([seeds],
-    long, contiguous) the max-pool writes the indices straight into it (its out= form, ~4.5
-    us at 1000 seeds against ~8 for a fresh result and a copy), and its maxima into
-    `maxima` ([1, seeds, 1, 1], values' dtype), a scratch buffer made here if not given
-    (a learner that reduces every round keeps one: `pool_maxima`)."""
+def pooled_argmax(pooled: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """`first_argmax` of the values behind an `arm_major_pool` view, into `out` if given."""
     _, seeds, _, k = pooled.shape
-    if out is None or not out.is_contiguous() or out.dtype != torch.long:
-        index = _max_pool_with_indices(pooled, (1, k))[1].view(seeds)
-        return index if out is None else out.copy_(index)
-    if maxima is None:
-        maxima = pool_maxima(pooled)
-    _max_pool_with_indices(pooled, (1, k), out=(maxima, out.view(1, seeds, 1, 1)))
-    return out
+    index = _max_pool_with_indices(pooled, (1, k))[1].view(seeds)
+    return index if out is None else out.copy_(index)
 
 
-def pool_maxima(pooled: torch.Tensor) -> torch.Tensor:
-    """The scratch buffer of `pooled_argmax`'s maxima for an `arm_major_pool` view."""
-    return torch.empty((1, pooled.shape[1], 1, 1), dtype=pooled.dtype, device=pooled.device)
+class KeptArgmax:
+    """`first_argmax` of one buffer values [seeds, K], kept for a run, into the kept index
+    buffer out ([seeds], long, contiguous): a learner that reduces the same buffer every
+    round makes one and calls it after writing values; it returns out.
+
+    On a CPU, for values stored arm by arm, the max-pool's arguments are bound once and it
+    writes the indices straight into out (its out= form, the maxima into a kept scratch
+    buffer): ~4.5 us at 1000 seeds, where a fresh result and a copy took ~8. Otherwise
+    torch.argmax.
+    """
+
+    def __init__(self, values: torch.Tensor, out: torch.Tensor):
+        self.values, self.out = values, out
+        self.pooled = arm_major_pool(values)
+        if self.pooled is not None:
+            seeds, k = values.shape
+            maxima = torch.empty((1, seeds, 1, 1), dtype=values.dtype, device=values.device)
+            self._args, self._outs = (self.pooled, (1, k)), (maxima, out.view(1, seeds, 1, 1))
+
+    def __call__(self) -> torch.Tensor:
+        if self.pooled is None:
+            return torch.argmax(self.values, dim=1, out=self.out)
+        _max_pool_with_indices(*self._args, out=self._outs)
+        return self.out
 
 
 # The op behind F.max_pool2d_with_indices, without its Python wrapper (~1 us a call).

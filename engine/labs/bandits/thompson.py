@@ -3,13 +3,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.labs.bandits.base import (
-    UNIT_INTERVAL_PROBLEMS,
-    IndexBandit,
-    arm_major_pool,
-    pool_maxima,
-    pooled_argmax,
-)
+from engine.labs.bandits.base import UNIT_INTERVAL_PROBLEMS, IndexBandit, KeptArgmax
 from engine.params import Param
 
 # From here on a CPU batch goes through `GammaBatch` (vectorised) rather than torch's
@@ -319,8 +313,7 @@ class BetaThompsonSampling(IndexBandit):
         super().start(steps)
         # Made once: every round draws into the posterior's buffers and reduces its theta.
         self._posterior = BetaPosterior(self.counts, self.sums, self.p["prior_a"], self.p["prior_b"], self.gen)
-        self._pooled = arm_major_pool(self._posterior.theta)
-        self._maxima = None if self._pooled is None else pool_maxima(self._pooled)
+        self._argmax = KeptArgmax(self._posterior.theta, self._arms)
 
     def select(self, t):
         # Counts only grow, so priors of at least 1 keep every shape at least 1.
@@ -328,7 +321,5 @@ class BetaThompsonSampling(IndexBandit):
         if self.counts is not posterior.counts or self.sums is not posterior.sums:  # statistics set from outside
             theta = posterior_draws(self.counts, self.sums, self.p["prior_a"], self.p["prior_b"], self.gen)
             return self.first_best(theta)
-        theta = posterior.draw()
-        if self._pooled is not None:
-            return pooled_argmax(self._pooled, self._arms, self._maxima)
-        return self.first_best(theta)
+        posterior.draw()
+        return self._argmax()

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from engine.labs.bandits.base import IndexBandit, arm_major_pool, pool_maxima, pooled_argmax, ucb1_bound
+from engine.labs.bandits.base import IndexBandit, KeptArgmax, ucb1_bound
 from engine.params import Param
 
 # Below this sqrt(c ln n) the index is formed as written (c near 0: 1 / sqrt(c ln n) could overflow).
@@ -40,8 +40,7 @@ class UCB1(IndexBandit):
     def start(self, steps):
         super().start(steps)
         self._index = torch.empty_like(self.counts)
-        self._pooled = arm_major_pool(self._index)  # made once: the loop reduces this buffer every round
-        self._maxima = None if self._pooled is None else pool_maxima(self._pooled)
+        self._argmax = KeptArgmax(self._index, self._arms)  # made once: the loop reduces this buffer every round
 
     def select(self, t):
         if t <= self.problem.k:
@@ -55,8 +54,8 @@ class UCB1(IndexBandit):
             # argmax_i x_i + s / sqrt(n_i) = argmax_i 1 / sqrt(n_i) + x_i / s for s > 0:
             # two in-place kernels (the loop's hot spot) into a buffer kept for the run.
             index.addcdiv_(self.sums, self.counts, value=1.0 / scale)
-        if index is self._index and self._pooled is not None:
-            return pooled_argmax(self._pooled, self._arms, self._maxima)
+        if index is self._index:
+            return self._argmax()
         return self.first_best(index)
 
     def upper_bound(self, steps):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.labs.bandits.base import arm_major_pool, first_argmax, pool_maxima, pooled_argmax, ucb1_bound
+from engine.labs.bandits.base import KeptArgmax, arm_major_pool, first_argmax, pooled_argmax, ucb1_bound
 from engine.labs.bandits.problems import BernoulliBandit, bernoulli_kl
 from engine.labs.bandits.thompson import BetaThompsonSampling
 from engine.labs.bandits.ucb1 import UCB1
@@ -135,14 +135,16 @@ def test_first_argmax_breaks_ties_to_the_lowest_arm_like_torch():
     out = torch.empty(2000, dtype=torch.long)
     assert torch.equal(pooled_argmax(arm_major_pool(values), out), expected)
     assert torch.equal(out, expected)
-    # the learners' form: the max-pool writing into their kept index and maxima buffers
-    pooled, out = arm_major_pool(values), torch.full((2000,), -1, dtype=torch.long)
-    maxima = pool_maxima(pooled)
-    assert pooled_argmax(pooled, out, maxima) is out
+    # the learners' form, made once per run: the max-pool writing into their kept buffers
+    kept_values, out = values.clone(), torch.full((2000,), -1, dtype=torch.long)  # clone keeps the layout
+    kept = KeptArgmax(kept_values, out)
+    assert kept.pooled is not None
+    assert kept() is out
     assert torch.equal(out, expected)
-    assert torch.equal(maxima.view(2000), values.max(dim=1).values)
-    strided = torch.empty(4000, dtype=torch.long)[::2]  # not contiguous: a copy instead
-    assert torch.equal(pooled_argmax(pooled, strided), expected)
+    kept_values[:, 3] = 5.0  # written in place, as the learners do: the next call sees it
+    assert torch.equal(kept(), torch.full((2000,), 3))
+    seed_major = KeptArgmax(kept_values.contiguous(), torch.empty(2000, dtype=torch.long))
+    assert seed_major.pooled is None and torch.equal(seed_major(), torch.full((2000,), 3))
     assert arm_major_pool(values.contiguous()) is None  # seed-major: torch.argmax instead
     assert torch.equal(first_argmax(values.contiguous()), expected)
 
@@ -152,7 +154,7 @@ def test_ucb1_takes_the_same_path_without_the_cpu_shortcuts(monkeypatch):
     index with torch.argmax (no channels-last view). Those general paths, forced here on
     the CPU, must give the very trajectories of the CPU's block draws and max-pool argmax:
     the same counts on every seed after 3000 rounds (float32, 200 seeds, 5 arms)."""
-    from engine.labs.bandits import base, ucb1
+    from engine.labs.bandits import base
     from tests.labs.bandits.recorder import FakeRecorder
 
     def counts_after(rounds):
@@ -165,12 +167,11 @@ def test_ucb1_takes_the_same_path_without_the_cpu_shortcuts(monkeypatch):
 
     general = False
     fast, fast_counts = counts_after(3000)
-    assert fast._pooled is not None
+    assert fast._argmax.pooled is not None
     general = True
-    for module in (base, ucb1):
-        monkeypatch.setattr(module, "arm_major_pool", lambda values: None)
+    monkeypatch.setattr(base, "arm_major_pool", lambda values: None)
     slow, slow_counts = counts_after(3000)
-    assert slow._pooled is None
+    assert slow._argmax.pooled is None
     assert torch.equal(fast_counts, slow_counts)
     assert fast_counts.sum().item() == 3000 * 200
 
