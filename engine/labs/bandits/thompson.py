@@ -75,7 +75,8 @@ class GammaBatch:
 
     With d = shape - 1/3 and c = 1 / sqrt(9 d): draw x ~ N(0, 1), u ~ U(0, 1), set
     v = (1 + c x)^3, and accept d v when v > 0 and ln u < x^2 / 2 + d - d v + d ln v;
-    otherwise try again with a fresh pair.
+    otherwise try again with a fresh pair. (In the code that normal is z, and the draws
+    are x = SIGMA z: see SIGMA.)
 
     Departures from the paper, none of which changes the law of the draws:
 
@@ -101,7 +102,7 @@ class GammaBatch:
 
     The draws are exact, up to the round-off of d v in the shapes' dtype. The arithmetic
     runs in numpy on the buffers' memory: on arrays of this size a numpy call costs less
-    than a torch one, and a round of Thompson sampling makes ~25 of them.
+    than a torch one, and a round of Thompson sampling makes ~45 of them.
     """
 
     def __init__(self, n: int, dtype: torch.dtype):
