@@ -14,11 +14,13 @@ temporary store), in three recording settings, to show where the time goes:
 - store, auto stride: the default (about 60 log-spaced checkpoints + 500 strided ones);
 - store, log-spaced only: run.record_every = steps (about 60 checkpoints);
 - no store: the algorithm's own loop with a recorder that computes and copies every
-  checkpoint's values to the host but writes nothing (what base.py itself costs).
+  checkpoint's values to the host as the engine's does but writes nothing (what base.py
+  itself costs).
 
-On a GPU only the third setting runs unless --modes asks for more: at 10^6 seeds each
-checkpoint is 10^6 values per metric, and the store's writes, not the loop, would be
-what is measured.
+On a GPU the auto stride runs only if --modes asks for it: at 10^6 seeds each checkpoint
+is 10^6 values per metric, and its 560 checkpoints would put 9 GB into the store. Each
+side first runs once for a few hundred steps, untimed, so that no timed run pays for
+CUDA's one-off starts.
 
     python bench/bandits_bare_loop.py                      # CPU: 10^4 seeds
     python bench/bandits_bare_loop.py --device cuda        # GPU: 10^6 seeds
@@ -54,6 +56,7 @@ from engine.store import Store  # noqa: E402
 
 MEANS = [0.1 + 0.08 * i for i in range(10)]  # 10 arms, 0.1 ... 0.82
 ALGORITHM_IDS = {"ucb1": "bandits.ucb1", "thompson": "bandits.thompson_beta"}
+WARM_UP_STEPS = 300
 LABELS = {"auto": "engine + store, auto stride", "log": "engine + store, log-spaced only",
           "none": "engine, no store writes"}
 
@@ -130,20 +133,28 @@ def engine_run(algorithm: str, seeds: int, steps: int, device: str, dtype: str, 
 
 
 class CheckpointsOnly:
-    """A recorder that computes and copies each checkpoint's values but stores nothing."""
+    """A recorder that brings each checkpoint's values to the host as the engine's does
+    (runner.HostCopies: on a GPU, copies that do not stop the device) and stores nothing."""
 
     def __init__(self, steps: int):
         self.checkpoints = runner.record_steps(steps)
+        self.copies = runner.HostCopies()
         self.last = {}
 
     def metrics(self, step, values):
-        self.last = {name: value.detach().to("cpu").double().numpy() for name, value in values.items()}
+        self.copies.put(step, values)
+        self.take()
+
+    def take(self, wait=False):
+        for _, values in self.copies.ready(wait):
+            self.last = values
 
     def bound(self, name, steps, values):
         pass
 
     def progress(self, step):
-        pass
+        if len(self.copies):
+            self.take()
 
 
 def engine_without_store(algorithm: str, seeds: int, steps: int, device: torch.device, dtype, seed: int = 0):
@@ -155,6 +166,7 @@ def engine_without_store(algorithm: str, seeds: int, steps: int, device: torch.d
     _sync(device)
     start = time.perf_counter()
     alg.run(steps, rec)
+    rec.take(wait=True)
     _sync(device)
     return time.perf_counter() - start, rec.last["cumulative_regret"]
 
@@ -175,13 +187,13 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     ap.add_argument("--seeds", type=int, default=0, help="default: 10^4 on a CPU, 10^6 on a GPU")
     ap.add_argument("--steps", type=int, default=0, help="default: 10^5 for UCB1; Thompson sampling: --ts-steps")
-    ap.add_argument("--ts-steps", type=int, default=0, help="steps for Thompson sampling (default: 2000 CPU, 10^5 GPU)")
+    ap.add_argument("--ts-steps", type=int, default=0, help="steps for Thompson sampling (default: 2000 CPU, 10^4 GPU)")
     ap.add_argument("--algorithms", default="ucb1,thompson")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads for both sides (0 = torch's default)")
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     ap.add_argument("--repeats", type=int, default=3, help="alternate bare and engine runs this many times")
     ap.add_argument("--modes", default="", help="engine recording settings to run, of auto, log, none "
-                    "(default: all three on a CPU; on a GPU only none)")
+                    "(default: all three on a CPU; on a GPU log,none)")
     args = ap.parse_args(argv)
     cuda = args.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
@@ -195,14 +207,15 @@ def main(argv=None) -> int:
     print(f"device: {name}; seeds {seeds}; 10 Bernoulli arms; dtype {args.dtype}; torch {torch.__version__}")
     print(f"{'algorithm':<9} {'side':<34} {'steps':>7} {'seconds':>8} {'pulls/s':>10} {'engine/bare':>11} "
           "regret (median of the runs; engine/bare per run against the bare runs around it)")
-    modes = (args.modes or ("none" if cuda else "auto,log,none")).split(",")
+    modes = (args.modes or ("log,none" if cuda else "auto,log,none")).split(",")
     with tempfile.TemporaryDirectory() as tmp:
         for algorithm in args.algorithms.split(","):
             steps = args.steps or 10**5
             if algorithm == "thompson":
-                steps = args.ts_steps or (10**5 if cuda else 2000)
+                steps = args.ts_steps or (10**4 if cuda else 2000)
             timings = {"bare": []}
             regrets = {}
+            warm_up(algorithm, seeds, device, dtype, modes, args, Path(tmp))
             # Bare and engine alternate, so that a change in the machine's load hits both;
             # each engine time is compared with the mean of the bare runs around it.
             for repeat in range(args.repeats):
@@ -241,6 +254,18 @@ def main(argv=None) -> int:
                       f"{float(np.median(ratios)):>10.0%} {regrets[mode].mean():.2f} ({same}; "
                       f"ratios {', '.join(f'{x:.0%}' for x in ratios)})")
     return 0
+
+
+def warm_up(algorithm: str, seeds: int, device, dtype, modes, args, tmp: Path, steps: int = WARM_UP_STEPS) -> None:
+    """One short untimed run of each side first, so that no timed run pays for a one-off
+    start (CUDA's kernels and libraries load on first use; the first store opens)."""
+    bare_loop(algorithm, seeds, steps, device, dtype)
+    for mode in modes:
+        if mode == "none":
+            engine_without_store(algorithm, seeds, steps, device, dtype)
+        else:
+            engine_run(algorithm, seeds, steps, args.device, args.dtype, args.threads,
+                       0 if mode == "auto" else steps, tmp)[1].close()
 
 
 def _progress(algorithm: str, side: str, seconds: float) -> None:

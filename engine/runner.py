@@ -1,13 +1,17 @@
 """Run one spec in this process and record what it emits into the store.
 
 The algorithm owns its loop (all seeds at once) and hands records to a `Recorder`,
-which buffers them and writes batched transactions a few times a second; a heartbeat
+which buffers them and writes batched transactions a few times a second, from a writer
+thread of its own, so that the loop goes on while SQLite writes; values on a CUDA device
+come to the host by copies that do not stop the device (`HostCopies`). A heartbeat
 thread marks the run alive. SIGTERM (the studio's Stop) cancels cleanly at the next
 `progress` call; an exception marks the run failed with its traceback.
 """
 
 from __future__ import annotations
 
+import collections
+import queue
 import signal
 import threading
 import time
@@ -23,6 +27,8 @@ from engine.store import HEARTBEAT_SECONDS, BOUND_SEED, Store
 
 FLUSH_SECONDS = 0.2
 FLUSH_ROWS = 50_000
+MAX_COPIES_IN_FLIGHT = 8  # checkpoints whose device-to-host copies may be under way at once
+WRITES_QUEUED = 2  # batches waiting for the writer thread before the loop waits for it
 LOG_POINTS = 60
 AUTO_STRIDE_POINTS = 500
 
@@ -49,6 +55,133 @@ def _numpy(value) -> np.ndarray:
     return np.atleast_1d(np.asarray(value, dtype=float))
 
 
+def _on_cuda(value) -> bool:
+    return getattr(value, "is_cuda", False)
+
+
+class HostCopies:
+    """Recorded values brought to the host without stopping the device, in the order given.
+
+    `put(key, values)` takes one checkpoint's values. A CUDA tensor is copied on its own
+    stream into a fresh float64 buffer on the device (so the algorithm's later in-place
+    updates do not reach the record), and that buffer is copied into pinned host memory on
+    a side stream, which waits for the copy and nothing after it; one event per checkpoint
+    marks its copies done. The loop's stream goes on meanwhile: no synchronisation, where
+    `tensor.cpu()` would wait for every kernel queued before it and leave the device idle
+    while the host refills its queue. Everything else converts at once.
+
+    `ready()` returns, oldest first, the checkpoints whose copies have landed, as
+    (key, {name: float64 array}); `ready(wait=True)` waits for all of them. At most
+    MAX_COPIES_IN_FLIGHT checkpoints are under way: `put` waits for the oldest beyond that,
+    which bounds the pinned memory held.
+    """
+
+    def __init__(self):
+        self._queue: collections.deque = collections.deque()  # (key, event or None, {name: value})
+        self._side: dict = {}  # device -> side stream
+
+    def put(self, key, values: dict) -> None:
+        held, copies = {}, []
+        for name, value in values.items():
+            if _on_cuda(value):
+                copies.append((name, value.detach()))
+            else:
+                held[name] = _numpy(value).copy()  # the algorithm may update its tensor in place
+        event = self._copy_to_host(copies, held) if copies else None
+        self._queue.append((key, event, held))
+        if len(self._queue) > MAX_COPIES_IN_FLIGHT and self._queue[0][1] is not None:
+            self._queue[0][1].synchronize()  # the next ready() takes it
+
+    def _copy_to_host(self, copies, held: dict):
+        import torch
+
+        device = copies[0][1].device
+        main = torch.cuda.current_stream(device)
+        side = self._side.get(device)
+        if side is None:
+            side = self._side[device] = torch.cuda.Stream(device)
+        snapshots = [(name, torch.empty(value.shape, dtype=torch.float64, device=value.device).copy_(value))
+                     for name, value in copies]
+        side.wait_stream(main)
+        with torch.cuda.stream(side):
+            for name, snapshot in snapshots:
+                host = torch.empty(snapshot.shape, dtype=torch.float64, pin_memory=True)
+                host.copy_(snapshot, non_blocking=True)
+                snapshot.record_stream(side)  # not reused by the loop before the copy has read it
+                held[name] = host
+            return side.record_event()
+
+    def ready(self, wait: bool = False) -> list:
+        out = []
+        while self._queue:
+            key, event, held = self._queue[0]
+            if event is not None and not event.query():
+                if not wait:
+                    break
+                event.synchronize()
+            self._queue.popleft()
+            out.append((key, {name: v if isinstance(v, np.ndarray) else np.atleast_1d(v.numpy())
+                              for name, v in held.items()}))
+        return out
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
+class StoreWriter(threading.Thread):
+    """Appends batches to a run's store from a thread of its own, with its own connection,
+    in the order they were queued; the queue holds WRITES_QUEUED batches, so a loop that
+    records faster than SQLite writes waits rather than holding ever more in memory.
+    The first failure is kept in `error`, later batches are dropped, and `check()` raises
+    it in the recording thread."""
+
+    def __init__(self, path, run_id: int):
+        super().__init__(daemon=True, name="store-writer")
+        self.path, self.run_id = path, run_id
+        self.batches: queue.Queue = queue.Queue(maxsize=WRITES_QUEUED)
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self):
+        store = None
+        try:
+            store = Store(self.path)
+            while (batch := self.batches.get()) is not None:
+                try:
+                    if self.error is None:
+                        store.append(self.run_id, **batch)
+                except Exception as err:  # noqa: BLE001 - handed to the recording thread
+                    self.error = err
+                finally:
+                    self.batches.task_done()
+            self.batches.task_done()
+        except Exception as err:  # noqa: BLE001 - the store would not open
+            self.error = err
+            while self.batches.get() is not None:
+                self.batches.task_done()
+            self.batches.task_done()
+        finally:
+            if store is not None:
+                store.close()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"writing to the store failed: {self.error}") from self.error
+
+    def put(self, **batch) -> None:
+        self.check()
+        self.batches.put(batch)
+
+    def wait(self) -> None:
+        """Return once every queued batch is written."""
+        self.batches.join()
+        self.check()
+
+    def stop(self) -> None:
+        self.batches.put(None)
+        self.join()
+
+
 class Recorder:
     """What an algorithm talks to while it runs."""
 
@@ -60,6 +193,8 @@ class Recorder:
         self._checkpoint_set = set(self.checkpoints.tolist())
         # metric and width -> (steps, value rows, wall times) waiting for the next flush
         self._series: dict[tuple[str, int], tuple[list, list, list]] = {}
+        self._copies = HostCopies()
+        self._writer: StoreWriter | None = None
         self._bounds: list[Block] = []
         self._buffered = 0
         self._pareto: list[tuple] = []
@@ -75,15 +210,17 @@ class Recorder:
 
     def metrics(self, step: int, values: dict) -> None:
         """Record metric values at a step: each value a tensor/array over seeds, or a scalar."""
-        wall = time.monotonic() - self._t0
-        for name, value in values.items():
-            row = _numpy(value).copy()  # the algorithm may update its tensor in place
-            steps, rows, walls = self._series.setdefault((name, len(row)), ([], [], []))
-            steps.append(int(step))
-            rows.append(row)
-            walls.append(wall)
-            self._buffered += len(row)
+        self._copies.put((int(step), time.monotonic() - self._t0), values)
+        self._take_copies()
 
+    def _take_copies(self, wait: bool = False) -> None:
+        for (step, wall), values in self._copies.ready(wait):
+            for name, row in values.items():
+                steps, rows, walls = self._series.setdefault((name, len(row)), ([], [], []))
+                steps.append(step)
+                rows.append(row)
+                walls.append(wall)
+                self._buffered += len(row)
     def bound(self, name: str, steps, values) -> None:
         """Record a curve that belongs to no seed, e.g. a theoretical regret bound."""
         steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
@@ -109,20 +246,39 @@ class Recorder:
         now = time.monotonic()
         if self.cancel_requested.is_set():
             raise RunCancelled()
+        if self._copies:
+            self._take_copies()
         if now - self._last_flush >= FLUSH_SECONDS or self._buffered + len(self._pareto) >= FLUSH_ROWS:
-            self.flush()
+            self._write()
         if self._on_progress and (now - self._last_report >= 0.1 or step == self.steps):
             self._last_report = now
             self._on_progress(step, self.steps, now - self._t0)
 
-    def flush(self) -> None:
+    def _write(self) -> None:
+        """Hand what is buffered to the writer thread (started on the first write)."""
         blocks = [Block(name, 0, np.asarray(steps, dtype=np.int64), np.stack(rows), np.asarray(walls))
                   for (name, _), (steps, rows, walls) in self._series.items()]
         blocks += self._bounds
         pareto = self._pareto
         self._series, self._bounds, self._pareto, self._buffered = {}, [], [], 0
-        self.store.append(self.run_id, pareto_rows=pareto, steps_done=self.step_done, blocks=blocks)
+        if self._writer is None:
+            self._writer = StoreWriter(self.store.path, self.run_id)
+        self._writer.put(pareto_rows=pareto, steps_done=self.step_done, blocks=blocks)
         self._last_flush = time.monotonic()
+
+    def flush(self) -> None:
+        """Write everything recorded so far, and return once it is in the store."""
+        self._take_copies(wait=True)
+        self._write()
+        self._writer.wait()
+
+    def close(self) -> None:
+        """Flush, then stop the writer thread; raises if a write failed."""
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._writer.stop()
 
 
 class _Heartbeat(threading.Thread):
@@ -200,6 +356,10 @@ def execute(spec: RunSpec, store: Store, device: str, on_progress=None, on_start
         if beat is not None:
             beat.stop.set()
             beat.join()
-        recorder.flush()
+        try:
+            recorder.close()
+        except Exception:  # noqa: BLE001 - the records did not all reach the store
+            if status == "finished":
+                status, error = "failed", traceback.format_exc()
         store.finish_run(run_id, status, error)
     return run_id, status

@@ -8,7 +8,12 @@ needs administrator rights on most machines; `try_set_limit` reports whether it 
 
 from __future__ import annotations
 
+import math
 import time
+
+# NVML's energy counter and power reading are refreshed every few tens of milliseconds; a
+# measured window shorter than that can read no energy at all (H100: 0 J for 20 small steps).
+MIN_WINDOW_SECONDS = 0.5
 
 
 def _torch_uuid(device) -> str | None:
@@ -82,19 +87,31 @@ class NvmlPowerMeter:
     def _power_w(self) -> float:
         return self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0
 
-    def measure(self, work, synchronise) -> tuple[float, float]:
-        """(seconds, joules) of `work()`, the device synchronised before and after. Energy is the
-        difference of the device's energy counter; where the device has none (before Volta),
-        the mean of the power read before and after, times the time."""
+    def measure(self, work, synchronise, min_seconds: float = MIN_WINDOW_SECONDS) -> tuple[float, float]:
+        """(seconds, joules) of one `work()`: the device synchronised before and after, and
+        `work()` repeated until the window lasts `min_seconds`, so that NVML's counters have
+        moved; both are the window's totals divided by the calls. Energy is the difference
+        of the device's energy counter; where it has none (before Volta) or it did not move,
+        the mean of the power read before and after, times the time. NaN joules when NVML
+        reported no energy either way (the caller falls back to the cost model)."""
         synchronise()
         energy0, power0, start = self._energy_mj(), self._power_w(), time.perf_counter()
-        work()
-        synchronise()
-        seconds = time.perf_counter() - start
+        calls = 0
+        while True:
+            work()
+            synchronise()
+            calls += 1
+            seconds = time.perf_counter() - start
+            if seconds >= min_seconds:
+                break
         energy1 = self._energy_mj()
-        if energy0 is not None and energy1 is not None:
-            return seconds, (energy1 - energy0) / 1000.0
-        return seconds, 0.5 * (power0 + self._power_w()) * seconds
+        if energy0 is not None and energy1 is not None and energy1 > energy0:
+            joules = (energy1 - energy0) / 1000.0
+        else:
+            joules = 0.5 * (power0 + self._power_w()) * seconds
+        if not joules > 0 or not math.isfinite(joules):
+            joules = math.nan
+        return seconds / calls, joules / calls
 
     def restore_limit(self) -> None:
         """Put back the limit found at `open` if it was changed."""

@@ -50,11 +50,12 @@ class ZeusEnergyFront(Algorithm):
     momentum, a fresh shuffle each epoch) is trained epoch by epoch, and E(b) is the first
     epoch whose test accuracy reaches `target_accuracy`. The rates R and P:
     - on a CUDA device with NVML (pynvml installed; optional): for each (b, p) the power
-      limit is set and a window of training steps is timed and its energy read from the
-      device's counter, as Zeus's just-in-time profiler does; where setting the limit is
+      limit is set and a window of training steps (repeated to fill half a second, so
+      that NVML's counters move) is timed and its energy read from the device's counter,
+      as Zeus's just-in-time profiler does; where setting the limit is
       not permitted, the rates at the current limit are measured and the others follow the
       cost model's cap law P = min(p, D), R (P / D)^alpha from those measurements;
-    - otherwise (CPU, or no NVML) the documented cost model of
+    - otherwise (CPU, no NVML, or NVML reporting no energy) the documented cost model of
       `engine.labs.pareto.energy_cost` (docs/energy.md) gives them.
     The metrics ``energy_measured`` (1: NVML, 0: cost model) and ``power_limits_set`` (the
     fraction of limits actually applied) and each point's label (``source``) say which.
@@ -130,9 +131,10 @@ class ZeusEnergyFront(Algorithm):
         b = np.asarray(self.p["batch_sizes"], dtype=np.float64)[:, None]
         return self.model.rates(b, np.asarray(self.p["power_limits"], dtype=np.float64)[None, :])
 
-    def measured_rates(self, meter, start: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    def measured_rates(self, meter, start: dict) -> tuple[np.ndarray, np.ndarray, float] | None:
         """(power [B, L], throughput [B, L], fraction of limits applied), profiled through NVML on
-        copies of the initial networks (training itself is untouched)."""
+        copies of the initial networks (training itself is untouched); None when NVML
+        reported no energy for a window (the run then prices with the cost model)."""
         p, prob = self.p, self.problem
         g = generator(self.device, self.seed + 1, ALGORITHM_STREAM)
         limits = p["power_limits"]
@@ -158,6 +160,9 @@ class ZeusEnergyFront(Algorithm):
                 if meter.try_set_limit(limit):
                     applied += 1
                     seconds, joules = meter.measure(lambda: steps(p["profile_steps"]), synchronise)
+                    if not joules > 0:
+                        meter.restore_limit()
+                        return None
                     power[i, j], throughput[i, j] = joules / seconds, p["profile_steps"] * b / seconds
                     continue
                 if uncapped is None:
@@ -165,6 +170,8 @@ class ZeusEnergyFront(Algorithm):
                     # limit it had before this run touched it.
                     meter.restore_limit()
                     seconds, joules = meter.measure(lambda: steps(p["profile_steps"]), synchronise)
+                    if not joules > 0:
+                        return None
                     uncapped = (joules / seconds, p["profile_steps"] * b / seconds)
                 power[i, j], throughput[i, j] = capped_rates(uncapped[0], uncapped[1], limit, p["alpha"])
         return power, throughput, applied / (len(limits) * len(p["batch_sizes"]))
@@ -177,10 +184,11 @@ class ZeusEnergyFront(Algorithm):
         start = init_mlp(self.shape, (self.seeds,), g, self.device, self.dtype)
         meter = NvmlPowerMeter.open(self.device)
         try:
-            if meter is None:
+            measured = None if meter is None else self.measured_rates(meter, start)
+            if measured is None:
                 (power, throughput), applied, max_power, source = self.modelled_rates(), 0.0, p["max_power"], "model"
             else:
-                power, throughput, applied = self.measured_rates(meter, start)
+                power, throughput, applied = measured
                 max_power = meter.max_power
                 source = "nvml" if applied == 1.0 else "nvml+model"
         finally:

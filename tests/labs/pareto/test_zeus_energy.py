@@ -11,6 +11,7 @@ import torch
 from engine.labs.pareto.classification import BlobClassification, init_mlp
 from engine.labs.pareto.energy_cost import (
     DevicePowerModel, capped_rates, time_and_energy, zeus_choice, zeus_cost)
+from engine.labs.pareto import nvml_power
 from engine.labs.pareto.nvml_power import NvmlPowerMeter
 from engine.labs.pareto.zeus import ZeusEnergyFront
 from engine.metrics import hypervolume, non_dominated_mask
@@ -161,7 +162,7 @@ def test_nvml_meter_sets_limits_when_permitted_and_restores_the_original():
     def work():
         nvml.energy_mj += 2000.0
 
-    seconds, joules = meter.measure(work, lambda: None)
+    seconds, joules = meter.measure(work, lambda: None, min_seconds=0.0)
     assert joules == 2.0 and seconds > 0
     meter.close()
     assert nvml.limit_mw == 250_000 and nvml.shut
@@ -177,7 +178,7 @@ def test_measured_rates_model_the_limits_that_cannot_be_set():
         def try_set_limit(self, watts):
             return watts >= 300.0
 
-        def measure(self, work, synchronise):
+        def measure(self, work, synchronise, min_seconds=0.5):
             work()
             return 0.5, 60.0
 
@@ -194,6 +195,54 @@ def test_measured_rates_model_the_limits_that_cannot_be_set():
     slowdown = (100.0 / 120.0) ** 0.5
     np.testing.assert_allclose(rate, [[40 * 8 * slowdown, 40 * 8], [40 * 32 * slowdown, 40 * 32]])
     assert applied == 0.5
+
+
+def test_a_window_repeats_the_work_until_nvml_counts_and_reports_per_call(monkeypatch):
+    # The counter moves by 900 mJ only every third call (a coarse refresh), so a one-call
+    # window would read 0 J. Each call takes 10 ms of a fake clock: a 25 ms window ends after
+    # the third call, having read 900 mJ in 30 ms, so 0.3 J and 10 ms per call.
+    nvml = FakeNvml()
+    meter = NvmlPowerMeter(nvml, handle=0)
+    clock = {"now": 100.0, "calls": 0}
+    monkeypatch.setattr(nvml_power.time, "perf_counter", lambda: clock["now"])
+
+    def work():
+        clock["now"] += 0.01
+        clock["calls"] += 1
+        if clock["calls"] % 3 == 0:
+            nvml.energy_mj += 900.0
+
+    seconds, joules = meter.measure(work, lambda: None, min_seconds=0.025)
+    assert clock["calls"] == 3
+    assert joules == pytest.approx(0.3, rel=1e-12) and seconds == pytest.approx(0.01, rel=1e-9)
+
+
+def test_no_energy_read_at_all_falls_back_to_the_cost_model():
+    # An energy counter that never moves and a power reading of 0 W (what a virtual GPU can
+    # report) give NaN joules, and the run prices its points with the cost model instead of
+    # dividing 0 by 0.
+    nvml = FakeNvml()
+    nvml.nvmlDeviceGetPowerUsage = lambda handle: 0
+    meter = NvmlPowerMeter(nvml, handle=0)
+    assert np.isnan(meter.measure(lambda: None, lambda: None, min_seconds=0.0)[1])
+    problem = BlobClassification({p.name: p.default for p in BlobClassification.params}, 2, CPU, torch.float64, 0)
+    params = {**{p.name: p.default for p in ZeusEnergyFront.params}, "batch_sizes": [8, 32],
+              "power_limits": [100.0, 300.0], "profile_steps": 2}
+    algorithm = ZeusEnergyFront(params, problem, 2, CPU, torch.float64, 0)
+    start = init_mlp(algorithm.shape, (2,), torch.Generator().manual_seed(0), CPU, torch.float64)
+
+    class ZeroMeter:
+        def try_set_limit(self, watts):
+            return False
+
+        def measure(self, work, synchronise):
+            work()
+            return meter.measure(work, synchronise, min_seconds=0.0)
+
+        def restore_limit(self):
+            pass
+
+    assert algorithm.measured_rates(ZeroMeter(), start) is None
 
 
 def test_the_cpu_has_no_meter():
