@@ -62,8 +62,8 @@ def _on_cuda(value) -> bool:
 class HostCopies:
     """Recorded values brought to the host without stopping the device, in the order given.
 
-    `put(key, values)` takes one checkpoint's values. A CUDA tensor is copied on its own
-    stream into a fresh float64 buffer on the device (so the algorithm's later in-place
+    `put(key, values)` takes one checkpoint's values. A CUDA tensor is copied, on the loop's
+    stream, into a fresh float64 buffer on the device (so the algorithm's later in-place
     updates do not reach the record), and that buffer is copied into pinned host memory on
     a side stream, which waits for the copy and nothing after it; one event per checkpoint
     marks its copies done. The loop's stream goes on meanwhile: no synchronisation, where
