@@ -143,9 +143,11 @@ class StoreWriter(threading.Thread):
         self.start()
 
     def run(self):
-        store = None
         try:
             store = Store(self.path)
+        except Exception as err:  # noqa: BLE001 - the store would not open: batches are drained
+            store, self.error = None, err
+        try:
             while (batch := self.batches.get()) is not None:
                 try:
                     if self.error is None:
@@ -154,11 +156,6 @@ class StoreWriter(threading.Thread):
                     self.error = err
                 finally:
                     self.batches.task_done()
-            self.batches.task_done()
-        except Exception as err:  # noqa: BLE001 - the store would not open
-            self.error = err
-            while self.batches.get() is not None:
-                self.batches.task_done()
             self.batches.task_done()
         finally:
             if store is not None:
