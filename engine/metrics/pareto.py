@@ -16,13 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import moocore
 import numpy as np
 
 _VALID_DIRECTIONS = ("min", "max")
-
-# Upper bound on the number of boolean cells materialised at once by the
-# d >= 3 filter, so memory stays bounded (~4 MiB per temporary) for large n.
-_BLOCK_CELLS = 1 << 22
 
 
 def _as_points(points, n_objectives: int | None = None) -> np.ndarray:
@@ -83,63 +80,16 @@ def _minimisation_points(points, directions) -> np.ndarray:
     return to_minimisation(points, directions)
 
 
-def _non_dominated_2d(pts: np.ndarray) -> np.ndarray:
-    """Non-dominated mask for NaN-free 2-objective points, O(n log n)."""
-    n = len(pts)
-    order = np.lexsort((pts[:, 1], pts[:, 0]))
-    x = pts[order, 0]
-    y = pts[order, 1]
-
-    # Rows sharing the same first objective form a group; after the
-    # lexicographic sort the first row of each group holds the group's
-    # smallest second objective.
-    group_start = np.ones(n, dtype=bool)
-    group_start[1:] = x[1:] != x[:-1]
-    start_idx = np.flatnonzero(group_start)
-    group_id = np.cumsum(group_start) - 1
-    group_min_y = y[start_idx][group_id]
-
-    # Best second objective among all rows with a strictly smaller first
-    # objective, i.e. the running minimum just before the group starts.
-    running_min = np.minimum.accumulate(y)
-    prev_min_per_group = np.empty(len(start_idx))
-    prev_min_per_group[1:] = running_min[start_idx[1:] - 1]
-    has_prev = np.ones(len(start_idx), dtype=bool)
-    has_prev[0] = False  # the first group has no row with smaller x
-
-    prev_min = prev_min_per_group[group_id]
-    # A row survives if nothing in its own group has a smaller y (ties are
-    # duplicates and do not dominate) and every row with smaller x has a
-    # strictly larger y (an equal y with smaller x would dominate it).
-    keep_sorted = (y == group_min_y) & (~has_prev[group_id] | (y < prev_min))
-
-    mask = np.empty(n, dtype=bool)
-    mask[order] = keep_sorted
-    return mask
-
-
-def _non_dominated_blockwise(pts: np.ndarray) -> np.ndarray:
-    """Non-dominated mask for NaN-free points of any dimension, O(n^2 d)."""
-    n, d = pts.shape
-    dominated = np.zeros(n, dtype=bool)
-    block = max(1, _BLOCK_CELLS // max(1, n * d))
-    others = pts[None, :, :]
-    for start in range(0, n, block):
-        cand = pts[start : start + block, None, :]
-        no_worse = np.all(others <= cand, axis=2)
-        better = np.any(others < cand, axis=2)
-        dominated[start : start + block] = np.any(no_worse & better, axis=1)
-    return ~dominated
-
-
 def non_dominated_mask(points, directions: Sequence[str] | None = None) -> np.ndarray:
     """Boolean mask [n], True for the points not dominated by any other point.
 
     Objectives are minimised unless ``directions`` says otherwise. Uses weak
     Pareto dominance (see module docstring): duplicates of a non-dominated
     point are all kept, rows with any NaN are always False, and infinities are
-    compared as values. Two objectives run in O(n log n); other dimensions use
-    a vectorised O(n^2 d) pairwise filter.
+    compared as values. The NaN-free rows go to ``moocore.is_nondominated``
+    (dimension sweeps, O(n log n) for up to three objectives and
+    O(n log^(d-2) n) above) with ``keep_weakly=True``, which is exactly this
+    convention: without it moocore keeps only the first copy of a duplicate.
     """
     pts = _minimisation_points(points, directions)
     n, d = pts.shape
@@ -147,15 +97,24 @@ def non_dominated_mask(points, directions: Sequence[str] | None = None) -> np.nd
     valid = ~np.isnan(pts).any(axis=1)
     if n == 0 or not valid.any():
         return mask
-    rows = pts[valid]
-    if d == 1:
-        sub = rows[:, 0] == rows[:, 0].min()
-    elif d == 2:
-        sub = _non_dominated_2d(rows)
-    else:
-        sub = _non_dominated_blockwise(rows)
-    mask[valid] = sub
+    if d == 0:  # no objective tells the rows apart: all are kept
+        mask[valid] = True
+        return mask
+    mask[valid] = moocore.is_nondominated(_column_ranks(pts[valid]), keep_weakly=True)
     return mask
+
+
+def _column_ranks(pts: np.ndarray) -> np.ndarray:
+    """Each column replaced by the dense rank of its values (0 for the smallest).
+
+    Dominance depends only on the order within each column, ties included, so the ranks
+    have exactly the same non-dominated rows. They are small finite numbers, which moocore
+    needs: its three-objective sweep crashes the process on -inf (moocore 0.3.2).
+    """
+    ranks = np.empty_like(pts)
+    for column in range(pts.shape[1]):
+        ranks[:, column] = np.unique(pts[:, column], return_inverse=True)[1].reshape(-1)
+    return ranks
 
 
 def pareto_front(

@@ -26,6 +26,26 @@ def brute_force_mask(points, maximise=None):
     return np.array(keep, dtype=bool)
 
 
+def quadratic_mask(points, maximise=None):
+    """The vectorised O(n^2 d) pairwise filter the engine used before moocore, kept here
+    as an independent reference for sets too large for `brute_force_mask`."""
+    pts = np.array(points, dtype=float)
+    if maximise is not None:
+        pts[:, maximise] *= -1
+    valid = ~np.isnan(pts).any(axis=1)
+    rows = pts[valid]
+    dominated = np.zeros(len(rows), dtype=bool)
+    block = max(1, (1 << 22) // max(1, rows.size))
+    for start in range(0, len(rows), block):
+        cand = rows[start : start + block, None, :]
+        no_worse = np.all(rows[None] <= cand, axis=2)
+        better = np.any(rows[None] < cand, axis=2)
+        dominated[start : start + block] = np.any(no_worse & better, axis=1)
+    mask = np.zeros(len(pts), dtype=bool)
+    mask[valid] = ~dominated
+    return mask
+
+
 # --- to_minimisation -------------------------------------------------------
 
 
@@ -188,13 +208,45 @@ def test_matches_brute_force_on_random_sets_with_ties(d, seed):
     )
 
 
-def test_large_two_objective_set_matches_blockwise_filter():
-    # The 2-D sweep and the generic d >= 3 filter must agree; appending a
-    # constant third objective leaves dominance unchanged.
-    rng = np.random.default_rng(123)
-    pts = rng.integers(0, 50, size=(3000, 2)).astype(float)
-    padded = np.column_stack([pts, np.zeros(len(pts))])
-    np.testing.assert_array_equal(non_dominated_mask(pts), non_dominated_mask(padded))
+@pytest.mark.parametrize("d", [2, 3, 5])
+@pytest.mark.parametrize("seed", range(3))
+def test_matches_the_quadratic_filter_on_large_sets_with_ties_and_duplicates(d, seed):
+    # Coarse values give many ties and exact copies (each front point appears several
+    # times, and moocore's default would keep only its first copy); mixed directions; then
+    # the same set with NaN and infinite entries (which moocore alone cannot take: -inf
+    # crashes its three-objective sweep).
+    rng = np.random.default_rng(100 + seed)
+    pts = rng.integers(0, 12, size=(4000, d)).astype(float)
+    pts = pts[pts.sum(axis=1) >= 5.5 * d]  # no ideal corner point: the front is a wide band
+    pts = np.concatenate([pts, pts[quadratic_mask(pts)][:30], pts[rng.integers(0, len(pts), 200)]])
+    pts = pts[rng.permutation(len(pts))]
+    n = len(pts)
+    maximise = np.arange(d) % 2 == 1
+    directions = ["max" if m else "min" for m in maximise]
+    for dirs, flags in ((None, None), (directions, maximise)):
+        expected = quadratic_mask(pts, flags)
+        mask = non_dominated_mask(pts, dirs)
+        np.testing.assert_array_equal(mask, expected)
+        front_rows = {tuple(r) for r in pts[expected]}
+        assert mask.sum() > len(front_rows)  # duplicated front points: every copy kept
+
+    odd = pts.copy()
+    odd[rng.integers(0, n, 20), rng.integers(0, d, 20)] = np.nan
+    odd[rng.integers(0, n, 10), rng.integers(0, d, 10)] = rng.choice([np.inf, -np.inf], 10)
+    for dirs, flags in ((None, None), (directions, maximise)):
+        np.testing.assert_array_equal(non_dominated_mask(odd, dirs), quadratic_mask(odd, flags))
+
+
+def test_the_reference_filter_catches_a_wrong_convention():
+    # Strict dominance (a <= b counted without "< somewhere") would drop every copy of a
+    # duplicated point; keeping only the first copy (moocore's default) drops the second.
+    pts = [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [2.0, 2.0, 3.0]]
+    np.testing.assert_array_equal(quadratic_mask(pts), [True, True, False])
+    np.testing.assert_array_equal(non_dominated_mask(pts), [True, True, False])
+
+
+def test_no_objectives_keeps_every_row():
+    np.testing.assert_array_equal(non_dominated_mask(np.empty((3, 0))), [True, True, True])
 
 
 # --- pareto_front -------------------------------------------------------------
