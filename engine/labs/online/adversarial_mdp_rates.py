@@ -41,7 +41,7 @@ class AdversarialMDPRates(Algorithm):
     """THEORY ONLY -- no algorithm runs. A reference panel of the regret rates in
     "Refined Regret for Adversarial MDPs with Linear Function Approximation" (Dai, Luo, Wei &
     Zimmert 2023) and "Towards Optimal Regret in Adversarial Linear MDPs with Bandit
-    Feedback" (Liu, Wei & Luo 2023), drawn as bound curves over the number of episodes K.
+    Feedback" (Liu, Wei & Zimmert 2023), drawn as bound curves over the number of episodes K.
 
     Every rate is stated in the papers as O~(K^a), with the dependence on the horizon H, the
     feature dimension d and the number of actions A, and the logarithmic factors, hidden in
