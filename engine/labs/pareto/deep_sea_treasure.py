@@ -21,14 +21,13 @@ MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 TREASURE_MAPS = {
     # Vamplew et al. (2011): the front is concave, so only its two ends are supported.
     "concave": (1.0, 2.0, 3.0, 5.0, 8.0, 16.0, 24.0, 50.0, 74.0, 124.0),
-    # Treasures chosen here so the front is strictly convex, every point the unique optimum
-    # of a weighted sum: the marginal value per step falls 9, 4, 2.35, 1.5, 0.9, 0.7, 0.4,
-    # 0.233, 0.1 along the front, so point i wins for treasure weights w_1 strictly between
-    # 1 / (1 + slope_{i-1}) and 1 / (1 + slope_i): (0, .1), (.1, .2), (.2, .299), (.299, .4),
-    # (.4, .526), (.526, .588), (.588, .714), (.714, .811), (.811, .909), (.909, 1). (The
-    # "convex" map of Yang et al. 2019 has three collinear points, 19.6 / 20.3 / 22.4 at
-    # 13 / 14 / 17 steps, so its middle one wins no weighted sum outright.)
-    "convex": (1.0, 19.0, 27.0, 31.7, 33.2, 34.1, 36.9, 37.3, 38.0, 38.2),
+    # Yang et al. (2019), "A Generalized Algorithm for Multi-Objective Reinforcement Learning
+    # and Policy Adaptation": the convex map PD-MORL is evaluated on and MO-Gymnasium's
+    # deep-sea-treasure-v0 uses by default. Its marginal treasure per step falls 3.75, 1.65,
+    # 1.25, 1.1, 1, 0.875, 0.7, 0.7, 0.65 along the front, so every point lies on the convex
+    # hull, but (20.3, 14) lies on the edge from (19.6, 13) to (22.4, 17): it ties with both
+    # at one weighting and is the unique optimum of no weighted sum.
+    "convex": (0.7, 8.2, 11.5, 14.0, 15.1, 16.1, 19.6, 20.3, 22.4, 23.7),
 }
 REFERENCE_TIME = 25.0
 
@@ -44,12 +43,12 @@ class DeepSeaTreasure(Problem):
     of the grid, here equal to row + column) paired with its value, filtered for dominance.
     Both maps put a larger treasure farther away, so all ten treasures are on the front:
 
-        time      1   3   5   7   8   9  13  14  17  19
-        concave   1   2   3   5   8  16  24  50  74 124
-        convex    1  19  27 31.7 33.2 34.1 36.9 37.3 38 38.2
+        time      1    3    5    7    8    9   13   14   17   19
+        concave   1    2    3    5    8   16   24   50   74  124     (Vamplew et al. 2011)
+        convex  0.7  8.2 11.5 14.0 15.1 16.1 19.6 20.3 22.4 23.7     (Yang et al. 2019)
 
     Its hypervolume against the reference point (treasure 0, time 25), the usual one in
-    the literature, is 1155 for the concave map and 749.3 for the convex one.
+    the literature, is 1155 for the concave map and 401.8 for the convex one.
 
     Episodes that reach no treasure end after ``horizon`` steps. Nothing here is random:
     seeds only change the learner's exploration. Tensors of the gridworld are indexed by
@@ -59,11 +58,13 @@ class DeepSeaTreasure(Problem):
     id = "pareto.deep_sea_treasure"
     family = "pareto"
     title = "Deep Sea Treasure (Vamplew et al. 2011)"
-    summary = "Two-objective gridworld: treasure against time; concave (classic) or convex treasure map, exact front."
+    summary = ("Two-objective gridworld: treasure against time; the concave map of Vamplew et al. 2011 or the "
+               "convex map of Yang et al. 2019, exact front.")
     params = (
         Param("treasure_map", "choice", "concave",
-              "concave: the classic values of Vamplew et al. 2011; convex: values making every front point "
-              "the optimum of some weighted sum.", choices=tuple(TREASURE_MAPS)),
+              "concave: the classic values of Vamplew et al. 2011; convex: the values of Yang et al. 2019 "
+              "(PD-MORL's and MO-Gymnasium's default), every front point on the convex hull.",
+              choices=tuple(TREASURE_MAPS)),
         Param("horizon", "int", 50, "Steps after which an episode that found no treasure is cut off "
               "(at least 19, the time to the farthest treasure).", low=19, high=10_000),
     )
