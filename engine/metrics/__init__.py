@@ -1,8 +1,8 @@
 """Numerical metrics for trade-off studies: Pareto fronts, hypervolume and
 seed aggregation.
 
-Pure numpy (moocore is imported lazily for hypervolume in >= 3 objectives);
-this package must not import torch or Qt, because the GUI uses it too.
+Numpy, and moocore (imported lazily) for the Pareto filter and for hypervolume in
+>= 3 objectives; this package must not import torch or Qt, because the GUI uses it too.
 """
 
 from engine.metrics.aggregate import seed_summary, t_quantile_975

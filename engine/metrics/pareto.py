@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import moocore
 import numpy as np
 
 _VALID_DIRECTIONS = ("min", "max")
@@ -100,6 +99,8 @@ def non_dominated_mask(points, directions: Sequence[str] | None = None) -> np.nd
     if d == 0:  # no objective tells the rows apart: all are kept
         mask[valid] = True
         return mask
+    import moocore  # here, not at module level: the studio imports this module at start-up
+
     mask[valid] = moocore.is_nondominated(_column_ranks(pts[valid]), keep_weakly=True)
     return mask
 
