@@ -80,6 +80,15 @@ def _grouped_keys(key: str, flat: dict[str, str]) -> list[str]:
     return [key]
 
 
+def _importance(key: str) -> int:
+    """Where a key goes in the notice and which keys a set's label prefers: what was compared
+    (algorithm, problem) before how long and at what precision."""
+    section = key.partition(".")[0]
+    if key in ID_KEYS:
+        return ID_KEYS.index(key)
+    return len(ID_KEYS) + ("algorithm", "problem", "run", "hardware").index(section)
+
+
 def setting(flat: dict[str, str], key: str) -> dict[str, str]:
     """What a run's curve depends on besides the grouped key: every spec value but the free keys."""
     skip = set(FREE_KEYS) | set(_grouped_keys(key, flat))
@@ -154,7 +163,7 @@ def group_runs(run_specs: list[tuple[int, dict]], key: str) -> Grouping:
         return Grouping([ComparableSet("", [Group(f"run {run_id}", [run_id]) for run_id, _ in run_specs])], {})
     flats = [(run_id, flat_spec(spec)) for run_id, spec in run_specs]
     settings = [setting(flat, key) for _, flat in flats]
-    setting_keys = list(dict.fromkeys(k for s in settings for k in s))
+    setting_keys = sorted(dict.fromkeys(k for s in settings for k in s), key=_importance)
     identities = [tuple(s.get(k, ABSENT) for k in setting_keys) for s in settings]
     distinct = list(dict.fromkeys(identities))
     differing = {}

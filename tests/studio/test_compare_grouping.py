@@ -165,8 +165,15 @@ def test_grouped_curves_keep_the_order_the_individual_runs_show(store, compare):
     final = [c.mean[-1] for c in individual]
     assert final[0] < final[1] and final[2] < final[3]  # c = 1 ends below c = 2 on each problem
 
-    grouped = compare(ids, "algorithm.c").current_figure().curves
-    assert len(grouped) == 4
+    panel = compare(ids, "algorithm.c")
+    assert panel.split_notice.text() == (
+        "problem.id differs: bandits.bernoulli vs bandits.gaussian; problem.means differs: [0.1, 0.2, 0.5] vs "
+        "[0.0, 0.5]; problem.sigma differs: (absent) vs 1.0; run.steps differs: 1000 vs 50; "
+        "split into 2 sets, each pooled on its own")
+    grouped = panel.current_figure().curves
+    # The labels name the problem (what was compared), not the length, though both tell the sets apart.
+    assert [c.label for c in grouped] == [f"algorithm.c = {c} | problem.id = bandits.{p} (1 run, 1 seed)"
+                                          for p in ("bernoulli", "gaussian") for c in ("1.0", "2.0")]
     for c1, c2 in (grouped[0:2], grouped[2:4]):
         assert c1.label.startswith("algorithm.c = 1.0") and c2.label.startswith("algorithm.c = 2.0")
         assert c1.steps.tolist() == c2.steps.tolist()
