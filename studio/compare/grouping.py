@@ -128,12 +128,15 @@ class Grouping:
         return [(s.label, g) for s in self.sets for g in s.groups]
 
 
-def _group_label(key: str, flat: dict[str, str], varying: set[str]) -> str:
+def _group_label(key: str, flat: dict[str, str], flats: list[dict[str, str]]) -> str:
+    """ "key = value"; for algorithm.id or problem.id also the parameters that vary between
+    the runs of that algorithm or problem: "algorithm.id = bandits.ucb1 (c = 2.0)"."""
     if key not in flat:
         return f"{key} = {NONE}"
     label = f"{key} = {flat[key]}"
+    same = [f for f in flats if f.get(key) == flat[key]]
     extra = [f"{k.partition('.')[2]} = {flat[k]}" for k in _grouped_keys(key, flat)
-             if k != key and k in varying]
+             if k != key and len({f.get(k, ABSENT) for f in same}) > 1]
     return label + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -171,8 +174,9 @@ def group_runs(run_specs: list[tuple[int, dict]], key: str) -> Grouping:
         values = list(dict.fromkeys(identity[index] for identity in distinct))
         if len(values) > 1:
             differing[k] = values
-    all_keys = set().union(*(flat for _, flat in flats)) if flats else set()
-    varying = {k for k in all_keys if len({flat.get(k, ABSENT) for _, flat in flats}) > 1}
+    # A parameter only one of two algorithms (or problems) has is implied by their ids: not listed.
+    differing = {k: v for k, v in differing.items()
+                 if not (ABSENT in v and f"{k.partition('.')[0]}.id" in differing)}
 
     label_keys = _telling_apart(distinct, setting_keys, list(differing))
     sets: dict[tuple, ComparableSet] = {}
@@ -181,7 +185,7 @@ def group_runs(run_specs: list[tuple[int, dict]], key: str) -> Grouping:
             values = dict(zip(setting_keys, identity))
             sets[identity] = ComparableSet(", ".join(f"{k} = {values[k]}" for k in label_keys))
         comparable = sets[identity]
-        label = _group_label(key, flat, varying)
+        label = _group_label(key, flat, [f for _, f in flats])
         group = next((g for g in comparable.groups if g.label == label), None)
         if group is None:
             comparable.groups.append(Group(label, [run_id]))

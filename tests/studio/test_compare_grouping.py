@@ -67,7 +67,7 @@ def test_runs_of_two_problems_are_not_pooled_and_the_notice_names_the_problem(st
     panel = compare(ids, "algorithm.c")
     notice = panel.split_notice.text()
     assert notice == ('problem.id differs: bandits.bernoulli vs bandits.gaussian; '
-                      'problem.means differs: [0.1, 0.2, 0.5] vs [0.0, 0.5]; problem.sigma differs: (absent) vs 1.0; '
+                      'problem.means differs: [0.1, 0.2, 0.5] vs [0.0, 0.5]; '
                       'split into 2 sets, each pooled on its own')
     assert not panel.split_notice.isHidden()
     # The labels name what tells the sets apart (the problem), the notice everything that differs.
@@ -168,7 +168,7 @@ def test_grouped_curves_keep_the_order_the_individual_runs_show(store, compare):
     panel = compare(ids, "algorithm.c")
     assert panel.split_notice.text() == (
         "problem.id differs: bandits.bernoulli vs bandits.gaussian; problem.means differs: [0.1, 0.2, 0.5] vs "
-        "[0.0, 0.5]; problem.sigma differs: (absent) vs 1.0; run.steps differs: 1000 vs 50; "
+        "[0.0, 0.5]; run.steps differs: 1000 vs 50; "
         "split into 2 sets, each pooled on its own")
     grouped = panel.current_figure().curves
     # The labels name the problem (what was compared), not the length, though both tell the sets apart.
@@ -185,13 +185,15 @@ def test_grouped_curves_keep_the_order_the_individual_runs_show(store, compare):
 def test_grouping_by_an_algorithm_keeps_its_parameters_apart_and_labels_them():
     specs = [(1, {"algorithm": {"id": "bandits.ucb1", "c": 1.0}, "problem": {"id": "bandits.bernoulli"}}),
              (2, {"algorithm": {"id": "bandits.ucb1", "c": 2.0}, "problem": {"id": "bandits.bernoulli"}}),
-             (3, {"algorithm": {"id": "bandits.thompson_beta"}, "problem": {"id": "bandits.bernoulli"}})]
+             (3, {"algorithm": {"id": "bandits.thompson_beta", "prior_a": 1.0},
+                  "problem": {"id": "bandits.bernoulli"}})]
     grouping = group_runs(specs, "algorithm.id")
     assert grouping.notice == ""
     assert [(g.label, g.run_ids) for _, g in grouping.groups] == [
         ("algorithm.id = bandits.ucb1 (c = 1.0)", [1]), ("algorithm.id = bandits.ucb1 (c = 2.0)", [2]),
         ("algorithm.id = bandits.thompson_beta", [3])]
     # Grouped by c, Thompson sampling (no c) is another algorithm: its own set, labelled (none).
+    # Its prior is implied by its id: not listed as a difference, here or above.
     by_c = group_runs(specs, "algorithm.c")
     assert by_c.notice == ("algorithm.id differs: bandits.ucb1 vs bandits.thompson_beta; "
                            "split into 2 sets, each pooled on its own")
