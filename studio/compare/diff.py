@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from studio.compare.grouping import value_text
+from studio.compare.grouping import ABSENT, value_text
 
 USED = "hardware used"  # the prefix of what the engine recorded, apart from the spec's request
-ABSENT = "(absent)"
 
 
 @dataclass(frozen=True)

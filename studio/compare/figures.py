@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from studio.compare.grouping import EACH_RUN, group_runs, pooled_summary
+from studio.compare.grouping import EACH_RUN, group_runs, pooled_summary, step_notice
 from studio.export.figure import Curve, Figure
 from studio.plot_style import metric_label
 from studio.run_data import RunData
@@ -27,26 +27,38 @@ def run_label(row: dict) -> str:
 
 
 def comparison_figure(rows: dict[int, dict], datas: dict[int, RunData], metric: str,
-                      group_key: str = EACH_RUN) -> tuple[Figure, list[str]]:
-    """The figure and one note per curve (runs and seeds pooled, steps kept or why none)."""
+                      group_key: str = EACH_RUN) -> tuple[Figure, list[str], str]:
+    """The figure, one note per curve (runs and seeds pooled, steps, or why it is not drawn),
+    and the notice of how the runs were split into comparable sets ("" when they were not)."""
     specs = [(run_id, json.loads(rows[run_id]["spec_json"])) for run_id in rows]
     title = metric_label(metric) if group_key == EACH_RUN else f"{metric_label(metric)} by {group_key}"
     figure = Figure(title, "step", metric_label(metric))
     notes = []
-    for label, run_ids in group_runs(specs, group_key):
-        if group_key == EACH_RUN:
-            label = run_label(rows[run_ids[0]])
+    grouping = group_runs(specs, group_key)
+    for set_label, group in grouping.groups:
+        run_ids = group.run_ids
+        label = run_label(rows[run_ids[0]]) if group_key == EACH_RUN else group.label
+        if set_label:
+            label = f"{label} | {set_label}"
         tables = [datas[i].tables.get(metric) for i in run_ids]
         summary = pooled_summary(tables)
-        runs = f"{len(run_ids)} run{'s' if len(run_ids) > 1 else ''}"
+        missing = [str(i) for i, t in zip(run_ids, tables) if t is None or not t.rows]
         if summary is None:
-            missing = [str(i) for i, t in zip(run_ids, tables) if t is None or not t.rows]
-            why = f"run {', '.join(missing)} recorded no {metric}" if missing else "the runs share no recorded step"
-            notes.append(f"{label}: not drawn ({why})")
+            notes.append(f"{label}: not drawn (run {', '.join(missing)} recorded no {metric})")
             continue
-        seeds = int(summary["n"].max()) if len(summary["n"]) else 0
-        curve_label = label if group_key == EACH_RUN else f"{label} ({runs}, {seeds} seeds)"
+        pooled = len(run_ids) - len(missing)
+        runs = f"{pooled} run{'s' if pooled > 1 else ''}"
+        seeds = int(summary["n"].max())
+        seeds_text = f"{seeds} seed{'s' if seeds != 1 else ''}"
+        curve_label = label if group_key == EACH_RUN else f"{label} ({runs}, {seeds_text})"
         figure.curves.append(Curve(curve_label, summary["steps"].astype(float), summary["mean"], summary["lo"],
                                    summary["hi"]))
-        notes.append(f"{curve_label}: {len(summary['steps'])} steps, {seeds} seeds pooled")
-    return figure, notes
+        note = f"{curve_label}: {len(summary['steps'])} steps, {seeds_text} pooled"
+        uneven = step_notice(run_ids, tables)
+        if uneven:
+            fewest = int(summary["n"].min())
+            note += f" ({fewest} to {seeds} per step: {uneven})"
+        if missing:
+            note += f" (run {', '.join(missing)} recorded no {metric}: left out)"
+        notes.append(note)
+    return figure, notes, grouping.notice

@@ -1,15 +1,25 @@
 """Group runs by a spec parameter and pool their seeds: the numbers behind Compare.
 
-A group's curve pools every seed of every run in it: at each step all the group's runs
-recorded, the seed values of all those runs form one sample, summarised by
-`engine.metrics.seed_summary` (mean and the 95% band of the mean). Steps that only some
-runs recorded are left out, so every point of a group's curve averages the same runs.
-Pure numpy: no Qt.
+Only runs that were run the same way are pooled. The compared runs are first split
+into comparable sets: runs in one set agree on every spec value except the grouped key
+and the keys in `FREE_KEYS` (which seeds, the run's name, where it ran). Everything
+else is part of the setting, `hardware.dtype` included: float32 and float64 give
+different numbers. Within a set, runs with the same value of the grouped key form one
+group. When the runs fall into several sets, `Grouping.notice` names each key that
+differs and its values, so the split is never silent.
+
+A group's curve pools every seed of every run in it, on the union of the steps its
+runs recorded: at each step the seed values of the runs that recorded it form one
+sample, summarised by `engine.metrics.seed_summary` (the mean and the Student-t 95%
+band of the mean, as the regret view draws). `n` says how many seeds stand behind each
+point, and `step_notice` says when it is not the same at every step (a run stopped
+early, or is still running). Pure numpy: no Qt.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,6 +27,13 @@ from engine.metrics import seed_summary
 from engine.spec import SECTIONS
 
 EACH_RUN = ""  # the "group by" choice that keeps every run on its own
+# What may differ between runs pooled into one curve: the number of seeds and the base
+# seed (pooling seeds is the point), the run's name, and the device and threads it ran
+# on (they change speed, not the numbers).
+FREE_KEYS = ("run.seeds", "run.seed", "run.name", "hardware.device", "hardware.threads")
+ABSENT = "(absent)"
+NONE = "(none)"  # the group of runs whose algorithm or problem has no such parameter
+ID_KEYS = ("algorithm.id", "problem.id")
 
 
 def parameter_value(spec: dict, key: str):
@@ -34,6 +51,12 @@ def value_text(value) -> str:
     return json.dumps(value)
 
 
+def flat_spec(spec: dict) -> dict[str, str]:
+    """"section.name" -> value text for every value of a spec document."""
+    return {f"{section}.{name}": value_text(value)
+            for section in SECTIONS for name, value in spec.get(section, {}).items()}
+
+
 def group_keys(specs: list[dict]) -> list[str]:
     """Every "section.name" in the specs: those whose value differs between runs first, then the rest."""
     keys = []
@@ -47,38 +70,157 @@ def group_keys(specs: list[dict]) -> list[str]:
     return varying + [k for k in keys if k not in varying]
 
 
-def group_runs(run_specs: list[tuple[int, dict]], key: str) -> list[tuple[str, list[int]]]:
-    """(label, run ids) per value of `key`, in the order the values first appear; EACH_RUN: one group per run."""
+def _grouped_keys(key: str, flat: dict[str, str]) -> list[str]:
+    """The keys a group stands for: `key`, and for algorithm.id or problem.id the whole
+    section (an algorithm's parameters belong to it: UCB1 with c = 1 and with c = 2 are
+    two curves, not one)."""
+    if key in ID_KEYS:
+        section = key.partition(".")[0]
+        return [k for k in flat if k.partition(".")[0] == section]
+    return [key]
+
+
+def _importance(key: str) -> int:
+    """Where a key goes in the notice and which keys a set's label prefers: what was compared
+    (algorithm, problem) before how long and at what precision."""
+    section = key.partition(".")[0]
+    if key in ID_KEYS:
+        return ID_KEYS.index(key)
+    return len(ID_KEYS) + ("algorithm", "problem", "run", "hardware").index(section)
+
+
+def setting(flat: dict[str, str], key: str) -> dict[str, str]:
+    """What a run's curve depends on besides the grouped key: every spec value but the free keys."""
+    skip = set(FREE_KEYS) | set(_grouped_keys(key, flat))
+    return {k: v for k, v in flat.items() if k not in skip}
+
+
+@dataclass
+class Group:
+    label: str
+    run_ids: list[int]
+
+
+@dataclass
+class ComparableSet:
+    """Runs that agree on everything but the grouped key; `label` names the values that set it apart."""
+
+    label: str
+    groups: list[Group] = field(default_factory=list)
+
+
+@dataclass
+class Grouping:
+    sets: list[ComparableSet]
+    differing: dict[str, list[str]]  # key -> its values in the sets, in first-seen order
+
+    @property
+    def notice(self) -> str:
+        """Which keys differ between the compared runs and that they were split; "" when none do."""
+        if len(self.sets) < 2:
+            return ""
+        parts = [f"{key} differs: {' vs '.join(values)}" for key, values in self.differing.items()]
+        return "; ".join(parts) + f"; split into {len(self.sets)} sets, each pooled on its own"
+
+    @property
+    def groups(self) -> list[tuple[str, Group]]:
+        """(set label, group) for every group, set by set."""
+        return [(s.label, g) for s in self.sets for g in s.groups]
+
+
+def _group_label(key: str, flat: dict[str, str], flats: list[dict[str, str]]) -> str:
+    """ "key = value"; for algorithm.id or problem.id also the parameters that vary between
+    the runs of that algorithm or problem: "algorithm.id = bandits.ucb1 (c = 2.0)"."""
+    if key not in flat:
+        return f"{key} = {NONE}"
+    label = f"{key} = {flat[key]}"
+    same = [f for f in flats if f.get(key) == flat[key]]
+    extra = [f"{k.partition('.')[2]} = {flat[k]}" for k in _grouped_keys(key, flat)
+             if k != key and len({f.get(k, ABSENT) for f in same}) > 1]
+    return label + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _telling_apart(identities: list[tuple], setting_keys: list[str], differing: list[str]) -> list[str]:
+    """As few of the differing keys as tell the sets apart, in order (problem.id, not also its means):
+    what a set's label names. The notice lists them all."""
+    def distinct(keys):
+        columns = [setting_keys.index(k) for k in keys]
+        return len({tuple(identity[c] for c in columns) for identity in identities})
+
+    chosen: list[str] = []
+    for key in differing:
+        if distinct(chosen) == len(identities):
+            break
+        if distinct(chosen + [key]) > distinct(chosen):
+            chosen.append(key)
+    return chosen
+
+
+def group_runs(run_specs: list[tuple[int, dict]], key: str) -> Grouping:
+    """Split the runs into comparable sets, then group each set by the value of `key`.
+
+    Sets and groups keep the order in which they first appear; EACH_RUN: one set, one
+    group per run, nothing pooled.
+    """
     if key == EACH_RUN:
-        return [(f"run {run_id}", [run_id]) for run_id, _ in run_specs]
-    groups: dict[str, list[int]] = {}
-    for run_id, spec in run_specs:
-        value = parameter_value(spec, key)
-        # A run whose algorithm or problem has no such parameter forms its own group.
-        groups.setdefault(f"{key} = {'(none)' if value is None else value_text(value)}", []).append(run_id)
-    return list(groups.items())
+        return Grouping([ComparableSet("", [Group(f"run {run_id}", [run_id]) for run_id, _ in run_specs])], {})
+    flats = [(run_id, flat_spec(spec)) for run_id, spec in run_specs]
+    settings = [setting(flat, key) for _, flat in flats]
+    setting_keys = sorted(dict.fromkeys(k for s in settings for k in s), key=_importance)
+    identities = [tuple(s.get(k, ABSENT) for k in setting_keys) for s in settings]
+    distinct = list(dict.fromkeys(identities))
+    differing = {}
+    for index, k in enumerate(setting_keys):
+        values = list(dict.fromkeys(identity[index] for identity in distinct))
+        if len(values) > 1:
+            differing[k] = values
+    # A parameter only one of two algorithms (or problems) has is implied by their ids: not listed.
+    differing = {k: v for k, v in differing.items()
+                 if not (ABSENT in v and f"{k.partition('.')[0]}.id" in differing)}
+
+    label_keys = _telling_apart(distinct, setting_keys, list(differing))
+    sets: dict[tuple, ComparableSet] = {}
+    for (run_id, flat), identity in zip(flats, identities):
+        if identity not in sets:
+            values = dict(zip(setting_keys, identity))
+            sets[identity] = ComparableSet(", ".join(f"{k} = {values[k]}" for k in label_keys))
+        comparable = sets[identity]
+        label = _group_label(key, flat, [f for _, f in flats])
+        group = next((g for g in comparable.groups if g.label == label), None)
+        if group is None:
+            comparable.groups.append(Group(label, [run_id]))
+        else:
+            group.run_ids.append(run_id)
+    return Grouping(list(sets.values()), differing)
 
 
 def pooled_summary(tables) -> dict | None:
-    """Pool the seeds of several runs' `SeedTable`s of one metric at the steps all of them recorded.
+    """Pool the seeds of several runs' `SeedTable`s of one metric on the union of their steps.
 
-    Returns steps, mean, lo, hi, n (seeds pooled per step), or None when the runs share
-    no recorded step.
+    Returns steps, mean, lo, hi and n (the seeds pooled at each step: a run that did not
+    record a step adds none there), or None when no run recorded anything.
     """
     tables = [t for t in tables if t is not None and t.rows]
     if not tables:
         return None
-    common = tables[0].steps
+    steps = tables[0].steps
     for table in tables[1:]:
-        common = np.intersect1d(common, table.steps)
-    if len(common) == 0:
-        return None
-    common = np.sort(common)
+        steps = np.union1d(steps, table.steps)
     columns = []
     for table in tables:
-        index = {int(s): i for i, s in enumerate(table.steps)}
-        columns.append(table.values[[index[int(s)] for s in common]])
-    pooled = np.hstack(columns)  # steps x (all seeds of all runs)
+        column = np.full((len(steps), table.seeds), np.nan)
+        column[np.searchsorted(steps, table.steps)] = table.values
+        columns.append(column)
+    pooled = np.hstack(columns)  # steps x (all seeds of all runs); NaN where a run has no value
     summary = seed_summary(pooled, axis=1)
-    return {"steps": common, "mean": np.atleast_1d(summary["mean"]), "lo": np.atleast_1d(summary["lo"]),
+    return {"steps": steps, "mean": np.atleast_1d(summary["mean"]), "lo": np.atleast_1d(summary["lo"]),
             "hi": np.atleast_1d(summary["hi"]), "n": np.atleast_1d(summary["n"])}
+
+
+def step_notice(run_ids: list[int], tables) -> str:
+    """Why the seeds behind a group's curve change along it ("" when every run recorded the same steps)."""
+    present = [(i, t) for i, t in zip(run_ids, tables) if t is not None and t.rows]
+    if len(present) < 2 or all(np.array_equal(present[0][1].steps, t.steps) for _, t in present[1:]):
+        return ""
+    ends = ", ".join(f"run {i} at step {int(t.steps[-1])}" for i, t in present)
+    return f"its runs recorded different steps (last: {ends}); each point pools the seeds that reached it"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTabWidget,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -23,6 +23,7 @@ from studio.compare.figures import common_metrics, comparison_figure, run_label
 from studio.compare.grouping import EACH_RUN, group_keys
 from studio.export.figure import Figure
 from studio.export.render import draw_figure
+from studio.notices import KIND_COLOURS
 from studio.run_data import RunData
 
 RELOAD_MS = 2000
@@ -44,9 +45,18 @@ class ComparePanel(QWidget):
         self.metric_combo.setToolTip("The metric whose seed-mean curves are overlaid.")
         self.group_combo = QComboBox()
         self.group_combo.setToolTip("Pool the seeds of all runs with the same value of this parameter "
-                                    "into one curve (mean and 95% band over every seed of the group).")
+                                    "into one curve (mean and 95% band over every seed of the group). "
+                                    "Only runs that agree on everything else (problem, steps, algorithm, "
+                                    "dtype, ...) are pooled; the others are split into separate sets.")
         self.export_button = QPushButton("Export…")
         self.plot = plot_style.new_plot()
+        self.split_notice = QLabel()
+        self.split_notice.setWordWrap(True)
+        self.split_notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        background, text, border = KIND_COLOURS["info"]
+        self.split_notice.setStyleSheet(f"background: {background}; color: {text}; border: 1px solid {border}; "
+                                        "padding: 4px;")
+        self.split_notice.hide()
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: #505050;")
@@ -69,6 +79,7 @@ class ComparePanel(QWidget):
         curves_layout = QVBoxLayout(curves)
         curves_layout.setContentsMargins(0, 0, 0, 0)
         curves_layout.addLayout(bar)
+        curves_layout.addWidget(self.split_notice)
         curves_layout.addWidget(self.plot, 1)
         curves_layout.addWidget(self.notes)
         diff_bar = QHBoxLayout()
@@ -177,7 +188,7 @@ class ComparePanel(QWidget):
         metric = self.metric_combo.currentText()
         if not self.rows or not metric:
             return Figure("", "step", metric or "")
-        figure, _ = comparison_figure(self.rows, self.datas, metric, self.group_combo.currentData() or EACH_RUN)
+        figure, _, _ = comparison_figure(self.rows, self.datas, metric, self.group_combo.currentData() or EACH_RUN)
         return figure
 
     def redraw(self, *_):
@@ -186,10 +197,14 @@ class ComparePanel(QWidget):
             self.plot.getPlotItem().clear()
             self.plot.getPlotItem().legend.clear()
             self.notes.setText("")
+            self.split_notice.hide()
             return
-        figure, notes = comparison_figure(self.rows, self.datas, metric, self.group_combo.currentData() or EACH_RUN)
+        figure, notes, notice = comparison_figure(self.rows, self.datas, metric,
+                                                  self.group_combo.currentData() or EACH_RUN)
         draw_figure(self.plot, figure)
         self.notes.setText("; ".join(notes))
+        self.split_notice.setText(notice)
+        self.split_notice.setVisible(bool(notice))
 
     # -- diff ---------------------------------------------------------------------------------
     def update_diff(self, *_):

@@ -12,6 +12,7 @@ from studio.compare.grouping import group_keys, group_runs, pooled_summary
 from studio.compare.panel import ComparePanel
 from studio.run_data import SeedTable
 
+T_975_DF1 = 12.706205
 T_975_DF2 = 4.302653  # Student t, 0.975 quantile, 2 degrees of freedom
 T_975_DF3 = 3.182446
 
@@ -24,20 +25,23 @@ def _table(values_by_step):
     return table
 
 
-def test_pooled_mean_and_band_by_hand():
-    """Run A (2 seeds) and run B (1 seed) pooled at their common steps 1 and 2: three values each.
+def test_pooled_mean_and_band_by_hand_on_the_union_of_steps():
+    """Run A (2 seeds, steps 1-3) and run B (1 seed, steps 1-2) pooled on steps 1, 2, 3.
 
     At step 1 the pooled sample is 1, 3, 5: mean 3, sample sd 2, half-width t(0.975, 2) * 2 / sqrt(3).
-    Step 3, recorded by B only, is left out.
+    Step 3, recorded by A only, pools A's 3 and 5: mean 4, sd sqrt(2), half-width t(0.975, 1) * 1.
     """
-    a = _table({1: (1.0, 3.0), 2: (2.0, 4.0)})
-    b = _table({1: (5.0,), 2: (6.0,), 3: (7.0,)})
+    a = _table({1: (1.0, 3.0), 2: (2.0, 4.0), 3: (3.0, 5.0)})
+    b = _table({1: (5.0,), 2: (6.0,)})
     pooled = pooled_summary([a, b])
     half = T_975_DF2 * 2 / math.sqrt(3)
-    assert pooled["steps"].tolist() == [1, 2]
-    assert pooled["mean"].tolist() == [3.0, 4.0] and pooled["n"].tolist() == [3, 3]
-    assert np.allclose(pooled["lo"], [3 - half, 4 - half]) and np.allclose(pooled["hi"], [3 + half, 4 + half])
-    assert pooled_summary([a, _table({9: (1.0,)})]) is None  # no common step
+    assert pooled["steps"].tolist() == [1, 2, 3]
+    assert pooled["mean"].tolist() == [3.0, 4.0, 4.0] and pooled["n"].tolist() == [3, 3, 2]
+    assert np.allclose(pooled["lo"], [3 - half, 4 - half, 4 - T_975_DF1]) and np.allclose(
+        pooled["hi"], [3 + half, 4 + half, 4 + T_975_DF1])
+    apart = pooled_summary([a, _table({9: (1.0,)})])  # no common step: both kept, nothing dropped
+    assert apart["steps"].tolist() == [1, 2, 3, 9] and apart["n"].tolist() == [2, 2, 2, 1]
+    assert pooled_summary([None, SeedTable()]) is None
 
 
 def _spec_doc(c, seed=0, name=""):
@@ -48,8 +52,14 @@ def _spec_doc(c, seed=0, name=""):
 def test_grouping_by_a_parameter_keeps_first_seen_order(toy_catalogue):
     specs = [(i, RunSpec.from_dict(doc, toy_catalogue).to_dict())
              for i, doc in ((1, _spec_doc(0.5)), (2, _spec_doc(0.25)), (3, _spec_doc(0.5, seed=1)))]
-    assert group_runs(specs, "algorithm.rate") == [("algorithm.rate = 0.5", [1, 3]), ("algorithm.rate = 0.25", [2])]
-    assert group_runs(specs, "algorithm.id") == [("algorithm.id = toy.every_type", [1, 2, 3])]
+    by_rate = group_runs(specs, "algorithm.rate")
+    assert by_rate.notice == "" and len(by_rate.sets) == 1  # only run.seed differs, and seeds are pooled
+    assert [(g.label, g.run_ids) for _, g in by_rate.groups] == [("algorithm.rate = 0.5", [1, 3]),
+                                                                 ("algorithm.rate = 0.25", [2])]
+    # An algorithm's parameters belong to it: grouping by its id keeps rate 0.5 and 0.25 apart.
+    by_id = group_runs(specs, "algorithm.id")
+    assert [(g.label, g.run_ids) for _, g in by_id.groups] == [("algorithm.id = toy.every_type (rate = 0.5)", [1, 3]),
+                                                               ("algorithm.id = toy.every_type (rate = 0.25)", [2])]
     keys = group_keys([s for _, s in specs])
     assert keys[:2] == ["run.seed", "algorithm.rate"]  # the keys that differ come first
     assert "hardware.device" in keys
