@@ -86,7 +86,8 @@ class Param:
             try:
                 out.append(self._check_bounds(convert(item)))
             except ParamError as err:
-                raise ParamError(self.name, f"item {i}: {err.reason}") from None
+                # Counted from 1, as the user counts the values in a list.
+                raise ParamError(self.name, f"item {i + 1}: {err.reason}") from None
         return out
 
     def _as_int(self, value: Any) -> int:

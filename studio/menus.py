@@ -63,7 +63,7 @@ def build_menus(window, examples: list[Example]) -> Actions:
     file_menu.addAction(save_spec)
     examples_menu = file_menu.addMenu("&Examples")
     for example in examples:
-        action = make_action(window, example.name, lambda p=example.path: window.load_example(p),
+        action = make_action(window, without_mnemonic(example.name), lambda p=example.path: window.load_example(p),
                          tip=example.description)
         examples_menu.addAction(action)
     examples_menu.setEnabled(bool(examples))
@@ -116,3 +116,9 @@ def build_menus(window, examples: list[Example]) -> Actions:
     help_menu.addAction(about)
     return Actions(load_spec, save_spec, examples_menu, open_store, new_store, export, quit_action, run, stop,
                    stop_all, clear, reset, follow, themes, view_menu, about)
+
+
+def without_mnemonic(text: str) -> str:
+    """`text` for an action, button, check box, tab or group title, where "&" marks a shortcut
+    letter: "Agrawal & Goyal" must not show as "Agrawal _Goyal"."""
+    return text.replace("&", "&&")

@@ -247,8 +247,12 @@ class RunQueue(QObject):
         self.counts_changed.emit()
 
     def _ended(self, entry: QueueEntry, status: str, error: str) -> None:
-        if entry.run_id is not None:
-            self._read_row(entry)
+        """The engine process ended with `status` (from its exit code). The store's final
+        status wins: a Stop that arrives as the run completes makes the process exit as
+        "cancelled" after the engine has recorded the run as finished."""
+        row = self._read_row(entry) if entry.run_id is not None else None
+        if row is not None and row["status"] not in LIVE_STATUSES:
+            status, error = row["status"], last_line(row["error"]) or (error if row["status"] == status else "")
         entry.state, entry.error = status, error
         entry.finished_at = entry.finished_at or time.time()
         if entry.process is not None:

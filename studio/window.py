@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         self.queue_view.entry_selected.connect(self._entry_selected)
         self.watch.run_focused.connect(self._tile_focused)
         self.watch.example_chosen.connect(self.load_example)
+        self.panels.currentChanged.connect(self._pages_follow_tabs)
 
         window_settings.restore(self)
         self._show_store_label()
@@ -198,7 +199,25 @@ class MainWindow(QMainWindow):
         return index
 
     def show_panel(self, widget: QWidget) -> None:
-        self.panels.setCurrentWidget(widget)
+        """Every switch of panel goes through here (View menu, Ctrl+N, show_run, the queue,
+        the history's Compare) or through the tab bar itself, whose index is the one truth."""
+        index = self.panels.indexOf(widget)
+        if index < 0:
+            return
+        self.panels.setCurrentIndex(index)
+        # Also when it was current already: Ctrl+N puts a page shown out of turn right.
+        self._pages_follow_tabs()
+
+    def _pages_follow_tabs(self, *_) -> None:
+        """The page shown is the tab highlighted, and no other."""
+        current = self.panels.currentIndex()
+        for index in range(self.panels.count()):
+            page = self.panels.widget(index)
+            if index != current and not page.isHidden():
+                page.hide()
+        page = self.panels.currentWidget()
+        if page is not None and page.isHidden():
+            page.show()
 
     def _add_view_action(self, title: str, widget: QWidget) -> None:
         number = len(self._panel_actions) + 1
@@ -222,7 +241,7 @@ class MainWindow(QMainWindow):
             self.queue_view.select_run(run_id)
         finally:
             self._showing_run = False
-        self.panels.setCurrentWidget(self.watch)
+        self.show_panel(self.watch)
         return True
 
     def connect_export(self, slot) -> None:
@@ -323,7 +342,7 @@ class MainWindow(QMainWindow):
         if entry.run_id is None or self._showing_run:
             return
         self.watch.show_run(entry.run_id, entry.plot_kind, entry.title, focus=True)
-        self.panels.setCurrentWidget(self.watch)
+        self.show_panel(self.watch)
         self.run_selected.emit(entry.run_id)
 
     def _tile_focused(self, run_id: int) -> None:

@@ -276,6 +276,8 @@ class RunTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and name in NUMERIC - {"date"}:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if name == "name":
+                return record.row.get("name") or None
             if name == "parameters":
                 return record.parameters
             if name == "notes":

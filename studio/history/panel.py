@@ -8,9 +8,10 @@ table picks their effect up on its next poll, like a run started from the CLI.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QMenu, QMessageBox, QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QMenu, QMessageBox, QPushButton, QSplitter, QStyledItemDelegate, QStyleOptionHeader, QTableView,
+                               QVBoxLayout, QWidget)
 
 from engine.store import STATUSES, Store
 from studio.history.details import RunDetails
@@ -21,6 +22,30 @@ from studio.history.summary import SummarySpec
 from studio.history.summary_dialog import SummaryColumnsDialog
 
 POLL_MS = 1000
+# Names are shown whole up to this width, then cut in the middle (their ends tell runs
+# apart: "ucb-c0.5-…-seed3"); the tooltip has the full name.
+NAME_MAX_WIDTH = 420
+
+
+class MiddleElided(QStyledItemDelegate):
+    """Text too long for its cell loses its middle, not its end."""
+
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
+
+
+class RunHeader(QHeaderView):
+    """The table's header, its sort arrow pointing the way the rows go: ▲ ascending (smallest
+    first), ▼ descending. QHeaderView hands the style the opposite (an ascending column is
+    "SortDown"), so Fusion drew "id ▲" over ids in descending order."""
+
+    def initStyleOptionForIndex(self, option, logical_index: int) -> None:
+        super().initStyleOptionForIndex(option, logical_index)
+        if self.isSortIndicatorShown() and logical_index == self.sortIndicatorSection():
+            ascending = self.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+            option.sortIndicator = (QStyleOptionHeader.SortIndicator.SortUp if ascending
+                                    else QStyleOptionHeader.SortIndicator.SortDown)
 
 
 class HistoryPanel(QWidget):
@@ -55,7 +80,9 @@ class HistoryPanel(QWidget):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.table = QTableView()
+        self.table.setHorizontalHeader(RunHeader(Qt.Orientation.Horizontal, self.table))
         self.table.setModel(self.proxy)
+        self.table.setItemDelegateForColumn(COLUMNS.index("name"), MiddleElided(self.table))
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COLUMNS.index("id"), Qt.SortOrder.DescendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -96,10 +123,15 @@ class HistoryPanel(QWidget):
         self.export_button.clicked.connect(lambda: self.export_requested.emit(self.selected_ids()))
         self.delete_button.clicked.connect(self.confirm_delete)
         self.table.doubleClicked.connect(self._activated)
+        # The run under the first click of a double-click: rows that come in between the two
+        # clicks move it from under the pointer, and the double-click still means it.
+        self._pressed_run: int | None = None
+        self.table.viewport().installEventFilter(self)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.dataChanged.connect(self._current_changed)
         self.model.rowsInserted.connect(self._update_count)
+        self.model.rowsInserted.connect(self._fit_names)
         self.model.rowsRemoved.connect(self._update_count)
         self.details.tags_edited.connect(self._edit_tags)
         self.details.notes_edited.connect(self._edit_notes)
@@ -169,6 +201,24 @@ class HistoryPanel(QWidget):
     def _activated(self, index) -> None:
         self.run_activated.emit(index.data(RUN_ID_ROLE))
 
+    def _run_at(self, event) -> int | None:
+        index = self.table.indexAt(event.position().toPoint())
+        return index.data(RUN_ID_ROLE) if index.isValid() else None
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.table.viewport():
+            if event.type() == QEvent.Type.MouseButtonPress:
+                self._pressed_run = self._run_at(event)
+            elif (event.type() == QEvent.Type.MouseButtonDblClick and event.button() == Qt.MouseButton.LeftButton
+                  and self._pressed_run is not None and self._run_at(event) != self._pressed_run):
+                # Rows were inserted between the clicks: the run clicked is no longer under
+                # the pointer. Open it and keep it selected, never the row that moved in.
+                run_id = self._pressed_run
+                self.select_runs([run_id])
+                self.run_activated.emit(run_id)
+                return True
+        return super().eventFilter(watched, event)
+
     def _context_menu(self, position) -> None:
         ids = self.selected_ids()
         if not ids:
@@ -207,9 +257,17 @@ class HistoryPanel(QWidget):
 
     def _resize_columns(self) -> None:
         self.table.resizeColumnsToContents()
-        for name, width in (("parameters", 260), ("notes", 200), ("name", 180)):
+        for name, width in (("parameters", 260), ("notes", 200), ("name", NAME_MAX_WIDTH)):
             column = COLUMNS.index(name)
             self.table.setColumnWidth(column, min(self.table.columnWidth(column), width))
+
+    def _fit_names(self, *_) -> None:
+        """Widen the name column for new runs' names (up to NAME_MAX_WIDTH); never narrow it,
+        so a width the user chose stays."""
+        column = COLUMNS.index("name")
+        wanted = min(self.table.sizeHintForColumn(column), NAME_MAX_WIDTH)
+        if wanted > self.table.columnWidth(column):
+            self.table.setColumnWidth(column, wanted)
 
     # -- changes through the engine -----------------------------------------------------------
     def _edit_tags(self, run_id: int, old: list, new: list) -> None:

@@ -49,7 +49,7 @@ def test_choice_bool_str():
 def test_float_lists_check_each_item_and_length():
     p = Param("means", "floats", [0.1, 0.5], "means", low=0.0, high=1.0, min_len=2, max_len=4)
     assert p.validate([0, 1]) == [0.0, 1.0]
-    with pytest.raises(ParamError, match=r"item 1: must be <= 1, got 1.5"):
+    with pytest.raises(ParamError, match=r"item 2: must be <= 1, got 1.5"):
         p.validate([0.2, 1.5])
     with pytest.raises(ParamError, match="at least 2 values, got 1"):
         p.validate([0.2])

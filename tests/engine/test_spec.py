@@ -54,7 +54,7 @@ def test_every_example_spec_is_valid(catalogue):
     (GOOD.replace('seeds = 3', 'seeds = 2.5'), "run.seeds", "must be an integer"),
     (GOOD.replace('"bandits.ucb1"', '"bandits.nope"'), "algorithm.id", "unknown algorithm id 'bandits.nope'"),
     (GOOD.replace('"bandits.bernoulli"', '"bandits.nope"'), "problem.id", "unknown problem id"),
-    (GOOD.replace('[0.2, 0.8]', '[0.2, 1.8]'), "problem.means", "item 1: must be <= 1, got 1.8"),
+    (GOOD.replace('[0.2, 0.8]', '[0.2, 1.8]'), "problem.means", "item 2: must be <= 1, got 1.8"),
     (GOOD.replace('device = "cpu"', 'device = "gpu"'), "hardware.device", "must be auto, cpu, cuda or cuda:N"),
     (GOOD + "\n[extra]\nx = 1\n", "extra", "unknown section"),
 ])

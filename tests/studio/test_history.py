@@ -185,3 +185,117 @@ def test_the_poll_timer_picks_up_a_new_run(qtbot, store, make_run):
     assert widget.proxy.index(0, COLUMNS.index("name")).data() == "from the command line"
     widget.stop_polling()
     reader.close()
+
+
+def _arrow_points_down(panel, column: int) -> bool:
+    """Read the sort arrow off the header as drawn: a ▼ is widest in its top row, a ▲ in its
+    bottom row. The arrow is the right-most group of dark pixel columns in the section."""
+    header = panel.table.horizontalHeader()
+    image = header.grab().toImage()
+    left, width = header.sectionViewportPosition(column), header.sectionSize(column)
+
+    def dark(x, y):
+        return image.pixelColor(x, y).lightness() < 160
+
+    inked = [x for x in range(left, left + width - 2) if any(dark(x, y) for y in range(image.height()))]
+    arrow = [inked[-1]]
+    for x in reversed(inked[:-1]):
+        if x != arrow[-1] - 1:
+            break
+        arrow.append(x)
+    rows = [sum(dark(x, y) for x in arrow) for y in range(image.height())]
+    rows = [count for count in rows if count]
+    assert len(rows) >= 3 and rows[0] != rows[-1], "no sort arrow found"
+    return rows[0] > rows[-1]
+
+
+def test_the_sort_arrow_points_the_way_the_rows_go(qtbot, panel, store, make_run):
+    for _ in range(3):
+        make_run()
+    panel.refresh()
+    panel.resize(900, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    id_column = COLUMNS.index("id")
+    assert _ids(panel) == [3, 2, 1]  # newest first, as the history opens
+    assert _arrow_points_down(panel, id_column)
+    panel.table.sortByColumn(id_column, Qt.SortOrder.AscendingOrder)
+    assert _ids(panel) == [1, 2, 3]
+    assert not _arrow_points_down(panel, id_column)
+
+
+def test_run_names_are_shown_whole(qtbot, panel, store, make_run):
+    """Names that share a long beginning are told apart: the column fits them (up to a cap),
+    and past the cap the middle is cut, never the end; the tooltip has the whole name."""
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from studio.history.panel import NAME_MAX_WIDTH
+
+    names = ["ucb-c0.5-horizon-10000-seedA", "ucb-c0.5-horizon-10000-seedB"]
+    for name in names:
+        make_run(name=name)
+    panel.refresh()  # added after the table was built, as runs are
+    column = COLUMNS.index("name")
+    assert panel.table.columnWidth(column) >= panel.table.sizeHintForColumn(column)
+    long_names = ["ucb-" + "c0.5-horizon-10000-" * 4 + end for end in ("seedA", "seedB")]
+    for name in long_names:
+        make_run(name=name)
+    panel.refresh()
+    assert panel.table.columnWidth(column) == NAME_MAX_WIDTH
+    shown = []
+    for row, name in enumerate(_column(panel, "name")):
+        index = panel.proxy.index(row, column)
+        assert index.data(Qt.ItemDataRole.ToolTipRole) == name
+        option = QStyleOptionViewItem()
+        panel.table.itemDelegateForIndex(index).initStyleOption(option, index)
+        assert option.textElideMode == Qt.TextElideMode.ElideMiddle
+        shown.append(QFontMetrics(option.font).elidedText(name, option.textElideMode, NAME_MAX_WIDTH - 8))
+    assert len(set(shown)) == 4 and shown[0].endswith("seedB") and "…" in shown[0]
+
+
+def _mouse(panel, kind, row):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    viewport = panel.table.viewport()
+    position = QPointF(panel.table.visualRect(panel.proxy.index(row, COLUMNS.index("name"))).center())
+    buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else Qt.MouseButton.LeftButton
+    event = QMouseEvent(kind, position, viewport.mapToGlobal(position), Qt.MouseButton.LeftButton, buttons,
+                        Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, event)
+
+
+def test_selection_and_double_click_follow_the_run_when_rows_come_in(qtbot, panel, store, make_run):
+    """A double-click whose first click was on run 2, with two new runs inserted at the top
+    between the clicks (the platform sends press, release, double-click, release): run 2 opens
+    and stays selected, not run 4 that moved under the pointer."""
+    from PySide6.QtCore import QEvent
+
+    for _ in range(3):
+        make_run()
+    panel.refresh()
+    panel.resize(900, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    opened = []
+    panel.run_activated.connect(opened.append)
+    assert _ids(panel)[1] == 2
+    _mouse(panel, QEvent.Type.MouseButtonPress, 1)
+    _mouse(panel, QEvent.Type.MouseButtonRelease, 1)
+    assert panel.selected_ids() == [2]
+    make_run()
+    make_run()
+    panel.refresh()
+    assert _ids(panel) == [5, 4, 3, 2, 1] and panel.selected_ids() == [2]
+    assert panel.details.record.id == 2
+    _mouse(panel, QEvent.Type.MouseButtonDblClick, 1)
+    _mouse(panel, QEvent.Type.MouseButtonRelease, 1)
+    assert opened == [2] and panel.selected_ids() == [2]
+    # An ordinary double-click, nothing inserted: the run under the pointer.
+    _mouse(panel, QEvent.Type.MouseButtonPress, 0)
+    _mouse(panel, QEvent.Type.MouseButtonRelease, 0)
+    _mouse(panel, QEvent.Type.MouseButtonDblClick, 0)
+    _mouse(panel, QEvent.Type.MouseButtonRelease, 0)
+    assert opened == [2, 5] and panel.selected_ids() == [5]

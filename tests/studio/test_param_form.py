@@ -70,11 +70,12 @@ GOOD_TEXT = {"rate": "0.3", "weights": "0.3, 0.4", "sizes": "4"}
     ("rate", "0", "must be > 0, got 0"),
     ("rate", "abc", "must be a number, got 'abc'"),
     ("rate", "nan", "must be a finite number, got nan"),
-    ("weights", "0.5, 2", "item 1: must be <= 1, got 2"),
-    ("weights", "0.5, x", "item 1: must be a number, got 'x'"),
+    ("weights", "2, 0.5", "item 1: must be <= 1, got 2"),  # counted from 1, as the user counts
+    ("weights", "0.5, 2", "item 2: must be <= 1, got 2"),
+    ("weights", "0.5, x", "item 2: must be a number, got 'x'"),
     ("weights", "0.5", "needs at least 2 values, got 1"),
     ("weights", "0.1, 0.2, 0.3, 0.4", "takes at most 3 values, got 4"),
-    ("sizes", "4, 2.5", "item 1: must be an integer, got 2.5"),
+    ("sizes", "4, 2.5", "item 2: must be an integer, got 2.5"),
     ("sizes", "", "needs at least 1 values, got 0"),
 ])
 def test_a_bad_value_shows_the_reason_and_disables_run(qtbot, window, name, text, reason):

@@ -1,5 +1,7 @@
 """The run queue: the worker limit, progress from the store, stopping, failures, adoption."""
 
+import sys
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -133,3 +135,45 @@ def test_the_queue_view_shows_each_entry_and_stops_it(qtbot, queue, toy_catalogu
     assert view.bars[id(third)].format() == "waiting for a worker"
     assert "1 running, 1 waiting, up to 1 side by side" in view.title.text()
     queue.stop(third)
+
+
+# An engine that records its run as finished and is still exiting when the user's Stop
+# arrives: SIGTERM (default action) ends it, so its exit says "killed by a signal after Stop".
+ENGINE_FINISHED_AS_STOP_ARRIVES = r"""
+import json, sys, time
+from pathlib import Path
+from engine.registry import Catalogue
+from engine.spec import RunSpec
+from engine.store import Store
+
+catalogue_file, _run, spec_path, _db_flag, db = sys.argv[1:6]
+spec = RunSpec.from_file(spec_path, Catalogue.from_json(json.loads(Path(catalogue_file).read_text())))
+store = Store(db)
+run_id = store.create_run(spec, family="toy", plot="curves")
+store.start_run(run_id, {"device": "cpu", "dtype": spec.dtype, "threads": 1})
+store.append(run_id, [("loss", spec.steps, 0, 0.5, 0.1)], steps_done=spec.steps)
+store.finish_run(run_id, "finished", None)
+print(f"run {run_id} started: {spec.title}", file=sys.stderr, flush=True)
+time.sleep(600)
+"""
+
+
+def test_stop_pressed_as_a_run_finishes_shows_the_stores_status(qtbot, queue, store, toy_catalogue, tmp_path,
+                                                                 monkeypatch):
+    """The process ends by the Stop's signal, but the store says finished: the queue says finished."""
+    script = tmp_path / "engine_finished.py"
+    script.write_text(ENGINE_FINISHED_AS_STOP_ARRIVES, encoding="utf-8")
+    catalogue_file = tmp_path / "standin" / "catalogue.json"
+    monkeypatch.setattr(run_process, "engine_argv", lambda *args: [sys.executable, str(script),
+                                                                   str(catalogue_file), *args])
+    view = QueueView(queue)
+    qtbot.addWidget(view)
+    entry = queue.submit(toy_spec(toy_catalogue, "just-done"), "curves")
+    qtbot.waitUntil(lambda: entry.state == "running", timeout=ENGINE_MS)
+    assert store.get_run(entry.run_id)["status"] == "finished"
+    with qtbot.waitSignal(queue.run_ended, timeout=ENGINE_MS):
+        assert queue.stop(entry) is None
+    assert entry.stop_requested  # the Stop did reach the process...
+    assert (entry.state, entry.error) == ("finished", "")  # ...but the store's final status is shown
+    assert view.items[id(entry)].text(1) == "finished"
+    assert entry.steps_done == 1000

@@ -216,3 +216,43 @@ def test_a_run_started_from_the_cli_shows_in_the_queue_and_watch(qtbot, make_win
     store.finish_run(run_id, "finished")
     qtbot.waitUntil(lambda: entry.state == "finished" and win.watch.tile(run_id).status == "finished",
                     timeout=ENGINE_MS)
+
+
+def _shown_panel(window) -> tuple[int, list[str]]:
+    """The tab highlighted, and the titles of the panel pages actually on screen."""
+    panels = window.panels
+    on_screen = [panels.tabText(i) for i in range(panels.count()) if panels.widget(i).isVisible()]
+    return panels.tabBar().currentIndex(), on_screen
+
+
+def test_every_way_to_switch_panels_shows_the_tab_highlighted(qtbot, window, store, started_run):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    titles = ["Watch", "History", "Compare"]
+    bar = window.panels.tabBar()
+    for index in (1, 2, 0, 2):  # a click on the tab
+        QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+        assert _shown_panel(window) == (index, [titles[index]])
+    for index in (1, 0, 2, 0):  # Ctrl+1, Ctrl+2, Ctrl+3
+        QTest.keyClick(window, Qt.Key(Qt.Key.Key_1.value + index), Qt.KeyboardModifier.ControlModifier)
+        assert _shown_panel(window) == (index, [titles[index]])
+    panels = window.studio_panels
+    window.show_panel(panels.history_page)
+    assert _shown_panel(window) == (1, ["History"])
+    run_id = started_run("toy.regret")
+    store.finish_run(run_id, "finished")
+    panels.history.refresh()
+    panels.history.run_activated.emit(run_id)  # a double-click in the history
+    assert _shown_panel(window) == (0, ["Watch"])
+    panels.compare_runs([run_id])
+    assert _shown_panel(window) == (2, ["Compare"])
+    window.show_run(run_id)
+    assert _shown_panel(window) == (0, ["Watch"])
+    # A page shown out of turn (Watch highlighted, History on screen): Ctrl+1 puts it right.
+    panels.history_page.show()
+    assert _shown_panel(window) == (0, ["Watch", "History"])
+    QTest.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert _shown_panel(window) == (0, ["Watch"])
