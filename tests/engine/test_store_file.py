@@ -152,3 +152,18 @@ def test_a_db_folder_given_by_the_user_is_never_made(tmp_path, capsys):
     assert cli.main(["runs", "--db", str(missing)]) == 2
     assert capsys.readouterr().err == f"error: {missing}: cannot be made: the folder {missing.parent} does not exist\n"
     assert not missing.parent.exists()
+
+
+def test_a_store_damaged_inside_is_an_error_line_not_a_traceback(folder, capsys):
+    """Its first page is sound, so it opens; the page of its runs table is not."""
+    path = folder / "damaged.db"
+    with Store(path) as store:
+        store.conn.executemany("INSERT INTO runs(status, algorithm, problem, spec_toml, created_at) "
+                               "VALUES ('finished', 'a', 'b', ?, 1.0)", [("x" * 2000,)] * 50)
+        root, page_size = (store.conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()[0],
+                           store.conn.execute("PRAGMA page_size").fetchone()[0])
+    with open(path, "r+b") as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(b"\xee" * page_size)
+    assert cli.main(["runs", "--db", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: the store is damaged (database disk image is malformed)\n"
