@@ -3,8 +3,8 @@
 Opening a file with SQLite for writing is not harmless: `Store` switches its journal to
 WAL (which rewrites the file's header) and creates its tables in a file that has none.
 A user's unrelated file must never be touched, so a file is first looked at without
-writing anything (its first bytes, then SQLite read-only, with no -wal or -shm made
-beside it), and refused with a reason when it is not a store this program can write:
+writing anything (its size, then SQLite read-only, with no -wal or -shm made beside
+it), and refused with a reason when it is not a store this program can write:
 
 - a folder, or something that is not a regular file (a pipe, a device);
 - a file whose content is not an SQLite database (random bytes, text);
@@ -28,7 +28,6 @@ import os
 import sqlite3
 from pathlib import Path
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 NEW_STORE_SUFFIX = ".db"
 READ_TIMEOUT_S = 30.0  # as long as a store connection waits for a writer
 NOT_OURS = "is an SQLite database but not a Tradeoff Studio store"
@@ -46,16 +45,17 @@ def why_not_a_store(path: Path, newest_version: int, folder_may_be_made: bool = 
         return _why_not_a_new_store(path, folder_may_be_made)
     if not path.is_file():
         return "is not a regular file (a pipe, a device or a socket), not a store file"
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as err:
-        return f"cannot be read ({err.strerror or err})"
+    if not os.access(path, os.R_OK):
+        return "cannot be read (permission denied)"
+    # Only SQLite opens the file here, never Python's open(): closing a descriptor of a
+    # file drops every POSIX lock this process holds on it, and this process may have
+    # the store open already (the studio's panels, the engine's writer thread), whose
+    # connections would lose their locks, letting another process checkpoint and delete
+    # the -wal under them. SQLite keeps such descriptors open until its last connection
+    # to the file closes.
     wal = Path(f"{path}-wal")
-    if not header and not (wal.is_file() and wal.stat().st_size):
+    if path.stat().st_size == 0 and not (wal.is_file() and wal.stat().st_size):
         reason = _why_not_an_empty_store(path)
-    elif header != SQLITE_HEADER:
-        return "is not a Tradeoff Studio store (not an SQLite database)"
     else:
         reason = _why_not_a_store_database(path, newest_version)
     return reason or _why_not_writable(path)
@@ -101,6 +101,8 @@ def _why_not_a_store_database(path: Path, newest_version: int) -> str | None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as err:
+        if getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
+            return "is not a Tradeoff Studio store (not an SQLite database)"
         return f"is not a readable SQLite database ({err})"
     if row is None:
         return f"{NOT_OURS} (its meta table has no schema version); it was left unchanged"

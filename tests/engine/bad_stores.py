@@ -52,8 +52,21 @@ def random_bytes(folder: Path) -> Path:
 
 
 def sqlite_header_then_noise(folder: Path) -> Path:
-    path = folder / "damaged.db"
+    """An SQLite header over noise: SQLite itself says it is no database."""
+    path = folder / "noise.db"
     path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 2000)
+    return path
+
+
+def damaged_database(folder: Path) -> Path:
+    """A sound header, and a first page (the schema) overwritten."""
+    path = folder / "damaged.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE runs (id INTEGER)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)
+    path.write_bytes(bytes(data))
     return path
 
 
@@ -110,7 +123,8 @@ BAD_FILES = {
     "other program's WAL database": (other_program_wal_database, f"{NOT_OURS} (no meta or runs table)"),
     "newer schema": (newer_store, f"store schema version 99 is newer than this program's ({SCHEMA_VERSION})"),
     "random bytes": (random_bytes, "is not a Tradeoff Studio store (not an SQLite database)"),
-    "damaged SQLite file": (sqlite_header_then_noise, "is not a readable SQLite database"),
+    "SQLite header over noise": (sqlite_header_then_noise, "is not a Tradeoff Studio store (not an SQLite database)"),
+    "damaged SQLite file": (damaged_database, "is not a readable SQLite database (database disk image is malformed)"),
     "empty file not named .db": (empty_text_file, "is an empty file that is not a store"),
     "empty database of another program": (empty_claimed_database, f"{NOT_OURS} (no meta or runs table)"),
     "a folder": (a_folder, "is a folder, not a store file"),

@@ -138,6 +138,22 @@ def test_a_store_in_use_is_opened_without_waiting_or_copying(folder):
             assert reader.schema_version() == SCHEMA_VERSION
 
 
+def test_checking_a_store_this_process_has_open_keeps_its_locks(folder):
+    """Closing any descriptor of a file drops all of this process's POSIX locks on it: had the
+    check read the file with open(), an engine closing next would take itself for the last
+    connection, checkpoint and delete the -wal, and this process would read stale pages."""
+    path = folder / "shared.db"
+    with Store(path) as store:
+        store.conn.execute("INSERT INTO runs(status, algorithm, problem, spec_toml, created_at) "
+                           "VALUES ('finished', 'a', 'b', '', 1.0)")
+        Store(path).close()  # the check runs in this process, which holds the store open
+        for text in ("first", "second"):
+            result = run_engine("note", "1", "--db", path, "--", text)
+            assert result.returncode == 0, result.stderr
+            assert store.get_run(1)["notes"] == text
+        assert (folder / "shared.db-wal").exists()
+
+
 def test_the_default_stores_folder_is_still_made(tmp_path, monkeypatch, capsys):
     data_home = tmp_path / "data-home"
     monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
