@@ -11,11 +11,13 @@ import csv
 import io
 import json
 import math
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
+STDIN_NAME = "<stdin>"  # how messages name the spec of `tradeoff run -`
 
 
 class CliError(Exception):
@@ -95,18 +97,35 @@ class _Progress:
                   f"{rate:,.0f} steps/s, {eta}", file=self.stream, flush=True)
 
 
+def _read_standard_input() -> str:
+    """The spec of `tradeoff run -`, as UTF-8 text."""
+    from engine.spec import SpecError
+
+    try:
+        return sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecError(STDIN_NAME, "", f"cannot be read: not UTF-8 text ({err.reason} at byte offset {err.start})"
+                        ) from None
+    except (OSError, ValueError, AttributeError) as err:  # closed or absent standard input
+        raise SpecError(STDIN_NAME, "", f"cannot be read: {err}") from None
+
+
 def cmd_run(args) -> int:
     from engine import registry, runner
     from engine.hardware import HardwareError
     from engine.spec import RunSpec, SpecError
 
     try:
-        spec = RunSpec.from_file(args.spec, registry.Catalogue.live(), overrides=args.set or ())
+        if args.spec == "-":
+            spec = RunSpec.from_toml(_read_standard_input(), registry.Catalogue.live(), STDIN_NAME,
+                                     overrides=args.set or ())
+        else:
+            spec = RunSpec.from_file(args.spec, registry.Catalogue.live(), overrides=args.set or ())
         device = runner.prepare(spec)
     except SpecError as err:
         raise CliError(str(err)) from None
     except HardwareError as err:
-        raise CliError(f"{args.spec}: hardware.device: {err}") from None
+        raise CliError(f"{spec.source}: hardware.device: {err}") from None
     store = _store(args)
     store.reap_stale()
     progress = _Progress(sys.stderr, quiet=args.quiet)
@@ -336,6 +355,7 @@ def cmd_hardware(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradeoff", description="Tradeoff Studio engine: run and inspect experiments.")
+    parser.add_argument("--version", action="version", version=f"tradeoff {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_db(p):
@@ -347,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = with_db(sub.add_parser("run", help="run a spec (TOML) and record it in the store"))
-    p.add_argument("spec", help="the run's TOML spec")
+    p.add_argument("spec", help="the run's TOML spec; - reads it from standard input")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override one spec value (TOML syntax), e.g. --set algorithm.c=1.5; repeatable")
     p.add_argument("--json", action="store_true", help="end with one JSON object (run_id, status, ...)")
@@ -394,12 +414,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    """The installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("tradeoff-studio")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from engine.store import StoreError
+
     try:
         return args.func(args)
-    except CliError as err:
+    except (CliError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except sqlite3.DatabaseError as err:
+        # The file passed the checks of opening but a page of it cannot be read.
+        from engine.store import default_path
+
+        path = getattr(args, "db", None) or default_path()
+        print(f"error: {path}: the store is damaged ({err})", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK

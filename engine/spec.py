@@ -50,6 +50,12 @@ HARDWARE_PARAMS = (
 )
 REQUIRED = (("run", "steps"), ("algorithm", "id"), ("problem", "id"))
 SECTIONS = ("run", "algorithm", "problem", "hardware")
+# Limits on the text itself, checked before the TOML parser runs: beyond them Python's
+# parser fails with its own errors (RecursionError from about 400 nested arrays,
+# ValueError for an integer of over 4300 digits) instead of naming the line and key.
+MAX_NESTING = 32  # arrays and inline tables inside one another; a spec needs two
+MAX_NUMBER_CHARS = 100  # characters of one number (or date) as written
+INT_LIMIT = 2**63  # integers are 64-bit: -2**63 <= value < 2**63
 
 
 class SpecError(ValueError):
@@ -127,10 +133,8 @@ class RunSpec:
 
     @classmethod
     def from_toml(cls, text: str, catalogue, source: str = "", overrides=()) -> "RunSpec":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise SpecError(source, "", f"not valid TOML: {err}") from None
+        """Parse and validate; any text at all either gives a spec or raises SpecError."""
+        data = parse_toml(text, source)
         for item in overrides:
             apply_override(data, item, source)
         return cls.from_dict(data, catalogue, source)
@@ -168,6 +172,130 @@ class RunSpec:
         return self.name or f"{self.algorithm} on {self.problem}"
 
 
+def parse_toml(text: str, source: str = "") -> dict:
+    """A TOML document as data; SpecError (naming the line, and the key where known) for
+    anything the parser refuses or could only fail on with a Python error."""
+    too_far = beyond_limits(text)
+    if too_far:
+        key, reason, line = too_far
+        raise SpecError(source, key, f"{reason} (line {line})")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(source, "", f"not valid TOML: {err}") from None
+    except (RecursionError, ValueError, OverflowError, MemoryError) as err:  # past what beyond_limits sees
+        raise SpecError(source, "", f"not valid TOML: {type(err).__name__}: {str(err)[:120]}") from None
+    key = _integer_out_of_range(data)
+    if key:
+        raise SpecError(source, key, "integer out of range (integers must lie in -2**63 .. 2**63 - 1)")
+    return data
+
+
+def _integer_out_of_range(value, key: str = "") -> str | None:
+    """The dotted key of the first integer outside 64 bits (hexadecimal ones may be huge);
+    an integer inside a list is named by the list's key."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return key if not -INT_LIMIT <= value < INT_LIMIT else None
+    if isinstance(value, dict):
+        items = ((f"{key}.{name}" if key else name, item) for name, item in value.items())
+    elif isinstance(value, list):
+        items = ((key, item) for item in value)
+    else:
+        return None
+    for item_key, item in items:
+        found = _integer_out_of_range(item, item_key)
+        if found:
+            return found
+    return None
+
+
+def beyond_limits(text: str) -> tuple[str, str, int] | None:
+    """The first value nested more than MAX_NESTING deep, or a number written with more than
+    MAX_NUMBER_CHARS characters, as (dotted key, reason, line); None when there is none.
+
+    A single pass over the text that knows just enough TOML to find values: strings
+    (basic, literal, multi-line) and comments are skipped, a `[` at the start of a line
+    outside a value is a table header, and a value runs from `=` to the end of its
+    line or of its brackets. Malformed text is left for the parser to refuse.
+    """
+    i, n, line = 0, len(text), 1
+    depth, section, key = 0, "", ""
+    in_value = False
+    key_start = None  # where the key of the current line begins
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+            if depth == 0:
+                in_value, key_start = False, None
+            i += 1
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif c in "\"'":
+            if not in_value and depth == 0 and key_start is None:
+                key_start = i  # a quoted key
+            end = _string_end(text, i)
+            line += text.count("\n", i, end)
+            i = end
+        elif c.isspace():
+            i += 1
+        elif not in_value and depth == 0:
+            if key_start is None and c == "[":
+                end = text.find("\n", i)
+                end = n if end < 0 else end
+                header = text[i:end].split("#", 1)[0].strip()
+                section = header.strip("[] \t")
+                i = end
+            elif c == "=":
+                key = text[key_start if key_start is not None else i:i].strip()
+                key = f"{section}.{key}" if section else key
+                in_value = True
+                i += 1
+            else:
+                if key_start is None:
+                    key_start = i
+                i += 1
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return key, f"nested more than {MAX_NESTING} arrays or tables deep", line
+            i += 1
+        elif c in "]}":
+            depth = max(0, depth - 1)
+            i += 1
+        elif c in "0123456789+-" and not (i and (text[i - 1].isalnum() or text[i - 1] in "_.+-")):
+            end = i
+            while end < n and (text[end].isalnum() or text[end] in "_.+-"):
+                end += 1
+            if end - i > MAX_NUMBER_CHARS:
+                return key, f"a number written with {end - i} characters (at most {MAX_NUMBER_CHARS})", line
+            i = end
+        else:
+            i += 1
+    return None
+
+
+def _string_end(text: str, start: int) -> int:
+    """The index just past the TOML string that starts at `start` (or the end of the text)."""
+    quote = text[start]
+    delimiter = quote * 3 if text.startswith(quote * 3, start) else quote
+    i = start + len(delimiter)
+    while i < len(text):
+        if quote == '"' and text[i] == "\\":
+            i += 2
+        elif text.startswith(delimiter, i):
+            i += len(delimiter)
+            if len(delimiter) == 3:  # a multi-line string may end with one or two quotes of its own
+                i += len(text[i:i + 2]) - len(text[i:i + 2].lstrip(quote))
+            return i
+        elif len(delimiter) == 1 and text[i] == "\n":
+            return i  # an unterminated one-line string: the parser will say so
+        else:
+            i += 1
+    return i
+
+
 def apply_override(data: dict, item: str, source: str = "") -> None:
     """Apply one ``section.key=value`` override; the value is read as a TOML value."""
     if "=" not in item:
@@ -180,9 +308,13 @@ def apply_override(data: dict, item: str, source: str = "") -> None:
     if section not in SECTIONS:
         raise SpecError(source, key, f"unknown section (sections: {', '.join(SECTIONS)})")
     try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
+        value = parse_toml(f"v = {raw.strip()}")["v"]
+    except SpecError as err:
+        if not err.reason.startswith("not valid TOML"):
+            raise SpecError(source, key, f"{err.reason.rsplit(' (line', 1)[0]} (--set {key})") from None
         value = raw  # a bare word such as cuda:0 is a string
+    if not isinstance(data.get(section, {}), dict):
+        raise SpecError(source, section, "must be a table, e.g. [" + section + "]")
     data.setdefault(section, {})[name] = value
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import sqlite_utils
 
 from engine.blocks import Block, BlockError, from_rows
+from engine.store_file import why_not_a_store
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
@@ -42,6 +43,11 @@ def default_path() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
+    return user_data_path()
+
+
+def user_data_path() -> Path:
+    """`runs.db` in the user data directory: the one store whose folder is made when missing."""
     import platformdirs
 
     return Path(platformdirs.user_data_dir("tradeoff-studio", appauthor=False)) / "runs.db"
@@ -101,18 +107,39 @@ class Store:
     """One connection to a store file. Not shared between threads."""
 
     def __init__(self, path=None):
-        self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open the store at `path` (default: `default_path()`), making it where there is no file.
+
+        A file that is not a store this program can write is refused with a StoreError
+        that names it and says why, and is left byte for byte as it was
+        (`engine.store_file.why_not_a_store`).
+        """
+        self.path = Path(path).expanduser() if path is not None else default_path()
+        at_home = self.path == user_data_path()
+        reason = why_not_a_store(self.path, SCHEMA_VERSION, folder_may_be_made=at_home)
+        if reason:
+            raise StoreError(f"{self.path}: {reason}")
+        if at_home:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(f"{self.path}: cannot make its folder ({err.strerror or err})") from None
+        conn = None
         try:
             conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db = sqlite_utils.Database(conn)
+            self._refuse_newer_schema()  # before the first write: a refused file stays as it was
             if self.db.journal_mode != "wal":
                 self.db.enable_wal()
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as err:
+            if conn is not None:
+                conn.close()
             raise StoreError(f"{self.path}: not a usable store ({err})") from None
+        except StoreError:
+            conn.close()
+            raise
         self.conn = conn
 
     def close(self):
@@ -131,11 +158,15 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
-    def _migrate(self):
+    def _refuse_newer_schema(self):
         version = self.schema_version()
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: store schema version {version} is newer than this "
                              f"program's ({SCHEMA_VERSION}); update Tradeoff Studio")
+        return version
+
+    def _migrate(self):
+        version = self._refuse_newer_schema()
         if version == SCHEMA_VERSION:
             return
         conn = self.db.conn

@@ -31,7 +31,6 @@ from studio.panels import StudioPanels
 from studio.queue_view import QueueView
 from studio.run_queue import QueueEntry, RunQueue
 from studio.settings import studio_settings
-from studio.store_file import open_store
 from studio.theme import apply_theme
 from studio.watch_area import WatchArea
 
@@ -374,7 +373,7 @@ class MainWindow(QMainWindow):
                               "Stop them or let them finish before switching stores.")
             return False
         try:
-            new_store = open_store(path)
+            new_store = Store(path)  # refuses, untouched, any file that is not a store
         except StoreError as err:
             self.show_message("Not a Tradeoff Studio store", f"{err}\n\nThe studio stays on {self.store.path}.")
             return False

@@ -3,6 +3,8 @@
 import csv
 import io
 import json
+import subprocess
+import tomllib
 
 import pytest
 
@@ -10,7 +12,7 @@ from engine import cli, registry
 from engine.params import Param
 from engine.registry import Algorithm
 from engine.store import Store
-from tests.helpers import EXAMPLES, run_engine, write_spec
+from tests.helpers import EXAMPLES, ROOT, engine_command, run_engine, write_spec
 
 SMALL = """
 [run]
@@ -208,3 +210,32 @@ def test_tag_note_and_delete_through_the_command_line(tmp_path, capsys):
     assert [r["id"] for r in store.list_runs()] == [1]
     assert store.conn.execute("SELECT count(*) FROM series_blocks WHERE run_id=2").fetchone()[0] == 0
     assert store.series(1, "cumulative_regret")  # run 1 keeps its records
+
+
+def test_run_dash_reads_the_spec_from_standard_input(tmp_path):
+    db = tmp_path / "s.db"
+    result = subprocess.run(engine_command("run", "-", "--db", db, "--json", "--quiet"), input=SMALL,
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "finished"
+    with Store(db) as store:
+        run = store.get_run(1)
+        assert (run["name"], run["seeds"], run["steps_done"]) == ("small", 3, 300)
+
+
+def test_a_bad_spec_on_standard_input_is_named_stdin(tmp_path, capsys, monkeypatch):
+    db = tmp_path / "s.db"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SMALL.replace("seeds = 3", "seeds = 0").encode())))
+    assert cli.main(["run", "-", "--db", str(db)]) == 2
+    assert capsys.readouterr().err == "error: <stdin>: run.seeds: must be >= 1, got 0\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"[run]\nname = \"\xff\"\n")))
+    assert cli.main(["run", "-", "--db", str(db)]) == 2
+    assert capsys.readouterr().err == "error: <stdin>: cannot be read: not UTF-8 text (invalid start byte at byte offset 14)\n"
+    assert not db.exists()
+
+
+def test_version_is_the_distributions(capsys):
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"tradeoff {version}\n"

@@ -96,7 +96,7 @@ def test_a_writer_whose_store_will_not_open_reports_it_and_drains(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     writer = StoreWriter(bad, 1)
     writer.batches.put({"blocks": []})
-    with pytest.raises(RuntimeError, match="not a usable store"):
+    with pytest.raises(RuntimeError, match="is not a Tradeoff Studio store"):
         writer.wait()
     writer.stop()
     assert not writer.is_alive()

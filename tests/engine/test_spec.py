@@ -123,3 +123,59 @@ def test_a_rule_across_keys_is_refused_before_the_run(tmp_path):
     assert result.returncode == 2
     assert "online-replenishable-knapsack.toml: problem.consumption: needs K x d = 3 x 2 = 6 values" in result.stderr
     assert not db.exists()
+
+
+DEEP = GOOD.replace("[0.2, 0.8]", "[" * 2000 + "]" * 2000)
+LONG_INT = GOOD.replace("seeds = 3", "seeds = " + "1" * 5000)
+
+
+@pytest.mark.parametrize("text, key, reason", [
+    # Python's TOML parser raised RecursionError here (from about 400 levels) ...
+    (DEEP, "problem.means", "nested more than 32 arrays or tables deep (line 10)"),
+    (GOOD.replace("means = [0.2, 0.8]", "means = [0.2, 0.8]\nx = " + "{a = " * 500 + "1" + "}" * 500),
+     "problem.x", "nested more than 32 arrays or tables deep (line 11)"),
+    # ... and ValueError (the int digit limit) here; hexadecimal ones it read as huge ints
+    (LONG_INT, "run.seeds", "a number written with 5000 characters (at most 100) (line 3)"),
+    (GOOD.replace("seeds = 3", "seeds = 0x" + "f" * 90), "run.seeds",
+     "integer out of range (integers must lie in -2**63 .. 2**63 - 1)"),
+    (GOOD.replace("c = 1.5", "c = [1, [2, -9223372036854775809]]"), "algorithm.c", "integer out of range"),
+    (GOOD.replace('"bandits.ucb1"', '"bandits.ucb1"\n"quoted key" = ' + "[" * 40 + "]" * 40), 'algorithm."quoted key"',
+     "nested more than 32"),
+])
+def test_text_the_parser_cannot_take_is_refused_with_key_and_line(catalogue, text, key, reason):
+    with pytest.raises(SpecError) as err:
+        RunSpec.from_toml(text, catalogue, "bad.toml")
+    assert err.value.key == key and reason in err.value.reason
+    assert str(err.value).startswith(f"bad.toml: {key}: ")
+
+
+def test_deep_brackets_inside_strings_and_comments_are_not_nesting(catalogue):
+    text = GOOD.replace('"bandits.bernoulli"', '"bandits.bernoulli" # ' + "[" * 100) \
+        .replace("[run]", '[run]\nname = "' + "[{" * 100 + '"') + "\n# " + "9" * 500 + "\n"
+    spec = RunSpec.from_toml(text, catalogue, "fine.toml")
+    assert spec.name == "[{" * 100 and spec.problem_params == {"means": [0.2, 0.8]}
+    # Nesting within the limit reaches the schema, which names what is wrong with the value.
+    with pytest.raises(SpecError) as err:
+        RunSpec.from_toml(GOOD.replace("[0.2, 0.8]", "[0.5, " + "[" * 31 + "0.5" + "]" * 31 + "]"), catalogue, "b.toml")
+    assert err.value.key == "problem.means" and err.value.reason.startswith("item 1: must be a number, got [[[")
+
+
+def test_overrides_past_the_limits_are_refused_too(catalogue):
+    with pytest.raises(SpecError) as err:
+        RunSpec.from_toml(GOOD, catalogue, "s.toml", overrides=["problem.means=" + "[" * 2000 + "]" * 2000])
+    assert str(err.value) == "s.toml: problem.means: nested more than 32 arrays or tables deep (--set problem.means)"
+    with pytest.raises(SpecError, match=r"s.toml: run.seeds: a number written with 5000 characters"):
+        RunSpec.from_toml(GOOD, catalogue, "s.toml", overrides=["run.seeds=" + "7" * 5000])
+
+
+@pytest.mark.parametrize("text, line", [
+    (DEEP, "problem.means: nested more than 32 arrays or tables deep (line 10)"),
+    (LONG_INT, "run.seeds: a number written with 5000 characters (at most 100) (line 3)"),
+])
+def test_cli_refuses_what_used_to_crash_with_exit_2_and_one_line(tmp_path, text, line):
+    db = tmp_path / "s.db"
+    spec = write_spec(tmp_path / "bad.toml", text)
+    result = run_engine("run", spec, "--db", db)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"error: {spec}: {line}"]
+    assert not db.exists()

@@ -58,8 +58,9 @@ def test_migration_from_an_empty_file_and_refusal_of_a_newer_schema(tmp_path):
 def test_not_a_database_is_refused_clearly(tmp_path):
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not a usable store"):
+    with pytest.raises(StoreError, match="junk.db: is not a Tradeoff Studio store \\(not an SQLite database\\)"):
         Store(path)
+    assert path.read_bytes() == b"this is not sqlite" * 100
 
 
 def test_default_path_honours_environment(tmp_path, monkeypatch):

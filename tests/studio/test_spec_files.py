@@ -52,6 +52,10 @@ def test_save_then_load_gives_back_the_same_form(window, tmp_path, toy_catalogue
      "problem.id", "other.only does not run on 'toy.quadratic' (it runs on: toy.plane)"),
     ('[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\n', "problem.id", "missing (required)"),
     ('[run]\nsteps = = 10\n', "", "not valid TOML: Invalid value (at line 2, column 9)"),
+    # Python's TOML parser raised RecursionError and ValueError on these two
+    ('[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\nweights = ' + "[" * 2000 + "]" * 2000 + "\n",
+     "algorithm.weights", "nested more than 32 arrays or tables deep (line 5)"),
+    ("[run]\nsteps = " + "1" * 5000 + "\n", "run.steps", "a number written with 5000 characters (at most 100) (line 2)"),
 ])
 def test_a_bad_spec_file_says_file_key_reason_and_changes_nothing(window, tmp_path, text, key, reason):
     edit(window)

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from engine.store import SCHEMA_VERSION, Store
 from studio.theme import apply_theme
+from tests.engine.bad_stores import (BAD_FILES, folder_contents, make_bad_file, restore_permissions,
+                                     see_permissions_as_a_user)
 
 ENGINE_MS = 30_000
 
@@ -116,6 +118,23 @@ def test_a_store_from_a_newer_schema_is_refused(window, store, tmp_path):
     assert not window.open_store(newer)
     assert f"store schema version 99 is newer than this program's ({SCHEMA_VERSION})" in window.last_message.text()
     assert window.store is store
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_the_studio_refuses_every_bad_store_file_as_the_command_line_does(window, store, tmp_path, kind,
+                                                                          monkeypatch):
+    """The same check as `tradeoff --db` (engine.store_file): the same reason, the file untouched."""
+    see_permissions_as_a_user(monkeypatch)
+    folder = tmp_path / "files"
+    folder.mkdir()
+    path, reason = make_bad_file(kind, folder)
+    before = folder_contents(folder)
+    try:
+        assert not window.open_store(path)
+        assert f"{path}: {reason}" in window.last_message.text()
+        assert window.store is store and folder_contents(folder) == before
+    finally:
+        restore_permissions(folder)
 
 
 def test_open_store_switches_and_tells_the_panels(qtbot, window, tmp_path, started_run):
