@@ -363,3 +363,50 @@ def test_a_two_objective_front_exports_its_staircase_as_the_view_draws_it(qtbot)
         assert lines[0].opts["pen"].color().getRgb()[:3] == on_screen.front_line.opts["pen"].color().getRgb()[:3]
     finally:
         widget.close()
+
+
+def test_one_export_dialog_at_a_time(qtbot, store, regret_run, tmp_path):
+    from pathlib import Path
+
+    from studio.export.dialog import open_export_dialog
+
+    first = open_export_dialog(None, store, [regret_run])
+    qtbot.addWidget(first)
+    second = open_export_dialog(None, store, [regret_run])
+    qtbot.addWidget(second)
+    assert second is not first and not first.isVisible() and second.isVisible()
+    dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, ExportDialog) and w.isVisible()]
+    assert dialogs == [second]
+    second.export_button.setEnabled(False)  # as while the engine writes its data files
+    third = open_export_dialog(None, store, [regret_run])
+    assert third is second and "still writing" in second.result.text()
+    second.export_button.setEnabled(True)
+    second.close()
+    fourth = open_export_dialog(None, store, [regret_run])
+    qtbot.addWidget(fourth)
+    assert fourth is not second and fourth.isVisible()
+    fourth.close()
+    assert Path(fourth.folder_edit.text()) == Path.home()  # nothing exported yet: the home folder
+
+
+def test_the_export_folder_is_remembered_while_it_exists(qtbot, store, regret_run, tmp_path):
+    from pathlib import Path
+
+    from studio.export.dialog import last_export_folder
+
+    first = ExportDialog(store, [regret_run])
+    qtbot.addWidget(first)
+    assert Path(first.folder_edit.text()) == Path.home()
+    out = tmp_path / "figures"
+    first.folder_edit.setText(str(out))
+    for box in first.format_boxes.values():
+        box.setChecked(box.text() == "PNG")
+    first.script_box.setChecked(False)
+    first.export_button.click()
+    assert (out / "run-1-hand-made.png").exists()
+    second = ExportDialog(store, [regret_run])
+    qtbot.addWidget(second)
+    assert Path(second.folder_edit.text()) == out and last_export_folder() == out
+    (out / "run-1-hand-made.png").unlink()
+    out.rmdir()
+    assert last_export_folder() == Path.home()  # a folder since removed: not offered
