@@ -45,6 +45,8 @@ class SeriesPlot(QWidget):
         super().__init__(parent)
         self.plot = plot_style.new_plot(title, legend_corner, downsampling=False)
         self.plot_item = self.plot.getPlotItem()
+        # The title on the left, the badge on the right: a long badge never hides the title.
+        self.plot_item.titleLabel.opts["justify"] = "left"
         self.view_box = self.plot_item.getViewBox()
         # pyqtgraph's "Plot Options" menu (log axes, its own downsampling, averaging) would
         # work behind this plot's back: its controls are the view's. The view-box menu stays.
@@ -173,7 +175,7 @@ class SeriesPlot(QWidget):
         parts = []
         hidden = sum(layer.hidden for layer in self.layers)
         if hidden:
-            parts.append(f"log y: {hidden:,} value{'s' if hidden != 1 else ''} ≤ 0 not drawn")
+            parts.append(f"log y: {hidden:,} value{'s' if hidden != 1 else ''} ≤ 0 hidden")
         if self.smoothing > 0:
             parts.append(f"smoothed: EMA {self.smoothing:.2f} (raw mean faint)")
         if factor > 1:

@@ -95,7 +95,8 @@ def _set_title(item: pg.PlotItem, text: str, px: float, width: float | None = No
     item.layout.setRowFixedHeight(0, height)
 
 
-def draw_panel(item: pg.PlotItem, figure: Figure, font_pt: float = 10.0, line_scale: float = 1.0) -> list:
+def draw_panel(item: pg.PlotItem, figure: Figure, font_pt: float = 10.0, line_scale: float = 1.0,
+               title: bool = True) -> list:
     """Draw `figure`'s curves and points into `item`: bands under their means, bounds dashed,
     Pareto points as the Pareto view draws them (`front_plot.FrontLayer`). Returns the legend
     entries, (sample item, label), for the caller to place."""
@@ -103,7 +104,8 @@ def draw_panel(item: pg.PlotItem, figure: Figure, font_pt: float = 10.0, line_sc
     label_style = {"color": "#202020", "font-size": f"{px:.1f}px"}
     item.setLabel("bottom", figure.x_label, **label_style)
     item.setLabel("left", figure.y_label, **label_style)
-    _set_title(item, figure.title, px * 1.1)
+    if title:
+        _set_title(item, figure.title, px * 1.1)
     tick_font = QFont()
     tick_font.setPixelSize(max(6, round(px * 0.9)))
     for name in ("left", "bottom"):
@@ -333,7 +335,7 @@ def _draw_panels(widget: pg.GraphicsLayoutWidget, figure: Figure, size: FigureSi
     layout = widget.ci
     columns = _panel_columns(len(figure.panels), size)
     rows = -(-len(figure.panels) // columns)
-    title = layout.addLabel(fitted_title(figure.title, px * 1.1, size.pixels[0] - 20), row=0, col=0,
+    title = layout.addLabel(fitted_title(figure.title, px * 1.1, size.pixels[0] - 40), row=0, col=0,
                             colspan=columns + (len(figure.panels) == rows * columns), color="#202020",
                             size=f"{px * 1.1:.1f}px")
     title.setMaximumHeight(title.item.boundingRect().height() + 4)
@@ -345,7 +347,8 @@ def _draw_panels(widget: pg.GraphicsLayoutWidget, figure: Figure, size: FigureSi
         _prepare_for_paper(item)
         panels.append(item)
         QApplication.processEvents()
-        drawn = draw_panel(item, panel, size.font_pt * 0.9, line_scale)
+        # Titled once the grid is laid out: a title wider than its cell would widen the grid.
+        drawn = draw_panel(item, panel, size.font_pt * 0.9, line_scale, title=False)
         entries = entries or drawn
     legend = pg.LegendItem(labelTextColor=plot_style.AXIS_COLOUR, labelTextSize=f"{px * 0.9:.1f}px")
     legend.setPen(pg.mkPen(200, 200, 200))
@@ -360,9 +363,13 @@ def _draw_panels(widget: pg.GraphicsLayoutWidget, figure: Figure, size: FigureSi
     widget.figure_legend = legend
     widget.panels = panels
     QApplication.processEvents()
+    beside = 0 if free else legend.width() + 8
+    cell = (widget.width() - beside - 16) / columns
     for item, panel in zip(panels, figure.panels):  # now that each panel has its size
+        _set_title(item, panel.title, px * 0.9, cell - item.getAxis("left").width() - 16)
+    QApplication.processEvents()
+    for item in panels:
         _pad_range(item)
-        _set_title(item, panel.title, px)
     QApplication.processEvents()
 
 
