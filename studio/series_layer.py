@@ -92,12 +92,12 @@ class DecimatedCurve:
             keep = x > 0
             self.view_x, self.view_y = to_log10(x[keep]), (to_log10(y[keep]) if self.log_y else y[keep])
             self._first = 0
-            self._count_hidden(y[keep], 0)
+            self._count_hidden(y[keep])
             self.pyramid.update(self.view_y, 0)
             return
         first = int(np.searchsorted(x, 0.0, side="right")) if self.log_x else 0
         start = max(0, changed_from - first)
-        if first != self._first or start > len(self.view_y) or self.view_y is y:
+        if first != self._first or start > len(self.view_y):
             start = 0
         x_tail, y_tail = x[first + start:], y[first + start:]
         view_x = to_log10(x_tail) if self.log_x else x_tail
@@ -106,10 +106,10 @@ class DecimatedCurve:
             view_x = np.concatenate([self.view_x[:start], view_x]) if self.log_x else x[first:]
             view_y = np.concatenate([self.view_y[:start], view_y]) if self.log_y else y[first:]
         self.view_x, self.view_y, self._first = view_x, view_y, first
-        self._count_hidden(y[first:], start)
+        self._count_hidden(y[first:])
         self.pyramid.update(view_y, start)
 
-    def _count_hidden(self, y: np.ndarray, start: int) -> None:
+    def _count_hidden(self, y: np.ndarray) -> None:
         if not self.log_y:
             self.hidden = 0
             return

@@ -210,8 +210,9 @@ def _points_under(item: pg.PlotItem, rect: QRectF, margin: float = 2.0) -> int:
 
 def place_legend(item: pg.PlotItem, corners=LEGEND_CORNERS) -> str:
     """Put `item`'s legend in the first corner of the view where it covers no drawn point;
-    where every corner would cover one, beside the plot instead (a column to its right).
-    Returns the corner, or "outside". Needs the plot laid out (its view box sized).
+    where every corner would cover one, below the plot instead, its entries side by side
+    as far as the plot's width allows. Returns the corner, or "outside". Needs the plot
+    laid out (its view box sized).
 
     Shared by every exported figure and by the compare view's figure (`draw_figure`).
     """
@@ -224,14 +225,18 @@ def place_legend(item: pg.PlotItem, corners=LEGEND_CORNERS) -> str:
         legend.setOffset(plot_style.legend_offset(corner))
         if _points_under(item, legend.sceneBoundingRect()) == 0:
             return corner
-    beside = pg.LegendItem(labelTextColor=plot_style.AXIS_COLOUR, labelTextSize=legend.opts["labelTextSize"])
-    beside.setBrush(legend.opts["brush"])
-    beside.setPen(legend.opts["pen"])
-    for sample, label in legend.items:
-        beside.addItem(sample.item, label.text)
+    entries = [(sample.item, label.text) for sample, label in legend.items]
+    width = item.getViewBox().width()
+    for columns in range(len(entries), 0, -1):
+        beside = _paper_legend(legend.opts["labelTextSize"], colCount=columns, frame=False)
+        for sample, label in entries:
+            beside.addItem(sample, label)
+        beside.updateSize()
+        if beside.layout.preferredSize().width() <= width or columns == 1:
+            break
     _keep_size(beside)
     legend.setVisible(False)
-    item.layout.addItem(beside, 2, 3)
+    item.layout.addItem(beside, 4, 1)  # below the bottom axis and its label, under the view box
     item.legend_beside = beside
     return "outside"
 
@@ -252,16 +257,25 @@ def draw_figure(widget: pg.PlotWidget, figure: Figure, font_pt: float = 10.0, li
     item.legend.setLabelTextSize(f"{px * 0.9:.1f}px")
     for sample, label in draw_panel(item, figure, font_pt, line_scale):
         item.legend.addItem(sample, label)
-    QApplication.processEvents()
+    _lay_out(item)
     _pad_range(item)
     # Again, now that the axis has its width: wrapped to the widget's width, not the plot
     # item's, which a title too wide at first may have widened.
     title_width = widget.width() - item.getAxis("left").width() - 12
     _set_title(item, figure.title, px * 1.1, title_width)
-    QApplication.processEvents()
-    if place_legend(item) == "outside":  # the title now shares the width with the legend
-        _set_title(item, figure.title, px * 1.1, title_width - item.legend_beside.width())
-        QApplication.processEvents()
+    _lay_out(item)
+    if place_legend(item) == "outside":
+        _lay_out(item)
+
+
+def _lay_out(item: pg.PlotItem) -> None:
+    """Settle the plot's geometry now, without running the event loop (the compare view
+    draws a figure from a slot, where handling other events meanwhile would be unsafe)."""
+    item.layout.invalidate()
+    item.layout.activate()
+    box = item.getViewBox()
+    box.updateViewRange()
+    box.updateMatrix()
 
 
 def _panel_columns(count: int, size: "FigureSize") -> int:
@@ -350,7 +364,7 @@ def _draw_panels(widget: pg.GraphicsLayoutWidget, figure: Figure, size: FigureSi
         # Titled once the grid is laid out: a title wider than its cell would widen the grid.
         drawn = draw_panel(item, panel, size.font_pt * 0.9, line_scale, title=False)
         entries = entries or drawn
-    legend = pg.LegendItem(labelTextColor=plot_style.AXIS_COLOUR, labelTextSize=f"{px * 0.9:.1f}px")
+    legend = _paper_legend(f"{px * 0.9:.1f}px")
     legend.setPen(pg.mkPen(200, 200, 200))
     for sample, label in entries:
         legend.addItem(sample, label)
@@ -371,6 +385,14 @@ def _draw_panels(widget: pg.GraphicsLayoutWidget, figure: Figure, size: FigureSi
     for item in panels:
         _pad_range(item)
     QApplication.processEvents()
+
+
+def _paper_legend(text_size: str, **options) -> pg.LegendItem:
+    """A legend that scales with the figure (pyqtgraph's keeps its size on screen whatever the
+    zoom, so a figure rendered at 300 dpi would get a legend three times too small)."""
+    legend = pg.LegendItem(labelTextColor=plot_style.AXIS_COLOUR, labelTextSize=text_size, **options)
+    legend.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, False)
+    return legend
 
 
 def _keep_size(legend: pg.LegendItem) -> None:

@@ -270,7 +270,7 @@ def test_no_legend_covers_a_plotted_point(kind, size):
         covered = [(p.x(), p.y()) for p in points if rect.contains(p)]
         assert covered == [], f"{kind}: legend {rect} covers {covered[:5]}"
         assert widget.sceneRect().contains(rect)
-        if kind == "crowded":  # no corner is free: the legend goes beside the plot
+        if kind == "crowded":  # no corner is free: the legend goes below the plot
             assert legends[0] is widget.getPlotItem().legend_beside
     finally:
         widget.close()
