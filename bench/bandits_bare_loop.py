@@ -11,14 +11,14 @@ and Thompson sampling alike, or the comparison is void.
 The engine runs the same spec as `tradeoff run` does (engine.runner.execute, writing to a
 temporary store), in three recording settings, to show where the time goes:
 
-- store, auto stride: the default (about 60 log-spaced checkpoints + 500 strided ones);
-- store, log-spaced only: run.record_every = steps (about 60 checkpoints);
+- store, auto stride: the default (about 90 dense and log-spaced checkpoints + 500 strided ones);
+- store, log-spaced only: run.record_every = steps (about 90 checkpoints at 10^5 steps);
 - no store: the algorithm's own loop with a recorder that computes and copies every
   checkpoint's values to the host as the engine's does but writes nothing (what base.py
   itself costs).
 
 On a GPU the auto stride runs only if --modes asks for it: at 10^6 seeds each checkpoint
-is 10^6 values per metric, and its 560 checkpoints would put 9 GB into the store. Each
+is 10^6 values per metric, and its ~590 checkpoints would put 9.4 GB into the store. Each
 side first runs once for a few hundred steps, untimed, so that no timed run pays for
 CUDA's one-off starts.
 

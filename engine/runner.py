@@ -11,6 +11,7 @@ thread marks the run alive. SIGTERM (the studio's Stop) cancels cleanly at the n
 from __future__ import annotations
 
 import collections
+import math
 import queue
 import signal
 import threading
@@ -29,7 +30,8 @@ FLUSH_SECONDS = 0.2
 FLUSH_ROWS = 50_000
 MAX_COPIES_IN_FLIGHT = 8  # checkpoints whose device-to-host copies may be under way at once
 WRITES_QUEUED = 2  # batches waiting for the writer thread before the loop waits for it
-LOG_POINTS = 60
+DENSE_STEPS = 10  # every step up to this one is recorded
+LOG_POINTS_PER_DECADE = 20
 AUTO_STRIDE_POINTS = 500
 
 
@@ -38,15 +40,22 @@ class RunCancelled(Exception):
 
 
 def record_steps(steps: int, record_every: int = 0) -> np.ndarray:
-    """Steps at which series are recorded: log-spaced points, every `record_every`, and the last.
+    """Steps at which series are recorded: every step up to DENSE_STEPS, LOG_POINTS_PER_DECADE
+    log-spaced points in every decade after that, every `record_every`, and the last.
 
-    The log-spaced points make a long run plot well on log axes; the stride (automatic:
-    about AUTO_STRIDE_POINTS points) makes it plot well on linear axes.
+    The dense start and the log-spaced points make a run of any length plot well on log
+    axes, with points in every decade from the first step; the stride (automatic: about
+    AUTO_STRIDE_POINTS points) makes it plot well on linear axes. Without an explicit
+    stride the count stays below DENSE_STEPS + LOG_POINTS_PER_DECADE * decades + 1 +
+    AUTO_STRIDE_POINTS + 1 (about 630 at 10^6 steps).
     """
     stride = record_every or max(1, steps // AUTO_STRIDE_POINTS)
-    log_spaced = np.unique(np.round(np.geomspace(1, steps, num=min(LOG_POINTS, steps))).astype(np.int64))
+    dense = np.arange(1, min(DENSE_STEPS, steps) + 1, dtype=np.int64)
+    decades = math.log10(steps) if steps > 1 else 0.0
+    count = max(1, math.ceil(LOG_POINTS_PER_DECADE * decades) + 1)
+    log_spaced = np.unique(np.round(np.geomspace(1, steps, num=count)).astype(np.int64))
     strided = np.arange(stride, steps + 1, stride, dtype=np.int64)
-    return np.union1d(np.union1d(log_spaced, strided), [steps])
+    return np.union1d(np.union1d(np.union1d(dense, log_spaced), strided), [steps])
 
 
 def _numpy(value) -> np.ndarray:

@@ -133,3 +133,42 @@ class PeakPyramid:
         centres, lows, highs = (np.concatenate(column) for column in zip(*parts))
         out_x, out_y = _shape(x, centres, lows, highs, mode)
         return out_x, out_y, factor
+
+
+def column_decimate(x: np.ndarray, y: np.ndarray, start: int, stop: int, buckets: int, mode: str = PEAK):
+    """(x, y, factor): points [start, stop) of sorted `x` thinned by equal-width columns of x.
+
+    For a logarithmic axis, where `x` is already log10 of the data: the recorded steps
+    crowd the last decade, and buckets of consecutive points would merge the sparse first
+    decades into one column (a vertical spike at the start). Here each of `buckets`
+    columns of equal width in x keeps its own points: a column holding one point keeps
+    it as it is, one holding several its max and min (PEAK), min (LOWER) or max (UPPER),
+    drawn at its middle point. `factor` is the most points any column holds (1: nothing
+    thinned). Linear in the number of points in range.
+    """
+    count = stop - start
+    if count <= max(buckets, 3):
+        return x[start:stop], y[start:stop], 1
+    xs, ys = x[start:stop], y[start:stop]
+    low, high = xs[0], xs[-1]
+    if not high > low:
+        edges = np.array([0], dtype=np.int64)
+    else:
+        cuts = low + (high - low) * np.arange(1, buckets) / buckets
+        edges = np.unique(np.r_[0, np.searchsorted(xs, cuts, side="left")])
+        edges = edges[edges < count]
+    sizes = np.diff(np.r_[edges, count])
+    factor = int(sizes.max())
+    if factor == 1:
+        return xs, ys, 1
+    lows, highs = np.fmin.reduceat(ys, edges), np.fmax.reduceat(ys, edges)
+    centres = edges + (sizes - 1) // 2
+    single = sizes == 1
+    if mode == PEAK:
+        # A lone point is drawn once, not as a pair: the column keeps exactly what was recorded.
+        repeat = np.where(single, 1, 2)
+        out_x = np.repeat(xs[centres], repeat)
+        pairs = np.column_stack([highs, lows]).reshape(-1)
+        keep = np.column_stack([np.ones(len(edges), dtype=bool), ~single]).reshape(-1)
+        return out_x, pairs[keep], factor
+    return xs[centres], (lows if mode == LOWER else highs), factor

@@ -2,9 +2,14 @@
 pairwise projection for three or more.
 
 Per run (`FrontLayer`): dominated points faded, non-dominated points highlighted and,
-when the plot shows the only two objectives there are, joined in objective order. The
-reference point is drawn as a marker and can be dragged (a `TargetItem`); hovering a
-point says what produced it.
+when the plot shows the only two objectives there are, bounded by the front's
+attainment surface (a staircase: `pareto_summary.attainment_staircase`). A projection of
+a front in three or more objectives is only points: a line through them would claim an
+order they do not have. The reference point is drawn as a marker (`reference_marker`)
+and can be dragged (a `TargetItem`); hovering a point says what produced it.
+
+`FrontLayer` and `reference_marker` draw the exported figures too (`studio.export.render`),
+so a figure shows what the view shows, in the same marks.
 """
 
 from __future__ import annotations
@@ -15,22 +20,34 @@ from PySide6.QtCore import QObject, Signal
 
 from studio import plot_style
 from studio.hover import HOVER_RADIUS_PX, Hover, HoverReadout, pixel_distances
-from studio.pareto_summary import FrontSnapshot
+from studio.pareto_summary import FrontSnapshot, attainment_staircase
 
 DOMINATED_ALPHA = 70
+DOMINATED_SIZE, FRONT_SIZE, REFERENCE_SIZE = 7, 9, 12  # marker sizes in pixels at scale 1
+FRONT_LINE_WIDTH = 1.5
+
+
+def reference_marker(scale: float = 1.0, pen_scale: float = 1.0) -> pg.ScatterPlotItem:
+    """The reference point's marker: a dark cross."""
+    return pg.ScatterPlotItem(symbol="x", size=REFERENCE_SIZE * scale,
+                              pen=pg.mkPen(plot_style.REFERENCE_COLOUR, width=pen_scale),
+                              brush=pg.mkBrush(plot_style.REFERENCE_COLOUR))
 
 
 class FrontLayer:
-    """One run's points in one projection."""
+    """One run's points in one projection. An exported figure, laid out at paper size, scales
+    marker sizes by `scale` and line widths by `scale * pen_scale` (pens are device pixels wide)."""
 
-    def __init__(self, plot_item: pg.PlotItem):
+    def __init__(self, plot_item: pg.PlotItem, scale: float = 1.0, pen_scale: float = 1.0):
         self.plot_item = plot_item
-        self.dominated_points = pg.ScatterPlotItem(size=7, pen=None)
-        self.front_line = pg.PlotDataItem()
-        self.front_points = pg.ScatterPlotItem(size=9)
+        self.scale, self.pen_scale = scale, pen_scale
+        self.dominated_points = pg.ScatterPlotItem(size=DOMINATED_SIZE * scale, pen=None)
+        self.front_line = pg.PlotDataItem()  # the attainment surface (two objectives only)
+        self.front_points = pg.ScatterPlotItem(size=FRONT_SIZE * scale)
         for graphic in (self.dominated_points, self.front_line, self.front_points):
             plot_item.addItem(graphic)
         self.snapshot: FrontSnapshot | None = None
+        self.set_style(plot_style.FRONT_COLOUR, False)
 
     def set_style(self, colour, overlay: bool) -> None:
         if overlay:
@@ -38,23 +55,29 @@ class FrontLayer:
         else:
             dominated, colour = pg.mkBrush(*plot_style.DOMINATED_COLOUR), plot_style.FRONT_COLOUR
         self.dominated_points.setBrush(dominated)
-        self.front_points.setPen(pg.mkPen("w"))
+        self.front_points.setPen(pg.mkPen("w", width=self.pen_scale))
         self.front_points.setBrush(pg.mkBrush(*colour[:3]))
-        self.front_line.setPen(pg.mkPen(colour[:3], width=1.5))
+        self.front_line.setPen(pg.mkPen(colour[:3], width=FRONT_LINE_WIDTH * self.scale * self.pen_scale))
 
-    def show(self, snapshot: FrontSnapshot, axes: tuple[int, int], joined: bool) -> None:
+    def show(self, snapshot: FrontSnapshot, axes: tuple[int, int], two_objectives: bool) -> None:
         self.snapshot = snapshot
         i, j = axes
         points = snapshot.points
         dominated = np.flatnonzero(~snapshot.on_front)
         front = snapshot.front_order(i)
-        # Each spot's data is the point's index in the snapshot, for hover and for tests.
-        self.dominated_points.setData(points[dominated, i], points[dominated, j], data=dominated)
-        self.front_points.setData(points[front, i], points[front, j], data=front)
-        if joined and len(front) > 1:
-            self.front_line.setData(points[front, i], points[front, j])
-        else:
-            self.front_line.setData([], [])
+        staircase = (attainment_staircase(points[front][:, [i, j]], [snapshot.directions[i], snapshot.directions[j]])
+                     if two_objectives else (np.empty(0), np.empty(0)))
+        self.draw((points[dominated, i], points[dominated, j]), (points[front, i], points[front, j]), staircase,
+                  dominated, front)
+
+    def draw(self, dominated, front, staircase, dominated_ids=None, front_ids=None) -> None:
+        """Draw (x, y) arrays: dominated points, non-dominated points and the staircase (may be empty).
+
+        Each spot's data is the point's index in its snapshot (hover and tests read it).
+        """
+        self.dominated_points.setData(*dominated, data=dominated_ids)
+        self.front_points.setData(*front, data=front_ids)
+        self.front_line.setData(*staircase)
 
     def remove(self) -> None:
         for graphic in (self.dominated_points, self.front_line, self.front_points):
@@ -75,8 +98,7 @@ class FrontPlot(QObject):
         # coordinates: the view-box menu (zoom, export) stays, the plot options go.
         self.plot_item.setMenuEnabled(enableMenu=False, enableViewBoxMenu=True)
         self.layers: list[FrontLayer] = []
-        self.reference_point = pg.ScatterPlotItem(symbol="x", size=12, pen=pg.mkPen(plot_style.REFERENCE_COLOUR),
-                                                  brush=pg.mkBrush(plot_style.REFERENCE_COLOUR))
+        self.reference_point = reference_marker()
         self.plot_item.addItem(self.reference_point)  # keeps the reference point inside the auto-range
         self.reference_target = pg.TargetItem(size=16, symbol="crosshair", movable=True,
                                               pen=pg.mkPen(plot_style.REFERENCE_COLOUR, width=1.5),
@@ -96,10 +118,10 @@ class FrontPlot(QObject):
             self.layers.pop().remove()
         while len(self.layers) < len(snapshots):
             self.layers.append(FrontLayer(self.plot_item))
-        joined = bool(snapshots) and snapshots[0].dimensions == 2
+        two_objectives = bool(snapshots) and snapshots[0].dimensions == 2
         for index, (layer, snapshot) in enumerate(zip(self.layers, snapshots)):
             layer.set_style(plot_style.run_colour(index), overlay)
-            layer.show(snapshot, self.axes, joined)
+            layer.show(snapshot, self.axes, two_objectives)
         if snapshots:
             names, directions = snapshots[0].names, snapshots[0].directions
             i, j = self.axes

@@ -100,3 +100,25 @@ def hypervolume_trace(pareto: ParetoPoints, reference, directions: list[str]) ->
         volumes.append(hypervolume(members, reference, directions))
     table.add_many(np.array(steps), np.array(seeds), np.array(volumes))
     return table
+
+
+def attainment_staircase(points: np.ndarray, directions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The boundary of what two-objective `points` dominate: the front's attainment surface.
+
+    Sorted by the first objective, each point is joined to the next by a step along the
+    first objective, then one along the second, through the corner that both dominate; so
+    the line bounds exactly the region the front dominates, and no line cuts a corner a
+    straight segment would claim. Non-dominated points only, or the steps cross; fewer than
+    two points have no staircase.
+    """
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    finite = points[np.all(np.isfinite(points), axis=1)]
+    if len(finite) < 2:
+        return np.empty(0), np.empty(0)
+    minimised = to_minimisation(finite, directions)
+    order = np.lexsort((minimised[:, 1], minimised[:, 0]))
+    ordered = minimised[order]
+    x = np.repeat(ordered[:, 0], 2)[1:]         # x0, x1, x1, x2, x2, ...
+    y = np.repeat(ordered[:, 1], 2)[:-1]        # y0, y0, y1, y1, y2, ...
+    sign = np.array([-1.0 if d == "max" else 1.0 for d in directions])
+    return x * sign[0], y * sign[1]

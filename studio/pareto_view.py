@@ -2,7 +2,7 @@
 
 The front is that of the latest recorded step, every seed's points pooled: what the run
 has found so far. Directions come from the run's declared objectives, so a maximised
-objective is respected. Two objectives: one plot, the front joined in objective order;
+objective is respected. Two objectives: one plot, the front bounded by its staircase;
 three or more: every pairwise projection (the front still computed in all of them).
 
 The reference point starts as the run's declared one (or, if it declared none, just

@@ -70,13 +70,7 @@ def new_plot(title: str = "", legend_corner: str = "top-left", downsampling: boo
     """
     widget = pg.PlotWidget(background="w")
     item = widget.getPlotItem()
-    for name in ("left", "bottom"):
-        axis = item.getAxis(name)
-        axis.setPen(pg.mkPen(AXIS_COLOUR))
-        axis.setTextPen(pg.mkPen(AXIS_COLOUR))
-        # A loss of 0.69 must read 0.69, not 690 with "(x0.001)" tucked into the label.
-        axis.enableAutoSIPrefix(False)
-    item.showGrid(x=True, y=True, alpha=0.15)
+    style_axes(item)
     # A run recording every step can hold millions of points: curves draw only what is
     # in view, thinned to the screen's resolution (peaks kept, so no spike disappears).
     # PlotItem hands these to every curve added to it, overriding the curve's own.
@@ -89,6 +83,17 @@ def new_plot(title: str = "", legend_corner: str = "top-left", downsampling: boo
     legend.setBrush(pg.mkBrush(255, 255, 255, 220))
     legend.setPen(pg.mkPen(200, 200, 200))
     return widget
+
+
+def style_axes(item: pg.PlotItem) -> None:
+    """Dark axes without SI prefixes and a light grid: every plot's frame, on screen and exported."""
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(AXIS_COLOUR))
+        axis.setTextPen(pg.mkPen(AXIS_COLOUR))
+        # A loss of 0.69 must read 0.69, not 690 with "(x0.001)" tucked into the label.
+        axis.enableAutoSIPrefix(False)
+    item.showGrid(x=True, y=True, alpha=0.15)
 
 
 def set_axis_labels(widget: pg.PlotWidget, x: str, y: str) -> None:

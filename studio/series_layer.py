@@ -13,10 +13,17 @@ import numpy as np
 import pyqtgraph as pg
 
 from studio import plot_style
-from studio.decimate import LOWER, PEAK, UPPER, PeakPyramid, is_sorted, visible_range
+from studio.decimate import LOWER, PEAK, UPPER, PeakPyramid, column_decimate, is_sorted, visible_range
 from studio.smoothing import EmaSmoother
 
 MAX_SEED_LINES = 50  # per-seed lines drawn at most (the first seeds)
+
+
+def to_log10(values: np.ndarray) -> np.ndarray:
+    """log10 of `values`, NaN where a value is not positive (a log axis has no place for it)."""
+    out = np.full(len(values), np.nan)
+    np.log10(values, out=out, where=values > 0)
+    return out
 
 
 class DecimatedCurve:
@@ -24,6 +31,15 @@ class DecimatedCurve:
 
     `kind` says how a run of points becomes fewer: PEAK keeps each run's max and min (a
     curve), LOWER its min and UPPER its max (the edges of a band).
+
+    The curve keeps its data as given (`x`, `y`: data space, what hover reads and
+    smoothing worked on) and hands the item its display coordinates (`view_x`,
+    `view_y`): log10 on a log axis, computed here once (pyqtgraph's own log mode is never
+    used, so no item can be drawn half in one space and half in the other). Points at or
+    below zero have no place on a log axis: with log x they are left out, with log y their
+    value is NaN (a gap) and `hidden` counts them. Thinning works on the display
+    coordinates, so that with log x it is uniform in log x (`column_decimate`) and the
+    first decades keep their points.
     """
 
     def __init__(self, plot_item: pg.PlotItem, pen, kind: str = PEAK, antialias: bool = False):
@@ -32,9 +48,15 @@ class DecimatedCurve:
         # Added after addItem: PlotItem hands its own downsampling settings to new items.
         self.item.setDownsampling(ds=1, auto=False)
         self.item.setClipToView(False)
+        self.item.setLogMode(False, False)
         self.kind = kind
         self.x = np.empty(0)
         self.y = np.empty(0)
+        self.view_x = np.empty(0)
+        self.view_y = np.empty(0)
+        self.log_x = self.log_y = False
+        self.hidden = 0  # finite values with no place on the log y axis
+        self._first = 0  # with log x: data points before this one (x <= 0) are not drawn
         self.pyramid = PeakPyramid()
         self.factor = 1
         self._sorted = True
@@ -49,19 +71,64 @@ class DecimatedCurve:
         self.x = np.asarray(x, dtype=float)
         self.y = np.asarray(y, dtype=float)
         self._sorted = is_sorted(self.x) if x_sorted is None else x_sorted
-        self.pyramid.update(self.y, changed_from)
+        self._update_view(changed_from)
         self._version += 1
 
+    def set_display(self, log_x: bool, log_y: bool) -> None:
+        """Draw on log axes (or not): the display coordinates are recomputed from the data."""
+        if (bool(log_x), bool(log_y)) == (self.log_x, self.log_y):
+            return
+        self.log_x, self.log_y = bool(log_x), bool(log_y)
+        self._update_view(0)
+        self._version += 1
+
+    def _update_view(self, changed_from: int) -> None:
+        x, y = self.x, self.y
+        if not (self.log_x or self.log_y):
+            self.view_x, self.view_y, self._first, self.hidden = x, y, 0, 0
+            self.pyramid.update(y, changed_from)
+            return
+        if self.log_x and not self._sorted:
+            keep = x > 0
+            self.view_x, self.view_y = to_log10(x[keep]), (to_log10(y[keep]) if self.log_y else y[keep])
+            self._first = 0
+            self._count_hidden(y[keep])
+            self.pyramid.update(self.view_y, 0)
+            return
+        first = int(np.searchsorted(x, 0.0, side="right")) if self.log_x else 0
+        start = max(0, changed_from - first)
+        if first != self._first or start > len(self.view_y):
+            start = 0
+        x_tail, y_tail = x[first + start:], y[first + start:]
+        view_x = to_log10(x_tail) if self.log_x else x_tail
+        view_y = to_log10(y_tail) if self.log_y else y_tail
+        if start:
+            view_x = np.concatenate([self.view_x[:start], view_x]) if self.log_x else x[first:]
+            view_y = np.concatenate([self.view_y[:start], view_y]) if self.log_y else y[first:]
+        self.view_x, self.view_y, self._first = view_x, view_y, first
+        self._count_hidden(y[first:])
+        self.pyramid.update(view_y, start)
+
+    def _count_hidden(self, y: np.ndarray) -> None:
+        if not self.log_y:
+            self.hidden = 0
+            return
+        self.hidden = int(np.count_nonzero(np.isfinite(y) & ~np.isfinite(self.view_y)))
+
     def refresh(self, x_range: tuple[float, float] | None, buckets: int) -> int:
-        """Show what lies in `x_range` (all of it when None) thinned to `buckets`; return the factor."""
-        start, stop = 0, len(self.x)
-        if x_range is not None and self._sorted and len(self.x) > buckets:
-            start, stop = visible_range(self.x, *x_range)
+        """Show what lies in `x_range` (display coordinates; all of it when None) thinned to
+        `buckets`; return the factor."""
+        start, stop = 0, len(self.view_x)
+        if x_range is not None and self._sorted and len(self.view_x) > buckets:
+            start, stop = visible_range(self.view_x, *x_range)
         key = (self._version, start, stop, buckets)
         if key == self._shown:
             return self.factor
         self._shown = key
-        x, y, self.factor = self.pyramid.decimate(self.x, start, stop, buckets, self.kind)
+        if self.log_x and self._sorted:
+            x, y, self.factor = column_decimate(self.view_x, self.view_y, start, stop, buckets, self.kind)
+        else:
+            x, y, self.factor = self.pyramid.decimate(self.view_x, start, stop, buckets, self.kind)
         self.item.setData(x, y)
         return self.factor
 
@@ -97,6 +164,7 @@ class SeriesLayer:
         self.band_sample.visibleChanged.connect(lambda: self.band.setVisible(self.band_sample.isVisible()))
         self.smoother: EmaSmoother | None = None
         self.smoothing = 0.0
+        self.log_x = self.log_y = False
         self._options = None
         self._seen = -1  # the table version drawn; -2: drawn empty
         self._bound_seen: dict[str, tuple] = {}
@@ -125,6 +193,22 @@ class SeriesLayer:
 
     def invalidate(self) -> None:
         self._options = None
+
+    def set_display(self, log_x: bool, log_y: bool) -> None:
+        """Log axes or linear ones: every curve, now and later, is drawn in those coordinates."""
+        self.log_x, self.log_y = bool(log_x), bool(log_y)
+        for curve in self.curves:
+            curve.set_display(self.log_x, self.log_y)
+
+    def _new_curve(self, pen, antialias: bool = False) -> DecimatedCurve:
+        curve = DecimatedCurve(self.plot_item, pen, antialias=antialias)
+        curve.set_display(self.log_x, self.log_y)
+        return curve
+
+    @property
+    def hidden(self) -> int:
+        """Values of the drawn mean that a log y axis cannot show (at or below zero)."""
+        return self.mean.hidden
 
     def update(self, source, x_kind: str, smoothing: float, per_seed: bool) -> None:
         """Bring the full-resolution curves up to date with `source` (a SeriesSource).
@@ -199,7 +283,7 @@ class SeriesLayer:
         while len(self.seed_curves) > wanted:
             self.plot_item.removeItem(self.seed_curves.pop().item)
         while len(self.seed_curves) < wanted:
-            curve = DecimatedCurve(self.plot_item, plot_style.faint_pen(self.colour))
+            curve = self._new_curve(plot_style.faint_pen(self.colour))
             curve.item.setZValue(-1)  # beneath the mean and its band
             self.seed_curves.append(curve)
             changed_from = 0
@@ -217,7 +301,7 @@ class SeriesLayer:
             curve = self.bounds.get(name)
             if curve is None:
                 pen = plot_style.bound_pen(len(self.bounds), self.colour if self.overlay else None)
-                curve = self.bounds[name] = DecimatedCurve(self.plot_item, pen, antialias=True)
+                curve = self.bounds[name] = self._new_curve(pen, antialias=True)
             seen = self._bound_seen.get(name, (None, -1, None))
             changed_from = table.changed_since(seen[1]) if seen[0] is table and seen[2] == reach else 0
             if changed_from is not None:

@@ -45,6 +45,8 @@ class SeriesPlot(QWidget):
         super().__init__(parent)
         self.plot = plot_style.new_plot(title, legend_corner, downsampling=False)
         self.plot_item = self.plot.getPlotItem()
+        # The title on the left, the badge on the right: a long badge never hides the title.
+        self.plot_item.titleLabel.opts["justify"] = "left"
         self.view_box = self.plot_item.getViewBox()
         # pyqtgraph's "Plot Options" menu (log axes, its own downsampling, averaging) would
         # work behind this plot's back: its controls are the view's. The view-box menu stays.
@@ -119,9 +121,14 @@ class SeriesPlot(QWidget):
 
     def set_log_mode(self, x: bool, y: bool) -> None:
         self.log_x, self.log_y = bool(x), bool(y)
-        self.plot_item.setLogMode(x=self.log_x, y=self.log_y)
+        # The axes tick in powers of ten; the curves are handed log10 of their data by
+        # their layers (pyqtgraph's per-item log mode stays off, see DecimatedCurve).
+        for name in ("bottom", "top", "left", "right"):
+            self.plot_item.getAxis(name).setLogMode(self.log_x, self.log_y)
+        for layer in self.layers:
+            layer.set_display(self.log_x, self.log_y)
         self.view_box.enableAutoRange()
-        self._refresh_timer.start()
+        self.refresh()
 
     def _update_axis_labels(self) -> None:
         y = plot_style.metric_label(self.metric) if self.metric else ""
@@ -145,6 +152,7 @@ class SeriesPlot(QWidget):
             self.layers.pop().remove()
         while len(self.layers) < len(sources):
             self.layers.append(SeriesLayer(self.plot_item, plot_style.MEAN_COLOUR, ""))
+            self.layers[-1].set_display(self.log_x, self.log_y)
         for index, (layer, source) in enumerate(zip(self.layers, sources or [SeriesSource("", None)])):
             colour = plot_style.run_colour(index) if overlay else plot_style.MEAN_COLOUR
             layer.set_style(colour, source.label, overlay)
@@ -159,13 +167,15 @@ class SeriesPlot(QWidget):
         if not self.view_box.autoRangeEnabled()[0]:
             # While the x axis follows the data, every point is in view: clipping to the
             # current range would cut off points that have just arrived.
-            low, high = self.view_box.viewRange()[0]
-            x_range = (10.0**low, 10.0**high) if self.log_x else (low, high)
+            x_range = tuple(self.view_box.viewRange()[0])  # display coordinates, as the curves' view_x
         factor = max([layer.refresh(x_range, buckets) for layer in self.layers] or [1])
         self._update_badge(factor)
 
     def _update_badge(self, factor: int) -> None:
         parts = []
+        hidden = sum(layer.hidden for layer in self.layers)
+        if hidden:
+            parts.append(f"log y: {hidden:,} value{'s' if hidden != 1 else ''} ≤ 0 hidden")
         if self.smoothing > 0:
             parts.append(f"smoothed: EMA {self.smoothing:.2f} (raw mean faint)")
         if factor > 1:

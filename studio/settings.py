@@ -24,6 +24,7 @@ WORKERS = "hardware/workers"
 LAST_SPEC = "config/last_spec"
 SPEC_FOLDER = "config/spec_folder"
 LAST_STORE = "store/last"
+EXPORT_FOLDER = "export/folder"   # the folder the last export wrote to
 
 
 def studio_settings() -> QSettings:

@@ -2,7 +2,8 @@
 
 Entry point for a menu action: `open_export_dialog(parent, store, run_ids, figure=None)`.
 Without a figure, one is built from the stored data: a single run in its own plot kind,
-several runs overlaid on their first common metric.
+several runs overlaid on their first common metric. One export dialog is open at a time;
+its folder starts as the one the last export wrote to (kept in the studio's settings).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from studio.export.engine_export import EngineExport, data_files
 from studio.export.figure import Figure, run_figure
 from studio.export.files import FIGURE_FORMATS, export_figure, export_specs, safe_name
 from studio.run_data import RunData
+from studio.settings import EXPORT_FOLDER, studio_settings
 
 
 def stored_figure(store: Store, run_ids: list[int]) -> Figure:
@@ -68,7 +70,7 @@ class ExportDialog(QDialog):
         self.data_json = QCheckBox("JSON (spec, objectives, series, Pareto points)")
         self.spec_box = QCheckBox(f"TOML spec{'s' if len(self.run_ids) > 1 else ''} that `tradeoff run` reproduces "
                                   "(one file per run)")
-        self.folder_edit = QLineEdit(str(folder or Path.home()))
+        self.folder_edit = QLineEdit(str(folder or last_export_folder()))
         self.browse_button = QPushButton("Browse…")
         self.stem_edit = QLineEdit(default_stem(store, self.run_ids))
         self.result = QLabel()
@@ -145,6 +147,8 @@ class ExportDialog(QDialog):
                 self.written += export_specs(self.store, self.run_ids, folder)
         except (OSError, ValueError) as err:
             self.errors.append(str(err))
+        if self.written:
+            studio_settings().setValue(EXPORT_FOLDER, str(folder))
         data_formats = [fmt for fmt, box in (("csv", self.data_csv), ("json", self.data_json)) if box.isChecked()]
         if data_formats and not self.errors:
             pareto = {i for i in self.run_ids if (self.store.get_run(i) or {}).get("objectives_json")}
@@ -154,7 +158,14 @@ class ExportDialog(QDialog):
         else:
             self._report()
 
+    @property
+    def busy(self) -> bool:
+        """The engine is writing this dialog's data files."""
+        return not self.export_button.isEnabled()
+
     def _data_written(self, written: list, errors: list) -> None:
+        if written:
+            studio_settings().setValue(EXPORT_FOLDER, str(Path(written[0]).parent))
         self.written += [Path(p) for p in written]
         self.errors += errors
         self.export_button.setEnabled(True)
@@ -169,9 +180,36 @@ class ExportDialog(QDialog):
         self.result.setText("\n".join(lines))
 
 
+def last_export_folder() -> Path:
+    """Where the last export wrote, if that folder still exists; else the home folder."""
+    saved = studio_settings().value(EXPORT_FOLDER, "", type=str)
+    return Path(saved) if saved and Path(saved).is_dir() else Path.home()
+
+
+_open_dialog: list[ExportDialog] = []  # the one export dialog open, if any
+
+
 def open_export_dialog(parent, store: Store, run_ids, figure: Figure | None = None, folder=None) -> ExportDialog:
-    """Show the export dialog (non-modal) for runs, with a given figure or the stored default."""
+    """Show the export dialog (non-modal) for runs, with a given figure or the stored default.
+
+    One at a time: a dialog already open is brought to the front, and, unless it is still
+    writing files, closed and replaced by one for what is asked now. While it writes, it
+    stays, and says that the new export waits for it.
+    """
+    if _open_dialog:
+        current = _open_dialog[0]
+        if current.busy:
+            current.result.setText("still writing the data files of this export: "
+                                   "open the next export when it is done")
+            current.raise_()
+            current.activateWindow()
+            return current
+        _open_dialog.clear()
+        current.close()
     dialog = ExportDialog(store, run_ids, figure, folder, parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    _open_dialog.append(dialog)
+    dialog.finished.connect(lambda _result, d=dialog: _open_dialog.remove(d) if d in _open_dialog else None)
     dialog.show()
+    dialog.raise_()
     return dialog

@@ -1,7 +1,9 @@
 """A figure as data: what one exported plot shows, independent of how it is drawn.
 
 A `Figure` holds curves (a mean with its 95% band, or a dashed theory bound) and point
-sets (a Pareto front, dominated points, a reference point). It is built from stored
+sets (a Pareto front, its attainment staircase, dominated points, a reference point), or,
+for a run of three or more objectives, `panels`: one sub-figure per pair of objectives,
+as the Pareto view shows them. It is built from stored
 data (a run's `RunData`, or a comparison's groups) and then drawn three ways from the
 same numbers: by pyqtgraph offscreen (PNG, SVG, PDF), as the CSV written beside the
 figure, and by the matplotlib script that rebuilds it from that CSV. Labels read as the
@@ -11,20 +13,21 @@ live views': "cumulative regret", "upper bound (theory)".
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from engine.metrics import pareto_front
+from studio.pareto_summary import attainment_staircase, declared_reference, latest_front
 from studio.plot_style import bound_label, metric_label
 
 CSV_COLUMNS = ("series", "kind", "x", "y", "lo", "hi")
 # `kind` in the CSV: how a row is drawn.
 MEAN, BOUND, FRONT, DOMINATED, REFERENCE = "mean", "bound", "front", "dominated", "reference"
+ATTAINMENT = "attainment"  # a two-objective front's staircase: drawn as a line through its vertices
 REGRET_METRIC = "cumulative_regret"
-REFERENCE_WEIGHT = 1000.0
 HYPERVOLUME_METRIC = "hypervolume"
 
 
@@ -55,44 +58,11 @@ class Figure:
     y_label: str
     curves: list[Curve] = field(default_factory=list)
     points: list[PointSet] = field(default_factory=list)
+    panels: list["Figure"] = field(default_factory=list)  # drawn side by side, one legend for all
 
     def is_empty(self) -> bool:
-        return not any(len(c.steps) for c in self.curves) and not any(len(p.x) for p in self.points)
-
-
-def emptiest_corner(figure: Figure) -> str:
-    """The corner ("top-left", ...) whose quarter of the data's range holds the fewest drawn points.
-
-    The legend goes there, so it hides as little of the data as it can. Bands count
-    (their edges are drawn), each point once per curve.
-    """
-    xs, ys, weights = [], [], []
-    for curve in figure.curves:
-        for values in (curve.mean, curve.lo, curve.hi):
-            if values is not None:
-                xs.append(curve.steps)
-                ys.append(values)
-                weights.append(np.ones(len(values)))
-    for points in figure.points:
-        xs.append(points.x)
-        ys.append(points.y)
-        # A lone reference point matters as much as a whole curve: never cover it.
-        weights.append(np.full(len(points.x), REFERENCE_WEIGHT if points.kind == REFERENCE else 1.0))
-    if not xs:
-        return "top-right"
-    x, y = np.concatenate(xs).astype(float), np.concatenate(ys).astype(float)
-    weight = np.concatenate(weights)
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y, weight = x[keep], y[keep], weight[keep]
-    if len(x) == 0:
-        return "top-right"
-    span = lambda v: (v - v.min()) / (np.ptp(v) or 1.0)  # noqa: E731
-    x, y = span(x), span(y)
-    # Ties go to the corners a reader looks at last: top-right, then top-left.
-    counts = {"top-right": weight[(x > 0.55) & (y > 0.55)].sum(), "top-left": weight[(x < 0.45) & (y > 0.55)].sum(),
-              "bottom-right": weight[(x > 0.55) & (y < 0.45)].sum(),
-              "bottom-left": weight[(x < 0.45) & (y < 0.45)].sum()}
-    return min(counts, key=counts.get)
+        return (not any(len(c.steps) for c in self.curves) and not any(len(p.x) for p in self.points)
+                and all(panel.is_empty() for panel in self.panels))
 
 
 def mean_curve(label: str, summary: dict) -> Curve:
@@ -125,31 +95,49 @@ def run_figure(data, plot_kind: str, metric: str | None = None, title: str = "")
 
 
 def _pareto_figure(data, title: str) -> Figure:
-    points = np.asarray(data.pareto_points, dtype=float)
-    names = list(data.objectives["names"]) if data.objectives else ["objective 1", "objective 2"]
-    directions = list(data.objectives["directions"]) if data.objectives else ["min", "min"]
+    """What the Pareto view shows of the latest recorded step: for two objectives one plot
+    with the front's attainment staircase; for more, every pairwise projection, points only."""
+    snapshot = latest_front(data)
+    names, directions = snapshot.names, snapshot.directions
     at_step = f"Pareto front at step {data.pareto_step}"
+    if len(snapshot.points):
+        at_step += f": {int(snapshot.on_front.sum())} of {len(snapshot.points)} non-dominated"
     figure = Figure(f"{title}: {at_step}" if title else at_step,
                     f"{names[0]} ({directions[0]})", f"{names[1]} ({directions[1]})")
+    points = snapshot.points
     if points.ndim != 2 or points.shape[0] == 0 or points.shape[1] < 2:
         return figure
-    directions = directions + ["min"] * (points.shape[1] - len(directions))
-    front, indices = pareto_front(points, directions[: points.shape[1]])
-    on_front = np.zeros(len(points), dtype=bool)
-    on_front[indices] = True
-    order = np.argsort(front[:, 0], kind="stable")
-    figure.points.append(PointSet("dominated", points[~on_front, 0], points[~on_front, 1], DOMINATED))
-    figure.points.append(PointSet("non-dominated", front[order, 0], front[order, 1], FRONT))
-    if data.objectives and data.objectives.get("reference_point"):
-        reference = data.objectives["reference_point"]
-        figure.points.append(PointSet("reference point", np.array([reference[0]]), np.array([reference[1]]),
-                                      REFERENCE))
+    reference = declared_reference(data.objectives, points.shape[1])
+    if points.shape[1] == 2:
+        figure.points = _projection(snapshot, (0, 1), reference, staircase=True)
+        return figure
+    for i, j in itertools.combinations(range(points.shape[1]), 2):
+        figure.panels.append(Figure(f"{names[j]} against {names[i]}", f"{names[i]} ({directions[i]})",
+                                    f"{names[j]} ({directions[j]})",
+                                    points=_projection(snapshot, (i, j), reference, staircase=False)))
     return figure
+
+
+def _projection(snapshot, axes: tuple[int, int], reference, staircase: bool) -> list[PointSet]:
+    i, j = axes
+    points, on_front = snapshot.points, snapshot.on_front
+    front = snapshot.front_order(i)
+    sets = [PointSet("dominated", points[~on_front, i], points[~on_front, j], DOMINATED),
+            PointSet("non-dominated", points[front, i], points[front, j], FRONT)]
+    if staircase:
+        x, y = attainment_staircase(points[front][:, [i, j]], [snapshot.directions[i], snapshot.directions[j]])
+        sets.append(PointSet("attainment surface", x, y, ATTAINMENT))
+    if reference is not None:
+        sets.append(PointSet("reference point", np.array([reference[i]]), np.array([reference[j]]), REFERENCE))
+    return sets
 
 
 # -- the CSV beside an exported figure ---------------------------------------------------
 def figure_rows(figure: Figure) -> list[dict]:
-    """One row per drawn point: series (legend label), kind, x, y, lo, hi (empty where none)."""
+    """One row per drawn point: series (legend label), kind, x, y, lo, hi (empty where none);
+    for a figure of panels, each row also says its `panel` (0, 1, ... in drawing order)."""
+    if figure.panels:
+        return [{"panel": index, **row} for index, panel in enumerate(figure.panels) for row in figure_rows(panel)]
     rows = []
     for curve in figure.curves:
         for i, (x, y) in enumerate(zip(curve.steps.tolist(), curve.mean.tolist())):
@@ -170,10 +158,11 @@ def _cell(value) -> str:
 
 def write_figure_csv(figure: Figure, path) -> Path:
     path = Path(path)
+    panel = ["panel"] if figure.panels else []
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(panel + list(CSV_COLUMNS))
         for row in figure_rows(figure):
-            writer.writerow([row["series"], row["kind"], _cell(row["x"]), _cell(row["y"]),
-                             _cell(row["lo"]), _cell(row["hi"])])
+            writer.writerow([row[key] for key in panel] + [row["series"], row["kind"], _cell(row["x"]),
+                                                           _cell(row["y"]), _cell(row["lo"]), _cell(row["hi"])])
     return path

@@ -100,3 +100,31 @@ def test_a_writer_whose_store_will_not_open_reports_it_and_drains(tmp_path):
         writer.wait()
     writer.stop()
     assert not writer.is_alive()
+
+
+@pytest.mark.parametrize("steps", [10, 1_000, 1_000_000, 10**9])
+def test_every_decade_from_the_first_step_has_recorded_points(steps):
+    """On a log axis a decade is the same width wherever it lies: each one up to the run's
+    length holds at least 15 recorded steps (all nine of 1..9 in the first), consecutive
+    recorded steps from 10 on are at most 25% apart (20 per decade: 12%, and rounding), and the run's
+    first and last steps are both recorded."""
+    recorded = runner.record_steps(steps)
+    assert recorded[0] == 1 and recorded[-1] == steps and np.all(np.diff(recorded) > 0)
+    assert recorded[:min(10, steps)].tolist() == list(range(1, min(10, steps) + 1))
+    for decade in range(len(str(steps)) - 1):
+        inside = (recorded >= 10**decade) & (recorded < 10 ** (decade + 1))
+        assert inside.sum() >= (9 if decade == 0 else 15), (steps, decade, inside.sum())
+    later = recorded[recorded >= 10]
+    assert np.all(later[1:] / later[:-1] <= 1.25)
+
+
+def test_the_number_of_recorded_steps_stays_bounded():
+    """10 dense steps + 20 per decade (+ 1) + the ~500 strided steps + the last: 632 at most
+    for 10^6 steps, 692 for 10^9; with the stride set to the run's length only the log part."""
+    assert len(runner.record_steps(1_000_000)) <= 10 + 20 * 6 + 1 + 500 + 1
+    assert len(runner.record_steps(10**9)) <= 10 + 20 * 9 + 1 + 500 + 1
+    assert len(runner.record_steps(1_000_000, record_every=1_000_000)) <= 10 + 20 * 6 + 1
+    assert runner.record_steps(7).tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert runner.record_steps(1).tolist() == [1]
+    strided = runner.record_steps(1_000_000)
+    assert np.all(np.isin(np.arange(2000, 1_000_001, 2000), strided))  # the automatic stride: 10^6 // 500

@@ -121,8 +121,10 @@ def test_wall_time_axis_and_log_y(view):
     assert xy(view.series.mean_curve)[0].tolist() == [0.25 * s for s in STEPS]
     view.set_log_y(True)
     for plot in view.plots.values():
-        assert plot.mean_curve.opts["logMode"] == [False, True]
-    assert np.allclose(view.series.mean_curve.getData()[1], np.log10(np.array(SEED0) + 2))
+        # The axis ticks in powers of ten; the item is handed log10 of the data, once.
+        assert plot.plot_item.getAxis("left").logMode and not plot.plot_item.getAxis("bottom").logMode
+        assert plot.mean_curve.opts["logMode"] == [False, False]
+    assert np.allclose(xy(view.series.mean_curve)[1], np.log10(np.array(SEED0) + 2))
     with pytest.raises(ValueError, match="x axis must be one of"):
         view.set_x_axis("epoch")
 

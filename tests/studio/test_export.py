@@ -22,8 +22,8 @@ from engine.store import Store
 from studio.export import render
 from studio.export.dialog import ExportDialog
 from studio.export.engine_export import EngineExport, data_files
-from studio.export.figure import (BOUND, FRONT, REFERENCE, Curve, Figure, PointSet, emptiest_corner, figure_rows,
-                                  run_figure, write_figure_csv)
+from studio.export.figure import (ATTAINMENT, BOUND, DOMINATED, FRONT, REFERENCE, Curve, Figure, PointSet,
+                                  figure_rows, run_figure, write_figure_csv)
 from studio.export.files import export_figure, export_specs
 from studio.run_data import RunData
 
@@ -104,9 +104,10 @@ def test_png_svg_pdf_are_valid_sized_and_keep_text(store, regret_run, tmp_path):
 
     root = ElementTree.parse(tmp_path / "regret.svg").getroot()
     assert root.get("width") == "3.5in" and root.get("height") == "2.5in"
-    texts = {t.text.strip() for t in root.iter(f"{SVG}text") if t.text and t.text.strip()}
-    assert {"step", "cumulative regret", "Regret of a hand-made run", "mean over seeds",
-            "upper bound (theory)"} <= texts
+    lines = [t.text.strip() for t in root.iter(f"{SVG}text") if t.text and t.text.strip()]
+    assert {"step", "cumulative regret", "mean over seeds", "upper bound (theory)"} <= set(lines)
+    # The title may be wrapped to fit beside the legend: its lines, in order, make it whole.
+    assert "Regret of a hand-made run" in " ".join(lines)
 
     pdf = (tmp_path / "regret.pdf").read_bytes()
     assert pdf.startswith(b"%PDF-")
@@ -194,18 +195,218 @@ def test_dialog_exports_everything_and_copies_to_the_clipboard(qtbot, store, reg
     reader.close()
 
 
-def test_the_legend_goes_to_the_corner_the_data_leaves_empty():
-    """A falling loss leaves the top right empty; a rising regret the bottom right (ties: top first)."""
-    steps = np.arange(1.0, 101.0)
-    falling = Figure("", "step", "loss", [Curve("loss", steps, 1.0 / steps)])
-    rising = Figure("", "step", "regret", [Curve("regret", steps, np.sqrt(steps))])
-    assert emptiest_corner(falling) == "top-right"
-    assert emptiest_corner(rising) == "bottom-right"
+# -- what an exported figure shows, and where its legend and labels go ---------------------------
+
+def _three_objective_figure():
+    from tests.studio.test_pareto_view import three_objective_run
+    return run_figure(three_objective_run(), "pareto", title="a three-objective run with a long name")
 
 
-def test_the_legend_never_covers_the_reference_point():
-    """A front falling from top left to bottom right with the reference point in the top right corner."""
-    x = np.linspace(0.0, 1.0, 9)
-    figure = Figure("", "f1", "f2", points=[PointSet("non-dominated", x, (1 - x) ** 2, FRONT),
-                                            PointSet("reference point", np.array([1.2]), np.array([1.2]), REFERENCE)])
-    assert emptiest_corner(figure) != "top-right"
+def _two_objective_figure():
+    from tests.studio.test_pareto_view import two_objective_run
+    return run_figure(two_objective_run(), "pareto", title="a two-objective run with a long name")
+
+
+def _figures():
+    """One figure of each kind an export draws: regret (rising, with a bound), curves (a
+    falling loss), a comparison (two overlaid means), both Pareto kinds, and points that
+    fill the whole plot, so that no corner is free."""
+    steps = np.arange(1.0, 201.0)
+    regret = Figure("Cumulative regret of a run with a long name", "step", "cumulative regret",
+                    [Curve("mean over seeds", steps, 3 * np.sqrt(steps), 2.5 * np.sqrt(steps), 3.5 * np.sqrt(steps)),
+                     Curve("upper bound (theory)", steps, 5 * np.sqrt(steps), kind=BOUND)])
+    loss = Figure("loss", "step", "loss", [Curve("mean over seeds", steps, 1 / steps, 0.8 / steps, 1.2 / steps)])
+    compare = Figure("loss by lr", "step", "loss", [Curve("lr 0.1", steps, 1 / steps, 0.9 / steps, 1.1 / steps),
+                                                    Curve("lr 0.01", steps, 2 / steps, 1.8 / steps, 2.2 / steps)])
+    grid = np.linspace(0.0, 1.0, 21)
+    gx, gy = np.meshgrid(grid, grid)
+    crowded = Figure("points everywhere", "f1", "f2", points=[PointSet("dominated", gx.ravel(), gy.ravel(), DOMINATED),
+                                                               PointSet("non-dominated", grid, grid[::-1], FRONT)])
+    return {"regret": regret, "curves": loss, "compare": compare, "pareto 2-D": _two_objective_figure(),
+            "pareto 3 objectives": _three_objective_figure(), "crowded": crowded}
+
+
+def _plot_items(widget):
+    return getattr(widget, "panels", None) or [widget.getPlotItem()]
+
+
+def _legends(widget):
+    found = [widget.figure_legend] if getattr(widget, "figure_legend", None) is not None else []
+    for item in _plot_items(widget):
+        if item.legend is not None and item.legend.isVisible() and item.legend.items:
+            found.append(item.legend)
+        if getattr(item, "legend_beside", None) is not None:
+            found.append(item.legend_beside)
+    return found
+
+
+def _scene_points(item):
+    """Every vertex and marker drawn in a plot, mapped to the scene by its view box, point by point."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QPointF
+
+    box = item.getViewBox()
+    points = []
+    for graphic in item.items:
+        if isinstance(graphic, (pg.PlotDataItem, pg.ScatterPlotItem)):
+            xs, ys = graphic.getData()
+            for x, y in zip([] if xs is None else xs, [] if ys is None else ys):
+                if np.isfinite(x) and np.isfinite(y):
+                    points.append(box.mapViewToScene(QPointF(float(x), float(y))))
+    return points
+
+
+@pytest.mark.parametrize("size", ["column", "slide"])
+@pytest.mark.parametrize("kind", ["regret", "curves", "compare", "pareto 2-D", "pareto 3 objectives", "crowded"])
+def test_no_legend_covers_a_plotted_point(kind, size):
+    figure = _figures()[kind]
+    widget = render.offscreen_plot(figure, render.SIZES[size])
+    try:
+        legends = _legends(widget)
+        assert len(legends) == 1 and legends[0].items
+        rect = legends[0].sceneBoundingRect()
+        points = [p for item in _plot_items(widget) for p in _scene_points(item)]
+        assert len(points) >= 3
+        covered = [(p.x(), p.y()) for p in points if rect.contains(p)]
+        assert covered == [], f"{kind}: legend {rect} covers {covered[:5]}"
+        assert widget.sceneRect().contains(rect)
+        if kind == "crowded":  # no corner is free: the legend goes below the plot
+            assert legends[0] is widget.getPlotItem().legend_beside
+    finally:
+        widget.close()
+
+
+@pytest.mark.parametrize("size", ["column", "slide"])
+@pytest.mark.parametrize("kind", ["regret", "pareto 2-D", "pareto 3 objectives"])
+def test_every_label_and_the_reference_point_lie_inside_the_figure(kind, size):
+    """Titles (wrapped where long, never cut), axis labels and the reference point's whole
+    marker are inside the figure; a title reads as given, lines joined."""
+    import pyqtgraph as pg
+
+    figure = _figures()[kind]
+    widget = render.offscreen_plot(figure, render.SIZES[size])
+    try:
+        frame = widget.sceneRect()
+        labels = []
+        if figure.panels:
+            title = next(i for i in widget.ci.items if isinstance(i, pg.LabelItem))
+            labels.append((title, figure.title))
+        for item, panel in zip(_plot_items(widget), figure.panels or [figure]):
+            labels.append((item.titleLabel, panel.title))
+            box = item.getViewBox().sceneBoundingRect()
+            for name in ("left", "bottom"):
+                label = item.getAxis(name).label
+                margin = label.document().documentMargin()  # blank around the text
+                glyphs = label.mapRectToScene(label.boundingRect().adjusted(margin, margin, -margin, -margin))
+                assert frame.contains(glyphs), (name, label.toPlainText())
+            for graphic in item.items:
+                if isinstance(graphic, pg.ScatterPlotItem) and graphic.opts["symbol"] == "x":
+                    (x,), (y,) = graphic.getData()
+                    centre = item.getViewBox().mapViewToScene(pg.Point(x, y))
+                    half = graphic.opts["size"] / 2
+                    assert box.adjusted(half, half, -half, -half).contains(centre), (centre, box)
+        for label, text in labels:
+            assert label.text.replace("<br>", " ") == text
+            assert frame.contains(label.item.sceneBoundingRect()), text
+            # the text item inside its label: no line is cut at the label's edge
+            assert label.sceneBoundingRect().contains(label.item.sceneBoundingRect()), text
+    finally:
+        widget.close()
+
+
+def test_a_three_objective_front_exports_every_projection_and_no_line_through_them():
+    """A (1,2,3), B (2,1,3), C (3,3,1) non-dominated; D (2,2,4), F (4,4,4) dominated;
+    reference (5,5,5): three panels, as the view shows them, points only."""
+    figure = _three_objective_figure()
+    assert figure.title == "a three-objective run with a long name: Pareto front at step 7: 3 of 5 non-dominated"
+    assert [p.title for p in figure.panels] == ["f2 against f1", "f3 against f1", "f3 against f2"]
+    assert [(p.x_label, p.y_label) for p in figure.panels] == [("f1 (min)", "f2 (min)"), ("f1 (min)", "f3 (min)"),
+                                                               ("f2 (min)", "f3 (min)")]
+    f3_f2 = {s.kind: s for s in figure.panels[2].points}
+    assert ATTAINMENT not in f3_f2
+    assert sorted(zip(f3_f2[FRONT].x, f3_f2[FRONT].y)) == [(1, 3), (2, 3), (3, 1)]
+    assert sorted(zip(f3_f2[DOMINATED].x, f3_f2[DOMINATED].y)) == [(2, 4), (4, 4)]
+    assert (f3_f2[REFERENCE].x.tolist(), f3_f2[REFERENCE].y.tolist()) == ([5.0], [5.0])
+    widget = render.offscreen_plot(figure, COLUMN)
+    try:
+        assert len(widget.panels) == 3
+        for item in widget.panels:
+            lines = [g for g in item.items if type(g).__name__ == "PlotDataItem"]
+            assert lines and all(g.getData()[0] is None or len(g.getData()[0]) == 0 for g in lines)
+    finally:
+        widget.close()
+    rows = figure_rows(figure)
+    assert {r["panel"] for r in rows} == {0, 1, 2} and len(rows) == 3 * (5 + 1)
+
+
+def test_a_two_objective_front_exports_its_staircase_as_the_view_draws_it(qtbot):
+    """Front (0.1, 0.5), (0.2, 0.8), (0.4, 0.9), error minimised and accuracy maximised: the
+    staircase goes along error at each point's accuracy, then up to the next point, in the
+    exported figure and on screen alike (both drawn by FrontLayer)."""
+    from studio.pareto_view import ParetoView
+    from tests.studio.test_pareto_view import two_objective_run
+
+    figure = _two_objective_figure()
+    staircase = next(p for p in figure.points if p.kind == ATTAINMENT)
+    assert staircase.x.tolist() == [0.1, 0.2, 0.2, 0.4, 0.4] and staircase.y.tolist() == [0.5, 0.5, 0.8, 0.8, 0.9]
+    view = ParetoView()
+    qtbot.addWidget(view)
+    view.render(two_objective_run())
+    on_screen = view.projections[0].layers[0]
+    widget = render.offscreen_plot(figure, COLUMN)
+    try:
+        lines = [g for g in widget.getPlotItem().items if type(g).__name__ == "PlotDataItem" and g.getData()[0] is not None
+                 and len(g.getData()[0])]
+        assert len(lines) == 1
+        for got, want in zip(lines[0].getData(), on_screen.front_line.getData()):
+            assert got.tolist() == want.tolist()
+        assert lines[0].opts["pen"].color().getRgb()[:3] == on_screen.front_line.opts["pen"].color().getRgb()[:3]
+    finally:
+        widget.close()
+
+
+def test_one_export_dialog_at_a_time(qtbot, store, regret_run, tmp_path):
+    from pathlib import Path
+
+    from studio.export.dialog import open_export_dialog
+
+    first = open_export_dialog(None, store, [regret_run])
+    qtbot.addWidget(first)
+    second = open_export_dialog(None, store, [regret_run])
+    qtbot.addWidget(second)
+    assert second is not first and not first.isVisible() and second.isVisible()
+    dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, ExportDialog) and w.isVisible()]
+    assert dialogs == [second]
+    second.export_button.setEnabled(False)  # as while the engine writes its data files
+    third = open_export_dialog(None, store, [regret_run])
+    assert third is second and "still writing" in second.result.text()
+    second.export_button.setEnabled(True)
+    second.close()
+    fourth = open_export_dialog(None, store, [regret_run])
+    qtbot.addWidget(fourth)
+    assert fourth is not second and fourth.isVisible()
+    fourth.close()
+    assert Path(fourth.folder_edit.text()) == Path.home()  # nothing exported yet: the home folder
+
+
+def test_the_export_folder_is_remembered_while_it_exists(qtbot, store, regret_run, tmp_path):
+    from pathlib import Path
+
+    from studio.export.dialog import last_export_folder
+
+    first = ExportDialog(store, [regret_run])
+    qtbot.addWidget(first)
+    assert Path(first.folder_edit.text()) == Path.home()
+    out = tmp_path / "figures"
+    first.folder_edit.setText(str(out))
+    for box in first.format_boxes.values():
+        box.setChecked(box.text() == "PNG")
+    first.script_box.setChecked(False)
+    first.export_button.click()
+    assert (out / "run-1-hand-made.png").exists()
+    second = ExportDialog(store, [regret_run])
+    qtbot.addWidget(second)
+    assert Path(second.folder_edit.text()) == out and last_export_folder() == out
+    (out / "run-1-hand-made.png").unlink()
+    out.rmdir()
+    assert last_export_folder() == Path.home()  # a folder since removed: not offered

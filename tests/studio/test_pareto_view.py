@@ -63,7 +63,9 @@ def test_front_highlighted_joined_and_dominated_faded(view):
     layer = front_plot.layers[0]
     assert pairs(layer.front_points) == FRONT
     assert pairs(layer.dominated_points) == [(0.3, 0.7), (0.5, 0.85)]
-    assert xy(layer.front_line)[0].tolist() == [0.1, 0.2, 0.4]  # joined in objective order
+    # The attainment surface: error up at each point's accuracy, then accuracy up to the next point.
+    assert xy(layer.front_line)[0].tolist() == [0.1, 0.2, 0.2, 0.4, 0.4]
+    assert xy(layer.front_line)[1].tolist() == [0.5, 0.5, 0.8, 0.8, 0.9]
     assert layer.dominated_points.opts["brush"].color().alpha() < 255
     assert layer.front_points.opts["brush"].color().getRgb()[:3] == plot_style.FRONT_COLOUR
     assert front_plot.plot_item.getAxis("bottom").labelText == "error (min)"
@@ -207,3 +209,16 @@ def test_a_narrow_view_stacks_the_hypervolume_trace_below_the_front(qtbot, view)
     view.render(three_objective_run())
     view.resize(700, 600)
     assert cell_of(view.hypervolume) == (1, 1)  # projections fill a grid: the trace takes the next cell
+
+
+def test_the_attainment_staircase_by_hand():
+    """Both maximised, (1, 3), (2, 2), (3, 1): from the best first objective, each step goes to the
+    next point's first objective at the current second (the corner both dominate), then up to it:
+    (3, 1) -> (2, 1) -> (2, 2) -> (1, 2) -> (1, 3). Both minimised: the mirror image."""
+    from studio.pareto_summary import attainment_staircase
+
+    x, y = attainment_staircase(np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0]]), ["max", "max"])
+    assert x.tolist() == [3.0, 2.0, 2.0, 1.0, 1.0] and y.tolist() == [1.0, 1.0, 2.0, 2.0, 3.0]
+    x, y = attainment_staircase(np.array([[3.0, 1.0], [1.0, 3.0], [2.0, 2.0]]), ["min", "min"])
+    assert x.tolist() == [1.0, 2.0, 2.0, 3.0, 3.0] and y.tolist() == [3.0, 3.0, 2.0, 2.0, 1.0]
+    assert [len(v) for v in attainment_staircase(np.array([[1.0, 2.0]]), ["min", "min"])] == [0, 0]

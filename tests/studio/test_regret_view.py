@@ -121,13 +121,16 @@ def test_log_log_axes_map_both_coordinates(view):
     view.render(regret_run())
     view.log_log.setChecked(True)
     series = view.series
-    assert series.mean_curve.opts["logMode"] == [True, True]
     assert series.plot_item.getAxis("bottom").logMode and series.plot_item.getAxis("left").logMode
-    shown_x, shown_y = series.mean_curve.getData()  # what pyqtgraph draws: log10 of the data
+    shown_x, shown_y = series.mean_curve.getData()  # what is drawn: log10 of the data, given once
+    assert series.mean_curve.opts["logMode"] == [False, False]  # so pyqtgraph must not take it again
     assert np.allclose(shown_x, np.log10(STEPS))
     assert np.allclose(shown_y, np.log10([2 * s + 5 / 6 for s in STEPS]))
+    bound_x, bound_y = series.bound_curves["regret_upper_bound"].getData()
+    assert np.allclose(bound_x, np.log10(STEPS)) and np.allclose(bound_y, np.log10(10.0 * np.array(STEPS)))
     view.set_log_log(False)
-    assert series.mean_curve.opts["logMode"] == [False, False]
+    assert not series.plot_item.getAxis("bottom").logMode
+    assert np.allclose(series.mean_curve.getData()[0], STEPS)
 
 
 def test_hover_reads_the_nearest_step(view):
