@@ -157,7 +157,7 @@ def test_deep_brackets_inside_strings_and_comments_are_not_nesting(catalogue):
     # Nesting within the limit reaches the schema, which names what is wrong with the value.
     with pytest.raises(SpecError) as err:
         RunSpec.from_toml(GOOD.replace("[0.2, 0.8]", "[0.5, " + "[" * 31 + "0.5" + "]" * 31 + "]"), catalogue, "b.toml")
-    assert err.value.key == "problem.means" and err.value.reason.startswith("item 1: must be a number, got [[[")
+    assert err.value.key == "problem.means" and err.value.reason.startswith("item 2: must be a number, got [[[")
 
 
 def test_overrides_past_the_limits_are_refused_too(catalogue):
