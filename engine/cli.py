@@ -1,7 +1,8 @@
 """`tradeoff` (= `python -m engine`): list, run, show, export, runs, tag, note, delete, hardware.
 
 Exit codes: 0 finished, 1 the run failed, 2 bad input (spec, id, device, store, usage),
-3 the run was cancelled.
+3 the run was cancelled, 4 the run was deleted or marked ended by another process while
+its engine ran (the engine stopped, writing nothing more).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_LOST = 0, 1, 2, 3, 4
 STDIN_NAME = "<stdin>"  # how messages name the spec of `tradeoff run -`
 
 
@@ -78,6 +79,11 @@ class _Progress:
             print(f"run {run_id} started: {spec.title} ({spec.seeds} seeds x {spec.steps} steps, {device})",
                   file=self.stream, flush=True)
 
+    def end_line(self):
+        """End a bar left mid-line, before a message."""
+        if self.tty and not self.quiet:
+            print(file=self.stream, flush=True)
+
     def __call__(self, step: int, total: int, elapsed: float):
         if self.quiet:
             return
@@ -114,6 +120,7 @@ def cmd_run(args) -> int:
     from engine import registry, runner
     from engine.hardware import HardwareError
     from engine.spec import RunSpec, SpecError
+    from engine.store import RunLost
 
     try:
         if args.spec == "-":
@@ -130,8 +137,16 @@ def cmd_run(args) -> int:
     store.reap_stale()
     progress = _Progress(sys.stderr, quiet=args.quiet)
     t0 = time.monotonic()
-    run_id, status = runner.execute(spec, store, device, on_progress=progress,
-                                    on_start=lambda rid: progress.started(rid, spec, device))
+    try:
+        run_id, status = runner.execute(spec, store, device, on_progress=progress,
+                                        on_start=lambda rid: progress.started(rid, spec, device))
+    except RunLost as lost:
+        progress.end_line()
+        if args.json:
+            print(json.dumps({"run_id": lost.run_id, "status": "lost", "seconds": round(time.monotonic() - t0, 3),
+                              "db": str(store.path), "error": str(lost)}))
+        print(f"error: {lost}", file=sys.stderr)
+        return EXIT_LOST
     seconds = time.monotonic() - t0
     row = store.get_run(run_id)
     error_line = (row["error"] or "").strip().splitlines()[-1] if row["error"] else None
@@ -188,7 +203,7 @@ def cmd_show(args) -> int:
                           "algorithm": row["algorithm"], "problem": row["problem"],
                           "spec": json.loads(row["spec_json"]), "hardware": hardware,
                           "steps_done": row["steps_done"], "seconds": duration,
-                          "summary": summary, "error": row["error"],
+                          "summary": summary, "error": row["error"], "engine_note": row["engine_note"],
                           "tags": json.loads(row["tags"]), "notes": row["notes"]}, indent=2))
         return EXIT_OK
     print(f"run {row['id']}: {row['status']}  {row['algorithm']} on {row['problem']}"
@@ -207,8 +222,13 @@ def cmd_show(args) -> int:
         print("summary (mean ± s.e. over seeds at the last recorded step):")
         for metric, s in summary.items():
             print(f"  {metric:<28} {s['mean']:.6g} ± {s['sem']:.2g}   (step {s['step']}, {s['seeds']} seeds)")
-    if row["error"]:
-        print("\nerror:\n" + row["error"])
+    if row["engine_note"]:
+        print(f"\nnote: {row['engine_note']}")
+    error = (row["error"] or "").strip()
+    if row["status"] == "interrupted":
+        print(f"\ninterrupted: {error or 'the engine stopped without finishing; nothing more is known'}")
+    elif error:
+        print("\nerror:\n" + error)
     return EXIT_OK
 
 
@@ -224,7 +244,8 @@ def cmd_runs(args) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
         print(f"{r['id']:>5}  {r['status']:<11} {r['algorithm']:<28} {r['problem']:<24} "
               f"{r['steps_done']}/{r['steps']} steps  {r['seeds']} seeds  {when}"
-              + (f"  [{', '.join(json.loads(r['tags']))}]" if json.loads(r["tags"]) else ""))
+              + (f"  [{', '.join(json.loads(r['tags']))}]" if json.loads(r["tags"]) else "")
+              + ("  (no heartbeat: paused or busy)" if r["engine_note"] else ""))
     return EXIT_OK
 
 

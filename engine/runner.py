@@ -6,6 +6,11 @@ thread of its own, so that the loop goes on while SQLite writes; values on a CUD
 come to the host by copies that do not stop the device (`HostCopies`). A heartbeat
 thread marks the run alive. SIGTERM (the studio's Stop) cancels cleanly at the next
 `progress` call; an exception marks the run failed with its traceback.
+
+Every write checks that the run is still this process's live run (`Store._check_owned`).
+If it was deleted or marked ended meanwhile (the engine was paused, say, and taken for
+dead by time alone), the write raises `RunLost`: the engine stops at once, writes nothing
+more, and `execute` raises RunLost to its caller.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from engine import hardware, registry
 from engine.params import ParamError
 from engine.spec import RunSpec, SpecError
 from engine.blocks import Block
-from engine.store import HEARTBEAT_SECONDS, BOUND_SEED, Store
+from engine.store import HEARTBEAT_SECONDS, BOUND_SEED, RunLost, Store
 
 FLUSH_SECONDS = 0.2
 FLUSH_ROWS = 50_000
@@ -142,7 +147,7 @@ class StoreWriter(threading.Thread):
     in the order they were queued; the queue holds WRITES_QUEUED batches, so a loop that
     records faster than SQLite writes waits rather than holding ever more in memory.
     The first failure is kept in `error`, later batches are dropped, and `check()` raises
-    it in the recording thread."""
+    it in the recording thread (a RunLost as itself, anything else as a RuntimeError)."""
 
     def __init__(self, path, run_id: int):
         super().__init__(daemon=True, name="store-writer")
@@ -171,6 +176,8 @@ class StoreWriter(threading.Thread):
                 store.close()
 
     def check(self) -> None:
+        if isinstance(self.error, RunLost):
+            raise RunLost(self.error.run_id, str(self.error))
         if self.error is not None:
             raise RuntimeError(f"writing to the store failed: {self.error}") from self.error
 
@@ -210,6 +217,7 @@ class Recorder:
         self._last_report = 0.0
         self.step_done = 0
         self.cancel_requested = threading.Event()
+        self.lost: RunLost | None = None  # set by the heartbeat thread when the run is no longer ours
 
     def should_record(self, step: int) -> bool:
         return step in self._checkpoint_set
@@ -250,6 +258,8 @@ class Recorder:
         """Called by the algorithm as it goes; flushes, reports, and honours Stop."""
         self.step_done = step
         now = time.monotonic()
+        if self.lost is not None:
+            raise self.lost
         if self.cancel_requested.is_set():
             raise RunCancelled()
         if self._copies:
@@ -298,6 +308,8 @@ class _Heartbeat(threading.Thread):
         try:
             while not self.stop.wait(HEARTBEAT_SECONDS):
                 store.heartbeat(self.run_id, self.recorder.step_done)
+        except RunLost as lost:
+            self.recorder.lost = lost  # the loop stops at its next progress() call
         finally:
             store.close()
 
@@ -339,7 +351,7 @@ def execute(spec: RunSpec, store: Store, device: str, on_progress=None, on_start
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: recorder.cancel_requested.set())
     beat = None
-    status, error = "finished", None
+    status, error, lost = "finished", None, None
     try:
         if spec.threads:
             torch.set_num_threads(spec.threads)
@@ -353,6 +365,8 @@ def execute(spec: RunSpec, store: Store, device: str, on_progress=None, on_start
         algorithm = alg_cls(spec.algorithm_params, problem, spec.seeds, torch.device(device), dtype, spec.seed)
         algorithm.run(spec.steps, recorder)
         recorder.step_done = max(recorder.step_done, spec.steps)
+    except RunLost as err:
+        lost = err
     except (RunCancelled, KeyboardInterrupt):
         status = "cancelled"
     except Exception:
@@ -364,8 +378,16 @@ def execute(spec: RunSpec, store: Store, device: str, on_progress=None, on_start
             beat.join()
         try:
             recorder.close()
+        except RunLost as err:
+            lost = lost or err
         except Exception:  # noqa: BLE001 - the records did not all reach the store
             if status == "finished":
                 status, error = "failed", traceback.format_exc()
-        store.finish_run(run_id, status, error)
+        if lost is None:
+            try:
+                store.finish_run(run_id, status, error)
+            except RunLost as err:
+                lost = err
+    if lost is not None:
+        raise lost
     return run_id, status

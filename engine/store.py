@@ -24,7 +24,7 @@ import sqlite_utils
 from engine.blocks import Block, BlockError, from_rows
 from engine.store_file import why_not_a_store
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 30_000
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER_SECONDS = 15.0
@@ -36,6 +36,15 @@ ENV_VAR = "TRADEOFF_STUDIO_DB"
 
 class StoreError(RuntimeError):
     pass
+
+
+class RunLost(StoreError):
+    """An engine's run row was deleted, ended or taken over by another process while the
+    engine ran: the engine stops and writes nothing more."""
+
+    def __init__(self, run_id: int, message: str):
+        super().__init__(message)
+        self.run_id = run_id
 
 
 def default_path() -> Path:
@@ -97,9 +106,15 @@ def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE series")
 
 
+def _migrate_3_to_4(db: sqlite_utils.Database) -> None:
+    # When the engine process started, so that a process that later gets the same pid is
+    # not taken for it. Runs written before are NULL: their liveness is judged by pid and time.
+    db.execute("ALTER TABLE runs ADD COLUMN pid_start TEXT")
+
+
 _INSERT_BLOCK = "INSERT INTO series_blocks(run_id, metric, seed0, width, n, steps, vals, wall) VALUES (?,?,?,?,?,?,?,?)"
 _BLOCK_COLUMNS = "metric, seed0, width, n, steps, vals, wall"
-MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3]
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4]
 MAX_TAG_LENGTH = 64
 
 
@@ -188,36 +203,62 @@ class Store:
             return self.conn.execute(sql, params)
 
     # -- writing (engine processes only) ------------------------------------------------
+    # An engine writes only while its run is live and its own: every write below checks,
+    # in the same transaction, that the row exists, is queued or running, and carries this
+    # process's pid and start time. Otherwise it raises RunLost and writes nothing, so an
+    # engine that was paused while its run was deleted, or marked interrupted, leaves no
+    # orphan rows and never brings the run back.
+    def _check_owned(self, run_id: int) -> None:
+        row = self.conn.execute("SELECT status, pid, pid_start FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise RunLost(run_id, f"run {run_id} was deleted from the store while its engine ran; "
+                                  "the engine stopped, writing nothing more")
+        status, pid, start = row
+        if status not in LIVE_STATUSES:
+            why = (f" (its heartbeat had stopped for over {STALE_AFTER_SECONDS:.0f} s: paused, suspended or busy)"
+                   if status == "interrupted" else "")
+            raise RunLost(run_id, f"run {run_id} was marked {status} by another process while its engine ran{why}; "
+                                  f"the engine stopped, writing nothing more, and the run stays {status}")
+        if pid != os.getpid() or start != own_process_start():
+            raise RunLost(run_id, f"run {run_id} belongs to another engine process (pid {pid}); "
+                                  "this one stopped, writing nothing more")
+
+    def _owned_write(self, run_id: int, statements) -> None:
+        """Run (sql, params) statements in one transaction if this process owns the live run."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._check_owned(run_id)
+            for sql, params in statements:
+                self.conn.execute(sql, params)
+
     def create_run(self, spec, family: str, plot: str) -> int:
         now = time.time()
         cur = self._write(
             "INSERT INTO runs(name, status, algorithm, problem, family, plot, seeds, steps, steps_done,"
-            " spec_toml, spec_json, created_at, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " spec_toml, spec_json, created_at, pid, host, pid_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (spec.name, "queued", spec.algorithm, spec.problem, family, plot, spec.seeds, spec.steps, 0,
-             spec.to_toml(), json.dumps(spec.to_dict()), now, os.getpid(), socket.gethostname()))
+             spec.to_toml(), json.dumps(spec.to_dict()), now, os.getpid(), socket.gethostname(),
+             own_process_start()))
         return cur.lastrowid
 
     def start_run(self, run_id: int, hardware: dict) -> None:
         now = time.time()
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("UPDATE runs SET status='running', started_at=?, hardware_json=?, pid=? WHERE id=?",
-                              (now, json.dumps(hardware), os.getpid(), run_id))
-            self.conn.execute("INSERT OR REPLACE INTO heartbeats(run_id, beat_at, step, pid) VALUES (?,?,?,?)",
-                              (run_id, now, 0, os.getpid()))
+        self._owned_write(run_id, [
+            ("UPDATE runs SET status='running', started_at=?, hardware_json=? WHERE id=?",
+             (now, json.dumps(hardware), run_id)),
+            ("INSERT OR REPLACE INTO heartbeats(run_id, beat_at, step, pid) VALUES (?,?,?,?)",
+             (run_id, now, 0, os.getpid()))])
 
     def set_objectives(self, run_id: int, names, directions, reference_point) -> None:
         """Declare a run's objectives: names, 'min'/'max' each, and the hypervolume reference point."""
         doc = {"names": list(names), "directions": list(directions),
                "reference_point": [float(v) for v in reference_point]}
-        self._write("UPDATE runs SET objectives_json=? WHERE id=?", (json.dumps(doc), run_id))
+        self._owned_write(run_id, [("UPDATE runs SET objectives_json=? WHERE id=?", (json.dumps(doc), run_id))])
 
     def heartbeat(self, run_id: int, step: int) -> None:
-        now = time.time()
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("UPDATE heartbeats SET beat_at=?, step=? WHERE run_id=?", (now, step, run_id))
-            self.conn.execute("UPDATE runs SET steps_done=? WHERE id=?", (step, run_id))
+        self._owned_write(run_id, [
+            ("UPDATE heartbeats SET beat_at=?, step=? WHERE run_id=?", (time.time(), step, run_id)),
+            ("UPDATE runs SET steps_done=? WHERE id=?", (step, run_id))])
 
     def append(self, run_id: int, series_rows=(), pareto_rows=(), steps_done: int | None = None,
                blocks=()) -> None:
@@ -230,6 +271,7 @@ class Store:
         encoded = [(run_id, *b.encode()) for b in [*blocks, *from_rows(series_rows)] if len(b)]
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
+            self._check_owned(run_id)
             self.conn.executemany(_INSERT_BLOCK, encoded)
             self.conn.executemany(
                 "INSERT INTO pareto_points(run_id, step, seed, point, objectives, label) VALUES (?,?,?,?,?,?)",
@@ -238,23 +280,25 @@ class Store:
                 self.conn.execute("UPDATE runs SET steps_done=? WHERE id=?", (steps_done, run_id))
 
     def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        """The engine's last write: the run's final status (RunLost if the run is no longer its own)."""
         if status not in STATUSES:
             raise ValueError(status)
-        self._write("UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?",
-                    (status, time.time(), error, run_id))
+        self._owned_write(run_id, [("UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?",
+                                    (status, time.time(), error, run_id))])
 
     def reap_stale(self, now: float | None = None) -> list[int]:
-        """Mark live runs whose engine is gone as interrupted; return their ids."""
+        """Store `interrupted`, with its reason, for the live runs whose engine is gone (see
+        `engine_liveness`); return their ids. Decided inside the write transaction, so a
+        heartbeat that lands meanwhile is seen."""
         stamp = time.time() if now is None else now
-        stale = [r["id"] for r in self.list_runs(stamp)
-                 if r["status"] == "interrupted" and r["stored_status"] != "interrupted"]
-        if stale:
-            with self.conn:
-                self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.executemany(
-                    "UPDATE runs SET status='interrupted', finished_at=?, error=? WHERE id=? AND status IN ('queued','running')",
-                    [(stamp, "the engine process stopped without finishing (stale heartbeat)", i) for i in stale])
-        return stale
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            rows = [_with_effective_status(r, stamp) for r in self._rows(
+                "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
+                "WHERE r.status IN (?, ?)", LIVE_STATUSES)]
+            stale = [(r["finished_at"], r["error"], r["id"]) for r in rows if r["status"] == "interrupted"]
+            self.conn.executemany("UPDATE runs SET status='interrupted', finished_at=?, error=? WHERE id=?", stale)
+        return [run_id for *_, run_id in stale]
 
     # -- the user's words about runs (written by `tradeoff tag/note/delete`) -------------
     def set_tags(self, run_id: int, add=(), remove=()) -> list[str]:
@@ -280,9 +324,11 @@ class Store:
     def delete_runs(self, run_ids, now: float | None = None) -> None:
         """Delete runs with their series, Pareto points and heartbeats, all in one transaction.
 
-        Refused, deleting nothing, when an id is unknown or a run's engine is still
-        alive (its effective status is queued or running): the engine would go on
-        writing rows of a run that no longer exists.
+        Refused, deleting nothing, when an id is unknown or a run's engine may still be
+        alive (its effective status is queued or running, see `engine_liveness`): a paused
+        engine is alive. A run taken for interrupted by time alone (its engine on another
+        host) can be deleted: should its engine come back, its writes find the row gone
+        and it stops, writing nothing.
         """
         ids = list(dict.fromkeys(int(i) for i in run_ids))
         with self.conn:
@@ -293,10 +339,9 @@ class Store:
             missing = [i for i in ids if i not in rows]
             if missing:
                 raise StoreError(f"no run {', '.join(map(str, missing))} in {self.path}; nothing deleted")
-            live = [i for i in ids if rows[i]["status"] in LIVE_STATUSES]
+            live = [rows[i] for i in ids if rows[i]["status"] in LIVE_STATUSES]
             if live:
-                raise StoreError(f"run {', '.join(map(str, live))} is still {rows[live[0]]['status']} "
-                                 "(its engine is alive); stop it first; nothing deleted")
+                raise StoreError(f"{_still_alive(live[0])}; stop it first; nothing deleted")
             for table, column in (("series_blocks", "run_id"), ("pareto_points", "run_id"),
                                   ("heartbeats", "run_id"), ("runs", "id")):
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", [(i,) for i in ids])
@@ -310,10 +355,11 @@ class Store:
         """Every run's changing fields only (no spec or hardware text): what a live table polls.
 
         Keys: id, status (effective), stored_status, steps_done, finished_at, tags, notes,
-        created_at, pid, host, beat_at.
+        created_at, pid, host, pid_start, beat_at, engine_note; and error (the reason) where
+        a run stored as live is shown as interrupted.
         """
         rows = self._rows("SELECT r.id, r.status, r.steps_done, r.finished_at, r.tags, r.notes, r.created_at, "
-                          "r.pid, r.host, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
+                          "r.pid, r.host, r.pid_start, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
                           "ORDER BY r.id")
         return [_with_effective_status(r, now) for r in rows]
 
@@ -434,6 +480,48 @@ def check_tag(tag) -> str:
     return text
 
 
+# -- liveness: is the engine of a live run still there? ------------------------------------
+_boot_id: str | None = None
+
+
+def _proc_available() -> bool:
+    return os.path.exists("/proc/self/stat")
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state letter, start time) of a process from /proc/<pid>/stat, None if there is none.
+
+    The start time is '<boot id>:<field 22, clock ticks after boot>': with the boot id, a
+    process of a later boot that happens to have the same pid and ticks is not the same.
+    """
+    global _boot_id
+    try:
+        data = Path(f"/proc/{int(pid)}/stat").read_bytes()
+        if _boot_id is None:
+            _boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2:].split()  # the command name may hold spaces and ')'
+    return fields[0].decode(), f"{_boot_id}:{int(fields[19])}"
+
+
+def process_start(pid: int) -> str | None:
+    """When a process started (see `_proc_stat`); None where there is no /proc or no such process."""
+    stat = _proc_stat(pid) if _proc_available() else None
+    return stat[1] if stat else None
+
+
+_own_start: dict[int, str | None] = {}
+
+
+def own_process_start() -> str | None:
+    """`process_start` of this process, read once (per pid: a forked child reads its own)."""
+    pid = os.getpid()
+    if pid not in _own_start:
+        _own_start[pid] = process_start(pid)
+    return _own_start[pid]
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -444,17 +532,98 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _process_running(pid: int, start: str | None) -> bool | None:
+    """Whether the engine process on this host still runs: True, False, or None when the pid
+    exists but this system cannot tell the engine from a later process with its pid (no
+    /proc, as on macOS, or a run recorded before start times were)."""
+    if _proc_available():
+        stat = _proc_stat(pid)
+        if stat is None or stat[0] in ("Z", "X"):  # gone, or a zombie: it has exited
+            return False
+        return stat[1] == start if start else None
+    return None if _pid_alive(pid) else False
+
+
+def _clock(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+
+
+def _last_sign(row: dict) -> str:
+    if row.get("beat_at"):
+        return f"last heartbeat at {_clock(row['beat_at'])} (step {row.get('steps_done') or 0})"
+    return f"created at {_clock(row['created_at'])}, no heartbeat yet"
+
+
+def engine_liveness(row: dict, now: float | None = None) -> tuple[str, str | None]:
+    """Whether the engine of a run stored as queued or running is still there.
+
+    Returns (verdict, text); the text names only fixed times, so it does not change from
+    one poll to the next:
+
+    - ("alive", None or a note): its heartbeat is fresh, or it ran on this host and its
+      process, the same pid with the same start time, still exists. A stale heartbeat
+      then means the engine is paused (SIGSTOP, a debugger, a suspended machine) or
+      busy, never dead; the note says so.
+    - ("ended", reason): it ran on this host and its process is gone, a zombie, or its
+      pid now belongs to another process (a different start time).
+    - ("silent", reason): its heartbeat is older than STALE_AFTER_SECONDS and its process
+      cannot be checked: it ran on another host, or this system has no /proc and the pid
+      exists (it may have been reused), or the run predates recorded start times. Time
+      alone judges it ended.
+
+    Readers show "ended" and "silent" runs as interrupted.
+    """
+    now = time.time() if now is None else now
+    beat = row.get("beat_at") or row["created_at"]
+    stale = now - beat > STALE_AFTER_SECONDS
+    pid, host = row.get("pid"), row.get("host")
+    since = f"no heartbeat since {_clock(beat)}"
+    if pid and host == socket.gethostname():
+        running = _process_running(pid, row.get("pid_start"))
+        if running is False:
+            return "ended", f"the engine process (pid {pid}) ended without finishing (killed or crashed); {_last_sign(row)}"
+        if running:
+            return "alive", (f"{since}, but its engine process (pid {pid}) is alive: paused or busy" if stale else None)
+        if not stale:
+            return "alive", None
+        return "silent", (f"{since} (over {STALE_AFTER_SECONDS:.0f} s) from the engine process (pid {pid}); this "
+                          "system cannot tell whether that pid is still the engine, so it is taken for ended "
+                          f"by time alone; {_last_sign(row)}")
+    if not stale:
+        return "alive", None
+    where = f" (pid {pid} on host {host})" if host else ""
+    return "silent", (f"{since} (over {STALE_AFTER_SECONDS:.0f} s) from the engine{where}; its process cannot be "
+                      f"checked from this host, so it is taken for ended by time alone; {_last_sign(row)}")
+
+
+def _still_alive(row: dict) -> str:
+    """Why a run whose effective status is live cannot be deleted."""
+    if row.get("engine_note"):
+        who = row["engine_note"]
+    elif row.get("host") == socket.gethostname():
+        who = f"its engine process (pid {row['pid']}) is alive"
+    else:
+        who = (f"its engine (pid {row['pid']} on host {row['host']}) sent a heartbeat at "
+               f"{_clock(row.get('beat_at') or row['created_at'])}")
+    return f"run {row['id']} is still {row['status']}: {who}"
+
+
 def _with_effective_status(row: dict, now: float | None) -> dict:
     """Add `status` as a reader should show it: a live run whose engine is gone is interrupted.
 
-    `stored_status` keeps what the row says. The engine is gone when its heartbeat is
-    older than STALE_AFTER_SECONDS, or when it ran on this host and its pid is dead.
+    `stored_status` keeps what the row says. For a run shown as interrupted that is not yet
+    stored so, `error` holds the reason and `finished_at` its last sign of life, as
+    `reap_stale` will store them. `engine_note` says when a live run's heartbeat is stale
+    although its process is alive (paused or busy); else None.
     """
     row["stored_status"] = row["status"]
+    row["engine_note"] = None
     if row["status"] in LIVE_STATUSES:
-        now = time.time() if now is None else now
-        beat = row.get("beat_at") or row["created_at"]
-        dead = row.get("host") == socket.gethostname() and row.get("pid") and not _pid_alive(row["pid"])
-        if dead or now - beat > STALE_AFTER_SECONDS:
+        verdict, text = engine_liveness(row, now)
+        if verdict == "alive":
+            row["engine_note"] = text
+        else:
             row["status"] = "interrupted"
+            row["error"] = text
+            row["finished_at"] = row.get("beat_at") or row["created_at"]
     return row

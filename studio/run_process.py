@@ -10,7 +10,8 @@ destroyed, and its pipes would break when the window goes.
 Nothing here waits on the process. A timer reads the new lines of its stderr file
 (the run id arrives as "run N started: ...") and asks, without blocking, whether it
 has exited; the outcome comes from its exit code (0 finished, 1 failed, 2 bad input,
-3 cancelled) and the closing JSON line on its stdout. Stop sends SIGTERM, which the
+3 cancelled, 4 its run was deleted or marked interrupted while it ran) and the closing
+JSON line on its stdout. Stop sends SIGTERM, which the
 engine turns into a clean "cancelled".
 """
 
@@ -33,7 +34,7 @@ from studio import engine_command
 
 STARTED_LINE = re.compile(r"^run (\d+) started")
 ERROR_PREFIX = "error: "
-STATUS_OF_EXIT_CODE = {0: "finished", 1: "failed", 2: "failed", 3: "cancelled"}
+STATUS_OF_EXIT_CODE = {0: "finished", 1: "failed", 2: "failed", 3: "cancelled", 4: "interrupted"}
 POLL_MS = 200
 
 ENGINE_NICENESS = 10
@@ -203,7 +204,7 @@ class RunProcess(QObject):
                 return "cancelled", ""
             return "failed", f"the engine process was killed by signal {-exit_code} ({self._last_line or 'no output'})"
         status = STATUS_OF_EXIT_CODE.get(exit_code, "failed")
-        if status != "failed":
+        if status in ("finished", "cancelled"):
             return status, ""
         error = self._result().get("error") or self._error_line or self._last_line
         return status, error or f"the engine exited with code {exit_code} and no message"

@@ -326,8 +326,11 @@ class MainWindow(QMainWindow):
     def _run_ended(self, entry: QueueEntry) -> None:
         who = f"Run {entry.run_id}" if entry.run_id is not None else f"“{entry.title}”"
         if entry.state in ("failed", "interrupted"):
-            text = f"{who} {entry.state}: {entry.error}"
-            if entry.run_id is not None:
+            # An interrupted run has no traceback: its reason is all that is known.
+            reason = entry.error or ("the engine stopped without finishing" if entry.state == "interrupted"
+                                     else "no message")
+            text = f"{who} {entry.state}: {reason}"
+            if entry.run_id is not None and entry.state == "failed":
                 text += f"  (full traceback in the history, or: tradeoff show {entry.run_id})"
             self.notices.notify(text)
             self.statusBar().showMessage(text, 15_000)

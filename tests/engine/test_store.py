@@ -87,16 +87,19 @@ def test_batched_append_and_cursor_reads(tmp_path):
     assert points == [{"step": 2, "seed": 0, "point": 0, "objectives": [1.0, 2.0], "label": {"weight": 0.5}}]
 
 
-def test_heartbeat_staleness_marks_interrupted(tmp_path):
+def test_heartbeat_staleness_marks_a_run_of_another_host_interrupted(tmp_path):
     s = Store(tmp_path / "a.db")
     run_id = s.create_run(_spec(), family="bandits", plot="regret")
     s.start_run(run_id, {"device": "cpu"})
+    s.conn.execute("UPDATE runs SET host='elsewhere' WHERE id=?", (run_id,))
     beat = s.get_run(run_id)["beat_at"]
-    # Our own pid is alive, so only the heartbeat's age decides.
+    # Its process cannot be checked from here, so only the heartbeat's age decides.
     assert s.get_run(run_id, now=beat + store_mod.STALE_AFTER_SECONDS - 1)["status"] == "running"
     assert s.get_run(run_id, now=beat + store_mod.STALE_AFTER_SECONDS + 1)["status"] == "interrupted"
     assert s.reap_stale(now=beat + 100) == [run_id]
-    assert s.get_run(run_id)["stored_status"] == "interrupted"
+    run = s.get_run(run_id)
+    assert run["stored_status"] == "interrupted" and run["finished_at"] == beat
+    assert "host elsewhere" in run["error"] and "by time alone" in run["error"]
 
 
 def _start_engine(spec_path, db):
@@ -188,11 +191,12 @@ def _version_1_store(path):
 
 def test_a_version_1_store_is_migrated_to_the_current_version_with_its_data_intact(tmp_path):
     """Migration 1 -> 2 adds tags (empty JSON list) and notes (empty text); 2 -> 3 packs the
-    series rows into blocks (a NULL value becomes NaN); every value is kept."""
+    series rows into blocks (a NULL value becomes NaN); 3 -> 4 adds the engine's start time
+    (NULL: unknown); every value is kept."""
     path = tmp_path / "v1.db"
     _version_1_store(path)
     s = Store(path)
-    assert s.schema_version() == 3 == SCHEMA_VERSION
+    assert s.schema_version() == 4 == SCHEMA_VERSION
     run = s.get_run(1)
     assert (run["name"], run["status"], run["steps_done"], run["finished_at"]) == ("old", "finished", 10, 1010.0)
     assert run["tags"] == "[]" and run["notes"] == ""
@@ -207,7 +211,8 @@ def test_a_version_1_store_is_migrated_to_the_current_version_with_its_data_inta
     assert "series" not in s.db.table_names()
     assert s.integrity_check() == "ok"
     s.close()
-    assert Store(path).schema_version() == 3  # opening again migrates nothing
+    assert run["pid_start"] is None  # 3 -> 4: the engine's start time, unknown for old runs
+    assert Store(path).schema_version() == 4  # opening again migrates nothing
 
 
 def test_tags_notes_and_their_refusals(tmp_path):
@@ -246,8 +251,9 @@ def test_delete_removes_every_record_of_a_run_and_refuses_a_live_one(tmp_path):
                            ("heartbeats", "run_id"))}
     assert counts == {"runs": 0, "series_blocks": 0, "pareto_points": 0, "heartbeats": 0}
     assert s.series_since(keep)[0] and s.pareto_since(keep)[0]  # the other runs keep theirs
-    beat = s.get_run(live)["beat_at"]
-    s.delete_runs([live], now=beat + store_mod.STALE_AFTER_SECONDS + 1)  # its engine is gone: allowed
+    # Its pid now belongs to a process that started at another time: the engine is gone.
+    s.conn.execute("UPDATE runs SET pid_start='another boot:1' WHERE id=?", (live,))
+    s.delete_runs([live])
     assert [r["id"] for r in s.list_runs()] == [keep]
 
 

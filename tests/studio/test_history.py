@@ -28,12 +28,14 @@ def _rows(metric, steps=STEPS, seed_values=SEED_VALUES):
 
 @pytest.fixture
 def make_run(store, toy_catalogue):
-    def make(seeds=2, steps=8, name="", params=None, status="finished"):
+    def make(seeds=2, steps=8, name="", params=None, status="finished", series=()):
         spec = RunSpec.from_dict({"run": {"seeds": seeds, "steps": steps, "name": name},
                                   "algorithm": {"id": "toy.every_type", **(params or {})},
                                   "problem": {"id": "toy.quadratic"}}, toy_catalogue)
         run_id = store.create_run(spec, family="toy", plot="curves")
         store.start_run(run_id, {"device": "cpu", "dtype": "float32", "threads": 1})
+        if series:
+            store.append(run_id, series)  # as its engine does: while the run is live
         if status != "running":
             store.finish_run(run_id, status, "Traceback (most recent call last):\nValueError: boom"
                              if status == "failed" else None)
@@ -81,8 +83,7 @@ def test_summary_statistics_of_a_hand_made_seed_mean():
 
 
 def test_summary_columns_in_the_table_equal_the_hand_computed_values(panel, store, make_run):
-    run_id = make_run()
-    store.append(run_id, _rows("loss"))
+    make_run(series=_rows("loss"))
     panel.refresh()
     panel.set_summaries([SummarySpec("loss", "final"), SummarySpec("loss", "best", "min"),
                          SummarySpec("loss", "max"), SummarySpec("loss", "at_step", step=6),
@@ -112,8 +113,7 @@ def test_rows_show_the_run_and_sort_numerically(panel, store, make_run):
 def test_summary_sorting_is_numeric_and_runs_without_the_metric_go_last(panel, store, make_run):
     values = {}
     for final in (10.0, 9.0, 100.0):
-        run_id = make_run()
-        store.append(run_id, [("loss", 1, 0, final, 0.0)])
+        run_id = make_run(series=[("loss", 1, 0, final, 0.0)])
         values[run_id] = final
     make_run()  # no loss recorded
     panel.refresh()
