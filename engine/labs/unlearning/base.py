@@ -64,7 +64,7 @@ class IterativeUnlearning(UnlearningAlgorithm):
             with clock:
                 params = self.step(params, t)
             if t in snapshots:
-                evaluation.record(t, evaluation.measure(params), {"step": t},
+                evaluation.record(t, evaluation.measure(params), {"iteration": t},
                                   {"wall_time_s": clock.total, "gradient_evaluations": per_step * t})
             rec.progress(t)
         self.params = params
