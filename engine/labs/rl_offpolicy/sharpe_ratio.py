@@ -14,14 +14,17 @@ ESTIMATORS = ("ips", "snips", "dm", "dr")
 
 
 def ridge_reward_model(features: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, k: int,
-                       ridge: float) -> torch.Tensor:
+                       ridge: float, used: torch.Tensor | None = None) -> torch.Tensor:
     """Per-action ridge regression q̂(x, a) = φ(x)ᵀβ_a fitted on the rounds that logged a:
 
-        β_a = (Σ_{i: a_i = a} φ_i φ_iᵀ + λ I)⁻¹ Σ_{i: a_i = a} φ_i r_i.
+        β_a = (Σ_{i: a_i = a} φ_i φ_iᵀ + λ I)⁻¹ Σ_{i: a_i = a} φ_i r_i,
 
-    features [seeds, n, p], actions and rewards [seeds, n]; returns β [seeds, K, p].
+    over the rounds where `used` [n] is true (all by default). features [seeds, n, p],
+    actions and rewards [seeds, n]; returns β [seeds, K, p].
     """
     mask = torch.nn.functional.one_hot(actions, k).to(features.dtype)  # [S, n, K]
+    if used is not None:
+        mask = mask * used.to(features.dtype).view(1, -1, 1)
     gram = torch.einsum("sna,snp,snq->sapq", mask, features, features)
     gram = gram + ridge * torch.eye(features.shape[-1], dtype=features.dtype, device=features.device)
     moment = torch.einsum("sna,snp,sn->sap", mask, features, rewards)
@@ -48,7 +51,10 @@ class SharpeRatioAtK(Algorithm):
     Estimators, with w_i = π(a_i|x_i)/π0(a_i|x_i): IPS (1/n) Σ w_i r_i; SNIPS
     Σ w_i r_i / Σ w_i; DM (1/n) Σ_i Σ_a π(a|x_i) q̂(x_i, a) with q̂ a per-action ridge
     regression on φ(x) fitted to the logged rounds (misspecified for 0/1 rewards: biased,
-    low variance); DR = DM + (1/n) Σ w_i (r_i − q̂(x_i, a_i)).
+    low variance); DR = DM + (1/n) Σ w_i (r_i − q̂(x_i, a_i)). q̂ is cross-fitted: the
+    rounds of even index get the model fitted on the odd ones and vice versa, so no round
+    is scored by a model fitted on it and DR stays unbiased (an in-sample fit overfits its
+    own residuals towards 0 and biases DR towards DM).
 
     Candidates: π0, then M − 1 policies softmax((c_m ℓ + σ G_m)/τ) with ℓ the problem's
     nearest-mean logits, c_m evenly spaced from 1 (the classifier) to −1 (its opposite),
@@ -97,8 +103,13 @@ class SharpeRatioAtK(Algorithm):
         seeds = j.shape[0]
         on_logged = policies[:, j, :].permute(1, 0, 2, 3)  # π(·|x_i) [S, M, n, K]
         target = on_logged.gather(-1, a.view(seeds, 1, -1, 1).expand(-1, policies.shape[0], -1, 1)).squeeze(-1)
-        beta = ridge_reward_model(prob.features[j], a, r, prob.k, self.p["ridge"])  # [S, K, p]
-        q_hat = torch.einsum("snp,skp->snk", prob.features[j], beta).unsqueeze(1)  # [S, 1, n, K]
+        phi = prob.features[j]
+        odd = torch.arange(j.shape[1], device=j.device) % 2 == 1
+        q_hat = torch.zeros(seeds, j.shape[1], prob.k, device=self.device, dtype=self.dtype)
+        for scored in (odd, ~odd):
+            beta = ridge_reward_model(phi, a, r, prob.k, self.p["ridge"], used=~scored)  # [S, K, p]
+            q_hat[:, scored] = torch.einsum("snp,skp->snk", phi[:, scored], beta)
+        q_hat = q_hat.unsqueeze(1)  # [S, 1, n, K]
         q_logged = q_hat.squeeze(1).gather(-1, a.unsqueeze(-1)).squeeze(-1).unsqueeze(1)  # [S, 1, n]
         r, p0 = r.unsqueeze(1), p0.unsqueeze(1)
         return {"ips": ips(target, p0, r), "snips": snips(target, p0, r),
