@@ -44,7 +44,8 @@ class SharpeRatioAtK(Algorithm):
         std@k  = sqrt((1/k) Σ_{π ∈ Π_k} (J(π) − mean_{Π_k} J)²)  (risk),
         SharpeRatio@k = (best@k − J(π_b)) / std@k.
 
-    Step t of the run stands for k = t (the metric `k`), so a run needs steps ≤ M.
+    Step t of the run stands for k = t (the metric `k`); a run longer than M steps
+    records k = 1 … M and nothing after.
     SharpeRatio@1 is undefined (std@1 = 0) and recorded as NaN, as is any k whose
     portfolio has equal values.
 
@@ -117,18 +118,16 @@ class SharpeRatioAtK(Algorithm):
                 "dr": doubly_robust(on_logged, q_hat.expand_as(on_logged), target, p0, r, q_logged)}
 
     def run(self, steps, rec):
-        m = self.p["candidates"]
-        if steps > m:
-            raise ValueError(f"steps ({steps}) must not exceed candidates ({m}): step k records SharpeRatio@k")
+        last_k = min(steps, self.p["candidates"])
         prob = self.problem
         policies = self.candidate_policies()
         true_values = prob.value(policies)  # [M]
         baseline = true_values[0].expand(self.seeds)
         found = self.estimates(policies, prob.log())
-        portfolios = {name: top_k_portfolio(est, true_values, baseline, range(1, steps + 1))
+        portfolios = {name: top_k_portfolio(est, true_values, baseline, range(1, last_k + 1))
                       for name, est in found.items()}
         for k in range(1, steps + 1):
-            if rec.should_record(k):
+            if k <= last_k and rec.should_record(k):
                 values = {"k": torch.full((self.seeds,), float(k), device=self.device, dtype=self.dtype),
                           "behaviour_value": baseline, "best_candidate_value": true_values.max().expand(self.seeds)}
                 for name, port in portfolios.items():

@@ -52,12 +52,13 @@ def test_run_records_each_estimator_portfolio_per_k():
             assert rec.records[k]["ips_sharpe"][seed] == pytest.approx(expected, rel=1e-9)
 
 
-def test_steps_beyond_the_candidates_are_refused():
-    """A run of more steps than candidate policies has no SharpeRatio@k to record: it stops
-    with a message naming both numbers."""
+def test_steps_beyond_the_candidates_record_nothing_more():
+    """A run of more steps than candidate policies records SharpeRatio@k for k = 1 … M
+    only: there is no larger portfolio."""
     prob = build_problem(BANDIT)
-    with pytest.raises(ValueError, match=r"steps \(7\) must not exceed candidates \(6\)"):
-        run("rl.sharpe_ratio_at_k", prob, steps=7, candidates=6)
+    _, rec = run("rl.sharpe_ratio_at_k", prob, steps=9, candidates=6)
+    assert sorted(rec.records) == [1, 2, 3, 4, 5, 6]
+    assert rec.series("k")[:, 0].tolist() == [1, 2, 3, 4, 5, 6]
 
 
 def test_doubly_robust_is_unbiased_and_direct_method_is_biased():
