@@ -9,6 +9,8 @@ dashed theory bounds. A layer recomputes its arrays only when its table has chan
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -143,6 +145,14 @@ class DecimatedCurve:
         return int(np.nanargmin(np.abs(self.x - x)))
 
 
+def _band_follows_sample(layer_ref):
+    def follow():
+        layer = layer_ref()
+        if layer is not None:
+            layer.band.setVisible(layer.band_sample.isVisible())
+    return follow
+
+
 class SeriesLayer:
     """One run's curves in a SeriesPlot."""
 
@@ -161,7 +171,11 @@ class SeriesLayer:
         # A FillBetweenItem cannot stand in the legend itself; this sample does, and
         # clicking it there hides the band as it would hide a curve.
         self.band_sample = pg.PlotDataItem(pen=None, fillLevel=0, fillBrush=plot_style.band_brush(colour))
-        self.band_sample.visibleChanged.connect(lambda: self.band.setVisible(self.band_sample.isVisible()))
+        # The slot holds the layer weakly. The sample belongs to no scene, so only Python
+        # frees it; a slot holding the layer would close a cycle through the sample's
+        # connection, out of the collector's sight, and keep every closed plot alive with
+        # its data and its view box's menu (about 55 widgets).
+        self.band_sample.visibleChanged.connect(_band_follows_sample(weakref.ref(self)))
         self.smoother: EmaSmoother | None = None
         self.smoothing = 0.0
         self.log_x = self.log_y = False

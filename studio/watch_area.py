@@ -99,6 +99,12 @@ class RunTile(QFrame):
         first_line.addWidget(self.maximise_button)
         first_line.addWidget(self.close_button)
         self.plot = LivePlot(store)
+        # A timer of the tile's own, not QTimer.singleShot(0, self, ...): closed before
+        # that fires, the tile would stay alive for good, held by the pending call.
+        self._finish_timer = QTimer(self)
+        self._finish_timer.setSingleShot(True)
+        self._finish_timer.setInterval(0)
+        self._finish_timer.timeout.connect(self._finish)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 4)
         layout.setSpacing(2)
@@ -119,7 +125,7 @@ class RunTile(QFrame):
         if self.status not in LIVE_STATUSES and not self.over:
             self.over = True
             # Not from inside the poll that read the row: finish() polls to the end itself.
-            QTimer.singleShot(0, self, self._finish)
+            self._finish_timer.start()
 
     def _finish(self) -> None:
         if not self._stopped:
@@ -151,6 +157,7 @@ class RunTile(QFrame):
 
     def stop(self) -> None:
         self._stopped = True
+        self._finish_timer.stop()
         self.plot.stop_timers()
 
 
