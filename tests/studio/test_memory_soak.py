@@ -21,6 +21,7 @@ from engine.spec import RunSpec
 from studio.pareto_view import ParetoView
 from studio.run_data import RunData
 from studio.series_views import CurvesView, RegretView
+from studio.watch_area import MAX_TILES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 # One example of each plot kind: regret, pareto, curves.
@@ -162,7 +163,7 @@ def record(store, run_id: int, index: int, steps) -> None:
 
 def test_runs_back_to_back_leave_nothing_behind(qtbot, make_window, store, engine_catalogue):
     """A soak through the real window: runs written to the store as engines write them,
-    each adopted by the queue, followed in Watch (a fifth tile replaces one of four, and
+    each adopted by the queue, followed in Watch (a tile past MAX_TILES replaces the oldest, and
     every fourth run the user closes a tile), then two real engine runs from the Run button.
     Once every tile is closed and the queue cleared, nothing of any run is alive, and
     the RSS stopped growing after the warm-up."""
@@ -191,7 +192,7 @@ def test_runs_back_to_back_leave_nothing_behind(qtbot, make_window, store, engin
             win.watch.tiles[0].close_requested.emit(win.watch.tiles[0])
         qtbot.wait(10)
         rss.append(rss_mb())
-        assert len(win.watch.tiles) <= 4
+        assert len(win.watch.tiles) <= MAX_TILES
 
     half = STORE_RUNS // 2
     per_run = (rss[-1] - rss[half - 1]) / (STORE_RUNS - half)
