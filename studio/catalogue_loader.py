@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QObject, QProcess, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from engine.registry import Catalogue
 from studio.catalogue_cache import CatalogueCache
 from studio.engine_command import engine_process
 
 STDERR_LINES_SHOWN = 15
+# After a cache hit the engine is asked this much later: its child (importing torch)
+# would otherwise take a core from the window's first paint on a 2-core machine.
+REFRESH_DELAY_MS = 500
 
 
 class EngineJsonQuery(QObject):
@@ -88,7 +91,8 @@ class CatalogueLoader(EngineJsonQuery):
     """The catalogue: from the cache at once when it matches, then from the engine.
 
     `loaded` is emitted during `start()` for a cache hit, and again when the engine's
-    answer differs from what was listed; an answer equal to it emits nothing. Each
+    answer differs from what was listed; an answer equal to it emits nothing. After a
+    hit the engine is asked `REFRESH_DELAY_MS` later, once the window is up. Each
     answer of the engine is written to the cache. `document` is the JSON behind the
     catalogue last emitted, `from_cache` whether that came from the cache.
     """
@@ -102,6 +106,10 @@ class CatalogueLoader(EngineJsonQuery):
         self.document: list | None = None
         self.from_cache = False
         self._key: dict | None = None
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setSingleShot(True)
+        self.refresh_timer.setInterval(REFRESH_DELAY_MS)
+        self.refresh_timer.timeout.connect(self._ask_engine)
 
     def parse(self, document) -> Catalogue:
         return Catalogue.from_json(document)
@@ -117,10 +125,19 @@ class CatalogueLoader(EngineJsonQuery):
                 catalogue = self.parse(cached)
             except Exception:  # noqa: BLE001 - any cache the declarations cannot rebuild is no cache
                 catalogue = None
-        if catalogue is not None:
-            self.document, self.from_cache = cached, True
-            self.loaded.emit(catalogue)
+        if catalogue is None:
+            self._ask_engine()
+            return
+        self.document, self.from_cache = cached, True
+        self.loaded.emit(catalogue)
+        self.refresh_timer.start()
+
+    def _ask_engine(self) -> None:
         super().start()
+
+    def cancel(self) -> None:
+        self.refresh_timer.stop()
+        super().cancel()
 
     def answered(self, document, result) -> None:
         if document == self.document:

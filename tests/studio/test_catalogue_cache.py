@@ -59,8 +59,9 @@ def test_a_cache_hit_lists_the_catalogue_before_the_engine_answers(qtbot, make_w
     CatalogueCache().write(TOY_ENTRIES, CatalogueCache().key())
     monkeypatch.setattr(catalogue_loader, "engine_process", engine_answering(tmp_path, TOY_ENTRIES, True))
     win = make_window()
-    # No event has been processed: the engine cannot have answered, it is still asked.
-    assert win.catalogue_loader.process is not None and win.catalogue_loader.from_cache
+    # The engine has not even been started yet: it is asked once the window is up.
+    assert not (tmp_path / "starts").exists() and win.catalogue_loader.refresh_timer.isActive()
+    assert win.catalogue_loader.from_cache
     assert win.catalogue is not None and win.catalogue.algorithm_ids() == TOY_ALGORITHMS
     assert sorted(win.catalogue_pane.visible_algorithms()) == TOY_ALGORITHMS
     assert win.catalogue_message.isHidden() and not win.config_scroll.isHidden()
@@ -70,7 +71,8 @@ def test_a_cache_hit_lists_the_catalogue_before_the_engine_answers(qtbot, make_w
     reloads = []
     win.catalogue_loader.loaded.connect(reloads.append)
     (tmp_path / "release").touch()
-    qtbot.waitUntil(lambda: win.catalogue_loader.process is None, timeout=ENGINE_MS)
+    qtbot.waitUntil(lambda: (tmp_path / "starts").exists() and win.catalogue_loader.process is None,
+                    timeout=ENGINE_MS)
     # The engine agreed with the cache: nothing was listed again, nothing the user did was undone.
     assert reloads == []
     assert win.catalogue_pane.current_id == "toy.every_type"
@@ -112,6 +114,17 @@ def test_the_background_refresh_replaces_a_stale_list_keeping_the_choice_and_the
     assert not win.run_button.isEnabled()  # the refused field still refuses the run
     # The engine's answer is the cache now.
     assert cached_document(catalogue_cache_path)["catalogue"] == TOY_ENTRIES
+
+
+def test_a_window_closed_before_the_refresh_never_asks_the_engine(qtbot, make_window, monkeypatch, tmp_path):
+    CatalogueCache().write(TOY_ENTRIES, CatalogueCache().key())
+    monkeypatch.setattr(catalogue_loader, "engine_process", engine_answering(tmp_path, TOY_ENTRIES))
+    win = make_window()
+    assert win.catalogue_loader.refresh_timer.isActive()
+    win.close()
+    assert not win.catalogue_loader.refresh_timer.isActive()
+    qtbot.wait(catalogue_loader.REFRESH_DELAY_MS + 300)
+    assert not (tmp_path / "starts").exists() and win.catalogue_loader.process is None
 
 
 def test_a_failed_refresh_keeps_the_cached_list_and_says_so(qtbot, make_window, monkeypatch, tmp_path):
