@@ -308,7 +308,8 @@ class MainWindow(QMainWindow):
     def _catalogue_failed(self, message: str) -> None:
         if self.catalogue is not None:
             # The cached list is shown; only its refresh failed.
-            self.statusBar().showMessage(f"The catalogue could not be refreshed: {message.splitlines()[0]}", 15_000)
+            first_line = (message.splitlines() or [""])[0]
+            self.statusBar().showMessage(f"The catalogue could not be refreshed: {first_line}", 15_000)
             return
         self.catalogue_message.setText(f"<b>The catalogue could not be loaded.</b><pre>{html.escape(message)}</pre>")
         self.catalogue_message.setStyleSheet("color: #c0392b;")

@@ -141,7 +141,9 @@ def test_a_failed_refresh_keeps_the_cached_list_and_says_so(qtbot, make_window, 
     with qtbot.waitSignal(win.catalogue_loader.failed, timeout=ENGINE_MS):
         pass
     assert win.catalogue.algorithm_ids() == TOY_ALGORITHMS and win.catalogue_message.isHidden()
-    assert win.statusBar().currentMessage().startswith("The catalogue could not be refreshed: ")
+    message = win.statusBar().currentMessage()
+    assert message.startswith("The catalogue could not be refreshed: `python") and message.endswith(
+        "exited with code 1:")
 
 
 def fake_engine_folder(root: Path) -> Path:
