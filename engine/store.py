@@ -17,12 +17,15 @@ import socket
 import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sqlite_utils
 
 from engine.blocks import Block, BlockError, from_rows
 from engine.store_file import why_not_a_store
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 30_000
@@ -142,10 +145,10 @@ class Store:
         try:
             conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.db = sqlite_utils.Database(conn)
+            self.conn, self._db = conn, None
             self._refuse_newer_schema()  # before the first write: a refused file stays as it was
-            if self.db.journal_mode != "wal":
-                self.db.enable_wal()
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = wal")
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as err:
@@ -155,7 +158,19 @@ class Store:
         except StoreError:
             conn.close()
             raise
-        self.conn = conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The connection as a sqlite-utils Database, for migrations.
+
+        Made on first use: sqlite-utils imports pandas whenever it is installed, a cost
+        that opening a store (and so the studio's start) need not pay.
+        """
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     def close(self):
         self.conn.close()
@@ -168,9 +183,9 @@ class Store:
 
     # -- schema -----------------------------------------------------------------------
     def schema_version(self) -> int:
-        if "meta" not in self.db.table_names():
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
             return 0
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
     def _refuse_newer_schema(self):

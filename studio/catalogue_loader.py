@@ -5,18 +5,25 @@ the child pays that import (about two seconds) while the window is already up. I
 JSON answer (`python -m engine list --json`, `python -m engine hardware --json`) is
 read here: the catalogue is rebuilt with `Catalogue.from_json` (declarations only,
 no torch), the hardware is checked field by field.
+
+The catalogue's answer is also kept in a cache (`studio.catalogue_cache`): a start whose
+cache matches lists the catalogue at once and asks the engine anyway, in the background.
 """
 
 from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QObject, QProcess, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from engine.registry import Catalogue
+from studio.catalogue_cache import CatalogueCache
 from studio.engine_command import engine_process
 
 STDERR_LINES_SHOWN = 15
+# After a cache hit the engine is asked this much later: its child (importing torch)
+# would otherwise take a core from the window's first paint on a 2-core machine.
+REFRESH_DELAY_MS = 500
 
 
 class EngineJsonQuery(QObject):
@@ -60,10 +67,15 @@ class EngineJsonQuery(QObject):
             self.failed.emit(f"`{' '.join(['python', *process.arguments()])}` exited with code {exit_code}:\n{tail}")
             return
         try:
-            result = self.parse(json.loads(out))
+            document = json.loads(out)
+            result = self.parse(document)
         except (ValueError, KeyError, TypeError) as error:
             self.failed.emit(f"the engine's {self.WHAT} could not be read: {error}")
             return
+        self.answered(document, result)
+
+    def answered(self, document, result) -> None:
+        """The engine's answer, read: `result` is what `parse` made of `document`."""
         self.loaded.emit(result)
 
     def _error_occurred(self, error: QProcess.ProcessError) -> None:
@@ -76,11 +88,63 @@ class EngineJsonQuery(QObject):
 
 
 class CatalogueLoader(EngineJsonQuery):
+    """The catalogue: from the cache at once when it matches, then from the engine.
+
+    `loaded` is emitted during `start()` for a cache hit, and again when the engine's
+    answer differs from what was listed; an answer equal to it emits nothing. After a
+    hit the engine is asked `REFRESH_DELAY_MS` later, once the window is up. Each
+    answer of the engine is written to the cache. `document` is the JSON behind the
+    catalogue last emitted, `from_cache` whether that came from the cache.
+    """
+
     ARGS = ("list", "--json")
     WHAT = "catalogue"
 
+    def __init__(self, parent=None, cache: CatalogueCache | None = None):
+        super().__init__(parent)
+        self.cache = cache if cache is not None else CatalogueCache()
+        self.document: list | None = None
+        self.from_cache = False
+        self._key: dict | None = None
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setSingleShot(True)
+        self.refresh_timer.setInterval(REFRESH_DELAY_MS)
+        self.refresh_timer.timeout.connect(self._ask_engine)
+
     def parse(self, document) -> Catalogue:
         return Catalogue.from_json(document)
+
+    def start(self) -> None:
+        # The key is taken before the engine is asked: a lab edited meanwhile gives the
+        # next start a miss (and a fresh answer), never an old answer under a new key.
+        self._key = self.cache.key()
+        cached = self.cache.read(self._key)
+        catalogue = None
+        if cached is not None:
+            try:
+                catalogue = self.parse(cached)
+            except Exception:  # noqa: BLE001 - any cache the declarations cannot rebuild is no cache
+                catalogue = None
+        if catalogue is None:
+            self._ask_engine()
+            return
+        self.document, self.from_cache = cached, True
+        self.loaded.emit(catalogue)
+        self.refresh_timer.start()
+
+    def _ask_engine(self) -> None:
+        super().start()
+
+    def cancel(self) -> None:
+        self.refresh_timer.stop()
+        super().cancel()
+
+    def answered(self, document, result) -> None:
+        if document == self.document:
+            return  # the cache was right: the list, the selection and the form stay as they are
+        self.cache.write(document, self._key if self._key is not None else self.cache.key())
+        self.document, self.from_cache = document, False
+        self.loaded.emit(result)
 
 
 class HardwareLoader(EngineJsonQuery):

@@ -104,6 +104,9 @@ class CataloguePane(QWidget):
         self._haystacks: dict[str, str] = {}
 
     def set_catalogue(self, catalogue: Catalogue) -> None:
+        """List `catalogue`; the current algorithm stays current while it is listed (a
+        catalogue listed again), without `algorithm_chosen`: nothing was chosen anew."""
+        current = self.current_id
         self.catalogue = catalogue
         self.tree.blockSignals(True)
         self.tree.clear()
@@ -135,6 +138,9 @@ class CataloguePane(QWidget):
             self.tree.addTopLevelItem(families[name])
             families[name].setExpanded(True)
             self._count_children(families[name])
+        if current in self._items:
+            self.tree.setCurrentItem(self._items[current])
+            self.details.setText(self.describe(current))
         self.tree.blockSignals(False)
         self.apply_filter(self.search.text())
 

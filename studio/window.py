@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QMessageBox,
                                QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.registry import Catalogue
@@ -22,7 +22,7 @@ from studio.about import about_html
 from studio.catalogue_loader import CatalogueLoader, HardwareLoader
 from studio.catalogue_pane import CataloguePane
 from studio.close_prompt import ask_about_runs_in_flight
-from studio.config_panel import ConfigPanel
+from studio.config_panel import ID_ROLE, ConfigPanel
 from studio.examples import examples
 from studio.hardware_panel import HardwarePanel
 from studio.menus import build_menus, make_action
@@ -41,6 +41,18 @@ def _scrolled(widget: QWidget) -> QScrollArea:
     area.setWidget(widget)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return area
+
+
+def _typed(field):
+    """A field's value as the user left it: the text of a text box, even one refused."""
+    return field.editor.text() if isinstance(field.editor, QLineEdit) else field.raw_value()
+
+
+def _retype(field, value) -> None:
+    if isinstance(field.editor, QLineEdit):
+        field.editor.setText(value)
+    else:
+        field.set_value(value)
 
 
 class MainWindow(QMainWindow):
@@ -249,6 +261,9 @@ class MainWindow(QMainWindow):
 
     # -- catalogue and hardware -------------------------------------------------------------
     def _catalogue_loaded(self, catalogue: Catalogue) -> None:
+        if self.catalogue is not None:
+            self._catalogue_refreshed(catalogue)
+            return
         self.catalogue = catalogue
         self.catalogue_message.hide()
         self.catalogue_pane.set_catalogue(catalogue)
@@ -259,7 +274,43 @@ class MainWindow(QMainWindow):
         window_settings.restore_last_spec(self)
         self._update_actions()
 
+    def _catalogue_refreshed(self, catalogue: Catalogue) -> None:
+        """The engine's answer differs from the cached list shown: list it, keeping what the
+        user chose (algorithm, problem, search) and typed (each field whose declaration is
+        still there, as typed, even where the new bounds refuse it)."""
+        chosen = self.config.algorithm.id if self.config.algorithm is not None else None
+        problem = self.config.problem.id if self.config.problem is not None else None
+        typed = {section: {name: (field.param, _typed(field)) for name, field in form.fields.items()}
+                 for section, form in self.config.forms().items() if section != "run"}
+        self.catalogue = catalogue
+        self.catalogue_pane.set_catalogue(catalogue)
+        # Rebuilt quietly: passing through the first algorithm must not reach the pane
+        # (whose search it would clear to show it).
+        self.config.blockSignals(True)
+        try:
+            self.config.set_catalogue(catalogue)
+            if chosen in catalogue.algorithm_ids():
+                self.config.select_algorithm(chosen)
+                index = self.config.problem_combo.findData(problem, ID_ROLE)
+                if index >= 0 and index != self.config.problem_combo.currentIndex():
+                    self.config.problem_combo.setCurrentIndex(index)
+                for section, form in self.config.forms().items():
+                    for name, (param, value) in typed.get(section, {}).items():
+                        field = form.fields.get(name)
+                        if field is not None and field.param.type == param.type:
+                            _retype(field, value)
+        finally:
+            self.config.blockSignals(False)
+        if self.config.algorithm is not None and self.catalogue_pane.current_id != self.config.algorithm.id:
+            self.catalogue_pane.select(self.config.algorithm.id)
+        self._update_actions()
+
     def _catalogue_failed(self, message: str) -> None:
+        if self.catalogue is not None:
+            # The cached list is shown; only its refresh failed.
+            first_line = (message.splitlines() or [""])[0]
+            self.statusBar().showMessage(f"The catalogue could not be refreshed: {first_line}", 15_000)
+            return
         self.catalogue_message.setText(f"<b>The catalogue could not be loaded.</b><pre>{html.escape(message)}</pre>")
         self.catalogue_message.setStyleSheet("color: #c0392b;")
 

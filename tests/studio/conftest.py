@@ -96,6 +96,16 @@ def studio_settings_folder(tmp_path):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def catalogue_cache_path(tmp_path, monkeypatch):
+    """Every test gets its own catalogue cache, empty at first: never the user's."""
+    from studio import catalogue_cache
+
+    path = tmp_path / "cache" / "catalogue.json"
+    monkeypatch.setattr(catalogue_cache, "default_cache_path", lambda: path)
+    return path
+
+
 # A stand-in for `python -m engine run SPEC --db DB --json`, without torch: it writes the
 # run to the store as the engine does (queued -> running -> final status, heartbeats,
 # steps_done), prints the same lines, exits with the same codes, and goes on until the
