@@ -75,16 +75,18 @@ def test_greedy_action_is_taken_on_the_combined_q():
 @pytest.mark.parametrize("mapping", ["identity", "log", "mixed"])
 def test_converges_to_q_star_on_a_deterministic_mdp(mapping):
     """Result: with deterministic transitions and rewards, every map's fixed point is Q*
-    (the channels' values under the greedy policy add up to Q*); from Q = 0, 4000 steps
-    with β_reg = 1, β_f = 0.5 bring the RMS error to Q* (value iteration) below 1e-6 of
-    the scale of Q* on 3 seeds."""
+    (the channels' values under the greedy policy add up to Q*); from Q = 0, 2500 steps
+    with β_reg = 1, β_f = 0.5 bring the RMS error to Q* (value iteration) below 1e-8 of
+    the scale of Q* on 3 seeds, and the greedy policy's return to the optimum. The log
+    floor is 1e-9 here, so that no channel value lies below it (at the default 1e-4 a
+    channel worth less is learned as the floor, an error of about 1e-6 of the scale)."""
     _, prob, rec = run(ValueMapping, RewardScalesMDP,
-                       {"mapping": mapping, "beta_reg": 1.0, "beta_f": 0.5, "epsilon": 0.5},
+                       {"mapping": mapping, "log_floor": 1e-9, "beta_reg": 1.0, "beta_f": 0.5, "epsilon": 0.5},
                        {"states": 4, "actions": 2, "deterministic": True, "restart": 0.3,
-                        "small_scale": 0.1, "large_scale": 10.0}, seeds=3, checkpoints=[4000])
+                        "small_scale": 0.1, "large_scale": 10.0}, seeds=3, checkpoints=[2500])
     scale = prob.q_star.abs().amax((1, 2))
-    assert (rec.values[4000]["q_error"] < 1e-6 * scale).all()
-    assert rec.values[4000]["return_gap"].abs().max() < 1e-9 * scale.max()
+    assert (rec.values[2500]["q_error"] < 1e-8 * scale).all()
+    assert rec.values[2500]["return_gap"].abs().max() < 1e-9 * scale.max()
 
 
 def test_value_iteration_on_a_two_state_chain():
