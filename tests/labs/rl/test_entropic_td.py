@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.labs.rl.entropic_mdp import EntropicMDP, entropic_optimal_q
+from engine.labs.rl.entropic_mdp import EntropicMDP
 from engine.labs.rl.entropic_td import EntropicTD, loss_step
 from tests.labs.rl.support import build, run
 

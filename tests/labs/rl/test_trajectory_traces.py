@@ -9,7 +9,7 @@ import torch
 
 from engine.labs.rl.gridworld import Gridworld, action_values, control_values, grid_transitions
 from engine.labs.rl.trajectory_traces import TRACES, TrajectoryAwareTraces, next_betas
-from tests.labs.rl.support import CPU, build, run
+from tests.labs.rl.support import CPU, run
 
 LAM = 0.8
 # ρ_1, ρ_2, ρ_3 of the actions taken after the first visit, with μ = 1/4: π = ρ/4.

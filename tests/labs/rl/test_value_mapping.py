@@ -9,7 +9,7 @@ import torch
 
 from engine.labs.rl.tabular_mdp import RewardScalesMDP, control_values_batched
 from engine.labs.rl.value_mapping import ValueMapping, mapped_update
-from tests.labs.rl.support import CPU, build, run
+from tests.labs.rl.support import build, run
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
