@@ -29,7 +29,7 @@ SPECS = ("ucb-vs-thompson.toml", "pareto-two-task.toml", "dpo-tabular.toml")
 TINY = ("run.seeds=2", "run.steps=200", "hardware.device=\"cpu\"")
 STORE_RUNS = 24
 ENGINE_RUNS = 2
-ENGINE_MS = 90_000
+ENGINE_MS = 240_000
 # Measured (bench/README.md, "Studio memory"): with the fix, the RSS of 100 runs grows
 # 0.00-0.07 MB per run after a warm-up of about 15 (the queue's rows of finished runs;
 # none when they are cleared); before it, 1.1-2.0 MB per run. The bound sits between,
@@ -194,8 +194,11 @@ def test_runs_back_to_back_leave_nothing_behind(qtbot, make_window, store, engin
         rss.append(rss_mb())
         assert len(win.watch.tiles) <= MAX_TILES
 
+    # The slope of a least-squares line through the second half: one late page fault
+    # or a malloc arena trimmed between two runs does not swing it as an end-to-end
+    # difference would.
     half = STORE_RUNS // 2
-    per_run = (rss[-1] - rss[half - 1]) / (STORE_RUNS - half)
+    per_run = float(np.polyfit(np.arange(half, STORE_RUNS), rss[half:], 1)[0])
     assert per_run < MAX_MB_PER_RUN, f"RSS grew {per_run:.2f} MB per run after the warm-up: {rss}"
 
     # Side by side, as a user queues them (two workers).
