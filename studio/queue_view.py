@@ -135,7 +135,13 @@ class QueueView(QWidget):
         self.bars.pop(id(entry), None)
         self.stop_buttons.pop(id(entry), None)
         if item is not None:
-            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
+            # Qt moves the current row to a neighbour when a row goes: that is not the
+            # user picking a run, so it must not open one in Watch ("Clear finished" did).
+            blocked = self.tree.blockSignals(True)
+            try:
+                self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
+            finally:
+                self.tree.blockSignals(blocked)
         self._update_title()
 
     def update_entry(self, entry: QueueEntry) -> None:

@@ -208,8 +208,13 @@ def test_runs_back_to_back_leave_nothing_behind(qtbot, make_window, store, engin
     qtbot.waitUntil(lambda: all(win.watch.tile(e.run_id).over for e in engine_entries), timeout=10_000)
 
     del tile, entry, engine_entries  # this test's own references
+    # Following stops first: a run's last notice still in the event queue would
+    # otherwise open a fresh tile for it after the clear, a tile that is rightly alive.
+    win.actions.follow_runs.setChecked(False)
+    flush_deletions()
     win.watch.clear()
     win.queue.clear_finished()
     flush_deletions()
+    assert win.watch.tiles == []
     assert alive() == dict.fromkeys(VIEW_CLASSES, 0)
     assert widget_classes() == widgets_before

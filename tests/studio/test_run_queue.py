@@ -177,3 +177,21 @@ def test_stop_pressed_as_a_run_finishes_shows_the_stores_status(qtbot, queue, st
     assert (entry.state, entry.error) == ("finished", "")  # ...but the store's final status is shown
     assert view.items[id(entry)].text(1) == "finished"
     assert entry.steps_done == 1000
+
+
+def test_clearing_finished_runs_selects_none_of_them(qtbot, queue, store, started_run):
+    """Qt moves the current row to a neighbour as rows go; "Clear finished" must not take
+    that for the user picking a run (the window would open it in Watch)."""
+    view = QueueView(queue)
+    qtbot.addWidget(view)
+    run_ids = [started_run("toy.regret", seeds=1, steps=10) for _ in range(3)]
+    entries = queue.adopt_live_runs()
+    for run_id in run_ids:
+        store.finish_run(run_id, "finished")
+    qtbot.waitUntil(lambda: all(e.state == "finished" for e in entries), timeout=ENGINE_MS)
+    view.select(entries[0])
+    picked = []
+    view.entry_selected.connect(picked.append)
+    queue.clear_finished()
+    assert view.tree.topLevelItemCount() == 0
+    assert picked == []
