@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine.spec import RunSpec
-from engine.store import Store
+from engine.store import Store, aggregate_row
 from studio.compare.panel import ComparePanel
 from studio.export.figure import run_figure
 from studio.history.summary import SummarySpec
@@ -28,36 +28,27 @@ T_975_DF99 = 1.984217  # 99 degrees of freedom
 MEAN_50 = 25.5 * STEPS  # mean of s * (1..50)
 HALF_50 = T_975_DF49 * math.sqrt(212.5 / 50) * STEPS  # t * sqrt(var / n), var = 212.5 s^2
 METRIC = "cumulative_regret"
-INSERT_AGGREGATE = ("INSERT INTO series_aggregates(run_id, metric, step, n, mean, var, min, max, q05, q25, q50, "
-                    "q75, q95, wall_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
-def aggregate_rows(run_id, metric, values, steps, wall=0.1):
+def aggregate_rows(metric, values, steps, wall=0.1):
     """The rows the engine writes: statistics over every seed (columns of `values`) per step."""
-    rows = []
-    for step, row in zip(steps, values):
-        q05, q25, q50, q75, q95 = np.quantile(row, [0.05, 0.25, 0.5, 0.75, 0.95])
-        var = float(np.var(row, ddof=1)) if len(row) > 1 else None
-        rows.append((run_id, metric, int(step), len(row), float(row.mean()), var, float(row.min()),
-                     float(row.max()), q05, q25, q50, q75, q95, wall * int(step)))
-    return rows
+    return [aggregate_row(metric, int(step), row, wall * int(step)) for step, row in zip(steps, values)]
 
 
 def write_run(store, catalogue, first_seed=0, seeds=SEEDS, kept=KEPT, steps=STEPS, metric=METRIC,
               status="finished", rate=0.5):
     """A run whose seed s (first_seed + index) records s * (seed + 1): per-seed rows only for the
-    first `kept`, aggregates over all `seeds`."""
-    spec = RunSpec.from_dict({"run": {"seeds": seeds, "steps": int(steps[-1]), "seed": first_seed},
+    first `kept`, aggregates over all `seeds`, written with the engine's Store API."""
+    spec = RunSpec.from_dict({"run": {"seeds": seeds, "steps": int(steps[-1]), "seed": first_seed,
+                                      "keep_seeds": kept},
                               "algorithm": {"id": "toy.every_type", "rate": rate},
                               "problem": {"id": "toy.quadratic"}}, catalogue)
     run_id = store.create_run(spec, family="bandits", plot="regret")
     store.start_run(run_id, {"device": "cpu", "dtype": "float32", "threads": 1})
     values = steps[:, None] * (first_seed + np.arange(seeds) + 1.0)[None, :]  # steps x seeds
     store.append(run_id, [(metric, int(step), seed, float(values[i, seed]), 0.1 * int(step))
-                          for i, step in enumerate(steps) for seed in range(kept)])
-    with store.conn:
-        store.conn.execute("UPDATE runs SET kept_seeds=? WHERE id=?", (kept, run_id))
-        store.conn.executemany(INSERT_AGGREGATE, aggregate_rows(run_id, metric, values, steps))
+                          for i, step in enumerate(steps) for seed in range(kept)],
+                 aggregate_rows=aggregate_rows(metric, values, steps))
     if status != "running":
         store.finish_run(run_id, status)
     return run_id
@@ -81,6 +72,7 @@ def regret(qtbot):
 def test_the_store_holds_only_the_kept_seeds_per_seed(store, reader, toy_catalogue):
     """The premise of every test below: 3 seeds' values stored, 50 seeds aggregated."""
     run_id = write_run(store, toy_catalogue)
+    assert reader.get_run(run_id)["kept_seeds"] == KEPT
     data = RunData.from_store(reader, run_id)
     assert data.tables[METRIC].seeds == KEPT and data.aggregates[METRIC].seeds == SEEDS
     assert np.allclose(data.tables[METRIC].summary()["mean"], 2.0 * STEPS)  # what the old views drew
@@ -157,9 +149,8 @@ def test_a_live_run_polls_new_aggregates_by_cursor(store, reader, toy_catalogue,
     later = STEPS[2:]
     values = later[:, None] * (np.arange(SEEDS) + 1.0)[None, :]
     store.append(run_id, [(METRIC, int(s), seed, float(values[i, seed]), 0.1 * int(s))
-                          for i, s in enumerate(later) for seed in range(KEPT)])
-    with store.conn:
-        store.conn.executemany(INSERT_AGGREGATE, aggregate_rows(run_id, METRIC, values, later))
+                          for i, s in enumerate(later) for seed in range(KEPT)],
+                 aggregate_rows=aggregate_rows(METRIC, values, later))
     data.read_new(reader, run_id)
     assert not data.read_new(reader, run_id)  # nothing twice
     regret.render(data)
