@@ -145,7 +145,8 @@ def seed_aggregates(values) -> dict:
     wide = arr.astype(np.float64, copy=False)
     mean = float(wide.mean())
     out["mean"] = mean
-    out["var"] = float(np.dot(wide - mean, wide - mean) / (n - 1)) if n > 1 else math.nan
+    with np.errstate(invalid="ignore"):  # an infinite value: the variance is NaN, as numpy's
+        out["var"] = float(np.dot(wide - mean, wide - mean) / (n - 1)) if n > 1 else math.nan
     positions = np.asarray(QUANTILES) * (n - 1)
     below = np.floor(positions).astype(np.int64)
     above = np.minimum(below + 1, n - 1)

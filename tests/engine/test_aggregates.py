@@ -225,3 +225,99 @@ def test_kept_seeds_is_stored_only_when_fewer_than_all_seeds_are_kept(tmp_path):
     every = store.create_run(RunSpec.from_toml(SPEC.replace("steps = 3", 'steps = 3\nkeep_seeds = "all"'),
                                                Catalogue.live()), family="bandits", plot="regret")
     assert [store.get_run(i)["kept_seeds"] for i in (all_kept, few, every)] == [None, 2, None]
+
+
+# -- the recorder: aggregates where the values live, per-seed values for the kept seeds ----------
+RUN = """
+[run]
+seeds = 150
+steps = 300
+seed = 4
+{keep}
+[algorithm]
+id = "bandits.ucb1"
+[problem]
+id = "bandits.bernoulli"
+means = [0.2, 0.5, 0.55]
+[hardware]
+device = "cpu"
+threads = 1
+dtype = "float64"
+"""
+
+
+def _run(store, keep=""):
+    from engine import runner
+
+    spec = RunSpec.from_toml(RUN.format(keep=keep), Catalogue.live())
+    run_id, status = runner.execute(spec, store, "cpu")
+    assert status == "finished"
+    return run_id
+
+
+def _per_seed_table(store, run_id, metric):
+    steps, seeds, values = store.series_arrays(run_id, metric)
+    own = seeds >= 0
+    unique_steps = np.unique(steps[own])
+    return unique_steps, values[own].reshape(len(unique_steps), -1), np.unique(seeds[own])
+
+
+def test_a_real_run_stores_aggregates_equal_to_those_of_every_seed(tmp_path):
+    from engine.metrics import seed_summary
+
+    store = Store(tmp_path / "r.db")
+    every, default = _run(store, 'keep_seeds = "all"'), _run(store)
+    for metric in ("cumulative_regret", "best_arm_fraction"):
+        steps, table, seeds = _per_seed_table(store, every, metric)
+        assert seeds.tolist() == list(range(150))
+        summary = seed_summary(table, axis=1)
+        stored = store.aggregate_arrays(default, metric)
+        assert stored["step"].tolist() == steps.tolist() and stored["n"].tolist() == [150] * len(steps)
+        lo, hi = band_from_aggregate(stored["n"], stored["mean"], stored["var"])
+        np.testing.assert_allclose(stored["mean"], summary["mean"], rtol=1e-9)
+        np.testing.assert_allclose(lo, summary["lo"], rtol=1e-9)
+        np.testing.assert_allclose(hi, summary["hi"], rtol=1e-9)
+        for row, values in zip(range(len(steps)), table):
+            want = numpy_aggregates(values)
+            for field in AGGREGATE_FIELDS:
+                assert _close(float(stored[field][row]), float(want[field]), rel=1e-9), (metric, row, field)
+        # the default run kept the first 100 seeds, value for value the same as the full run's
+        kept_steps, kept, kept_seeds = _per_seed_table(store, default, metric)
+        assert kept_seeds.tolist() == list(range(100))
+        np.testing.assert_array_equal(kept, table[:, :100])
+    assert store.get_run(default)["kept_seeds"] == 100 and store.get_run(every)["kept_seeds"] is None
+    bounds = store.series(default, "regret_upper_bound")
+    assert list(bounds) == [BOUND_SEED]  # bounds stay per-seed blocks
+
+
+def test_keep_seeds_3_stores_three_seeds_and_aggregates_all(tmp_path):
+    store = Store(tmp_path / "k.db")
+    run_id = _run(store, "keep_seeds = 3")
+    steps, seeds, _ = store.series_arrays(run_id, "cumulative_regret")
+    assert sorted(set(seeds.tolist())) == [0, 1, 2]
+    assert set(store.aggregate_arrays(run_id, "cumulative_regret")["n"].tolist()) == {150}
+    nothing = _run(store, "keep_seeds = 0")
+    assert store.series_arrays(nothing, "cumulative_regret")[0].size == 0
+    assert store.metrics_of(nothing) == ["best_arm_fraction", "cumulative_regret", "regret_lower_bound",
+                                         "regret_upper_bound"]
+
+
+def test_the_device_aggregates_equal_numpy_on_any_device():
+    """The CUDA path's arithmetic (sort, indices from the count, interpolation), run on the
+    CPU here; on a CUDA machine the same checks run there too."""
+    import torch
+
+    from engine.runner import device_aggregates
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rng = np.random.default_rng(5)
+    cases = [*TABLE, rng.standard_normal(1000), np.array([np.nan, np.nan]), np.array([np.nan, 4.0]),
+             np.array([1.0, np.inf, 2.0])]
+    for device in devices:
+        for values in cases:
+            for dtype in (torch.float64, torch.float32):
+                tensor = torch.tensor(values, dtype=dtype, device=device)
+                got = device_aggregates(tensor).cpu().numpy()
+                want = seed_aggregates(tensor.cpu().double().numpy())
+                for i, field in enumerate(AGGREGATE_FIELDS):
+                    assert _close(float(got[i]), float(want[field])), (device, dtype, values, field)
