@@ -70,6 +70,17 @@ def test_float32_values_give_the_quantiles_of_their_float64_values():
         assert _close(got[field], want[field]), field
 
 
+def test_order_statistics_are_those_of_a_sort():
+    from engine.metrics.aggregate import order_statistics
+
+    rng = np.random.default_rng(8)
+    for values in (rng.standard_normal(9999), rng.integers(0, 5, 1000).astype(float), np.array([3.0])):
+        ranks = sorted(set(rng.integers(0, len(values), 12).tolist() + [0, len(values) - 1]))
+        got = order_statistics(values, ranks)
+        assert got[ranks].tolist() == np.sort(values)[ranks].tolist()
+        assert sorted(got.tolist()) == sorted(values.tolist())  # a permutation, the input untouched
+
+
 def test_empty_and_single_seed_aggregates():
     empty = seed_aggregates(np.array([np.nan, np.nan]))
     assert empty["n"] == 0 and all(math.isnan(empty[f]) for f in AGGREGATE_FIELDS[1:])
@@ -321,3 +332,41 @@ def test_the_device_aggregates_equal_numpy_on_any_device():
                 want = seed_aggregates(tensor.cpu().double().numpy())
                 for i, field in enumerate(AGGREGATE_FIELDS):
                     assert _close(float(got[i]), float(want[field])), (device, dtype, values, field)
+
+
+def test_export_aggregate_csv_of_a_hand_made_run(tmp_path, capsys):
+    import csv
+    import io
+
+    from engine import cli
+
+    store, run_id = _store(tmp_path)
+    store.append(run_id, aggregate_rows=[aggregate_row("r", step, values, 0.0) for step, values in zip(STEPS, TABLE)],
+                 blocks=[Block("r", 0, STEPS, TABLE[:, :2], np.zeros(3)),
+                         Block("regret_upper_bound", BOUND_SEED, STEPS, np.ones((3, 1)), np.zeros(3))])
+    store.close()
+    db = str(tmp_path / "a.db")
+    assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0]) == ["step", "metric", "n", "mean", "lo", "hi", "min", "q05", "q25", "q50", "q75", "q95",
+                             "max"]
+    assert [(r["step"], r["metric"], r["n"]) for r in rows] == [("1", "r", "5"), ("2", "r", "4"), ("3", "r", "5")]
+    # step 1: 0.5, 1, 2, 4, 8 -> mean 3.1, var 37.2 / 4 = 9.3 (by hand), t(0.975, 4) = 2.776445
+    first = {k: float(v) for k, v in rows[0].items() if k != "metric"}
+    half = 2.776445 * math.sqrt(9.3 / 5)
+    assert first["mean"] == pytest.approx(3.1) and first["lo"] == pytest.approx(3.1 - half, rel=1e-12)
+    assert first["hi"] == pytest.approx(3.1 + half, rel=1e-12)
+    assert (first["min"], first["q25"], first["q50"], first["q75"], first["max"]) == (0.5, 1.0, 2.0, 4.0, 8.0)
+    assert first["q05"] == pytest.approx(0.6) and first["q95"] == pytest.approx(7.2)
+    # step 3: 2, 2, 2, 5, -1 -> mean 2, var 4.5
+    third = {k: float(v) for k, v in rows[2].items() if k != "metric"}
+    assert third["lo"] == pytest.approx(2 - 2.776445 * math.sqrt(4.5 / 5), rel=1e-12)
+    # the per-seed form stays, for the kept seeds
+    assert cli.main(["export", str(run_id), "--db", db, "--format", "csv"]) == 0
+    per_seed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted({r["seed"] for r in per_seed if r["metric"] == "r"}) == ["0", "1"]
+    assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--format", "json"]) == 0
+    doc = __import__("json").loads(capsys.readouterr().out)
+    assert [a["n"] for a in doc["aggregates"]] == [5, 4, 5] and doc["aggregates"][1]["q50"] == pytest.approx(0.625)
+    assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--table", "pareto"]) == 2
+    assert "does not go with --table pareto" in capsys.readouterr().err
