@@ -70,6 +70,17 @@ def test_float32_values_give_the_quantiles_of_their_float64_values():
         assert _close(got[field], want[field]), field
 
 
+def test_order_statistics_are_those_of_a_sort():
+    from engine.metrics.aggregate import order_statistics
+
+    rng = np.random.default_rng(8)
+    for values in (rng.standard_normal(9999), rng.integers(0, 5, 1000).astype(float), np.array([3.0])):
+        ranks = sorted(set(rng.integers(0, len(values), 12).tolist() + [0, len(values) - 1]))
+        got = order_statistics(values, ranks)
+        assert got[ranks].tolist() == np.sort(values)[ranks].tolist()
+        assert sorted(got.tolist()) == sorted(values.tolist())  # a permutation, the input untouched
+
+
 def test_empty_and_single_seed_aggregates():
     empty = seed_aggregates(np.array([np.nan, np.nan]))
     assert empty["n"] == 0 and all(math.isnan(empty[f]) for f in AGGREGATE_FIELDS[1:])
@@ -225,3 +236,137 @@ def test_kept_seeds_is_stored_only_when_fewer_than_all_seeds_are_kept(tmp_path):
     every = store.create_run(RunSpec.from_toml(SPEC.replace("steps = 3", 'steps = 3\nkeep_seeds = "all"'),
                                                Catalogue.live()), family="bandits", plot="regret")
     assert [store.get_run(i)["kept_seeds"] for i in (all_kept, few, every)] == [None, 2, None]
+
+
+# -- the recorder: aggregates where the values live, per-seed values for the kept seeds ----------
+RUN = """
+[run]
+seeds = 150
+steps = 300
+seed = 4
+{keep}
+[algorithm]
+id = "bandits.ucb1"
+[problem]
+id = "bandits.bernoulli"
+means = [0.2, 0.5, 0.55]
+[hardware]
+device = "cpu"
+threads = 1
+dtype = "float64"
+"""
+
+
+def _run(store, keep=""):
+    from engine import runner
+
+    spec = RunSpec.from_toml(RUN.format(keep=keep), Catalogue.live())
+    run_id, status = runner.execute(spec, store, "cpu")
+    assert status == "finished"
+    return run_id
+
+
+def _per_seed_table(store, run_id, metric):
+    steps, seeds, values = store.series_arrays(run_id, metric)
+    own = seeds >= 0
+    unique_steps = np.unique(steps[own])
+    return unique_steps, values[own].reshape(len(unique_steps), -1), np.unique(seeds[own])
+
+
+def test_a_real_run_stores_aggregates_equal_to_those_of_every_seed(tmp_path):
+    from engine.metrics import seed_summary
+
+    store = Store(tmp_path / "r.db")
+    every, default = _run(store, 'keep_seeds = "all"'), _run(store)
+    for metric in ("cumulative_regret", "best_arm_fraction"):
+        steps, table, seeds = _per_seed_table(store, every, metric)
+        assert seeds.tolist() == list(range(150))
+        summary = seed_summary(table, axis=1)
+        stored = store.aggregate_arrays(default, metric)
+        assert stored["step"].tolist() == steps.tolist() and stored["n"].tolist() == [150] * len(steps)
+        lo, hi = band_from_aggregate(stored["n"], stored["mean"], stored["var"])
+        np.testing.assert_allclose(stored["mean"], summary["mean"], rtol=1e-9)
+        np.testing.assert_allclose(lo, summary["lo"], rtol=1e-9)
+        np.testing.assert_allclose(hi, summary["hi"], rtol=1e-9)
+        for row, values in zip(range(len(steps)), table):
+            want = numpy_aggregates(values)
+            for field in AGGREGATE_FIELDS:
+                assert _close(float(stored[field][row]), float(want[field]), rel=1e-9), (metric, row, field)
+        # the default run kept the first 100 seeds, value for value the same as the full run's
+        kept_steps, kept, kept_seeds = _per_seed_table(store, default, metric)
+        assert kept_seeds.tolist() == list(range(100))
+        np.testing.assert_array_equal(kept, table[:, :100])
+    assert store.get_run(default)["kept_seeds"] == 100 and store.get_run(every)["kept_seeds"] is None
+    bounds = store.series(default, "regret_upper_bound")
+    assert list(bounds) == [BOUND_SEED]  # bounds stay per-seed blocks
+
+
+def test_keep_seeds_3_stores_three_seeds_and_aggregates_all(tmp_path):
+    store = Store(tmp_path / "k.db")
+    run_id = _run(store, "keep_seeds = 3")
+    steps, seeds, _ = store.series_arrays(run_id, "cumulative_regret")
+    assert sorted(set(seeds.tolist())) == [0, 1, 2]
+    assert set(store.aggregate_arrays(run_id, "cumulative_regret")["n"].tolist()) == {150}
+    nothing = _run(store, "keep_seeds = 0")
+    assert store.series_arrays(nothing, "cumulative_regret")[0].size == 0
+    assert store.metrics_of(nothing) == ["best_arm_fraction", "cumulative_regret", "regret_lower_bound",
+                                         "regret_upper_bound"]
+
+
+def test_the_device_aggregates_equal_numpy_on_any_device():
+    """The CUDA path's arithmetic (sort, indices from the count, interpolation), run on the
+    CPU here; on a CUDA machine the same checks run there too."""
+    import torch
+
+    from engine.runner import device_aggregates
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rng = np.random.default_rng(5)
+    cases = [*TABLE, rng.standard_normal(1000), np.array([np.nan, np.nan]), np.array([np.nan, 4.0]),
+             np.array([1.0, np.inf, 2.0])]
+    for device in devices:
+        for values in cases:
+            for dtype in (torch.float64, torch.float32):
+                tensor = torch.tensor(values, dtype=dtype, device=device)
+                got = device_aggregates(tensor).cpu().numpy()
+                want = seed_aggregates(tensor.cpu().double().numpy())
+                for i, field in enumerate(AGGREGATE_FIELDS):
+                    assert _close(float(got[i]), float(want[field])), (device, dtype, values, field)
+
+
+def test_export_aggregate_csv_of_a_hand_made_run(tmp_path, capsys):
+    import csv
+    import io
+
+    from engine import cli
+
+    store, run_id = _store(tmp_path)
+    store.append(run_id, aggregate_rows=[aggregate_row("r", step, values, 0.0) for step, values in zip(STEPS, TABLE)],
+                 blocks=[Block("r", 0, STEPS, TABLE[:, :2], np.zeros(3)),
+                         Block("regret_upper_bound", BOUND_SEED, STEPS, np.ones((3, 1)), np.zeros(3))])
+    store.close()
+    db = str(tmp_path / "a.db")
+    assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0]) == ["step", "metric", "n", "mean", "lo", "hi", "min", "q05", "q25", "q50", "q75", "q95",
+                             "max"]
+    assert [(r["step"], r["metric"], r["n"]) for r in rows] == [("1", "r", "5"), ("2", "r", "4"), ("3", "r", "5")]
+    # step 1: 0.5, 1, 2, 4, 8 -> mean 3.1, var 37.2 / 4 = 9.3 (by hand), t(0.975, 4) = 2.776445
+    first = {k: float(v) for k, v in rows[0].items() if k != "metric"}
+    half = 2.776445 * math.sqrt(9.3 / 5)
+    assert first["mean"] == pytest.approx(3.1) and first["lo"] == pytest.approx(3.1 - half, rel=1e-12)
+    assert first["hi"] == pytest.approx(3.1 + half, rel=1e-12)
+    assert (first["min"], first["q25"], first["q50"], first["q75"], first["max"]) == (0.5, 1.0, 2.0, 4.0, 8.0)
+    assert first["q05"] == pytest.approx(0.6) and first["q95"] == pytest.approx(7.2)
+    # step 3: 2, 2, 2, 5, -1 -> mean 2, var 4.5
+    third = {k: float(v) for k, v in rows[2].items() if k != "metric"}
+    assert third["lo"] == pytest.approx(2 - 2.776445 * math.sqrt(4.5 / 5), rel=1e-12)
+    # the per-seed form stays, for the kept seeds
+    assert cli.main(["export", str(run_id), "--db", db, "--format", "csv"]) == 0
+    per_seed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted({r["seed"] for r in per_seed if r["metric"] == "r"}) == ["0", "1"]
+    assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--format", "json"]) == 0
+    doc = __import__("json").loads(capsys.readouterr().out)
+    assert [a["n"] for a in doc["aggregates"]] == [5, 4, 5] and doc["aggregates"][1]["q50"] == pytest.approx(0.625)
+    assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--table", "pareto"]) == 2
+    assert "does not go with --table pareto" in capsys.readouterr().err
