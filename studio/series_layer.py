@@ -397,7 +397,7 @@ class SeriesLayer:
         n = int(s["n"][index])
         text = f"mean {s['mean'][index]:.6g}"
         if n > 1:
-            text += f" (95% band {s['lo'][index]:.4g} to {s['hi'][index]:.4g}, {n} seeds)"
+            text += f" (95% band {s['lo'][index]:.6g} to {s['hi'][index]:.6g}, {n:,} seeds)"
         if self.smoothing > 0:
             text += f", smoothed {s['shown'][index]:.6g}"
         if self.overlay:

@@ -49,7 +49,7 @@ def comparison_figure(rows: dict[int, dict], datas: dict[int, RunData], metric: 
         pooled = len(run_ids) - len(missing)
         runs = f"{pooled} run{'s' if pooled > 1 else ''}"
         seeds = int(summary["n"].max())
-        seeds_text = f"{seeds} seed{'s' if seeds != 1 else ''}"
+        seeds_text = f"{seeds:,} seed{'s' if seeds != 1 else ''}"
         curve_label = label if group_key == EACH_RUN else f"{label} ({runs}, {seeds_text})"
         figure.curves.append(Curve(curve_label, summary["steps"].astype(float), summary["mean"], summary["lo"],
                                    summary["hi"]))
