@@ -86,6 +86,9 @@ def device_aggregates(values):
     import torch
 
     x = values.detach().reshape(-1).to(torch.float64)
+    if x.numel() == 0:  # the shape is known on the host
+        return torch.cat([torch.zeros(1, dtype=torch.float64, device=x.device),
+                          torch.full((len(AGGREGATE_FIELDS) - 1,), torch.nan, dtype=torch.float64, device=x.device)])
     present = ~torch.isnan(x)
     n = present.sum().to(torch.float64)
     mean = torch.where(present, x, 0.0).sum() / n
@@ -93,14 +96,17 @@ def device_aggregates(values):
     var = torch.where(n > 1, (deviation * deviation).sum() / (n - 1), torch.nan)
     ordered = torch.sort(x).values
     last = (n - 1).clamp(min=0)
-    positions = torch.tensor(QUANTILES, dtype=torch.float64, device=x.device) * last
+    # Python floats times device scalars, and index_select with 1-D index tensors: a tensor
+    # made from a list, or indexing by a 0-d tensor, would wait for the device.
+    positions = torch.stack([last * q for q in QUANTILES])
     below = positions.floor()
     above = torch.minimum(below + 1, last)
-    lo, hi = ordered[below.long()], ordered[above.long()]
+    lo, hi = ordered.index_select(0, below.long()), ordered.index_select(0, above.long())
     t = positions - below
     diff = hi - lo
     quantiles = torch.where(lo == hi, lo, torch.where(t >= 0.5, hi - diff * (1 - t), lo + diff * t))
-    out = torch.cat([torch.stack([n, mean, var, ordered[0], ordered[last.long()]]), quantiles])
+    ends = ordered.index_select(0, torch.stack([last * 0, last]).long())
+    out = torch.cat([torch.stack([n, mean, var]), ends, quantiles])
     return torch.where((n > 0) | (torch.arange(len(AGGREGATE_FIELDS), device=x.device) == 0), out, torch.nan)
 
 

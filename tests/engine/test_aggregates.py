@@ -322,7 +322,7 @@ def test_the_device_aggregates_equal_numpy_on_any_device():
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rng = np.random.default_rng(5)
-    cases = [*TABLE, rng.standard_normal(1000), np.array([np.nan, np.nan]), np.array([np.nan, 4.0]),
+    cases = [*TABLE, rng.standard_normal(1000), np.array([np.nan, np.nan]), np.array([np.nan, 4.0]), np.zeros(0),
              np.array([1.0, np.inf, 2.0])]
     for device in devices:
         for values in cases:
