@@ -173,13 +173,20 @@ def _run_row(store, ident: str) -> dict:
 
 
 def run_summary(store, row: dict) -> dict:
-    """Per metric, the last recorded step and the mean / sem over seeds there."""
+    """Per metric, the last recorded step and the mean / sem over seeds there: from the stored
+    aggregates (every seed), or, for a metric without them, from the per-seed values."""
     import numpy as np
 
     from engine.metrics import seed_summary
 
     out = {}
     for metric in store.metrics_of(row["id"]):
+        agg = store.aggregate_arrays(row["id"], metric)
+        if len(agg["step"]):
+            n, var = int(agg["n"][-1]), float(agg["var"][-1])
+            sem = math.sqrt(max(var, 0.0) / n) if n > 1 else (0.0 if n == 1 else math.nan)
+            out[metric] = {"step": int(agg["step"][-1]), "mean": float(agg["mean"][-1]), "sem": sem, "seeds": n}
+            continue
         per_seed = store.series(row["id"], metric)
         seeds = [s for s in per_seed if s >= 0]
         if not seeds:
@@ -298,7 +305,8 @@ def cmd_delete(args) -> int:
 
 # -- export -------------------------------------------------------------------------
 def export_tables(store, row: dict) -> tuple[list[dict], list[dict]]:
-    """The run's series in long format and its Pareto points, as lists of dicts."""
+    """The run's series (the kept seeds' values and the bounds) in long format and its Pareto
+    points, as lists of dicts."""
     series = []
     for metric in store.metrics_of(row["id"]):
         for seed, (steps, values) in sorted(store.series(row["id"], metric).items()):
@@ -318,9 +326,44 @@ def export_tables(store, row: dict) -> tuple[list[dict], list[dict]]:
     return series, pareto
 
 
+AGGREGATE_EXPORT_COLUMNS = ("step", "metric", "n", "mean", "lo", "hi", "min", "q05", "q25", "q50", "q75", "q95",
+                            "max")
+
+
+def export_aggregates(store, row: dict) -> list[dict]:
+    """One dict per (metric, step), by metric then step: n, mean, the 95% t-band of the mean
+    (lo, hi), min, the stored quantiles and max; None where there is no value."""
+    from engine.metrics.aggregate import band_from_aggregate
+
+    out = []
+    for metric in store.metrics_of(row["id"]):
+        agg = store.aggregate_arrays(row["id"], metric)
+        if not len(agg["step"]):
+            continue  # a bound: no seeds to aggregate
+        lo, hi = band_from_aggregate(agg["n"], agg["mean"], agg["var"])
+        columns = {**agg, "lo": lo, "hi": hi}
+        for i in range(len(agg["step"])):
+            rec = {"step": int(agg["step"][i]), "metric": metric, "n": int(agg["n"][i])}
+            for name in AGGREGATE_EXPORT_COLUMNS[3:]:
+                value = float(columns[name][i])
+                rec[name] = None if math.isnan(value) else value
+            out.append(rec)
+    return out
+
+
 def cmd_export(args) -> int:
     store = _store(args)
     row = _run_row(store, args.run)
+    if args.aggregate:
+        if args.table != "series":
+            raise CliError("--aggregate exports the series; it does not go with --table pareto")
+        rows = export_aggregates(store, row)
+        if args.format == "json":
+            text = json.dumps({"run_id": row["id"], "status": row["status"], "spec": json.loads(row["spec_json"]),
+                               "aggregates": rows}, indent=1, allow_nan=False)
+        else:
+            text = _csv(rows, list(AGGREGATE_EXPORT_COLUMNS))
+        return _write_export(args, text)
     series, pareto = export_tables(store, row)
     if args.format == "json":
         doc = {"run_id": row["id"], "status": row["status"], "spec": json.loads(row["spec_json"]),
@@ -330,12 +373,20 @@ def cmd_export(args) -> int:
     else:
         rows = series if args.table == "series" else pareto
         columns = ["step", "metric", "seed", "value"] if args.table == "series" else _columns(rows)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
-        text = buf.getvalue()
+        text = _csv(rows, columns)
+    return _write_export(args, text)
+
+
+def _csv(rows: list[dict], columns: list[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def _write_export(args, text: str) -> int:
     if args.out:
         try:
             Path(args.out).write_text(text, encoding="utf-8")
@@ -408,7 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run id")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("--table", choices=("series", "pareto"), default="series",
-                   help="CSV only: the metric series (long format) or the Pareto points")
+                   help="CSV only: the metric series of the kept seeds (long format) or the Pareto points")
+    p.add_argument("--aggregate", action="store_true",
+                   help="the aggregates over every seed instead: one row per (step, metric) with n, mean, "
+                        "the 95%% t-band of the mean (lo, hi), min, quantiles q05..q95 and max")
     p.add_argument("--out", help="output file (default: standard output)")
     p.set_defaults(func=cmd_export)
 

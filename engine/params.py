@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-TYPES = ("int", "float", "bool", "str", "choice", "floats", "ints")
+TYPES = ("int", "float", "bool", "str", "choice", "floats", "ints", "int_or_all")
+ALL = "all"  # the word an `int_or_all` parameter takes besides integers
 
 
 class ParamError(ValueError):
@@ -29,7 +30,9 @@ class Param:
 
     Types: ``int``, ``float``, ``bool``, ``str``, ``choice`` (one of ``choices``),
     ``floats`` / ``ints`` (lists of numbers, each within ``low``/``high``, with
-    ``min_len``/``max_len`` items). ``low``/``high`` are inclusive unless
+    ``min_len``/``max_len`` items), ``int_or_all`` (an integer within the bounds, or the
+    word "all"; a string of decimal digits, as a form's text field gives, counts as that
+    integer). ``low``/``high`` are inclusive unless
     ``low_open``/``high_open`` are set.
     """
 
@@ -63,6 +66,8 @@ class Param:
             raise ParamError(self.name, f"must be true or false, got {_show(value)}")
         if t == "int":
             return self._check_bounds(self._as_int(value))
+        if t == "int_or_all":
+            return self._int_or_all(value)
         if t == "float":
             return self._check_bounds(self._as_float(value))
         if t == "str":
@@ -89,6 +94,22 @@ class Param:
                 # Counted from 1, as the user counts the values in a list.
                 raise ParamError(self.name, f"item {i + 1}: {err.reason}") from None
         return out
+
+    def _int_or_all(self, value: Any):
+        if value == ALL:
+            return ALL
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            value = int(value.strip())
+        whole = not isinstance(value, bool) and (isinstance(value, int) or (
+            isinstance(value, float) and value.is_integer()))
+        if whole:
+            try:
+                return self._check_bounds(int(value))
+            except ParamError:
+                pass
+        bounds = self.describe_bounds()
+        within = f" in {bounds}" if bounds else ""
+        raise ParamError(self.name, f'must be an integer{within} or "{ALL}", got {_show(value)}')
 
     def _as_int(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):

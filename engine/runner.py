@@ -29,7 +29,8 @@ from engine import hardware, registry
 from engine.params import ParamError
 from engine.spec import RunSpec, SpecError
 from engine.blocks import Block
-from engine.store import HEARTBEAT_SECONDS, BOUND_SEED, RunLost, Store
+from engine.metrics.aggregate import AGGREGATE_FIELDS, QUANTILES, seed_aggregates
+from engine.store import HEARTBEAT_SECONDS, BOUND_SEED, RunLost, Store, _real
 
 FLUSH_SECONDS = 0.2
 FLUSH_ROWS = 50_000
@@ -71,6 +72,55 @@ def _numpy(value) -> np.ndarray:
 
 def _on_cuda(value) -> bool:
     return getattr(value, "is_cuda", False)
+
+
+def device_aggregates(values):
+    """`seed_aggregates` of a tensor, computed where the tensor lives, as a float64 tensor of
+    AGGREGATE_FIELDS (n first), without a host synchronisation.
+
+    Quantiles by sorting (NaN sorts last) and interpolating between the order statistics
+    at q (n - 1) — numpy's "linear" method — with the indices computed on the device from
+    the count of non-NaN values; torch.quantile is not used because it checks its
+    probabilities on the host and refuses inputs of more than 2^24 values.
+    """
+    import torch
+
+    x = values.detach().reshape(-1).to(torch.float64)
+    if x.numel() == 0:  # the shape is known on the host
+        return torch.cat([torch.zeros(1, dtype=torch.float64, device=x.device),
+                          torch.full((len(AGGREGATE_FIELDS) - 1,), torch.nan, dtype=torch.float64, device=x.device)])
+    present = ~torch.isnan(x)
+    n = present.sum().to(torch.float64)
+    mean = torch.where(present, x, 0.0).sum() / n
+    deviation = torch.where(present, x - mean, 0.0)
+    var = torch.where(n > 1, (deviation * deviation).sum() / (n - 1), torch.nan)
+    ordered = torch.sort(x).values
+    last = (n - 1).clamp(min=0)
+    # Python floats times device scalars, and index_select with 1-D index tensors: a tensor
+    # made from a list, or indexing by a 0-d tensor, would wait for the device.
+    positions = torch.stack([last * q for q in QUANTILES])
+    below = positions.floor()
+    above = torch.minimum(below + 1, last)
+    lo, hi = ordered.index_select(0, below.long()), ordered.index_select(0, above.long())
+    t = positions - below
+    diff = hi - lo
+    quantiles = torch.where(lo == hi, lo, torch.where(t >= 0.5, hi - diff * (1 - t), lo + diff * t))
+    ends = ordered.index_select(0, torch.stack([last * 0, last]).long())
+    out = torch.cat([torch.stack([n, mean, var]), ends, quantiles])
+    return torch.where((n > 0) | (torch.arange(len(AGGREGATE_FIELDS), device=x.device) == 0), out, torch.nan)
+
+
+def _host_aggregates(value) -> np.ndarray:
+    """`seed_aggregates` of a value on the host (a CPU tensor, an array, a number), as an array.
+    float32 and float64 tensors are read in place (the order statistics of float32 values are
+    those of their float64 conversions); other dtypes are converted to float64 first."""
+    if hasattr(value, "detach"):
+        import torch
+
+        value = value.detach()
+        value = (value if value.dtype in (torch.float32, torch.float64) else value.double()).numpy()
+    agg = seed_aggregates(np.atleast_1d(np.asarray(value)))
+    return np.array([agg[f] for f in AGGREGATE_FIELDS], dtype=float)
 
 
 class HostCopies:
@@ -198,8 +248,12 @@ class StoreWriter(threading.Thread):
 class Recorder:
     """What an algorithm talks to while it runs."""
 
-    def __init__(self, store: Store, run_id: int, steps: int, record_every: int = 0, on_progress=None):
+    def __init__(self, store: Store, run_id: int, steps: int, record_every: int = 0, on_progress=None,
+                 keep_seeds: int | str = "all"):
+        """keep_seeds: per-seed values are written for seeds 0..keep_seeds-1 ("all": every
+        seed); the aggregates over seeds of every checkpoint always use every seed."""
         self.store = store
+        self.keep_seeds = None if keep_seeds == "all" else int(keep_seeds)
         self.run_id = run_id
         self.steps = steps
         self.checkpoints = record_steps(steps, record_every)
@@ -209,6 +263,7 @@ class Recorder:
         self._copies = HostCopies()
         self._writer: StoreWriter | None = None
         self._bounds: list[Block] = []
+        self._aggregates: list[tuple] = []
         self._buffered = 0
         self._pareto: list[tuple] = []
         self._last_flush = time.monotonic()
@@ -223,13 +278,35 @@ class Recorder:
         return step in self._checkpoint_set
 
     def metrics(self, step: int, values: dict) -> None:
-        """Record metric values at a step: each value a tensor/array over seeds, or a scalar."""
-        self._copies.put((int(step), time.monotonic() - self._t0), values)
+        """Record metric values at a step: each value a tensor/array over seeds, or a scalar.
+
+        Per metric, the aggregates over seeds are computed where the value lives (on a CUDA
+        device, by `device_aggregates`, so that a small row travels, not every seed) and the
+        values of the kept seeds are copied; both reach the host through `HostCopies`.
+        """
+        keep = self.keep_seeds
+        held = {}
+        for name, value in values.items():
+            if _on_cuda(value):
+                held[("aggregate", name)] = device_aggregates(value)
+                if keep != 0:
+                    held[("values", name)] = value.reshape(-1) if keep is None else value.reshape(-1)[:keep]
+            else:
+                held[("aggregate", name)] = _host_aggregates(value)
+                if keep != 0:
+                    kept = value.reshape(-1) if hasattr(value, "reshape") else value
+                    held[("values", name)] = kept if keep is None or not hasattr(kept, "__getitem__") else kept[:keep]
+        self._copies.put((int(step), time.monotonic() - self._t0), held)
         self._take_copies()
 
     def _take_copies(self, wait: bool = False) -> None:
         for (step, wall), values in self._copies.ready(wait):
-            for name, row in values.items():
+            for (kind, name), row in values.items():
+                if kind == "aggregate":
+                    self._aggregates.append((name, step, *(_real(int(v)) if i == 0 else _real(v)
+                                                           for i, v in enumerate(row.tolist())), wall))
+                    self._buffered += 1
+                    continue
                 steps, rows, walls = self._series.setdefault((name, len(row)), ([], [], []))
                 steps.append(step)
                 rows.append(row)
@@ -275,11 +352,11 @@ class Recorder:
         blocks = [Block(name, 0, np.asarray(steps, dtype=np.int64), np.stack(rows), np.asarray(walls))
                   for (name, _), (steps, rows, walls) in self._series.items()]
         blocks += self._bounds
-        pareto = self._pareto
-        self._series, self._bounds, self._pareto, self._buffered = {}, [], [], 0
+        pareto, aggregates = self._pareto, self._aggregates
+        self._series, self._bounds, self._pareto, self._aggregates, self._buffered = {}, [], [], [], 0
         if self._writer is None:
             self._writer = StoreWriter(self.store.path, self.run_id)
-        self._writer.put(pareto_rows=pareto, steps_done=self.step_done, blocks=blocks)
+        self._writer.put(pareto_rows=pareto, steps_done=self.step_done, blocks=blocks, aggregate_rows=aggregates)
         self._last_flush = time.monotonic()
 
     def flush(self) -> None:
@@ -347,7 +424,7 @@ def execute(spec: RunSpec, store: Store, device: str, on_progress=None, on_start
     run_id = store.create_run(spec, family=alg_cls.family, plot=alg_cls.plot)
     if on_start:
         on_start(run_id)
-    recorder = Recorder(store, run_id, spec.steps, spec.record_every, on_progress)
+    recorder = Recorder(store, run_id, spec.steps, spec.record_every, on_progress, keep_seeds=spec.keep_seeds)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: recorder.cancel_requested.set())
     beat = None

@@ -7,6 +7,7 @@ seeds = 20           # batch of seeds run together
 steps = 10000
 seed = 0             # base seed (optional)
 record_every = 0     # record stride in steps; 0 = automatic (optional)
+keep_seeds = 100     # per-seed values kept for seeds 0..99; "all" keeps every seed (optional)
 [algorithm]
 id = "bandits.ucb1"
 [problem]
@@ -35,6 +36,7 @@ from engine.registry import UnknownId
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
+DEFAULT_KEEP_SEEDS = 100
 RUN_PARAMS = (
     Param("name", "str", "", "A name for the run, shown in the history."),
     Param("seeds", "int", 1, "Number of seeds, run together as a batch.", low=1, high=10_000_000),
@@ -42,6 +44,9 @@ RUN_PARAMS = (
     Param("seed", "int", 0, "Base random seed; the same seed gives the same draws.", low=0, high=2**62),
     Param("record_every", "int", 0, "Record every N steps (log-spaced points are always kept); 0 = automatic.",
           low=0, high=100_000_000),
+    Param("keep_seeds", "int_or_all", DEFAULT_KEEP_SEEDS,
+          "Per-seed values are stored for the first N seeds; all = every seed. Aggregates use every seed.",
+          low=0, high=2**62),
 )
 HARDWARE_PARAMS = (
     Param("device", "str", "auto", "Where tensors live: auto, cpu, cuda or cuda:N."),
@@ -76,6 +81,7 @@ class RunSpec:
     name: str = ""
     seed: int = 0
     record_every: int = 0
+    keep_seeds: int | str = DEFAULT_KEEP_SEEDS  # an int >= 0, or "all"
     algorithm_params: dict = field(default_factory=dict)
     problem_params: dict = field(default_factory=dict)
     device: str = "auto"
@@ -125,7 +131,7 @@ class RunSpec:
         prob = catalogue.problem(prob_id)
         return cls(
             algorithm=alg_id, problem=prob_id, steps=run["steps"], seeds=run["seeds"],
-            name=run["name"], seed=run["seed"], record_every=run["record_every"],
+            name=run["name"], seed=run["seed"], record_every=run["record_every"], keep_seeds=run["keep_seeds"],
             algorithm_params=validate_params(alg.params, alg_table, "algorithm"),
             problem_params=validate_params(prob.params, prob_table, "problem"),
             device=hw["device"], threads=hw["threads"], dtype=hw["dtype"],
@@ -157,6 +163,8 @@ class RunSpec:
             run = {"name": self.name, **run}
         if self.record_every:
             run["record_every"] = self.record_every
+        if self.keep_seeds != DEFAULT_KEEP_SEEDS:
+            run["keep_seeds"] = self.keep_seeds
         return {
             "run": run,
             "algorithm": {"id": self.algorithm, **self.algorithm_params},

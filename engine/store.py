@@ -12,6 +12,7 @@ version i to i+1.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -22,12 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.blocks import Block, BlockError, from_rows
+from engine.metrics.aggregate import AGGREGATE_FIELDS, seed_aggregates
 from engine.store_file import why_not_a_store
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 30_000
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER_SECONDS = 15.0
@@ -115,9 +117,73 @@ def _migrate_3_to_4(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN pid_start TEXT")
 
 
+def _migrate_4_to_5(db: sqlite_utils.Database) -> None:
+    # Aggregates over seeds, one row per run, metric and checkpoint, so that what a run
+    # stores and what a reader loads do not grow with the seed count. Runs written before
+    # kept every seed: their aggregates are computed here, once, from their series blocks.
+    db.execute(f"CREATE TABLE series_aggregates ({_AGGREGATE_SCHEMA})")
+    db.execute("CREATE INDEX idx_series_aggregates_run_id_metric_step ON series_aggregates(run_id, metric, step)")
+    db.execute("ALTER TABLE runs ADD COLUMN kept_seeds INTEGER")
+    for (run_id,) in db.execute("SELECT DISTINCT run_id FROM series_blocks ORDER BY run_id").fetchall():
+        _write_aggregates_from_blocks(db.conn, run_id, skip_damaged=True)
+
+
+_AGGREGATE_SCHEMA = ("run_id INTEGER REFERENCES runs(id), metric TEXT, step INTEGER, n INTEGER, mean REAL, "
+                     "var REAL, min REAL, max REAL, q05 REAL, q25 REAL, q50 REAL, q75 REAL, q95 REAL, wall_time REAL")
+AGGREGATE_COLUMNS = ("metric", "step", *AGGREGATE_FIELDS, "wall_time")
+_INSERT_AGGREGATE = (f"INSERT INTO series_aggregates(run_id, {', '.join(AGGREGATE_COLUMNS)}) "
+                     f"VALUES ({', '.join('?' * (len(AGGREGATE_COLUMNS) + 1))})")
+
+
+def aggregate_row(metric: str, step: int, values, wall_time: float) -> tuple:
+    """One `series_aggregates` row (without run_id) for one checkpoint's values over seeds."""
+    agg = seed_aggregates(values)
+    return (metric, int(step), *(_real(agg[f]) for f in AGGREGATE_FIELDS), _real(wall_time))
+
+
+def _real(value):
+    """A number as SQLite should keep it: NaN as NULL (SQLite makes NaN NULL anyway), ints as ints."""
+    if value is None or isinstance(value, (int, np.integer)):
+        return None if value is None else int(value)
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _write_aggregates_from_blocks(conn, run_id: int, skip_damaged: bool = False) -> None:
+    """Replace a run's aggregates by those of its stored per-seed values (bounds left out).
+
+    A damaged block raises StoreError, or with `skip_damaged` (the migration: one damaged
+    run must not make the whole store unreadable) is left out of the aggregates."""
+    blocks = []
+    for row in conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM series_blocks WHERE run_id=? ORDER BY rowid",
+                            (run_id,)).fetchall():
+        try:
+            blocks.append(Block.decode(*row))
+        except BlockError as err:
+            if not skip_damaged:
+                raise StoreError(f"run {run_id}: {err}") from None
+    conn.execute("DELETE FROM series_aggregates WHERE run_id=?", (run_id,))
+    out = []
+    for metric in dict.fromkeys(b.metric for b in blocks):
+        own = [b for b in blocks if b.metric == metric and b.seed0 != BOUND_SEED]
+        if not own:
+            continue
+        steps = np.concatenate([np.repeat(b.steps, b.width) for b in own])
+        values = np.concatenate([b.values.reshape(-1) for b in own])
+        walls = np.concatenate([np.repeat(b.wall_times, b.width) for b in own])
+        order = np.argsort(steps, kind="stable")
+        steps, values, walls = steps[order], values[order], walls[order]
+        firsts = np.flatnonzero(np.r_[True, steps[1:] != steps[:-1]])
+        for a, b in zip(firsts.tolist(), np.r_[firsts[1:], len(steps)].tolist()):
+            wall = walls[a:b]
+            wall = float(np.nanmax(wall)) if not np.isnan(wall).all() else math.nan
+            out.append(aggregate_row(metric, steps[a], values[a:b], wall))
+    conn.executemany(_INSERT_AGGREGATE, [(run_id, *row) for row in out])
+
+
 _INSERT_BLOCK = "INSERT INTO series_blocks(run_id, metric, seed0, width, n, steps, vals, wall) VALUES (?,?,?,?,?,?,?,?)"
 _BLOCK_COLUMNS = "metric, seed0, width, n, steps, vals, wall"
-MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4]
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4, _migrate_4_to_5]
 MAX_TAG_LENGTH = 64
 
 
@@ -248,12 +314,15 @@ class Store:
 
     def create_run(self, spec, family: str, plot: str) -> int:
         now = time.time()
+        keep = getattr(spec, "keep_seeds", "all")
+        kept = keep if isinstance(keep, int) and keep < spec.seeds else None  # NULL: every seed kept
         cur = self._write(
             "INSERT INTO runs(name, status, algorithm, problem, family, plot, seeds, steps, steps_done,"
-            " spec_toml, spec_json, created_at, pid, host, pid_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " spec_toml, spec_json, created_at, pid, host, pid_start, kept_seeds)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (spec.name, "queued", spec.algorithm, spec.problem, family, plot, spec.seeds, spec.steps, 0,
              spec.to_toml(), json.dumps(spec.to_dict()), now, os.getpid(), socket.gethostname(),
-             own_process_start()))
+             own_process_start(), kept))
         return cur.lastrowid
 
     def start_run(self, run_id: int, hardware: dict) -> None:
@@ -276,18 +345,24 @@ class Store:
             ("UPDATE runs SET steps_done=? WHERE id=?", (step, run_id))])
 
     def append(self, run_id: int, series_rows=(), pareto_rows=(), steps_done: int | None = None,
-               blocks=()) -> None:
+               blocks=(), aggregate_rows=()) -> None:
         """Write one batch in one transaction.
 
         blocks: `engine.blocks.Block`s (what the engine's recorder writes);
         series_rows: (metric, step, seed, value, wall_time) tuples, stored as blocks too;
-        pareto_rows: (step, seed, point, objectives list, label dict) tuples.
+        pareto_rows: (step, seed, point, objectives list, label dict) tuples;
+        aggregate_rows: (metric, step, n, mean, var, min, max, q05, q25, q50, q75, q95,
+        wall_time) tuples, one per metric and checkpoint (`aggregate_row` makes one).
+        Aggregates are not derived from the series written here: a writer that writes
+        per-seed values alone can add them afterwards with `compute_aggregates`.
         """
         encoded = [(run_id, *b.encode()) for b in [*blocks, *from_rows(series_rows)] if len(b)]
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self._check_owned(run_id)
             self.conn.executemany(_INSERT_BLOCK, encoded)
+            self.conn.executemany(_INSERT_AGGREGATE, [(run_id, *(_real(v) if i >= 2 else v for i, v in enumerate(row)))
+                                                      for row in aggregate_rows])
             self.conn.executemany(
                 "INSERT INTO pareto_points(run_id, step, seed, point, objectives, label) VALUES (?,?,?,?,?,?)",
                 ((run_id, s, sd, i, json.dumps(obj), json.dumps(lab)) for s, sd, i, obj, lab in pareto_rows))
@@ -357,7 +432,7 @@ class Store:
             live = [rows[i] for i in ids if rows[i]["status"] in LIVE_STATUSES]
             if live:
                 raise StoreError(f"{_still_alive(live[0])}; stop it first; nothing deleted")
-            for table, column in (("series_blocks", "run_id"), ("pareto_points", "run_id"),
+            for table, column in (("series_blocks", "run_id"), ("series_aggregates", "run_id"), ("pareto_points", "run_id"),
                                   ("heartbeats", "run_id"), ("runs", "id")):
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", [(i,) for i in ids])
 
@@ -399,8 +474,41 @@ class Store:
             "SELECT id FROM runs WHERE status IN (?, ?) ORDER BY id", LIVE_STATUSES)]
 
     def metrics_of(self, run_id: int) -> list[str]:
+        """The metrics a run recorded: those with per-seed values, aggregates or bounds."""
         return [r[0] for r in self.conn.execute(
-            "SELECT DISTINCT metric FROM series_blocks WHERE run_id=? ORDER BY metric", (run_id,))]
+            "SELECT metric FROM series_blocks WHERE run_id=? UNION SELECT metric FROM series_aggregates "
+            "WHERE run_id=? ORDER BY metric", (run_id, run_id))]
+
+    def aggregates_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[tuple], int]:
+        """Aggregate rows of a run written after a cursor (a rowid), in write order, and the new
+        cursor. Rows: (metric, step, n, mean, var, min, max, q05, q25, q50, q75, q95, wall_time);
+        NULL (no value: var with n < 2, everything with n = 0) comes back as None."""
+        rows = self.conn.execute(
+            f"SELECT rowid, {', '.join(AGGREGATE_COLUMNS)} FROM series_aggregates "
+            "WHERE rowid > ? AND +run_id = ? ORDER BY rowid", (after_rowid, run_id)).fetchall()
+        cursor = rows[-1][0] if rows else after_rowid
+        return [tuple(row[1:]) for row in rows], cursor
+
+    def aggregate_arrays(self, run_id: int, metric: str) -> dict[str, np.ndarray]:
+        """One metric's aggregates as arrays sorted by step: step and n (int64), mean, var, min,
+        max, q05 ... q95 and wall_time (float64, NULL as NaN)."""
+        rows = self.conn.execute(
+            f"SELECT {', '.join(AGGREGATE_COLUMNS[1:])} FROM series_aggregates WHERE run_id=? AND metric=? "
+            "ORDER BY step, rowid", (run_id, metric)).fetchall()
+        names = AGGREGATE_COLUMNS[1:]
+        if not rows:
+            return {name: np.zeros(0, dtype=np.int64 if name in ("step", "n") else float) for name in names}
+        columns = list(zip(*rows))
+        return {name: (np.asarray(col, dtype=np.int64) if name in ("step", "n")
+                       else np.array([np.nan if v is None else v for v in col], dtype=float))
+                for name, col in zip(names, columns)}
+
+    def compute_aggregates(self, run_id: int) -> None:
+        """Replace a run's aggregates by those of its stored per-seed values: what the migration
+        to schema 5 does for the runs written before, for stores written by hand."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            _write_aggregates_from_blocks(self.conn, run_id)
 
     def _decoded(self, rows) -> list[Block]:
         try:

@@ -292,9 +292,10 @@ class ParetoView(QWidget):
         recorded = self.reference_source == "declared"
         sources = []
         for index, (label, data) in enumerate(self._drawn):
-            if recorded and HYPERVOLUME_METRIC in data.tables:
-                table = data.tables[HYPERVOLUME_METRIC]
-            elif self.reference is not None and len(data.pareto):
+            if recorded and HYPERVOLUME_METRIC in data.metrics():
+                sources.append(SeriesSource.of(label, data, HYPERVOLUME_METRIC))
+                continue
+            if self.reference is not None and len(data.pareto):
                 table = self._recomputed_trace(index, data)
             else:
                 table = None

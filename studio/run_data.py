@@ -1,8 +1,16 @@
-"""What the studio has read of one run: series per metric and seed, every Pareto point.
+"""What the studio has read of one run: aggregates over seeds, kept seeds' series, Pareto points.
+
+The engine aggregates every metric over all of a run's seeds at each checkpoint (count,
+mean, variance, min, max, quantiles: the store's `series_aggregates`) and keeps the
+per-seed values of only the first `kept_seeds` seeds. The mean and band the views draw
+come from the aggregates (`AggregateTable`), so opening a run of a million seeds reads
+as much as opening one of ten; the per-seed values (`SeedTable`) draw the per-seed
+lines. A run with no aggregates for a metric (data built in memory, or written without
+them) falls back to the statistics of its per-seed values.
 
 Rows arrive by cursor, a batch at a time, and are appended to growing numpy buffers;
 nothing is ever re-read. A finished run loads in one bulk read (`RunData.from_store`),
-and a live one continues from the cursor that read ended at (`read_new`). Pure numpy
+and a live one continues from the cursors that read ended at (`read_new`). Pure numpy
 (no Qt), so the accumulation and the seed statistics are tested on their own.
 """
 
@@ -14,6 +22,7 @@ import numpy as np
 
 from engine import blocks as series_blocks
 from engine.metrics import seed_summary
+from engine.metrics.aggregate import band_from_aggregate
 from engine.store import BOUND_SEED
 from studio import store_reader
 from studio.store_reader import SeriesColumns
@@ -21,6 +30,9 @@ from studio.store_reader import SeriesColumns
 INITIAL_ROWS = 256
 ROWS_PER_READ = 20_000  # values per live read; whole blocks, so a read may bring more
 CHANGE_LOG = 256  # versions a table remembers the first changed row of
+# The statistics of one checkpoint in `series_aggregates`, in the order
+# `Store.aggregates_since` gives them after (metric, step).
+AGGREGATE_STATS = ("n", "mean", "var", "min", "max", "q05", "q25", "q50", "q75", "q95", "wall_time")
 
 
 def _grown(array: np.ndarray, size: int, used: int, fill=None) -> np.ndarray:
@@ -97,6 +109,44 @@ class SeedTable:
         self._change_log.append((self.version, first_changed))
         del self._change_log[:-CHANGE_LOG]
 
+    def add_block(self, steps, seed0: int, values, wall_times=None) -> None:
+        """Set a block of cells: `values[i, j]` is seed `seed0 + j` at `steps[i]` (a store block).
+
+        Whole rows at once, so a block of many seeds costs no per-value bookkeeping; a block
+        whose steps are not strictly increasing goes through `add_many`.
+        """
+        steps = np.asarray(steps, dtype=np.int64)
+        values = np.asarray(values, dtype=float).reshape(len(steps), -1)
+        if len(steps) == 0:
+            return
+        width = values.shape[1]
+        if seed0 < 0 or not bool(np.all(steps[1:] > steps[:-1])):
+            n = len(steps)
+            self.add_many(np.repeat(steps, width), np.tile(np.arange(seed0, seed0 + width), n), values.reshape(-1),
+                          None if wall_times is None else np.repeat(np.asarray(wall_times, dtype=float), width))
+            return
+        self._ensure_seeds(seed0 + width)
+        rows_before = self.rows
+        self._moved_from = None
+        if self._insert_steps(steps):
+            rows = slice(rows_before, rows_before + len(steps))
+            first_changed = rows_before
+        else:
+            rows = np.searchsorted(self._steps[: self.rows], steps)
+            first_changed = int(rows[0]) if self._moved_from is None else min(int(rows[0]), self._moved_from)
+        self._values[rows, seed0 : seed0 + width] = values
+        if wall_times is not None:
+            wall_times = np.asarray(wall_times, dtype=float)
+            known = ~np.isnan(wall_times)
+            if known.all():
+                self._wall[rows] = wall_times
+            else:
+                self._wall[np.arange(self.rows)[rows][known]] = wall_times[known]
+        self._stale_from = min(self._stale_from, first_changed)
+        self.version += 1
+        self._change_log.append((self.version, first_changed))
+        del self._change_log[:-CHANGE_LOG]
+
     def changed_since(self, version: int) -> int | None:
         """The first row that changed after `version` (0 when that is too long ago); None if none did."""
         if version >= self.version:
@@ -104,6 +154,11 @@ class SeedTable:
         if not self._change_log or self._change_log[0][0] > version + 1:
             return 0
         return min(row for v, row in self._change_log if v > version)
+
+    def reserve(self, rows: int, seeds: int) -> None:
+        """Make room for `rows` steps of `seeds` seeds now, so that filling them does not regrow the table."""
+        self._ensure_seeds(seeds)
+        self._reserve(rows)
 
     def _ensure_seeds(self, count: int) -> None:
         if count > self._values.shape[1]:
@@ -194,6 +249,140 @@ class SeedTable:
         return out
 
 
+class AggregateTable:
+    """One metric's statistics over all of a run's seeds: a row per checkpoint, steps ascending.
+
+    Rows are `series_aggregates` rows (see AGGREGATE_STATS). It reads as a SeedTable
+    does (rows, steps, steps_float, wall_times, version, changed_since, summary, seeds),
+    so a view draws its mean and band from either. `seeds` is the most seeds any
+    checkpoint aggregated: the run's seed count once every seed has reported. A
+    checkpoint that arrives again replaces the earlier row.
+    """
+
+    def __init__(self):
+        self._steps = np.zeros(INITIAL_ROWS, dtype=np.int64)
+        self._steps_float = np.zeros(INITIAL_ROWS)
+        self._stats = {name: np.full(INITIAL_ROWS, np.nan) for name in AGGREGATE_STATS}
+        self._band = {key: np.full(INITIAL_ROWS, np.nan) for key in ("lo", "hi")}
+        self._n = np.zeros(INITIAL_ROWS, dtype=np.int64)
+        self.rows = 0
+        self.seeds = 0
+        self._stale_from = 0
+        self.version = 0
+        self._change_log: list[tuple[int, int]] = []
+
+    def add_many(self, steps, stats: dict) -> None:
+        """Add checkpoints: `stats` maps names of AGGREGATE_STATS to columns (missing ones are NaN)."""
+        steps = np.asarray(steps, dtype=np.int64)
+        if len(steps) == 0:
+            return
+        columns = {name: (np.asarray(stats[name], dtype=float) if name in stats else np.full(len(steps), np.nan))
+                   for name in AGGREGATE_STATS}
+        rows = self.rows
+        if (rows == 0 or steps[0] > self._steps[rows - 1]) and bool(np.all(steps[1:] > steps[:-1])):
+            first = rows  # the usual case: later checkpoints, in order
+            self._reserve(rows + len(steps))
+            self._steps[rows : rows + len(steps)] = steps
+            for name in AGGREGATE_STATS:
+                self._stats[name][rows : rows + len(steps)] = columns[name]
+            self.rows = rows + len(steps)
+        else:
+            every = np.concatenate([self._steps[:rows], steps])
+            order = np.argsort(every, kind="stable")  # a step's later row after its earlier one
+            ordered = every[order]
+            last = np.ones(len(order), dtype=bool)
+            last[:-1] = ordered[1:] != ordered[:-1]
+            keep = order[last]
+            merged = every[keep]
+            self._reserve(len(merged))
+            for name in AGGREGATE_STATS:
+                self._stats[name][: len(merged)] = np.concatenate([self._stats[name][:rows], columns[name]])[keep]
+            self._steps[: len(merged)] = merged
+            self.rows = len(merged)
+            first = int(np.searchsorted(merged, steps.min()))
+        self._steps_float[first : self.rows] = self._steps[first : self.rows]
+        n = self._stats["n"][first : self.rows]
+        self._n[first : self.rows] = np.where(np.isfinite(n), n, 0)
+        self.seeds = int(self._n[: self.rows].max())
+        self._stale_from = min(self._stale_from, first)
+        self.version += 1
+        self._change_log.append((self.version, first))
+        del self._change_log[:-CHANGE_LOG]
+
+    def changed_since(self, version: int) -> int | None:
+        """The first row that changed after `version` (0 when that is too long ago); None if none did."""
+        if version >= self.version:
+            return None
+        if not self._change_log or self._change_log[0][0] > version + 1:
+            return 0
+        return min(row for v, row in self._change_log if v > version)
+
+    def _reserve(self, rows: int) -> None:
+        size = len(self._steps)
+        if rows <= size:
+            return
+        while size < rows:
+            size *= 2
+        self._steps = _grown(self._steps, size, self.rows)
+        self._steps_float = _grown(self._steps_float, size, self.rows)
+        self._n = _grown(self._n, size, self.rows)
+        for group in (self._stats, self._band):
+            for key, column in group.items():
+                group[key] = _grown(column, size, self.rows, np.nan)
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self._steps[: self.rows]
+
+    @property
+    def steps_float(self) -> np.ndarray:
+        return self._steps_float[: self.rows]
+
+    @property
+    def wall_times(self) -> np.ndarray:
+        return self._stats["wall_time"][: self.rows]
+
+    def column(self, name: str) -> np.ndarray:
+        """One statistic per checkpoint (a view): a name of AGGREGATE_STATS."""
+        return self._stats[name][: self.rows]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """step and every statistic, as `Store.aggregate_arrays` gives them (copies)."""
+        out = {"step": self.steps.copy()}
+        out.update({name: self.column(name).copy() for name in AGGREGATE_STATS})
+        return out
+
+    def summary(self) -> dict[str, np.ndarray]:
+        """steps, mean, lo, hi (the 95% t-band of the mean over all n seeds) and n per checkpoint."""
+        start = self._stale_from
+        if start < self.rows:
+            lo, hi = band_from_aggregate(self._n[start : self.rows], self._stats["mean"][start : self.rows],
+                                         self._stats["var"][start : self.rows])
+            self._band["lo"][start : self.rows] = lo
+            self._band["hi"][start : self.rows] = hi
+            self._stale_from = self.rows
+        return {"mean": self._stats["mean"][: self.rows], "lo": self._band["lo"][: self.rows],
+                "hi": self._band["hi"][: self.rows], "n": self._n[: self.rows], "steps": self.steps}
+
+
+def seed_table_aggregate(table: SeedTable) -> dict[str, np.ndarray]:
+    """A SeedTable's values as the aggregates the engine would have stored for them
+    (`Store.aggregate_arrays`' keys): for metrics recorded without aggregates."""
+    values = table.values
+    summary = seed_summary(values, axis=1)
+    n = np.atleast_1d(summary["n"]).astype(np.int64)
+    present = n > 0
+    out = {"step": table.steps.copy(), "n": n, "mean": np.atleast_1d(summary["mean"]).astype(float),
+           "var": np.where(n > 1, np.atleast_1d(summary["std"]) ** 2, np.nan), "wall_time": table.wall_times.copy()}
+    for name, levels in (("min", 0.0), ("q05", 0.05), ("q25", 0.25), ("q50", 0.5), ("q75", 0.75),
+                         ("q95", 0.95), ("max", 1.0)):
+        column = np.full(len(n), np.nan)
+        if present.any():
+            column[present] = np.nanquantile(values[present], levels, axis=1)
+        out[name] = column
+    return out
+
+
 class ParetoPoints:
     """Every Pareto point a run recorded, at every step: objectives [n, d], step, seed, label."""
 
@@ -231,19 +420,22 @@ class ParetoPoints:
 class RunData:
     """Everything read of one run; `version` changes whenever something new arrives.
 
-    `tables` holds the per-seed metrics, `bounds` the curves that belong to no seed
-    (theory bounds, stored with seed -1) as one-column tables, `pareto` every Pareto
-    point. `pareto_step`, `pareto_points`, `pareto_seeds` and `pareto_labels` describe
+    `aggregates` holds each metric's statistics over all seeds (what means and bands are
+    drawn from), `tables` the per-seed values of the seeds the run kept, `bounds` the
+    curves that belong to no seed (theory bounds, stored with seed -1) as one-column
+    tables, `pareto` every Pareto point. `pareto_step`, `pareto_points`, `pareto_seeds` and `pareto_labels` describe
     the latest recorded step, which is what the Pareto view draws.
     """
 
     def __init__(self):
         self.tables: dict[str, SeedTable] = {}
+        self.aggregates: dict[str, AggregateTable] = {}
         self.bounds: dict[str, SeedTable] = {}
         self.objectives: dict | None = None
         self.pareto = ParetoPoints()
         self.version = 0
         self.series_cursor = 0
+        self.aggregate_cursor = 0
         self.pareto_cursor = 0
 
     # -- reading the store ----------------------------------------------------------------
@@ -254,6 +446,8 @@ class RunData:
         columns = store_reader.series_all(store, run_id)
         data.add_columns(columns)
         data.series_cursor = columns.cursor
+        rows, data.aggregate_cursor = store.aggregates_since(run_id, 0)
+        data.add_aggregates(rows)
         data.read_new(store, run_id, series=False)
         return data
 
@@ -261,6 +455,8 @@ class RunData:
         """Read what arrived after the cursors (whole blocks, until `limit` values); True if more may wait."""
         more = False
         if series:
+            rows, self.aggregate_cursor = store.aggregates_since(run_id, self.aggregate_cursor)
+            self.add_aggregates(rows)
             columns = store_reader.series_since(store, run_id, self.series_cursor, limit)
             self.add_columns(columns)
             self.series_cursor = columns.cursor
@@ -280,9 +476,38 @@ class RunData:
             self.add_columns(SeriesColumns.from_blocks(series_blocks.from_rows(rows), 0))
 
     def add_columns(self, columns: SeriesColumns) -> None:
-        """Append rows already split into numpy columns (see `store_reader`)."""
+        """Append what a `store_reader` read brought, block by block."""
         if not len(columns):
             return
+        self._reserve_for(columns.blocks)
+        for block in columns.blocks:
+            if not len(block):
+                continue
+            if block.seed0 == BOUND_SEED and block.width == 1:
+                table = self.bounds.setdefault(block.metric, SeedTable())
+                table.add_block(block.steps, 0, block.values)
+            elif block.seed0 >= 0:
+                table = self.tables.setdefault(block.metric, SeedTable())
+                table.add_block(block.steps, block.seed0, block.values, block.wall_times)
+            else:  # a block that would straddle the bound's seed: value by value
+                self._add_values(SeriesColumns.from_blocks([block], 0))
+        self.version += 1
+
+    def _reserve_for(self, blocks) -> None:
+        """Room in each table for what `blocks` may add, made at once: a bulk read of many
+        blocks would otherwise regrow the tables (steps x seeds) a dozen times."""
+        rows: dict[str, dict[int, int]] = {}
+        seeds: dict[str, int] = {}
+        for block in blocks:
+            if block.seed0 >= 0 and len(block):
+                per_group = rows.setdefault(block.metric, {})
+                per_group[block.seed0] = per_group.get(block.seed0, 0) + len(block)
+                seeds[block.metric] = max(seeds.get(block.metric, 0), block.seed0 + block.width)
+        for metric, per_group in rows.items():
+            table = self.tables.setdefault(metric, SeedTable())
+            table.reserve(table.rows + max(per_group.values()), seeds[metric])
+
+    def _add_values(self, columns: SeriesColumns) -> None:
         for index, metric in enumerate(columns.metrics):
             steps, seeds, values, wall = columns.of_metric(index)
             bound = seeds == BOUND_SEED
@@ -293,6 +518,23 @@ class RunData:
                 keep = ~bound
                 table = self.tables.setdefault(metric, SeedTable())
                 table.add_many(steps[keep], seeds[keep], values[keep], wall[keep])
+
+    def add_aggregates(self, rows) -> None:
+        """Append rows (metric, step, n, mean, var, min, max, q05, q25, q50, q75, q95, wall_time)
+        as `Store.aggregates_since` gives them; NULL (None) statistics become NaN."""
+        if not rows:
+            return
+        metric_column, step_column, *stat_columns = zip(*rows)
+        if len(stat_columns) != len(AGGREGATE_STATS):
+            raise ValueError(f"aggregate rows need {2 + len(AGGREGATE_STATS)} fields "
+                             f"(metric, step, {', '.join(AGGREGATE_STATS)}); got {2 + len(stat_columns)}")
+        steps = np.array(step_column, dtype=np.int64)
+        stats = {name: np.array(column, dtype=float) for name, column in zip(AGGREGATE_STATS, stat_columns)}
+        metrics = np.array(metric_column, dtype=object)
+        for metric in dict.fromkeys(metric_column):
+            rows_of = metrics == metric
+            table = self.aggregates.setdefault(metric, AggregateTable())
+            table.add_many(steps[rows_of], {name: column[rows_of] for name, column in stats.items()})
         self.version += 1
 
     def add_pareto(self, points) -> None:
@@ -307,8 +549,31 @@ class RunData:
 
     # -- what the views ask -----------------------------------------------------------------
     def metrics(self) -> list[str]:
-        """Metrics with per-seed values, in the order they were first seen."""
-        return list(self.tables)
+        """Metrics with values of seeds (aggregated, or per seed), in the order they were first seen."""
+        return list(dict.fromkeys([*self.tables, *self.aggregates]))
+
+    def statistics(self, metric: str) -> AggregateTable | SeedTable | None:
+        """What `metric`'s mean and band are drawn from: its aggregates over all seeds, or, for a
+        metric recorded without them, its per-seed values; None when the run has neither."""
+        aggregate = self.aggregates.get(metric)
+        if aggregate is not None and aggregate.rows:
+            return aggregate
+        return self.tables.get(metric)
+
+    def aggregate_arrays(self, metric: str) -> dict[str, np.ndarray] | None:
+        """`metric`'s statistics per checkpoint (`Store.aggregate_arrays`' keys), from the
+        aggregates or computed from the per-seed values; None when there is nothing."""
+        statistics = self.statistics(metric)
+        if statistics is None or not statistics.rows:
+            return None
+        if isinstance(statistics, AggregateTable):
+            return statistics.arrays()
+        return seed_table_aggregate(statistics)
+
+    def seed_count(self, metric: str) -> int:
+        """How many seeds stand behind `metric` (all of them, kept or not)."""
+        statistics = self.statistics(metric)
+        return 0 if statistics is None else statistics.seeds
 
     def bound_curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         table = self.bounds[metric]

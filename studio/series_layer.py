@@ -166,7 +166,9 @@ class SeriesLayer:
         self.raw = DecimatedCurve(plot_item, plot_style.faint_pen(colour))
         self.mean = DecimatedCurve(plot_item, plot_style.mean_pen(colour), antialias=True)
         self.seed_curves: list[DecimatedCurve] = []
-        self.seeds_total = 0
+        self.seeds_total = 0  # the seeds behind the mean and band (all of the run's)
+        self.seeds_kept = 0  # the seeds whose own values the run kept (its first ones)
+        self._seeds_seen = -1  # the per-seed table version drawn
         self.bounds: dict[str, DecimatedCurve] = {}
         # A FillBetweenItem cannot stand in the legend itself; this sample does, and
         # clicking it there hides the band as it would hide a curve.
@@ -228,39 +230,50 @@ class SeriesLayer:
         """Bring the full-resolution curves up to date with `source` (a SeriesSource).
 
         Only what changed is redone: a new table or new options redo everything; new
-        rows in the same table redo the curves from the first changed row on.
+        rows in the same table redo the curves from the first changed row on. The mean
+        and band follow `source.statistics` (the aggregates over all seeds), the per-seed
+        lines `source.table` (the kept seeds), each with its own steps.
         """
-        table = source.table
-        options = (table, x_kind, smoothing, per_seed)  # the table itself: compared by identity
+        table = source.statistics
+        seed_table = source.table
+        options = (table, seed_table, x_kind, smoothing, per_seed)  # the tables themselves: by identity
         if options != self._options:
-            self._options, self._seen = options, -1
+            self._options, self._seen, self._seeds_seen = options, -1, -1
         self.smoothing = smoothing
         if table is None or table.rows == 0:
             if self._seen != -2:
                 self.summary = {}
                 for curve in (self.mean, self.raw, self.band_lo, self.band_hi):
                     curve.set_full(np.empty(0), np.empty(0))
-                self._set_seed_curves(None, None, False, 0)
                 self._seen = -2
         else:
             changed_from = table.changed_since(self._seen) if self._seen >= 0 else 0
             if changed_from is not None:
                 self._seen = table.version
-                self._update_mean(table, x_kind, smoothing, per_seed, changed_from)
+                self._update_mean(table, x_kind, smoothing, changed_from)
+        self.seeds_total = table.seeds if table is not None and table.rows else 0
+        self.seeds_kept = seed_table.seeds if seed_table is not None and seed_table.rows else 0
+        self._update_seed_lines(seed_table if per_seed else None, x_kind)
         # Theory bounds are functions of the step: against wall time they have no place.
         reach = int(table.steps[table.rows - 1]) if table is not None and table.rows else None
         self._set_bounds(source.bounds if x_kind == "step" else {}, reach)
 
-    def _update_mean(self, table, x_kind: str, smoothing: float, per_seed: bool, changed_from: int) -> None:
-        summary = table.summary()
+    @staticmethod
+    def _x_of(table, x_kind: str):
+        """(x, sorted or None, rows kept or None): steps, or the wall times that arrived."""
         if x_kind == "step":
-            x, x_sorted, rows = table.steps_float, True, None
-        else:
-            x, x_sorted, rows = table.wall_times, None, None
-            if not np.isfinite(x).all():
-                rows = np.isfinite(x)  # steps whose wall time never arrived cannot be placed
-                x, changed_from = x[rows], 0
+            return table.steps_float, True, None
+        x = table.wall_times
+        if not np.isfinite(x).all():
+            rows = np.isfinite(x)  # steps whose wall time never arrived cannot be placed
+            return x[rows], None, rows
+        return x, None, None
+
+    def _update_mean(self, table, x_kind: str, smoothing: float, changed_from: int) -> None:
+        summary = table.summary()
+        x, x_sorted, rows = self._x_of(table, x_kind)
         if rows is not None:
+            changed_from = 0
             summary = {key: column[rows] for key, column in summary.items()}
         shown = summary["mean"]
         if smoothing > 0:
@@ -286,14 +299,25 @@ class SeriesLayer:
         else:
             self.band_lo.set_full(x[band], lo[band], 0, x_sorted)
             self.band_hi.set_full(x[band], hi[band], 0, x_sorted)
-        values = table.values if rows is None else table.values[rows]
-        self._set_seed_curves(values, x, per_seed, changed_from, x_sorted)
+
+    def _update_seed_lines(self, seed_table, x_kind: str) -> None:
+        if seed_table is None or seed_table.rows == 0:
+            self._set_seed_curves(None, None, False, 0)
+            self._seeds_seen = -1
+            return
+        changed_from = seed_table.changed_since(self._seeds_seen) if self._seeds_seen >= 0 else 0
+        if changed_from is None:
+            return
+        self._seeds_seen = seed_table.version
+        x, x_sorted, rows = self._x_of(seed_table, x_kind)
+        values = seed_table.values if rows is None else seed_table.values[rows]
+        self._set_seed_curves(values, x, True, 0 if rows is not None else changed_from, x_sorted)
 
     def _set_seed_curves(self, values, x, shown: bool, changed_from: int, x_sorted=None) -> None:
         # A line per seed tells nothing more past a few dozen, and ten thousand of them would
         # freeze the window: the first MAX_SEED_LINES seeds are drawn, and the legend says so.
-        self.seeds_total = values.shape[1] if values is not None else 0
-        wanted = min(self.seeds_total, MAX_SEED_LINES) if shown else 0
+        kept = values.shape[1] if values is not None else 0
+        wanted = min(kept, MAX_SEED_LINES) if shown else 0
         while len(self.seed_curves) > wanted:
             self.plot_item.removeItem(self.seed_curves.pop().item)
         while len(self.seed_curves) < wanted:
@@ -352,7 +376,7 @@ class SeriesLayer:
     # -- legend and hover ---------------------------------------------------------------------
     def legend_key(self) -> tuple:
         return (self.label, self.colour, self.overlay, self.smoothing > 0, len(self.seed_curves), self.seeds_total,
-                tuple(self.bounds), self._seen == -2)
+                self.seeds_kept, tuple(self.bounds), self._seen == -2)
 
     def legend_entries(self, overlay: bool) -> list[tuple[pg.GraphicsObject, str]]:
         if overlay:
@@ -366,10 +390,15 @@ class SeriesLayer:
         entries = [(self.mean.item, "mean over seeds, smoothed" if smoothed else "mean over seeds")]
         if smoothed:
             entries.append((self.raw.item, "mean over seeds, raw"))
-        entries.append((self.band_sample, "95% band of the mean"))
+        band = "95% band of the mean"
+        if self.seeds_kept < self.seeds_total:
+            # The per-seed values are a sample of the first seeds; the band is not.
+            band += f" (all {self.seeds_total:,} seeds)"
+        entries.append((self.band_sample, band))
         if self.seed_curves:
-            label = "single seeds" if len(self.seed_curves) == self.seeds_total else (
-                f"single seeds (first {len(self.seed_curves)} of {self.seeds_total})")
+            drawn = len(self.seed_curves)
+            label = "single seeds" if drawn == self.seeds_total else (
+                f"single seeds (first {drawn:,} of {self.seeds_total:,})")
             entries.append((self.seed_curves[0].item, label))
         return entries + bounds
 
@@ -382,7 +411,7 @@ class SeriesLayer:
         n = int(s["n"][index])
         text = f"mean {s['mean'][index]:.6g}"
         if n > 1:
-            text += f" (95% band {s['lo'][index]:.4g} to {s['hi'][index]:.4g}, {n} seeds)"
+            text += f" (95% band {s['lo'][index]:.6g} to {s['hi'][index]:.6g}, {n:,} seeds)"
         if self.smoothing > 0:
             text += f", smoothed {s['shown'][index]:.6g}"
         if self.overlay:

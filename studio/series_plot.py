@@ -1,5 +1,9 @@
 """One metric against steps (or wall time): per run, the mean over seeds and its 95% band.
 
+The mean and band come from the run's aggregates over all its seeds; the per-seed lines
+from the seeds whose values the run kept (the first N), and the legend says "first N of
+M" whenever those are not all.
+
 `SeriesPlot` draws one metric for one run or overlays several (`draw`), each run a
 `SeriesLayer`: the mean, the band, optional faint per-seed lines and dashed theory
 bounds. It keeps every curve at full resolution and hands pyqtgraph only what the view
@@ -21,7 +25,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from studio import plot_style
 from studio.hover import Hover, HoverReadout
-from studio.run_data import RunData, SeedTable
+from studio.run_data import AggregateTable, RunData, SeedTable
 from studio.series_layer import SeriesLayer
 
 X_STEP, X_WALL = "step", "wall_time"
@@ -31,11 +35,29 @@ DEFAULT_BUCKETS = 1000  # pixel columns assumed before the plot has been laid ou
 
 @dataclass
 class SeriesSource:
-    """What one layer draws: a run's table of the metric and its theory curves."""
+    """What one layer draws: a run's per-seed table of the metric (the kept seeds), its
+    aggregates over all seeds, and its theory curves.
+
+    The mean and band come from `aggregate` when it has rows, else from `table`.
+    """
 
     label: str
     table: SeedTable | None
     bounds: dict[str, SeedTable] = field(default_factory=dict)
+    aggregate: AggregateTable | None = None
+
+    @classmethod
+    def of(cls, label: str, data: RunData, metric: str | None, bounds: dict | None = None) -> "SeriesSource":
+        if metric is None:
+            return cls(label, None, bounds or {})
+        return cls(label, data.tables.get(metric), bounds or {}, data.aggregates.get(metric))
+
+    @property
+    def statistics(self) -> AggregateTable | SeedTable | None:
+        """What the mean and band are drawn from."""
+        if self.aggregate is not None and self.aggregate.rows:
+            return self.aggregate
+        return self.table
 
 
 class SeriesPlot(QWidget):
@@ -141,9 +163,8 @@ class SeriesPlot(QWidget):
     # -- drawing ----------------------------------------------------------------------------
     def render(self, data: RunData, bound_metrics=()) -> None:
         """Draw this plot's metric of one run, with the named theory curves."""
-        table = data.tables.get(self.metric) if self.metric else None
         bounds = {name: data.bounds[name] for name in bound_metrics if name in data.bounds}
-        self.draw([SeriesSource("", table, bounds)], overlay=False)
+        self.draw([SeriesSource.of("", data, self.metric, bounds)], overlay=False)
 
     def draw(self, sources: list[SeriesSource], overlay: bool = True) -> None:
         """Draw one layer per source; with `overlay`, each in its own colour, labelled in the legend."""

@@ -32,6 +32,26 @@ def _controls_row(*widgets) -> QHBoxLayout:
     return row
 
 
+def seed_lines_text(runs: list[RunData], metric: str | None) -> str:
+    """The per-seed toggle's text: says when a run kept the values of only its first seeds
+    (the mean and band are over all of them; the lines can only be the kept ones)."""
+    kept_total = []
+    for data in runs:
+        metric_of = metric if metric is not None else next(iter(data.metrics()), None)
+        if metric_of is None:
+            continue
+        table = data.tables.get(metric_of)
+        kept_total.append((table.seeds if table is not None and table.rows else 0, data.seed_count(metric_of)))
+    partial = [(kept, total) for kept, total in kept_total if kept < total]
+    if not partial:
+        return "per-seed lines"
+    if len(kept_total) > 1:
+        return "per-seed lines (kept seeds only)"
+    kept, total = partial[0]
+    return (f"per-seed lines (none of {total:,} seeds kept)" if kept == 0
+            else f"per-seed lines (first {kept:,} of {total:,} seeds kept)")
+
+
 def _bounds_of(data: RunData) -> dict:
     """Every seed-less series of a regret run is a bound on its regret: upper ones first."""
     return {name: data.bounds[name] for name in sorted(data.bounds, key=lambda n: ("lower" in n, n))}
@@ -48,7 +68,8 @@ class RegretView(QWidget):
         self.log_log.setToolTip("Both axes logarithmic: a regret growing like log t becomes a straight line "
                                 "against log t only on the x axis, sqrt t a line of slope 1/2.")
         self.per_seed = QCheckBox("per-seed lines")
-        self.per_seed.setToolTip("Draw each seed's cumulative regret faintly beneath the mean.")
+        self.per_seed.setToolTip("Draw each seed's cumulative regret faintly beneath the mean: the seeds whose "
+                                 "values the run kept (its first ones). The mean and band are over all seeds.")
         self.series = SeriesPlot("Cumulative regret")
         self.series.set_metric(self.METRIC)
         layout = QVBoxLayout(self)
@@ -61,11 +82,13 @@ class RegretView(QWidget):
         self.per_seed.toggled.connect(self.set_per_seed)
 
     def render(self, data: RunData) -> None:
-        self._draw([SeriesSource("", data.tables.get(self.METRIC), _bounds_of(data))], overlay=False)
+        self.per_seed.setText(seed_lines_text([data], self.METRIC))
+        self._draw([SeriesSource.of("", data, self.METRIC, _bounds_of(data))], overlay=False)
 
     def render_overlay(self, runs: list[tuple[str, RunData]]) -> None:
         """Several runs' regret in one plot, each in its own colour, labelled in the legend."""
-        self._draw([SeriesSource(label, data.tables.get(self.METRIC), _bounds_of(data)) for label, data in runs],
+        self.per_seed.setText(seed_lines_text([data for _, data in runs], self.METRIC))
+        self._draw([SeriesSource.of(label, data, self.METRIC, _bounds_of(data)) for label, data in runs],
                    overlay=True)
 
     def _draw(self, sources: list[SeriesSource], overlay: bool) -> None:
@@ -116,6 +139,8 @@ class CurvesView(QWidget):
             widget.setToolTip("Exponential moving average weight (TensorBoard's smoothing), applied to the "
                               "full-resolution mean before thinning; 0 is off. The raw mean stays faint.")
         self.per_seed = QCheckBox("per-seed lines")
+        self.per_seed.setToolTip("Draw each kept seed (the run's first ones) faintly beneath the mean; "
+                                 "the mean and band are over all seeds.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(_controls_row(self.metric_button, QLabel("x:"), self.x_axis, self.log_y,
@@ -163,8 +188,9 @@ class CurvesView(QWidget):
 
     def _draw(self) -> None:
         self._learn_metrics()
+        self.per_seed.setText(seed_lines_text([data for _, data in self._runs], None))
         for metric, plot in self.plots.items():
-            plot.draw([SeriesSource(label, data.tables.get(metric)) for label, data in self._runs],
+            plot.draw([SeriesSource.of(label, data, metric) for label, data in self._runs],
                       overlay=self._overlay)
 
     def _learn_metrics(self) -> None:

@@ -9,41 +9,50 @@ of values. Two reads, both read-only and parameterised:
 - `series_all`: every block of a run, in one read transaction, and the cursor a live
   view continues from.
 
-Either way the values come back as one row per value (metric index, step, seed,
-value, wall time), which is what the studio's tables take.
+Either way the blocks come back as they are (what the studio's tables take, block by
+block) and, when asked, as one row per value (metric index, step, seed, value, wall time).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from engine import blocks as series_blocks
 
 
-@dataclass
 class SeriesColumns:
-    """Values as columns, one entry per value; `metric_index[i]` indexes `metrics`.
+    """Blocks read from the store, and the same values as columns, one entry per value.
 
+    The columns (`metrics`, `metric_index` indexing it, `steps`, `seeds`, `values`,
+    `wall_times`) are built on first use: a table takes whole blocks (`blocks`) without
+    them, which for a run of many seeds saves expanding every value into five arrays.
     `more` says that the read stopped at its limit and more may be waiting.
     """
 
-    metrics: list[str]
-    metric_index: np.ndarray
-    steps: np.ndarray
-    seeds: np.ndarray
-    values: np.ndarray
-    wall_times: np.ndarray
-    cursor: int
-    more: bool = False
+    def __init__(self, blocks, cursor: int, more: bool = False):
+        self.blocks = list(blocks)
+        self.cursor = cursor
+        self.more = more
+        self._columns = None
 
     def __len__(self) -> int:
-        return len(self.steps)
+        return sum(block.values.size for block in self.blocks)
 
     @classmethod
     def from_blocks(cls, blocks, cursor: int, more: bool = False) -> "SeriesColumns":
-        return cls(*series_blocks.columns(blocks), cursor, more)
+        return cls(blocks, cursor, more)
+
+    def _column(self, index: int):
+        if self._columns is None:
+            self._columns = series_blocks.columns(self.blocks)
+        return self._columns[index]
+
+    metrics = property(lambda self: self._column(0))
+    metric_index = property(lambda self: self._column(1))
+    steps = property(lambda self: self._column(2))
+    seeds = property(lambda self: self._column(3))
+    values = property(lambda self: self._column(4))
+    wall_times = property(lambda self: self._column(5))
 
     def of_metric(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(steps, seeds, values, wall_times) of the values of one metric, in read order."""

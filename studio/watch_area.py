@@ -52,7 +52,7 @@ def grid_columns(tiles: int, width: int, tile_width: int) -> int:
 def run_detail(row: dict) -> str:
     """'2 seeds × 3,000 steps · cpu, float32, 1 thread' from a run row."""
     seeds = row.get("seeds") or 1
-    text = f"{seeds} seed{'s' if seeds != 1 else ''} × {row.get('steps') or 0:,} steps"
+    text = f"{seeds:,} seed{'s' if seeds != 1 else ''} × {row.get('steps') or 0:,} steps"
     if row.get("hardware_json"):
         hw = json.loads(row["hardware_json"])
         threads = hw.get("threads")

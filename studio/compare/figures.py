@@ -17,7 +17,7 @@ def common_metrics(datas: list[RunData]) -> list[str]:
     seen: list[str] = []
     for data in datas:
         seen += [m for m in data.metrics() if m not in seen]
-    everywhere = [m for m in seen if all(m in d.tables for d in datas)]
+    everywhere = [m for m in seen if all(m in d.metrics() for d in datas)]
     ordered = [m for m in PREFERRED_METRICS if m in everywhere] + [m for m in everywhere if m not in PREFERRED_METRICS]
     return ordered + [m for m in seen if m not in ordered]
 
@@ -40,21 +40,21 @@ def comparison_figure(rows: dict[int, dict], datas: dict[int, RunData], metric: 
         label = run_label(rows[run_ids[0]]) if group_key == EACH_RUN else group.label
         if set_label:
             label = f"{label} | {set_label}"
-        tables = [datas[i].tables.get(metric) for i in run_ids]
-        summary = pooled_summary(tables)
-        missing = [str(i) for i, t in zip(run_ids, tables) if t is None or not t.rows]
+        parts = [datas[i].aggregate_arrays(metric) for i in run_ids]
+        summary = pooled_summary(parts)
+        missing = [str(i) for i, part in zip(run_ids, parts) if part is None]
         if summary is None:
             notes.append(f"{label}: not drawn (run {', '.join(missing)} recorded no {metric})")
             continue
         pooled = len(run_ids) - len(missing)
         runs = f"{pooled} run{'s' if pooled > 1 else ''}"
         seeds = int(summary["n"].max())
-        seeds_text = f"{seeds} seed{'s' if seeds != 1 else ''}"
+        seeds_text = f"{seeds:,} seed{'s' if seeds != 1 else ''}"
         curve_label = label if group_key == EACH_RUN else f"{label} ({runs}, {seeds_text})"
         figure.curves.append(Curve(curve_label, summary["steps"].astype(float), summary["mean"], summary["lo"],
                                    summary["hi"]))
         note = f"{curve_label}: {len(summary['steps'])} steps, {seeds_text} pooled"
-        uneven = step_notice(run_ids, tables)
+        uneven = step_notice(run_ids, parts)
         if uneven:
             fewest = int(summary["n"].min())
             note += f" ({fewest} to {seeds} per step: {uneven})"

@@ -9,11 +9,13 @@ group. When the runs fall into several sets, `Grouping.notice` names each key th
 differs and its values, so the split is never silent.
 
 A group's curve pools every seed of every run in it, on the union of the steps its
-runs recorded: at each step the seed values of the runs that recorded it form one
-sample, summarised by `engine.metrics.seed_summary` (the mean and the Student-t 95%
-band of the mean, as the regret view draws). `n` says how many seeds stand behind each
-point, and `step_notice` says when it is not the same at every step (a run stopped
-early, or is still running). Pure numpy: no Qt.
+runs recorded, without reading a single seed: each run's aggregates over its seeds
+(count, mean, variance, min, max per checkpoint) combine exactly into those of the
+pooled sample (`engine.metrics.aggregate.pool_aggregates`), and the band is the
+Student-t 95% band of the pooled mean (`band_from_aggregate`, as the regret view
+draws). Grouping 50 runs of 10^5 seeds costs what grouping 50 runs of 10 does. `n`
+says how many seeds stand behind each point, and `step_notice` says when it is not the
+same at every step (a run stopped early, or is still running). Pure numpy: no Qt.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.metrics import seed_summary
+from engine.metrics.aggregate import band_from_aggregate, pool_aggregates
 from engine.spec import SECTIONS
+from studio.run_data import SeedTable, seed_table_aggregate
 
 EACH_RUN = ""  # the "group by" choice that keeps every run on its own
 # What may differ between runs pooled into one curve: the number of seeds and the base
@@ -194,33 +197,36 @@ def group_runs(run_specs: list[tuple[int, dict]], key: str) -> Grouping:
     return Grouping(list(sets.values()), differing)
 
 
-def pooled_summary(tables) -> dict | None:
-    """Pool the seeds of several runs' `SeedTable`s of one metric on the union of their steps.
+def _as_aggregate(part) -> dict | None:
+    """A run's aggregates of a metric; a SeedTable (values recorded without aggregates) is
+    summarised first. None when there is nothing."""
+    if isinstance(part, SeedTable):
+        return seed_table_aggregate(part) if part.rows else None
+    return part if part is not None and len(part["step"]) else None
+
+
+def pooled_summary(parts) -> dict | None:
+    """Pool several runs' aggregates of one metric (dicts with `Store.aggregate_arrays`' keys,
+    or SeedTables; None for a run without the metric) on the union of their steps.
 
     Returns steps, mean, lo, hi and n (the seeds pooled at each step: a run that did not
     record a step adds none there), or None when no run recorded anything.
     """
-    tables = [t for t in tables if t is not None and t.rows]
-    if not tables:
+    parts = [part for part in map(_as_aggregate, parts) if part is not None]
+    if not parts:
         return None
-    steps = tables[0].steps
-    for table in tables[1:]:
-        steps = np.union1d(steps, table.steps)
-    columns = []
-    for table in tables:
-        column = np.full((len(steps), table.seeds), np.nan)
-        column[np.searchsorted(steps, table.steps)] = table.values
-        columns.append(column)
-    pooled = np.hstack(columns)  # steps x (all seeds of all runs); NaN where a run has no value
-    summary = seed_summary(pooled, axis=1)
-    return {"steps": steps, "mean": np.atleast_1d(summary["mean"]), "lo": np.atleast_1d(summary["lo"]),
-            "hi": np.atleast_1d(summary["hi"]), "n": np.atleast_1d(summary["n"])}
+    pooled = pool_aggregates(parts)
+    n = np.asarray(pooled["n"], dtype=np.int64)
+    mean = np.asarray(pooled["mean"], dtype=float)
+    lo, hi = band_from_aggregate(n, mean, np.asarray(pooled["var"], dtype=float))
+    return {"steps": np.asarray(pooled["step"]), "mean": mean, "lo": np.asarray(lo, dtype=float),
+            "hi": np.asarray(hi, dtype=float), "n": n}
 
 
-def step_notice(run_ids: list[int], tables) -> str:
+def step_notice(run_ids: list[int], parts) -> str:
     """Why the seeds behind a group's curve change along it ("" when every run recorded the same steps)."""
-    present = [(i, t) for i, t in zip(run_ids, tables) if t is not None and t.rows]
-    if len(present) < 2 or all(np.array_equal(present[0][1].steps, t.steps) for _, t in present[1:]):
+    present = [(i, p["step"]) for i, p in zip(run_ids, map(_as_aggregate, parts)) if p is not None]
+    if len(present) < 2 or all(np.array_equal(present[0][1], steps) for _, steps in present[1:]):
         return ""
-    ends = ", ".join(f"run {i} at step {int(t.steps[-1])}" for i, t in present)
+    ends = ", ".join(f"run {i} at step {int(steps[-1])}" for i, steps in present)
     return f"its runs recorded different steps (last: {ends}); each point pools the seeds that reached it"

@@ -66,7 +66,7 @@ class Figure:
 
 
 def mean_curve(label: str, summary: dict) -> Curve:
-    """A seed-mean curve from a `SeedTable.summary()`-shaped dict (steps, mean, lo, hi)."""
+    """A seed-mean curve from an `AggregateTable.summary()`-shaped dict (steps, mean, lo, hi)."""
     return Curve(label, np.asarray(summary["steps"], dtype=float), np.asarray(summary["mean"], dtype=float),
                  np.asarray(summary["lo"], dtype=float), np.asarray(summary["hi"], dtype=float))
 
@@ -81,12 +81,12 @@ def run_figure(data, plot_kind: str, metric: str | None = None, title: str = "")
     if plot_kind == "pareto" and metric is None:
         return _pareto_figure(data, title)
     if metric is None:
-        metric = REGRET_METRIC if plot_kind == "regret" else (
-            "loss" if "loss" in data.tables else next(iter(data.tables), ""))
+        metrics = data.metrics()
+        metric = REGRET_METRIC if plot_kind == "regret" else ("loss" if "loss" in metrics else next(iter(metrics), ""))
     figure = Figure(title or metric_label(metric), "step", metric_label(metric))
-    table = data.tables.get(metric)
-    if table is not None and table.rows:
-        figure.curves.append(mean_curve("mean over seeds", table.summary()))
+    statistics = data.statistics(metric)  # the aggregates over every seed, not only the kept ones
+    if statistics is not None and statistics.rows:
+        figure.curves.append(mean_curve("mean over seeds", statistics.summary()))
     if plot_kind == "regret" and metric == REGRET_METRIC:
         for bound in sorted(data.bounds):
             steps, values = data.bound_curve(bound)

@@ -20,7 +20,7 @@ from PySide6.QtGui import QColor
 
 from engine.store import LIVE_STATUSES, Store
 from studio.compare.grouping import value_text
-from studio.history.summary import SummarySpec, seed_mean, summarise
+from studio.history.summary import SummarySpec, run_mean_curve, summarise
 
 COLUMNS = ("status", "id", "name", "algorithm", "problem", "parameters", "seeds", "steps", "duration",
            "device", "date", "tags", "notes")
@@ -221,7 +221,7 @@ class RunTableModel(QAbstractTableModel):
         key = (record.id, spec.metric)
         cached = self._curves.get(key)
         if cached is None:
-            steps, mean = seed_mean(*self.store.series_arrays(record.id, spec.metric))
+            steps, mean = run_mean_curve(self.store, record.id, spec.metric)
             cached = self._curves[key] = (record.row.get("steps_done"), steps, mean)
         return summarise(cached[1], cached[2], spec)
 

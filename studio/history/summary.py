@@ -1,6 +1,9 @@
 """Summary columns of the history: one number per run from a metric's seed-mean curve.
 
-The curve is the mean over seeds at each recorded step. Statistics:
+The curve is the mean over all the run's seeds at each recorded step, read from the
+run's aggregates (`Store.aggregate_arrays`: one row per checkpoint, whatever the number
+of seeds); only a metric recorded without aggregates is averaged from its per-seed
+values. Statistics:
 final (the last recorded step), best (min or max by the metric's direction), min,
 max, at_step (linear interpolation between the recorded steps around the chosen
 step; NaN outside the recorded range) and auc (area under the curve by the
@@ -70,6 +73,15 @@ def seed_mean(steps: np.ndarray, seeds: np.ndarray, values: np.ndarray) -> tuple
     table = np.full((len(unique_steps), len(unique_seeds)), np.nan)
     table[row, column] = values
     return unique_steps, np.asarray(seed_summary(table, axis=1)["mean"], dtype=float).reshape(-1)
+
+
+def run_mean_curve(store, run_id: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Recorded steps and the mean over all seeds of `metric` in a run: its aggregates when
+    the run has them, else the mean of its per-seed values."""
+    aggregates = store.aggregate_arrays(run_id, metric)
+    if len(aggregates["step"]):
+        return np.asarray(aggregates["step"], dtype=np.int64), np.asarray(aggregates["mean"], dtype=float)
+    return seed_mean(*store.series_arrays(run_id, metric))
 
 
 def summarise(steps: np.ndarray, mean: np.ndarray, spec: SummarySpec) -> float:

@@ -66,6 +66,27 @@ def test_bad_values_name_key_and_reason(catalogue, text, key, reason):
     assert str(err.value).startswith(f"bad.toml: {key}: ")
 
 
+def test_keep_seeds_is_an_integer_or_all_and_round_trips(catalogue):
+    assert RunSpec.from_toml(GOOD, catalogue).keep_seeds == 100  # the default
+    for written, value in (("0", 0), ("3", 3), ('"all"', "all"), ("250", 250)):
+        spec = RunSpec.from_toml(GOOD.replace("steps = 200", f"steps = 200\nkeep_seeds = {written}"), catalogue)
+        assert spec.keep_seeds == value
+        assert RunSpec.from_toml(spec.to_toml(), catalogue) == spec
+    assert RunSpec.from_toml(GOOD, catalogue, overrides=['run.keep_seeds="all"']).keep_seeds == "all"
+    assert RunSpec.from_toml(GOOD, catalogue, overrides=["run.keep_seeds=all"]).keep_seeds == "all"
+    # the studio's form gives the field's text: digits count as the integer
+    assert RunSpec.from_dict({"run": {"steps": 5, "keep_seeds": "12"}, "algorithm": {"id": "bandits.ucb1"},
+                              "problem": {"id": "bandits.bernoulli", "means": [0.2, 0.5]}}, catalogue).keep_seeds == 12
+
+
+@pytest.mark.parametrize("written, shown", [("-1", "-1"), ("2.5", "2.5"), ('"some"', "'some'"), ('"ALL"', "'ALL'"),
+                                           ('""', "''"), ('"-3"', "'-3'"), ("true", "True"), ("[3]", "[3]")])
+def test_keep_seeds_refuses_anything_else_clearly(catalogue, written, shown):
+    with pytest.raises(SpecError) as err:
+        RunSpec.from_toml(GOOD.replace("steps = 200", f"steps = 200\nkeep_seeds = {written}"), catalogue, "k.toml")
+    assert str(err.value) == f'k.toml: run.keep_seeds: must be an integer in [0, {2**62}] or "all", got {shown}'
+
+
 def test_malformed_toml_names_the_file_and_line(catalogue):
     with pytest.raises(SpecError) as err:
         RunSpec.from_toml("[run\nseeds = 3", catalogue, "broken.toml")
