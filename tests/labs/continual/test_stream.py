@@ -1,0 +1,93 @@
+"""The label-permuted stream, the hand-written backpropagation, and what a run records."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from engine.labs.continual.base import forward, loss_and_gradient
+from tests.labs.continual.support import build, run
+
+SMALL = {"classes": 4, "dim": 3, "task_steps": 5, "eval_samples": 40, "hidden": [6, 5]}
+
+
+def test_labels_are_each_tasks_permutation_of_the_latent_class():
+    """Every task's labels are a permutation π_k of the classes, the same for all of a task's
+    steps and new at each task: the label of every evaluation input under task k is
+    π_k(its class), and the samples of a task with batch 2 are labelled consistently
+    with one bijection from the nearest centre to the label."""
+    alg = build("continual.sgd", seeds=3, problem=dict(SMALL, spread=0.01, batch=2))
+    prob = alg.problem
+    for task in range(4):
+        perm = prob.permutation(task)
+        assert sorted(perm[0].tolist()) == [0, 1, 2, 3]
+        for step in range(task * 5 + 1, task * 5 + 6):
+            assert prob.task_of(step) == task
+            inputs, labels = prob.samples(step)
+            # with a spread of 0.01 the nearest centre is the latent class
+            latent = torch.cdist(inputs, prob.centres).argmin(-1)
+            assert torch.equal(labels, perm.gather(1, latent))
+    assert not all(torch.equal(prob.permutation(0), prob.permutation(k)) for k in range(1, 4))
+
+
+def test_two_learners_with_one_seed_see_the_same_stream_and_start_alike():
+    """Common random numbers: the problem's draws and the initial network depend on the
+    seed, not on the learner; another seed gives other draws."""
+    a, b = build("continual.sgd", seeds=2, problem=SMALL), build("continual.upgd", seeds=2, problem=SMALL)
+    other = build("continual.sgd", seeds=2, seed=1, problem=SMALL)
+    assert torch.equal(a.problem.initial_network(), b.problem.initial_network())
+    for step in (1, 7, 12):
+        assert all(torch.equal(x, y) for x, y in zip(a.problem.samples(step), b.problem.samples(step)))
+    assert not torch.equal(a.problem.initial_network(), other.problem.initial_network())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_hand_written_gradient_matches_autograd(dtype):
+    """loss_and_gradient's backpropagation against autograd on the same network: each seed's
+    mean cross-entropy and its gradient with respect to all weights and biases."""
+    alg = build("continual.sgd", seeds=3, dtype=dtype, problem=dict(SMALL, batch=7))
+    prob = alg.problem
+    shapes = prob.layer_shapes()
+    theta = prob.initial_network() + 0.3 * torch.randn(3, prob.initial_network().shape[1], dtype=dtype)
+    inputs, labels = prob.samples(1)
+    grad = torch.empty_like(theta)
+    losses, _ = loss_and_gradient(theta, shapes, inputs, labels, grad)
+    leaf = theta.clone().requires_grad_(True)
+    logits, _ = forward(leaf, shapes, inputs)
+    reference = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none").mean(1)
+    (reference_grad,) = torch.autograd.grad(reference.sum(), leaf)
+    torch.testing.assert_close(losses, reference.detach())
+    torch.testing.assert_close(grad, reference_grad)
+
+
+def test_what_a_run_records_and_when():
+    """Running metrics are means over the current task so far: at a task's last step the
+    running online accuracy equals that task's task_accuracy. Task-end metrics come at
+    steps k·task_steps, only for complete tasks; accuracy_trend and backward_transfer from
+    the second task on. The recorded average accuracy and backward transfer are those of
+    the accuracy matrix the run kept, whose last row is the final network's held-out
+    accuracy under each task's labels."""
+    alg, rec = run("continual.upgd", 23, seeds=2, every_step=True, problem=SMALL, lr=0.1)
+    steps, task_accuracy = rec.series("task_accuracy")
+    assert steps.tolist() == [5, 10, 15, 20]
+    _, running = rec.series("online_accuracy")
+    np.testing.assert_allclose(running[steps - 1], task_accuracy)
+    np.testing.assert_allclose(task_accuracy.T, alg.task_accuracy.numpy())
+    assert rec.series("accuracy_trend")[0].tolist() == [10, 15, 20]
+    assert rec.series("backward_transfer")[0].tolist() == [10, 15, 20]
+    R = alg.accuracy_matrix.numpy()
+    _, bwt = rec.series("backward_transfer")
+    _, acc = rec.series("average_accuracy")
+    np.testing.assert_allclose(acc[-1], R[:, 3, :].mean(1))
+    np.testing.assert_allclose(bwt[-1], (R[:, 3, :3] - np.diagonal(R, axis1=1, axis2=2)[:, :3]).mean(1))
+    # the accuracy of task-end values is a multiple of 1/eval_samples (40 held-out inputs)
+    np.testing.assert_allclose(R * 40, np.round(R * 40), atol=1e-9)
+    # online accuracy over a task of 5 single samples is a multiple of 1/5
+    np.testing.assert_allclose(task_accuracy * 5, np.round(task_accuracy * 5), atol=1e-9)
+    # the last row, recomputed from the network at the end of the fourth task
+    alg, _ = run("continual.upgd", 20, seeds=2, problem=SMALL, lr=0.1)
+    prob = alg.problem
+    predicted = forward(alg.theta, prob.layer_shapes(), prob.eval_inputs)[0].argmax(-1).numpy()
+    for j in range(4):
+        labels = prob.permutation(j).numpy()[np.arange(2)[:, None], prob.eval_classes.numpy()]
+        np.testing.assert_allclose(alg.accuracy_matrix[:, 3, j].numpy(), (predicted == labels).mean(1))
