@@ -16,11 +16,13 @@ import math
 
 import torch
 
-from engine.params import Param
+from engine.params import Param, ParamError
 from engine.registry import Problem
 from engine.seeding import PROBLEM_STREAM, generator
 
 NETWORK_STREAM = 3  # the initial weights: apart from the stream of samples and permutations
+MAX_FLOATS = 10**8  # per seed, in the held-out set, the network, or one step's batch
+DRAW_FLOATS = 2**20  # per seed, in one draw of a task's samples
 
 
 class LabelPermutedBlobs(Problem):
@@ -58,11 +60,19 @@ class LabelPermutedBlobs(Problem):
         self.dim = params["dim"]
         self.task_steps = params["task_steps"]
         self.batch = params["batch"]
+        sizes = {"problem.eval_samples": params["eval_samples"] * self.dim,
+                 "problem.hidden": sum(a * b + b for (a, b), _ in self.layer_shapes()),
+                 "problem.batch": self.batch * self.dim}
+        for name, floats in sizes.items():
+            if floats > MAX_FLOATS:
+                what = {"problem.eval_samples": "the held-out set (eval_samples × dim)",
+                        "problem.hidden": "the network's weights", "problem.batch": "one step's inputs (batch × dim)"}
+                raise ParamError(name, f"{what[name]} would hold {floats:,} numbers per seed; at most {MAX_FLOATS:,}")
         self._stream = generator(device, seed, PROBLEM_STREAM)
         self.centres = torch.randn(seeds, self.classes, self.dim, generator=self._stream, device=device, dtype=dtype)
         self.eval_inputs, self.eval_classes = self._draw(params["eval_samples"])
         self._permutations: list[torch.Tensor] = []  # [seeds, C] per task, drawn in task order
-        self._task_draws: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        self._task_draws: tuple[int, int, torch.Tensor, torch.Tensor] | None = None  # first step, end, draws
 
     def _draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """n samples per seed: inputs [seeds, n, d] and their latent classes [seeds, n]."""
@@ -83,16 +93,17 @@ class LabelPermutedBlobs(Problem):
         return (step - 1) // self.task_steps
 
     def samples(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Step t's inputs [seeds, batch, d] and labels [seeds, batch]. A task's samples are
-        drawn at its first step, so the stream is the same whichever algorithm reads it,
-        as long as it reads the steps in order."""
+        """Step t's inputs [seeds, batch, d] and labels [seeds, batch]. Samples are drawn a
+        block of steps at a time (a whole task when it is small), so the stream is the same
+        whichever algorithm reads it, as long as it reads the steps in order."""
         task = self.task_of(step)
-        if self._task_draws is None or self._task_draws[0] != task:
-            inputs, latent = self._draw(self.task_steps * self.batch)
-            labels = self.permutation(task).gather(1, latent)
-            self._task_draws = (task, inputs, labels)
-        _, inputs, labels = self._task_draws
-        start = ((step - 1) % self.task_steps) * self.batch
+        if self._task_draws is None or not self._task_draws[0] <= step < self._task_draws[1]:
+            block = max(1, DRAW_FLOATS // (self.batch * self.dim))
+            end = min(step + block, (task + 1) * self.task_steps + 1)
+            inputs, latent = self._draw((end - step) * self.batch)
+            self._task_draws = (step, end, inputs, self.permutation(task).gather(1, latent))
+        first, _, inputs, labels = self._task_draws
+        start = (step - first) * self.batch
         return inputs[:, start:start + self.batch], labels[:, start:start + self.batch]
 
     def layer_shapes(self) -> list[tuple[tuple[int, int], tuple[int]]]:

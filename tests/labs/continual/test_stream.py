@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.labs.continual.base import forward, loss_and_gradient
+from engine.params import ParamError
 from tests.labs.continual.support import build, run
 
 SMALL = {"classes": 4, "dim": 3, "task_steps": 5, "eval_samples": 40, "hidden": [6, 5]}
@@ -91,3 +92,35 @@ def test_what_a_run_records_and_when():
     for j in range(4):
         labels = prob.permutation(j).numpy()[np.arange(2)[:, None], prob.eval_classes.numpy()]
         np.testing.assert_allclose(alg.accuracy_matrix[:, 3, j].numpy(), (predicted == labels).mean(1))
+
+
+def test_large_batches_are_drawn_a_block_of_steps_at_a_time():
+    """With 50,000 samples of 16 numbers per step, a task's samples are drawn one step at a
+    time (at most 2^20 numbers per seed and draw); each step's labels are still its task's
+    permutation of the latent classes, and the steps' inputs differ."""
+    alg = build("continual.sgd", seeds=1, problem={"classes": 5, "dim": 16, "task_steps": 3, "batch": 50_000,
+                                                   "spread": 0.01, "eval_samples": 10})
+    prob = alg.problem
+    seen = []
+    for step in range(1, 7):
+        inputs, labels = prob.samples(step)
+        assert inputs.shape == (1, 50_000, 16)
+        latent = torch.cdist(inputs, prob.centres).argmin(-1)
+        assert torch.equal(labels, prob.permutation(prob.task_of(step)).gather(1, latent))
+        assert prob._task_draws[1] - prob._task_draws[0] == 1
+        seen.append(inputs[0, 0].clone())
+    assert not torch.equal(seen[0], seen[1])
+
+
+@pytest.mark.parametrize("problem, key, words", [
+    ({"eval_samples": 1_000_000, "dim": 1000}, "problem.eval_samples", "held-out set"),
+    ({"hidden": [20_000, 20_000]}, "problem.hidden", "network's weights"),
+    ({"batch": 100_000, "dim": 2000}, "problem.batch", "one step's inputs"),
+])
+def test_sizes_that_would_exhaust_memory_are_refused(problem, key, words):
+    """A held-out set, network or batch of more than 10^8 numbers per seed is refused with
+    a ParamError naming the key (which `prepare` turns into a spec error before any run),
+    before anything is allocated."""
+    with pytest.raises(ParamError) as err:
+        build("continual.sgd", problem=problem)
+    assert err.value.name == key and words in err.value.reason and "at most 100,000,000" in err.value.reason
