@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from engine.labs.continual.problems import LabelPermutedBlobs
-from engine.labs.continual.transfer import average_accuracy, backward_transfer, least_squares_slope
+from engine.labs.continual.transfer import average_accuracy_of, backward_transfer_of, least_squares_slope
 from engine.params import Param
 from engine.registry import Algorithm
 from engine.seeding import ALGORITHM_STREAM, generator
@@ -17,6 +17,7 @@ TASK_METRICS = ("task_accuracy", "accuracy_trend", "average_accuracy", "backward
                 "weight_magnitude")
 CONTINUAL_METRICS = STEP_METRICS + TASK_METRICS
 
+MAX_TASK_LABELS = 10**7  # per seed: every task's permutation is kept, for backward transfer
 LEARNING_RATE = Param("lr", "float", 0.05, "Step size α.", low=0.0, low_open=True, high=100.0)
 
 
@@ -81,8 +82,8 @@ class ContinualLearner(Algorithm):
     Step t: the learner predicts this step's samples, is scored (online: the prediction
     is made before the sample is learnt from), takes the gradient of the mean
     cross-entropy over the step's batch and updates every weight by its rule. Seeds are a
-    batch: the weights are one flat vector per seed, theta [seeds, P], and one summed
-    loss gives every seed its own gradient.
+    batch: the weights are one flat vector per seed, theta [seeds, P], and each seed's
+    gradient is backpropagated by hand into a buffer of the same shape.
 
     Metrics at recorded steps: `online_accuracy` and `loss`, the means over the current
     task's steps so far (they restart at each task: the sawtooth of relearning). At the
@@ -90,7 +91,8 @@ class ContinualLearner(Algorithm):
     the online accuracy over the whole task (the paper's measure); `accuracy_trend`, the
     least-squares slope of task_accuracy over the tasks so far (per task; negative is
     loss of plasticity); `average_accuracy` and `backward_transfer` of the accuracy
-    matrix R[i, j] on the held-out set (engine.labs.continual.transfer); `dead_units`,
+    matrix R[i, j] on the held-out set (engine.labs.continual.transfer; the run keeps
+    the diagonal R[j, j] and the latest row, all that they read); `dead_units`,
     the fraction of hidden ReLU units that are zero on every held-out input; and
     `weight_magnitude`, the mean |w| over all weights and biases. A run's last,
     incomplete task has running metrics but no task-end record.
@@ -126,9 +128,16 @@ class ContinualLearner(Algorithm):
         self.theta, self.shapes = theta, prob.layer_shapes()
         task_steps = prob.task_steps
         tasks = steps // task_steps
+        if tasks * prob.classes > MAX_TASK_LABELS:
+            raise ValueError(f"{steps:,} steps of {task_steps:,} make {tasks:,} tasks of {prob.classes} labels; "
+                             f"a run keeps every task's labels and accuracy, so tasks × classes may be at most "
+                             f"{MAX_TASK_LABELS:,}: raise problem.task_steps or lower run.steps")
         zeros = torch.zeros(self.seeds, device=self.device, dtype=self.dtype)
         self.task_accuracy = torch.zeros(self.seeds, tasks, device=self.device, dtype=self.dtype)
-        self.accuracy_matrix = torch.zeros(self.seeds, tasks, tasks, device=self.device, dtype=self.dtype)
+        # R[j, j] of every task, and the latest row R[k, :k+1]: all that ACC and BWT read
+        self.accuracy_diagonal = torch.zeros(self.seeds, tasks, device=self.device, dtype=self.dtype)
+        self.accuracy_last_row = torch.zeros(self.seeds, 0, device=self.device, dtype=self.dtype)
+        self._labels_of_tasks = torch.zeros(self.seeds, tasks, prob.classes, dtype=torch.int64, device=self.device)
         correct_sum, loss_sum = zeros.clone(), zeros.clone()
         for t in range(1, steps + 1):
             inputs, labels = prob.samples(t)
@@ -156,15 +165,24 @@ class ContinualLearner(Algorithm):
         self.task_accuracy[:, task] = online_accuracy
         logits, hidden = forward(self.theta, self.shapes, prob.eval_inputs)
         predicted = logits.argmax(-1)
-        for j in range(task + 1):
-            labels = prob.permutation(j).gather(1, prob.eval_classes)
-            self.accuracy_matrix[:, task, j] = (predicted == labels).to(self.dtype).mean(1)
-        seen = self.accuracy_matrix[:, :task + 1, :task + 1]
+        # confusion[s, y, c]: held-out inputs of class y predicted c. Task j labels y as
+        # π_j(y), so R[k, j] = Σ_y confusion[y, π_j(y)] / n: one gather scores every task.
+        classes = prob.classes
+        confusion = torch.zeros(self.seeds, classes * classes, device=self.device, dtype=self.dtype)
+        confusion.scatter_add_(1, prob.eval_classes * classes + predicted,
+                               torch.ones_like(predicted, dtype=self.dtype))
+        confusion = confusion.view(self.seeds, 1, classes, classes) / predicted.shape[1]
+        self._labels_of_tasks[:, task] = prob.permutation(task)
+        seen = self._labels_of_tasks[:, :task + 1]
+        row = confusion.expand(-1, task + 1, -1, -1).gather(3, seen.unsqueeze(-1)).squeeze(-1).sum(2)
+        self.accuracy_last_row = row
+        self.accuracy_diagonal[:, task] = row[:, task]
+        diagonal = self.accuracy_diagonal[:, :task + 1]
         dead = torch.cat([(h <= 0).all(1) for h in hidden], dim=1).to(self.dtype).mean(1)
         magnitude = self.theta.abs().mean(1)
-        values = {"task_accuracy": online_accuracy, "average_accuracy": average_accuracy(seen),
+        values = {"task_accuracy": online_accuracy, "average_accuracy": average_accuracy_of(row),
                   "dead_units": dead, "weight_magnitude": magnitude}
         if task >= 1:
             values["accuracy_trend"] = least_squares_slope(self.task_accuracy[:, :task + 1])
-            values["backward_transfer"] = backward_transfer(seen)
+            values["backward_transfer"] = backward_transfer_of(row, diagonal)
         return values

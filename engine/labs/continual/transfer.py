@@ -17,17 +17,24 @@ import torch
 
 def average_accuracy(accuracy: torch.Tensor) -> torch.Tensor:
     """ACC of R [..., T, T] (only R[i, j] with j ≤ i is read); [...]."""
-    return accuracy[..., -1, :].mean(-1)
+    return average_accuracy_of(accuracy[..., -1, :])
 
 
 def backward_transfer(accuracy: torch.Tensor) -> torch.Tensor:
     """BWT of R [..., T, T], T ≥ 2 (only R[i, j] with j ≤ i is read); [...]."""
-    tasks = accuracy.shape[-1]
-    if tasks < 2:
+    return backward_transfer_of(accuracy[..., -1, :], accuracy.diagonal(dim1=-2, dim2=-1))
+
+
+def average_accuracy_of(final_row: torch.Tensor) -> torch.Tensor:
+    """ACC from the last row R[T−1, :] [..., T]; [...]."""
+    return final_row.mean(-1)
+
+
+def backward_transfer_of(final_row: torch.Tensor, diagonal: torch.Tensor) -> torch.Tensor:
+    """BWT from the last row R[T−1, :] and the diagonal R[j, j], [..., T] each, T ≥ 2; [...]."""
+    if final_row.shape[-1] < 2:
         raise ValueError("backward transfer needs at least two tasks")
-    final = accuracy[..., -1, :-1]
-    just_learnt = accuracy.diagonal(dim1=-2, dim2=-1)[..., :-1]
-    return (final - just_learnt).mean(-1)
+    return (final_row[..., :-1] - diagonal[..., :-1]).mean(-1)
 
 
 def least_squares_slope(values: torch.Tensor) -> torch.Tensor:

@@ -66,8 +66,10 @@ def test_what_a_run_records_and_when():
     running online accuracy equals that task's task_accuracy. Task-end metrics come at
     steps k·task_steps, only for complete tasks; accuracy_trend and backward_transfer from
     the second task on. The recorded average accuracy and backward transfer are those of
-    the accuracy matrix the run kept, whose last row is the final network's held-out
-    accuracy under each task's labels."""
+    the accuracy matrix's last row and diagonal as the run kept them; the last row is the
+    final network's held-out accuracy under each task's labels, recomputed here by
+    comparing its predictions with every task's labels, and the diagonal R[j, j] is the
+    last row of a run stopped at the end of task j (the same stream, so the same network)."""
     alg, rec = run("continual.upgd", 23, seeds=2, every_step=True, problem=SMALL, lr=0.1)
     steps, task_accuracy = rec.series("task_accuracy")
     assert steps.tolist() == [5, 10, 15, 20]
@@ -76,22 +78,33 @@ def test_what_a_run_records_and_when():
     np.testing.assert_allclose(task_accuracy.T, alg.task_accuracy.numpy())
     assert rec.series("accuracy_trend")[0].tolist() == [10, 15, 20]
     assert rec.series("backward_transfer")[0].tolist() == [10, 15, 20]
-    R = alg.accuracy_matrix.numpy()
+    row, diagonal = alg.accuracy_last_row.numpy(), alg.accuracy_diagonal.numpy()
     _, bwt = rec.series("backward_transfer")
     _, acc = rec.series("average_accuracy")
-    np.testing.assert_allclose(acc[-1], R[:, 3, :].mean(1))
-    np.testing.assert_allclose(bwt[-1], (R[:, 3, :3] - np.diagonal(R, axis1=1, axis2=2)[:, :3]).mean(1))
-    # the accuracy of task-end values is a multiple of 1/eval_samples (40 held-out inputs)
-    np.testing.assert_allclose(R * 40, np.round(R * 40), atol=1e-9)
+    np.testing.assert_allclose(acc[-1], row.mean(1))
+    np.testing.assert_allclose(bwt[-1], (row[:, :3] - diagonal[:, :3]).mean(1))
+    # held-out accuracies are multiples of 1/eval_samples (40 held-out inputs)
+    np.testing.assert_allclose(row * 40, np.round(row * 40), atol=1e-9)
     # online accuracy over a task of 5 single samples is a multiple of 1/5
     np.testing.assert_allclose(task_accuracy * 5, np.round(task_accuracy * 5), atol=1e-9)
-    # the last row, recomputed from the network at the end of the fourth task
-    alg, _ = run("continual.upgd", 20, seeds=2, problem=SMALL, lr=0.1)
-    prob = alg.problem
-    predicted = forward(alg.theta, prob.layer_shapes(), prob.eval_inputs)[0].argmax(-1).numpy()
-    for j in range(4):
-        labels = prob.permutation(j).numpy()[np.arange(2)[:, None], prob.eval_classes.numpy()]
-        np.testing.assert_allclose(alg.accuracy_matrix[:, 3, j].numpy(), (predicted == labels).mean(1))
+    for tasks in (1, 2, 3, 4):
+        # the last row, recomputed from the network at the end of task `tasks`
+        stopped, _ = run("continual.upgd", 5 * tasks, seeds=2, problem=SMALL, lr=0.1)
+        prob = stopped.problem
+        predicted = forward(stopped.theta, prob.layer_shapes(), prob.eval_inputs)[0].argmax(-1).numpy()
+        for j in range(tasks):
+            labels = prob.permutation(j).numpy()[np.arange(2)[:, None], prob.eval_classes.numpy()]
+            np.testing.assert_allclose(stopped.accuracy_last_row[:, j].numpy(), (predicted == labels).mean(1))
+        np.testing.assert_allclose(diagonal[:, tasks - 1], stopped.accuracy_last_row[:, tasks - 1].numpy())
+
+
+def test_a_run_of_too_many_tasks_is_refused_before_it_starts():
+    """Every task's labels are kept (for backward transfer): 6,000,000 one-step tasks of 2
+    labels exceed the 10^7 labels per seed a run may keep, and the run stops at once with
+    a message that says what to change."""
+    alg = build("continual.sgd", problem={"classes": 2, "task_steps": 1})
+    with pytest.raises(ValueError, match="6,000,000 tasks of 2 labels.*raise problem.task_steps"):
+        alg.run(6_000_000, None)
 
 
 def test_large_batches_are_drawn_a_block_of_steps_at_a_time():
