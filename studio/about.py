@@ -43,6 +43,6 @@ def about_html(hardware: dict | None, store_path: str) -> str:
                    for name, value in versions(hardware))
     return ("<h3>Tradeoff Studio</h3>"
             "<p>Run and compare the algorithms of research on trade-offs in machine learning: "
-            "regret, Pareto fronts, preference optimisation.</p>"
+            "regret, Pareto fronts, preference optimisation, continual learning.</p>"
             f"<table>{rows}</table>"
             f"<p><b>Store</b>: {html.escape(store_path)}</p>")
