@@ -46,7 +46,29 @@ def _grown(array: np.ndarray, size: int, used: int, fill=None) -> np.ndarray:
     return out
 
 
-class SeedTable:
+class ChangeLog:
+    """A table's version, and for the last CHANGE_LOG versions the first row each changed:
+    what a plot needs to redraw only the rows after it."""
+
+    def __init__(self):
+        self.version = 0
+        self._change_log: list[tuple[int, int]] = []  # (version, first row it changed)
+
+    def _changed(self, first_row: int) -> None:
+        self.version += 1
+        self._change_log.append((self.version, first_row))
+        del self._change_log[:-CHANGE_LOG]
+
+    def changed_since(self, version: int) -> int | None:
+        """The first row that changed after `version` (0 when that is too long ago); None if none did."""
+        if version >= self.version:
+            return None
+        if not self._change_log or self._change_log[0][0] > version + 1:
+            return 0
+        return min(row for v, row in self._change_log if v > version)
+
+
+class SeedTable(ChangeLog):
     """One metric's values as a steps x seeds table, with the seed summary kept current.
 
     Rows are the steps in ascending order; a cell is NaN until its seed's value
@@ -66,8 +88,7 @@ class SeedTable:
         self._summary = {key: np.zeros(INITIAL_ROWS) for key in ("mean", "lo", "hi")}
         self._summary_n = np.zeros(INITIAL_ROWS, dtype=np.int64)
         self._stale_from = 0
-        self.version = 0
-        self._change_log: list[tuple[int, int]] = []  # (version, first row it changed)
+        super().__init__()
         self._moved_from: int | None = None
 
     def add(self, step: int, seed: int, value: float, wall_time: float = np.nan) -> None:
@@ -105,9 +126,7 @@ class SeedTable:
             self._wall[rows[known]] = wall_times[known]
         first_changed = int(rows.min()) if self._moved_from is None else min(int(rows.min()), self._moved_from)
         self._stale_from = min(self._stale_from, first_changed)
-        self.version += 1
-        self._change_log.append((self.version, first_changed))
-        del self._change_log[:-CHANGE_LOG]
+        self._changed(first_changed)
 
     def add_block(self, steps, seed0: int, values, wall_times=None) -> None:
         """Set a block of cells: `values[i, j]` is seed `seed0 + j` at `steps[i]` (a store block).
@@ -143,17 +162,7 @@ class SeedTable:
             else:
                 self._wall[np.arange(self.rows)[rows][known]] = wall_times[known]
         self._stale_from = min(self._stale_from, first_changed)
-        self.version += 1
-        self._change_log.append((self.version, first_changed))
-        del self._change_log[:-CHANGE_LOG]
-
-    def changed_since(self, version: int) -> int | None:
-        """The first row that changed after `version` (0 when that is too long ago); None if none did."""
-        if version >= self.version:
-            return None
-        if not self._change_log or self._change_log[0][0] > version + 1:
-            return 0
-        return min(row for v, row in self._change_log if v > version)
+        self._changed(first_changed)
 
     def reserve(self, rows: int, seeds: int) -> None:
         """Make room for `rows` steps of `seeds` seeds now, so that filling them does not regrow the table."""
@@ -249,7 +258,7 @@ class SeedTable:
         return out
 
 
-class AggregateTable:
+class AggregateTable(ChangeLog):
     """One metric's statistics over all of a run's seeds: a row per checkpoint, steps ascending.
 
     Rows are `series_aggregates` rows (see AGGREGATE_STATS). It reads as a SeedTable
@@ -268,8 +277,7 @@ class AggregateTable:
         self.rows = 0
         self.seeds = 0
         self._stale_from = 0
-        self.version = 0
-        self._change_log: list[tuple[int, int]] = []
+        super().__init__()
 
     def add_many(self, steps, stats: dict) -> None:
         """Add checkpoints: `stats` maps names of AGGREGATE_STATS to columns (missing ones are NaN)."""
@@ -305,17 +313,7 @@ class AggregateTable:
         self._n[first : self.rows] = np.where(np.isfinite(n), n, 0)
         self.seeds = int(self._n[: self.rows].max())
         self._stale_from = min(self._stale_from, first)
-        self.version += 1
-        self._change_log.append((self.version, first))
-        del self._change_log[:-CHANGE_LOG]
-
-    def changed_since(self, version: int) -> int | None:
-        """The first row that changed after `version` (0 when that is too long ago); None if none did."""
-        if version >= self.version:
-            return None
-        if not self._change_log or self._change_log[0][0] > version + 1:
-            return 0
-        return min(row for v, row in self._change_log if v > version)
+        self._changed(first)
 
     def _reserve(self, rows: int) -> None:
         size = len(self._steps)
