@@ -127,9 +127,9 @@ def seed_aggregates(values) -> dict:
     default "linear" method: position q (n - 1) in the sorted values). With n = 0
     everything but n is NaN.
 
-    The order statistics the quantiles need come from `order_statistics` (linear time), on
-    the values' own dtype: converting float32 values to float64 changes no order, so the
-    interpolation, done in float64, is the same.
+    The order statistics come from a sort up to SORT_UP_TO values, and beyond from
+    `order_statistics` (linear time), on the values' own dtype: converting float32 values
+    to float64 changes no order, so the interpolation, done in float64, is the same.
     """
     arr = np.asarray(values).reshape(-1)
     if arr.dtype.kind != "f" or arr.dtype == np.float16:
@@ -150,15 +150,28 @@ def seed_aggregates(values) -> dict:
         # multiply and sum rather than np.dot: BLAS threads fight for busy cores, 50x slower here
         np.multiply(deviation, deviation, out=deviation)
         out["var"] = float(deviation.sum() / (n - 1)) if n > 1 else math.nan
-    out["min"], out["max"] = float(arr.min()), float(arr.max())
-    positions = np.asarray(QUANTILES) * (n - 1)
-    below = np.floor(positions).astype(np.int64)
-    above = np.minimum(below + 1, n - 1)
-    ordered = order_statistics(arr, np.r_[below, above])
-    lo, hi = ordered[below].astype(np.float64), ordered[above].astype(np.float64)
-    for name, value in zip(QUANTILE_FIELDS, _lerp(lo, hi, positions - below)):
-        out[name] = float(value)
+    ranks = [(q * (n - 1), math.floor(q * (n - 1))) for q in QUANTILES]
+    if n <= SORT_UP_TO:
+        ordered = np.sort(arr)
+        out["min"], out["max"] = float(ordered[0]), float(ordered[-1])
+    else:
+        ordered = order_statistics(arr, [k for _, below in ranks for k in (below, min(below + 1, n - 1))])
+        out["min"], out["max"] = float(arr.min()), float(arr.max())
+    for name, (position, below) in zip(QUANTILE_FIELDS, ranks):
+        lo, hi = float(ordered[below]), float(ordered[min(below + 1, n - 1)])
+        out[name] = _lerp1(lo, hi, position - below)
     return out
+
+
+SORT_UP_TO = 1 << 15  # below this a sort is faster than partitioning around each rank
+
+
+def _lerp1(a: float, b: float, t: float) -> float:
+    """a + (b - a) t as numpy's quantile computes it (from b when t >= 0.5); a where a == b,
+    infinities included."""
+    if a == b:
+        return a
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
 
 
 def order_statistics(values: np.ndarray, ranks) -> np.ndarray:
@@ -177,16 +190,6 @@ def order_statistics(values: np.ndarray, ranks) -> np.ndarray:
         pending.append((lo, mid, [k for k in ks if k < mid]))
         pending.append((mid + 1, hi, [k for k in ks if k > mid]))
     return work
-
-
-def _lerp(a, b, t):
-    """a + (b - a) t, as numpy's quantile computes it (from b when t >= 0.5), so that
-    equal neighbours give that value exactly, infinities included."""
-    a, b, t = np.asarray(a, dtype=float), np.asarray(b, dtype=float), np.asarray(t, dtype=float)
-    with np.errstate(invalid="ignore"):
-        diff = b - a
-        out = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
-    return np.where(a == b, a, out)
 
 
 def band_from_aggregate(n, mean, var):

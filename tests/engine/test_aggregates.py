@@ -62,12 +62,18 @@ def test_aggregates_of_a_hand_made_table_equal_numpy():
     assert step2["q95"] == pytest.approx(1 + 0.85 * 6.5)
 
 
-def test_float32_values_give_the_quantiles_of_their_float64_values():
+@pytest.mark.parametrize("size", [1001, 40_001])  # sorted, and partitioned around each rank (> SORT_UP_TO)
+def test_float32_values_give_the_quantiles_of_their_float64_values(size):
+    from engine.metrics.aggregate import SORT_UP_TO
+
+    assert (size > SORT_UP_TO) == (size == 40_001)
     rng = np.random.default_rng(3)
-    values = rng.standard_normal(1001).astype(np.float32)
-    got, want = seed_aggregates(values), numpy_aggregates(values.astype(np.float64))
-    for field in AGGREGATE_FIELDS:
-        assert _close(got[field], want[field]), field
+    values = rng.standard_normal(size).astype(np.float32)
+    values[::7] = np.round(values[::7])  # ties
+    for array in (values, values.astype(np.float64)):
+        got, want = seed_aggregates(array), numpy_aggregates(values.astype(np.float64))
+        for field in AGGREGATE_FIELDS:
+            assert _close(got[field], want[field]), (array.dtype, field)
 
 
 def test_order_statistics_are_those_of_a_sort():
