@@ -46,13 +46,23 @@ def _grown(array: np.ndarray, size: int, used: int, fill=None) -> np.ndarray:
     return out
 
 
-class ChangeLog:
-    """A table's version, and for the last CHANGE_LOG versions the first row each changed:
-    what a plot needs to redraw only the rows after it."""
+class StepTable:
+    """Rows by step, ascending (`_steps`, `_steps_float`, `rows`, kept by the subclass), with
+    a version and, for the last CHANGE_LOG versions, the first row each changed: what a
+    plot needs to redraw only the rows after it."""
 
     def __init__(self):
         self.version = 0
         self._change_log: list[tuple[int, int]] = []  # (version, first row it changed)
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self._steps[: self.rows]
+
+    @property
+    def steps_float(self) -> np.ndarray:
+        """The steps as floats, ready to plot (a view)."""
+        return self._steps_float[: self.rows]
 
     def _changed(self, first_row: int) -> None:
         self.version += 1
@@ -68,7 +78,7 @@ class ChangeLog:
         return min(row for v, row in self._change_log if v > version)
 
 
-class SeedTable(ChangeLog):
+class SeedTable(StepTable):
     """One metric's values as a steps x seeds table, with the seed summary kept current.
 
     Rows are the steps in ascending order; a cell is NaN until its seed's value
@@ -225,15 +235,6 @@ class SeedTable(ChangeLog):
         return self._values.shape[1]
 
     @property
-    def steps(self) -> np.ndarray:
-        return self._steps[: self.rows]
-
-    @property
-    def steps_float(self) -> np.ndarray:
-        """The steps as floats, ready to plot (a view)."""
-        return self._steps_float[: self.rows]
-
-    @property
     def values(self) -> np.ndarray:
         """The [steps, seeds] table read so far (a view; do not modify)."""
         return self._values[: self.rows]
@@ -258,7 +259,7 @@ class SeedTable(ChangeLog):
         return out
 
 
-class AggregateTable(ChangeLog):
+class AggregateTable(StepTable):
     """One metric's statistics over all of a run's seeds: a row per checkpoint, steps ascending.
 
     Rows are `series_aggregates` rows (see AGGREGATE_STATS). It reads as a SeedTable
@@ -327,14 +328,6 @@ class AggregateTable(ChangeLog):
         for group in (self._stats, self._band):
             for key, column in group.items():
                 group[key] = _grown(column, size, self.rows, np.nan)
-
-    @property
-    def steps(self) -> np.ndarray:
-        return self._steps[: self.rows]
-
-    @property
-    def steps_float(self) -> np.ndarray:
-        return self._steps_float[: self.rows]
 
     @property
     def wall_times(self) -> np.ndarray:
