@@ -162,7 +162,7 @@ def run_store_runs(app, window, catalogue, count: int, on_run) -> None:
         window.queue.poll()
         tile.plot.poll()
         entry = window.queue.entry_for(run_id)
-        wait_until(app, lambda: not entry.live and tile.over)
+        wait_until(app, lambda entry=entry, tile=tile: not entry.live and tile.over)
         user_closes(app, window, index)
         if os.environ.get(CLEAR_QUEUE):
             window.queue.clear_finished()
@@ -181,10 +181,10 @@ def run_engine_runs(app, window, catalogue, count: int, on_run) -> None:
         entry = window.start_run()
         if entry is None:
             raise RuntimeError(f"the window did not start {spec.title}")
-        wait_until(app, lambda: not entry.live)
+        wait_until(app, lambda entry=entry: not entry.live)
         if entry.state != "finished":
             raise RuntimeError(f"run {entry.run_id} {entry.state}: {entry.error}")
-        wait_until(app, lambda: window.watch.tile(entry.run_id) is None or window.watch.tile(entry.run_id).over)
+        wait_until(app, lambda run_id=entry.run_id: window.watch.tile(run_id) is None or window.watch.tile(run_id).over)
         user_closes(app, window, index)
         on_run(index)
 
@@ -199,12 +199,11 @@ def user_closes(app, window, index: int) -> None:
 
 
 def measure(mode: str, runs: int, trace: bool) -> dict:
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from engine.registry import Catalogue
     from engine.store import Store
-    from PySide6.QtCore import QSettings
-
     from studio.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
@@ -300,7 +299,7 @@ def main(argv=None) -> int:
         print(f"  RSS {median['rss_start']:.1f} -> {median['rss_end']:.1f} MB; growth per run "
               f"{median['per_run_all'] * 1024:.0f} KiB overall, {median['per_run_second_half'] * 1024:.0f} KiB "
               f"over the second half")
-        print(f"  per repeat, second half: " + ", ".join(f"{r['per_run_second_half'] * 1024:.0f} KiB"
+        print("  per repeat, second half: " + ", ".join(f"{r['per_run_second_half'] * 1024:.0f} KiB"
                                                       for r in results))
         start, end = results[-1]["counts_start"], results[-1]["counts"]
         print("  alive before the first run -> after closing every tile: " +

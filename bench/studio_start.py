@@ -90,7 +90,7 @@ def load() -> str:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
     except OSError:
-        return "load average: %.2f, %.2f, %.2f" % os.getloadavg()
+        return "load average: {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
 
 
 def start(code: str, env: dict, *args: str) -> dict[str, float]:

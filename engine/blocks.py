@@ -48,7 +48,7 @@ class Block:
 
     @classmethod
     def decode(cls, metric: str, seed0: int, width: int, n: int, steps: bytes, values: bytes,
-               wall_times: bytes) -> "Block":
+               wall_times: bytes) -> Block:
         sizes = (len(steps), len(values), len(wall_times))
         if n < 0 or width < 1 or sizes != (8 * n, 8 * n * width, 8 * n):
             raise BlockError(f"series block of {metric!r} is damaged: {n} steps x {width} seeds "

@@ -166,7 +166,7 @@ class Param:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "Param":
+    def from_json(cls, d: dict) -> Param:
         kwargs = dict(d)
         if "choices" in kwargs:
             kwargs["choices"] = tuple(kwargs["choices"])

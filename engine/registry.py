@@ -181,7 +181,7 @@ class CatalogueEntry:
     metrics: tuple[str, ...] = ()
 
     @classmethod
-    def from_json(cls, d: dict) -> "CatalogueEntry":
+    def from_json(cls, d: dict) -> CatalogueEntry:
         return cls(
             id=d["id"], kind=d["kind"], family=d["family"], paper=d.get("paper", ""),
             summary=d.get("summary", ""), params=tuple(Param.from_json(p) for p in d["params"]),
@@ -202,11 +202,11 @@ class Catalogue:
         self._problems = problems
 
     @classmethod
-    def live(cls) -> "Catalogue":
+    def live(cls) -> Catalogue:
         return cls(algorithms(), problems())
 
     @classmethod
-    def from_json(cls, entries: list[dict]) -> "Catalogue":
+    def from_json(cls, entries: list[dict]) -> Catalogue:
         parsed = [CatalogueEntry.from_json(d) for d in entries]
         return cls({e.id: e for e in parsed if e.kind == "algorithm"},
                    {e.id: e for e in parsed if e.kind == "problem"})

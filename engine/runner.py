@@ -26,11 +26,11 @@ import traceback
 import numpy as np
 
 from engine import hardware, registry
-from engine.params import ParamError
-from engine.spec import RunSpec, SpecError
 from engine.blocks import Block
 from engine.metrics.aggregate import AGGREGATE_FIELDS, QUANTILES, seed_aggregates
-from engine.store import HEARTBEAT_SECONDS, BOUND_SEED, RunLost, Store, _real
+from engine.params import ParamError
+from engine.spec import RunSpec, SpecError
+from engine.store import BOUND_SEED, HEARTBEAT_SECONDS, RunLost, Store, _real
 
 FLUSH_SECONDS = 0.2
 FLUSH_ROWS = 50_000

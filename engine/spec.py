@@ -91,7 +91,7 @@ class RunSpec:
 
     # -- reading ----------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict, catalogue, source: str = "") -> "RunSpec":
+    def from_dict(cls, data: dict, catalogue, source: str = "") -> RunSpec:
         """Validate a parsed TOML document against the catalogue's declarations."""
         try:
             spec = cls._from_dict(data, catalogue)
@@ -104,7 +104,7 @@ class RunSpec:
             raise SpecError(source, f"{section}.id", str(err)) from None
 
     @classmethod
-    def _from_dict(cls, data: dict, catalogue) -> "RunSpec":
+    def _from_dict(cls, data: dict, catalogue) -> RunSpec:
         for section in data:
             if section not in SECTIONS:
                 raise ParamError(section, f"unknown section (sections: {', '.join(SECTIONS)})")
@@ -138,7 +138,7 @@ class RunSpec:
         )
 
     @classmethod
-    def from_toml(cls, text: str, catalogue, source: str = "", overrides=()) -> "RunSpec":
+    def from_toml(cls, text: str, catalogue, source: str = "", overrides=()) -> RunSpec:
         """Parse and validate; any text at all either gives a spec or raises SpecError."""
         data = parse_toml(text, source)
         for item in overrides:
@@ -146,7 +146,7 @@ class RunSpec:
         return cls.from_dict(data, catalogue, source)
 
     @classmethod
-    def from_file(cls, path, catalogue, overrides=()) -> "RunSpec":
+    def from_file(cls, path, catalogue, overrides=()) -> RunSpec:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")

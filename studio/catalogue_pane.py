@@ -11,8 +11,19 @@ import html
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QPalette
-from PySide6.QtWidgets import (QLabel, QLineEdit, QScrollArea, QSplitter, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.registry import Catalogue
 

@@ -20,13 +20,25 @@ import math
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio import plot_style
 from studio.front_plot import FrontPlot
-from studio.pareto_summary import (FrontSnapshot, declared_reference, default_reference_point,
-                                   hypervolume_trace, latest_front)
+from studio.pareto_summary import (
+    FrontSnapshot,
+    declared_reference,
+    default_reference_point,
+    hypervolume_trace,
+    latest_front,
+)
 from studio.run_data import RunData
 from studio.series_plot import SeriesPlot, SeriesSource
 

@@ -102,15 +102,15 @@ def set_axis_labels(widget: pg.PlotWidget, x: str, y: str) -> None:
     item.setLabel("left", y, **LABEL_STYLE)
 
 
-def mean_pen(colour=MEAN_COLOUR, width: float = 2) -> "pg.QtGui.QPen":
+def mean_pen(colour=MEAN_COLOUR, width: float = 2) -> pg.QtGui.QPen:
     return pg.mkPen(colour, width=width)
 
 
-def band_brush(colour=MEAN_COLOUR) -> "pg.QtGui.QBrush":
+def band_brush(colour=MEAN_COLOUR) -> pg.QtGui.QBrush:
     return pg.mkBrush(*colour[:3], BAND_ALPHA)
 
 
-def bound_pen(index: int, colour=None) -> "pg.QtGui.QPen":
+def bound_pen(index: int, colour=None) -> pg.QtGui.QPen:
     """Theory bounds are dashed: they are overlays, not measurements."""
     colour = colour or BOUND_COLOURS[index % len(BOUND_COLOURS)]
     return pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
@@ -120,7 +120,7 @@ def run_colour(index: int) -> tuple[int, int, int]:
     return RUN_COLOURS[index % len(RUN_COLOURS)]
 
 
-def faint_pen(colour=MEAN_COLOUR) -> "pg.QtGui.QPen":
+def faint_pen(colour=MEAN_COLOUR) -> pg.QtGui.QPen:
     return pg.mkPen(*colour[:3], FAINT_ALPHA, width=1)
 
 

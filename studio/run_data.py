@@ -431,7 +431,7 @@ class RunData:
 
     # -- reading the store ----------------------------------------------------------------
     @classmethod
-    def from_store(cls, store, run_id: int) -> "RunData":
+    def from_store(cls, store, run_id: int) -> RunData:
         """Everything the store holds of a run now, in one bulk read; `read_new` continues it."""
         data = cls()
         columns = store_reader.series_all(store, run_id)

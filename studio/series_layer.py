@@ -15,7 +15,15 @@ import numpy as np
 import pyqtgraph as pg
 
 from studio import plot_style
-from studio.decimate import LOWER, PEAK, UPPER, PeakPyramid, column_decimate, is_sorted, visible_range
+from studio.decimate import (
+    LOWER,
+    PEAK,
+    UPPER,
+    PeakPyramid,
+    column_decimate,
+    is_sorted,
+    visible_range,
+)
 from studio.smoothing import EmaSmoother
 
 MAX_SEED_LINES = 50  # per-seed lines drawn at most (the first seeds)

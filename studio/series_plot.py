@@ -47,7 +47,7 @@ class SeriesSource:
     aggregate: AggregateTable | None = None
 
     @classmethod
-    def of(cls, label: str, data: RunData, metric: str | None, bounds: dict | None = None) -> "SeriesSource":
+    def of(cls, label: str, data: RunData, metric: str | None, bounds: dict | None = None) -> SeriesSource:
         if metric is None:
             return cls(label, None, bounds or {})
         return cls(label, data.tables.get(metric), bounds or {}, data.aggregates.get(metric))

@@ -39,7 +39,7 @@ class SeriesColumns:
         return sum(block.values.size for block in self.blocks)
 
     @classmethod
-    def from_blocks(cls, blocks, cursor: int, more: bool = False) -> "SeriesColumns":
+    def from_blocks(cls, blocks, cursor: int, more: bool = False) -> SeriesColumns:
         return cls(blocks, cursor, more)
 
     def _column(self, index: int):

@@ -58,7 +58,7 @@ class Figure:
     y_label: str
     curves: list[Curve] = field(default_factory=list)
     points: list[PointSet] = field(default_factory=list)
-    panels: list["Figure"] = field(default_factory=list)  # drawn side by side, one legend for all
+    panels: list[Figure] = field(default_factory=list)  # drawn side by side, one legend for all
 
     def is_empty(self) -> bool:
         return (not any(len(c.steps) for c in self.curves) and not any(len(p.x) for p in self.points)

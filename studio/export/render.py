@@ -17,8 +17,29 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QMimeData, QRect, QRectF, QSize, QSizeF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPicture
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QMarginsF,
+    QMimeData,
+    QRect,
+    QRectF,
+    QSize,
+    QSizeF,
+    Qt,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPicture,
+)
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QGraphicsItem
 
@@ -278,7 +299,7 @@ def _lay_out(item: pg.PlotItem) -> None:
     box.updateMatrix()
 
 
-def _panel_columns(count: int, size: "FigureSize") -> int:
+def _panel_columns(count: int, size: FigureSize) -> int:
     """Panels side by side on a wide figure; two columns (and more rows) on a narrower one."""
     return count if count <= 3 and size.width_in / size.height_in >= 1.6 else min(2, count)
 

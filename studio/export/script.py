@@ -93,7 +93,7 @@ fig.savefig(HERE / {output_name!r}, dpi=300)
 
 def matplotlib_script(figure: Figure, size: FigureSize, csv_name: str, script_name: str, output_name: str) -> str:
     """The script's text; `csv_name` and `output_name` are file names beside the script."""
-    colours = ["#%02x%02x%02x" % rgb for rgb in PALETTE]
+    colours = ["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in PALETTE]
     # The title also appears inside the docstring, where quotes or backslashes would end or escape it.
     doc_title = figure.title.replace("\\", "/").replace('"', "'")
     size = sized_for(figure, size)

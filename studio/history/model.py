@@ -234,10 +234,10 @@ class RunTableModel(QAbstractTableModel):
         return list(seen)
 
     # -- Qt ------------------------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
         return 0 if parent.isValid() else len(self.records)
 
-    def columnCount(self, parent=QModelIndex()) -> int:
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
         return 0 if parent.isValid() else len(COLUMNS) + len(self.summaries)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):

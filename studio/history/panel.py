@@ -9,13 +9,32 @@ table picks their effect up on its next poll, like a run started from the CLI.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QMenu, QMessageBox, QPushButton, QSplitter, QStyledItemDelegate, QStyleOptionHeader, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionHeader,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.store import STATUSES, Store
 from studio.history.details import RunDetails
-from studio.history.engine_actions import EngineActions, delete_arguments, note_arguments, tag_arguments
+from studio.history.engine_actions import (
+    EngineActions,
+    delete_arguments,
+    note_arguments,
+    tag_arguments,
+)
 from studio.history.model import COLUMNS, RUN_ID_ROLE, RunTableModel
 from studio.history.proxy import ALL_STATUSES, RunFilterProxy
 from studio.history.summary import SummarySpec

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from engine.blocks import Block
-from engine.metrics.aggregate import (AGGREGATE_FIELDS, QUANTILES, band_from_aggregate, pool_aggregates,
-                                      seed_aggregates, t_quantile_975)
+from engine.metrics.aggregate import (
+    AGGREGATE_FIELDS,
+    QUANTILES,
+    band_from_aggregate,
+    pool_aggregates,
+    seed_aggregates,
+    t_quantile_975,
+)
 from engine.registry import Catalogue
 from engine.spec import RunSpec
 from engine.store import BOUND_SEED, SCHEMA_VERSION, Store, aggregate_row

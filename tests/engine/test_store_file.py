@@ -7,8 +7,14 @@ import pytest
 
 from engine import cli
 from engine.store import SCHEMA_VERSION, Store, StoreError
-from tests.engine.bad_stores import (BAD_FILES, folder_contents, make_bad_file, other_program_database,
-                                     restore_permissions, see_permissions_as_a_user)
+from tests.engine.bad_stores import (
+    BAD_FILES,
+    folder_contents,
+    make_bad_file,
+    other_program_database,
+    restore_permissions,
+    see_permissions_as_a_user,
+)
 from tests.helpers import run_engine, write_spec
 
 SPEC = """
@@ -132,7 +138,7 @@ def test_an_sqlite_database_with_nothing_in_it_follows_the_zero_byte_rule(folder
 def test_a_store_in_use_is_opened_without_waiting_or_copying(folder):
     """While another connection writes a store (its -wal beside it), the check reads it read-only."""
     path = folder / "busy.db"
-    with Store(path) as writer:
+    with Store(path):
         assert (folder / "busy.db-wal").exists()
         with Store(path) as reader:
             assert reader.schema_version() == SCHEMA_VERSION

@@ -183,8 +183,8 @@ def test_group_by_pools_the_aggregates_of_two_runs_exactly(store, reader, toy_ca
 
 
 def test_summary_columns_come_from_the_aggregates(store, toy_catalogue, qtbot):
-    from studio.history.panel import HistoryPanel
     from studio.history.model import COLUMNS
+    from studio.history.panel import HistoryPanel
 
     write_run(store, toy_catalogue)
     reader = Store(store.path)

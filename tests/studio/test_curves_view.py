@@ -7,7 +7,7 @@ from studio import plot_style
 from studio.decimate import PEAK, aligned_decimate, choose_factor
 from studio.run_data import RunData, SeedTable
 from studio.series_views import CurvesView
-from tests.studio.plot_items import xy, legend_texts
+from tests.studio.plot_items import legend_texts, xy
 
 SEED0 = [4.0, 2.0, 3.0, 1.0, 2.0, 0.5]
 STEPS = [1, 2, 3, 4, 5, 6]

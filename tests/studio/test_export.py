@@ -22,8 +22,19 @@ from engine.store import Store
 from studio.export import render
 from studio.export.dialog import ExportDialog
 from studio.export.engine_export import EngineExport, data_files
-from studio.export.figure import (ATTAINMENT, BOUND, DOMINATED, FRONT, REFERENCE, Curve, Figure, PointSet,
-                                  figure_rows, run_figure, write_figure_csv)
+from studio.export.figure import (
+    ATTAINMENT,
+    BOUND,
+    DOMINATED,
+    FRONT,
+    REFERENCE,
+    Curve,
+    Figure,
+    PointSet,
+    figure_rows,
+    run_figure,
+    write_figure_csv,
+)
 from studio.export.files import export_figure, export_specs
 from studio.run_data import RunData
 

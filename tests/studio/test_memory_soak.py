@@ -186,7 +186,7 @@ def test_runs_back_to_back_leave_nothing_behind(qtbot, make_window, store, engin
         store.finish_run(run_id, "finished")
         win.queue.poll()
         entry = win.queue.entry_for(run_id)
-        qtbot.waitUntil(lambda: not entry.live and tile.over, timeout=10_000)
+        qtbot.waitUntil(lambda entry=entry, tile=tile: not entry.live and tile.over, timeout=10_000)
         assert tile.plot.data.tables[tile.plot.data.metrics()[0]].rows == 200
         if index % 4 == 3:
             win.watch.tiles[0].close_requested.emit(win.watch.tiles[0])
@@ -203,9 +203,9 @@ def test_runs_back_to_back_leave_nothing_behind(qtbot, make_window, store, engin
 
     # Side by side, as a user queues them (two workers).
     engine_entries = [win.start_run() for _ in range(ENGINE_RUNS)]
-    qtbot.waitUntil(lambda: not any(e.live for e in engine_entries), timeout=ENGINE_MS)
+    qtbot.waitUntil(lambda entries=engine_entries: not any(e.live for e in entries), timeout=ENGINE_MS)
     assert [e.state for e in engine_entries] == ["finished"] * ENGINE_RUNS, [e.error for e in engine_entries]
-    qtbot.waitUntil(lambda: all(win.watch.tile(e.run_id).over for e in engine_entries), timeout=10_000)
+    qtbot.waitUntil(lambda entries=engine_entries: all(win.watch.tile(e.run_id).over for e in entries), timeout=10_000)
 
     del tile, entry, engine_entries  # this test's own references
     # Following stops first: a run's last notice still in the event queue would

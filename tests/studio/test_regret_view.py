@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from studio import plot_style
 from studio.run_data import RunData, SeedTable
 from studio.series_views import RegretView
-from tests.studio.plot_items import xy, legend_texts
+from tests.studio.plot_items import legend_texts, xy
 
 T_975_DF2 = 4.302653  # Student t, 0.975 quantile, 2 degrees of freedom
 STEPS = (1, 2, 3, 4)

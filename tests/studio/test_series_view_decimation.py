@@ -6,8 +6,17 @@ import math
 import numpy as np
 import pytest
 
-from studio.decimate import (LOWER, PEAK, UPPER, PeakPyramid, aligned_decimate, choose_factor, column_decimate,
-                             is_sorted, visible_range)
+from studio.decimate import (
+    LOWER,
+    PEAK,
+    UPPER,
+    PeakPyramid,
+    aligned_decimate,
+    choose_factor,
+    column_decimate,
+    is_sorted,
+    visible_range,
+)
 
 X = np.arange(10.0)
 Y = np.array([0.0, 5.0, 1.0, 2.0, 9.0, 3.0, 4.0, 4.0, -1.0, 2.0])
@@ -136,8 +145,8 @@ def test_every_drawn_curve_is_its_data_in_the_axes_coordinates(qtbot, smoothing,
     """Smoothing x log x x log y x thinning: the smoothed mean, the raw mean and both band edges are
     drawn exactly where their data (aggregated and smoothed in data space) puts them. The mean sits
     near 0.6 and is far from 4, so a curve drawn without its log (10^0.6 = 4) cannot pass."""
-    from studio.series_plot import SeriesPlot, SeriesSource
     from studio.run_data import SeedTable
+    from studio.series_plot import SeriesPlot, SeriesSource
     from studio.smoothing import debiased_ema
 
     plot = SeriesPlot("loss")
@@ -179,8 +188,8 @@ def test_a_log_x_axis_keeps_every_decade_of_a_long_curve(qtbot):
     """A million steps recorded one by one, on a log x axis 500 pixels wide: the first steps are
     drawn as recorded (1, 2, 3, ...) and every decade holds drawn points, where thinning by
     consecutive points would have merged steps 1 to 2048 into one column at step ~1024."""
-    from studio.series_plot import SeriesPlot, SeriesSource
     from studio.run_data import SeedTable
+    from studio.series_plot import SeriesPlot, SeriesSource
 
     plot = SeriesPlot("regret")
     qtbot.addWidget(plot)

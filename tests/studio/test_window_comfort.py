@@ -14,8 +14,13 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from engine.store import SCHEMA_VERSION, Store
 from studio.theme import apply_theme
-from tests.engine.bad_stores import (BAD_FILES, folder_contents, make_bad_file, restore_permissions,
-                                     see_permissions_as_a_user)
+from tests.engine.bad_stores import (
+    BAD_FILES,
+    folder_contents,
+    make_bad_file,
+    restore_permissions,
+    see_permissions_as_a_user,
+)
 
 ENGINE_MS = 30_000
 

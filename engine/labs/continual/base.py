@@ -6,7 +6,11 @@ from __future__ import annotations
 import torch
 
 from engine.labs.continual.problems import LabelPermutedBlobs
-from engine.labs.continual.transfer import average_accuracy_of, backward_transfer_of, least_squares_slope
+from engine.labs.continual.transfer import (
+    average_accuracy_of,
+    backward_transfer_of,
+    least_squares_slope,
+)
 from engine.params import Param
 from engine.registry import Algorithm
 from engine.seeding import ALGORITHM_STREAM, generator

@@ -9,7 +9,15 @@ import numpy as np
 import torch
 
 from engine.labs.pareto.classification import (
-    HIDDEN_UNITS, BlobClassification, CostObjectives, MLPShape, accuracy, cross_entropy, init_mlp, mlp_logits)
+    HIDDEN_UNITS,
+    BlobClassification,
+    CostObjectives,
+    MLPShape,
+    accuracy,
+    cross_entropy,
+    init_mlp,
+    mlp_logits,
+)
 from engine.metrics import hypervolume
 from engine.params import Param, ParamError
 from engine.registry import Algorithm

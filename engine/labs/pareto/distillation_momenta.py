@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 
 from engine.labs.pareto.classification import (
-    BlobClassification, MLPShape, accuracy, cross_entropy, init_mlp, mlp_logits)
+    BlobClassification,
+    MLPShape,
+    accuracy,
+    cross_entropy,
+    init_mlp,
+    mlp_logits,
+)
 from engine.labs.pareto.recording import FrontRecorder, thinned_checkpoints
 from engine.params import Param, ParamError
 from engine.registry import Algorithm

@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 
 from engine.labs.pareto.classification import (
-    HIDDEN_UNITS, BlobClassification, CostObjectives, MLPShape, accuracy, cross_entropy, init_mlp, mlp_logits)
+    HIDDEN_UNITS,
+    BlobClassification,
+    CostObjectives,
+    MLPShape,
+    accuracy,
+    cross_entropy,
+    init_mlp,
+    mlp_logits,
+)
 from engine.labs.pareto.recording import FrontRecorder, thinned_checkpoints
 from engine.params import Param, ParamError
 from engine.registry import Algorithm

@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 
 from engine.labs.pareto.problems import REGRESSION_PROBLEMS
-from engine.labs.pareto.recording import FRONT_METRICS, PARETO_SNAPSHOTS, FrontRecorder, preference_grid
+from engine.labs.pareto.recording import (
+    FRONT_METRICS,
+    PARETO_SNAPSHOTS,
+    FrontRecorder,
+    preference_grid,
+)
 from engine.params import Param
 from engine.registry import Algorithm
 from engine.seeding import ALGORITHM_STREAM, generator

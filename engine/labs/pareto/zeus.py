@@ -7,8 +7,21 @@ import numpy as np
 import torch
 
 from engine.labs.pareto.classification import (
-    HIDDEN_UNITS, BlobClassification, MLPShape, accuracy, cross_entropy, init_mlp, mlp_logits)
-from engine.labs.pareto.energy_cost import DevicePowerModel, capped_rates, time_and_energy, zeus_choice, zeus_cost
+    HIDDEN_UNITS,
+    BlobClassification,
+    MLPShape,
+    accuracy,
+    cross_entropy,
+    init_mlp,
+    mlp_logits,
+)
+from engine.labs.pareto.energy_cost import (
+    DevicePowerModel,
+    capped_rates,
+    time_and_energy,
+    zeus_choice,
+    zeus_cost,
+)
 from engine.labs.pareto.nvml_power import NvmlPowerMeter
 from engine.metrics import hypervolume
 from engine.params import Param, ParamError

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from engine.labs.rl_offpolicy.runtimes import CAPTIME_MODELS, SOLVERS, HeavyTailedRuntimes, runtime_utility
+from engine.labs.rl_offpolicy.runtimes import (
+    CAPTIME_MODELS,
+    SOLVERS,
+    HeavyTailedRuntimes,
+    runtime_utility,
+)
 from engine.params import Param, ParamError
 from engine.registry import Algorithm
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 
 from engine.labs.rl_offpolicy.classification_bandit import ClassificationBandit, softmax_policy
-from engine.labs.rl_offpolicy.estimators import direct_method, doubly_robust, ips, snips, top_k_portfolio
+from engine.labs.rl_offpolicy.estimators import (
+    direct_method,
+    doubly_robust,
+    ips,
+    snips,
+    top_k_portfolio,
+)
 from engine.params import Param
 from engine.registry import Algorithm
 from engine.seeding import ALGORITHM_STREAM, generator

@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 
 from engine.labs.rl_offpolicy.classification_bandit import ClassificationBandit
-from engine.labs.rl_offpolicy.smoothed_ips_evaluation import ALPHA_PARAMS, CLIP_THRESHOLD, alpha_grid, check_alpha_range
+from engine.labs.rl_offpolicy.smoothed_ips_evaluation import (
+    ALPHA_PARAMS,
+    CLIP_THRESHOLD,
+    alpha_grid,
+    check_alpha_range,
+)
 from engine.params import Param
 from engine.registry import Algorithm
 

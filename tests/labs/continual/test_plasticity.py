@@ -19,7 +19,6 @@ examples (resources/examples/continual-*.toml) UPGD's late accuracy is above SGD
 seed (0.826 against 0.723 on average).
 """
 
-import numpy as np
 import torch
 
 from tests.labs.continual.support import run

@@ -15,6 +15,7 @@ from engine.labs.online.kernel_stream import KernelRegressionStream, gaussian_ke
 from tests.labs.online.kernel_streams import T64, GivenStream, stream_params
 from tests.labs.online.recorder import CPU, FakeRecorder, run
 
+
 def run_given(cls, params, xs, ys):
     rec = FakeRecorder(list(range(1, len(xs) + 1)))
     cls(params, GivenStream(xs, ys), 1, CPU, T64, 0).run(len(xs), rec)

@@ -15,6 +15,7 @@ from engine.labs.online.nons_ald import NONSALD, NewtonALDLearner, project_to_ba
 from tests.labs.online.kernel_streams import T64, GivenStream, stream_params
 from tests.labs.online.recorder import CPU, FakeRecorder, run
 
+
 def test_first_three_rounds_by_hand():
     """h = 1, alpha = eta = 1, U = 10 (no projection), nu = 0, noiseless (x, y) = (0, 1), (1, 0), (0, 1).
     Round 1: f = 0 predicts 0 (loss 1); phi(0) joins with coordinate z = 1, g = -2, A = 1 + 4 = 5,

@@ -8,7 +8,11 @@ import math
 import pytest
 import torch
 
-from engine.labs.online.knapsack_arrivals import Arrivals, OnlineKnapsackArrivals, fractional_optimum
+from engine.labs.online.knapsack_arrivals import (
+    Arrivals,
+    OnlineKnapsackArrivals,
+    fractional_optimum,
+)
 from engine.labs.online.time_fair_knapsack import (
     TimeFairKnapsack,
     ect_rate,

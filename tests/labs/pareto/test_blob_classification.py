@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from engine.labs.pareto.classification import (
-    BlobClassification, CostObjectives, MLPShape, accuracy, cross_entropy, mlp_logits)
+    BlobClassification,
+    CostObjectives,
+    MLPShape,
+    accuracy,
+    cross_entropy,
+    mlp_logits,
+)
 
 
 def problem_params(**changes):

@@ -9,7 +9,11 @@ import pytest
 import torch
 
 from engine.labs.pareto.classification import BlobClassification
-from engine.labs.pareto.distillation_momenta import DistillationOrientedTrainer, distillation_loss, dot_step
+from engine.labs.pareto.distillation_momenta import (
+    DistillationOrientedTrainer,
+    distillation_loss,
+    dot_step,
+)
 from engine.metrics import hypervolume
 from engine.params import ParamError
 from tests.labs.pareto.pareto_runs import final_front, last_values, recorded_objectives, run_spec

@@ -8,7 +8,12 @@ import torch
 
 from engine.labs.pareto.classification import BlobClassification, MLPShape
 from engine.labs.pareto.fake_quantisation import (
-    FakeQuantisedTraining, bit_operations, fake_quantise, min_max_quantise, quantisation_grid)
+    FakeQuantisedTraining,
+    bit_operations,
+    fake_quantise,
+    min_max_quantise,
+    quantisation_grid,
+)
 from engine.metrics import hypervolume
 from engine.params import ParamError
 from tests.labs.pareto.pareto_runs import final_front, last_values, recorded_objectives, run_spec

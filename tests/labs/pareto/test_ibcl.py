@@ -10,7 +10,11 @@ import pytest
 import torch
 
 from engine.labs.pareto.ibcl import (
-    ImpreciseBayesianContinualLearning, conjugate_update, diagonal_std, highest_density_box)
+    ImpreciseBayesianContinualLearning,
+    conjugate_update,
+    diagonal_std,
+    highest_density_box,
+)
 from engine.labs.pareto.problems import ThreeTaskRegression, TwoTaskRegression
 from engine.labs.pareto.recording import preference_grid
 from engine.metrics import hypervolume

@@ -13,7 +13,13 @@ from engine.labs.pareto.pamal import ParetoManifoldLearning, multi_forward_penal
 from engine.labs.pareto.problems import ThreeTaskRegression, TwoTaskRegression
 from engine.labs.pareto.true_front import DEFAULT_DIVISIONS, sampled_front_hypervolume
 from engine.params import ParamError
-from tests.labs.pareto.pareto_runs import final_front, last_values, recorded_objectives, run_spec, stored_fronts
+from tests.labs.pareto.pareto_runs import (
+    final_front,
+    last_values,
+    recorded_objectives,
+    run_spec,
+    stored_fronts,
+)
 
 
 def rebuild(cls, spec):

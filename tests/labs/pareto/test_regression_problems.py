@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from engine.labs.pareto.problems import ThreeTaskRegression, TwoTaskRegression, equicorrelated_cholesky
-from engine.labs.pareto.true_front import grid_cells, hypervolume_gap, sampled_front_hypervolume, simplex_grid
+from engine.labs.pareto.problems import (
+    ThreeTaskRegression,
+    TwoTaskRegression,
+    equicorrelated_cholesky,
+)
+from engine.labs.pareto.true_front import (
+    grid_cells,
+    hypervolume_gap,
+    sampled_front_hypervolume,
+    simplex_grid,
+)
 from engine.metrics import hypervolume
 from engine.params import ParamError
 

@@ -8,10 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from engine.labs.pareto import nvml_power
 from engine.labs.pareto.classification import BlobClassification, init_mlp
 from engine.labs.pareto.energy_cost import (
-    DevicePowerModel, capped_rates, time_and_energy, zeus_choice, zeus_cost)
-from engine.labs.pareto import nvml_power
+    DevicePowerModel,
+    capped_rates,
+    time_and_energy,
+    zeus_choice,
+    zeus_cost,
+)
 from engine.labs.pareto.nvml_power import NvmlPowerMeter
 from engine.labs.pareto.zeus import ZeusEnergyFront
 from engine.metrics import hypervolume, non_dominated_mask

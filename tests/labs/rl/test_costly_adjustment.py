@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.labs.rl.beverton_holt import BevertonHolt, adjustment_cost, rewards, solve, stock_transitions
+from engine.labs.rl.beverton_holt import (
+    BevertonHolt,
+    adjustment_cost,
+    rewards,
+    solve,
+    stock_transitions,
+)
 from engine.labs.rl.costly_adjustment import CostlyAdjustment
 from tests.labs.rl.support import run
 

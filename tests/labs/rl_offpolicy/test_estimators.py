@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from engine.labs.rl_offpolicy.estimators import (
-    clipped_ips, direct_method, doubly_robust, exact_moments, ips, smoothed_ips, snips, top_k_portfolio)
+    clipped_ips,
+    direct_method,
+    doubly_robust,
+    exact_moments,
+    ips,
+    smoothed_ips,
+    snips,
+    top_k_portfolio,
+)
 
 DTYPES = (torch.float32, torch.float64)
 
