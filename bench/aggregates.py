@@ -52,8 +52,9 @@ device = "cpu"
 
 
 def _spec(seeds: int, steps: int, extra: str = "") -> RunSpec:
-    return RunSpec.from_toml(SPEC.format(seeds=seeds, steps=steps, extra=extra, means=MEANS),
-                             registry.Catalogue.live())
+    return RunSpec.from_toml(
+        SPEC.format(seeds=seeds, steps=steps, extra=extra, means=MEANS), registry.Catalogue.live()
+    )
 
 
 def _no_metrics(self, step, values):
@@ -86,7 +87,9 @@ def uptime() -> str:
 
 def throughput(configs, repeats: int, folder: Path) -> None:
     print(f"uptime before: {uptime()}")
-    print("| seeds | steps | checkpoints | recording on (pulls/s) | recording off (pulls/s) | on / off |")
+    print(
+        "| seeds | steps | checkpoints | recording on (pulls/s) | recording off (pulls/s) | on / off |"
+    )
     print("|---|---|---|---|---|---|")
     for seeds, steps in configs:
         timed_run(seeds, min(steps, 50), True, folder)  # warm-up: imports, allocator, thread pools
@@ -98,14 +101,19 @@ def throughput(configs, repeats: int, folder: Path) -> None:
             off.append(seeds * steps / b)
             ratios.append(b / a)
         checkpoints = len(runner.record_steps(steps))
-        print(f"| {seeds:,} | {steps:,} | {checkpoints} | {statistics.median(on):,.0f} | "
-              f"{statistics.median(off):,.0f} | {statistics.median(ratios):.3f} "
-              f"({', '.join(f'{r:.3f}' for r in ratios)}) |", flush=True)
+        print(
+            f"| {seeds:,} | {steps:,} | {checkpoints} | {statistics.median(on):,.0f} | "
+            f"{statistics.median(off):,.0f} | {statistics.median(ratios):.3f} "
+            f"({', '.join(f'{r:.3f}' for r in ratios)}) |",
+            flush=True,
+        )
     print(f"uptime after: {uptime()}")
 
 
 def size(configs, folder: Path, keep: str = "") -> None:
-    print("| seeds | steps | keep_seeds | checkpoints | store file | aggregate rows | per-seed values | run seconds |")
+    print(
+        "| seeds | steps | keep_seeds | checkpoints | store file | aggregate rows | per-seed values | run seconds |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for seeds, steps in configs:
         path = folder / f"s{seeds}x{steps}.db"
@@ -116,12 +124,18 @@ def size(configs, folder: Path, keep: str = "") -> None:
         assert status == "finished", status
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         aggregates = store.conn.execute("SELECT count(*) FROM series_aggregates").fetchone()[0]
-        values = store.conn.execute("SELECT coalesce(sum(n * width), 0) FROM series_blocks WHERE seed0 >= 0"
-                                    ).fetchone()[0]
+        values = store.conn.execute(
+            "SELECT coalesce(sum(n * width), 0) FROM series_blocks WHERE seed0 >= 0"
+        ).fetchone()[0]
         store.close()
-        total = sum(os.path.getsize(f"{path}{s}") for s in ("", "-wal") if os.path.exists(f"{path}{s}"))
-        print(f"| {seeds:,} | {steps:,} | {keep.split('=')[-1].strip() or 100} | {len(runner.record_steps(steps))} | "
-              f"{total / 1e6:.2f} MB | {aggregates:,} | {values:,} | {seconds:.0f} |", flush=True)
+        total = sum(
+            os.path.getsize(f"{path}{s}") for s in ("", "-wal") if os.path.exists(f"{path}{s}")
+        )
+        print(
+            f"| {seeds:,} | {steps:,} | {keep.split('=')[-1].strip() or 100} | {len(runner.record_steps(steps))} | "
+            f"{total / 1e6:.2f} MB | {aggregates:,} | {values:,} | {seconds:.0f} |",
+            flush=True,
+        )
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
@@ -133,10 +147,16 @@ def _pairs(text: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("throughput", "size"))
-    parser.add_argument("--throughput", default="1000x10000,100000x1000,1000000x200",
-                        help="SEEDSxSTEPS,... for the throughput table")
-    parser.add_argument("--size", default="1000x10000,100000x10000,1000000x1000",
-                        help="SEEDSxSTEPS,... for the store sizes")
+    parser.add_argument(
+        "--throughput",
+        default="1000x10000,100000x1000,1000000x200",
+        help="SEEDSxSTEPS,... for the throughput table",
+    )
+    parser.add_argument(
+        "--size",
+        default="1000x10000,100000x10000,1000000x1000",
+        help="SEEDSxSTEPS,... for the store sizes",
+    )
     parser.add_argument("--keep", default="", help='e.g. keep_seeds = "all" for the size table')
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()

@@ -57,8 +57,11 @@ from engine.store import Store  # noqa: E402
 MEANS = [0.1 + 0.08 * i for i in range(10)]  # 10 arms, 0.1 ... 0.82
 ALGORITHM_IDS = {"ucb1": "bandits.ucb1", "thompson": "bandits.thompson_beta"}
 WARM_UP_STEPS = 300
-LABELS = {"auto": "engine + store, auto stride", "log": "engine + store, log-spaced only",
-          "none": "engine, no store writes"}
+LABELS = {
+    "auto": "engine + store, auto stride",
+    "log": "engine + store, log-spaced only",
+    "none": "engine, no store writes",
+}
 
 
 def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtype, seed: int = 0):
@@ -95,14 +98,19 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
                     arms.fill_(t - 1)
                 else:
                     # 1 / sqrt(n_i) + x_i / sqrt(2 ln n): the UCB1 index divided by sqrt(2 ln n)
-                    torch.rsqrt(counts, out=index).addcdiv_(sums, counts, value=1.0 / math.sqrt(2.0 * math.log(t - 1)))
+                    torch.rsqrt(counts, out=index).addcdiv_(
+                        sums, counts, value=1.0 / math.sqrt(2.0 * math.log(t - 1))
+                    )
                     index_argmax()
             else:
                 posterior.draw()  # into its kept buffers, as the engine's Thompson sampling does
                 theta_argmax()
             if cpu:  # a block of rounds' uniforms at once, as BernoulliBandit.draw_uniforms does
                 if row == len(block):
-                    block, row = uniform_block((block_rounds, seeds), rewards_gen, dtype).unbind(0), 0
+                    block, row = (
+                        uniform_block((block_rounds, seeds), rewards_gen, dtype).unbind(0),
+                        0,
+                    )
                 u, row = block[row], row + 1
             else:
                 u = torch.rand(seeds, generator=rewards_gen, device=device, dtype=dtype)
@@ -114,15 +122,27 @@ def bare_loop(algorithm: str, seeds: int, steps: int, device: torch.device, dtyp
     return seconds, (counts.double() @ (means64.max() - means64)).cpu().numpy()
 
 
-def engine_run(algorithm: str, seeds: int, steps: int, device: str, dtype: str, threads: int, record_every: int,
-               store_dir: Path, seed: int = 0):
+def engine_run(
+    algorithm: str,
+    seeds: int,
+    steps: int,
+    device: str,
+    dtype: str,
+    threads: int,
+    record_every: int,
+    store_dir: Path,
+    seed: int = 0,
+):
     """`tradeoff run` in this process: return (seconds, the store, the run id)."""
-    spec = RunSpec.from_dict({
-        "run": {"seeds": seeds, "steps": steps, "seed": seed, "record_every": record_every},
-        "algorithm": {"id": ALGORITHM_IDS[algorithm]},
-        "problem": {"id": "bandits.bernoulli", "means": MEANS},
-        "hardware": {"device": device, "threads": threads, "dtype": dtype},
-    }, registry.Catalogue.live())
+    spec = RunSpec.from_dict(
+        {
+            "run": {"seeds": seeds, "steps": steps, "seed": seed, "record_every": record_every},
+            "algorithm": {"id": ALGORITHM_IDS[algorithm]},
+            "problem": {"id": "bandits.bernoulli", "means": MEANS},
+            "hardware": {"device": device, "threads": threads, "dtype": dtype},
+        },
+        registry.Catalogue.live(),
+    )
     store = Store(store_dir / f"{algorithm}-{record_every}.db")
     start = time.perf_counter()
     run_id, status = runner.execute(spec, store, runner.prepare(spec))
@@ -157,7 +177,9 @@ class CheckpointsOnly:
             self.take()
 
 
-def engine_without_store(algorithm: str, seeds: int, steps: int, device: torch.device, dtype, seed: int = 0):
+def engine_without_store(
+    algorithm: str, seeds: int, steps: int, device: torch.device, dtype, seed: int = 0
+):
     problem = BernoulliBandit({"means": MEANS}, seeds, device, dtype, seed)
     cls = registry.algorithm(ALGORITHM_IDS[algorithm])
     params = {p.name: p.default for p in cls.params}
@@ -173,8 +195,13 @@ def engine_without_store(algorithm: str, seeds: int, steps: int, device: torch.d
 
 def last_regret(store: Store, run_id: int, steps: int) -> np.ndarray:
     per_seed = store.series(run_id, "cumulative_regret")
-    return np.array([values[steps_at == steps][0] for seed, (steps_at, values) in sorted(per_seed.items())
-                     if seed >= 0])
+    return np.array(
+        [
+            values[steps_at == steps][0]
+            for seed, (steps_at, values) in sorted(per_seed.items())
+            if seed >= 0
+        ]
+    )
 
 
 def _sync(device) -> None:
@@ -183,17 +210,37 @@ def _sync(device) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     ap.add_argument("--seeds", type=int, default=0, help="default: 10^4 on a CPU, 10^6 on a GPU")
-    ap.add_argument("--steps", type=int, default=0, help="default: 10^5 for UCB1; Thompson sampling: --ts-steps")
-    ap.add_argument("--ts-steps", type=int, default=0, help="steps for Thompson sampling (default: 2000 CPU, 10^4 GPU)")
+    ap.add_argument(
+        "--steps", type=int, default=0, help="default: 10^5 for UCB1; Thompson sampling: --ts-steps"
+    )
+    ap.add_argument(
+        "--ts-steps",
+        type=int,
+        default=0,
+        help="steps for Thompson sampling (default: 2000 CPU, 10^4 GPU)",
+    )
     ap.add_argument("--algorithms", default="ucb1,thompson")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads for both sides (0 = torch's default)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads for both sides (0 = torch's default)",
+    )
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    ap.add_argument("--repeats", type=int, default=3, help="alternate bare and engine runs this many times")
-    ap.add_argument("--modes", default="", help="engine recording settings to run, of auto, log, none "
-                    "(default: all three on a CPU; on a GPU log,none)")
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="alternate bare and engine runs this many times"
+    )
+    ap.add_argument(
+        "--modes",
+        default="",
+        help="engine recording settings to run, of auto, log, none "
+        "(default: all three on a CPU; on a GPU log,none)",
+    )
     args = ap.parse_args(argv)
     cuda = args.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
@@ -203,10 +250,18 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype)
     seeds = args.seeds or (10**6 if cuda else 10**4)
-    name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} torch threads"
-    print(f"device: {name}; seeds {seeds}; 10 Bernoulli arms; dtype {args.dtype}; torch {torch.__version__}")
-    print(f"{'algorithm':<9} {'side':<34} {'steps':>7} {'seconds':>8} {'pulls/s':>10} {'engine/bare':>11} "
-          "regret (median of the runs; engine/bare per run against the bare runs around it)")
+    name = (
+        torch.cuda.get_device_name(device)
+        if cuda
+        else f"CPU, {torch.get_num_threads()} torch threads"
+    )
+    print(
+        f"device: {name}; seeds {seeds}; 10 Bernoulli arms; dtype {args.dtype}; torch {torch.__version__}"
+    )
+    print(
+        f"{'algorithm':<9} {'side':<34} {'steps':>7} {'seconds':>8} {'pulls/s':>10} {'engine/bare':>11} "
+        "regret (median of the runs; engine/bare per run against the bare runs around it)"
+    )
     modes = (args.modes or ("log,none" if cuda else "auto,log,none")).split(",")
     with tempfile.TemporaryDirectory() as tmp:
         for algorithm in args.algorithms.split(","):
@@ -226,11 +281,21 @@ def main(argv=None) -> int:
                     if mode == "auto" and repeat > 0:
                         continue  # its store writes alone take a minute or more: once is enough
                     if mode == "none":
-                        seconds, regret = engine_without_store(algorithm, seeds, steps, device, dtype)
+                        seconds, regret = engine_without_store(
+                            algorithm, seeds, steps, device, dtype
+                        )
                     else:
                         every = 0 if mode == "auto" else steps
-                        seconds, store, run_id = engine_run(algorithm, seeds, steps, args.device, args.dtype,
-                                                            args.threads, every, Path(tmp))
+                        seconds, store, run_id = engine_run(
+                            algorithm,
+                            seeds,
+                            steps,
+                            args.device,
+                            args.dtype,
+                            args.threads,
+                            every,
+                            Path(tmp),
+                        )
                         regret = last_regret(store, run_id, steps)
                         store.close()
                     timings.setdefault(mode, []).append((seconds, repeat))
@@ -241,22 +306,31 @@ def main(argv=None) -> int:
             _progress(algorithm, "bare", bare_s)
             bare = timings["bare"]
             pulls = seeds * steps
-            print(f"{algorithm:<9} {'bare loop (reference)':<34} {steps:>7} {np.median(bare):>8.2f} "
-                  f"{pulls / np.median(bare):>10.3g} {'':>11} {regrets['bare'].mean():.2f}  "
-                  f"(runs: {', '.join(f'{b:.1f}' for b in bare)} s)")
+            print(
+                f"{algorithm:<9} {'bare loop (reference)':<34} {steps:>7} {np.median(bare):>8.2f} "
+                f"{pulls / np.median(bare):>10.3g} {'':>11} {regrets['bare'].mean():.2f}  "
+                f"(runs: {', '.join(f'{b:.1f}' for b in bare)} s)"
+            )
             for mode in modes:
                 runs = timings[mode]
                 ratios = [(bare[r] + bare[r + 1]) / 2 / seconds for seconds, r in runs]
                 median_s = float(np.median([seconds for seconds, _ in runs]))
-                same = "identical" if np.array_equal(regrets[mode], regrets["bare"]) else (
-                    f"DIFFERS: {regrets[mode].mean():.3f}")
-                print(f"{algorithm:<9} {LABELS[mode]:<34} {steps:>7} {median_s:>8.2f} {pulls / median_s:>10.3g} "
-                      f"{float(np.median(ratios)):>10.0%} {regrets[mode].mean():.2f} ({same}; "
-                      f"ratios {', '.join(f'{x:.0%}' for x in ratios)})")
+                same = (
+                    "identical"
+                    if np.array_equal(regrets[mode], regrets["bare"])
+                    else (f"DIFFERS: {regrets[mode].mean():.3f}")
+                )
+                print(
+                    f"{algorithm:<9} {LABELS[mode]:<34} {steps:>7} {median_s:>8.2f} {pulls / median_s:>10.3g} "
+                    f"{float(np.median(ratios)):>10.0%} {regrets[mode].mean():.2f} ({same}; "
+                    f"ratios {', '.join(f'{x:.0%}' for x in ratios)})"
+                )
     return 0
 
 
-def warm_up(algorithm: str, seeds: int, device, dtype, modes, args, tmp: Path, steps: int = WARM_UP_STEPS) -> None:
+def warm_up(
+    algorithm: str, seeds: int, device, dtype, modes, args, tmp: Path, steps: int = WARM_UP_STEPS
+) -> None:
     """One short untimed run of each side first, so that no timed run pays for a one-off
     start (CUDA's kernels and libraries load on first use; the first store opens)."""
     bare_loop(algorithm, seeds, steps, device, dtype)
@@ -264,8 +338,16 @@ def warm_up(algorithm: str, seeds: int, device, dtype, modes, args, tmp: Path, s
         if mode == "none":
             engine_without_store(algorithm, seeds, steps, device, dtype)
         else:
-            engine_run(algorithm, seeds, steps, args.device, args.dtype, args.threads,
-                       0 if mode == "auto" else steps, tmp)[1].close()
+            engine_run(
+                algorithm,
+                seeds,
+                steps,
+                args.device,
+                args.dtype,
+                args.threads,
+                0 if mode == "auto" else steps,
+                tmp,
+            )[1].close()
 
 
 def _progress(algorithm: str, side: str, seconds: float) -> None:

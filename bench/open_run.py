@@ -51,7 +51,10 @@ def _curves(steps: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     t = steps.astype(float)
     regret = 6.0 * np.log1p(t) + 0.002 * t
     fraction = 1.0 - 0.8 / np.sqrt(t)
-    return {"cumulative_regret": (regret, 0.25 * regret), "best_arm_fraction": (fraction, 0.1 / np.sqrt(t))}
+    return {
+        "cumulative_regret": (regret, 0.25 * regret),
+        "best_arm_fraction": (fraction, 0.1 / np.sqrt(t)),
+    }
 
 
 def write_run(store, seeds: int, steps: int, record_every: int) -> int:
@@ -60,8 +63,15 @@ def write_run(store, seeds: int, steps: int, record_every: int) -> int:
     from engine.runner import record_steps
     from engine.spec import RunSpec
 
-    spec = RunSpec(algorithm="bandits.ucb1", problem="bandits.bernoulli", steps=steps, seeds=seeds,
-                   record_every=record_every, keep_seeds=KEEP_SEEDS, name=f"bench {seeds:,} seeds")
+    spec = RunSpec(
+        algorithm="bandits.ucb1",
+        problem="bandits.bernoulli",
+        steps=steps,
+        seeds=seeds,
+        record_every=record_every,
+        keep_seeds=KEEP_SEEDS,
+        name=f"bench {seeds:,} seeds",
+    )
     run_id = store.create_run(spec, family="bandits", plot="regret")
     store.start_run(run_id, {"device": "cpu", "dtype": "float32", "threads": 1})
     checkpoints = record_steps(steps, record_every)
@@ -78,8 +88,19 @@ def write_run(store, seeds: int, steps: int, record_every: int) -> int:
             blocks.append(Block(metric, 0, checkpoints[rows], values[rows], wall[rows]))
         quantiles = mean[:, None] + sd[:, None] * Z[None, :]
         for i, step in enumerate(checkpoints.tolist()):
-            aggregates.append((metric, step, seeds, mean[i], sd[i] ** 2, mean[i] - 4.5 * sd[i],
-                               mean[i] + 4.5 * sd[i], *quantiles[i].tolist(), float(wall[i])))
+            aggregates.append(
+                (
+                    metric,
+                    step,
+                    seeds,
+                    mean[i],
+                    sd[i] ** 2,
+                    mean[i] - 4.5 * sd[i],
+                    mean[i] + 4.5 * sd[i],
+                    *quantiles[i].tolist(),
+                    float(wall[i]),
+                )
+            )
     t = np.arange(1, steps + 1)
     for name, curve in zip(BOUNDS, (8.0 * np.log(t) + 5.0, 3.0 * np.log(t))):
         blocks.append(Block(name, -1, t, curve[:, None], np.zeros(steps)))
@@ -126,17 +147,26 @@ def open_once(db: str, run_id: int, warm_id: int) -> dict:
 
 
 def _child(db: str, run_id: int, warm_id: int) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.open_run", "--child", db, str(run_id), str(warm_id)],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.open_run", "--child", db, str(run_id), str(warm_id)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10_000)
-    parser.add_argument("--seeds", default="1000000,10", help="the two seed counts compared (big,small)")
+    parser.add_argument(
+        "--seeds", default="1000000,10", help="the two seed counts compared (big,small)"
+    )
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--child", nargs=3, metavar=("DB", "RUN", "WARM_RUN"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("DB", "RUN", "WARM_RUN"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(open_once(args.child[0], int(args.child[1]), int(args.child[2]))))
@@ -145,14 +175,22 @@ def main(argv=None) -> None:
 
     big, small = (int(s) for s in args.seeds.split(","))
     load_before = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"opening a finished run, {args.steps:,} steps, {big:,} vs {small:,} seeds (keep_seeds {KEEP_SEEDS}); "
-          f"{args.repeats} opens each, each in a process of its own (alternating); load average {load_before}")
+    print(
+        f"opening a finished run, {args.steps:,} steps, {big:,} vs {small:,} seeds (keep_seeds {KEEP_SEEDS}); "
+        f"{args.repeats} opens each, each in a process of its own (alternating); load average {load_before}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         db = str(Path(folder) / "open.db")
-        for schedule, record_every in (("automatic checkpoints", 0), ("a checkpoint every step", 1)):
+        for schedule, record_every in (
+            ("automatic checkpoints", 0),
+            ("a checkpoint every step", 1),
+        ):
             with Store(db) as store:
-                ids = {seeds: write_run(store, seeds, args.steps, record_every) for seeds in (big, small)}
+                ids = {
+                    seeds: write_run(store, seeds, args.steps, record_every)
+                    for seeds in (big, small)
+                }
                 warm_id = write_run(store, 1, 10, 0)
             opens: dict[int, list[dict]] = {seeds: [] for seeds in ids}
             for _ in range(args.repeats):
@@ -162,10 +200,22 @@ def main(argv=None) -> None:
             for seeds in (big, small):
                 times = [o["time"] for o in opens[seeds]]
                 rss = statistics.median(o["rss_mb"] for o in opens[seeds])
-                rows.append((f"{seeds:,} seeds, {schedule} ({opens[seeds][0]['drawn']:,} points)",
-                             f"{medians[seeds]:.3f} s", f"{max(times):.3f} s", f"{rss:.0f} MB"))
-            rows.append((f"ratio {big:,} / {small:,} seeds, {schedule}", f"{medians[big] / medians[small]:.2f}x",
-                         "", ""))
+                rows.append(
+                    (
+                        f"{seeds:,} seeds, {schedule} ({opens[seeds][0]['drawn']:,} points)",
+                        f"{medians[seeds]:.3f} s",
+                        f"{max(times):.3f} s",
+                        f"{rss:.0f} MB",
+                    )
+                )
+            rows.append(
+                (
+                    f"ratio {big:,} / {small:,} seeds, {schedule}",
+                    f"{medians[big] / medians[small]:.2f}x",
+                    "",
+                    "",
+                )
+            )
     header = ("case", "open median", "worst", "peak RSS (median)")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(4)]
     for row in [header] + rows:

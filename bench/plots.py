@@ -83,7 +83,9 @@ def _redraw_rows(app, seeds: int, steps: int, pan: bool) -> list[tuple]:
 
     def append(first: int, count: int) -> None:
         new = np.repeat(np.arange(first, first + count), seeds)
-        table.add_many(new, np.tile(np.arange(seeds), count), rng.normal(size=len(new)).cumsum(), new * 1e-3)
+        table.add_many(
+            new, np.tile(np.arange(seeds), count), rng.normal(size=len(new)).cumsum(), new * 1e-3
+        )
 
     append(1, steps)
     view = CurvesView()
@@ -108,9 +110,15 @@ def _redraw_rows(app, seeds: int, steps: int, pan: bool) -> list[tuple]:
             app.processEvents()
         median, worst = _median_max(times)
         what = f"append {new_steps * seeds:,} values + redraw" + (", smoothed" if smoothing else "")
-        rows.append((f"redraw 10^6-point curve ({shape}; {what}), thinned 1:{plot.downsampling_factor}",
-                     "<= 20 ms", f"{median * 1e3:.1f} ms median ({statistics.median(cpus) * 1e3:.1f} ms CPU), "
-                     f"{worst * 1e3:.1f} ms worst", median <= 0.020))
+        rows.append(
+            (
+                f"redraw 10^6-point curve ({shape}; {what}), thinned 1:{plot.downsampling_factor}",
+                "<= 20 ms",
+                f"{median * 1e3:.1f} ms median ({statistics.median(cpus) * 1e3:.1f} ms CPU), "
+                f"{worst * 1e3:.1f} ms worst",
+                median <= 0.020,
+            )
+        )
     view.set_smoothing(0.0)
     if pan:
         times, cpus = [], []
@@ -122,9 +130,15 @@ def _redraw_rows(app, seeds: int, steps: int, pan: bool) -> list[tuple]:
             cpus.append(cpu)
             app.processEvents()
         median, worst = _median_max(times)
-        rows.append((f"redraw 10^6-point curve ({shape}; pan over 300,000 steps)", "<= 20 ms",
-                     f"{median * 1e3:.1f} ms median ({statistics.median(cpus) * 1e3:.1f} ms CPU), "
-                     f"{worst * 1e3:.1f} ms worst", median <= 0.020))
+        rows.append(
+            (
+                f"redraw 10^6-point curve ({shape}; pan over 300,000 steps)",
+                "<= 20 ms",
+                f"{median * 1e3:.1f} ms median ({statistics.median(cpus) * 1e3:.1f} ms CPU), "
+                f"{worst * 1e3:.1f} ms worst",
+                median <= 0.020,
+            )
+        )
     view.close()
     return rows
 
@@ -138,7 +152,10 @@ def _write_run(store: Store, seeds: int, steps: int) -> int:
     chunk = max(1, FLUSH_ROWS // seeds)  # the blocks an engine's recorder writes at most
     for first in range(1, steps + 1, chunk):
         block = np.arange(first, min(steps, first + chunk - 1) + 1)
-        store.append(run_id, blocks=[Block("loss", 0, block, rng.normal(size=(len(block), seeds)), block * 1e-3)])
+        store.append(
+            run_id,
+            blocks=[Block("loss", 0, block, rng.normal(size=(len(block), seeds)), block * 1e-3)],
+        )
     store.finish_run(run_id, "finished")
     return run_id
 
@@ -161,16 +178,26 @@ def bench_load(app) -> list[tuple]:
                 view.resize(1200, 500)
                 view.show()
                 app.processEvents()
-                wall, _ = _timed(lambda view=view, run_id=run_id: (
-                    view.render(RunData.from_store(store, run_id)), view.series.plot.viewport().repaint()))
+                wall, _ = _timed(
+                    lambda view=view, run_id=run_id: (
+                        view.render(RunData.from_store(store, run_id)),
+                        view.series.plot.viewport().repaint(),
+                    )
+                )
                 loads.append(wall)
                 view.close()
                 view.deleteLater()
                 app.processEvents()
             median, worst = _median_max(loads)
             read = statistics.median(reads)
-            rows.append((f"load finished run, {seeds} x {steps:,} = 10^6 points, into the view", "<= 1 s",
-                         f"{median:.2f} s median, {worst:.2f} s worst (store read alone {read:.2f} s)", median <= 1.0))
+            rows.append(
+                (
+                    f"load finished run, {seeds} x {steps:,} = 10^6 points, into the view",
+                    "<= 1 s",
+                    f"{median:.2f} s median, {worst:.2f} s worst (store read alone {read:.2f} s)",
+                    median <= 1.0,
+                )
+            )
     return rows
 
 
@@ -182,8 +209,10 @@ def bench_hypervolume() -> list[tuple]:
     rng = np.random.default_rng(0)
     n = 100_000
     x = rng.uniform(size=n)
-    cases = {"uniform in the unit square": np.column_stack([x, rng.uniform(size=n)]),
-             "all on the front (y = 1 - x)": np.column_stack([x, 1.0 - x])}
+    cases = {
+        "uniform in the unit square": np.column_stack([x, rng.uniform(size=n)]),
+        "all on the front (y = 1 - x)": np.column_stack([x, 1.0 - x]),
+    }
     reference = np.array([1.1, 1.1])
     rows = []
     for name, points in cases.items():
@@ -198,48 +227,76 @@ def bench_hypervolume() -> list[tuple]:
         if not np.isclose(value, expected, rtol=1e-12):
             raise AssertionError(f"hypervolume {value} differs from moocore's {expected}")
         ratio = statistics.median(ours) / statistics.median(theirs)
-        rows.append((f"hypervolume of 10^5 points, {name}", "<= 2x moocore",
-                     f"{statistics.median(ours) * 1e3:.1f} ms vs moocore {statistics.median(theirs) * 1e3:.1f} ms "
-                     f"({ratio:.2f}x)", ratio <= 2.0))
+        rows.append(
+            (
+                f"hypervolume of 10^5 points, {name}",
+                "<= 2x moocore",
+                f"{statistics.median(ours) * 1e3:.1f} ms vs moocore {statistics.median(theirs) * 1e3:.1f} ms "
+                f"({ratio:.2f}x)",
+                ratio <= 2.0,
+            )
+        )
     return rows
 
 
 def bench_stream(app, engines: bool, priority: str = "", freeze_gc: bool = False) -> list[tuple]:
     from studio import run_process
 
-    preexec = {"": None, "nice": lambda: os.nice(run_process.ENGINE_NICENESS),
-               "studio": run_process.lower_priority}[priority]
+    preexec = {
+        "": None,
+        "nice": lambda: os.nice(run_process.ENGINE_NICENESS),
+        "studio": run_process.lower_priority,
+    }[priority]
     result = run_stream(app, engines=engines, preexec=preexec, freeze_gc=freeze_gc)
     source = "4 engine processes" if engines else "4 writer processes"
     if priority == "nice":
         source += f" at nice {run_process.ENGINE_NICENESS}"
     elif priority == "studio":
-        source += f" at nice {run_process.ENGINE_NICENESS} + batch scheduling (as the studio starts them)"
+        source += (
+            f" at nice {run_process.ENGINE_NICENESS} + batch scheduling (as the studio starts them)"
+        )
     if freeze_gc:
         source += ", gc.freeze() after start-up"
-    latency_name = ("record created in engine -> drawn (incl. 0.2 s engine batching)" if engines
-                    else "record committed -> drawn")
+    latency_name = (
+        "record created in engine -> drawn (incl. 0.2 s engine batching)"
+        if engines
+        else "record committed -> drawn"
+    )
     return [
-        (f"GUI event loop, longest stall, {source} streaming to 4 live plots", "<= 50 ms",
-         f"{result.worst_stall * 1e3:.0f} ms worst (GUI thread busy {result.worst_stall_cpu * 1e3:.0f} ms of it), "
-         f"{result.p99_stall * 1e3:.0f} ms p99 ({result.rows:,} rows in {result.seconds:.0f} s)",
-         result.worst_stall <= 0.050),
-        (f"latency {latency_name}, {source}", "<= 300 ms",
-         f"{result.latency_median * 1e3:.0f} ms median, {result.latency_p95 * 1e3:.0f} ms p95",
-         result.latency_median <= 0.300),
+        (
+            f"GUI event loop, longest stall, {source} streaming to 4 live plots",
+            "<= 50 ms",
+            f"{result.worst_stall * 1e3:.0f} ms worst (GUI thread busy {result.worst_stall_cpu * 1e3:.0f} ms of it), "
+            f"{result.p99_stall * 1e3:.0f} ms p99 ({result.rows:,} rows in {result.seconds:.0f} s)",
+            result.worst_stall <= 0.050,
+        ),
+        (
+            f"latency {latency_name}, {source}",
+            "<= 300 ms",
+            f"{result.latency_median * 1e3:.0f} ms median, {result.latency_p95 * 1e3:.0f} ms p95",
+            result.latency_median <= 0.300,
+        ),
     ]
 
 
 def bench_idle_stall(app) -> list[tuple]:
     """The same 4 writers with an empty window: what the machine's load alone does to the loop."""
     result = run_stream(app, engines=False, watch=False)
-    return [("GUI event loop, longest stall, 4 writer processes, no plots (the machine's baseline)", "-",
-             f"{result.worst_stall * 1e3:.0f} ms worst, {result.p99_stall * 1e3:.0f} ms p99", True)]
+    return [
+        (
+            "GUI event loop, longest stall, 4 writer processes, no plots (the machine's baseline)",
+            "-",
+            f"{result.worst_stall * 1e3:.0f} ms worst, {result.p99_stall * 1e3:.0f} ms p99",
+            True,
+        )
+    ]
 
 
 def print_table(rows: list[tuple]) -> None:
     headers = ("measurement", "target", "measured", "met")
-    cells = [(name, target, measured, "yes" if met else "NO") for name, target, measured, met in rows]
+    cells = [
+        (name, target, measured, "yes" if met else "NO") for name, target, measured, met in rows
+    ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |"
     print(line)
@@ -250,26 +307,35 @@ def print_table(rows: list[tuple]) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="hypervolume,redraw,load,baseline,stream,frozen,engines,nice,studio",
-                        help="comma-separated benchmarks to run")
+    parser.add_argument(
+        "--only",
+        default="hypervolume,redraw,load,baseline,stream,frozen,engines,nice,studio",
+        help="comma-separated benchmarks to run",
+    )
     chosen = parser.parse_args(argv).only.split(",")
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     rows = []
-    for name, run in (("hypervolume", bench_hypervolume), ("redraw", lambda: bench_redraw(app)),
-                      ("load", lambda: bench_load(app)), ("baseline", lambda: bench_idle_stall(app)),
-                      ("stream", lambda: bench_stream(app, engines=False)),
-                      ("frozen", lambda: bench_stream(app, engines=False, freeze_gc=True)),
-                      ("engines", lambda: bench_stream(app, engines=True)),
-                      ("nice", lambda: bench_stream(app, engines=True, priority="nice")),
-                      ("studio", lambda: bench_stream(app, engines=True, priority="studio", freeze_gc=True))):
+    for name, run in (
+        ("hypervolume", bench_hypervolume),
+        ("redraw", lambda: bench_redraw(app)),
+        ("load", lambda: bench_load(app)),
+        ("baseline", lambda: bench_idle_stall(app)),
+        ("stream", lambda: bench_stream(app, engines=False)),
+        ("frozen", lambda: bench_stream(app, engines=False, freeze_gc=True)),
+        ("engines", lambda: bench_stream(app, engines=True)),
+        ("nice", lambda: bench_stream(app, engines=True, priority="nice")),
+        ("studio", lambda: bench_stream(app, engines=True, priority="studio", freeze_gc=True)),
+    ):
         if name in chosen:
             print(f"running {name}…", file=sys.stderr, flush=True)
             rows += run()
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"\n{os.cpu_count()} CPU cores, Python {sys.version.split()[0]}, Qt platform "
-          f"{os.environ['QT_QPA_PLATFORM']}, load average at the end {load}\n")
+    print(
+        f"\n{os.cpu_count()} CPU cores, Python {sys.version.split()[0]}, Qt platform "
+        f"{os.environ['QT_QPA_PLATFORM']}, load average at the end {load}\n"
+    )
     print_table(rows)
 
 

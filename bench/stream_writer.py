@@ -46,7 +46,9 @@ def main() -> None:
     args = parser.parse_args()
     batches = int(args.seconds / FLUSH_SECONDS)
     store = Store(args.store)
-    run_id = store.create_run(_Spec(args.seeds, batches * args.steps_per_batch), family="bench", plot="regret")
+    run_id = store.create_run(
+        _Spec(args.seeds, batches * args.steps_per_batch), family="bench", plot="regret"
+    )
     store.start_run(run_id, {"device": "cpu"})
     rng = np.random.default_rng(run_id)
     regret = np.zeros(args.seeds)
@@ -62,8 +64,10 @@ def main() -> None:
             regrets.append(regret.copy())
             walls.append(time.monotonic() - t0)
         steps, walls = np.asarray(steps), np.asarray(walls)
-        blocks = [Block("cumulative_regret", 0, steps, np.stack(regrets), walls),
-                  Block("best_arm_fraction", 0, steps, np.full((len(steps), args.seeds), 0.5), walls)]
+        blocks = [
+            Block("cumulative_regret", 0, steps, np.stack(regrets), walls),
+            Block("best_arm_fraction", 0, steps, np.full((len(steps), args.seeds), 0.5), walls),
+        ]
         # Sleep to the next flush time, as the engine's recorder flushes every FLUSH_SECONDS.
         time.sleep(max(0.0, t0 + (batch + 1) * FLUSH_SECONDS - time.monotonic()))
         store.append(run_id, blocks=blocks, steps_done=step)

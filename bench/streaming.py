@@ -59,7 +59,7 @@ threads = 1
 class StreamResult:
     worst_stall: float
     p99_stall: float
-    worst_stall_cpu: float   # GUI-thread CPU time spent inside the worst stall
+    worst_stall_cpu: float  # GUI-thread CPU time spent inside the worst stall
     latency_median: float
     latency_p95: float
     rows: int
@@ -107,10 +107,19 @@ def _start(folder: Path, db: Path, engines: bool, preexec) -> list[subprocess.Po
             spec.write_text(ENGINE_SPEC.format(seed=k), encoding="utf-8")
             command = [sys.executable, "-m", "engine", "run", "--db", str(db), "--quiet", str(spec)]
         else:
-            command = [sys.executable, "-m", "bench.stream_writer", str(db), str(WRITER_SECONDS),
-                       str(folder / f"writer{k}.json")]
-        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                          preexec_fn=preexec))
+            command = [
+                sys.executable,
+                "-m",
+                "bench.stream_writer",
+                str(db),
+                str(WRITER_SECONDS),
+                str(folder / f"writer{k}.json"),
+            ]
+        processes.append(
+            subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, preexec_fn=preexec
+            )
+        )
     return processes
 
 
@@ -123,7 +132,9 @@ def _wait(app, condition, timeout: float) -> None:
         time.sleep(0.02)
 
 
-def run_stream(app, engines: bool, watch: bool = True, preexec=None, freeze_gc: bool = False) -> StreamResult:
+def run_stream(
+    app, engines: bool, watch: bool = True, preexec=None, freeze_gc: bool = False
+) -> StreamResult:
     """Stream 4 runs (each process calling `preexec` first, e.g. to lower its priority); with `watch=False` the window stays
     empty: the stall the machine alone causes. `freeze_gc` moves every object alive once
     the plots are set up out of the collector's reach (`gc.freeze()`), as an application
@@ -159,7 +170,9 @@ def run_stream(app, engines: bool, watch: bool = True, preexec=None, freeze_gc: 
                 if watch:
                     plot.finish()
             seconds = time.monotonic() - started
-            rows = store.conn.execute("SELECT coalesce(sum(n * width), 0) FROM series_blocks").fetchone()[0]
+            rows = store.conn.execute(
+                "SELECT coalesce(sum(n * width), 0) FROM series_blocks"
+            ).fetchone()[0]
             if not watch:
                 latencies = [float("nan")]
             elif engines:
@@ -177,8 +190,15 @@ def run_stream(app, engines: bool, watch: bool = True, preexec=None, freeze_gc: 
             window.close()
             store.close()
     worst = int(np.argmax(lateness))
-    return StreamResult(lateness[worst], float(np.percentile(lateness, 99)), cpu[worst], float(np.median(latencies)),
-                        float(np.percentile(latencies, 95)), rows, seconds)
+    return StreamResult(
+        lateness[worst],
+        float(np.percentile(lateness, 99)),
+        cpu[worst],
+        float(np.median(latencies)),
+        float(np.percentile(latencies, 95)),
+        rows,
+        seconds,
+    )
 
 
 def _settle(app, seconds: float) -> None:

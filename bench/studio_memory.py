@@ -48,9 +48,23 @@ EXAMPLES = ROOT / "resources" / "examples"
 ENGINE_SPECS = ("ucb-vs-thompson.toml", "pareto-two-task.toml", "dpo-tabular.toml")
 TINY = ("run.seeds=2", "run.steps=200")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-WATCHED_CLASSES = ("RunTile", "LivePlot", "RunData", "SeedTable", "CurvesView", "RegretView", "ParetoView",
-                   "SeriesPlot", "SeriesLayer", "DecimatedCurve", "PlotItem", "ViewBox", "PlotDataItem",
-                   "QueueEntry", "RunProcess")
+WATCHED_CLASSES = (
+    "RunTile",
+    "LivePlot",
+    "RunData",
+    "SeedTable",
+    "CurvesView",
+    "RegretView",
+    "ParetoView",
+    "SeriesPlot",
+    "SeriesLayer",
+    "DecimatedCurve",
+    "PlotItem",
+    "ViewBox",
+    "PlotDataItem",
+    "QueueEntry",
+    "RunProcess",
+)
 
 
 def rss_mb() -> float:
@@ -126,7 +140,15 @@ def store_run_data(store, run_id: int, index: int, part: int) -> None:
     for seed in range(2):
         for step in steps:
             if kind == 0:
-                rows.append(("cumulative_regret", step, seed, np.log1p(step) * (1 + 0.1 * seed), 0.001 * step))
+                rows.append(
+                    (
+                        "cumulative_regret",
+                        step,
+                        seed,
+                        np.log1p(step) * (1 + 0.1 * seed),
+                        0.001 * step,
+                    )
+                )
             else:
                 rows.append(("loss", step, seed, 1.0 / step + 0.01 * seed, 0.001 * step))
     if kind == 0:
@@ -184,7 +206,12 @@ def run_engine_runs(app, window, catalogue, count: int, on_run) -> None:
         wait_until(app, lambda entry=entry: not entry.live)
         if entry.state != "finished":
             raise RuntimeError(f"run {entry.run_id} {entry.state}: {entry.error}")
-        wait_until(app, lambda run_id=entry.run_id: window.watch.tile(run_id) is None or window.watch.tile(run_id).over)
+        wait_until(
+            app,
+            lambda run_id=entry.run_id: (
+                window.watch.tile(run_id) is None or window.watch.tile(run_id).over
+            ),
+        )
         user_closes(app, window, index)
         on_run(index)
 
@@ -208,11 +235,27 @@ def measure(mode: str, runs: int, trace: bool) -> dict:
 
     app = QApplication.instance() or QApplication([])
     folder = Path(tempfile.mkdtemp(prefix="studio-memory-"))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder / "settings"))
-    catalogue = Catalogue.from_json(json.loads(subprocess.run(
-        [sys.executable, "-m", "engine", "list", "--json"], capture_output=True, text=True, check=True).stdout))
-    hardware = {"cpu_cores": 2, "cpu_name": "x86_64", "memory_bytes": 16 * 2**30, "torch_version": "",
-                "torch_threads": 2, "cuda": []}
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder / "settings")
+    )
+    catalogue = Catalogue.from_json(
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "engine", "list", "--json"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+    )
+    hardware = {
+        "cpu_cores": 2,
+        "cpu_name": "x86_64",
+        "memory_bytes": 16 * 2**30,
+        "torch_version": "",
+        "torch_threads": 2,
+        "cuda": [],
+    }
     store = Store(folder / "studio.db")
     window = MainWindow(store, catalogue=catalogue, hardware=hardware)
     window.actions.follow_runs.setChecked(True)
@@ -245,15 +288,31 @@ def measure(mode: str, runs: int, trace: bool) -> dict:
     settle(app, 0.2)
     counts = live_counts()
     classes = widget_classes()
-    new_widgets = {name: classes.get(name, 0) - classes_start.get(name, 0)
-                   for name in set(classes) | set(classes_start) if classes.get(name, 0) != classes_start.get(name, 0)}
-    result = {"mode": mode, "runs": runs, "seconds": seconds, "rss_start": rss[0], "rss_end": rss[-1],
-              "per_run_all": slope(rss[1:]), "per_run_second_half": slope(rss[1 + runs // 2:]),
-              "counts_start": counts_start, "counts": counts, "new_widgets": new_widgets, "rss": rss}
+    new_widgets = {
+        name: classes.get(name, 0) - classes_start.get(name, 0)
+        for name in set(classes) | set(classes_start)
+        if classes.get(name, 0) != classes_start.get(name, 0)
+    }
+    result = {
+        "mode": mode,
+        "runs": runs,
+        "seconds": seconds,
+        "rss_start": rss[0],
+        "rss_end": rss[-1],
+        "per_run_all": slope(rss[1:]),
+        "per_run_second_half": slope(rss[1 + runs // 2 :]),
+        "counts_start": counts_start,
+        "counts": counts,
+        "new_widgets": new_widgets,
+        "rss": rss,
+    }
     if trace and len(snapshots) == 2:
         stats = snapshots[1].compare_to(snapshots[0], "traceback")
-        result["trace"] = [f"{s.size_diff / 1024:+.1f} KiB, {s.count_diff:+d} blocks\n    " +
-                           "\n    ".join(s.traceback.format()[-8:]) for s in stats[:12]]
+        result["trace"] = [
+            f"{s.size_diff / 1024:+.1f} KiB, {s.count_diff:+d} blocks\n    "
+            + "\n    ".join(s.traceback.format()[-8:])
+            for s in stats[:12]
+        ]
     window.ask_close_choice = lambda _in_flight: "background"
     window.close()
     store.close()
@@ -265,10 +324,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store-runs", type=int, default=100)
     parser.add_argument("--engine-runs", type=int, default=26)
-    parser.add_argument("--repeats", type=int, default=1, help="each measurement in a fresh process, N times")
-    parser.add_argument("--trace", action="store_true", help="tracemalloc: where the second half's growth went")
-    parser.add_argument("--clear-queue", action="store_true",
-                        help="press the queue's Clear finished after every run (its rows are the rest of the growth)")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="each measurement in a fresh process, N times"
+    )
+    parser.add_argument(
+        "--trace", action="store_true", help="tracemalloc: where the second half's growth went"
+    )
+    parser.add_argument(
+        "--clear-queue",
+        action="store_true",
+        help="press the queue's Clear finished after every run (its rows are the rest of the growth)",
+    )
     parser.add_argument("--one", choices=("store", "engine"), help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -284,26 +350,41 @@ def main(argv=None) -> int:
             continue
         results = []
         for _ in range(args.repeats):
-            out = subprocess.run([sys.executable, "-m", "bench.studio_memory", "--one", mode, "--runs", str(runs)]
-                                 + (["--trace"] if args.trace else []), cwd=ROOT, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.studio_memory", "--one", mode, "--runs", str(runs)]
+                + (["--trace"] if args.trace else []),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
             if out.returncode != 0:
                 print(out.stderr, file=sys.stderr)
                 return out.returncode
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        median = {key: statistics.median(r[key] for r in results)
-                  for key in ("seconds", "rss_start", "rss_end", "per_run_all", "per_run_second_half")}
+        median = {
+            key: statistics.median(r[key] for r in results)
+            for key in ("seconds", "rss_start", "rss_end", "per_run_all", "per_run_second_half")
+        }
         print(f"{mode} runs: {runs} ({args.repeats} repeat(s), median), {median['seconds']:.0f} s")
         if runs >= 26:
             at_26 = statistics.median(r["rss"][26] for r in results)
-            print(f"  RSS after 26 runs {at_26:.1f} MB: {(at_26 - median['rss_start']) / 26:.2f} MB per run")
-        print(f"  RSS {median['rss_start']:.1f} -> {median['rss_end']:.1f} MB; growth per run "
-              f"{median['per_run_all'] * 1024:.0f} KiB overall, {median['per_run_second_half'] * 1024:.0f} KiB "
-              f"over the second half")
-        print("  per repeat, second half: " + ", ".join(f"{r['per_run_second_half'] * 1024:.0f} KiB"
-                                                      for r in results))
+            print(
+                f"  RSS after 26 runs {at_26:.1f} MB: {(at_26 - median['rss_start']) / 26:.2f} MB per run"
+            )
+        print(
+            f"  RSS {median['rss_start']:.1f} -> {median['rss_end']:.1f} MB; growth per run "
+            f"{median['per_run_all'] * 1024:.0f} KiB overall, {median['per_run_second_half'] * 1024:.0f} KiB "
+            f"over the second half"
+        )
+        print(
+            "  per repeat, second half: "
+            + ", ".join(f"{r['per_run_second_half'] * 1024:.0f} KiB" for r in results)
+        )
         start, end = results[-1]["counts_start"], results[-1]["counts"]
-        print("  alive before the first run -> after closing every tile: " +
-              ", ".join(f"{name} {start[name]} -> {end[name]}" for name in end))
+        print(
+            "  alive before the first run -> after closing every tile: "
+            + ", ".join(f"{name} {start[name]} -> {end[name]}" for name in end)
+        )
         for block in results[-1].get("trace", []):
             print("  " + block)
     return 0

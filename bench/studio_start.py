@@ -96,15 +96,23 @@ def load() -> str:
 def start(code: str, env: dict, *args: str) -> dict[str, float]:
     """Seconds from spawn to each event the child printed ("shown", "usable")."""
     spawned = time.time()
-    result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     events = {}
     for line in result.stdout.splitlines():
         name, _, stamp = line.partition(" ")
         if name in ("shown", "usable"):
             events[name] = float(stamp) - spawned
     if "usable" not in events:
-        raise RuntimeError(f"the start never became usable (exit {result.returncode}):\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"the start never became usable (exit {result.returncode}):\n{result.stderr[-2000:]}"
+        )
     return events
 
 
@@ -119,8 +127,14 @@ def main(argv=None) -> int:
         scratch = Path(scratch)
         db = scratch / "runs.db"
         Store(db).close()  # an existing store, as on every start but the first
-        base = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(scratch / "config"),
-                "PYTHONPATH": os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p)}
+        base = {
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "XDG_CONFIG_HOME": str(scratch / "config"),
+            "PYTHONPATH": os.pathsep.join(
+                p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p
+            ),
+        }
         warm_env = {**base, "XDG_CACHE_HOME": str(scratch / "warm-cache")}
 
         def cold_env(i: int) -> dict:
@@ -137,8 +151,11 @@ def main(argv=None) -> int:
             times["bare"].append(start(BARE, base))
             times["warm"].append(start(STUDIO, warm_env, str(db)))
             times["cold"].append(start(STUDIO, cold_env(i), str(db)))
-            print(f"  repeat {i + 1}: " + ", ".join(f"{k} {v[-1]['usable']:.2f} s" for k, v in times.items()),
-                  flush=True)
+            print(
+                f"  repeat {i + 1}: "
+                + ", ".join(f"{k} {v[-1]['usable']:.2f} s" for k, v in times.items()),
+                flush=True,
+            )
         print(f"after: {load()}")
 
     def median(kind: str, event: str) -> float:
@@ -147,11 +164,16 @@ def main(argv=None) -> int:
     bare = median("bare", "usable")
     print(f"\nmedians of {args.repeats} starts, seconds from spawn (ratio to the bare window)")
     print(f"{'start':<44}{'shown':>14}{'usable':>16}")
-    rows = [("bare QApplication + pyqtgraph PlotWidget", "bare"), ("studio, warm catalogue cache", "warm"),
-            ("studio, cold cache (engine child lists it)", "cold")]
+    rows = [
+        ("bare QApplication + pyqtgraph PlotWidget", "bare"),
+        ("studio, warm catalogue cache", "warm"),
+        ("studio, cold cache (engine child lists it)", "cold"),
+    ]
     for title, kind in rows:
         shown, usable = median(kind, "shown"), median(kind, "usable")
-        print(f"{title:<44}{shown:>7.2f} ({shown / bare:4.2f}x){usable:>8.2f} ({usable / bare:4.2f}x)")
+        print(
+            f"{title:<44}{shown:>7.2f} ({shown / bare:4.2f}x){usable:>8.2f} ({usable / bare:4.2f}x)"
+        )
     return 0
 
 

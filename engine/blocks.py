@@ -41,21 +41,40 @@ class Block:
 
     def encode(self) -> tuple:
         """(metric, seed0, width, n, steps, values, wall_times) with the arrays as bytes."""
-        return (self.metric, int(self.seed0), self.width, len(self.steps),
-                np.ascontiguousarray(self.steps, dtype=STEP_DTYPE).tobytes(),
-                np.ascontiguousarray(self.values, dtype=VALUE_DTYPE).tobytes(),
-                np.ascontiguousarray(self.wall_times, dtype=VALUE_DTYPE).tobytes())
+        return (
+            self.metric,
+            int(self.seed0),
+            self.width,
+            len(self.steps),
+            np.ascontiguousarray(self.steps, dtype=STEP_DTYPE).tobytes(),
+            np.ascontiguousarray(self.values, dtype=VALUE_DTYPE).tobytes(),
+            np.ascontiguousarray(self.wall_times, dtype=VALUE_DTYPE).tobytes(),
+        )
 
     @classmethod
-    def decode(cls, metric: str, seed0: int, width: int, n: int, steps: bytes, values: bytes,
-               wall_times: bytes) -> Block:
+    def decode(
+        cls,
+        metric: str,
+        seed0: int,
+        width: int,
+        n: int,
+        steps: bytes,
+        values: bytes,
+        wall_times: bytes,
+    ) -> Block:
         sizes = (len(steps), len(values), len(wall_times))
         if n < 0 or width < 1 or sizes != (8 * n, 8 * n * width, 8 * n):
-            raise BlockError(f"series block of {metric!r} is damaged: {n} steps x {width} seeds "
-                             f"but {sizes[0]}, {sizes[1]} and {sizes[2]} bytes")
-        return cls(metric, seed0, np.frombuffer(steps, dtype=STEP_DTYPE).astype(np.int64),
-                   np.frombuffer(values, dtype=VALUE_DTYPE).reshape(n, width).astype(float),
-                   np.frombuffer(wall_times, dtype=VALUE_DTYPE).astype(float))
+            raise BlockError(
+                f"series block of {metric!r} is damaged: {n} steps x {width} seeds "
+                f"but {sizes[0]}, {sizes[1]} and {sizes[2]} bytes"
+            )
+        return cls(
+            metric,
+            seed0,
+            np.frombuffer(steps, dtype=STEP_DTYPE).astype(np.int64),
+            np.frombuffer(values, dtype=VALUE_DTYPE).reshape(n, width).astype(float),
+            np.frombuffer(wall_times, dtype=VALUE_DTYPE).astype(float),
+        )
 
     def seeds(self) -> np.ndarray:
         return np.arange(self.seed0, self.seed0 + self.width, dtype=np.int64)
@@ -63,9 +82,13 @@ class Block:
     def rows(self) -> list[tuple]:
         """(metric, step, seed, value, wall_time) per value, step by step, seeds ascending."""
         seeds = self.seeds().tolist()
-        return [(self.metric, step, seed, value, wall)
-                for step, row, wall in zip(self.steps.tolist(), self.values.tolist(), self.wall_times.tolist())
-                for seed, value in zip(seeds, row)]
+        return [
+            (self.metric, step, seed, value, wall)
+            for step, row, wall in zip(
+                self.steps.tolist(), self.values.tolist(), self.wall_times.tolist()
+            )
+            for seed, value in zip(seeds, row)
+        ]
 
 
 def from_rows(rows) -> list[Block]:
@@ -77,13 +100,23 @@ def from_rows(rows) -> list[Block]:
     blocks = []
     for (metric, seed), items in groups.items():
         steps, values, walls = zip(*items)
-        blocks.append(Block(metric, seed, np.asarray(steps, dtype=np.int64),
-                            np.asarray([np.nan if v is None else v for v in values], dtype=float).reshape(-1, 1),
-                            np.asarray([np.nan if w is None else w for w in walls], dtype=float)))
+        blocks.append(
+            Block(
+                metric,
+                seed,
+                np.asarray(steps, dtype=np.int64),
+                np.asarray([np.nan if v is None else v for v in values], dtype=float).reshape(
+                    -1, 1
+                ),
+                np.asarray([np.nan if w is None else w for w in walls], dtype=float),
+            )
+        )
     return blocks
 
 
-def columns(blocks: list[Block]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def columns(
+    blocks: list[Block],
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Blocks as one row per value: (metrics, metric_index, steps, seeds, values, wall_times).
 
     `metrics` are in the order first seen; rows keep block order, then step, then seed.
@@ -93,8 +126,15 @@ def columns(blocks: list[Block]) -> tuple[list[str], np.ndarray, np.ndarray, np.
     for block in blocks:
         index = metrics.setdefault(block.metric, len(metrics))
         n, width = block.values.shape
-        parts.append((np.full(n * width, index, dtype=np.int64), np.repeat(block.steps, width),
-                      np.tile(block.seeds(), n), block.values.reshape(-1), np.repeat(block.wall_times, width)))
+        parts.append(
+            (
+                np.full(n * width, index, dtype=np.int64),
+                np.repeat(block.steps, width),
+                np.tile(block.seeds(), n),
+                block.values.reshape(-1),
+                np.repeat(block.wall_times, width),
+            )
+        )
     if not parts:
         empty_int, empty = np.zeros(0, dtype=np.int64), np.zeros(0)
         return [], empty_int, empty_int.copy(), empty_int.copy(), empty, empty.copy()

@@ -50,7 +50,9 @@ def cmd_list(args) -> int:
                 print(f"      plot: {e['plot']}; runs on: {', '.join(e['problems'])}")
             for p in e["params"]:
                 bounds = _bounds_text(p)
-                print(f"      {p['name']} ({p['type']}, default {json.dumps(p['default'])}{bounds}): {p['help']}")
+                print(
+                    f"      {p['name']} ({p['type']}, default {json.dumps(p['default'])}{bounds}): {p['help']}"
+                )
         print()
     return EXIT_OK
 
@@ -76,8 +78,11 @@ class _Progress:
     def started(self, run_id: int, spec, device: str):
         self.run_id = run_id
         if not self.quiet:
-            print(f"run {run_id} started: {spec.title} ({spec.seeds} seeds x {spec.steps} steps, {device})",
-                  file=self.stream, flush=True)
+            print(
+                f"run {run_id} started: {spec.title} ({spec.seeds} seeds x {spec.steps} steps, {device})",
+                file=self.stream,
+                flush=True,
+            )
 
     def end_line(self):
         """End a bar left mid-line, before a message."""
@@ -93,14 +98,23 @@ class _Progress:
         if self.tty:
             width = 30
             filled = int(width * step / total)
-            print(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * step / total:5.1f}% {step}/{total} "
-                  f"{rate:,.0f} steps/s {eta}  ", end="", file=self.stream, flush=True)
+            print(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * step / total:5.1f}% {step}/{total} "
+                f"{rate:,.0f} steps/s {eta}  ",
+                end="",
+                file=self.stream,
+                flush=True,
+            )
             if step == total:
                 print(file=self.stream)
         elif time.monotonic() - self.last_line >= 1.0 or step == total:
             self.last_line = time.monotonic()
-            print(f"run {self.run_id}: {step}/{total} steps ({100 * step / total:.0f}%), "
-                  f"{rate:,.0f} steps/s, {eta}", file=self.stream, flush=True)
+            print(
+                f"run {self.run_id}: {step}/{total} steps ({100 * step / total:.0f}%), "
+                f"{rate:,.0f} steps/s, {eta}",
+                file=self.stream,
+                flush=True,
+            )
 
 
 def _read_standard_input() -> str:
@@ -110,8 +124,11 @@ def _read_standard_input() -> str:
     try:
         return sys.stdin.buffer.read().decode("utf-8")
     except UnicodeDecodeError as err:
-        raise SpecError(STDIN_NAME, "", f"cannot be read: not UTF-8 text ({err.reason} at byte offset {err.start})"
-                        ) from None
+        raise SpecError(
+            STDIN_NAME,
+            "",
+            f"cannot be read: not UTF-8 text ({err.reason} at byte offset {err.start})",
+        ) from None
     except (OSError, ValueError, AttributeError) as err:  # closed or absent standard input
         raise SpecError(STDIN_NAME, "", f"cannot be read: {err}") from None
 
@@ -124,8 +141,12 @@ def cmd_run(args) -> int:
 
     try:
         if args.spec == "-":
-            spec = RunSpec.from_toml(_read_standard_input(), registry.Catalogue.live(), STDIN_NAME,
-                                     overrides=args.set or ())
+            spec = RunSpec.from_toml(
+                _read_standard_input(),
+                registry.Catalogue.live(),
+                STDIN_NAME,
+                overrides=args.set or (),
+            )
         else:
             spec = RunSpec.from_file(args.spec, registry.Catalogue.live(), overrides=args.set or ())
         device = runner.prepare(spec)
@@ -138,26 +159,51 @@ def cmd_run(args) -> int:
     progress = _Progress(sys.stderr, quiet=args.quiet)
     t0 = time.monotonic()
     try:
-        run_id, status = runner.execute(spec, store, device, on_progress=progress,
-                                        on_start=lambda rid: progress.started(rid, spec, device))
+        run_id, status = runner.execute(
+            spec,
+            store,
+            device,
+            on_progress=progress,
+            on_start=lambda rid: progress.started(rid, spec, device),
+        )
     except RunLost as lost:
         progress.end_line()
         if args.json:
-            print(json.dumps({"run_id": lost.run_id, "status": "lost", "seconds": round(time.monotonic() - t0, 3),
-                              "db": str(store.path), "error": str(lost)}))
+            print(
+                json.dumps(
+                    {
+                        "run_id": lost.run_id,
+                        "status": "lost",
+                        "seconds": round(time.monotonic() - t0, 3),
+                        "db": str(store.path),
+                        "error": str(lost),
+                    }
+                )
+            )
         print(f"error: {lost}", file=sys.stderr)
         return EXIT_LOST
     seconds = time.monotonic() - t0
     row = store.get_run(run_id)
     error_line = (row["error"] or "").strip().splitlines()[-1] if row["error"] else None
     if args.json:
-        print(json.dumps({"run_id": run_id, "status": status, "seconds": round(seconds, 3),
-                          "db": str(store.path), "error": error_line}))
+        print(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "status": status,
+                    "seconds": round(seconds, 3),
+                    "db": str(store.path),
+                    "error": error_line,
+                }
+            )
+        )
     else:
         print(f"run {run_id} {status} in {seconds:.1f} s (store: {store.path})")
         if error_line:
             print(f"error: {error_line} (full traceback: tradeoff show {run_id})", file=sys.stderr)
-    return {"finished": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)
+    return {"finished": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_CANCELLED}.get(
+        status, EXIT_FAILED
+    )
 
 
 # -- show, runs ---------------------------------------------------------------------
@@ -185,7 +231,12 @@ def run_summary(store, row: dict) -> dict:
         if len(agg["step"]):
             n, var = int(agg["n"][-1]), float(agg["var"][-1])
             sem = math.sqrt(max(var, 0.0) / n) if n > 1 else (0.0 if n == 1 else math.nan)
-            out[metric] = {"step": int(agg["step"][-1]), "mean": float(agg["mean"][-1]), "sem": sem, "seeds": n}
+            out[metric] = {
+                "step": int(agg["step"][-1]),
+                "mean": float(agg["mean"][-1]),
+                "sem": sem,
+                "seeds": n,
+            }
             continue
         per_seed = store.series(row["id"], metric)
         seeds = [s for s in per_seed if s >= 0]
@@ -194,8 +245,12 @@ def run_summary(store, row: dict) -> dict:
         last = min(int(per_seed[s][0][-1]) for s in seeds)
         values = np.array([per_seed[s][1][per_seed[s][0] == last][0] for s in seeds])
         summary = seed_summary(values)
-        out[metric] = {"step": last, "mean": float(summary["mean"]), "sem": float(summary["sem"]),
-                       "seeds": len(seeds)}
+        out[metric] = {
+            "step": last,
+            "mean": float(summary["mean"]),
+            "sem": float(summary["sem"]),
+            "seeds": len(seeds),
+        }
     return out
 
 
@@ -204,36 +259,64 @@ def cmd_show(args) -> int:
     row = _run_row(store, args.run)
     summary = run_summary(store, row)
     hardware = json.loads(row["hardware_json"]) if row["hardware_json"] else None
-    duration = (row["finished_at"] or time.time()) - row["started_at"] if row["started_at"] else None
+    duration = (
+        (row["finished_at"] or time.time()) - row["started_at"] if row["started_at"] else None
+    )
     if args.json:
-        print(json.dumps({"run_id": row["id"], "status": row["status"], "name": row["name"],
-                          "algorithm": row["algorithm"], "problem": row["problem"],
-                          "spec": json.loads(row["spec_json"]), "hardware": hardware,
-                          "steps_done": row["steps_done"], "seconds": duration,
-                          "summary": summary, "error": row["error"], "engine_note": row["engine_note"],
-                          "tags": json.loads(row["tags"]), "notes": row["notes"]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "run_id": row["id"],
+                    "status": row["status"],
+                    "name": row["name"],
+                    "algorithm": row["algorithm"],
+                    "problem": row["problem"],
+                    "spec": json.loads(row["spec_json"]),
+                    "hardware": hardware,
+                    "steps_done": row["steps_done"],
+                    "seconds": duration,
+                    "summary": summary,
+                    "error": row["error"],
+                    "engine_note": row["engine_note"],
+                    "tags": json.loads(row["tags"]),
+                    "notes": row["notes"],
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
-    print(f"run {row['id']}: {row['status']}  {row['algorithm']} on {row['problem']}"
-          + (f"  ({row['name']})" if row["name"] else ""))
-    print(f"steps done: {row['steps_done']}/{row['steps']}" + (f", {duration:.1f} s" if duration else ""))
+    print(
+        f"run {row['id']}: {row['status']}  {row['algorithm']} on {row['problem']}"
+        + (f"  ({row['name']})" if row["name"] else "")
+    )
+    print(
+        f"steps done: {row['steps_done']}/{row['steps']}"
+        + (f", {duration:.1f} s" if duration else "")
+    )
     if json.loads(row["tags"]):
         print(f"tags: {', '.join(json.loads(row['tags']))}")
     if row["notes"]:
         print(f"notes: {row['notes']}")
     if hardware:
-        print(f"hardware: {hardware.get('device')} ({hardware.get('device_name')}), {hardware.get('dtype')}, "
-              f"{hardware.get('threads')} threads")
+        print(
+            f"hardware: {hardware.get('device')} ({hardware.get('device_name')}), {hardware.get('dtype')}, "
+            f"{hardware.get('threads')} threads"
+        )
     print("\nspec:")
     print(row["spec_toml"])
     if summary:
         print("summary (mean ± s.e. over seeds at the last recorded step):")
         for metric, s in summary.items():
-            print(f"  {metric:<28} {s['mean']:.6g} ± {s['sem']:.2g}   (step {s['step']}, {s['seeds']} seeds)")
+            print(
+                f"  {metric:<28} {s['mean']:.6g} ± {s['sem']:.2g}   (step {s['step']}, {s['seeds']} seeds)"
+            )
     if row["engine_note"]:
         print(f"\nnote: {row['engine_note']}")
     error = (row["error"] or "").strip()
     if row["status"] == "interrupted":
-        print(f"\ninterrupted: {error or 'the engine stopped without finishing; nothing more is known'}")
+        print(
+            f"\ninterrupted: {error or 'the engine stopped without finishing; nothing more is known'}"
+        )
     elif error:
         print("\nerror:\n" + error)
     return EXIT_OK
@@ -243,16 +326,35 @@ def cmd_runs(args) -> int:
     store = _store(args)
     rows = store.list_runs()
     if args.json:
-        keep = ("id", "name", "status", "algorithm", "problem", "seeds", "steps", "steps_done", "created_at")
-        print(json.dumps([{**{k: r[k] for k in keep}, "tags": json.loads(r["tags"]), "notes": r["notes"]}
-                          for r in rows], indent=2))
+        keep = (
+            "id",
+            "name",
+            "status",
+            "algorithm",
+            "problem",
+            "seeds",
+            "steps",
+            "steps_done",
+            "created_at",
+        )
+        print(
+            json.dumps(
+                [
+                    {**{k: r[k] for k in keep}, "tags": json.loads(r["tags"]), "notes": r["notes"]}
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
         return EXIT_OK
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
-        print(f"{r['id']:>5}  {r['status']:<11} {r['algorithm']:<28} {r['problem']:<24} "
-              f"{r['steps_done']}/{r['steps']} steps  {r['seeds']} seeds  {when}"
-              + (f"  [{', '.join(json.loads(r['tags']))}]" if json.loads(r["tags"]) else "")
-              + ("  (no heartbeat: paused or busy)" if r["engine_note"] else ""))
+        print(
+            f"{r['id']:>5}  {r['status']:<11} {r['algorithm']:<28} {r['problem']:<24} "
+            f"{r['steps_done']}/{r['steps']} steps  {r['seeds']} seeds  {when}"
+            + (f"  [{', '.join(json.loads(r['tags']))}]" if json.loads(r["tags"]) else "")
+            + ("  (no heartbeat: paused or busy)" if r["engine_note"] else "")
+        )
     return EXIT_OK
 
 
@@ -311,14 +413,24 @@ def export_tables(store, row: dict) -> tuple[list[dict], list[dict]]:
     for metric in store.metrics_of(row["id"]):
         for seed, (steps, values) in sorted(store.series(row["id"], metric).items()):
             for step, value in zip(steps.tolist(), values.tolist()):
-                series.append({"step": step, "metric": metric, "seed": None if seed < 0 else seed,
-                               "value": None if math.isnan(value) else value})
+                series.append(
+                    {
+                        "step": step,
+                        "metric": metric,
+                        "seed": None if seed < 0 else seed,
+                        "value": None if math.isnan(value) else value,
+                    }
+                )
     series.sort(key=lambda r: (r["metric"], r["step"], -1 if r["seed"] is None else r["seed"]))
     objectives = json.loads(row["objectives_json"]) if row["objectives_json"] else None
     points, _ = store.pareto_since(row["id"], 0)
     pareto = []
     for p in points:
-        names = objectives["names"] if objectives else [f"objective_{i}" for i in range(len(p["objectives"]))]
+        names = (
+            objectives["names"]
+            if objectives
+            else [f"objective_{i}" for i in range(len(p["objectives"]))]
+        )
         rec = {"step": p["step"], "seed": p["seed"], "point": p["point"]}
         rec.update(zip(names, p["objectives"]))
         rec.update(p["label"])
@@ -326,8 +438,21 @@ def export_tables(store, row: dict) -> tuple[list[dict], list[dict]]:
     return series, pareto
 
 
-AGGREGATE_EXPORT_COLUMNS = ("step", "metric", "n", "mean", "lo", "hi", "min", "q05", "q25", "q50", "q75", "q95",
-                            "max")
+AGGREGATE_EXPORT_COLUMNS = (
+    "step",
+    "metric",
+    "n",
+    "mean",
+    "lo",
+    "hi",
+    "min",
+    "q05",
+    "q25",
+    "q50",
+    "q75",
+    "q95",
+    "max",
+)
 
 
 def export_aggregates(store, row: dict) -> list[dict]:
@@ -359,16 +484,29 @@ def cmd_export(args) -> int:
             raise CliError("--aggregate exports the series; it does not go with --table pareto")
         rows = export_aggregates(store, row)
         if args.format == "json":
-            text = json.dumps({"run_id": row["id"], "status": row["status"], "spec": json.loads(row["spec_json"]),
-                               "aggregates": rows}, indent=1, allow_nan=False)
+            text = json.dumps(
+                {
+                    "run_id": row["id"],
+                    "status": row["status"],
+                    "spec": json.loads(row["spec_json"]),
+                    "aggregates": rows,
+                },
+                indent=1,
+                allow_nan=False,
+            )
         else:
             text = _csv(rows, list(AGGREGATE_EXPORT_COLUMNS))
         return _write_export(args, text)
     series, pareto = export_tables(store, row)
     if args.format == "json":
-        doc = {"run_id": row["id"], "status": row["status"], "spec": json.loads(row["spec_json"]),
-               "objectives": json.loads(row["objectives_json"]) if row["objectives_json"] else None,
-               "series": series, "pareto": pareto}
+        doc = {
+            "run_id": row["id"],
+            "status": row["status"],
+            "spec": json.loads(row["spec_json"]),
+            "objectives": json.loads(row["objectives_json"]) if row["objectives_json"] else None,
+            "series": series,
+            "pareto": pareto,
+        }
         text = json.dumps(doc, indent=1, allow_nan=False)
     else:
         rows = series if args.table == "series" else pareto
@@ -416,8 +554,10 @@ def cmd_hardware(args) -> int:
         print(json.dumps(info, indent=2))
         return EXIT_OK
     mem = info["memory_bytes"]
-    print(f"CPU: {info['cpu_cores']} cores ({info['cpu_name']}), torch {info['torch_version']}, "
-          f"{info['torch_threads']} threads")
+    print(
+        f"CPU: {info['cpu_cores']} cores ({info['cpu_name']}), torch {info['torch_version']}, "
+        f"{info['torch_threads']} threads"
+    )
     print(f"memory: {mem / 2**30:.1f} GiB" if mem else "memory: unknown")
     for d in info["cuda"]:
         print(f"cuda:{d['index']}: {d['name']}, {d['memory_bytes'] / 2**30:.1f} GiB")
@@ -426,12 +566,16 @@ def cmd_hardware(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tradeoff", description="Tradeoff Studio engine: run and inspect experiments.")
+    parser = argparse.ArgumentParser(
+        prog="tradeoff", description="Tradeoff Studio engine: run and inspect experiments."
+    )
     parser.add_argument("--version", action="version", version=f"tradeoff {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_db(p):
-        p.add_argument("--db", help="store file (default: $TRADEOFF_STUDIO_DB, else the user data directory)")
+        p.add_argument(
+            "--db", help="store file (default: $TRADEOFF_STUDIO_DB, else the user data directory)"
+        )
         return p
 
     p = sub.add_parser("list", help="list algorithms and problems with their parameters")
@@ -440,9 +584,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_db(sub.add_parser("run", help="run a spec (TOML) and record it in the store"))
     p.add_argument("spec", help="the run's TOML spec; - reads it from standard input")
-    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                   help="override one spec value (TOML syntax), e.g. --set algorithm.c=1.5; repeatable")
-    p.add_argument("--json", action="store_true", help="end with one JSON object (run_id, status, ...)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="override one spec value (TOML syntax), e.g. --set algorithm.c=1.5; repeatable",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="end with one JSON object (run_id, status, ...)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_run)
 
@@ -458,11 +608,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("export", help="write a run's data as CSV or JSON"))
     p.add_argument("run", help="run id")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
-    p.add_argument("--table", choices=("series", "pareto"), default="series",
-                   help="CSV only: the metric series of the kept seeds (long format) or the Pareto points")
-    p.add_argument("--aggregate", action="store_true",
-                   help="the aggregates over every seed instead: one row per (step, metric) with n, mean, "
-                        "the 95%% t-band of the mean (lo, hi), min, quantiles q05..q95 and max")
+    p.add_argument(
+        "--table",
+        choices=("series", "pareto"),
+        default="series",
+        help="CSV only: the metric series of the kept seeds (long format) or the Pareto points",
+    )
+    p.add_argument(
+        "--aggregate",
+        action="store_true",
+        help="the aggregates over every seed instead: one row per (step, metric) with n, mean, "
+        "the 95%% t-band of the mean (lo, hi), min, quantiles q05..q95 and max",
+    )
     p.add_argument("--out", help="output file (default: standard output)")
     p.set_defaults(func=cmd_export)
 
@@ -478,7 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", help="the notes, replacing the previous ones")
     p.set_defaults(func=cmd_note)
 
-    p = with_db(sub.add_parser("delete", help="delete runs with all their records (cannot be undone)"))
+    p = with_db(
+        sub.add_parser("delete", help="delete runs with all their records (cannot be undone)")
+    )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids")
     p.add_argument("--yes", action="store_true", help="confirm the deletion")
     p.set_defaults(func=cmd_delete)

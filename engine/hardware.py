@@ -30,8 +30,14 @@ def cuda_devices() -> list[dict]:
         out = []
         for i in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(i)
-            out.append({"index": i, "name": props.name, "memory_bytes": int(props.total_memory),
-                        "capability": f"{props.major}.{props.minor}"})
+            out.append(
+                {
+                    "index": i,
+                    "name": props.name,
+                    "memory_bytes": int(props.total_memory),
+                    "capability": f"{props.major}.{props.minor}",
+                }
+            )
         return out
     except (RuntimeError, AssertionError):
         # A broken driver or a CPU-only build: report no CUDA rather than fail.
@@ -69,8 +75,10 @@ def resolve(device: str, cuda: list[dict] | None = None) -> str:
     if device.startswith("cuda"):
         index = 0 if device == "cuda" else int(device.split(":", 1)[1])
         if not cuda:
-            raise HardwareError(f"device {device!r} was asked for, but CUDA is not available; "
-                                f"{describe_available(cuda)}")
+            raise HardwareError(
+                f"device {device!r} was asked for, but CUDA is not available; "
+                f"{describe_available(cuda)}"
+            )
         if index >= len(cuda):
             raise HardwareError(f"device {device!r} does not exist; {describe_available(cuda)}")
         return f"cuda:{index}"
@@ -81,9 +89,14 @@ def used(device: str, threads: int, dtype: str) -> dict:
     """What a run actually used, as recorded in the store."""
     import torch
 
-    info = {"device": device, "dtype": dtype, "threads": torch.get_num_threads(),
-            "cpu_cores": os.cpu_count() or 1, "torch_version": torch.__version__,
-            "host": platform.node()}
+    info = {
+        "device": device,
+        "dtype": dtype,
+        "threads": torch.get_num_threads(),
+        "cpu_cores": os.cpu_count() or 1,
+        "torch_version": torch.__version__,
+        "host": platform.node(),
+    }
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(int(device.split(":")[1]))
         info["device_name"] = props.name

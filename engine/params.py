@@ -76,7 +76,10 @@ class Param:
             return value
         if t == "choice":
             if value not in self.choices:
-                raise ParamError(self.name, f"must be one of {', '.join(map(repr, self.choices))}, got {_show(value)}")
+                raise ParamError(
+                    self.name,
+                    f"must be one of {', '.join(map(repr, self.choices))}, got {_show(value)}",
+                )
             return value
         # lists
         if not isinstance(value, (list, tuple)):
@@ -100,8 +103,9 @@ class Param:
             return ALL
         if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
-        whole = not isinstance(value, bool) and (isinstance(value, int) or (
-            isinstance(value, float) and value.is_integer()))
+        whole = not isinstance(value, bool) and (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        )
         if whole:
             try:
                 return self._check_bounds(int(value))

@@ -153,16 +153,30 @@ def describe() -> list[dict]:
     """The catalogue as JSON-ready objects (what `tradeoff list --json` prints)."""
     out = []
     for cls in algorithms().values():
-        out.append({
-            "id": cls.id, "kind": "algorithm", "family": cls.family, "paper": cls.paper,
-            "summary": cls.summary, "plot": cls.plot, "metrics": list(cls.metrics),
-            "problems": list(cls.problems), "params": [p.to_json() for p in cls.params],
-        })
+        out.append(
+            {
+                "id": cls.id,
+                "kind": "algorithm",
+                "family": cls.family,
+                "paper": cls.paper,
+                "summary": cls.summary,
+                "plot": cls.plot,
+                "metrics": list(cls.metrics),
+                "problems": list(cls.problems),
+                "params": [p.to_json() for p in cls.params],
+            }
+        )
     for cls in problems().values():
-        out.append({
-            "id": cls.id, "kind": "problem", "family": cls.family, "paper": cls.title,
-            "summary": cls.summary, "params": [p.to_json() for p in cls.params],
-        })
+        out.append(
+            {
+                "id": cls.id,
+                "kind": "problem",
+                "family": cls.family,
+                "paper": cls.title,
+                "summary": cls.summary,
+                "params": [p.to_json() for p in cls.params],
+            }
+        )
     return out
 
 
@@ -183,9 +197,14 @@ class CatalogueEntry:
     @classmethod
     def from_json(cls, d: dict) -> CatalogueEntry:
         return cls(
-            id=d["id"], kind=d["kind"], family=d["family"], paper=d.get("paper", ""),
-            summary=d.get("summary", ""), params=tuple(Param.from_json(p) for p in d["params"]),
-            problems=tuple(d.get("problems", ())), plot=d.get("plot", ""),
+            id=d["id"],
+            kind=d["kind"],
+            family=d["family"],
+            paper=d.get("paper", ""),
+            summary=d.get("summary", ""),
+            params=tuple(Param.from_json(p) for p in d["params"]),
+            problems=tuple(d.get("problems", ())),
+            plot=d.get("plot", ""),
             metrics=tuple(d.get("metrics", ())),
         )
 
@@ -208,8 +227,10 @@ class Catalogue:
     @classmethod
     def from_json(cls, entries: list[dict]) -> Catalogue:
         parsed = [CatalogueEntry.from_json(d) for d in entries]
-        return cls({e.id: e for e in parsed if e.kind == "algorithm"},
-                   {e.id: e for e in parsed if e.kind == "problem"})
+        return cls(
+            {e.id: e for e in parsed if e.kind == "algorithm"},
+            {e.id: e for e in parsed if e.kind == "problem"},
+        )
 
     def algorithm(self, ident: str):
         if ident not in self._algorithms:

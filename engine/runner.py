@@ -87,8 +87,14 @@ def device_aggregates(values):
 
     x = values.detach().reshape(-1).to(torch.float64)
     if x.numel() == 0:  # the shape is known on the host
-        return torch.cat([torch.zeros(1, dtype=torch.float64, device=x.device),
-                          torch.full((len(AGGREGATE_FIELDS) - 1,), torch.nan, dtype=torch.float64, device=x.device)])
+        return torch.cat(
+            [
+                torch.zeros(1, dtype=torch.float64, device=x.device),
+                torch.full(
+                    (len(AGGREGATE_FIELDS) - 1,), torch.nan, dtype=torch.float64, device=x.device
+                ),
+            ]
+        )
     present = ~torch.isnan(x)
     n = present.sum().to(torch.float64)
     mean = torch.where(present, x, 0.0).sum() / n
@@ -107,7 +113,9 @@ def device_aggregates(values):
     quantiles = torch.where(lo == hi, lo, torch.where(t >= 0.5, hi - diff * (1 - t), lo + diff * t))
     ends = ordered.index_select(0, torch.stack([last * 0, last]).long())
     out = torch.cat([torch.stack([n, mean, var]), ends, quantiles])
-    return torch.where((n > 0) | (torch.arange(len(AGGREGATE_FIELDS), device=x.device) == 0), out, torch.nan)
+    return torch.where(
+        (n > 0) | (torch.arange(len(AGGREGATE_FIELDS), device=x.device) == 0), out, torch.nan
+    )
 
 
 def _host_aggregates(value) -> np.ndarray:
@@ -164,8 +172,10 @@ class HostCopies:
         side = self._side.get(device)
         if side is None:
             side = self._side[device] = torch.cuda.Stream(device)
-        snapshots = [(name, torch.empty(value.shape, dtype=torch.float64, device=value.device).copy_(value))
-                     for name, value in copies]
+        snapshots = [
+            (name, torch.empty(value.shape, dtype=torch.float64, device=value.device).copy_(value))
+            for name, value in copies
+        ]
         side.wait_stream(main)
         with torch.cuda.stream(side):
             for name, snapshot in snapshots:
@@ -184,8 +194,15 @@ class HostCopies:
                     break
                 event.synchronize()
             self._queue.popleft()
-            out.append((key, {name: v if isinstance(v, np.ndarray) else np.atleast_1d(v.numpy())
-                              for name, v in held.items()}))
+            out.append(
+                (
+                    key,
+                    {
+                        name: v if isinstance(v, np.ndarray) else np.atleast_1d(v.numpy())
+                        for name, v in held.items()
+                    },
+                )
+            )
         return out
 
     def __len__(self) -> int:
@@ -248,8 +265,15 @@ class StoreWriter(threading.Thread):
 class Recorder:
     """What an algorithm talks to while it runs."""
 
-    def __init__(self, store: Store, run_id: int, steps: int, record_every: int = 0, on_progress=None,
-                 keep_seeds: int | str = "all"):
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        steps: int,
+        record_every: int = 0,
+        on_progress=None,
+        keep_seeds: int | str = "all",
+    ):
         """keep_seeds: per-seed values are written for seeds 0..keep_seeds-1 ("all": every
         seed); the aggregates over seeds of every checkpoint always use every seed."""
         self.store = store
@@ -272,7 +296,9 @@ class Recorder:
         self._last_report = 0.0
         self.step_done = 0
         self.cancel_requested = threading.Event()
-        self.lost: RunLost | None = None  # set by the heartbeat thread when the run is no longer ours
+        self.lost: RunLost | None = (
+            None  # set by the heartbeat thread when the run is no longer ours
+        )
 
     def should_record(self, step: int) -> bool:
         return step in self._checkpoint_set
@@ -290,12 +316,16 @@ class Recorder:
             if _on_cuda(value):
                 held[("aggregate", name)] = device_aggregates(value)
                 if keep != 0:
-                    held[("values", name)] = value.reshape(-1) if keep is None else value.reshape(-1)[:keep]
+                    held[("values", name)] = (
+                        value.reshape(-1) if keep is None else value.reshape(-1)[:keep]
+                    )
             else:
                 held[("aggregate", name)] = _host_aggregates(value)
                 if keep != 0:
                     kept = value.reshape(-1) if hasattr(value, "reshape") else value
-                    held[("values", name)] = kept if keep is None or not hasattr(kept, "__getitem__") else kept[:keep]
+                    held[("values", name)] = (
+                        kept if keep is None or not hasattr(kept, "__getitem__") else kept[:keep]
+                    )
         self._copies.put((int(step), time.monotonic() - self._t0), held)
         self._take_copies()
 
@@ -303,8 +333,17 @@ class Recorder:
         for (step, wall), values in self._copies.ready(wait):
             for (kind, name), row in values.items():
                 if kind == "aggregate":
-                    self._aggregates.append((name, step, *(_real(int(v)) if i == 0 else _real(v)
-                                                           for i, v in enumerate(row.tolist())), wall))
+                    self._aggregates.append(
+                        (
+                            name,
+                            step,
+                            *(
+                                _real(int(v)) if i == 0 else _real(v)
+                                for i, v in enumerate(row.tolist())
+                            ),
+                            wall,
+                        )
+                    )
                     self._buffered += 1
                     continue
                 steps, rows, walls = self._series.setdefault((name, len(row)), ([], [], []))
@@ -312,6 +351,7 @@ class Recorder:
                 rows.append(row)
                 walls.append(wall)
                 self._buffered += len(row)
+
     def bound(self, name: str, steps, values) -> None:
         """Record a curve that belongs to no seed, e.g. a theoretical regret bound."""
         steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
@@ -341,7 +381,10 @@ class Recorder:
             raise RunCancelled()
         if self._copies:
             self._take_copies()
-        if now - self._last_flush >= FLUSH_SECONDS or self._buffered + len(self._pareto) >= FLUSH_ROWS:
+        if (
+            now - self._last_flush >= FLUSH_SECONDS
+            or self._buffered + len(self._pareto) >= FLUSH_ROWS
+        ):
             self._write()
         if self._on_progress and (now - self._last_report >= 0.1 or step == self.steps):
             self._last_report = now
@@ -349,14 +392,24 @@ class Recorder:
 
     def _write(self) -> None:
         """Hand what is buffered to the writer thread (started on the first write)."""
-        blocks = [Block(name, 0, np.asarray(steps, dtype=np.int64), np.stack(rows), np.asarray(walls))
-                  for (name, _), (steps, rows, walls) in self._series.items()]
+        blocks = [
+            Block(name, 0, np.asarray(steps, dtype=np.int64), np.stack(rows), np.asarray(walls))
+            for (name, _), (steps, rows, walls) in self._series.items()
+        ]
         blocks += self._bounds
         pareto, aggregates = self._pareto, self._aggregates
-        self._series, self._bounds, self._pareto, self._aggregates, self._buffered = {}, [], [], [], 0
+        self._series, self._bounds, self._pareto, self._aggregates, self._buffered = (
+            {},
+            [],
+            [],
+            [],
+            0,
+        )
         if self._writer is None:
             self._writer = StoreWriter(self.store.path, self.run_id)
-        self._writer.put(pareto_rows=pareto, steps_done=self.step_done, blocks=blocks, aggregate_rows=aggregates)
+        self._writer.put(
+            pareto_rows=pareto, steps_done=self.step_done, blocks=blocks, aggregate_rows=aggregates
+        )
         self._last_flush = time.monotonic()
 
     def flush(self) -> None:
@@ -415,7 +468,9 @@ def prepare(spec: RunSpec) -> str:
     return device
 
 
-def execute(spec: RunSpec, store: Store, device: str, on_progress=None, on_start=None) -> tuple[int, str]:
+def execute(
+    spec: RunSpec, store: Store, device: str, on_progress=None, on_start=None
+) -> tuple[int, str]:
     """Run a validated spec; return (run_id, final status)."""
     import torch
 
@@ -424,7 +479,9 @@ def execute(spec: RunSpec, store: Store, device: str, on_progress=None, on_start
     run_id = store.create_run(spec, family=alg_cls.family, plot=alg_cls.plot)
     if on_start:
         on_start(run_id)
-    recorder = Recorder(store, run_id, spec.steps, spec.record_every, on_progress, keep_seeds=spec.keep_seeds)
+    recorder = Recorder(
+        store, run_id, spec.steps, spec.record_every, on_progress, keep_seeds=spec.keep_seeds
+    )
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: recorder.cancel_requested.set())
     beat = None
@@ -439,7 +496,9 @@ def execute(spec: RunSpec, store: Store, device: str, on_progress=None, on_start
         beat = _Heartbeat(store.path, run_id, recorder)
         beat.start()
         problem = prob_cls(spec.problem_params, spec.seeds, torch.device(device), dtype, spec.seed)
-        algorithm = alg_cls(spec.algorithm_params, problem, spec.seeds, torch.device(device), dtype, spec.seed)
+        algorithm = alg_cls(
+            spec.algorithm_params, problem, spec.seeds, torch.device(device), dtype, spec.seed
+        )
         algorithm.run(spec.steps, recorder)
         recorder.step_done = max(recorder.step_done, spec.steps)
     except RunLost as err:

@@ -40,18 +40,39 @@ DEFAULT_KEEP_SEEDS = 100
 RUN_PARAMS = (
     Param("name", "str", "", "A name for the run, shown in the history."),
     Param("seeds", "int", 1, "Number of seeds, run together as a batch.", low=1, high=10_000_000),
-    Param("steps", "int", 1000, "Number of steps (rounds, updates) per seed.", low=1, high=100_000_000),
-    Param("seed", "int", 0, "Base random seed; the same seed gives the same draws.", low=0, high=2**62),
-    Param("record_every", "int", 0, "Record every N steps (log-spaced points are always kept); 0 = automatic.",
-          low=0, high=100_000_000),
-    Param("keep_seeds", "int_or_all", DEFAULT_KEEP_SEEDS,
-          "Per-seed values are stored for the first N seeds; all = every seed. Aggregates use every seed.",
-          low=0, high=2**62),
+    Param(
+        "steps", "int", 1000, "Number of steps (rounds, updates) per seed.", low=1, high=100_000_000
+    ),
+    Param(
+        "seed", "int", 0, "Base random seed; the same seed gives the same draws.", low=0, high=2**62
+    ),
+    Param(
+        "record_every",
+        "int",
+        0,
+        "Record every N steps (log-spaced points are always kept); 0 = automatic.",
+        low=0,
+        high=100_000_000,
+    ),
+    Param(
+        "keep_seeds",
+        "int_or_all",
+        DEFAULT_KEEP_SEEDS,
+        "Per-seed values are stored for the first N seeds; all = every seed. Aggregates use every seed.",
+        low=0,
+        high=2**62,
+    ),
 )
 HARDWARE_PARAMS = (
     Param("device", "str", "auto", "Where tensors live: auto, cpu, cuda or cuda:N."),
     Param("threads", "int", 0, "Torch CPU threads; 0 leaves torch's default.", low=0, high=1024),
-    Param("dtype", "choice", "float32", "Floating-point precision of the tensors.", choices=("float32", "float64")),
+    Param(
+        "dtype",
+        "choice",
+        "float32",
+        "Floating-point precision of the tensors.",
+        choices=("float32", "float64"),
+    ),
 )
 REQUIRED = (("run", "steps"), ("algorithm", "id"), ("problem", "id"))
 SECTIONS = ("run", "algorithm", "problem", "hardware")
@@ -87,7 +108,9 @@ class RunSpec:
     device: str = "auto"
     threads: int = 0
     dtype: str = "float32"
-    source: str = field(default="", compare=False, repr=False)  # the file it was read from, for messages
+    source: str = field(
+        default="", compare=False, repr=False
+    )  # the file it was read from, for messages
 
     # -- reading ----------------------------------------------------------------------
     @classmethod
@@ -116,7 +139,9 @@ class RunSpec:
         run = validate_params(RUN_PARAMS, data.get("run", {}), "run")
         hw = validate_params(HARDWARE_PARAMS, data.get("hardware", {}), "hardware")
         if not DEVICE_PATTERN.match(hw["device"]):
-            raise ParamError("hardware.device", f"must be auto, cpu, cuda or cuda:N, got {hw['device']!r}")
+            raise ParamError(
+                "hardware.device", f"must be auto, cpu, cuda or cuda:N, got {hw['device']!r}"
+            )
 
         alg_table = dict(data["algorithm"])
         prob_table = dict(data["problem"])
@@ -127,14 +152,25 @@ class RunSpec:
         alg = catalogue.algorithm(alg_id)
         catalogue.problem(prob_id)
         if prob_id not in alg.problems:
-            raise ParamError("problem.id", f"{alg_id} does not run on {prob_id!r} (it runs on: {', '.join(alg.problems)})")
+            raise ParamError(
+                "problem.id",
+                f"{alg_id} does not run on {prob_id!r} (it runs on: {', '.join(alg.problems)})",
+            )
         prob = catalogue.problem(prob_id)
         return cls(
-            algorithm=alg_id, problem=prob_id, steps=run["steps"], seeds=run["seeds"],
-            name=run["name"], seed=run["seed"], record_every=run["record_every"], keep_seeds=run["keep_seeds"],
+            algorithm=alg_id,
+            problem=prob_id,
+            steps=run["steps"],
+            seeds=run["seeds"],
+            name=run["name"],
+            seed=run["seed"],
+            record_every=run["record_every"],
+            keep_seeds=run["keep_seeds"],
             algorithm_params=validate_params(alg.params, alg_table, "algorithm"),
             problem_params=validate_params(prob.params, prob_table, "problem"),
-            device=hw["device"], threads=hw["threads"], dtype=hw["dtype"],
+            device=hw["device"],
+            threads=hw["threads"],
+            dtype=hw["dtype"],
         )
 
     @classmethod
@@ -191,11 +227,20 @@ def parse_toml(text: str, source: str = "") -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise SpecError(source, "", f"not valid TOML: {err}") from None
-    except (RecursionError, ValueError, OverflowError, MemoryError) as err:  # past what beyond_limits sees
-        raise SpecError(source, "", f"not valid TOML: {type(err).__name__}: {str(err)[:120]}") from None
+    except (
+        RecursionError,
+        ValueError,
+        OverflowError,
+        MemoryError,
+    ) as err:  # past what beyond_limits sees
+        raise SpecError(
+            source, "", f"not valid TOML: {type(err).__name__}: {str(err)[:120]}"
+        ) from None
     key = _integer_out_of_range(data)
     if key:
-        raise SpecError(source, key, "integer out of range (integers must lie in -2**63 .. 2**63 - 1)")
+        raise SpecError(
+            source, key, "integer out of range (integers must lie in -2**63 .. 2**63 - 1)"
+        )
     return data
 
 
@@ -256,7 +301,7 @@ def beyond_limits(text: str) -> tuple[str, str, int] | None:
                 section = header.strip("[] \t")
                 i = end
             elif c == "=":
-                key = text[key_start if key_start is not None else i:i].strip()
+                key = text[key_start if key_start is not None else i : i].strip()
                 key = f"{section}.{key}" if section else key
                 in_value = True
                 i += 1
@@ -277,7 +322,11 @@ def beyond_limits(text: str) -> tuple[str, str, int] | None:
             while end < n and (text[end].isalnum() or text[end] in "_.+-"):
                 end += 1
             if end - i > MAX_NUMBER_CHARS:
-                return key, f"a number written with {end - i} characters (at most {MAX_NUMBER_CHARS})", line
+                return (
+                    key,
+                    f"a number written with {end - i} characters (at most {MAX_NUMBER_CHARS})",
+                    line,
+                )
             i = end
         else:
             i += 1
@@ -295,7 +344,7 @@ def _string_end(text: str, start: int) -> int:
         elif text.startswith(delimiter, i):
             i += len(delimiter)
             if len(delimiter) == 3:  # a multi-line string may end with one or two quotes of its own
-                i += len(text[i:i + 2]) - len(text[i:i + 2].lstrip(quote))
+                i += len(text[i : i + 2]) - len(text[i : i + 2].lstrip(quote))
             return i
         elif len(delimiter) == 1 and text[i] == "\n":
             return i  # an unterminated one-line string: the parser will say so
@@ -311,7 +360,9 @@ def apply_override(data: dict, item: str, source: str = "") -> None:
     key, raw = item.split("=", 1)
     key = key.strip()
     if key.count(".") != 1 or not all(key.split(".")):
-        raise SpecError(source, key, "an override key must be section.key, e.g. algorithm.c or run.seeds")
+        raise SpecError(
+            source, key, "an override key must be section.key, e.g. algorithm.c or run.seeds"
+        )
     section, name = key.split(".")
     if section not in SECTIONS:
         raise SpecError(source, key, f"unknown section (sections: {', '.join(SECTIONS)})")
@@ -319,7 +370,9 @@ def apply_override(data: dict, item: str, source: str = "") -> None:
         value = parse_toml(f"v = {raw.strip()}")["v"]
     except SpecError as err:
         if not err.reason.startswith("not valid TOML"):
-            raise SpecError(source, key, f"{err.reason.rsplit(' (line', 1)[0]} (--set {key})") from None
+            raise SpecError(
+                source, key, f"{err.reason.rsplit(' (line', 1)[0]} (--set {key})"
+            ) from None
         value = raw  # a bare word such as cuda:0 is a string
     if not isinstance(data.get(section, {}), dict):
         raise SpecError(source, section, "must be a table, e.g. [" + section + "]")
@@ -335,7 +388,12 @@ def _toml_value(value: Any) -> str:
         text = repr(value)
         return text if any(c in text for c in ".eEn") else text + ".0"
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        escaped = (
+            value.replace("\\", "\\\\")
+            .replace('"', '\\"')
+            .replace("\n", "\\n")
+            .replace("\t", "\\t")
+        )
         return f'"{escaped}"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"

@@ -69,21 +69,53 @@ def user_data_path() -> Path:
 
 def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
-    db["runs"].create({
-        "id": int, "name": str, "status": str, "algorithm": str, "problem": str,
-        "family": str, "plot": str, "seeds": int, "steps": int, "steps_done": int,
-        "spec_toml": str, "spec_json": str, "hardware_json": str, "objectives_json": str,
-        "created_at": float, "started_at": float, "finished_at": float,
-        "pid": int, "host": str, "error": str,
-    }, pk="id", not_null={"status", "algorithm", "problem", "spec_toml", "created_at"})
-    db["heartbeats"].create({"run_id": int, "beat_at": float, "step": int, "pid": int},
-                            pk="run_id", foreign_keys=[("run_id", "runs", "id")])
-    db["series"].create({"run_id": int, "metric": str, "step": int, "seed": int, "value": float,
-                         "wall_time": float}, foreign_keys=[("run_id", "runs", "id")])
+    db["runs"].create(
+        {
+            "id": int,
+            "name": str,
+            "status": str,
+            "algorithm": str,
+            "problem": str,
+            "family": str,
+            "plot": str,
+            "seeds": int,
+            "steps": int,
+            "steps_done": int,
+            "spec_toml": str,
+            "spec_json": str,
+            "hardware_json": str,
+            "objectives_json": str,
+            "created_at": float,
+            "started_at": float,
+            "finished_at": float,
+            "pid": int,
+            "host": str,
+            "error": str,
+        },
+        pk="id",
+        not_null={"status", "algorithm", "problem", "spec_toml", "created_at"},
+    )
+    db["heartbeats"].create(
+        {"run_id": int, "beat_at": float, "step": int, "pid": int},
+        pk="run_id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["series"].create(
+        {
+            "run_id": int,
+            "metric": str,
+            "step": int,
+            "seed": int,
+            "value": float,
+            "wall_time": float,
+        },
+        foreign_keys=[("run_id", "runs", "id")],
+    )
     db["series"].create_index(["run_id", "metric", "step"])
-    db["pareto_points"].create({"run_id": int, "step": int, "seed": int, "point": int,
-                                "objectives": str, "label": str},
-                               foreign_keys=[("run_id", "runs", "id")])
+    db["pareto_points"].create(
+        {"run_id": int, "step": int, "seed": int, "point": int, "objectives": str, "label": str},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
     db["pareto_points"].create_index(["run_id", "step"])
     db["runs"].create_index(["status"])
 
@@ -97,16 +129,28 @@ def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
 def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
     # Series move from one row per value to packed blocks (engine/blocks.py): the rows of
     # each run, metric and seed become one block, in the order they were written.
-    db["series_blocks"].create({"run_id": int, "metric": str, "seed0": int, "width": int, "n": int,
-                                "steps": bytes, "vals": bytes, "wall": bytes},
-                               foreign_keys=[("run_id", "runs", "id")])
+    db["series_blocks"].create(
+        {
+            "run_id": int,
+            "metric": str,
+            "seed0": int,
+            "width": int,
+            "n": int,
+            "steps": bytes,
+            "vals": bytes,
+            "wall": bytes,
+        },
+        foreign_keys=[("run_id", "runs", "id")],
+    )
     db["series_blocks"].create_index(["run_id", "metric"])
     if "series" not in db.table_names():
         return
     runs = [r[0] for r in db.execute("SELECT DISTINCT run_id FROM series ORDER BY run_id")]
     for run_id in runs:
-        rows = db.execute("SELECT metric, step, seed, value, wall_time FROM series WHERE run_id=? ORDER BY rowid",
-                          (run_id,)).fetchall()
+        rows = db.execute(
+            "SELECT metric, step, seed, value, wall_time FROM series WHERE run_id=? ORDER BY rowid",
+            (run_id,),
+        ).fetchall()
         db.conn.executemany(_INSERT_BLOCK, [(run_id, *b.encode()) for b in from_rows(rows)])
     db.execute("DROP TABLE series")
 
@@ -122,17 +166,25 @@ def _migrate_4_to_5(db: sqlite_utils.Database) -> None:
     # stores and what a reader loads do not grow with the seed count. Runs written before
     # kept every seed: their aggregates are computed here, once, from their series blocks.
     db.execute(f"CREATE TABLE series_aggregates ({_AGGREGATE_SCHEMA})")
-    db.execute("CREATE INDEX idx_series_aggregates_run_id_metric_step ON series_aggregates(run_id, metric, step)")
+    db.execute(
+        "CREATE INDEX idx_series_aggregates_run_id_metric_step ON series_aggregates(run_id, metric, step)"
+    )
     db.execute("ALTER TABLE runs ADD COLUMN kept_seeds INTEGER")
-    for (run_id,) in db.execute("SELECT DISTINCT run_id FROM series_blocks ORDER BY run_id").fetchall():
+    for (run_id,) in db.execute(
+        "SELECT DISTINCT run_id FROM series_blocks ORDER BY run_id"
+    ).fetchall():
         _write_aggregates_from_blocks(db.conn, run_id, skip_damaged=True)
 
 
-_AGGREGATE_SCHEMA = ("run_id INTEGER REFERENCES runs(id), metric TEXT, step INTEGER, n INTEGER, mean REAL, "
-                     "var REAL, min REAL, max REAL, q05 REAL, q25 REAL, q50 REAL, q75 REAL, q95 REAL, wall_time REAL")
+_AGGREGATE_SCHEMA = (
+    "run_id INTEGER REFERENCES runs(id), metric TEXT, step INTEGER, n INTEGER, mean REAL, "
+    "var REAL, min REAL, max REAL, q05 REAL, q25 REAL, q50 REAL, q75 REAL, q95 REAL, wall_time REAL"
+)
 AGGREGATE_COLUMNS = ("metric", "step", *AGGREGATE_FIELDS, "wall_time")
-_INSERT_AGGREGATE = (f"INSERT INTO series_aggregates(run_id, {', '.join(AGGREGATE_COLUMNS)}) "
-                     f"VALUES ({', '.join('?' * (len(AGGREGATE_COLUMNS) + 1))})")
+_INSERT_AGGREGATE = (
+    f"INSERT INTO series_aggregates(run_id, {', '.join(AGGREGATE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (len(AGGREGATE_COLUMNS) + 1))})"
+)
 
 
 def aggregate_row(metric: str, step: int, values, wall_time: float) -> tuple:
@@ -155,8 +207,9 @@ def _write_aggregates_from_blocks(conn, run_id: int, skip_damaged: bool = False)
     A damaged block raises StoreError, or with `skip_damaged` (the migration: one damaged
     run must not make the whole store unreadable) is left out of the aggregates."""
     blocks = []
-    for row in conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM series_blocks WHERE run_id=? ORDER BY rowid",
-                            (run_id,)).fetchall():
+    for row in conn.execute(
+        f"SELECT {_BLOCK_COLUMNS} FROM series_blocks WHERE run_id=? ORDER BY rowid", (run_id,)
+    ).fetchall():
         try:
             blocks.append(Block.decode(*row))
         except BlockError as err:
@@ -206,10 +259,14 @@ class Store:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise StoreError(f"{self.path}: cannot make its folder ({err.strerror or err})") from None
+                raise StoreError(
+                    f"{self.path}: cannot make its folder ({err.strerror or err})"
+                ) from None
         conn = None
         try:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.conn, self._db = conn, None
             self._refuse_newer_schema()  # before the first write: a refused file stays as it was
@@ -249,7 +306,12 @@ class Store:
 
     # -- schema -----------------------------------------------------------------------
     def schema_version(self) -> int:
-        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        if (
+            self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            is None
+        ):
             return 0
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
@@ -257,8 +319,10 @@ class Store:
     def _refuse_newer_schema(self):
         version = self.schema_version()
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: store schema version {version} is newer than this "
-                             f"program's ({SCHEMA_VERSION}); update Tradeoff Studio")
+            raise StoreError(
+                f"{self.path}: store schema version {version} is newer than this "
+                f"program's ({SCHEMA_VERSION}); update Tradeoff Studio"
+            )
         return version
 
     def _migrate(self):
@@ -271,8 +335,10 @@ class Store:
             version = self.schema_version()  # another process may have migrated meanwhile
             for step in MIGRATIONS[version:]:
                 step(self.db)
-            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
-                         (str(SCHEMA_VERSION),))
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -290,19 +356,33 @@ class Store:
     # engine that was paused while its run was deleted, or marked interrupted, leaves no
     # orphan rows and never brings the run back.
     def _check_owned(self, run_id: int) -> None:
-        row = self.conn.execute("SELECT status, pid, pid_start FROM runs WHERE id=?", (run_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT status, pid, pid_start FROM runs WHERE id=?", (run_id,)
+        ).fetchone()
         if row is None:
-            raise RunLost(run_id, f"run {run_id} was deleted from the store while its engine ran; "
-                                  "the engine stopped, writing nothing more")
+            raise RunLost(
+                run_id,
+                f"run {run_id} was deleted from the store while its engine ran; "
+                "the engine stopped, writing nothing more",
+            )
         status, pid, start = row
         if status not in LIVE_STATUSES:
-            why = (f" (its heartbeat had stopped for over {STALE_AFTER_SECONDS:.0f} s: paused, suspended or busy)"
-                   if status == "interrupted" else "")
-            raise RunLost(run_id, f"run {run_id} was marked {status} by another process while its engine ran{why}; "
-                                  f"the engine stopped, writing nothing more, and the run stays {status}")
+            why = (
+                f" (its heartbeat had stopped for over {STALE_AFTER_SECONDS:.0f} s: paused, suspended or busy)"
+                if status == "interrupted"
+                else ""
+            )
+            raise RunLost(
+                run_id,
+                f"run {run_id} was marked {status} by another process while its engine ran{why}; "
+                f"the engine stopped, writing nothing more, and the run stays {status}",
+            )
         if pid != os.getpid() or start != own_process_start():
-            raise RunLost(run_id, f"run {run_id} belongs to another engine process (pid {pid}); "
-                                  "this one stopped, writing nothing more")
+            raise RunLost(
+                run_id,
+                f"run {run_id} belongs to another engine process (pid {pid}); "
+                "this one stopped, writing nothing more",
+            )
 
     def _owned_write(self, run_id: int, statements) -> None:
         """Run (sql, params) statements in one transaction if this process owns the live run."""
@@ -315,37 +395,82 @@ class Store:
     def create_run(self, spec, family: str, plot: str) -> int:
         now = time.time()
         keep = getattr(spec, "keep_seeds", "all")
-        kept = keep if isinstance(keep, int) and keep < spec.seeds else None  # NULL: every seed kept
+        kept = (
+            keep if isinstance(keep, int) and keep < spec.seeds else None
+        )  # NULL: every seed kept
         cur = self._write(
             "INSERT INTO runs(name, status, algorithm, problem, family, plot, seeds, steps, steps_done,"
             " spec_toml, spec_json, created_at, pid, host, pid_start, kept_seeds)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (spec.name, "queued", spec.algorithm, spec.problem, family, plot, spec.seeds, spec.steps, 0,
-             spec.to_toml(), json.dumps(spec.to_dict()), now, os.getpid(), socket.gethostname(),
-             own_process_start(), kept))
+            (
+                spec.name,
+                "queued",
+                spec.algorithm,
+                spec.problem,
+                family,
+                plot,
+                spec.seeds,
+                spec.steps,
+                0,
+                spec.to_toml(),
+                json.dumps(spec.to_dict()),
+                now,
+                os.getpid(),
+                socket.gethostname(),
+                own_process_start(),
+                kept,
+            ),
+        )
         return cur.lastrowid
 
     def start_run(self, run_id: int, hardware: dict) -> None:
         now = time.time()
-        self._owned_write(run_id, [
-            ("UPDATE runs SET status='running', started_at=?, hardware_json=? WHERE id=?",
-             (now, json.dumps(hardware), run_id)),
-            ("INSERT OR REPLACE INTO heartbeats(run_id, beat_at, step, pid) VALUES (?,?,?,?)",
-             (run_id, now, 0, os.getpid()))])
+        self._owned_write(
+            run_id,
+            [
+                (
+                    "UPDATE runs SET status='running', started_at=?, hardware_json=? WHERE id=?",
+                    (now, json.dumps(hardware), run_id),
+                ),
+                (
+                    "INSERT OR REPLACE INTO heartbeats(run_id, beat_at, step, pid) VALUES (?,?,?,?)",
+                    (run_id, now, 0, os.getpid()),
+                ),
+            ],
+        )
 
     def set_objectives(self, run_id: int, names, directions, reference_point) -> None:
         """Declare a run's objectives: names, 'min'/'max' each, and the hypervolume reference point."""
-        doc = {"names": list(names), "directions": list(directions),
-               "reference_point": [float(v) for v in reference_point]}
-        self._owned_write(run_id, [("UPDATE runs SET objectives_json=? WHERE id=?", (json.dumps(doc), run_id))])
+        doc = {
+            "names": list(names),
+            "directions": list(directions),
+            "reference_point": [float(v) for v in reference_point],
+        }
+        self._owned_write(
+            run_id, [("UPDATE runs SET objectives_json=? WHERE id=?", (json.dumps(doc), run_id))]
+        )
 
     def heartbeat(self, run_id: int, step: int) -> None:
-        self._owned_write(run_id, [
-            ("UPDATE heartbeats SET beat_at=?, step=? WHERE run_id=?", (time.time(), step, run_id)),
-            ("UPDATE runs SET steps_done=? WHERE id=?", (step, run_id))])
+        self._owned_write(
+            run_id,
+            [
+                (
+                    "UPDATE heartbeats SET beat_at=?, step=? WHERE run_id=?",
+                    (time.time(), step, run_id),
+                ),
+                ("UPDATE runs SET steps_done=? WHERE id=?", (step, run_id)),
+            ],
+        )
 
-    def append(self, run_id: int, series_rows=(), pareto_rows=(), steps_done: int | None = None,
-               blocks=(), aggregate_rows=()) -> None:
+    def append(
+        self,
+        run_id: int,
+        series_rows=(),
+        pareto_rows=(),
+        steps_done: int | None = None,
+        blocks=(),
+        aggregate_rows=(),
+    ) -> None:
         """Write one batch in one transaction.
 
         blocks: `engine.blocks.Block`s (what the engine's recorder writes);
@@ -361,11 +486,20 @@ class Store:
             self.conn.execute("BEGIN IMMEDIATE")
             self._check_owned(run_id)
             self.conn.executemany(_INSERT_BLOCK, encoded)
-            self.conn.executemany(_INSERT_AGGREGATE, [(run_id, *(_real(v) if i >= 2 else v for i, v in enumerate(row)))
-                                                      for row in aggregate_rows])
+            self.conn.executemany(
+                _INSERT_AGGREGATE,
+                [
+                    (run_id, *(_real(v) if i >= 2 else v for i, v in enumerate(row)))
+                    for row in aggregate_rows
+                ],
+            )
             self.conn.executemany(
                 "INSERT INTO pareto_points(run_id, step, seed, point, objectives, label) VALUES (?,?,?,?,?,?)",
-                ((run_id, s, sd, i, json.dumps(obj), json.dumps(lab)) for s, sd, i, obj, lab in pareto_rows))
+                (
+                    (run_id, s, sd, i, json.dumps(obj), json.dumps(lab))
+                    for s, sd, i, obj, lab in pareto_rows
+                ),
+            )
             if steps_done is not None:
                 self.conn.execute("UPDATE runs SET steps_done=? WHERE id=?", (steps_done, run_id))
 
@@ -373,8 +507,15 @@ class Store:
         """The engine's last write: the run's final status (RunLost if the run is no longer its own)."""
         if status not in STATUSES:
             raise ValueError(status)
-        self._owned_write(run_id, [("UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?",
-                                    (status, time.time(), error, run_id))])
+        self._owned_write(
+            run_id,
+            [
+                (
+                    "UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?",
+                    (status, time.time(), error, run_id),
+                )
+            ],
+        )
 
     def reap_stale(self, now: float | None = None) -> list[int]:
         """Store `interrupted`, with its reason, for the live runs whose engine is gone (see
@@ -383,11 +524,22 @@ class Store:
         stamp = time.time() if now is None else now
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            rows = [_with_effective_status(r, stamp) for r in self._rows(
-                "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
-                "WHERE r.status IN (?, ?)", LIVE_STATUSES)]
-            stale = [(r["finished_at"], r["error"], r["id"]) for r in rows if r["status"] == "interrupted"]
-            self.conn.executemany("UPDATE runs SET status='interrupted', finished_at=?, error=? WHERE id=?", stale)
+            rows = [
+                _with_effective_status(r, stamp)
+                for r in self._rows(
+                    "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
+                    "WHERE r.status IN (?, ?)",
+                    LIVE_STATUSES,
+                )
+            ]
+            stale = [
+                (r["finished_at"], r["error"], r["id"])
+                for r in rows
+                if r["status"] == "interrupted"
+            ]
+            self.conn.executemany(
+                "UPDATE runs SET status='interrupted', finished_at=?, error=? WHERE id=?", stale
+            )
         return [run_id for *_, run_id in stale]
 
     # -- the user's words about runs (written by `tradeoff tag/note/delete`) -------------
@@ -408,7 +560,10 @@ class Store:
     def set_notes(self, run_id: int, notes: str) -> None:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            if self.conn.execute("UPDATE runs SET notes=? WHERE id=?", (notes, run_id)).rowcount == 0:
+            if (
+                self.conn.execute("UPDATE runs SET notes=? WHERE id=?", (notes, run_id)).rowcount
+                == 0
+            ):
                 raise StoreError(f"no run {run_id} in {self.path}")
 
     def delete_runs(self, run_ids, now: float | None = None) -> None:
@@ -423,17 +578,29 @@ class Store:
         ids = list(dict.fromkeys(int(i) for i in run_ids))
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            rows = {r["id"]: _with_effective_status(r, now) for r in self._rows(
-                "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
-                f"WHERE r.id IN ({','.join('?' * len(ids))})", ids)}
+            rows = {
+                r["id"]: _with_effective_status(r, now)
+                for r in self._rows(
+                    "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
+                    f"WHERE r.id IN ({','.join('?' * len(ids))})",
+                    ids,
+                )
+            }
             missing = [i for i in ids if i not in rows]
             if missing:
-                raise StoreError(f"no run {', '.join(map(str, missing))} in {self.path}; nothing deleted")
+                raise StoreError(
+                    f"no run {', '.join(map(str, missing))} in {self.path}; nothing deleted"
+                )
             live = [rows[i] for i in ids if rows[i]["status"] in LIVE_STATUSES]
             if live:
                 raise StoreError(f"{_still_alive(live[0])}; stop it first; nothing deleted")
-            for table, column in (("series_blocks", "run_id"), ("series_aggregates", "run_id"), ("pareto_points", "run_id"),
-                                  ("heartbeats", "run_id"), ("runs", "id")):
+            for table, column in (
+                ("series_blocks", "run_id"),
+                ("series_aggregates", "run_id"),
+                ("pareto_points", "run_id"),
+                ("heartbeats", "run_id"),
+                ("runs", "id"),
+            ):
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", [(i,) for i in ids])
 
     # -- reading -----------------------------------------------------------------------
@@ -448,9 +615,11 @@ class Store:
         created_at, pid, host, pid_start, beat_at, engine_note; and error (the reason) where
         a run stored as live is shown as interrupted.
         """
-        rows = self._rows("SELECT r.id, r.status, r.steps_done, r.finished_at, r.tags, r.notes, r.created_at, "
-                          "r.pid, r.host, r.pid_start, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
-                          "ORDER BY r.id")
+        rows = self._rows(
+            "SELECT r.id, r.status, r.steps_done, r.finished_at, r.tags, r.notes, r.created_at, "
+            "r.pid, r.host, r.pid_start, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
+            "ORDER BY r.id"
+        )
         return [_with_effective_status(r, now) for r in rows]
 
     # -- reading -----------------------------------------------------------------------
@@ -460,24 +629,37 @@ class Store:
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def get_run(self, run_id: int, now: float | None = None) -> dict | None:
-        rows = self._rows("SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id WHERE r.id=?",
-                          (run_id,))
+        rows = self._rows(
+            "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id WHERE r.id=?",
+            (run_id,),
+        )
         return _with_effective_status(rows[0], now) if rows else None
 
     def list_runs(self, now: float | None = None) -> list[dict]:
-        rows = self._rows("SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id ORDER BY r.id")
+        rows = self._rows(
+            "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id ORDER BY r.id"
+        )
         return [_with_effective_status(r, now) for r in rows]
 
     def live_run_ids(self) -> list[int]:
         """Ids of the runs stored as queued or running (whether or not their engine still lives)."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT id FROM runs WHERE status IN (?, ?) ORDER BY id", LIVE_STATUSES)]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM runs WHERE status IN (?, ?) ORDER BY id", LIVE_STATUSES
+            )
+        ]
 
     def metrics_of(self, run_id: int) -> list[str]:
         """The metrics a run recorded: those with per-seed values, aggregates or bounds."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT metric FROM series_blocks WHERE run_id=? UNION SELECT metric FROM series_aggregates "
-            "WHERE run_id=? ORDER BY metric", (run_id, run_id))]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT metric FROM series_blocks WHERE run_id=? UNION SELECT metric FROM series_aggregates "
+                "WHERE run_id=? ORDER BY metric",
+                (run_id, run_id),
+            )
+        ]
 
     def aggregates_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[tuple], int]:
         """Aggregate rows of a run written after a cursor (a rowid), in write order, and the new
@@ -485,7 +667,9 @@ class Store:
         NULL (no value: var with n < 2, everything with n = 0) comes back as None."""
         rows = self.conn.execute(
             f"SELECT rowid, {', '.join(AGGREGATE_COLUMNS)} FROM series_aggregates "
-            "WHERE rowid > ? AND +run_id = ? ORDER BY rowid", (after_rowid, run_id)).fetchall()
+            "WHERE rowid > ? AND +run_id = ? ORDER BY rowid",
+            (after_rowid, run_id),
+        ).fetchall()
         cursor = rows[-1][0] if rows else after_rowid
         return [tuple(row[1:]) for row in rows], cursor
 
@@ -494,14 +678,24 @@ class Store:
         max, q05 ... q95 and wall_time (float64, NULL as NaN)."""
         rows = self.conn.execute(
             f"SELECT {', '.join(AGGREGATE_COLUMNS[1:])} FROM series_aggregates WHERE run_id=? AND metric=? "
-            "ORDER BY step, rowid", (run_id, metric)).fetchall()
+            "ORDER BY step, rowid",
+            (run_id, metric),
+        ).fetchall()
         names = AGGREGATE_COLUMNS[1:]
         if not rows:
-            return {name: np.zeros(0, dtype=np.int64 if name in ("step", "n") else float) for name in names}
+            return {
+                name: np.zeros(0, dtype=np.int64 if name in ("step", "n") else float)
+                for name in names
+            }
         columns = list(zip(*rows))
-        return {name: (np.asarray(col, dtype=np.int64) if name in ("step", "n")
-                       else np.array([np.nan if v is None else v for v in col], dtype=float))
-                for name, col in zip(names, columns)}
+        return {
+            name: (
+                np.asarray(col, dtype=np.int64)
+                if name in ("step", "n")
+                else np.array([np.nan if v is None else v for v in col], dtype=float)
+            )
+            for name, col in zip(names, columns)
+        }
 
     def compute_aggregates(self, run_id: int) -> None:
         """Replace a run's aggregates by those of its stored per-seed values: what the migration
@@ -516,12 +710,15 @@ class Store:
         except BlockError as err:
             raise StoreError(f"{self.path}: {err}") from None
 
-    def blocks_since(self, run_id: int, after_rowid: int = 0, max_values: int | None = None) -> tuple[list[Block], int]:
+    def blocks_since(
+        self, run_id: int, after_rowid: int = 0, max_values: int | None = None
+    ) -> tuple[list[Block], int]:
         """Series blocks of a run written after a cursor (a rowid), in write order, and the new
         cursor. With `max_values`, stops after the block that reaches that many values."""
         cur = self.conn.execute(
             f"SELECT rowid, {_BLOCK_COLUMNS} FROM series_blocks WHERE rowid > ? AND +run_id = ? ORDER BY rowid",
-            (after_rowid, run_id))
+            (after_rowid, run_id),
+        )
         rows, total, cursor = [], 0, after_rowid
         for rowid, *row in cur:
             rows.append(row)
@@ -540,15 +737,20 @@ class Store:
             self.conn.execute("BEGIN")
         try:
             top = self.conn.execute("SELECT max(rowid) FROM series_blocks").fetchone()[0] or 0
-            where, params = ("run_id=? AND metric=?", (run_id, metric)) if metric else ("run_id=?", (run_id,))
-            rows = self.conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM series_blocks WHERE {where} ORDER BY rowid",
-                                     params).fetchall()
+            where, params = (
+                ("run_id=? AND metric=?", (run_id, metric)) if metric else ("run_id=?", (run_id,))
+            )
+            rows = self.conn.execute(
+                f"SELECT {_BLOCK_COLUMNS} FROM series_blocks WHERE {where} ORDER BY rowid", params
+            ).fetchall()
         finally:
             if own:
                 self.conn.execute("COMMIT")
         return self._decoded(rows), top
 
-    def series_since(self, run_id: int, after_rowid: int = 0, limit: int = 200_000) -> tuple[list[tuple], int]:
+    def series_since(
+        self, run_id: int, after_rowid: int = 0, limit: int = 200_000
+    ) -> tuple[list[tuple], int]:
         """New series values as rows (metric, step, seed, value, wall_time) after a cursor; and the
         new cursor. Whole blocks are read, until at least `limit` values (or all) have come."""
         blocks, cursor = self.blocks_since(run_id, after_rowid, limit)
@@ -559,9 +761,15 @@ class Store:
         steps, seeds, values = self.series_arrays(run_id, metric)
         order = np.argsort(seeds, kind="stable")  # by seed, each seed's steps still ascending
         steps, seeds, values = steps[order], seeds[order], values[order]
-        firsts = np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]]) if len(seeds) else np.zeros(0, dtype=int)
+        firsts = (
+            np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]])
+            if len(seeds)
+            else np.zeros(0, dtype=int)
+        )
         ends = np.r_[firsts[1:], len(seeds)]
-        return {int(seeds[a]): (steps[a:b], values[a:b]) for a, b in zip(firsts.tolist(), ends.tolist())}
+        return {
+            int(seeds[a]): (steps[a:b], values[a:b]) for a, b in zip(firsts.tolist(), ends.tolist())
+        }
 
     def series_arrays(self, run_id: int, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One metric's values as arrays (steps, seeds, values), ordered by step then seed.
@@ -580,10 +788,20 @@ class Store:
     def pareto_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[dict], int]:
         rows = self.conn.execute(
             "SELECT rowid, step, seed, point, objectives, label FROM pareto_points WHERE run_id=? AND rowid>? "
-            "ORDER BY rowid", (run_id, after_rowid)).fetchall()
+            "ORDER BY rowid",
+            (run_id, after_rowid),
+        ).fetchall()
         cursor = rows[-1][0] if rows else after_rowid
-        return [{"step": s, "seed": sd, "point": i, "objectives": json.loads(o), "label": json.loads(lab)}
-                for _, s, sd, i, o, lab in rows], cursor
+        return [
+            {
+                "step": s,
+                "seed": sd,
+                "point": i,
+                "objectives": json.loads(o),
+                "label": json.loads(lab),
+            }
+            for _, s, sd, i, o, lab in rows
+        ], cursor
 
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -624,7 +842,7 @@ def _proc_stat(pid: int) -> tuple[str, str] | None:
             _boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
         return None
-    fields = data[data.rindex(b")") + 2:].split()  # the command name may hold spaces and ')'
+    fields = data[data.rindex(b")") + 2 :].split()  # the command name may hold spaces and ')'
     return fields[0].decode(), f"{_boot_id}:{int(fields[19])}"
 
 
@@ -704,19 +922,30 @@ def engine_liveness(row: dict, now: float | None = None) -> tuple[str, str | Non
     if pid and host == socket.gethostname():
         running = _process_running(pid, row.get("pid_start"))
         if running is False:
-            return "ended", f"the engine process (pid {pid}) ended without finishing (killed or crashed); {_last_sign(row)}"
+            return (
+                "ended",
+                f"the engine process (pid {pid}) ended without finishing (killed or crashed); {_last_sign(row)}",
+            )
         if running:
-            return "alive", (f"{since}, but its engine process (pid {pid}) is alive: paused or busy" if stale else None)
+            return "alive", (
+                f"{since}, but its engine process (pid {pid}) is alive: paused or busy"
+                if stale
+                else None
+            )
         if not stale:
             return "alive", None
-        return "silent", (f"{since} (over {STALE_AFTER_SECONDS:.0f} s) from the engine process (pid {pid}); this "
-                          "system cannot tell whether that pid is still the engine, so it is taken for ended "
-                          f"by time alone; {_last_sign(row)}")
+        return "silent", (
+            f"{since} (over {STALE_AFTER_SECONDS:.0f} s) from the engine process (pid {pid}); this "
+            "system cannot tell whether that pid is still the engine, so it is taken for ended "
+            f"by time alone; {_last_sign(row)}"
+        )
     if not stale:
         return "alive", None
     where = f" (pid {pid} on host {host})" if host else ""
-    return "silent", (f"{since} (over {STALE_AFTER_SECONDS:.0f} s) from the engine{where}; its process cannot be "
-                      f"checked from this host, so it is taken for ended by time alone; {_last_sign(row)}")
+    return "silent", (
+        f"{since} (over {STALE_AFTER_SECONDS:.0f} s) from the engine{where}; its process cannot be "
+        f"checked from this host, so it is taken for ended by time alone; {_last_sign(row)}"
+    )
 
 
 def _still_alive(row: dict) -> str:
@@ -726,8 +955,10 @@ def _still_alive(row: dict) -> str:
     elif row.get("host") == socket.gethostname():
         who = f"its engine process (pid {row['pid']}) is alive"
     else:
-        who = (f"its engine (pid {row['pid']} on host {row['host']}) sent a heartbeat at "
-               f"{_clock(row.get('beat_at') or row['created_at'])}")
+        who = (
+            f"its engine (pid {row['pid']} on host {row['host']}) sent a heartbeat at "
+            f"{_clock(row.get('beat_at') or row['created_at'])}"
+        )
     return f"run {row['id']} is still {row['status']}: {who}"
 
 

@@ -33,7 +33,9 @@ READ_TIMEOUT_S = 30.0  # as long as a store connection waits for a writer
 NOT_OURS = "is an SQLite database but not a Tradeoff Studio store"
 
 
-def why_not_a_store(path: Path, newest_version: int, folder_may_be_made: bool = False) -> str | None:
+def why_not_a_store(
+    path: Path, newest_version: int, folder_may_be_made: bool = False
+) -> str | None:
     """None when `path` may be opened (or made) as a store; else the reason it may not.
 
     `newest_version` is this program's schema version; `folder_may_be_made` allows a
@@ -77,18 +79,25 @@ def _why_not_a_new_store(path: Path, folder_may_be_made: bool) -> str | None:
 def _why_not_an_empty_store(path: Path, what: str = "an empty file") -> str | None:
     if path.suffix == NEW_STORE_SUFFIX:
         return None
-    return (f"is {what} that is not a store; a new store is made only in a file that does not "
-            f"exist yet or in an empty file whose name ends in {NEW_STORE_SUFFIX}")
+    return (
+        f"is {what} that is not a store; a new store is made only in a file that does not "
+        f"exist yet or in an empty file whose name ends in {NEW_STORE_SUFFIX}"
+    )
 
 
 def _why_not_a_store_database(path: Path, newest_version: int) -> str | None:
     try:
         conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=READ_TIMEOUT_S)
         try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
             schema_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            claimed = (conn.execute("PRAGMA application_id").fetchone()[0]
-                       or conn.execute("PRAGMA user_version").fetchone()[0])
+            claimed = (
+                conn.execute("PRAGMA application_id").fetchone()[0]
+                or conn.execute("PRAGMA user_version").fetchone()[0]
+            )
             if not schema_objects and not claimed:
                 return _why_not_an_empty_store(path, "an empty SQLite database")
             missing = [t for t in ("meta", "runs") if t not in tables]
@@ -111,8 +120,10 @@ def _why_not_a_store_database(path: Path, newest_version: int) -> str | None:
     except (TypeError, ValueError):
         return f"{NOT_OURS} (its schema version {str(row[0])[:40]!r} is not a number); it was left unchanged"
     if version > newest_version:
-        return (f"store schema version {version} is newer than this program's ({newest_version}); "
-                "update Tradeoff Studio")
+        return (
+            f"store schema version {version} is newer than this program's ({newest_version}); "
+            "update Tradeoff Studio"
+        )
     return None
 
 
@@ -134,8 +145,10 @@ def _why_not_writable(path: Path) -> str | None:
     if not _writable(path):
         return "is read-only; a store must be writable (the engine records runs in it)"
     if not _writable(path.parent):
-        return (f"is in a read-only folder ({path.parent}); a store must be able to write its "
-                "journal files (-wal, -shm) beside it")
+        return (
+            f"is in a read-only folder ({path.parent}); a store must be able to write its "
+            "journal files (-wal, -shm) beside it"
+        )
     return None
 
 

@@ -26,7 +26,9 @@ def studio_version() -> str:
 
 
 def versions(hardware: dict | None) -> list[tuple[str, str]]:
-    torch = (hardware or {}).get("torch_version") or "not known yet (the engine has not reported its hardware)"
+    torch = (hardware or {}).get(
+        "torch_version"
+    ) or "not known yet (the engine has not reported its hardware)"
     return [
         ("Tradeoff Studio", studio_version()),
         ("Python", platform.python_version()),
@@ -39,10 +41,14 @@ def versions(hardware: dict | None) -> list[tuple[str, str]]:
 
 
 def about_html(hardware: dict | None, store_path: str) -> str:
-    rows = "".join(f"<tr><td><b>{html.escape(name)}</b>&nbsp;&nbsp;</td><td>{html.escape(value)}</td></tr>"
-                   for name, value in versions(hardware))
-    return ("<h3>Tradeoff Studio</h3>"
-            "<p>Run and compare the algorithms of research on trade-offs in machine learning: "
-            "regret, Pareto fronts, preference optimisation, continual learning.</p>"
-            f"<table>{rows}</table>"
-            f"<p><b>Store</b>: {html.escape(store_path)}</p>")
+    rows = "".join(
+        f"<tr><td><b>{html.escape(name)}</b>&nbsp;&nbsp;</td><td>{html.escape(value)}</td></tr>"
+        for name, value in versions(hardware)
+    )
+    return (
+        "<h3>Tradeoff Studio</h3>"
+        "<p>Run and compare the algorithms of research on trade-offs in machine learning: "
+        "regret, Pareto fronts, preference optimisation, continual learning.</p>"
+        f"<table>{rows}</table>"
+        f"<p><b>Store</b>: {html.escape(store_path)}</p>"
+    )

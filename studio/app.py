@@ -23,16 +23,23 @@ def display_problem(environ=os.environ, platform: str = sys.platform) -> str | N
         return None
     if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"):
         return None
-    return ("tradeoff-studio: no display found (DISPLAY and WAYLAND_DISPLAY are unset).\n"
-            "Run it under a virtual display:  xvfb-run tradeoff-studio\n"
-            "or headless, without a window:    QT_QPA_PLATFORM=offscreen tradeoff-studio")
+    return (
+        "tradeoff-studio: no display found (DISPLAY and WAYLAND_DISPLAY are unset).\n"
+        "Run it under a virtual display:  xvfb-run tradeoff-studio\n"
+        "or headless, without a window:    QT_QPA_PLATFORM=offscreen tradeoff-studio"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tradeoff-studio",
-                                     description="Tradeoff Studio: configure, run and watch trade-off experiments.")
-    parser.add_argument("--db", help="store file (default: $TRADEOFF_STUDIO_DB, else the store of the last "
-                                     "session, else runs.db in the user data directory)")
+    parser = argparse.ArgumentParser(
+        prog="tradeoff-studio",
+        description="Tradeoff Studio: configure, run and watch trade-off experiments.",
+    )
+    parser.add_argument(
+        "--db",
+        help="store file (default: $TRADEOFF_STUDIO_DB, else the store of the last "
+        "session, else runs.db in the user data directory)",
+    )
     return parser
 
 

@@ -57,7 +57,9 @@ def registry_fingerprint(engine_folder: Path = ENGINE_FOLDER) -> str:
         except OSError:
             lines.append(f"{path.relative_to(engine_folder).as_posix()} missing")
             continue
-        lines.append(f"{path.relative_to(engine_folder).as_posix()} {stat.st_size} {stat.st_mtime_ns}")
+        lines.append(
+            f"{path.relative_to(engine_folder).as_posix()} {stat.st_size} {stat.st_mtime_ns}"
+        )
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
@@ -69,8 +71,11 @@ class CatalogueCache:
         self.engine_folder = engine_folder
 
     def key(self) -> dict:
-        return {"version": installed_version(), "engine": str(self.engine_folder),
-                "files": registry_fingerprint(self.engine_folder)}
+        return {
+            "version": installed_version(),
+            "engine": str(self.engine_folder),
+            "files": registry_fingerprint(self.engine_folder),
+        }
 
     def read(self, key: dict | None = None) -> list | None:
         """The cached document when the file is ours and its key is `key` (default: now's)."""
@@ -84,8 +89,12 @@ class CatalogueCache:
         except (OSError, ValueError, RecursionError):
             # Missing, unreadable, not UTF-8, not JSON, or nested past the parser's depth.
             return None
-        if (not isinstance(document, dict) or document.get("format") != CACHE_FORMAT
-                or document.get("format_version") != CACHE_FORMAT_VERSION or document.get("key") != key):
+        if (
+            not isinstance(document, dict)
+            or document.get("format") != CACHE_FORMAT
+            or document.get("format_version") != CACHE_FORMAT_VERSION
+            or document.get("key") != key
+        ):
             return None
         catalogue = document.get("catalogue")
         return catalogue if isinstance(catalogue, list) else None
@@ -96,13 +105,25 @@ class CatalogueCache:
         A cache that cannot be written only costs the next start its speed, so the
         failure is not the user's concern.
         """
-        text = json.dumps({"format": CACHE_FORMAT, "format_version": CACHE_FORMAT_VERSION, "key": key,
-                           "catalogue": catalogue})
+        text = json.dumps(
+            {
+                "format": CACHE_FORMAT,
+                "format_version": CACHE_FORMAT_VERSION,
+                "key": key,
+                "catalogue": catalogue,
+            }
+        )
         temporary = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=self.path.parent, prefix=".catalogue-",
-                                             suffix=".tmp", delete=False) as file:
+            with tempfile.NamedTemporaryFile(
+                "w",
+                encoding="utf-8",
+                dir=self.path.parent,
+                prefix=".catalogue-",
+                suffix=".tmp",
+                delete=False,
+            ) as file:
                 temporary = file.name
                 file.write(text)
             os.replace(temporary, self.path)

@@ -30,7 +30,7 @@ class EngineJsonQuery(QObject):
     """Runs `python -m engine ARGS`, parses its JSON output; never waits on the process."""
 
     loaded = Signal(object)  # what `parse` made of the JSON
-    failed = Signal(str)     # what went wrong, for the user
+    failed = Signal(str)  # what went wrong, for the user
 
     ARGS: tuple[str, ...] = ()
     WHAT = "answer"
@@ -64,7 +64,9 @@ class EngineJsonQuery(QObject):
         err = bytes(process.readAllStandardError()).decode("utf-8", "replace")
         if exit_status != QProcess.ExitStatus.NormalExit or exit_code != 0:
             tail = "\n".join(err.strip().splitlines()[-STDERR_LINES_SHOWN:])
-            self.failed.emit(f"`{' '.join(['python', *process.arguments()])}` exited with code {exit_code}:\n{tail}")
+            self.failed.emit(
+                f"`{' '.join(['python', *process.arguments()])}` exited with code {exit_code}:\n{tail}"
+            )
             return
         try:
             document = json.loads(out)
@@ -176,9 +178,21 @@ def read_hardware(document) -> dict:
     for position, device in enumerate(cuda_list):
         if not isinstance(device, dict) or not isinstance(device.get("name"), str):
             raise ValueError(f"cuda[{position}] must be an object with a name, got {device!r}")
-        cuda.append({"index": int(device.get("index", position)), "name": device["name"],
-                     "memory_bytes": device.get("memory_bytes")})
+        cuda.append(
+            {
+                "index": int(device.get("index", position)),
+                "name": device["name"],
+                "memory_bytes": device.get("memory_bytes"),
+            }
+        )
     threads = document.get("torch_threads")
-    return {"cpu_cores": cores, "memory_bytes": memory, "torch_version": str(document.get("torch_version", "")),
-            "torch_threads": threads if isinstance(threads, int) and not isinstance(threads, bool) else None,
-            "cpu_name": str(document.get("cpu_name", "")), "cuda": cuda}
+    return {
+        "cpu_cores": cores,
+        "memory_bytes": memory,
+        "torch_version": str(document.get("torch_version", "")),
+        "torch_threads": threads
+        if isinstance(threads, int) and not isinstance(threads, bool)
+        else None,
+        "cpu_name": str(document.get("cpu_name", "")),
+        "cuda": cuda,
+    }

@@ -29,7 +29,11 @@ from engine.registry import Catalogue
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 PAPER_ROLE = Qt.ItemDataRole.UserRole + 1
-PLOT_WORDS = {"regret": "regret curves", "curves": "metric curves", "pareto": "Pareto front and hypervolume"}
+PLOT_WORDS = {
+    "regret": "regret curves",
+    "curves": "metric curves",
+    "pareto": "Pareto front and hypervolume",
+}
 
 
 class AlgorithmDelegate(QStyledItemDelegate):
@@ -52,7 +56,9 @@ class AlgorithmDelegate(QStyledItemDelegate):
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
         text_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        quiet_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
+        quiet_role = (
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
+        )
         rect = opt.rect.adjusted(4, 3, -4, -3)
         line = opt.fontMetrics.height()
         painter.save()
@@ -60,12 +66,21 @@ class AlgorithmDelegate(QStyledItemDelegate):
         bold.setBold(True)
         painter.setFont(bold)
         painter.setPen(opt.palette.color(text_role))
-        painter.drawText(QRect(rect.left(), rect.top(), rect.width(), line), Qt.AlignmentFlag.AlignLeft,
-                         index.data(Qt.ItemDataRole.DisplayRole))
+        painter.drawText(
+            QRect(rect.left(), rect.top(), rect.width(), line),
+            Qt.AlignmentFlag.AlignLeft,
+            index.data(Qt.ItemDataRole.DisplayRole),
+        )
         painter.setFont(opt.font)
         painter.setPen(opt.palette.color(quiet_role))
-        paper = opt.fontMetrics.elidedText(index.data(PAPER_ROLE) or "", Qt.TextElideMode.ElideRight, rect.width())
-        painter.drawText(QRect(rect.left(), rect.top() + line, rect.width(), line), Qt.AlignmentFlag.AlignLeft, paper)
+        paper = opt.fontMetrics.elidedText(
+            index.data(PAPER_ROLE) or "", Qt.TextElideMode.ElideRight, rect.width()
+        )
+        painter.drawText(
+            QRect(rect.left(), rect.top() + line, rect.width(), line),
+            Qt.AlignmentFlag.AlignLeft,
+            paper,
+        )
         painter.restore()
 
 
@@ -141,10 +156,13 @@ class CataloguePane(QWidget):
             item.setToolTip(0, f"{entry.id}\n{entry.paper}\n{entry.summary}")
             family.addChild(item)
             self._items[entry.id] = item
-            problems = [catalogue.problem(p) for p in entry.problems if p in catalogue.problem_ids()]
+            problems = [
+                catalogue.problem(p) for p in entry.problems if p in catalogue.problem_ids()
+            ]
             self._haystacks[entry.id] = " ".join(
                 [entry.id, entry.family, entry.paper, entry.summary, entry.plot]
-                + [f"{p.id} {p.paper} {p.summary}" for p in problems]).lower()
+                + [f"{p.id} {p.paper} {p.summary}" for p in problems]
+            ).lower()
         for name in sorted(families):
             self.tree.addTopLevelItem(families[name])
             families[name].setExpanded(True)
@@ -178,8 +196,11 @@ class CataloguePane(QWidget):
         self.no_match.setVisible(not any_shown and bool(self._items))
 
     def visible_algorithms(self) -> list[str]:
-        return [ident for ident, item in self._items.items()
-                if not item.isHidden() and not item.parent().isHidden()]
+        return [
+            ident
+            for ident, item in self._items.items()
+            if not item.isHidden() and not item.parent().isHidden()
+        ]
 
     # -- choosing -------------------------------------------------------------------------
     @property
@@ -209,11 +230,16 @@ class CataloguePane(QWidget):
         problems = []
         for pid in entry.problems:
             title = self.catalogue.problem(pid).paper if pid in self.catalogue.problem_ids() else ""
-            problems.append(f"<li><code>{html.escape(pid)}</code>"
-                            + (f" — {html.escape(title)}" if title else "") + "</li>")
+            problems.append(
+                f"<li><code>{html.escape(pid)}</code>"
+                + (f" — {html.escape(title)}" if title else "")
+                + "</li>"
+            )
         metrics = ", ".join(entry.metrics) or "—"
-        return (f"<code>{html.escape(entry.id)}</code><br><b>{html.escape(entry.paper)}</b><br>"
-                f"{html.escape(entry.summary)}"
-                f"<p><b>Plot:</b> {html.escape(PLOT_WORDS.get(entry.plot, entry.plot))}<br>"
-                f"<b>Metrics:</b> {html.escape(metrics)}</p>"
-                f"<b>Runs on:</b><ul style='margin-left:-20px'>{''.join(problems)}</ul>")
+        return (
+            f"<code>{html.escape(entry.id)}</code><br><b>{html.escape(entry.paper)}</b><br>"
+            f"{html.escape(entry.summary)}"
+            f"<p><b>Plot:</b> {html.escape(PLOT_WORDS.get(entry.plot, entry.plot))}<br>"
+            f"<b>Metrics:</b> {html.escape(metrics)}</p>"
+            f"<b>Runs on:</b><ul style='margin-left:-20px'>{''.join(problems)}</ul>"
+        )

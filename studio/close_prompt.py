@@ -17,9 +17,13 @@ def ask_about_runs_in_flight(parent: QWidget, in_flight: list) -> str:
     box.setInformativeText(
         "Stop them: each is cancelled and keeps what it recorded.\n"
         "Let them finish: the engines go on without the window and record their outcome in the store; "
-        "the next start shows it." + ("\nRuns still waiting have not started and are dropped." if waiting else ""))
+        "the next start shows it."
+        + ("\nRuns still waiting have not started and are dropped." if waiting else "")
+    )
     stop = box.addButton("Stop runs and close", QMessageBox.ButtonRole.DestructiveRole)
-    background = box.addButton("Let them finish in the background", QMessageBox.ButtonRole.AcceptRole)
+    background = box.addButton(
+        "Let them finish in the background", QMessageBox.ButtonRole.AcceptRole
+    )
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     clicked = box.clickedButton()

@@ -43,11 +43,15 @@ def _describe(title: str, summary: str) -> str:
 
 
 class ConfigPanel(QWidget):
-    changed = Signal()               # any edit or selection: whether Run is possible may have changed
-    algorithm_changed = Signal(str)  # the algorithm shown is now this one (chosen, loaded, restored)
-    message = Signal(str)            # a line for the status bar (saved, loaded)
+    changed = Signal()  # any edit or selection: whether Run is possible may have changed
+    algorithm_changed = Signal(
+        str
+    )  # the algorithm shown is now this one (chosen, loaded, restored)
+    message = Signal(str)  # a line for the status bar (saved, loaded)
 
-    def __init__(self, hardware: HardwarePanel | None = None, presets: Presets | None = None, parent=None):
+    def __init__(
+        self, hardware: HardwarePanel | None = None, presets: Presets | None = None, parent=None
+    ):
         super().__init__(parent)
         self.catalogue: Catalogue | None = None
         self._algorithm_id: str | None = None
@@ -68,16 +72,25 @@ class ConfigPanel(QWidget):
         self.spec_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.spec_error.hide()
         self.reset_button = QPushButton("Reset to defaults")
-        self.reset_button.setToolTip("Put every parameter, run and hardware field back to its declared default.")
+        self.reset_button.setToolTip(
+            "Put every parameter, run and hardware field back to its declared default."
+        )
 
         self._algorithm_box = self._group("Algorithm", self.algorithm_info, self.preset_bar)
         self._problem_box = self._group("Problem", self.problem_combo, self.problem_info)
         self._algorithm_params_box = self._group("Algorithm parameters", self.algorithm_form)
         self._problem_params_box = self._group("Problem parameters", self.problem_form)
         layout = QVBoxLayout(self)
-        for widget in (self._algorithm_box, self._problem_box, self._algorithm_params_box,
-                       self._problem_params_box, self._group("Run", self.run_form), self.hardware_summary,
-                       self.spec_error, self.reset_button):
+        for widget in (
+            self._algorithm_box,
+            self._problem_box,
+            self._algorithm_params_box,
+            self._problem_params_box,
+            self._group("Run", self.run_form),
+            self.hardware_summary,
+            self.spec_error,
+            self.reset_button,
+        ):
             layout.addWidget(widget)
         layout.addStretch(1)
 
@@ -122,16 +135,22 @@ class ConfigPanel(QWidget):
             return
         self._algorithm_id = ident
         entry = self.catalogue.algorithm(ident)
-        self.algorithm_info.setText(f"<span style='font-size: 11pt'><b>{html.escape(entry.id)}</b></span><br>"
-                                    f"<i>{html.escape(entry.paper)}</i><br>{html.escape(entry.summary)}")
-        self.algorithm_form = self._replace_form(self._algorithm_params_box, self.algorithm_form, entry.params)
+        self.algorithm_info.setText(
+            f"<span style='font-size: 11pt'><b>{html.escape(entry.id)}</b></span><br>"
+            f"<i>{html.escape(entry.paper)}</i><br>{html.escape(entry.summary)}"
+        )
+        self.algorithm_form = self._replace_form(
+            self._algorithm_params_box, self.algorithm_form, entry.params
+        )
         previous = self.problem_combo.currentData(ID_ROLE)
         self.problem_combo.blockSignals(True)
         self.problem_combo.clear()
         for pid in entry.problems:
             title = self.catalogue.problem(pid).paper if pid in self.catalogue.problem_ids() else ""
             self.problem_combo.addItem(pid, pid)
-            self.problem_combo.setItemData(self.problem_combo.count() - 1, title, Qt.ItemDataRole.ToolTipRole)
+            self.problem_combo.setItemData(
+                self.problem_combo.count() - 1, title, Qt.ItemDataRole.ToolTipRole
+            )
         if previous in entry.problems:
             self.problem_combo.setCurrentIndex(entry.problems.index(previous))
         self.problem_combo.blockSignals(False)
@@ -142,7 +161,11 @@ class ConfigPanel(QWidget):
     @property
     def algorithm(self):
         """The chosen algorithm's catalogue entry, or None before the catalogue is known."""
-        return self.catalogue.algorithm(self._algorithm_id) if self.catalogue and self._algorithm_id else None
+        return (
+            self.catalogue.algorithm(self._algorithm_id)
+            if self.catalogue and self._algorithm_id
+            else None
+        )
 
     @property
     def problem(self):
@@ -155,7 +178,9 @@ class ConfigPanel(QWidget):
             self.problem_info.setText("")
             return
         self.problem_info.setText(_describe(entry.paper, entry.summary))
-        self.problem_form = self._replace_form(self._problem_params_box, self.problem_form, entry.params)
+        self.problem_form = self._replace_form(
+            self._problem_params_box, self.problem_form, entry.params
+        )
         self._edited()
 
     def _replace_form(self, box: QGroupBox, old: ParamForm, params) -> ParamForm:
@@ -175,19 +200,30 @@ class ConfigPanel(QWidget):
     def _hardware_edited(self):
         hw = self.hardware.values()
         count = hw["threads"]
-        threads = f"{count} thread{'s' if count != 1 else ''}" if count else "torch's default threads"
-        self.hardware_summary.setText(f"Hardware: {hw['device']}, {threads}, {hw['dtype']} "
-                                      "(set in the Hardware tab)")
+        threads = (
+            f"{count} thread{'s' if count != 1 else ''}" if count else "torch's default threads"
+        )
+        self.hardware_summary.setText(
+            f"Hardware: {hw['device']}, {threads}, {hw['dtype']} (set in the Hardware tab)"
+        )
         self._edited()
 
     # -- the spec ---------------------------------------------------------------------
     def forms(self) -> dict[str, ParamForm]:
         """The form behind each spec section but [hardware] (the hardware panel's)."""
-        return {"run": self.run_form, "algorithm": self.algorithm_form, "problem": self.problem_form}
+        return {
+            "run": self.run_form,
+            "algorithm": self.algorithm_form,
+            "problem": self.problem_form,
+        }
 
     def is_valid(self) -> bool:
-        return self.algorithm is not None and self.problem is not None and self.hardware.is_valid() and all(
-            form.is_valid() for form in self.forms().values())
+        return (
+            self.algorithm is not None
+            and self.problem is not None
+            and self.hardware.is_valid()
+            and all(form.is_valid() for form in self.forms().values())
+        )
 
     def spec_document(self) -> dict:
         """The spec as the parsed TOML document the CLI would read."""
@@ -263,7 +299,9 @@ class ConfigPanel(QWidget):
 
     def show_load_error(self, err: SpecError) -> None:
         where = f"{err.key}: " if err.key else ""
-        self.spec_error.setText(f"Not loaded (the form is unchanged): {err.source}\n{where}{err.reason}")
+        self.spec_error.setText(
+            f"Not loaded (the form is unchanged): {err.source}\n{where}{err.reason}"
+        )
         self.spec_error.show()
 
     def spec_text(self) -> str | None:
@@ -300,8 +338,12 @@ class ConfigPanel(QWidget):
     def _ask_preset_name(self) -> None:
         if self.algorithm is None:
             return
-        name, ok = QInputDialog.getText(self, "Save preset", f"Name of the preset for {self.algorithm.id}:",
-                                        text=self.preset_bar.current_name())
+        name, ok = QInputDialog.getText(
+            self,
+            "Save preset",
+            f"Name of the preset for {self.algorithm.id}:",
+            text=self.preset_bar.current_name(),
+        )
         if ok and name.strip():
             self.save_preset(name)
 

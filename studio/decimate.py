@@ -60,7 +60,9 @@ def _shape(x: np.ndarray, centres: np.ndarray, lows: np.ndarray, highs: np.ndarr
     return x[centres], (lows if mode == LOWER else highs)
 
 
-def aligned_decimate(x: np.ndarray, y: np.ndarray, start: int, stop: int, factor: int, mode: str = PEAK):
+def aligned_decimate(
+    x: np.ndarray, y: np.ndarray, start: int, stop: int, factor: int, mode: str = PEAK
+):
     """(x, y) of points [start, stop) thinned in aligned buckets of `factor`, from scratch."""
     if factor == 1:
         return x[start:stop], y[start:stop]
@@ -76,7 +78,7 @@ class PeakPyramid:
 
     def __init__(self):
         self.values = np.empty(0)
-        self._lows: list[np.ndarray] = []   # level k (from 1): min of points [i 2^k, (i + 1) 2^k)
+        self._lows: list[np.ndarray] = []  # level k (from 1): min of points [i 2^k, (i + 1) 2^k)
         self._highs: list[np.ndarray] = []
         self._sizes: list[int] = []
 
@@ -88,7 +90,9 @@ class PeakPyramid:
         while n >> (level + 1):
             level += 1
             size = n >> level
-            first = min(changed_from >> level, self._sizes[level - 1] if level <= len(self._sizes) else 0)
+            first = min(
+                changed_from >> level, self._sizes[level - 1] if level <= len(self._sizes) else 0
+            )
             if level > len(self._lows):
                 self._lows.append(np.empty(max(size, 16)))
                 self._highs.append(np.empty(max(size, 16)))
@@ -124,18 +128,31 @@ class PeakPyramid:
         y = self.values
         if start < first_full * factor:  # the partial bucket at the left edge
             a, b = start, first_full * factor
-            parts.insert(0, (np.array([(a + b - 1) // 2]), np.array([np.fmin.reduce(y[a:b])]),
-                             np.array([np.fmax.reduce(y[a:b])])))
+            parts.insert(
+                0,
+                (
+                    np.array([(a + b - 1) // 2]),
+                    np.array([np.fmin.reduce(y[a:b])]),
+                    np.array([np.fmax.reduce(y[a:b])]),
+                ),
+            )
         if last_full * factor < stop:
             a, b = last_full * factor, stop
-            parts.append((np.array([(a + b - 1) // 2]), np.array([np.fmin.reduce(y[a:b])]),
-                          np.array([np.fmax.reduce(y[a:b])])))
+            parts.append(
+                (
+                    np.array([(a + b - 1) // 2]),
+                    np.array([np.fmin.reduce(y[a:b])]),
+                    np.array([np.fmax.reduce(y[a:b])]),
+                )
+            )
         centres, lows, highs = (np.concatenate(column) for column in zip(*parts))
         out_x, out_y = _shape(x, centres, lows, highs, mode)
         return out_x, out_y, factor
 
 
-def column_decimate(x: np.ndarray, y: np.ndarray, start: int, stop: int, buckets: int, mode: str = PEAK):
+def column_decimate(
+    x: np.ndarray, y: np.ndarray, start: int, stop: int, buckets: int, mode: str = PEAK
+):
     """(x, y, factor): points [start, stop) of sorted `x` thinned by equal-width columns of x.
 
     For a logarithmic axis, where `x` is already log10 of the data: the recorded steps

@@ -22,7 +22,9 @@ def _spec_folder(window) -> str:
 
 
 def load_spec(window) -> None:
-    path, _ = QFileDialog.getOpenFileName(window, "Load a run spec", _spec_folder(window), SPEC_FILTER)
+    path, _ = QFileDialog.getOpenFileName(
+        window, "Load a run spec", _spec_folder(window), SPEC_FILTER
+    )
     if path:
         window.settings.setValue(keys.SPEC_FOLDER, str(Path(path).parent))
         window.load_spec(path)
@@ -32,7 +34,9 @@ def save_spec(window) -> None:
     if window.config.build_spec() is None:
         window.statusBar().showMessage("The form has a refused value; fix it before saving.", 8000)
         return
-    path, _ = QFileDialog.getSaveFileName(window, "Save the run spec", _spec_folder(window), SPEC_FILTER)
+    path, _ = QFileDialog.getSaveFileName(
+        window, "Save the run spec", _spec_folder(window), SPEC_FILTER
+    )
     if path:
         if not path.endswith(".toml"):
             path += ".toml"
@@ -41,13 +45,16 @@ def save_spec(window) -> None:
 
 
 def open_store(window) -> None:
-    path, _ = QFileDialog.getOpenFileName(window, "Open a store", str(window.store.path.parent), STORE_FILTER)
+    path, _ = QFileDialog.getOpenFileName(
+        window, "Open a store", str(window.store.path.parent), STORE_FILTER
+    )
     if path:
         window.open_store(path)
 
 
 def new_store(window) -> None:
-    path, _ = QFileDialog.getSaveFileName(window, "New store", str(window.store.path.parent / "runs.db"),
-                                          STORE_FILTER)
+    path, _ = QFileDialog.getSaveFileName(
+        window, "New store", str(window.store.path.parent / "runs.db"), STORE_FILTER
+    )
     if path:
         window.open_store(path)

@@ -29,9 +29,12 @@ FRONT_LINE_WIDTH = 1.5
 
 def reference_marker(scale: float = 1.0, pen_scale: float = 1.0) -> pg.ScatterPlotItem:
     """The reference point's marker: a dark cross."""
-    return pg.ScatterPlotItem(symbol="x", size=REFERENCE_SIZE * scale,
-                              pen=pg.mkPen(plot_style.REFERENCE_COLOUR, width=pen_scale),
-                              brush=pg.mkBrush(plot_style.REFERENCE_COLOUR))
+    return pg.ScatterPlotItem(
+        symbol="x",
+        size=REFERENCE_SIZE * scale,
+        pen=pg.mkPen(plot_style.REFERENCE_COLOUR, width=pen_scale),
+        brush=pg.mkBrush(plot_style.REFERENCE_COLOUR),
+    )
 
 
 class FrontLayer:
@@ -57,7 +60,9 @@ class FrontLayer:
         self.dominated_points.setBrush(dominated)
         self.front_points.setPen(pg.mkPen("w", width=self.pen_scale))
         self.front_points.setBrush(pg.mkBrush(*colour[:3]))
-        self.front_line.setPen(pg.mkPen(colour[:3], width=FRONT_LINE_WIDTH * self.scale * self.pen_scale))
+        self.front_line.setPen(
+            pg.mkPen(colour[:3], width=FRONT_LINE_WIDTH * self.scale * self.pen_scale)
+        )
 
     def show(self, snapshot: FrontSnapshot, axes: tuple[int, int], two_objectives: bool) -> None:
         self.snapshot = snapshot
@@ -65,10 +70,20 @@ class FrontLayer:
         points = snapshot.points
         dominated = np.flatnonzero(~snapshot.on_front)
         front = snapshot.front_order(i)
-        staircase = (attainment_staircase(points[front][:, [i, j]], [snapshot.directions[i], snapshot.directions[j]])
-                     if two_objectives else (np.empty(0), np.empty(0)))
-        self.draw((points[dominated, i], points[dominated, j]), (points[front, i], points[front, j]), staircase,
-                  dominated, front)
+        staircase = (
+            attainment_staircase(
+                points[front][:, [i, j]], [snapshot.directions[i], snapshot.directions[j]]
+            )
+            if two_objectives
+            else (np.empty(0), np.empty(0))
+        )
+        self.draw(
+            (points[dominated, i], points[dominated, j]),
+            (points[front, i], points[front, j]),
+            staircase,
+            dominated,
+            front,
+        )
 
     def draw(self, dominated, front, staircase, dominated_ids=None, front_ids=None) -> None:
         """Draw (x, y) arrays: dominated points, non-dominated points and the staircase (may be empty).
@@ -99,11 +114,19 @@ class FrontPlot(QObject):
         self.plot_item.setMenuEnabled(enableMenu=False, enableViewBoxMenu=True)
         self.layers: list[FrontLayer] = []
         self.reference_point = reference_marker()
-        self.plot_item.addItem(self.reference_point)  # keeps the reference point inside the auto-range
-        self.reference_target = pg.TargetItem(size=16, symbol="crosshair", movable=True,
-                                              pen=pg.mkPen(plot_style.REFERENCE_COLOUR, width=1.5),
-                                              hoverPen=pg.mkPen(plot_style.FRONT_COLOUR, width=2))
-        self.reference_target.setToolTip("Reference point of the hypervolume: drag it, or type it above.")
+        self.plot_item.addItem(
+            self.reference_point
+        )  # keeps the reference point inside the auto-range
+        self.reference_target = pg.TargetItem(
+            size=16,
+            symbol="crosshair",
+            movable=True,
+            pen=pg.mkPen(plot_style.REFERENCE_COLOUR, width=1.5),
+            hoverPen=pg.mkPen(plot_style.FRONT_COLOUR, width=2),
+        )
+        self.reference_target.setToolTip(
+            "Reference point of the hypervolume: drag it, or type it above."
+        )
         self.plot_item.addItem(self.reference_target)
         self.reference_target.sigPositionChanged.connect(self._target_moved)
         self._placing = False
@@ -125,7 +148,9 @@ class FrontPlot(QObject):
         if snapshots:
             names, directions = snapshots[0].names, snapshots[0].directions
             i, j = self.axes
-            plot_style.set_axis_labels(self.plot, f"{names[i]} ({directions[i]})", f"{names[j]} ({directions[j]})")
+            plot_style.set_axis_labels(
+                self.plot, f"{names[i]} ({directions[i]})", f"{names[j]} ({directions[j]})"
+            )
         self._snapshots = snapshots
         self._update_legend([s.label for s in snapshots])
         self._place_legend()
@@ -144,25 +169,34 @@ class FrontPlot(QObject):
         horizontal = ("left", "right") if directions[i] == "min" else ("right", "left")
         ideal, nadir = f"{vertical[0]}-{horizontal[0]}", f"{vertical[1]}-{horizontal[1]}"
         order = (f"{vertical[1]}-{horizontal[0]}", f"{vertical[0]}-{horizontal[1]}", ideal, nadir)
-        points = [s.points[:, [i, j]] for s in self._snapshots if s.points.ndim == 2 and len(s.points)]
+        points = [
+            s.points[:, [i, j]] for s in self._snapshots if s.points.ndim == 2 and len(s.points)
+        ]
         count = sum(len(p) for p in points)
         rx, ry = self.reference_point.getData()
         points.append(np.column_stack([rx, ry]) if len(rx) else np.empty((0, 2)))
         xy = np.concatenate(points)
         # Never over the reference point: it is the handle the user drags.
         weights = np.r_[np.ones(count), np.full(len(xy) - count, count + 1.0)]
-        corner = plot_style.emptiest_corner(xy[:, 0], xy[:, 1], order, *self._legend_share(), weights=weights)
+        corner = plot_style.emptiest_corner(
+            xy[:, 0], xy[:, 1], order, *self._legend_share(), weights=weights
+        )
         self.plot_item.legend.setOffset(plot_style.legend_offset(corner))
 
     def _legend_share(self) -> tuple[float, float]:
         """The legend's share of the plot's width and height, its margin included (a guess
         until both have been laid out)."""
-        legend, box = self.plot_item.legend.boundingRect(), self.plot_item.getViewBox().boundingRect()
+        legend, box = (
+            self.plot_item.legend.boundingRect(),
+            self.plot_item.getViewBox().boundingRect(),
+        )
         if legend.width() <= 0 or box.width() <= 0 or box.height() <= 0:
             return 0.45, 0.35
         margin = 2 * plot_style.LEGEND_MARGIN
-        return (min(1.0, (legend.width() + margin) / box.width()),
-                min(1.0, (legend.height() + margin) / box.height()))
+        return (
+            min(1.0, (legend.width() + margin) / box.width()),
+            min(1.0, (legend.height() + margin) / box.height()),
+        )
 
     def _update_legend(self, labels: list[str]) -> None:
         key = (self.overlay, tuple(labels))
@@ -208,7 +242,13 @@ class FrontPlot(QObject):
                 distances = pixel_distances(self.plot, np.asarray(xs), np.asarray(ys), x, y)
                 k = int(np.argmin(distances))
                 if distances[k] <= HOVER_RADIUS_PX and (best is None or distances[k] < best[0]):
-                    best = (distances[k], layer, int(scatter.data["data"][k]), float(xs[k]), float(ys[k]))
+                    best = (
+                        distances[k],
+                        layer,
+                        int(scatter.data["data"][k]),
+                        float(xs[k]),
+                        float(ys[k]),
+                    )
         if best is None:
             return None
         _, layer, index, px, py = best
@@ -223,6 +263,8 @@ def describe_point(snapshot: FrontSnapshot, index: int, with_run: bool = False) 
     lines.append("non-dominated" if snapshot.on_front[index] else "dominated")
     lines.append(f"seed {int(snapshot.seeds[index])}, step {snapshot.step}")
     label = snapshot.labels[index] if index < len(snapshot.labels) else {}
-    lines += [f"{key} = {value:.6g}" if isinstance(value, float) else f"{key} = {value}"
-              for key, value in label.items()]
+    lines += [
+        f"{key} = {value:.6g}" if isinstance(value, float) else f"{key} = {value}"
+        for key, value in label.items()
+    ]
     return "\n".join(lines)

@@ -40,14 +40,14 @@ def gib(n_bytes) -> str:
 
 
 class HardwarePanel(QWidget):
-    changed = Signal()               # device, threads or dtype
+    changed = Signal()  # device, threads or dtype
     workers_changed = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.hardware: dict | None = None
         self.error: str | None = None
-        self.cores = os.cpu_count() or 1   # until the engine has answered
+        self.cores = os.cpu_count() or 1  # until the engine has answered
 
         self.detected = QLabel("detecting (asking the engine)…")
         self.detected.setWordWrap(True)
@@ -62,11 +62,15 @@ class HardwarePanel(QWidget):
         self.threads.setSpecialValueText("torch's default")
         self.dtype = QComboBox()
         self.dtype.addItems(list(DTYPES))
-        self.dtype.setToolTip("Floating-point precision of the tensors: float64 is exact to more digits, "
-                              "float32 is faster and halves memory.")
+        self.dtype.setToolTip(
+            "Floating-point precision of the tensors: float64 is exact to more digits, "
+            "float32 is faster and halves memory."
+        )
         self.workers = QSpinBox()
-        self.workers.setToolTip("How many engine processes run side by side; further runs wait in the queue. "
-                                "A setting of the studio, not part of a run's spec.")
+        self.workers.setToolTip(
+            "How many engine processes run side by side; further runs wait in the queue. "
+            "A setting of the studio, not part of a run's spec."
+        )
         self.load_note = QLabel()
         self.load_note.setWordWrap(True)
         self.load_note.hide()
@@ -85,8 +89,10 @@ class HardwarePanel(QWidget):
         form.addRow("worker processes", self.workers)
         form.addRow(self.capacity_note)
         form.addRow(self.load_note)
-        recorded = QLabel("Each run records the hardware it actually used (where \"auto\" went, the threads "
-                          "torch had, the dtype); the queue and the plots show it beside the run.")
+        recorded = QLabel(
+            'Each run records the hardware it actually used (where "auto" went, the threads '
+            "torch had, the dtype); the queue and the plots show it beside the run."
+        )
         recorded.setWordWrap(True)
         recorded.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout = QVBoxLayout(self)
@@ -110,13 +116,17 @@ class HardwarePanel(QWidget):
         wanted = self.device_value()
         self.hardware = hardware
         self.cores = hardware["cpu_cores"]
-        lines = [f"<b>CPU</b>: {hardware['cpu_cores']} cores"
-                 + (f" ({html.escape(hardware['cpu_name'])})" if hardware.get("cpu_name") else ""),
-                 f"<b>Memory</b>: {gib(hardware['memory_bytes'])}",
-                 f"<b>torch</b>: {html.escape(hardware.get('torch_version') or 'unknown')}"]
+        lines = [
+            f"<b>CPU</b>: {hardware['cpu_cores']} cores"
+            + (f" ({html.escape(hardware['cpu_name'])})" if hardware.get("cpu_name") else ""),
+            f"<b>Memory</b>: {gib(hardware['memory_bytes'])}",
+            f"<b>torch</b>: {html.escape(hardware.get('torch_version') or 'unknown')}",
+        ]
         if hardware["cuda"]:
             for d in hardware["cuda"]:
-                lines.append(f"<b>cuda:{d['index']}</b>: {html.escape(d['name'])}, {gib(d['memory_bytes'])}")
+                lines.append(
+                    f"<b>cuda:{d['index']}</b>: {html.escape(d['name'])}, {gib(d['memory_bytes'])}"
+                )
         else:
             lines.append(f"<b>CUDA</b>: none ({NO_CUDA_REASON})")
         self.detected.setText("<br>".join(lines))
@@ -129,23 +139,41 @@ class HardwarePanel(QWidget):
         self._update_note()
 
     def set_detection_failed(self, message: str) -> None:
-        self.detected.setText(f"<b>The engine could not report the hardware.</b><pre>{html.escape(message)}</pre>")
+        self.detected.setText(
+            f"<b>The engine could not report the hardware.</b><pre>{html.escape(message)}</pre>"
+        )
         self.detected.setStyleSheet(ERROR_LABEL_STYLE)
 
     def _fill_devices(self) -> None:
         model: QStandardItemModel = self.device.model()
         model.clear()
         cuda = self.hardware["cuda"] if self.hardware else None
-        auto_means = "not known yet" if cuda is None else (f"cuda:0 ({cuda[0]['name']})" if cuda else "cpu")
-        self._add_device("auto", "auto", f"The first CUDA device when there is one, else the CPU (here: {auto_means}).")
+        auto_means = (
+            "not known yet" if cuda is None else (f"cuda:0 ({cuda[0]['name']})" if cuda else "cpu")
+        )
+        self._add_device(
+            "auto",
+            "auto",
+            f"The first CUDA device when there is one, else the CPU (here: {auto_means}).",
+        )
         self._add_device("cpu", "cpu", "The CPU, with the torch threads set below.")
         if cuda is None:
-            self._add_device("cuda", "cuda (detecting…)", "Waiting for the engine's hardware report.", enabled=False)
+            self._add_device(
+                "cuda",
+                "cuda (detecting…)",
+                "Waiting for the engine's hardware report.",
+                enabled=False,
+            )
         elif not cuda:
-            self._add_device("cuda", "cuda (none)", f"Not available: {NO_CUDA_REASON}.", enabled=False)
+            self._add_device(
+                "cuda", "cuda (none)", f"Not available: {NO_CUDA_REASON}.", enabled=False
+            )
         for d in cuda or ():
-            self._add_device(f"cuda:{d['index']}", f"cuda:{d['index']} — {d['name']} ({gib(d['memory_bytes'])})",
-                             f"{d['name']}, {gib(d['memory_bytes'])} of memory.")
+            self._add_device(
+                f"cuda:{d['index']}",
+                f"cuda:{d['index']} — {d['name']} ({gib(d['memory_bytes'])})",
+                f"{d['name']}, {gib(d['memory_bytes'])} of memory.",
+            )
 
     def _add_device(self, value: str, text: str, tooltip: str, enabled: bool = True) -> None:
         self.device.addItem(text, value)
@@ -162,8 +190,11 @@ class HardwarePanel(QWidget):
     def device_names(self) -> list[str]:
         """The devices offered and enabled, e.g. ['auto', 'cpu', 'cuda:0']."""
         model = self.device.model()
-        return [self.device.itemData(i, DEVICE_ROLE) for i in range(self.device.count())
-                if model.item(i).isEnabled()]
+        return [
+            self.device.itemData(i, DEVICE_ROLE)
+            for i in range(self.device.count())
+            if model.item(i).isEnabled()
+        ]
 
     # -- the choices ----------------------------------------------------------------------
     def device_value(self) -> str:
@@ -177,10 +208,16 @@ class HardwarePanel(QWidget):
         enabled = index >= 0 and self.device.model().item(index).isEnabled()
         if not enabled and self.hardware is not None:
             if index < 0:
-                self._add_device(value, f"{value} (not on this machine)", "Asked for by a spec; not available here.",
-                                 enabled=False)
+                self._add_device(
+                    value,
+                    f"{value} (not on this machine)",
+                    "Asked for by a spec; not available here.",
+                    enabled=False,
+                )
                 index = self.device.count() - 1
-            self.show_error(f"{value} is not available on this machine (available: {', '.join(self.device_names())})")
+            self.show_error(
+                f"{value} is not available on this machine (available: {', '.join(self.device_names())})"
+            )
         elif index < 0:
             # The engine has not answered yet: keep the wish, judge it when it does.
             self._add_device(value, value, "Waiting for the engine's hardware report.")
@@ -191,7 +228,11 @@ class HardwarePanel(QWidget):
 
     def values(self) -> dict:
         """The spec's [hardware] table."""
-        return {"device": self.device_value(), "threads": self.threads.value(), "dtype": self.dtype.currentText()}
+        return {
+            "device": self.device_value(),
+            "threads": self.threads.value(),
+            "dtype": self.dtype.currentText(),
+        }
 
     def set_values(self, table: dict) -> None:
         editors = (self.device, self.threads, self.dtype)
@@ -203,8 +244,12 @@ class HardwarePanel(QWidget):
         self.dtype.setCurrentText(str(table.get("dtype", DTYPES[0])))
         for editor in editors:
             editor.blockSignals(False)
-        self.load_note.setText(f"The spec asked for {threads} torch threads; this machine has {self.cores} cores, "
-                               f"so {self.cores} are used." if threads > self.cores else "")
+        self.load_note.setText(
+            f"The spec asked for {threads} torch threads; this machine has {self.cores} cores, "
+            f"so {self.cores} are used."
+            if threads > self.cores
+            else ""
+        )
         self.load_note.setVisible(bool(self.load_note.text()))
         self._update_note()
         self.changed.emit()
@@ -240,8 +285,10 @@ class HardwarePanel(QWidget):
         threads = self.threads.value() or (self.hardware or {}).get("torch_threads") or self.cores
         workers = self.workers.value()
         busy = workers * threads
-        text = (f"{workers} worker{'s' if workers != 1 else ''} × {threads} "
-                f"thread{'s' if threads != 1 else ''} = {busy} on {self.cores} cores")
+        text = (
+            f"{workers} worker{'s' if workers != 1 else ''} × {threads} "
+            f"thread{'s' if threads != 1 else ''} = {busy} on {self.cores} cores"
+        )
         if busy > self.cores:
             text += ": runs side by side will slow each other down"
         self.capacity_note.setText(text)

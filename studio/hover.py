@@ -37,15 +37,23 @@ def pixel_distances(plot_widget: pg.PlotWidget, xs, ys, x: float, y: float):
 
 
 class HoverReadout(QObject):
-    def __init__(self, plot_widget: pg.PlotWidget, describe: Callable[[float, float], Hover | None]):
+    def __init__(
+        self, plot_widget: pg.PlotWidget, describe: Callable[[float, float], Hover | None]
+    ):
         super().__init__(plot_widget)
         self.plot_widget = plot_widget
         self.describe = describe
         self.view_box = plot_widget.getPlotItem().getViewBox()
-        self.marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen(plot_style.AXIS_COLOUR, width=1.5),
-                                         brush=pg.mkBrush(255, 255, 255, 160))
-        self.label = pg.TextItem(color=plot_style.AXIS_COLOUR, fill=pg.mkBrush(255, 255, 255, 235),
-                                 border=pg.mkPen(170, 170, 170))
+        self.marker = pg.ScatterPlotItem(
+            size=11,
+            pen=pg.mkPen(plot_style.AXIS_COLOUR, width=1.5),
+            brush=pg.mkBrush(255, 255, 255, 160),
+        )
+        self.label = pg.TextItem(
+            color=plot_style.AXIS_COLOUR,
+            fill=pg.mkBrush(255, 255, 255, 235),
+            border=pg.mkPen(170, 170, 170),
+        )
         self.marker.setZValue(1000)
         self.view_box.addItem(self.marker, ignoreBounds=True)
         # The text is a direct child of the view box, as the legend is, so that it can
@@ -79,8 +87,12 @@ class HoverReadout(QObject):
         self.label.setText(found.text)
         # Keep the box inside the plot: it opens towards the middle of the view.
         (left, right), (bottom, top) = self.view_box.viewRange()
-        self.label.setAnchor((1.0 if found.x > (left + right) / 2 else 0.0,
-                              0.0 if found.y > (bottom + top) / 2 else 1.0))
+        self.label.setAnchor(
+            (
+                1.0 if found.x > (left + right) / 2 else 0.0,
+                0.0 if found.y > (bottom + top) / 2 else 1.0,
+            )
+        )
         self._anchor_point = QPointF(found.x, found.y)
         self.label.setPos(self.view_box.mapFromView(self._anchor_point))
         self.label.setVisible(True)

@@ -55,22 +55,47 @@ def build_menus(window, examples: list[Example]) -> Actions:
     std = QKeySequence.StandardKey
 
     file_menu = bar.addMenu("&File")
-    load_spec = make_action(window, "&Load spec…", lambda: file_dialogs.load_spec(window), "Ctrl+L",
-                        "Fill the form from a TOML spec (the file `tradeoff run` reads)")
-    save_spec = make_action(window, "&Save spec as…", lambda: file_dialogs.save_spec(window), std.Save,
-                        "Write the form as a TOML spec that `tradeoff run` runs")
+    load_spec = make_action(
+        window,
+        "&Load spec…",
+        lambda: file_dialogs.load_spec(window),
+        "Ctrl+L",
+        "Fill the form from a TOML spec (the file `tradeoff run` reads)",
+    )
+    save_spec = make_action(
+        window,
+        "&Save spec as…",
+        lambda: file_dialogs.save_spec(window),
+        std.Save,
+        "Write the form as a TOML spec that `tradeoff run` runs",
+    )
     file_menu.addAction(load_spec)
     file_menu.addAction(save_spec)
     examples_menu = file_menu.addMenu("&Examples")
     for example in examples:
-        action = make_action(window, without_mnemonic(example.name), lambda p=example.path: window.load_example(p),
-                         tip=example.description)
+        action = make_action(
+            window,
+            without_mnemonic(example.name),
+            lambda p=example.path: window.load_example(p),
+            tip=example.description,
+        )
         examples_menu.addAction(action)
     examples_menu.setEnabled(bool(examples))
     file_menu.addSeparator()
-    open_store = make_action(window, "&Open store…", lambda: file_dialogs.open_store(window), "Ctrl+O",
-                         "Switch to another store file (SQLite)")
-    new_store = make_action(window, "&New store…", lambda: file_dialogs.new_store(window), None, "Start an empty store file")
+    open_store = make_action(
+        window,
+        "&Open store…",
+        lambda: file_dialogs.open_store(window),
+        "Ctrl+O",
+        "Switch to another store file (SQLite)",
+    )
+    new_store = make_action(
+        window,
+        "&New store…",
+        lambda: file_dialogs.new_store(window),
+        None,
+        "Start an empty store file",
+    )
     file_menu.addAction(open_store)
     file_menu.addAction(new_store)
     file_menu.addSeparator()
@@ -82,13 +107,30 @@ def build_menus(window, examples: list[Example]) -> Actions:
     file_menu.addAction(quit_action)
 
     run_menu = bar.addMenu("&Run")
-    run = make_action(window, "&Run", window.start_run, "Ctrl+R",
-                  "Validate the form and queue the run; it starts at once while a worker is free")
-    stop = make_action(window, "&Stop", window.stop_selected, "Ctrl+.",
-                   "Cancel the selected run (else the newest live one); what it recorded stays in the store")
-    stop_all = make_action(window, "Stop &all", window.queue.stop_all, None, "Cancel every run of this window")
-    clear = make_action(window, "&Clear finished", window.queue.clear_finished, None,
-                    "Remove the runs that are over from the queue (they stay in the store)")
+    run = make_action(
+        window,
+        "&Run",
+        window.start_run,
+        "Ctrl+R",
+        "Validate the form and queue the run; it starts at once while a worker is free",
+    )
+    stop = make_action(
+        window,
+        "&Stop",
+        window.stop_selected,
+        "Ctrl+.",
+        "Cancel the selected run (else the newest live one); what it recorded stays in the store",
+    )
+    stop_all = make_action(
+        window, "Stop &all", window.queue.stop_all, None, "Cancel every run of this window"
+    )
+    clear = make_action(
+        window,
+        "&Clear finished",
+        window.queue.clear_finished,
+        None,
+        "Remove the runs that are over from the queue (they stay in the store)",
+    )
     reset = make_action(window, "Reset form to &defaults", window.config.reset_to_defaults)
     for action in (run, stop, stop_all, clear):
         run_menu.addAction(action)
@@ -96,7 +138,9 @@ def build_menus(window, examples: list[Example]) -> Actions:
     run_menu.addAction(reset)
 
     view_menu = bar.addMenu("&View")
-    follow = make_action(window, "&Follow new runs", None, None, "Show each run in Watch as it starts")
+    follow = make_action(
+        window, "&Follow new runs", None, None, "Show each run in Watch as it starts"
+    )
     follow.setCheckable(True)
     follow.setChecked(True)
     view_menu.addSeparator()
@@ -114,8 +158,24 @@ def build_menus(window, examples: list[Example]) -> Actions:
     help_menu = bar.addMenu("&Help")
     about = make_action(window, "&About Tradeoff Studio", window.show_about)
     help_menu.addAction(about)
-    return Actions(load_spec, save_spec, examples_menu, open_store, new_store, export, quit_action, run, stop,
-                   stop_all, clear, reset, follow, themes, view_menu, about)
+    return Actions(
+        load_spec,
+        save_spec,
+        examples_menu,
+        open_store,
+        new_store,
+        export,
+        quit_action,
+        run,
+        stop,
+        stop_all,
+        clear,
+        reset,
+        follow,
+        themes,
+        view_menu,
+        about,
+    )
 
 
 def without_mnemonic(text: str) -> str:

@@ -12,13 +12,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
 
 # (background, text, border): fixed colours, legible in the light and the dark theme.
-KIND_COLOURS = {"error": ("#fdecea", "#7f1d1d", "#e6a5a0"), "info": ("#e8f1fb", "#1d3b5f", "#a9c6e8")}
+KIND_COLOURS = {
+    "error": ("#fdecea", "#7f1d1d", "#e6a5a0"),
+    "info": ("#e8f1fb", "#1d3b5f", "#a9c6e8"),
+}
 
 
 class NoticeBar(QFrame):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.notices: list[tuple[str, str]] = []   # (kind, text)
+        self.notices: list[tuple[str, str]] = []  # (kind, text)
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -39,8 +42,10 @@ class NoticeBar(QFrame):
         shown = html.escape(text) + (f"  <i>(and {more} earlier)</i>" if more else "")
         self.label.setText(shown)
         background, text_colour, border = KIND_COLOURS.get(kind, KIND_COLOURS["info"])
-        self.setStyleSheet(f"NoticeBar {{ background: {background}; border: 1px solid {border}; border-radius: 3px; }}"
-                           f" QLabel, QToolButton {{ color: {text_colour}; background: transparent; border: none; }}")
+        self.setStyleSheet(
+            f"NoticeBar {{ background: {background}; border: 1px solid {border}; border-radius: 3px; }}"
+            f" QLabel, QToolButton {{ color: {text_colour}; background: transparent; border: none; }}"
+        )
         self.show()
 
     def text(self) -> str:

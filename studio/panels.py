@@ -40,13 +40,17 @@ class StudioPanels:
         self.window.show_panel(self.compare_page)
 
     def export_runs(self, run_ids: list):
-        return open_export_dialog(self.window, self.window.store, list(run_ids)) if run_ids else None
+        return (
+            open_export_dialog(self.window, self.window.store, list(run_ids)) if run_ids else None
+        )
 
     def export_comparison(self):
         run_ids = list(self.compare.run_ids)
         if not run_ids:
             return None
-        return open_export_dialog(self.window, self.window.store, run_ids, figure=self.compare.current_figure())
+        return open_export_dialog(
+            self.window, self.window.store, run_ids, figure=self.compare.current_figure()
+        )
 
     def export_current(self):
         """File ▸ Export…: what the current panel shows, else the runs selected in the history."""
@@ -55,7 +59,9 @@ class StudioPanels:
         selected = self.history.selected_ids()
         if selected:
             return self.export_runs(selected)
-        self.window.statusBar().showMessage("Select runs in the History panel to export them.", 8000)
+        self.window.statusBar().showMessage(
+            "Select runs in the History panel to export them.", 8000
+        )
         return None
 
     def stop_polling(self) -> None:

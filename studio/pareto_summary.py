@@ -16,7 +16,9 @@ import numpy as np
 from engine.metrics import hypervolume, non_dominated_mask, to_minimisation
 from studio.run_data import ParetoPoints, RunData, SeedTable
 
-REFERENCE_MARGIN = 0.1  # a default reference point lies this fraction of the range beyond the worst point
+REFERENCE_MARGIN = (
+    0.1  # a default reference point lies this fraction of the range beyond the worst point
+)
 
 
 def objective_axes(objectives: dict | None, count: int) -> tuple[list[str], list[str]]:
@@ -54,8 +56,8 @@ class FrontSnapshot:
 
     label: str
     step: int | None
-    points: np.ndarray       # [n, d]
-    on_front: np.ndarray     # [n] bool
+    points: np.ndarray  # [n, d]
+    on_front: np.ndarray  # [n] bool
     seeds: np.ndarray
     labels: list[dict]
     names: list[str]
@@ -78,11 +80,23 @@ class FrontSnapshot:
 
 def latest_front(data: RunData, label: str = "") -> FrontSnapshot:
     points = data.pareto_points
-    count = points.shape[1] if points.ndim == 2 and len(points) else len((data.objectives or {}).get("names", [])) or 2
+    count = (
+        points.shape[1]
+        if points.ndim == 2 and len(points)
+        else len((data.objectives or {}).get("names", [])) or 2
+    )
     names, directions = objective_axes(data.objectives, count)
     on_front = non_dominated_mask(points, directions) if len(points) else np.zeros(0, dtype=bool)
-    return FrontSnapshot(label, data.pareto_step, points.reshape(-1, count), on_front, data.pareto_seeds,
-                         data.pareto_labels, names, directions)
+    return FrontSnapshot(
+        label,
+        data.pareto_step,
+        points.reshape(-1, count),
+        on_front,
+        data.pareto_seeds,
+        data.pareto_labels,
+        names,
+        directions,
+    )
 
 
 def hypervolume_trace(pareto: ParetoPoints, reference, directions: list[str]) -> SeedTable:
@@ -102,7 +116,9 @@ def hypervolume_trace(pareto: ParetoPoints, reference, directions: list[str]) ->
     return table
 
 
-def attainment_staircase(points: np.ndarray, directions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def attainment_staircase(
+    points: np.ndarray, directions: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """The boundary of what two-objective `points` dominate: the front's attainment surface.
 
     Sorted by the first objective, each point is joined to the next by a step along the
@@ -118,7 +134,7 @@ def attainment_staircase(points: np.ndarray, directions: list[str]) -> tuple[np.
     minimised = to_minimisation(finite, directions)
     order = np.lexsort((minimised[:, 1], minimised[:, 0]))
     ordered = minimised[order]
-    x = np.repeat(ordered[:, 0], 2)[1:]         # x0, x1, x1, x2, x2, ...
-    y = np.repeat(ordered[:, 1], 2)[:-1]        # y0, y0, y1, y1, y2, ...
+    x = np.repeat(ordered[:, 0], 2)[1:]  # x0, x1, x1, x2, x2, ...
+    y = np.repeat(ordered[:, 1], 2)[:-1]  # y0, y0, y1, y1, y2, ...
     sign = np.array([-1.0 if d == "max" else 1.0 for d in directions])
     return x * sign[0], y * sign[1]

@@ -156,14 +156,24 @@ class ParetoView(QWidget):
         shaped = [s for s in snapshots if len(s.points)]
         first = shaped[0] if shaped else (snapshots[0] if snapshots else None)
         if first is not None:
-            mismatched = [s for s in shaped if (s.names, s.directions) != (first.names, first.directions)]
-            shaped = [s for s in shaped if (s.names, s.directions) == (first.names, first.directions)]
-            self.notice.setText("Not drawn, their objectives differ from the first run's: "
-                                + ", ".join(s.label or "run" for s in mismatched))
+            mismatched = [
+                s for s in shaped if (s.names, s.directions) != (first.names, first.directions)
+            ]
+            shaped = [
+                s for s in shaped if (s.names, s.directions) == (first.names, first.directions)
+            ]
+            self.notice.setText(
+                "Not drawn, their objectives differ from the first run's: "
+                + ", ".join(s.label or "run" for s in mismatched)
+            )
             self.notice.setVisible(bool(mismatched))
         self.snapshots = shaped
         drawn = {id(s) for s in shaped}
-        self._drawn = [run for run, snapshot in zip(self._runs, snapshots) if id(snapshot) in drawn or not shaped]
+        self._drawn = [
+            run
+            for run, snapshot in zip(self._runs, snapshots)
+            if id(snapshot) in drawn or not shaped
+        ]
         dimensions = first.dimensions if first is not None and first.dimensions >= 2 else 2
         self._lay_out(dimensions)
         for index, projection in enumerate(self.projections):
@@ -172,7 +182,11 @@ class ParetoView(QWidget):
             projection.plot_item.legend.setVisible(index == 0)
         if first is not None:
             self.reference_editor.set_objectives(first.names)
-        if self.reference_source != "user" or self.reference is None or len(self.reference) != dimensions:
+        if (
+            self.reference_source != "user"
+            or self.reference is None
+            or len(self.reference) != dimensions
+        ):
             self._choose_reference(dimensions)
         self._place_reference()
         self._set_titles()
@@ -207,8 +221,9 @@ class ParetoView(QWidget):
             self.grid.addWidget(self.hypervolume, cell // columns, cell % columns)
         self._stacked = stacked
         for column in range(columns):
-            self.grid.setColumnStretch(column, 0 if stacked and column == 1 else
-                                       3 if cell == 1 and column == 0 else 2)
+            self.grid.setColumnStretch(
+                column, 0 if stacked and column == 1 else 3 if cell == 1 and column == 0 else 2
+            )
         for row, stretch in enumerate((2, 1) if stacked else (0, 0)):
             self.grid.setRowStretch(row, stretch)
 
@@ -224,8 +239,10 @@ class ParetoView(QWidget):
         elif self._overlay:
             title = f"Pareto fronts of {len(self.snapshots)} runs, last recorded step"
         else:
-            title = (f"Pareto front at step {first.step}: {int(first.on_front.sum())} of "
-                     f"{len(first.points)} non-dominated")
+            title = (
+                f"Pareto front at step {first.step}: {int(first.on_front.sum())} of "
+                f"{len(first.points)} non-dominated"
+            )
         for projection in self.projections:
             if len(self.projections) > 1 and first is not None:
                 i, j = projection.axes
@@ -252,7 +269,9 @@ class ParetoView(QWidget):
         """Use `values` (one per objective) as the reference point, as if the user typed it."""
         values = [float(v) for v in values]
         if self.reference is not None and len(values) != len(self.reference):
-            raise ValueError(f"the reference point needs {len(self.reference)} values; got {len(values)}")
+            raise ValueError(
+                f"the reference point needs {len(self.reference)} values; got {len(values)}"
+            )
         bad = [v for v in values if not math.isfinite(v)]
         if bad:
             raise ValueError(f"reference point values must be finite; got {values}")
@@ -285,15 +304,23 @@ class ParetoView(QWidget):
         self._trace_timer.start()
 
     def _update_label(self) -> None:
-        origin = {"declared": "at the run's reference point",
-                  "estimated": "at an estimated reference point: the run declared none",
-                  "user": "at the reference point set here"}.get(self.reference_source, "")
+        origin = {
+            "declared": "at the run's reference point",
+            "estimated": "at an estimated reference point: the run declared none",
+            "user": "at the reference point set here",
+        }.get(self.reference_source, "")
         if self._overlay:
-            parts = [f"<span style='color:rgb{plot_style.run_colour(k)}'>■</span> {s.label}: {hv:.6g}"
-                     for k, (s, hv) in enumerate(zip(self.snapshots, self.hypervolumes))]
+            parts = [
+                f"<span style='color:rgb{plot_style.run_colour(k)}'>■</span> {s.label}: {hv:.6g}"
+                for k, (s, hv) in enumerate(zip(self.snapshots, self.hypervolumes))
+            ]
             text = "hypervolume: " + "  ".join(parts)
         else:
-            text = f"hypervolume of the front shown: <b>{self.hypervolumes[0]:.6g}</b>" if self.hypervolumes else ""
+            text = (
+                f"hypervolume of the front shown: <b>{self.hypervolumes[0]:.6g}</b>"
+                if self.hypervolumes
+                else ""
+            )
             if len(self.projections) > 1 and self.snapshots:
                 s = self.snapshots[0]
                 text = f"step {s.step}: {int(s.on_front.sum())} of {len(s.points)} non-dominated · {text}"
@@ -314,12 +341,19 @@ class ParetoView(QWidget):
             sources.append(SeriesSource(label, table))
         self.hypervolume.draw(sources, overlay=self._overlay)
         how = "recorded by the run" if recorded else "recomputed"
-        self.hypervolume.plot_item.setTitle(f"Hypervolume per seed ({how})", **plot_style.TITLE_STYLE)
+        self.hypervolume.plot_item.setTitle(
+            f"Hypervolume per seed ({how})", **plot_style.TITLE_STYLE
+        )
 
     def _recomputed_trace(self, index: int, data: RunData):
-        directions = self.snapshots[0].directions if self.snapshots else ["min"] * len(self.reference)
+        directions = (
+            self.snapshots[0].directions if self.snapshots else ["min"] * len(self.reference)
+        )
         key = (id(data), len(data.pareto), tuple(self.reference), tuple(directions))
         cached = self._traces.get(index)
         if cached is None or cached[0] != key:
-            cached = self._traces[index] = (key, hypervolume_trace(data.pareto, self.reference, directions))
+            cached = self._traces[index] = (
+                key,
+                hypervolume_trace(data.pareto, self.reference, directions),
+            )
         return cached[1]

@@ -10,23 +10,44 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-MEAN_COLOUR = (31, 119, 180)          # the run's own curve
+MEAN_COLOUR = (31, 119, 180)  # the run's own curve
 BAND_ALPHA = 60
-FAINT_ALPHA = 70                      # raw curve under a smoothed one, per-seed lines
+FAINT_ALPHA = 70  # raw curve under a smoothed one, per-seed lines
 # Overlaid runs, in order (matplotlib's tab10, as the exported figures use).
-RUN_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-               (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+RUN_COLOURS = (
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+)
 # Theory curves: tab10 without the run's own blue, so that up to nine bounds differ.
-BOUND_COLOURS = ((214, 39, 40), (44, 160, 44), (148, 103, 189), (140, 86, 75), (227, 119, 194),
-                 (255, 127, 14), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+BOUND_COLOURS = (
+    (214, 39, 40),
+    (44, 160, 44),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (255, 127, 14),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+)
 FRONT_COLOUR = (214, 39, 40)
 DOMINATED_COLOUR = (120, 120, 120, 90)  # faded: still visible, clearly not the front
 REFERENCE_COLOUR = (60, 60, 60)
 AXIS_COLOUR = (40, 40, 40)
 LABEL_STYLE = {"color": "#202020", "font-size": "10pt"}
 TITLE_STYLE = {"color": "#202020", "size": "11pt"}
-BADGE_STYLE = ("background: rgba(255, 236, 179, 235); color: #5d4200; border: 1px solid #e0b040;"
-               " border-radius: 4px; padding: 2px 6px; font-size: 9pt;")
+BADGE_STYLE = (
+    "background: rgba(255, 236, 179, 235); color: #5d4200; border: 1px solid #e0b040;"
+    " border-radius: 4px; padding: 2px 6px; font-size: 9pt;"
+)
 
 
 LEGEND_MARGIN = 10
@@ -35,14 +56,18 @@ LEGEND_MARGIN = 10
 def legend_offset(corner: str) -> tuple[int, int]:
     """pyqtgraph's legend offset for a corner: positive from left/top, negative from right/bottom."""
     vertical, horizontal = corner.split("-")
-    return (LEGEND_MARGIN if horizontal == "left" else -LEGEND_MARGIN,
-            LEGEND_MARGIN if vertical == "top" else -LEGEND_MARGIN)
+    return (
+        LEGEND_MARGIN if horizontal == "left" else -LEGEND_MARGIN,
+        LEGEND_MARGIN if vertical == "top" else -LEGEND_MARGIN,
+    )
 
 
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
-def emptiest_corner(xs, ys, order=CORNERS, width: float = 0.45, height: float = 0.35, weights=None) -> str:
+def emptiest_corner(
+    xs, ys, order=CORNERS, width: float = 0.45, height: float = 0.35, weights=None
+) -> str:
     """The corner of the points' bounding box whose `width` x `height` share holds the least
     weight of points (1 each unless `weights` says otherwise): where a legend hides least.
     Ties go to the first corner in `order`."""
@@ -57,12 +82,20 @@ def emptiest_corner(xs, ys, order=CORNERS, width: float = 0.45, height: float = 
     right = xs >= x1 - width * (x1 - x0)
     bottom = ys <= y0 + height * (y1 - y0)
     top = ys >= y1 - height * (y1 - y0)
-    inside = {"top-left": top & left, "top-right": top & right,
-              "bottom-left": bottom & left, "bottom-right": bottom & right}
-    return min(order, key=lambda corner: (float(weights[inside[corner]].sum()), order.index(corner)))
+    inside = {
+        "top-left": top & left,
+        "top-right": top & right,
+        "bottom-left": bottom & left,
+        "bottom-right": bottom & right,
+    }
+    return min(
+        order, key=lambda corner: (float(weights[inside[corner]].sum()), order.index(corner))
+    )
 
 
-def new_plot(title: str = "", legend_corner: str = "top-left", downsampling: bool = True) -> pg.PlotWidget:
+def new_plot(
+    title: str = "", legend_corner: str = "top-left", downsampling: bool = True
+) -> pg.PlotWidget:
     """A PlotWidget on white with dark axes, a light grid and a legend in `legend_corner`.
 
     `downsampling=False` leaves thinning to the caller (the series views decimate

@@ -38,8 +38,10 @@ class Presets:
     def save(self, algorithm: str, name: str, toml_text: str) -> Path:
         name = name.strip()
         if not NAME_PATTERN.match(name):
-            raise PresetError(f"preset name {name!r}: use letters, digits, spaces, '.', '+', '-' or '_' "
-                              "(up to 64, starting with a letter or digit)")
+            raise PresetError(
+                f"preset name {name!r}: use letters, digits, spaces, '.', '+', '-' or '_' "
+                "(up to 64, starting with a letter or digit)"
+            )
         path = self.path(algorithm, name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +75,9 @@ class PresetBar(QWidget):
         self.combo = QComboBox()
         self.combo.setToolTip("Load a preset saved for this algorithm")
         self.save_button = QPushButton("Save as preset…")
-        self.save_button.setToolTip("Keep the whole form (problem, parameters, run, hardware) under a name")
+        self.save_button.setToolTip(
+            "Keep the whole form (problem, parameters, run, hardware) under a name"
+        )
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete the preset shown")
         layout = QHBoxLayout(self)

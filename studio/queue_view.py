@@ -25,8 +25,14 @@ from PySide6.QtWidgets import (
 
 from studio.run_queue import QueueEntry, RunQueue
 
-STATUS_COLOURS = {"running": "#1f77b4", "starting": "#1f77b4", "finished": "#2ca02c", "failed": "#c0392b",
-                  "cancelled": "#8a6d00", "interrupted": "#8a6d00"}
+STATUS_COLOURS = {
+    "running": "#1f77b4",
+    "starting": "#1f77b4",
+    "finished": "#2ca02c",
+    "failed": "#c0392b",
+    "cancelled": "#8a6d00",
+    "interrupted": "#8a6d00",
+}
 COLUMN_RUN, COLUMN_STATUS, COLUMN_PROGRESS, COLUMN_STOP = range(4)
 
 
@@ -83,12 +89,14 @@ class QueueView(QWidget):
     def __init__(self, queue: RunQueue, parent=None):
         super().__init__(parent)
         self.queue = queue
-        self.items: dict[int, QTreeWidgetItem] = {}   # id(entry) -> row
+        self.items: dict[int, QTreeWidgetItem] = {}  # id(entry) -> row
         self.bars: dict[int, QProgressBar] = {}
         self.stop_buttons: dict[int, QToolButton] = {}
         self.title = QLabel()
         self.clear_button = QPushButton("Clear finished")
-        self.clear_button.setToolTip("Remove the runs that are over from this list (they stay in the store).")
+        self.clear_button.setToolTip(
+            "Remove the runs that are over from this list (they stay in the store)."
+        )
         header = QHBoxLayout()
         header.setContentsMargins(4, 0, 0, 0)
         header.addWidget(self.title, 1)
@@ -164,9 +172,13 @@ class QueueView(QWidget):
         shape = f"{entry.seeds} seed{'s' if entry.seeds != 1 else ''} × {entry.steps:,} steps"
         device = entry.device_text()
         item.setText(COLUMN_RUN, name)
-        item.setToolTip(COLUMN_RUN, f"{name}\n{shape}" + (f"\nrunning on {device}" if device else ""))
+        item.setToolTip(
+            COLUMN_RUN, f"{name}\n{shape}" + (f"\nrunning on {device}" if device else "")
+        )
         item.setText(COLUMN_STATUS, entry.state)
-        item.setForeground(COLUMN_STATUS, QBrush(QColor(STATUS_COLOURS.get(entry.state, "#808080"))))
+        item.setForeground(
+            COLUMN_STATUS, QBrush(QColor(STATUS_COLOURS.get(entry.state, "#808080")))
+        )
         item.setToolTip(COLUMN_STATUS, entry.error or entry.state)
         bar = self.bars[id(entry)]
         position = self.queue.waiting().index(entry) if entry.state == "queued" else 0
@@ -179,8 +191,11 @@ class QueueView(QWidget):
         bar.setToolTip(entry.error if entry.error else bar.format())
         stop = self.stop_buttons[id(entry)]
         stop.setEnabled(entry.live and not entry.stop_requested)
-        stop.setToolTip("Remove it from the queue" if entry.state == "queued" else
-                        "Cancel the run; what it recorded so far stays in the store")
+        stop.setToolTip(
+            "Remove it from the queue"
+            if entry.state == "queued"
+            else "Cancel the run; what it recorded so far stays in the store"
+        )
 
     def selected_entry(self) -> QueueEntry | None:
         return self._entry_of(self.tree.currentItem())
@@ -204,7 +219,9 @@ class QueueView(QWidget):
         for entry in self.queue.waiting():
             self.update_entry(entry)  # its place in the line may have changed
         running, waiting = len(self.queue.running()), len(self.queue.waiting())
-        self.title.setText(f"<b>Queue</b> — {running} running, {waiting} waiting, "
-                           f"up to {self.queue.workers} side by side")
+        self.title.setText(
+            f"<b>Queue</b> — {running} running, {waiting} waiting, "
+            f"up to {self.queue.workers} side by side"
+        )
         self.empty_label.setVisible(not self.items)
         self.tree.setVisible(bool(self.items))

@@ -102,7 +102,12 @@ class SeedTable(StepTable):
         self._moved_from: int | None = None
 
     def add(self, step: int, seed: int, value: float, wall_time: float = np.nan) -> None:
-        self.add_many(np.array([step]), np.array([seed]), np.array([value], dtype=float), np.array([wall_time]))
+        self.add_many(
+            np.array([step]),
+            np.array([seed]),
+            np.array([value], dtype=float),
+            np.array([wall_time]),
+        )
 
     def add_many(self, steps, seeds, values, wall_times=None) -> None:
         """Set the cells (step, seed) to values; a later row for the same cell wins."""
@@ -134,7 +139,9 @@ class SeedTable(StepTable):
             wall_times = np.asarray(wall_times, dtype=float)
             known = ~np.isnan(wall_times)
             self._wall[rows[known]] = wall_times[known]
-        first_changed = int(rows.min()) if self._moved_from is None else min(int(rows.min()), self._moved_from)
+        first_changed = (
+            int(rows.min()) if self._moved_from is None else min(int(rows.min()), self._moved_from)
+        )
         self._stale_from = min(self._stale_from, first_changed)
         self._changed(first_changed)
 
@@ -151,8 +158,14 @@ class SeedTable(StepTable):
         width = values.shape[1]
         if seed0 < 0 or not bool(np.all(steps[1:] > steps[:-1])):
             n = len(steps)
-            self.add_many(np.repeat(steps, width), np.tile(np.arange(seed0, seed0 + width), n), values.reshape(-1),
-                          None if wall_times is None else np.repeat(np.asarray(wall_times, dtype=float), width))
+            self.add_many(
+                np.repeat(steps, width),
+                np.tile(np.arange(seed0, seed0 + width), n),
+                values.reshape(-1),
+                None
+                if wall_times is None
+                else np.repeat(np.asarray(wall_times, dtype=float), width),
+            )
             return
         self._ensure_seeds(seed0 + width)
         rows_before = self.rows
@@ -162,7 +175,9 @@ class SeedTable(StepTable):
             first_changed = rows_before
         else:
             rows = np.searchsorted(self._steps[: self.rows], steps)
-            first_changed = int(rows[0]) if self._moved_from is None else min(int(rows[0]), self._moved_from)
+            first_changed = (
+                int(rows[0]) if self._moved_from is None else min(int(rows[0]), self._moved_from)
+            )
         self._values[rows, seed0 : seed0 + width] = values
         if wall_times is not None:
             wall_times = np.asarray(wall_times, dtype=float)
@@ -285,8 +300,14 @@ class AggregateTable(StepTable):
         steps = np.asarray(steps, dtype=np.int64)
         if len(steps) == 0:
             return
-        columns = {name: (np.asarray(stats[name], dtype=float) if name in stats else np.full(len(steps), np.nan))
-                   for name in AGGREGATE_STATS}
+        columns = {
+            name: (
+                np.asarray(stats[name], dtype=float)
+                if name in stats
+                else np.full(len(steps), np.nan)
+            )
+            for name in AGGREGATE_STATS
+        }
         rows = self.rows
         if (rows == 0 or steps[0] > self._steps[rows - 1]) and bool(np.all(steps[1:] > steps[:-1])):
             first = rows  # the usual case: later checkpoints, in order
@@ -305,7 +326,9 @@ class AggregateTable(StepTable):
             merged = every[keep]
             self._reserve(len(merged))
             for name in AGGREGATE_STATS:
-                self._stats[name][: len(merged)] = np.concatenate([self._stats[name][:rows], columns[name]])[keep]
+                self._stats[name][: len(merged)] = np.concatenate(
+                    [self._stats[name][:rows], columns[name]]
+                )[keep]
             self._steps[: len(merged)] = merged
             self.rows = len(merged)
             first = int(np.searchsorted(merged, steps.min()))
@@ -347,13 +370,21 @@ class AggregateTable(StepTable):
         """steps, mean, lo, hi (the 95% t-band of the mean over all n seeds) and n per checkpoint."""
         start = self._stale_from
         if start < self.rows:
-            lo, hi = band_from_aggregate(self._n[start : self.rows], self._stats["mean"][start : self.rows],
-                                         self._stats["var"][start : self.rows])
+            lo, hi = band_from_aggregate(
+                self._n[start : self.rows],
+                self._stats["mean"][start : self.rows],
+                self._stats["var"][start : self.rows],
+            )
             self._band["lo"][start : self.rows] = lo
             self._band["hi"][start : self.rows] = hi
             self._stale_from = self.rows
-        return {"mean": self._stats["mean"][: self.rows], "lo": self._band["lo"][: self.rows],
-                "hi": self._band["hi"][: self.rows], "n": self._n[: self.rows], "steps": self.steps}
+        return {
+            "mean": self._stats["mean"][: self.rows],
+            "lo": self._band["lo"][: self.rows],
+            "hi": self._band["hi"][: self.rows],
+            "n": self._n[: self.rows],
+            "steps": self.steps,
+        }
 
 
 def seed_table_aggregate(table: SeedTable) -> dict[str, np.ndarray]:
@@ -363,10 +394,22 @@ def seed_table_aggregate(table: SeedTable) -> dict[str, np.ndarray]:
     summary = seed_summary(values, axis=1)
     n = np.atleast_1d(summary["n"]).astype(np.int64)
     present = n > 0
-    out = {"step": table.steps.copy(), "n": n, "mean": np.atleast_1d(summary["mean"]).astype(float),
-           "var": np.where(n > 1, np.atleast_1d(summary["std"]) ** 2, np.nan), "wall_time": table.wall_times.copy()}
-    for name, levels in (("min", 0.0), ("q05", 0.05), ("q25", 0.25), ("q50", 0.5), ("q75", 0.75),
-                         ("q95", 0.95), ("max", 1.0)):
+    out = {
+        "step": table.steps.copy(),
+        "n": n,
+        "mean": np.atleast_1d(summary["mean"]).astype(float),
+        "var": np.where(n > 1, np.atleast_1d(summary["std"]) ** 2, np.nan),
+        "wall_time": table.wall_times.copy(),
+    }
+    for name, levels in (
+        ("min", 0.0),
+        ("q05", 0.05),
+        ("q25", 0.25),
+        ("q50", 0.5),
+        ("q75", 0.75),
+        ("q95", 0.95),
+        ("max", 1.0),
+    ):
         column = np.full(len(n), np.nan)
         if present.any():
             column[present] = np.nanquantile(values[present], levels, axis=1)
@@ -393,8 +436,10 @@ class ParetoPoints:
         if rows.ndim != 2:
             raise ValueError("every Pareto point of a run must have the same number of objectives")
         if len(self.steps) and rows.shape[1] != self.objectives.shape[1]:
-            raise ValueError(f"Pareto points with {rows.shape[1]} objectives after ones with "
-                             f"{self.objectives.shape[1]}")
+            raise ValueError(
+                f"Pareto points with {rows.shape[1]} objectives after ones with "
+                f"{self.objectives.shape[1]}"
+            )
         self.objectives = rows if not len(self.steps) else np.vstack([self.objectives, rows])
         self.steps = np.append(self.steps, [p["step"] for p in points])
         self.seeds = np.append(self.seeds, [p["seed"] for p in points])
@@ -504,7 +549,9 @@ class RunData:
             bound = seeds == BOUND_SEED
             if bound.any():
                 table = self.bounds.setdefault(metric, SeedTable())
-                table.add_many(steps[bound], np.zeros(int(bound.sum()), dtype=np.int64), values[bound])
+                table.add_many(
+                    steps[bound], np.zeros(int(bound.sum()), dtype=np.int64), values[bound]
+                )
             if not bound.all():
                 keep = ~bound
                 table = self.tables.setdefault(metric, SeedTable())
@@ -517,15 +564,22 @@ class RunData:
             return
         metric_column, step_column, *stat_columns = zip(*rows)
         if len(stat_columns) != len(AGGREGATE_STATS):
-            raise ValueError(f"aggregate rows need {2 + len(AGGREGATE_STATS)} fields "
-                             f"(metric, step, {', '.join(AGGREGATE_STATS)}); got {2 + len(stat_columns)}")
+            raise ValueError(
+                f"aggregate rows need {2 + len(AGGREGATE_STATS)} fields "
+                f"(metric, step, {', '.join(AGGREGATE_STATS)}); got {2 + len(stat_columns)}"
+            )
         steps = np.array(step_column, dtype=np.int64)
-        stats = {name: np.array(column, dtype=float) for name, column in zip(AGGREGATE_STATS, stat_columns)}
+        stats = {
+            name: np.array(column, dtype=float)
+            for name, column in zip(AGGREGATE_STATS, stat_columns)
+        }
         metrics = np.array(metric_column, dtype=object)
         for metric in dict.fromkeys(metric_column):
             rows_of = metrics == metric
             table = self.aggregates.setdefault(metric, AggregateTable())
-            table.add_many(steps[rows_of], {name: column[rows_of] for name, column in stats.items()})
+            table.add_many(
+                steps[rows_of], {name: column[rows_of] for name, column in stats.items()}
+            )
         self.version += 1
 
     def add_pareto(self, points) -> None:

@@ -83,8 +83,8 @@ def engine_argv(*args: str) -> list[str]:
 
 
 class RunProcess(QObject):
-    run_started = Signal(int)        # the run id in the store
-    run_ended = Signal(str, str)     # status (finished, failed, cancelled) and the error line or ""
+    run_started = Signal(int)  # the run id in the store
+    run_ended = Signal(str, str)  # status (finished, failed, cancelled) and the error line or ""
 
     def __init__(self, db_path, parent=None):
         super().__init__(parent)
@@ -121,9 +121,18 @@ class RunProcess(QObject):
         self._stop_requested = False
         argv = engine_argv("run", str(spec_path), "--db", self.db_path, "--json")
         try:
-            with open(self.workdir / "stdout.txt", "wb") as out, open(self.workdir / "stderr.txt", "wb") as err:
-                self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                              env=engine_command.engine_environment(), **DETACHED)
+            with (
+                open(self.workdir / "stdout.txt", "wb") as out,
+                open(self.workdir / "stderr.txt", "wb") as err,
+            ):
+                self.popen = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env=engine_command.engine_environment(),
+                    **DETACHED,
+                )
         except OSError as error:
             message = f"the engine could not be started: {error}"
             # Reported from the event loop, as every other end is, never from inside start().
@@ -172,7 +181,9 @@ class RunProcess(QObject):
         except OSError:
             return
         self._stderr_offset += len(data)
-        *lines, self._stderr_tail = (self._stderr_tail + data.decode("utf-8", "replace")).split("\n")
+        *lines, self._stderr_tail = (self._stderr_tail + data.decode("utf-8", "replace")).split(
+            "\n"
+        )
         for line in lines:
             self._take_line(line.rstrip("\r"))
 
@@ -185,7 +196,7 @@ class RunProcess(QObject):
             self.run_id = int(match.group(1))
             self.run_started.emit(self.run_id)
         elif line.startswith(ERROR_PREFIX):
-            self._error_line = line[len(ERROR_PREFIX):]
+            self._error_line = line[len(ERROR_PREFIX) :]
 
     def _result(self) -> dict:
         """The engine's closing JSON line ({"run_id", "status", "error", ...}), or {}."""
@@ -202,7 +213,10 @@ class RunProcess(QObject):
             # importing torch) is the user's Stop, not a failure.
             if self._stop_requested:
                 return "cancelled", ""
-            return "failed", f"the engine process was killed by signal {-exit_code} ({self._last_line or 'no output'})"
+            return (
+                "failed",
+                f"the engine process was killed by signal {-exit_code} ({self._last_line or 'no output'})",
+            )
         status = STATUS_OF_EXIT_CODE.get(exit_code, "failed")
         if status in ("finished", "cancelled"):
             return status, ""

@@ -26,7 +26,7 @@ from studio.run_process import RunProcess
 
 LIVE_STATES = ("queued", "starting", "running")
 POLL_MS = 250
-ADOPT_EVERY_TICKS = 4       # look for runs started elsewhere about once a second
+ADOPT_EVERY_TICKS = 4  # look for runs started elsewhere about once a second
 RATE_WINDOW_SECONDS = 10.0  # the rate is measured over the last few seconds, not since the start
 
 
@@ -100,7 +100,7 @@ class RunQueue(QObject):
     entry_changed = Signal(object)
     entry_removed = Signal(object)
     run_started = Signal(object)  # an entry whose run id just became known (ours or adopted)
-    run_ended = Signal(object)    # an entry that reached a final state
+    run_ended = Signal(object)  # an entry that reached a final state
     counts_changed = Signal()
 
     def __init__(self, store: Store, workers: int = 2, parent=None):
@@ -131,7 +131,9 @@ class RunQueue(QObject):
 
     # -- commands ------------------------------------------------------------------------
     def submit(self, spec: RunSpec, plot_kind: str) -> QueueEntry:
-        entry = QueueEntry(title=spec.title, plot_kind=plot_kind, steps=spec.steps, seeds=spec.seeds, spec=spec)
+        entry = QueueEntry(
+            title=spec.title, plot_kind=plot_kind, steps=spec.steps, seeds=spec.seeds, spec=spec
+        )
         self.entries.append(entry)
         self.entry_added.emit(entry)
         self._fill_slots()
@@ -252,7 +254,10 @@ class RunQueue(QObject):
         "cancelled" after the engine has recorded the run as finished."""
         row = self._read_row(entry) if entry.run_id is not None else None
         if row is not None and row["status"] not in LIVE_STATUSES:
-            status, error = row["status"], last_line(row["error"]) or (error if row["status"] == status else "")
+            status, error = (
+                row["status"],
+                last_line(row["error"]) or (error if row["status"] == status else ""),
+            )
         entry.state, entry.error = status, error
         entry.finished_at = entry.finished_at or time.time()
         if entry.process is not None:
@@ -315,9 +320,17 @@ class RunQueue(QObject):
                 continue  # its engine is gone: the history shows it as interrupted
             if row["host"] == self.host and row["pid"] in own_pids:
                 continue
-            entry = QueueEntry(title=row["name"] or f"{row['algorithm']} on {row['problem']}",
-                               plot_kind=row["plot"] or "curves", steps=row["steps"], seeds=row["seeds"],
-                               state="running", run_id=run_id, adopted=True, pid=row["pid"], host=row["host"] or "")
+            entry = QueueEntry(
+                title=row["name"] or f"{row['algorithm']} on {row['problem']}",
+                plot_kind=row["plot"] or "curves",
+                steps=row["steps"],
+                seeds=row["seeds"],
+                state="running",
+                run_id=run_id,
+                adopted=True,
+                pid=row["pid"],
+                host=row["host"] or "",
+            )
             self._read_row(entry)
             self.entries.append(entry)
             self.entry_added.emit(entry)

@@ -73,7 +73,9 @@ class DecimatedCurve:
         self._version = 0
         self._shown = None
 
-    def set_full(self, x: np.ndarray, y: np.ndarray, changed_from: int = 0, x_sorted: bool | None = None) -> None:
+    def set_full(
+        self, x: np.ndarray, y: np.ndarray, changed_from: int = 0, x_sorted: bool | None = None
+    ) -> None:
         """The curve is now (x, y), float arrays the caller changes only from `changed_from` on.
 
         No copy is taken: a table's buffers change in place only where it says they changed.
@@ -100,7 +102,10 @@ class DecimatedCurve:
             return
         if self.log_x and not self._sorted:
             keep = x > 0
-            self.view_x, self.view_y = to_log10(x[keep]), (to_log10(y[keep]) if self.log_y else y[keep])
+            self.view_x, self.view_y = (
+                to_log10(x[keep]),
+                (to_log10(y[keep]) if self.log_y else y[keep]),
+            )
             self._first = 0
             self._count_hidden(y[keep])
             self.pyramid.update(self.view_y, 0)
@@ -109,7 +114,7 @@ class DecimatedCurve:
         start = max(0, changed_from - first)
         if first != self._first or start > len(self.view_y):
             start = 0
-        x_tail, y_tail = x[first + start:], y[first + start:]
+        x_tail, y_tail = x[first + start :], y[first + start :]
         view_x = to_log10(x_tail) if self.log_x else x_tail
         view_y = to_log10(y_tail) if self.log_y else y_tail
         if start:
@@ -136,7 +141,9 @@ class DecimatedCurve:
             return self.factor
         self._shown = key
         if self.log_x and self._sorted:
-            x, y, self.factor = column_decimate(self.view_x, self.view_y, start, stop, buckets, self.kind)
+            x, y, self.factor = column_decimate(
+                self.view_x, self.view_y, start, stop, buckets, self.kind
+            )
         else:
             x, y, self.factor = self.pyramid.decimate(self.view_x, start, stop, buckets, self.kind)
         self.item.setData(x, y)
@@ -158,6 +165,7 @@ def _band_follows_sample(layer_ref):
         layer = layer_ref()
         if layer is not None:
             layer.band.setVisible(layer.band_sample.isVisible())
+
     return follow
 
 
@@ -169,7 +177,9 @@ class SeriesLayer:
         self.colour, self.label, self.overlay = colour, label, False
         self.band_lo = DecimatedCurve(plot_item, pg.mkPen(None), LOWER)
         self.band_hi = DecimatedCurve(plot_item, pg.mkPen(None), UPPER)
-        self.band = pg.FillBetweenItem(self.band_lo.item, self.band_hi.item, brush=plot_style.band_brush(colour))
+        self.band = pg.FillBetweenItem(
+            self.band_lo.item, self.band_hi.item, brush=plot_style.band_brush(colour)
+        )
         plot_item.addItem(self.band)
         self.raw = DecimatedCurve(plot_item, plot_style.faint_pen(colour))
         self.mean = DecimatedCurve(plot_item, plot_style.mean_pen(colour), antialias=True)
@@ -180,7 +190,9 @@ class SeriesLayer:
         self.bounds: dict[str, DecimatedCurve] = {}
         # A FillBetweenItem cannot stand in the legend itself; this sample does, and
         # clicking it there hides the band as it would hide a curve.
-        self.band_sample = pg.PlotDataItem(pen=None, fillLevel=0, fillBrush=plot_style.band_brush(colour))
+        self.band_sample = pg.PlotDataItem(
+            pen=None, fillLevel=0, fillBrush=plot_style.band_brush(colour)
+        )
         # The slot holds the layer weakly. The sample belongs to no scene, so only Python
         # frees it; a slot holding the layer would close a cycle through the sample's
         # connection, out of the collector's sight, and keep every closed plot alive with
@@ -196,7 +208,14 @@ class SeriesLayer:
 
     @property
     def curves(self) -> list[DecimatedCurve]:
-        return [self.band_lo, self.band_hi, self.raw, self.mean, *self.seed_curves, *self.bounds.values()]
+        return [
+            self.band_lo,
+            self.band_hi,
+            self.raw,
+            self.mean,
+            *self.seed_curves,
+            *self.bounds.values(),
+        ]
 
     @property
     def factor(self) -> int:
@@ -244,7 +263,13 @@ class SeriesLayer:
         """
         table = source.statistics
         seed_table = source.table
-        options = (table, seed_table, x_kind, smoothing, per_seed)  # the tables themselves: by identity
+        options = (
+            table,
+            seed_table,
+            x_kind,
+            smoothing,
+            per_seed,
+        )  # the tables themselves: by identity
         if options != self._options:
             self._options, self._seen, self._seeds_seen = options, -1, -1
         self.smoothing = smoothing
@@ -349,11 +374,22 @@ class SeriesLayer:
                 pen = plot_style.bound_pen(len(self.bounds), self.colour if self.overlay else None)
                 curve = self.bounds[name] = self._new_curve(pen, antialias=True)
             seen = self._bound_seen.get(name, (None, -1, None))
-            changed_from = table.changed_since(seen[1]) if seen[0] is table and seen[2] == reach else 0
+            changed_from = (
+                table.changed_since(seen[1]) if seen[0] is table and seen[2] == reach else 0
+            )
             if changed_from is not None:
                 self._bound_seen[name] = (table, table.version, reach)
-                shown = table.rows if reach is None else int(np.searchsorted(table.steps[:table.rows], reach, "right"))
-                curve.set_full(table.steps_float[:shown], table.values[:shown, 0], min(changed_from, shown), True)
+                shown = (
+                    table.rows
+                    if reach is None
+                    else int(np.searchsorted(table.steps[: table.rows], reach, "right"))
+                )
+                curve.set_full(
+                    table.steps_float[:shown],
+                    table.values[:shown, 0],
+                    min(changed_from, shown),
+                    True,
+                )
 
     def refresh(self, x_range, buckets: int) -> int:
         # The band's fill rebuilds its path whenever an edge changes: let the lower edge
@@ -383,13 +419,25 @@ class SeriesLayer:
 
     # -- legend and hover ---------------------------------------------------------------------
     def legend_key(self) -> tuple:
-        return (self.label, self.colour, self.overlay, self.smoothing > 0, len(self.seed_curves), self.seeds_total,
-                self.seeds_kept, tuple(self.bounds), self._seen == -2)
+        return (
+            self.label,
+            self.colour,
+            self.overlay,
+            self.smoothing > 0,
+            len(self.seed_curves),
+            self.seeds_total,
+            self.seeds_kept,
+            tuple(self.bounds),
+            self._seen == -2,
+        )
 
     def legend_entries(self, overlay: bool) -> list[tuple[pg.GraphicsObject, str]]:
         if overlay:
             entries = [(self.mean.item, self.label)]
-            entries += [(c.item, f"{self.label}: {plot_style.bound_label(n)}") for n, c in self.bounds.items()]
+            entries += [
+                (c.item, f"{self.label}: {plot_style.bound_label(n)}")
+                for n, c in self.bounds.items()
+            ]
             return entries
         bounds = [(curve.item, plot_style.bound_label(name)) for name, curve in self.bounds.items()]
         if self._seen == -2:  # nothing measured (yet, or a theory-only run): only its bounds
@@ -405,8 +453,11 @@ class SeriesLayer:
         entries.append((self.band_sample, band))
         if self.seed_curves:
             drawn = len(self.seed_curves)
-            label = "single seeds" if drawn == self.seeds_total else (
-                f"single seeds (first {drawn:,} of {self.seeds_total:,})")
+            label = (
+                "single seeds"
+                if drawn == self.seeds_total
+                else (f"single seeds (first {drawn:,} of {self.seeds_total:,})")
+            )
             entries.append((self.seed_curves[0].item, label))
         return entries + bounds
 

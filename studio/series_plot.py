@@ -47,7 +47,9 @@ class SeriesSource:
     aggregate: AggregateTable | None = None
 
     @classmethod
-    def of(cls, label: str, data: RunData, metric: str | None, bounds: dict | None = None) -> SeriesSource:
+    def of(
+        cls, label: str, data: RunData, metric: str | None, bounds: dict | None = None
+    ) -> SeriesSource:
         if metric is None:
             return cls(label, None, bounds or {})
         return cls(label, data.tables.get(metric), bounds or {}, data.aggregates.get(metric))
@@ -174,7 +176,9 @@ class SeriesPlot(QWidget):
         while len(self.layers) < len(sources):
             self.layers.append(SeriesLayer(self.plot_item, plot_style.MEAN_COLOUR, ""))
             self.layers[-1].set_display(self.log_x, self.log_y)
-        for index, (layer, source) in enumerate(zip(self.layers, sources or [SeriesSource("", None)])):
+        for index, (layer, source) in enumerate(
+            zip(self.layers, sources or [SeriesSource("", None)])
+        ):
             colour = plot_style.run_colour(index) if overlay else plot_style.MEAN_COLOUR
             layer.set_style(colour, source.label, overlay)
             layer.update(source, self.x_kind, self.smoothing, self.per_seed)
@@ -188,7 +192,9 @@ class SeriesPlot(QWidget):
         if not self.view_box.autoRangeEnabled()[0]:
             # While the x axis follows the data, every point is in view: clipping to the
             # current range would cut off points that have just arrived.
-            x_range = tuple(self.view_box.viewRange()[0])  # display coordinates, as the curves' view_x
+            x_range = tuple(
+                self.view_box.viewRange()[0]
+            )  # display coordinates, as the curves' view_x
         factor = max([layer.refresh(x_range, buckets) for layer in self.layers] or [1])
         self._update_badge(factor)
 
@@ -248,4 +254,3 @@ class SeriesPlot(QWidget):
         if not (np.isfinite(vx) and np.isfinite(vy)):
             return None
         return Hover(float(vx), float(vy), "\n".join(lines))
-

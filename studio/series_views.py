@@ -51,20 +51,27 @@ def seed_lines_text(runs: list[RunData], metric: str | None) -> str:
         if metric_of is None:
             continue
         table = data.tables.get(metric_of)
-        kept_total.append((table.seeds if table is not None and table.rows else 0, data.seed_count(metric_of)))
+        kept_total.append(
+            (table.seeds if table is not None and table.rows else 0, data.seed_count(metric_of))
+        )
     partial = [(kept, total) for kept, total in kept_total if kept < total]
     if not partial:
         return "per-seed lines"
     if len(kept_total) > 1:
         return "per-seed lines (kept seeds only)"
     kept, total = partial[0]
-    return (f"per-seed lines (none of {total:,} seeds kept)" if kept == 0
-            else f"per-seed lines (first {kept:,} of {total:,} seeds kept)")
+    return (
+        f"per-seed lines (none of {total:,} seeds kept)"
+        if kept == 0
+        else f"per-seed lines (first {kept:,} of {total:,} seeds kept)"
+    )
 
 
 def _bounds_of(data: RunData) -> dict:
     """Every seed-less series of a regret run is a bound on its regret: upper ones first."""
-    return {name: data.bounds[name] for name in sorted(data.bounds, key=lambda n: ("lower" in n, n))}
+    return {
+        name: data.bounds[name] for name in sorted(data.bounds, key=lambda n: ("lower" in n, n))
+    }
 
 
 class RegretView(QWidget):
@@ -75,11 +82,15 @@ class RegretView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.log_log = QCheckBox("log–log axes")
-        self.log_log.setToolTip("Both axes logarithmic: a regret growing like log t becomes a straight line "
-                                "against log t only on the x axis, sqrt t a line of slope 1/2.")
+        self.log_log.setToolTip(
+            "Both axes logarithmic: a regret growing like log t becomes a straight line "
+            "against log t only on the x axis, sqrt t a line of slope 1/2."
+        )
         self.per_seed = QCheckBox("per-seed lines")
-        self.per_seed.setToolTip("Draw each seed's cumulative regret faintly beneath the mean: the seeds whose "
-                                 "values the run kept (its first ones). The mean and band are over all seeds.")
+        self.per_seed.setToolTip(
+            "Draw each seed's cumulative regret faintly beneath the mean: the seeds whose "
+            "values the run kept (its first ones). The mean and band are over all seeds."
+        )
         self.series = SeriesPlot("Cumulative regret")
         self.series.set_metric(self.METRIC)
         layout = QVBoxLayout(self)
@@ -98,8 +109,10 @@ class RegretView(QWidget):
     def render_overlay(self, runs: list[tuple[str, RunData]]) -> None:
         """Several runs' regret in one plot, each in its own colour, labelled in the legend."""
         self.per_seed.setText(seed_lines_text([data for _, data in runs], self.METRIC))
-        self._draw([SeriesSource.of(label, data, self.METRIC, _bounds_of(data)) for label, data in runs],
-                   overlay=True)
+        self._draw(
+            [SeriesSource.of(label, data, self.METRIC, _bounds_of(data)) for label, data in runs],
+            overlay=True,
+        )
 
     def _draw(self, sources: list[SeriesSource], overlay: bool) -> None:
         self._sources, self._overlay = sources, overlay
@@ -146,16 +159,29 @@ class CurvesView(QWidget):
         self.smoothing_box.setDecimals(3)
         self.smoothing_box.setSingleStep(0.05)
         for widget in (self.smoothing_slider, self.smoothing_box):
-            widget.setToolTip("Exponential moving average weight (TensorBoard's smoothing), applied to the "
-                              "full-resolution mean before thinning; 0 is off. The raw mean stays faint.")
+            widget.setToolTip(
+                "Exponential moving average weight (TensorBoard's smoothing), applied to the "
+                "full-resolution mean before thinning; 0 is off. The raw mean stays faint."
+            )
         self.per_seed = QCheckBox("per-seed lines")
-        self.per_seed.setToolTip("Draw each kept seed (the run's first ones) faintly beneath the mean; "
-                                 "the mean and band are over all seeds.")
+        self.per_seed.setToolTip(
+            "Draw each kept seed (the run's first ones) faintly beneath the mean; "
+            "the mean and band are over all seeds."
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(_controls_row(self.metric_button, QLabel("x:"), self.x_axis, self.log_y,
-                                       QLabel("smoothing:"), self.smoothing_slider, self.smoothing_box,
-                                       self.per_seed))
+        layout.addLayout(
+            _controls_row(
+                self.metric_button,
+                QLabel("x:"),
+                self.x_axis,
+                self.log_y,
+                QLabel("smoothing:"),
+                self.smoothing_slider,
+                self.smoothing_box,
+                self.per_seed,
+            )
+        )
         self.plot_area = QVBoxLayout()
         self.plot_area.setSpacing(2)
         layout.addLayout(self.plot_area, 1)
@@ -166,10 +192,13 @@ class CurvesView(QWidget):
         self._known: list[str] = []
         self._placeholder = SeriesPlot()  # an empty plot until the first metric arrives
         self.plot_area.addWidget(self._placeholder)
-        self.x_axis.currentIndexChanged.connect(lambda _: self.set_x_axis(self.x_axis.currentData()))
+        self.x_axis.currentIndexChanged.connect(
+            lambda _: self.set_x_axis(self.x_axis.currentData())
+        )
         self.log_y.toggled.connect(self.set_log_y)
         self.smoothing_slider.valueChanged.connect(
-            lambda v: self.set_smoothing(v / SMOOTHING_SLIDER_STEPS))
+            lambda v: self.set_smoothing(v / SMOOTHING_SLIDER_STEPS)
+        )
         self.smoothing_box.valueChanged.connect(self.set_smoothing)
         self.per_seed.toggled.connect(self.set_per_seed)
 
@@ -200,8 +229,10 @@ class CurvesView(QWidget):
         self._learn_metrics()
         self.per_seed.setText(seed_lines_text([data for _, data in self._runs], None))
         for metric, plot in self.plots.items():
-            plot.draw([SeriesSource.of(label, data, metric) for label, data in self._runs],
-                      overlay=self._overlay)
+            plot.draw(
+                [SeriesSource.of(label, data, metric) for label, data in self._runs],
+                overlay=self._overlay,
+            )
 
     def _learn_metrics(self) -> None:
         seen = list(dict.fromkeys(m for _, data in self._runs for m in data.metrics()))
@@ -241,7 +272,9 @@ class CurvesView(QWidget):
             self.plot_area.removeWidget(plot)
             plot.hide()  # at once: deletion waits for the event loop
             plot.deleteLater()
-        self.plots = {metric: self.plots.get(metric) or self._new_plot(metric) for metric in metrics}
+        self.plots = {
+            metric: self.plots.get(metric) or self._new_plot(metric) for metric in metrics
+        }
         for index, metric in enumerate(metrics):
             self.plot_area.insertWidget(index, self.plots[metric], 1)
         first = next(iter(self.plots.values()), None)
@@ -293,8 +326,10 @@ class CurvesView(QWidget):
         weight = round(float(weight), 3)
         if not 0.0 <= weight <= MAX_WEIGHT:
             raise ValueError(f"smoothing weight must be in [0, {MAX_WEIGHT}]; got {weight}")
-        for widget, value in ((self.smoothing_box, weight),
-                              (self.smoothing_slider, round(weight * SMOOTHING_SLIDER_STEPS))):
+        for widget, value in (
+            (self.smoothing_box, weight),
+            (self.smoothing_slider, round(weight * SMOOTHING_SLIDER_STEPS)),
+        ):
             widget.blockSignals(True)
             widget.setValue(value)
             widget.blockSignals(False)

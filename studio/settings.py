@@ -16,7 +16,7 @@ APPLICATION = "studio"
 # Keys, in one place so that a rename cannot leave an orphan behind.
 GEOMETRY = "window/geometry"
 WINDOW_STATE = "window/state"
-SPLITTERS = "window/splitters/"       # + the splitter's name
+SPLITTERS = "window/splitters/"  # + the splitter's name
 TAB = "window/tab"
 THEME = "view/theme"
 FOLLOW_RUNS = "view/follow_runs"
@@ -24,11 +24,13 @@ WORKERS = "hardware/workers"
 LAST_SPEC = "config/last_spec"
 SPEC_FOLDER = "config/spec_folder"
 LAST_STORE = "store/last"
-EXPORT_FOLDER = "export/folder"   # the folder the last export wrote to
+EXPORT_FOLDER = "export/folder"  # the folder the last export wrote to
 
 
 def studio_settings() -> QSettings:
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+    return QSettings(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION
+    )
 
 
 def config_dir() -> Path:

@@ -99,7 +99,7 @@ class EmaSmoother:
         self.weight = check_weight(weight)
         self._length = 0
         self._input = np.empty(0)
-        self._state = np.empty(0)   # s after each position (carried over non-finite ones)
+        self._state = np.empty(0)  # s after each position (carried over non-finite ones)
         self._count = np.empty(0, dtype=np.int64)  # finite values up to each position
         self._output = np.empty(0)
 
@@ -116,7 +116,11 @@ class EmaSmoother:
         n = len(values)
         if self.weight == 0.0:
             return values.copy()
-        start = self._first_change(values) if changed_from is None else min(changed_from, self._length, n)
+        start = (
+            self._first_change(values)
+            if changed_from is None
+            else min(changed_from, self._length, n)
+        )
         if start < n or n != self._length:
             self._extend(values, start)
         if n and values[0] == values[-1] and np.all(values == values[0]):

@@ -146,14 +146,19 @@ class RunTile(QFrame):
         self.setLineWidth(2 if focused else 1)
         self.setFrameShadow(QFrame.Shadow.Plain if focused else QFrame.Shadow.Sunken)
         role = QPalette.ColorRole.Highlight if focused else QPalette.ColorRole.Mid
-        self.setStyleSheet(f"RunTile {{ border: {2 if focused else 1}px solid "
-                           f"{self.palette().color(role).name()}; border-radius: 3px; }}")
+        self.setStyleSheet(
+            f"RunTile {{ border: {2 if focused else 1}px solid "
+            f"{self.palette().color(role).name()}; border-radius: 3px; }}"
+        )
 
     def set_maximised(self, maximised: bool) -> None:
         self.maximised = maximised
         self.maximise_button.setText(RESTORE_TEXT if maximised else MAXIMISE_TEXT)
-        self.maximise_button.setToolTip("Back to all the runs in Watch (or double-click the header)" if maximised
-                                        else "Show this run alone in Watch (or double-click the header)")
+        self.maximise_button.setToolTip(
+            "Back to all the runs in Watch (or double-click the header)"
+            if maximised
+            else "Show this run alone in Watch (or double-click the header)"
+        )
 
     def mousePressEvent(self, event) -> None:
         self.clicked.emit(self)
@@ -180,16 +185,20 @@ class Welcome(QWidget):
         super().__init__(parent)
         self.buttons: dict[str, QCommandLinkButton] = {}
         heading = QLabel("<h2>Welcome to Tradeoff Studio</h2>")
-        text = QLabel("Choose an algorithm on the left, set its parameters and press <b>Run</b> (Ctrl+R). "
-                      "Runs appear here as they go, side by side (⤢ shows one alone); the queue below "
-                      "shows their progress.")
+        text = QLabel(
+            "Choose an algorithm on the left, set its parameters and press <b>Run</b> (Ctrl+R). "
+            "Runs appear here as they go, side by side (⤢ shows one alone); the queue below "
+            "shows their progress."
+        )
         text.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         layout.addWidget(heading)
         layout.addWidget(text)
         if examples:
-            layout.addWidget(QLabel("Or start from an example (it fills in the form; press Run to run it):"))
+            layout.addWidget(
+                QLabel("Or start from an example (it fills in the form; press Run to run it):")
+            )
         for example in examples:
             # A line or two each: with a dozen examples the full notes would bury the list.
             # A command link draws its title and its description with "&" as a mnemonic.
@@ -214,13 +223,13 @@ class TileGrid(QGridLayout):
 
 
 class WatchArea(QWidget):
-    run_focused = Signal(int)        # the user clicked a tile
+    run_focused = Signal(int)  # the user clicked a tile
     example_chosen = Signal(object)  # a Path, from the welcome
 
     def __init__(self, store: Store, examples: list[Example] = (), parent=None):
         super().__init__(parent)
         self.store = store
-        self.tiles: list[RunTile] = []   # least recently shown first
+        self.tiles: list[RunTile] = []  # least recently shown first
         self.maximised: RunTile | None = None
         self.columns = 1
         self.welcome = Welcome(list(examples))
@@ -294,8 +303,9 @@ class WatchArea(QWidget):
 
     def _least_wanted(self, keep: RunTile) -> RunTile:
         # Runs that are over go first; among equals, the one shown longest ago.
-        candidates = [t for t in self.tiles if t is not keep and not t.focused] or \
-                     [t for t in self.tiles if t is not keep]
+        candidates = [t for t in self.tiles if t is not keep and not t.focused] or [
+            t for t in self.tiles if t is not keep
+        ]
         over = [t for t in candidates if t.over]
         return (over or candidates)[0]
 
@@ -375,7 +385,11 @@ class WatchArea(QWidget):
         for index in range(self.grid.columnCount()):
             self.grid.setColumnStretch(index, 0)
             self.grid.setColumnMinimumWidth(index, 0)
-        shown = [self.maximised] if self.maximised is not None else sorted(self.tiles, key=lambda t: t.run_id)
+        shown = (
+            [self.maximised]
+            if self.maximised is not None
+            else sorted(self.tiles, key=lambda t: t.run_id)
+        )
         self.columns = columns = self._columns_wanted()
         # Oldest first, so a new run takes the next free place rather than shuffling all.
         for position, tile in enumerate(shown):
@@ -393,7 +407,9 @@ class WatchArea(QWidget):
             self.grid.setColumnMinimumWidth(column, TILE_MIN_WIDTH)
         others = len(self.tiles) - 1
         if self.maximised is not None and others:
-            self.alone_note.setText(f"Run {self.maximised.run_id} alone; {others} more run{'s' if others != 1 else ''} "
-                                    f"in Watch: {RESTORE_TEXT} or a double-click on its header shows them all.")
+            self.alone_note.setText(
+                f"Run {self.maximised.run_id} alone; {others} more run{'s' if others != 1 else ''} "
+                f"in Watch: {RESTORE_TEXT} or a double-click on its header shows them all."
+            )
         self.alone_note.setVisible(self.maximised is not None and others > 0)
         self._stack.setCurrentIndex(1 if self.tiles else 0)

@@ -92,8 +92,14 @@ class MainWindow(QMainWindow):
     run_selected = Signal(int)
     store_changed = Signal(object)
 
-    def __init__(self, store: Store, catalogue: Catalogue | None = None, hardware: dict | None = None,
-                 settings=None, parent=None):
+    def __init__(
+        self,
+        store: Store,
+        catalogue: Catalogue | None = None,
+        hardware: dict | None = None,
+        settings=None,
+        parent=None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Tradeoff Studio")
         self.resize(1400, 860)
@@ -127,12 +133,16 @@ class MainWindow(QMainWindow):
         self.setup_tabs.addTab(configure_page, "Configure")
         self.setup_tabs.addTab(_scrolled(self.hardware_panel), "Hardware")
         self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Validate the form and queue the run (Ctrl+R); it starts at once while "
-                                   "a worker is free.")
+        self.run_button.setToolTip(
+            "Validate the form and queue the run (Ctrl+R); it starts at once while "
+            "a worker is free."
+        )
         self.run_button.setEnabled(False)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Cancel the selected run, else the newest live one (Ctrl+.); what it "
-                                    "recorded stays in the store.")
+        self.stop_button.setToolTip(
+            "Cancel the selected run, else the newest live one (Ctrl+.); what it "
+            "recorded stays in the store."
+        )
         self.stop_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button, 2)
@@ -244,8 +254,13 @@ class MainWindow(QMainWindow):
 
     def _add_view_action(self, title: str, widget: QWidget) -> None:
         number = len(self._panel_actions) + 1
-        action = make_action(self, title, lambda w=widget: self.show_panel(w),
-                             f"Ctrl+{number}" if number <= 9 else None, f"Show the {title} panel")
+        action = make_action(
+            self,
+            title,
+            lambda w=widget: self.show_panel(w),
+            f"Ctrl+{number}" if number <= 9 else None,
+            f"Show the {title} panel",
+        )
         menu = self.actions.view_menu
         # Panels are listed in order above the separator that heads the view options.
         separator = next(a for a in menu.actions() if a.isSeparator())
@@ -292,8 +307,11 @@ class MainWindow(QMainWindow):
         still there, as typed, even where the new bounds refuse it)."""
         chosen = self.config.algorithm.id if self.config.algorithm is not None else None
         problem = self.config.problem.id if self.config.problem is not None else None
-        typed = {section: {name: (field.param, _typed(field)) for name, field in form.fields.items()}
-                 for section, form in self.config.forms().items() if section != "run"}
+        typed = {
+            section: {name: (field.param, _typed(field)) for name, field in form.fields.items()}
+            for section, form in self.config.forms().items()
+            if section != "run"
+        }
         self.catalogue = catalogue
         self.catalogue_pane.set_catalogue(catalogue)
         # Rebuilt quietly: passing through the first algorithm must not reach the pane
@@ -313,7 +331,10 @@ class MainWindow(QMainWindow):
                             _retype(field, value)
         finally:
             self.config.blockSignals(False)
-        if self.config.algorithm is not None and self.catalogue_pane.current_id != self.config.algorithm.id:
+        if (
+            self.config.algorithm is not None
+            and self.catalogue_pane.current_id != self.config.algorithm.id
+        ):
             self.catalogue_pane.select(self.config.algorithm.id)
         self._update_actions()
 
@@ -321,9 +342,13 @@ class MainWindow(QMainWindow):
         if self.catalogue is not None:
             # The cached list is shown; only its refresh failed.
             first_line = (message.splitlines() or [""])[0]
-            self.statusBar().showMessage(f"The catalogue could not be refreshed: {first_line}", 15_000)
+            self.statusBar().showMessage(
+                f"The catalogue could not be refreshed: {first_line}", 15_000
+            )
             return
-        self.catalogue_message.setText(f"<b>The catalogue could not be loaded.</b><pre>{html.escape(message)}</pre>")
+        self.catalogue_message.setText(
+            f"<b>The catalogue could not be loaded.</b><pre>{html.escape(message)}</pre>"
+        )
         self.catalogue_message.setStyleSheet("color: #c0392b;")
 
     def _hardware_loaded(self, hardware: dict) -> None:
@@ -348,7 +373,9 @@ class MainWindow(QMainWindow):
         running, waiting = len(self.queue.running()), len(self.queue.waiting())
         state = "idle" if not running and not waiting else f"{running} running, {waiting} waiting"
         workers = self.queue.workers
-        self.engine_state.setText(f"engine: {state}  ·  {workers} worker{'s' if workers != 1 else ''}")
+        self.engine_state.setText(
+            f"engine: {state}  ·  {workers} worker{'s' if workers != 1 else ''}"
+        )
 
     def start_run(self) -> QueueEntry | None:
         """Queue the form's spec; it starts at once while fewer than `workers` runs go."""
@@ -390,8 +417,11 @@ class MainWindow(QMainWindow):
         who = f"Run {entry.run_id}" if entry.run_id is not None else f"“{entry.title}”"
         if entry.state in ("failed", "interrupted"):
             # An interrupted run has no traceback: its reason is all that is known.
-            reason = entry.error or ("the engine stopped without finishing" if entry.state == "interrupted"
-                                     else "no message")
+            reason = entry.error or (
+                "the engine stopped without finishing"
+                if entry.state == "interrupted"
+                else "no message"
+            )
             text = f"{who} {entry.state}: {reason}"
             if entry.run_id is not None and entry.state == "failed":
                 text += f"  (full traceback in the history, or: tradeoff show {entry.run_id})"
@@ -421,7 +451,9 @@ class MainWindow(QMainWindow):
     # -- specs --------------------------------------------------------------------------
     def load_spec(self, path) -> bool:
         if self.catalogue is None:
-            self.statusBar().showMessage("The catalogue is still loading; try again in a moment.", 5000)
+            self.statusBar().showMessage(
+                "The catalogue is still loading; try again in a moment.", 5000
+            )
             return False
         self.setup_tabs.setCurrentIndex(0)
         return self.config.load_file(path)
@@ -434,14 +466,18 @@ class MainWindow(QMainWindow):
         """Switch to the store at `path`; anything that is not one is refused with a message."""
         in_flight = self.queue.in_flight()
         if in_flight:
-            self.show_message("Runs are still going",
-                              f"{len(in_flight)} run(s) of this window still write to {self.store.path}. "
-                              "Stop them or let them finish before switching stores.")
+            self.show_message(
+                "Runs are still going",
+                f"{len(in_flight)} run(s) of this window still write to {self.store.path}. "
+                "Stop them or let them finish before switching stores.",
+            )
             return False
         try:
             new_store = Store(path)  # refuses, untouched, any file that is not a store
         except StoreError as err:
-            self.show_message("Not a Tradeoff Studio store", f"{err}\n\nThe studio stays on {self.store.path}.")
+            self.show_message(
+                "Not a Tradeoff Studio store", f"{err}\n\nThe studio stays on {self.store.path}."
+            )
             return False
         old_store, self.store = self.store, new_store
         self.watch.set_store(new_store)
@@ -461,7 +497,9 @@ class MainWindow(QMainWindow):
     # -- comfort --------------------------------------------------------------------------
     def show_message(self, title: str, text: str) -> QMessageBox:
         """A message that does not block: the studio keeps working while it shows."""
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
         box.open()
         self.last_message = box
         return box
@@ -505,8 +543,10 @@ class MainWindow(QMainWindow):
                 self.queue.stop_all()
                 if self.queue.in_flight():
                     # The window closes once the engines have recorded their runs as cancelled.
-                    self.statusBar().showMessage(f"Stopping {len(self.queue.in_flight())} run(s); the window "
-                                                 "closes once they have stopped…")
+                    self.statusBar().showMessage(
+                        f"Stopping {len(self.queue.in_flight())} run(s); the window "
+                        "closes once they have stopped…"
+                    )
                     self._update_actions()
                     event.ignore()
                     return

@@ -11,8 +11,11 @@ from studio import settings as keys
 
 
 def _splitters(window) -> dict:
-    return {"main": window.main_splitter, "right": window.right_splitter,
-            "catalogue": window.catalogue_pane.splitter}
+    return {
+        "main": window.main_splitter,
+        "right": window.right_splitter,
+        "catalogue": window.catalogue_pane.splitter,
+    }
 
 
 def restore(window) -> None:

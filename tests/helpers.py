@@ -13,8 +13,9 @@ def engine_command(*args) -> list[str]:
 
 
 def run_engine(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run(engine_command(*args), capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        engine_command(*args), capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
+    )
 
 
 def write_spec(path: Path, text: str) -> Path:

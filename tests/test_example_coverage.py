@@ -8,9 +8,13 @@ from tests.helpers import EXAMPLES
 
 def test_every_registered_algorithm_has_a_valid_example():
     catalogue = Catalogue.live()
-    covered = {RunSpec.from_file(path, catalogue).algorithm for path in sorted(EXAMPLES.glob("*.toml"))}
+    covered = {
+        RunSpec.from_file(path, catalogue).algorithm for path in sorted(EXAMPLES.glob("*.toml"))
+    }
     # Classes the engine ships; tests may register their own (e.g. an algorithm that fails).
-    registered = {ident for ident, cls in algorithms().items() if cls.__module__.startswith("engine.")}
+    registered = {
+        ident for ident, cls in algorithms().items() if cls.__module__.startswith("engine.")
+    }
     assert len(registered) > 40  # the check is real: the labs were loaded
     assert sorted(registered - covered) == []
     assert covered <= registered

@@ -23,8 +23,10 @@ def _modules(package: str) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("package, nested", [("engine", "engine.labs.pareto.pd_morl"),
-                                             ("studio", "studio.history.panel")])
+@pytest.mark.parametrize(
+    "package, nested",
+    [("engine", "engine.labs.pareto.pd_morl"), ("studio", "studio.history.panel")],
+)
 def test_every_module_file_is_checked(package, nested):
     # Walking the packages without a prefix saw 12 of the 96 engine files and 41 of the 59
     # studio files: the modules of sub-packages were never imported.
@@ -35,17 +37,23 @@ def test_every_module_file_is_checked(package, nested):
 
 
 def _imports_after_loading(modules: list[str], extra: str = "") -> set[str]:
-    code = ("import sys, importlib\n"
-            f"for m in {modules!r}: importlib.import_module(m)\n"
-            f"{extra}\n"
-            "print('\\n'.join(sorted({n.split('.')[0] for n in sys.modules})))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    code = (
+        "import sys, importlib\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        f"{extra}\n"
+        "print('\\n'.join(sorted({n.split('.')[0] for n in sys.modules})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return set(result.stdout.split())
 
 
 def test_engine_and_every_lab_load_without_qt():
-    loaded = _imports_after_loading(_modules("engine"), "import engine.registry as r; r.algorithms()")
+    loaded = _imports_after_loading(
+        _modules("engine"), "import engine.registry as r; r.algorithms()"
+    )
     assert "torch" in loaded  # the check is real: the labs were imported
     assert not loaded & set(QT)
 
@@ -69,5 +77,9 @@ def test_no_forbidden_import_statement(package, forbidden):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
-            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names if n.split(".")[0] in forbidden]
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} {n}"
+                for n in names
+                if n.split(".")[0] in forbidden
+            ]
     assert not offenders

@@ -7,5 +7,9 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci_command = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
     assert ci_command in readme.splitlines()
-    start = [line for line in readme.splitlines() if line.endswith("tradeoff-studio") and "pip install" in line]
+    start = [
+        line
+        for line in readme.splitlines()
+        if line.endswith("tradeoff-studio") and "pip install" in line
+    ]
     assert len(start) == 1

@@ -22,12 +22,36 @@ _Z_975 = 1.959963984540054
 # 0.975 quantiles of Student's t for df = 1..30 (index df - 1), to 6 decimals.
 # Below ~30 df the asymptotic expansion loses accuracy, so these are tabulated.
 _T_975_TABLE = (
-    12.706205, 4.302653, 3.182446, 2.776445, 2.570582,
-    2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
-    2.200985, 2.178813, 2.160369, 2.144787, 2.131450,
-    2.119905, 2.109816, 2.100922, 2.093024, 2.085963,
-    2.079614, 2.073873, 2.068658, 2.063899, 2.059539,
-    2.055529, 2.051831, 2.048407, 2.045230, 2.042272,
+    12.706205,
+    4.302653,
+    3.182446,
+    2.776445,
+    2.570582,
+    2.446912,
+    2.364624,
+    2.306004,
+    2.262157,
+    2.228139,
+    2.200985,
+    2.178813,
+    2.160369,
+    2.144787,
+    2.131450,
+    2.119905,
+    2.109816,
+    2.100922,
+    2.093024,
+    2.085963,
+    2.079614,
+    2.073873,
+    2.068658,
+    2.063899,
+    2.059539,
+    2.055529,
+    2.051831,
+    2.048407,
+    2.045230,
+    2.042272,
 )
 
 
@@ -47,8 +71,7 @@ def t_quantile_975(df: float) -> float:
     if df <= len(_T_975_TABLE):
         if df != int(df):
             raise ValueError(
-                f"non-integer degrees of freedom <= {len(_T_975_TABLE)} "
-                f"are not supported; got {df}"
+                f"non-integer degrees of freedom <= {len(_T_975_TABLE)} are not supported; got {df}"
             )
         return _T_975_TABLE[int(df) - 1]
     if math.isinf(df):
@@ -155,7 +178,9 @@ def seed_aggregates(values) -> dict:
         ordered = np.sort(arr)
         out["min"], out["max"] = float(ordered[0]), float(ordered[-1])
     else:
-        ordered = order_statistics(arr, [k for _, below in ranks for k in (below, min(below + 1, n - 1))])
+        ordered = order_statistics(
+            arr, [k for _, below in ranks for k in (below, min(below + 1, n - 1))]
+        )
         out["min"], out["max"] = float(arr.min()), float(arr.max())
     for name, (position, below) in zip(QUANTILE_FIELDS, ranks):
         lo, hi = float(ordered[below]), float(ordered[min(below + 1, n - 1)])
@@ -236,11 +261,21 @@ def pool_aggregates(parts: list[dict]) -> dict:
     parts = [p for p in parts if len(np.asarray(p["step"]))]
     keys = ("n", "mean", "var", "min", "max", *QUANTILE_FIELDS)
     if not parts:
-        return {"step": np.zeros(0, dtype=np.int64), **{k: np.zeros(0) for k in keys}, "wall_time": np.zeros(0)}
+        return {
+            "step": np.zeros(0, dtype=np.int64),
+            **{k: np.zeros(0) for k in keys},
+            "wall_time": np.zeros(0),
+        }
     step = np.concatenate([np.asarray(p["step"], dtype=np.int64) for p in parts])
     cols = {k: np.concatenate([np.asarray(p[k], dtype=float) for p in parts]) for k in keys}
-    wall = np.concatenate([np.asarray(p["wall_time"], dtype=float) if "wall_time" in p
-                           else np.full(len(p["step"]), np.nan) for p in parts])
+    wall = np.concatenate(
+        [
+            np.asarray(p["wall_time"], dtype=float)
+            if "wall_time" in p
+            else np.full(len(p["step"]), np.nan)
+            for p in parts
+        ]
+    )
     order = np.argsort(step, kind="stable")
     step, wall = step[order], wall[order]
     cols = {k: v[order] for k, v in cols.items()}
@@ -259,9 +294,14 @@ def pool_aggregates(parts: list[dict]) -> dict:
         var = np.where(total > 1, m2 / np.where(total > 1, total - 1, 1), np.nan)
     low = np.where(some, cols["min"], np.inf)
     high = np.where(some, cols["max"], -np.inf)
-    pooled = {"step": steps, "n": total, "mean": mean, "var": var,
-              "min": np.where(total > 0, np.minimum.reduceat(low, starts), np.nan),
-              "max": np.where(total > 0, np.maximum.reduceat(high, starts), np.nan)}
+    pooled = {
+        "step": steps,
+        "n": total,
+        "mean": mean,
+        "var": var,
+        "min": np.where(total > 0, np.minimum.reduceat(low, starts), np.nan),
+        "max": np.where(total > 0, np.maximum.reduceat(high, starts), np.nan),
+    }
     ends = np.r_[starts[1:], len(step)]
     quantiles = np.full((len(steps), len(QUANTILES)), np.nan)
     knots_p = np.array([0.0, *QUANTILES, 1.0])
@@ -269,7 +309,9 @@ def pool_aggregates(parts: list[dict]) -> dict:
         rows = [j for j in range(a, b) if n[j] > 0]
         if not rows:
             continue
-        knots = np.array([[cols["min"][j], *(cols[q][j] for q in QUANTILE_FIELDS), cols["max"][j]] for j in rows])
+        knots = np.array(
+            [[cols["min"][j], *(cols[q][j] for q in QUANTILE_FIELDS), cols["max"][j]] for j in rows]
+        )
         if len(rows) == 1 or not np.isfinite(knots).all():
             quantiles[i] = knots[0, 1:-1] if len(rows) == 1 else np.nan
             continue

@@ -42,9 +42,7 @@ def _hypervolume_2d(pts: np.ndarray, ref: np.ndarray) -> float:
     return float(np.sum(widths * heights))
 
 
-def hypervolume(
-    points, reference_point, directions: Sequence[str] | None = None
-) -> float:
+def hypervolume(points, reference_point, directions: Sequence[str] | None = None) -> float:
     """Exact hypervolume of ``points`` [n, d] bounded by ``reference_point`` [d].
 
     Objectives are minimised unless ``directions`` gives ``"min"``/``"max"``
@@ -62,9 +60,7 @@ def hypervolume(
     """
     ref = np.array(reference_point, dtype=float)
     if ref.ndim != 1 or ref.size == 0:
-        raise ValueError(
-            f"reference_point must be a non-empty 1-D vector; got shape {ref.shape}"
-        )
+        raise ValueError(f"reference_point must be a non-empty 1-D vector; got shape {ref.shape}")
     if not np.all(np.isfinite(ref)):
         raise ValueError(f"reference_point must be finite; got {ref.tolist()}")
     d = ref.size

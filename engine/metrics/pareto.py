@@ -31,9 +31,7 @@ def _as_points(points, n_objectives: int | None = None) -> np.ndarray:
     if arr.ndim == 1 and arr.size == 0:
         arr = arr.reshape(0, n_objectives or 0)
     if arr.ndim != 2:
-        raise ValueError(
-            f"points must be a 2-D array of shape [n, d]; got shape {arr.shape}"
-        )
+        raise ValueError(f"points must be a 2-D array of shape [n, d]; got shape {arr.shape}")
     if n_objectives is not None and arr.shape[1] != n_objectives:
         raise ValueError(
             f"points have {arr.shape[1]} objectives but {n_objectives} "
@@ -52,9 +50,7 @@ def _maximise_mask(directions: Sequence[str]) -> np.ndarray:
     dirs = list(directions)
     bad = [d for d in dirs if d not in _VALID_DIRECTIONS]
     if bad:
-        raise ValueError(
-            f"directions must each be 'min' or 'max'; got invalid entries {bad!r}"
-        )
+        raise ValueError(f"directions must each be 'min' or 'max'; got invalid entries {bad!r}")
     return np.array([d == "max" for d in dirs], dtype=bool)
 
 
@@ -118,9 +114,7 @@ def _column_ranks(pts: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def pareto_front(
-    points, directions: Sequence[str] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def pareto_front(points, directions: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(front_points, indices)`` of the non-dominated points.
 
     ``front_points`` are the original (untransformed) rows as floats,

@@ -22,7 +22,7 @@ class DiffRow:
 
 
 def flatten_run(row: dict) -> dict[str, str]:
-    """"section.name" -> text for every spec value, then "hardware used.name" for the recorded hardware."""
+    """ "section.name" -> text for every spec value, then "hardware used.name" for the recorded hardware."""
     flat = {}
     spec = json.loads(row["spec_json"]) if row.get("spec_json") else {}
     for section, table in spec.items():

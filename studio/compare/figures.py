@@ -18,7 +18,9 @@ def common_metrics(datas: list[RunData]) -> list[str]:
     for data in datas:
         seen += [m for m in data.metrics() if m not in seen]
     everywhere = [m for m in seen if all(m in d.metrics() for d in datas)]
-    ordered = [m for m in PREFERRED_METRICS if m in everywhere] + [m for m in everywhere if m not in PREFERRED_METRICS]
+    ordered = [m for m in PREFERRED_METRICS if m in everywhere] + [
+        m for m in everywhere if m not in PREFERRED_METRICS
+    ]
     return ordered + [m for m in seen if m not in ordered]
 
 
@@ -26,12 +28,15 @@ def run_label(row: dict) -> str:
     return f"run {row['id']}: {row['name'] or row['algorithm']}"
 
 
-def comparison_figure(rows: dict[int, dict], datas: dict[int, RunData], metric: str,
-                      group_key: str = EACH_RUN) -> tuple[Figure, list[str], str]:
+def comparison_figure(
+    rows: dict[int, dict], datas: dict[int, RunData], metric: str, group_key: str = EACH_RUN
+) -> tuple[Figure, list[str], str]:
     """The figure, one note per curve (runs and seeds pooled, steps, or why it is not drawn),
     and the notice of how the runs were split into comparable sets ("" when they were not)."""
     specs = [(run_id, json.loads(rows[run_id]["spec_json"])) for run_id in rows]
-    title = metric_label(metric) if group_key == EACH_RUN else f"{metric_label(metric)} by {group_key}"
+    title = (
+        metric_label(metric) if group_key == EACH_RUN else f"{metric_label(metric)} by {group_key}"
+    )
     figure = Figure(title, "step", metric_label(metric))
     notes = []
     grouping = group_runs(specs, group_key)
@@ -51,8 +56,15 @@ def comparison_figure(rows: dict[int, dict], datas: dict[int, RunData], metric: 
         seeds = int(summary["n"].max())
         seeds_text = f"{seeds:,} seed{'s' if seeds != 1 else ''}"
         curve_label = label if group_key == EACH_RUN else f"{label} ({runs}, {seeds_text})"
-        figure.curves.append(Curve(curve_label, summary["steps"].astype(float), summary["mean"], summary["lo"],
-                                   summary["hi"]))
+        figure.curves.append(
+            Curve(
+                curve_label,
+                summary["steps"].astype(float),
+                summary["mean"],
+                summary["lo"],
+                summary["hi"],
+            )
+        )
         note = f"{curve_label}: {len(summary['steps'])} steps, {seeds_text} pooled"
         uneven = step_notice(run_ids, parts)
         if uneven:

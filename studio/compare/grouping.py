@@ -55,9 +55,12 @@ def value_text(value) -> str:
 
 
 def flat_spec(spec: dict) -> dict[str, str]:
-    """"section.name" -> value text for every value of a spec document."""
-    return {f"{section}.{name}": value_text(value)
-            for section in SECTIONS for name, value in spec.get(section, {}).items()}
+    """ "section.name" -> value text for every value of a spec document."""
+    return {
+        f"{section}.{name}": value_text(value)
+        for section in SECTIONS
+        for name, value in spec.get(section, {}).items()
+    }
 
 
 def group_keys(specs: list[dict]) -> list[str]:
@@ -138,14 +141,20 @@ def _group_label(key: str, flat: dict[str, str], flats: list[dict[str, str]]) ->
         return f"{key} = {NONE}"
     label = f"{key} = {flat[key]}"
     same = [f for f in flats if f.get(key) == flat[key]]
-    extra = [f"{k.partition('.')[2]} = {flat[k]}" for k in _grouped_keys(key, flat)
-             if k != key and len({f.get(k, ABSENT) for f in same}) > 1]
+    extra = [
+        f"{k.partition('.')[2]} = {flat[k]}"
+        for k in _grouped_keys(key, flat)
+        if k != key and len({f.get(k, ABSENT) for f in same}) > 1
+    ]
     return label + (f" ({', '.join(extra)})" if extra else "")
 
 
-def _telling_apart(identities: list[tuple], setting_keys: list[str], differing: list[str]) -> list[str]:
+def _telling_apart(
+    identities: list[tuple], setting_keys: list[str], differing: list[str]
+) -> list[str]:
     """As few of the differing keys as tell the sets apart, in order (problem.id, not also its means):
     what a set's label names. The notice lists them all."""
+
     def distinct(keys):
         columns = [setting_keys.index(k) for k in keys]
         return len({tuple(identity[c] for c in columns) for identity in identities})
@@ -166,7 +175,9 @@ def group_runs(run_specs: list[tuple[int, dict]], key: str) -> Grouping:
     group per run, nothing pooled.
     """
     if key == EACH_RUN:
-        return Grouping([ComparableSet("", [Group(f"run {run_id}", [run_id]) for run_id, _ in run_specs])], {})
+        return Grouping(
+            [ComparableSet("", [Group(f"run {run_id}", [run_id]) for run_id, _ in run_specs])], {}
+        )
     flats = [(run_id, flat_spec(spec)) for run_id, spec in run_specs]
     settings = [setting(flat, key) for _, flat in flats]
     setting_keys = sorted(dict.fromkeys(k for s in settings for k in s), key=_importance)
@@ -178,8 +189,11 @@ def group_runs(run_specs: list[tuple[int, dict]], key: str) -> Grouping:
         if len(values) > 1:
             differing[k] = values
     # A parameter only one of two algorithms (or problems) has is implied by their ids: not listed.
-    differing = {k: v for k, v in differing.items()
-                 if not (ABSENT in v and f"{k.partition('.')[0]}.id" in differing)}
+    differing = {
+        k: v
+        for k, v in differing.items()
+        if not (ABSENT in v and f"{k.partition('.')[0]}.id" in differing)
+    }
 
     label_keys = _telling_apart(distinct, setting_keys, list(differing))
     sets: dict[tuple, ComparableSet] = {}
@@ -219,8 +233,13 @@ def pooled_summary(parts) -> dict | None:
     n = np.asarray(pooled["n"], dtype=np.int64)
     mean = np.asarray(pooled["mean"], dtype=float)
     lo, hi = band_from_aggregate(n, mean, np.asarray(pooled["var"], dtype=float))
-    return {"steps": np.asarray(pooled["step"]), "mean": mean, "lo": np.asarray(lo, dtype=float),
-            "hi": np.asarray(hi, dtype=float), "n": n}
+    return {
+        "steps": np.asarray(pooled["step"]),
+        "mean": mean,
+        "lo": np.asarray(lo, dtype=float),
+        "hi": np.asarray(hi, dtype=float),
+        "n": n,
+    }
 
 
 def step_notice(run_ids: list[int], parts) -> str:

@@ -55,18 +55,21 @@ class ComparePanel(QWidget):
         self.metric_combo = QComboBox()
         self.metric_combo.setToolTip("The metric whose seed-mean curves are overlaid.")
         self.group_combo = QComboBox()
-        self.group_combo.setToolTip("Pool the seeds of all runs with the same value of this parameter "
-                                    "into one curve (mean and 95% band over every seed of the group). "
-                                    "Only runs that agree on everything else (problem, steps, algorithm, "
-                                    "dtype, ...) are pooled; the others are split into separate sets.")
+        self.group_combo.setToolTip(
+            "Pool the seeds of all runs with the same value of this parameter "
+            "into one curve (mean and 95% band over every seed of the group). "
+            "Only runs that agree on everything else (problem, steps, algorithm, "
+            "dtype, ...) are pooled; the others are split into separate sets."
+        )
         self.export_button = QPushButton("Export…")
         self.plot = plot_style.new_plot()
         self.split_notice = QLabel()
         self.split_notice.setWordWrap(True)
         self.split_notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         background, text, border = KIND_COLOURS["info"]
-        self.split_notice.setStyleSheet(f"background: {background}; color: {text}; border: 1px solid {border}; "
-                                        "padding: 4px;")
+        self.split_notice.setStyleSheet(
+            f"background: {background}; color: {text}; border: 1px solid {border}; padding: 4px;"
+        )
         self.split_notice.hide()
         self.notes = QLabel()
         self.notes.setWordWrap(True)
@@ -135,8 +138,11 @@ class ComparePanel(QWidget):
                 self.rows[run_id] = row
         self.run_ids = list(self.rows)
         self.datas = {run_id: RunData.from_store(self.store, run_id) for run_id in self.run_ids}
-        self.runs_label.setText("Comparing " + ", ".join(html.escape(run_label(r)) for r in self.rows.values())
-                                if self.rows else "Select runs in the history and press Compare.")
+        self.runs_label.setText(
+            "Comparing " + ", ".join(html.escape(run_label(r)) for r in self.rows.values())
+            if self.rows
+            else "Select runs in the history and press Compare."
+        )
         self._fill_combos()
         self._update_enabled()
         self.redraw()
@@ -199,7 +205,9 @@ class ComparePanel(QWidget):
         metric = self.metric_combo.currentText()
         if not self.rows or not metric:
             return Figure("", "step", metric or "")
-        figure, _, _ = comparison_figure(self.rows, self.datas, metric, self.group_combo.currentData() or EACH_RUN)
+        figure, _, _ = comparison_figure(
+            self.rows, self.datas, metric, self.group_combo.currentData() or EACH_RUN
+        )
         return figure
 
     def redraw(self, *_):
@@ -210,8 +218,9 @@ class ComparePanel(QWidget):
             self.notes.setText("")
             self.split_notice.hide()
             return
-        figure, notes, notice = comparison_figure(self.rows, self.datas, metric,
-                                                  self.group_combo.currentData() or EACH_RUN)
+        figure, notes, notice = comparison_figure(
+            self.rows, self.datas, metric, self.group_combo.currentData() or EACH_RUN
+        )
         draw_figure(self.plot, figure)
         self.notes.setText("; ".join(notes))
         self.split_notice.setText(notice)
@@ -223,7 +232,11 @@ class ComparePanel(QWidget):
         if left is None or right is None:
             self.diff_table.setRowCount(0)
             return
-        rows = diff_rows(flatten_run(self.rows[left]), flatten_run(self.rows[right]), self.only_differences.isChecked())
+        rows = diff_rows(
+            flatten_run(self.rows[left]),
+            flatten_run(self.rows[right]),
+            self.only_differences.isChecked(),
+        )
         self.diff_table.setHorizontalHeaderLabels(["key", f"run {left}", f"run {right}"])
         self.diff_table.setRowCount(len(rows))
         for i, row in enumerate(rows):

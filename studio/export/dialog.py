@@ -41,7 +41,7 @@ def stored_figure(store: Store, run_ids: list[int]) -> Figure:
     rows = {i: r for i, r in rows.items() if r is not None}
     datas = {i: RunData.from_store(store, i) for i in rows}
     if len(rows) == 1:
-        (run_id, row), = rows.items()
+        ((run_id, row),) = rows.items()
         return run_figure(datas[run_id], row["plot"], title=row["name"] or f"run {run_id}")
     metrics = common_metrics(list(datas.values()))
     if not metrics:
@@ -57,7 +57,9 @@ def default_stem(store: Store, run_ids: list[int]) -> str:
 
 
 class ExportDialog(QDialog):
-    def __init__(self, store: Store, run_ids, figure: Figure | None = None, folder=None, parent=None):
+    def __init__(
+        self, store: Store, run_ids, figure: Figure | None = None, folder=None, parent=None
+    ):
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.store = store
@@ -73,14 +75,18 @@ class ExportDialog(QDialog):
         self.size_combo = QComboBox()
         for key, size in render.SIZES.items():
             self.size_combo.addItem(size.label, key)
-        self.script_box = QCheckBox("CSV of the plotted values + matplotlib script that rebuilds the figure")
+        self.script_box = QCheckBox(
+            "CSV of the plotted values + matplotlib script that rebuilds the figure"
+        )
         self.script_box.setChecked(True)
         self.copy_button = QPushButton("Copy figure")
         self.copy_button.setToolTip("Copy the figure to the clipboard, as an image and as SVG.")
         self.data_csv = QCheckBox("CSV (long format: step, metric, seed, value; Pareto points too)")
         self.data_json = QCheckBox("JSON (spec, objectives, series, Pareto points)")
-        self.spec_box = QCheckBox(f"TOML spec{'s' if len(self.run_ids) > 1 else ''} that `tradeoff run` reproduces "
-                                  "(one file per run)")
+        self.spec_box = QCheckBox(
+            f"TOML spec{'s' if len(self.run_ids) > 1 else ''} that `tradeoff run` reproduces "
+            "(one file per run)"
+        )
         self.folder_edit = QLineEdit(str(folder or last_export_folder()))
         self.browse_button = QPushButton("Browse…")
         self.stem_edit = QLineEdit(default_stem(store, self.run_ids))
@@ -101,8 +107,10 @@ class ExportDialog(QDialog):
         figure_form.addRow("formats", formats)
         figure_form.addRow("size", self.size_combo)
         figure_form.addRow(self.script_box)
-        data_box = QGroupBox(f"Data of run{'s' if len(self.run_ids) > 1 else ''} "
-                             f"{', '.join(map(str, self.run_ids))} (written by `tradeoff export`)")
+        data_box = QGroupBox(
+            f"Data of run{'s' if len(self.run_ids) > 1 else ''} "
+            f"{', '.join(map(str, self.run_ids))} (written by `tradeoff export`)"
+        )
         data_layout = QVBoxLayout(data_box)
         data_layout.addWidget(self.data_csv)
         data_layout.addWidget(self.data_json)
@@ -152,17 +160,29 @@ class ExportDialog(QDialog):
         formats = [fmt for fmt, box in self.format_boxes.items() if box.isChecked()]
         try:
             if not self.figure.is_empty() and (formats or self.script_box.isChecked()):
-                self.written += export_figure(self.figure, folder, stem, self.size, formats,
-                                              with_script=self.script_box.isChecked())
+                self.written += export_figure(
+                    self.figure,
+                    folder,
+                    stem,
+                    self.size,
+                    formats,
+                    with_script=self.script_box.isChecked(),
+                )
             if self.spec_box.isChecked():
                 self.written += export_specs(self.store, self.run_ids, folder)
         except (OSError, ValueError) as err:
             self.errors.append(str(err))
         if self.written:
             studio_settings().setValue(EXPORT_FOLDER, str(folder))
-        data_formats = [fmt for fmt, box in (("csv", self.data_csv), ("json", self.data_json)) if box.isChecked()]
+        data_formats = [
+            fmt
+            for fmt, box in (("csv", self.data_csv), ("json", self.data_json))
+            if box.isChecked()
+        ]
         if data_formats and not self.errors:
-            pareto = {i for i in self.run_ids if (self.store.get_run(i) or {}).get("objectives_json")}
+            pareto = {
+                i for i in self.run_ids if (self.store.get_run(i) or {}).get("objectives_json")
+            }
             self.export_button.setEnabled(False)
             self.result.setText("writing the data files…")
             self.engine_export.start(data_files(self.run_ids, folder, data_formats, pareto))
@@ -183,8 +203,11 @@ class ExportDialog(QDialog):
         self._report()
 
     def _report(self) -> None:
-        lines = [f"wrote {len(self.written)} file{'s' if len(self.written) != 1 else ''}"
-                 + (f" to {self.written[0].parent}" if self.written else "") + ":"]
+        lines = [
+            f"wrote {len(self.written)} file{'s' if len(self.written) != 1 else ''}"
+            + (f" to {self.written[0].parent}" if self.written else "")
+            + ":"
+        ]
         lines += [f"  {p.name}" for p in self.written]
         lines += [f"error: {e}" for e in self.errors]
         self.result.setStyleSheet("color: #c0392b;" if self.errors else "")
@@ -200,7 +223,9 @@ def last_export_folder() -> Path:
 _open_dialog: list[ExportDialog] = []  # the one export dialog open, if any
 
 
-def open_export_dialog(parent, store: Store, run_ids, figure: Figure | None = None, folder=None) -> ExportDialog:
+def open_export_dialog(
+    parent, store: Store, run_ids, figure: Figure | None = None, folder=None
+) -> ExportDialog:
     """Show the export dialog (non-modal) for runs, with a given figure or the stored default.
 
     One at a time: a dialog already open is brought to the front, and, unless it is still
@@ -210,8 +235,9 @@ def open_export_dialog(parent, store: Store, run_ids, figure: Figure | None = No
     if _open_dialog:
         current = _open_dialog[0]
         if current.busy:
-            current.result.setText("still writing the data files of this export: "
-                                   "open the next export when it is done")
+            current.result.setText(
+                "still writing the data files of this export: open the next export when it is done"
+            )
             current.raise_()
             current.activateWindow()
             return current
@@ -220,7 +246,9 @@ def open_export_dialog(parent, store: Store, run_ids, figure: Figure | None = No
     dialog = ExportDialog(store, run_ids, figure, folder, parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     _open_dialog.append(dialog)
-    dialog.finished.connect(lambda _result, d=dialog: _open_dialog.remove(d) if d in _open_dialog else None)
+    dialog.finished.connect(
+        lambda _result, d=dialog: _open_dialog.remove(d) if d in _open_dialog else None
+    )
     dialog.show()
     dialog.raise_()
     return dialog

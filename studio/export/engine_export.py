@@ -20,12 +20,21 @@ STDERR_LINES_SHOWN = 5
 @dataclass(frozen=True)
 class DataFile:
     run_id: int
-    fmt: str          # "csv" or "json"
-    table: str        # "series" or "pareto" (CSV only)
+    fmt: str  # "csv" or "json"
+    table: str  # "series" or "pareto" (CSV only)
     path: Path
 
     def arguments(self, db_path) -> list[str]:
-        args = ["export", str(self.run_id), "--format", self.fmt, "--out", str(self.path), "--db", str(db_path)]
+        args = [
+            "export",
+            str(self.run_id),
+            "--format",
+            self.fmt,
+            "--out",
+            str(self.path),
+            "--db",
+            str(db_path),
+        ]
         if self.fmt == "csv":
             args += ["--table", self.table]
         return args
@@ -42,7 +51,9 @@ def data_files(run_ids, folder, formats=("csv",), pareto_runs=()) -> list[DataFi
             else:
                 files.append(DataFile(run_id, "csv", "series", folder / f"run-{run_id}-series.csv"))
                 if run_id in pareto_runs:
-                    files.append(DataFile(run_id, "csv", "pareto", folder / f"run-{run_id}-pareto.csv"))
+                    files.append(
+                        DataFile(run_id, "csv", "pareto", folder / f"run-{run_id}-pareto.csv")
+                    )
     return files
 
 
@@ -95,6 +106,8 @@ class EngineExport(QObject):
     def _failed_to_start(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart and self.process is not None:
             process, self.process = self.process, None
-            self._errors.append(f"{self._current.path.name}: the engine could not be started: {process.errorString()}")
+            self._errors.append(
+                f"{self._current.path.name}: the engine could not be started: {process.errorString()}"
+            )
             process.deleteLater()
             self._next()

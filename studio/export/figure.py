@@ -61,14 +61,22 @@ class Figure:
     panels: list[Figure] = field(default_factory=list)  # drawn side by side, one legend for all
 
     def is_empty(self) -> bool:
-        return (not any(len(c.steps) for c in self.curves) and not any(len(p.x) for p in self.points)
-                and all(panel.is_empty() for panel in self.panels))
+        return (
+            not any(len(c.steps) for c in self.curves)
+            and not any(len(p.x) for p in self.points)
+            and all(panel.is_empty() for panel in self.panels)
+        )
 
 
 def mean_curve(label: str, summary: dict) -> Curve:
     """A seed-mean curve from an `AggregateTable.summary()`-shaped dict (steps, mean, lo, hi)."""
-    return Curve(label, np.asarray(summary["steps"], dtype=float), np.asarray(summary["mean"], dtype=float),
-                 np.asarray(summary["lo"], dtype=float), np.asarray(summary["hi"], dtype=float))
+    return Curve(
+        label,
+        np.asarray(summary["steps"], dtype=float),
+        np.asarray(summary["mean"], dtype=float),
+        np.asarray(summary["lo"], dtype=float),
+        np.asarray(summary["hi"], dtype=float),
+    )
 
 
 def run_figure(data, plot_kind: str, metric: str | None = None, title: str = "") -> Figure:
@@ -82,7 +90,11 @@ def run_figure(data, plot_kind: str, metric: str | None = None, title: str = "")
         return _pareto_figure(data, title)
     if metric is None:
         metrics = data.metrics()
-        metric = REGRET_METRIC if plot_kind == "regret" else ("loss" if "loss" in metrics else next(iter(metrics), ""))
+        metric = (
+            REGRET_METRIC
+            if plot_kind == "regret"
+            else ("loss" if "loss" in metrics else next(iter(metrics), ""))
+        )
     figure = Figure(title or metric_label(metric), "step", metric_label(metric))
     statistics = data.statistics(metric)  # the aggregates over every seed, not only the kept ones
     if statistics is not None and statistics.rows:
@@ -102,8 +114,11 @@ def _pareto_figure(data, title: str) -> Figure:
     at_step = f"Pareto front at step {data.pareto_step}"
     if len(snapshot.points):
         at_step += f": {int(snapshot.on_front.sum())} of {len(snapshot.points)} non-dominated"
-    figure = Figure(f"{title}: {at_step}" if title else at_step,
-                    f"{names[0]} ({directions[0]})", f"{names[1]} ({directions[1]})")
+    figure = Figure(
+        f"{title}: {at_step}" if title else at_step,
+        f"{names[0]} ({directions[0]})",
+        f"{names[1]} ({directions[1]})",
+    )
     points = snapshot.points
     if points.ndim != 2 or points.shape[0] == 0 or points.shape[1] < 2:
         return figure
@@ -112,9 +127,14 @@ def _pareto_figure(data, title: str) -> Figure:
         figure.points = _projection(snapshot, (0, 1), reference, staircase=True)
         return figure
     for i, j in itertools.combinations(range(points.shape[1]), 2):
-        figure.panels.append(Figure(f"{names[j]} against {names[i]}", f"{names[i]} ({directions[i]})",
-                                    f"{names[j]} ({directions[j]})",
-                                    points=_projection(snapshot, (i, j), reference, staircase=False)))
+        figure.panels.append(
+            Figure(
+                f"{names[j]} against {names[i]}",
+                f"{names[i]} ({directions[i]})",
+                f"{names[j]} ({directions[j]})",
+                points=_projection(snapshot, (i, j), reference, staircase=False),
+            )
+        )
     return figure
 
 
@@ -122,13 +142,21 @@ def _projection(snapshot, axes: tuple[int, int], reference, staircase: bool) -> 
     i, j = axes
     points, on_front = snapshot.points, snapshot.on_front
     front = snapshot.front_order(i)
-    sets = [PointSet("dominated", points[~on_front, i], points[~on_front, j], DOMINATED),
-            PointSet("non-dominated", points[front, i], points[front, j], FRONT)]
+    sets = [
+        PointSet("dominated", points[~on_front, i], points[~on_front, j], DOMINATED),
+        PointSet("non-dominated", points[front, i], points[front, j], FRONT),
+    ]
     if staircase:
-        x, y = attainment_staircase(points[front][:, [i, j]], [snapshot.directions[i], snapshot.directions[j]])
+        x, y = attainment_staircase(
+            points[front][:, [i, j]], [snapshot.directions[i], snapshot.directions[j]]
+        )
         sets.append(PointSet("attainment surface", x, y, ATTAINMENT))
     if reference is not None:
-        sets.append(PointSet("reference point", np.array([reference[i]]), np.array([reference[j]]), REFERENCE))
+        sets.append(
+            PointSet(
+                "reference point", np.array([reference[i]]), np.array([reference[j]]), REFERENCE
+            )
+        )
     return sets
 
 
@@ -137,16 +165,31 @@ def figure_rows(figure: Figure) -> list[dict]:
     """One row per drawn point: series (legend label), kind, x, y, lo, hi (empty where none);
     for a figure of panels, each row also says its `panel` (0, 1, ... in drawing order)."""
     if figure.panels:
-        return [{"panel": index, **row} for index, panel in enumerate(figure.panels) for row in figure_rows(panel)]
+        return [
+            {"panel": index, **row}
+            for index, panel in enumerate(figure.panels)
+            for row in figure_rows(panel)
+        ]
     rows = []
     for curve in figure.curves:
         for i, (x, y) in enumerate(zip(curve.steps.tolist(), curve.mean.tolist())):
             lo = curve.lo[i] if curve.lo is not None else None
             hi = curve.hi[i] if curve.hi is not None else None
-            rows.append({"series": curve.label, "kind": curve.kind, "x": x, "y": y, "lo": lo, "hi": hi})
+            rows.append(
+                {"series": curve.label, "kind": curve.kind, "x": x, "y": y, "lo": lo, "hi": hi}
+            )
     for points in figure.points:
         for x, y in zip(points.x.tolist(), points.y.tolist()):
-            rows.append({"series": points.label, "kind": points.kind, "x": x, "y": y, "lo": None, "hi": None})
+            rows.append(
+                {
+                    "series": points.label,
+                    "kind": points.kind,
+                    "x": x,
+                    "y": y,
+                    "lo": None,
+                    "hi": None,
+                }
+            )
     return rows
 
 
@@ -163,6 +206,15 @@ def write_figure_csv(figure: Figure, path) -> Path:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(panel + list(CSV_COLUMNS))
         for row in figure_rows(figure):
-            writer.writerow([row[key] for key in panel] + [row["series"], row["kind"], _cell(row["x"]),
-                                                           _cell(row["y"]), _cell(row["lo"]), _cell(row["hi"])])
+            writer.writerow(
+                [row[key] for key in panel]
+                + [
+                    row["series"],
+                    row["kind"],
+                    _cell(row["x"]),
+                    _cell(row["y"]),
+                    _cell(row["lo"]),
+                    _cell(row["hi"]),
+                ]
+            )
     return path

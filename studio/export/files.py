@@ -23,8 +23,15 @@ def safe_name(text: str, fallback: str = "figure") -> str:
     return stem or fallback
 
 
-def export_figure(figure: Figure, folder, stem: str, size: render.FigureSize, formats=FIGURE_FORMATS,
-                  dpi: int = render.PNG_DPI, with_script: bool = True) -> list[Path]:
+def export_figure(
+    figure: Figure,
+    folder,
+    stem: str,
+    size: render.FigureSize,
+    formats=FIGURE_FORMATS,
+    dpi: int = render.PNG_DPI,
+    with_script: bool = True,
+) -> list[Path]:
     """Write `stem.<format>` for each format; with `with_script`, also `stem.csv` and `stem.py`.
 
     The script rebuilds the figure from the CSV (as `stem-matplotlib.png`).
@@ -33,7 +40,9 @@ def export_figure(figure: Figure, folder, stem: str, size: render.FigureSize, fo
     folder.mkdir(parents=True, exist_ok=True)
     unknown = [f for f in formats if f not in FIGURE_FORMATS]
     if unknown:
-        raise ValueError(f"unknown figure format {unknown[0]!r} (formats: {', '.join(FIGURE_FORMATS)})")
+        raise ValueError(
+            f"unknown figure format {unknown[0]!r} (formats: {', '.join(FIGURE_FORMATS)})"
+        )
     written = []
     for fmt in formats:
         path = folder / f"{stem}.{fmt}"
@@ -47,8 +56,12 @@ def export_figure(figure: Figure, folder, stem: str, size: render.FigureSize, fo
     if with_script:
         csv_path = write_figure_csv(figure, folder / f"{stem}.csv")
         script_path = folder / f"{stem}.py"
-        script_path.write_text(matplotlib_script(figure, size, csv_path.name, script_path.name,
-                                                 f"{stem}-matplotlib.png"), encoding="utf-8")
+        script_path.write_text(
+            matplotlib_script(
+                figure, size, csv_path.name, script_path.name, f"{stem}-matplotlib.png"
+            ),
+            encoding="utf-8",
+        )
         written += [csv_path, script_path]
     return written
 

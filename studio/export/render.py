@@ -116,8 +116,13 @@ def _set_title(item: pg.PlotItem, text: str, px: float, width: float | None = No
     item.layout.setRowFixedHeight(0, height)
 
 
-def draw_panel(item: pg.PlotItem, figure: Figure, font_pt: float = 10.0, line_scale: float = 1.0,
-               title: bool = True) -> list:
+def draw_panel(
+    item: pg.PlotItem,
+    figure: Figure,
+    font_pt: float = 10.0,
+    line_scale: float = 1.0,
+    title: bool = True,
+) -> list:
     """Draw `figure`'s curves and points into `item`: bands under their means, bounds dashed,
     Pareto points as the Pareto view draws them (`front_plot.FrontLayer`). Returns the legend
     entries, (sample item, label), for the caller to place."""
@@ -145,13 +150,19 @@ def draw_panel(item: pg.PlotItem, figure: Figure, font_pt: float = 10.0, line_sc
             item.addItem(lo)
             item.addItem(hi)
             item.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(*rgb, plot_style.BAND_ALPHA)))
-        line = pg.PlotDataItem(curve.steps, curve.mean, pen=pg.mkPen(rgb, width=width), antialias=True)
+        line = pg.PlotDataItem(
+            curve.steps, curve.mean, pen=pg.mkPen(rgb, width=width), antialias=True
+        )
         item.addItem(line)
         entries.append((line, curve.label))
     for i, curve in enumerate(bounds):
         rgb = plot_style.BOUND_COLOURS[i % len(plot_style.BOUND_COLOURS)]
-        line = pg.PlotDataItem(curve.steps, curve.mean, antialias=True,
-                               pen=pg.mkPen(rgb, width=width * 0.75, style=Qt.PenStyle.DashLine))
+        line = pg.PlotDataItem(
+            curve.steps,
+            curve.mean,
+            antialias=True,
+            pen=pg.mkPen(rgb, width=width * 0.75, style=Qt.PenStyle.DashLine),
+        )
         item.addItem(line)
         entries.append((line, curve.label))
     entries += _draw_points(item, figure, px / 12, line_scale)
@@ -217,7 +228,9 @@ def drawn_points(item: pg.PlotItem) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
-def points_in_scene(item: pg.PlotItem, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def points_in_scene(
+    item: pg.PlotItem, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """View coordinates of `item` mapped to scene coordinates, all at once."""
     t = item.getViewBox().childGroup.sceneTransform()
     return t.m11() * x + t.m21() * y + t.dx(), t.m12() * x + t.m22() * y + t.dy()
@@ -226,7 +239,11 @@ def points_in_scene(item: pg.PlotItem, x: np.ndarray, y: np.ndarray) -> tuple[np
 def _points_under(item: pg.PlotItem, rect: QRectF, margin: float = 2.0) -> int:
     sx, sy = points_in_scene(item, *drawn_points(item))
     r = rect.adjusted(-margin, -margin, margin, margin)
-    return int(np.count_nonzero((sx >= r.left()) & (sx <= r.right()) & (sy >= r.top()) & (sy <= r.bottom())))
+    return int(
+        np.count_nonzero(
+            (sx >= r.left()) & (sx <= r.right()) & (sy >= r.top()) & (sy <= r.bottom())
+        )
+    )
 
 
 def place_legend(item: pg.PlotItem, corners=LEGEND_CORNERS) -> str:
@@ -262,7 +279,9 @@ def place_legend(item: pg.PlotItem, corners=LEGEND_CORNERS) -> str:
     return "outside"
 
 
-def draw_figure(widget: pg.PlotWidget, figure: Figure, font_pt: float = 10.0, line_scale: float = 1.0) -> None:
+def draw_figure(
+    widget: pg.PlotWidget, figure: Figure, font_pt: float = 10.0, line_scale: float = 1.0
+) -> None:
     """Replace what `widget` shows with `figure` (one plot), its legend where it hides no data."""
     item = widget.getPlotItem()
     item.clear()
@@ -363,16 +382,23 @@ def _prepare_for_paper(item: pg.PlotItem) -> None:
     item.layout.setContentsMargins(4, 2, 4, 2)
 
 
-def _draw_panels(widget: pg.GraphicsLayoutWidget, figure: Figure, size: FigureSize, line_scale: float) -> None:
+def _draw_panels(
+    widget: pg.GraphicsLayoutWidget, figure: Figure, size: FigureSize, line_scale: float
+) -> None:
     """The figure's title across the top, its panels in a grid, and one legend for all of
     them in the grid's free cell, or in a column to the right where no cell is free."""
     px = size.font_pt * LAYOUT_DPI / 72
     layout = widget.ci
     columns = _panel_columns(len(figure.panels), size)
     rows = -(-len(figure.panels) // columns)
-    title = layout.addLabel(fitted_title(figure.title, px * 1.1, size.pixels[0] - 40), row=0, col=0,
-                            colspan=columns + (len(figure.panels) == rows * columns), color="#202020",
-                            size=f"{px * 1.1:.1f}px")
+    title = layout.addLabel(
+        fitted_title(figure.title, px * 1.1, size.pixels[0] - 40),
+        row=0,
+        col=0,
+        colspan=columns + (len(figure.panels) == rows * columns),
+        color="#202020",
+        size=f"{px * 1.1:.1f}px",
+    )
     title.setMaximumHeight(title.item.boundingRect().height() + 4)
     entries = []
     panels = []
@@ -411,7 +437,9 @@ def _draw_panels(widget: pg.GraphicsLayoutWidget, figure: Figure, size: FigureSi
 def _paper_legend(text_size: str, **options) -> pg.LegendItem:
     """A legend that scales with the figure (pyqtgraph's keeps its size on screen whatever the
     zoom, so a figure rendered at 300 dpi would get a legend three times too small)."""
-    legend = pg.LegendItem(labelTextColor=plot_style.AXIS_COLOUR, labelTextSize=text_size, **options)
+    legend = pg.LegendItem(
+        labelTextColor=plot_style.AXIS_COLOUR, labelTextSize=text_size, **options
+    )
     legend.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, False)
     return legend
 
@@ -441,7 +469,11 @@ def _paint(widget: pg.PlotWidget, painter: QPainter, target: QRectF) -> None:
     # Export mode makes scatter symbols paint as shapes at the target's resolution
     # instead of stamping pixmaps cached at screen resolution.
     items = [i for i in widget.scene().items() if hasattr(i, "setExportMode")]
-    opts = {"antialias": True, "background": QColor("white"), "resolutionScale": target.width() / source.width()}
+    opts = {
+        "antialias": True,
+        "background": QColor("white"),
+        "resolutionScale": target.width() / source.width(),
+    }
     for graphic in items:
         graphic.setExportMode(True, opts)
     try:
@@ -455,9 +487,13 @@ def render_image(figure: Figure, size: FigureSize, dpi: int = PNG_DPI) -> QImage
     widget = offscreen_plot(figure, size, line_scale=dpi / LAYOUT_DPI)
     size = sized_for(figure, size)
     try:
-        image = QImage(round(size.width_in * dpi), round(size.height_in * dpi), QImage.Format.Format_ARGB32)
+        image = QImage(
+            round(size.width_in * dpi), round(size.height_in * dpi), QImage.Format.Format_ARGB32
+        )
         image.fill(QColor("white"))
-        _set_dpi(image, _recording_dpi())  # paint at the axes' DPI; then label the file with the real one
+        _set_dpi(
+            image, _recording_dpi()
+        )  # paint at the axes' DPI; then label the file with the real one
         painter = QPainter(image)
         _paint(widget, painter, QRectF(image.rect()))
         painter.end()
@@ -503,8 +539,12 @@ def svg_bytes(figure: Figure, size: FigureSize) -> bytes:
         widget.deleteLater()
     text = bytes(buffer.data()).decode("utf-8")
     # Qt writes the size in millimetres rounded to whole ones; a paper figure wants the exact inches.
-    text = re.sub(r'<svg width="[^"]*" height="[^"]*"', f'<svg width="{size.width_in}in" height="{size.height_in}in"',
-                  text, count=1)
+    text = re.sub(
+        r'<svg width="[^"]*" height="[^"]*"',
+        f'<svg width="{size.width_in}in" height="{size.height_in}in"',
+        text,
+        count=1,
+    )
     return text.encode("utf-8")
 
 
@@ -521,8 +561,13 @@ def save_pdf(figure: Figure, path, size: FigureSize) -> Path:
     size = sized_for(figure, size)
     try:
         writer = QPdfWriter(str(path))
-        writer.setPageLayout(QPageLayout(QPageSize(QSizeF(size.width_in, size.height_in), QPageSize.Unit.Inch),
-                                         QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
+        writer.setPageLayout(
+            QPageLayout(
+                QPageSize(QSizeF(size.width_in, size.height_in), QPageSize.Unit.Inch),
+                QPageLayout.Orientation.Portrait,
+                QMarginsF(0, 0, 0, 0),
+            )
+        )
         writer.setResolution(_recording_dpi())
         writer.setCreator("Tradeoff Studio")
         writer.setTitle(figure.title)

@@ -91,14 +91,26 @@ fig.savefig(HERE / {output_name!r}, dpi=300)
 '''
 
 
-def matplotlib_script(figure: Figure, size: FigureSize, csv_name: str, script_name: str, output_name: str) -> str:
+def matplotlib_script(
+    figure: Figure, size: FigureSize, csv_name: str, script_name: str, output_name: str
+) -> str:
     """The script's text; `csv_name` and `output_name` are file names beside the script."""
     colours = ["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in PALETTE]
     # The title also appears inside the docstring, where quotes or backslashes would end or escape it.
     doc_title = figure.title.replace("\\", "/").replace('"', "'")
     size = sized_for(figure, size)
-    panels = [(p.title, p.x_label, p.y_label) for p in figure.panels] or [(figure.title, figure.x_label,
-                                                                            figure.y_label)]
-    return TEMPLATE.format(doc_title=doc_title, title=figure.title, panels=panels, csv_name=csv_name,
-                           script_name=script_name, output_name=output_name, width=size.width_in,
-                           height=size.height_in, font_pt=size.font_pt, colours=colours)
+    panels = [(p.title, p.x_label, p.y_label) for p in figure.panels] or [
+        (figure.title, figure.x_label, figure.y_label)
+    ]
+    return TEMPLATE.format(
+        doc_title=doc_title,
+        title=figure.title,
+        panels=panels,
+        csv_name=csv_name,
+        script_name=script_name,
+        output_name=output_name,
+        width=size.width_in,
+        height=size.height_in,
+        font_pt=size.font_pt,
+        colours=colours,
+    )

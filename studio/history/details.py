@@ -20,8 +20,15 @@ from PySide6.QtWidgets import (
 
 from studio.history.model import STATUS_COLOURS, RunRecord, duration_text
 
-HARDWARE_LABELS = {"device": "device", "device_name": "device name", "dtype": "dtype", "threads": "torch threads",
-                   "cores": "CPU cores", "torch_version": "torch", "host": "host"}
+HARDWARE_LABELS = {
+    "device": "device",
+    "device_name": "device name",
+    "dtype": "dtype",
+    "threads": "torch threads",
+    "cores": "CPU cores",
+    "torch_version": "torch",
+    "host": "host",
+}
 
 
 def _monospace(read_only: bool = True) -> QPlainTextEdit:
@@ -44,8 +51,8 @@ def parse_tags(text: str) -> list[str]:
 
 
 class RunDetails(QWidget):
-    tags_edited = Signal(int, list, list)   # run id, old tags, new tags
-    notes_edited = Signal(int, str)         # run id, new notes
+    tags_edited = Signal(int, list, list)  # run id, old tags, new tags
+    notes_edited = Signal(int, str)  # run id, new notes
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -55,7 +62,9 @@ class RunDetails(QWidget):
         self.title.setStyleSheet("font-weight: bold;")
         self.tags_edit = QLineEdit()
         self.tags_edit.setPlaceholderText("tags, separated by commas")
-        self.tags_edit.setToolTip("Edit the run's tags and press Enter or Apply; saved by `tradeoff tag`.")
+        self.tags_edit.setToolTip(
+            "Edit the run's tags and press Enter or Apply; saved by `tradeoff tag`."
+        )
         self.tags_button = QPushButton("Apply")
         self.notes_edit = QPlainTextEdit()
         self.notes_edit.setPlaceholderText("notes about this run")
@@ -105,9 +114,11 @@ class RunDetails(QWidget):
         colour = STATUS_COLOURS.get(r["status"], "#202020")
         seconds = record.duration(time.time())
         took = f", {duration_text(seconds)}" if seconds else ""
-        self.title.setText(f"Run {r['id']}: {html.escape(r['name'] or r['algorithm'] + ' on ' + r['problem'])} — "
-                           f"<span style='color:{colour}'>{html.escape(r['status'])}</span>"
-                           f" ({r.get('steps_done') or 0}/{r['steps']} steps{took})")
+        self.title.setText(
+            f"Run {r['id']}: {html.escape(r['name'] or r['algorithm'] + ' on ' + r['problem'])} — "
+            f"<span style='color:{colour}'>{html.escape(r['status'])}</span>"
+            f" ({r.get('steps_done') or 0}/{r['steps']} steps{took})"
+        )
         self.spec_view.setPlainText(r.get("spec_toml") or "")
         self.hardware_view.setPlainText(hardware_text(record.hardware))
         self.error_view.setPlainText(r.get("error") or "(no error)")
@@ -124,7 +135,9 @@ class RunDetails(QWidget):
 
     def _apply_tags(self) -> None:
         if self.record is not None:
-            self.tags_edited.emit(self.record.id, self.record.tags, parse_tags(self.tags_edit.text()))
+            self.tags_edited.emit(
+                self.record.id, self.record.tags, parse_tags(self.tags_edit.text())
+            )
 
     def _save_notes(self) -> None:
         if self.record is not None:

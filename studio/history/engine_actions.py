@@ -74,8 +74,12 @@ class EngineActions(QObject):
         process.deleteLater()
         ok = exit_status == QProcess.ExitStatus.NormalExit and exit_code == 0
         lines = err.splitlines()
-        errors = [line[len(ERROR_PREFIX):] for line in lines if line.startswith(ERROR_PREFIX)]
-        message = (out or err) if ok else (errors[-1] if errors else (lines[-1] if lines else f"exit code {exit_code}"))
+        errors = [line[len(ERROR_PREFIX) :] for line in lines if line.startswith(ERROR_PREFIX)]
+        message = (
+            (out or err)
+            if ok
+            else (errors[-1] if errors else (lines[-1] if lines else f"exit code {exit_code}"))
+        )
         self.done.emit(ok, message)
         self._next()
 

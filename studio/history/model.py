@@ -22,21 +22,44 @@ from engine.store import LIVE_STATUSES, Store
 from studio.compare.grouping import value_text
 from studio.history.summary import SummarySpec, run_mean_curve, summarise
 
-COLUMNS = ("status", "id", "name", "algorithm", "problem", "parameters", "seeds", "steps", "duration",
-           "device", "date", "tags", "notes")
+COLUMNS = (
+    "status",
+    "id",
+    "name",
+    "algorithm",
+    "problem",
+    "parameters",
+    "seeds",
+    "steps",
+    "duration",
+    "device",
+    "date",
+    "tags",
+    "notes",
+)
 NUMERIC = {"id", "seeds", "steps", "duration", "date"}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 2
-STATUS_COLOURS = {"queued": "#6a6a6a", "running": "#1f77b4", "finished": "#2ca02c", "failed": "#c0392b",
-                  "cancelled": "#8a6d00", "interrupted": "#b35900"}
+STATUS_COLOURS = {
+    "queued": "#6a6a6a",
+    "running": "#1f77b4",
+    "finished": "#2ca02c",
+    "failed": "#c0392b",
+    "cancelled": "#8a6d00",
+    "interrupted": "#b35900",
+}
 # The fields of `Store.run_states` whose change means the full row must be read again.
 REFETCH_ON = ("stored_status", "finished_at")
 
 
 def key_parameters(spec: dict) -> str:
     """The algorithm's and the problem's parameters, compact: "c=2.0 · means=[0.1, 0.5]"."""
-    parts = [f"{name}={value_text(value)}" for section in ("algorithm", "problem")
-             for name, value in spec.get(section, {}).items() if name != "id"]
+    parts = [
+        f"{name}={value_text(value)}"
+        for section in ("algorithm", "problem")
+        for name, value in spec.get(section, {}).items()
+        if name != "id"
+    ]
     return " · ".join(parts)
 
 
@@ -244,11 +267,17 @@ class RunTableModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section] if section < len(COLUMNS) else self.summaries[section - len(COLUMNS)].title
+            return (
+                COLUMNS[section]
+                if section < len(COLUMNS)
+                else self.summaries[section - len(COLUMNS)].title
+            )
         if role == Qt.ItemDataRole.ToolTipRole and section >= len(COLUMNS):
             spec = self.summaries[section - len(COLUMNS)]
-            return (f"{spec.title}: computed on the mean over seeds of {spec.metric} "
-                    "(at step: interpolated between recorded steps; area: trapezoid rule over steps)")
+            return (
+                f"{spec.title}: computed on the mean over seeds of {spec.metric} "
+                "(at step: interpolated between recorded steps; area: trapezoid rule over steps)"
+            )
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):

@@ -63,14 +63,17 @@ class RunHeader(QHeaderView):
         super().initStyleOptionForIndex(option, logical_index)
         if self.isSortIndicatorShown() and logical_index == self.sortIndicatorSection():
             ascending = self.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
-            option.sortIndicator = (QStyleOptionHeader.SortIndicator.SortUp if ascending
-                                    else QStyleOptionHeader.SortIndicator.SortDown)
+            option.sortIndicator = (
+                QStyleOptionHeader.SortIndicator.SortUp
+                if ascending
+                else QStyleOptionHeader.SortIndicator.SortDown
+            )
 
 
 class HistoryPanel(QWidget):
-    run_activated = Signal(int)       # "show this run" (double-click)
+    run_activated = Signal(int)  # "show this run" (double-click)
     compare_requested = Signal(list)  # run ids
-    export_requested = Signal(list)   # run ids
+    export_requested = Signal(list)  # run ids
     selection_changed = Signal(list)  # run ids, in table order
 
     def __init__(self, store: Store, parent=None):
@@ -82,13 +85,17 @@ class HistoryPanel(QWidget):
         self.actions = EngineActions(store.path, self)
 
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("filter: words in name, algorithm, parameters, tags, notes…")
+        self.filter_edit.setPlaceholderText(
+            "filter: words in name, algorithm, parameters, tags, notes…"
+        )
         self.filter_edit.setClearButtonEnabled(True)
         self.status_combo = QComboBox()
         self.status_combo.addItems([ALL_STATUSES, *STATUSES])
         self.status_combo.setToolTip("Show only runs with this status.")
         self.summary_button = QPushButton("Summary columns…")
-        self.summary_button.setToolTip("Add columns such as the final, best or area under the curve of a metric.")
+        self.summary_button.setToolTip(
+            "Add columns such as the final, best or area under the curve of a metric."
+        )
         self.compare_button = QPushButton("Compare")
         self.compare_button.setToolTip("Overlay the selected runs.")
         self.export_button = QPushButton("Export…")
@@ -138,7 +145,9 @@ class HistoryPanel(QWidget):
         self.filter_edit.textChanged.connect(self._filter_text)
         self.status_combo.currentTextChanged.connect(self._filter_status)
         self.summary_button.clicked.connect(self.choose_summaries)
-        self.compare_button.clicked.connect(lambda: self.compare_requested.emit(self.selected_ids()))
+        self.compare_button.clicked.connect(
+            lambda: self.compare_requested.emit(self.selected_ids())
+        )
         self.export_button.clicked.connect(lambda: self.export_requested.emit(self.selected_ids()))
         self.delete_button.clicked.connect(self.confirm_delete)
         self.table.doubleClicked.connect(self._activated)
@@ -190,8 +199,11 @@ class HistoryPanel(QWidget):
         for row in range(self.proxy.rowCount()):
             index = self.proxy.index(row, 0)
             if index.data(RUN_ID_ROLE) in wanted:
-                selection.select(index, QItemSelectionModel.SelectionFlag.Select
-                                 | QItemSelectionModel.SelectionFlag.Rows)
+                selection.select(
+                    index,
+                    QItemSelectionModel.SelectionFlag.Select
+                    | QItemSelectionModel.SelectionFlag.Rows,
+                )
 
     def _selection_changed(self, *_):
         ids = self.selected_ids()
@@ -228,8 +240,12 @@ class HistoryPanel(QWidget):
         if watched is self.table.viewport():
             if event.type() == QEvent.Type.MouseButtonPress:
                 self._pressed_run = self._run_at(event)
-            elif (event.type() == QEvent.Type.MouseButtonDblClick and event.button() == Qt.MouseButton.LeftButton
-                  and self._pressed_run is not None and self._run_at(event) != self._pressed_run):
+            elif (
+                event.type() == QEvent.Type.MouseButtonDblClick
+                and event.button() == Qt.MouseButton.LeftButton
+                and self._pressed_run is not None
+                and self._run_at(event) != self._pressed_run
+            ):
                 # Rows were inserted between the clicks: the run clicked is no longer under
                 # the pointer. Open it and keep it selected, never the row that moved in.
                 run_id = self._pressed_run
@@ -305,9 +321,12 @@ class HistoryPanel(QWidget):
             return
         names = ", ".join(map(str, ids))
         answer = QMessageBox.question(
-            self, "Delete runs",
+            self,
+            "Delete runs",
             f"Delete run{'s' if len(ids) > 1 else ''} {names} with all their records?\nThis cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
         if answer == QMessageBox.StandardButton.Yes:
             self.delete_runs(ids)
 

@@ -42,9 +42,14 @@ class RunFilterProxy(QSortFilterProxyModel):
         if not self.words:
             return True
         model = self.sourceModel()
-        haystack = " ".join(
-            str(model.data(model.index(source_row, COLUMNS.index(name), source_parent)) or "") for name in SEARCHED
-        ).lower() + " " + (record.row.get("notes") or "").lower()
+        haystack = (
+            " ".join(
+                str(model.data(model.index(source_row, COLUMNS.index(name), source_parent)) or "")
+                for name in SEARCHED
+            ).lower()
+            + " "
+            + (record.row.get("notes") or "").lower()
+        )
         return all(word in haystack for word in self.words)
 
     def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:

@@ -39,13 +39,15 @@ def default_direction(metric: str) -> str:
 @dataclass(frozen=True)
 class SummarySpec:
     metric: str
-    statistic: str            # a key of STATISTICS
-    direction: str = "min"    # what "best" means: "min" or "max"
-    step: int = 0             # for at_step
+    statistic: str  # a key of STATISTICS
+    direction: str = "min"  # what "best" means: "min" or "max"
+    step: int = 0  # for at_step
 
     def __post_init__(self):
         if self.statistic not in STATISTICS:
-            raise ValueError(f"statistic: unknown {self.statistic!r} (known: {', '.join(STATISTICS)})")
+            raise ValueError(
+                f"statistic: unknown {self.statistic!r} (known: {', '.join(STATISTICS)})"
+            )
         if self.direction not in ("min", "max"):
             raise ValueError(f"direction: must be 'min' or 'max', got {self.direction!r}")
 
@@ -58,7 +60,9 @@ class SummarySpec:
         return f"{self.metric} {STATISTICS[self.statistic]}"
 
 
-def seed_mean(steps: np.ndarray, seeds: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def seed_mean(
+    steps: np.ndarray, seeds: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Recorded steps and the mean over seeds, from rows as `Store.series_arrays` gives them.
 
     Rows of no seed (theory bounds, seed < 0) are left out; a step some seeds lack
@@ -80,7 +84,9 @@ def run_mean_curve(store, run_id: int, metric: str) -> tuple[np.ndarray, np.ndar
     the run has them, else the mean of its per-seed values."""
     aggregates = store.aggregate_arrays(run_id, metric)
     if len(aggregates["step"]):
-        return np.asarray(aggregates["step"], dtype=np.int64), np.asarray(aggregates["mean"], dtype=float)
+        return np.asarray(aggregates["step"], dtype=np.int64), np.asarray(
+            aggregates["mean"], dtype=float
+        )
     return seed_mean(*store.series_arrays(run_id, metric))
 
 

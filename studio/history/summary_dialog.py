@@ -31,11 +31,13 @@ class SummaryColumnsDialog(QDialog):
             self.statistic.addItem(label, key)
         self.direction = QComboBox()
         self.direction.addItems(["min", "max"])
-        self.direction.setToolTip("What \"best\" means for this metric: the smallest (min) or largest (max) mean.")
+        self.direction.setToolTip(
+            'What "best" means for this metric: the smallest (min) or largest (max) mean.'
+        )
         self.step = QSpinBox()
         self.step.setRange(1, 100_000_000)
         self.step.setValue(1000)
-        self.step.setToolTip("For \"at step\": the seed-mean interpolated at this step.")
+        self.step.setToolTip('For "at step": the seed-mean interpolated at this step.')
         self.add_button = QPushButton("Add column")
         self.columns = QListWidget()
         self.remove_button = QPushButton("Remove selected")
@@ -44,7 +46,9 @@ class SummaryColumnsDialog(QDialog):
         form.addRow("statistic", self.statistic)
         form.addRow("best is", self.direction)
         form.addRow("step", self.step)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.add_button)
@@ -56,7 +60,9 @@ class SummaryColumnsDialog(QDialog):
         layout.addWidget(self.columns)
         layout.addWidget(self.remove_button)
         layout.addWidget(buttons)
-        self.metric.currentTextChanged.connect(lambda m: self.direction.setCurrentText(default_direction(m)))
+        self.metric.currentTextChanged.connect(
+            lambda m: self.direction.setCurrentText(default_direction(m))
+        )
         self.statistic.currentIndexChanged.connect(self._enable_fields)
         self.add_button.clicked.connect(self.add_current)
         self.remove_button.clicked.connect(self._remove_selected)
@@ -76,7 +82,9 @@ class SummaryColumnsDialog(QDialog):
         metric = self.metric.currentText().strip()
         if not metric:
             return None
-        return SummarySpec(metric, self.statistic.currentData(), self.direction.currentText(), self.step.value())
+        return SummarySpec(
+            metric, self.statistic.currentData(), self.direction.currentText(), self.step.value()
+        )
 
     def add_current(self) -> None:
         spec = self.current_spec()

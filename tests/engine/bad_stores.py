@@ -120,19 +120,36 @@ def new_store_in_read_only_folder(folder: Path) -> Path:
 NOT_OURS = "is an SQLite database but not a Tradeoff Studio store"
 BAD_FILES = {
     "other program's database": (other_program_database, f"{NOT_OURS} (no meta or runs table)"),
-    "other program's WAL database": (other_program_wal_database, f"{NOT_OURS} (no meta or runs table)"),
-    "newer schema": (newer_store, f"store schema version 99 is newer than this program's ({SCHEMA_VERSION})"),
+    "other program's WAL database": (
+        other_program_wal_database,
+        f"{NOT_OURS} (no meta or runs table)",
+    ),
+    "newer schema": (
+        newer_store,
+        f"store schema version 99 is newer than this program's ({SCHEMA_VERSION})",
+    ),
     "random bytes": (random_bytes, "is not a Tradeoff Studio store (not an SQLite database)"),
-    "SQLite header over noise": (sqlite_header_then_noise, "is not a Tradeoff Studio store (not an SQLite database)"),
-    "damaged SQLite file": (damaged_database, "is not a readable SQLite database (database disk image is malformed)"),
+    "SQLite header over noise": (
+        sqlite_header_then_noise,
+        "is not a Tradeoff Studio store (not an SQLite database)",
+    ),
+    "damaged SQLite file": (
+        damaged_database,
+        "is not a readable SQLite database (database disk image is malformed)",
+    ),
     "empty file not named .db": (empty_text_file, "is an empty file that is not a store"),
-    "empty database of another program": (empty_claimed_database, f"{NOT_OURS} (no meta or runs table)"),
+    "empty database of another program": (
+        empty_claimed_database,
+        f"{NOT_OURS} (no meta or runs table)",
+    ),
     "a folder": (a_folder, "is a folder, not a store file"),
     "missing folder": (in_a_missing_folder, "cannot be made: the folder {parent} does not exist"),
     "read-only file": (read_only_store, "is read-only"),
     "read-only folder": (store_in_read_only_folder, "is in a read-only folder ({parent})"),
-    "new store in a read-only folder": (new_store_in_read_only_folder,
-                                        "cannot be made: the folder {parent} is read-only"),
+    "new store in a read-only folder": (
+        new_store_in_read_only_folder,
+        "cannot be made: the folder {parent} is read-only",
+    ),
 }
 
 
@@ -145,15 +162,21 @@ def make_bad_file(kind: str, folder: Path) -> tuple[Path, str]:
 
 def folder_contents(folder: Path) -> dict[str, str]:
     """Every file under `folder` (side files such as -wal and -shm included) with its SHA-256."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "folder"
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def see_permissions_as_a_user(monkeypatch) -> None:
     """Read-only files and folders as an ordinary user sees them, also where tests run as root
     (root may write a file whatever its mode, so `os.access` would say writable)."""
     if os.geteuid() == 0:
-        monkeypatch.setattr(store_file, "_writable", lambda path: bool(os.stat(path).st_mode & 0o200))
+        monkeypatch.setattr(
+            store_file, "_writable", lambda path: bool(os.stat(path).st_mode & 0o200)
+        )
 
 
 def restore_permissions(folder: Path) -> None:

@@ -35,17 +35,22 @@ device = "cpu"
 
 # 3 checkpoints x 5 seeds, by hand: a NaN at step 2, ties at step 3.
 STEPS = np.array([1, 2, 3])
-TABLE = np.array([[0.5, 1.0, 2.0, 4.0, 8.0],
-                  [-3.0, np.nan, 7.5, 0.25, 1.0],
-                  [2.0, 2.0, 2.0, 5.0, -1.0]])
+TABLE = np.array(
+    [[0.5, 1.0, 2.0, 4.0, 8.0], [-3.0, np.nan, 7.5, 0.25, 1.0], [2.0, 2.0, 2.0, 5.0, -1.0]]
+)
 
 
 def numpy_aggregates(values) -> dict:
     """The reference: numpy's own functions on the non-NaN values."""
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]
-    out = {"n": len(v), "mean": v.mean(), "var": v.var(ddof=1) if len(v) > 1 else math.nan,
-           "min": v.min(), "max": v.max()}
+    out = {
+        "n": len(v),
+        "mean": v.mean(),
+        "var": v.var(ddof=1) if len(v) > 1 else math.nan,
+        "min": v.min(),
+        "max": v.max(),
+    }
     out.update({f"q{round(q * 100):02d}": np.quantile(v, q) for q in QUANTILES})
     return out
 
@@ -68,7 +73,9 @@ def test_aggregates_of_a_hand_made_table_equal_numpy():
     assert step2["q95"] == pytest.approx(1 + 0.85 * 6.5)
 
 
-@pytest.mark.parametrize("size", [1001, 40_001])  # sorted, and partitioned around each rank (> SORT_UP_TO)
+@pytest.mark.parametrize(
+    "size", [1001, 40_001]
+)  # sorted, and partitioned around each rank (> SORT_UP_TO)
 def test_float32_values_give_the_quantiles_of_their_float64_values(size):
     from engine.metrics.aggregate import SORT_UP_TO
 
@@ -86,7 +93,11 @@ def test_order_statistics_are_those_of_a_sort():
     from engine.metrics.aggregate import order_statistics
 
     rng = np.random.default_rng(8)
-    for values in (rng.standard_normal(9999), rng.integers(0, 5, 1000).astype(float), np.array([3.0])):
+    for values in (
+        rng.standard_normal(9999),
+        rng.integers(0, 5, 1000).astype(float),
+        np.array([3.0]),
+    ):
         ranks = sorted(set(rng.integers(0, len(values), 12).tolist() + [0, len(values) - 1]))
         got = order_statistics(values, ranks)
         assert got[ranks].tolist() == np.sort(values)[ranks].tolist()
@@ -106,15 +117,23 @@ def test_band_from_aggregate_is_the_t_band_and_collapses_at_one_seed():
     half = t_quantile_975(3) * math.sqrt(2.0 / 4)
     assert (lo, hi) == (pytest.approx(1.0 - half, rel=1e-15), pytest.approx(1.0 + half, rel=1e-15))
     assert band_from_aggregate(1, 3.0, float("nan")) == (3.0, 3.0)
-    lo, hi = band_from_aggregate(np.array([3, 3, 0]), np.array([1.0, 1.0, np.nan]), np.array([-1e-18, 0.0, np.nan]))
-    assert lo[:2].tolist() == [1.0, 1.0] and hi[:2].tolist() == [1.0, 1.0]  # a rounding residue below 0 is 0
+    lo, hi = band_from_aggregate(
+        np.array([3, 3, 0]), np.array([1.0, 1.0, np.nan]), np.array([-1e-18, 0.0, np.nan])
+    )
+    assert lo[:2].tolist() == [1.0, 1.0] and hi[:2].tolist() == [
+        1.0,
+        1.0,
+    ]  # a rounding residue below 0 is 0
     assert math.isnan(lo[2]) and math.isnan(hi[2])
 
 
 def _arrays(table, steps=STEPS, first_seed=0):
     rows = [seed_aggregates(r) for r in table]
-    return {"step": np.asarray(steps), **{f: np.array([r[f] for r in rows], dtype=float) for f in AGGREGATE_FIELDS},
-            "wall_time": np.zeros(len(steps))}
+    return {
+        "step": np.asarray(steps),
+        **{f: np.array([r[f] for r in rows], dtype=float) for f in AGGREGATE_FIELDS},
+        "wall_time": np.zeros(len(steps)),
+    }
 
 
 def test_pooling_split_halves_gives_the_aggregate_of_the_whole():
@@ -131,8 +150,11 @@ def test_pooling_split_halves_gives_the_aggregate_of_the_whole():
     assert pooled["max"].tolist() == reference["max"].tolist()
     # a mean far from zero against the spread: both variances lose digits to rounding alike
     offset = whole + 1e6
-    np.testing.assert_allclose(pool_aggregates([_arrays(offset[:, :40]), _arrays(offset[:, 40:])])["var"],
-                               _arrays(offset)["var"], rtol=1e-9)
+    np.testing.assert_allclose(
+        pool_aggregates([_arrays(offset[:, :40]), _arrays(offset[:, 40:])])["var"],
+        _arrays(offset)["var"],
+        rtol=1e-9,
+    )
     # quantiles are approximate: near the whole's (the parts come from one distribution)
     spread = reference["q75"] - reference["q25"]
     for field in ("q05", "q25", "q50", "q75", "q95"):
@@ -156,7 +178,9 @@ def test_pooling_one_part_gives_it_back_and_parts_may_lack_steps():
 
 def _store(tmp_path, spec=SPEC):
     store = Store(tmp_path / "a.db")
-    return store, store.create_run(RunSpec.from_toml(spec, Catalogue.live()), family="bandits", plot="regret")
+    return store, store.create_run(
+        RunSpec.from_toml(spec, Catalogue.live()), family="bandits", plot="regret"
+    )
 
 
 def test_aggregate_rows_round_trip_with_cursor_and_arrays(tmp_path):
@@ -196,10 +220,17 @@ def _schema_4(path):
 
 def test_migration_from_schema_4_computes_aggregates_equal_to_numpy(tmp_path):
     store, run_id = _store(tmp_path)
-    other = store.create_run(RunSpec.from_toml(SPEC, Catalogue.live()), family="bandits", plot="regret")
+    other = store.create_run(
+        RunSpec.from_toml(SPEC, Catalogue.live()), family="bandits", plot="regret"
+    )
     # how schema-4 engines wrote: packed blocks of every seed (two flushes), a bound
-    store.append(run_id, blocks=[Block("r", 0, STEPS[:2], TABLE[:2], np.array([0.5, 1.0])),
-                                 Block("regret_upper_bound", BOUND_SEED, STEPS, np.ones((3, 1)), np.zeros(3))])
+    store.append(
+        run_id,
+        blocks=[
+            Block("r", 0, STEPS[:2], TABLE[:2], np.array([0.5, 1.0])),
+            Block("regret_upper_bound", BOUND_SEED, STEPS, np.ones((3, 1)), np.zeros(3)),
+        ],
+    )
     store.append(run_id, blocks=[Block("r", 0, STEPS[2:], TABLE[2:], np.array([1.5]))])
     # and one value per row (`series_rows`), seeds in separate blocks
     store.append(other, series_rows=[("m", 1, seed, float(seed) ** 2, 0.25) for seed in range(4)])
@@ -218,14 +249,24 @@ def test_migration_from_schema_4_computes_aggregates_equal_to_numpy(tmp_path):
         want = numpy_aggregates(row)
         for field in AGGREGATE_FIELDS:
             assert _close(float(arrays[field][i]), float(want[field])), (i, field)
-    assert store.aggregate_arrays(run_id, "regret_upper_bound")["step"].size == 0  # bounds are not aggregated
+    assert (
+        store.aggregate_arrays(run_id, "regret_upper_bound")["step"].size == 0
+    )  # bounds are not aggregated
     m = store.aggregate_arrays(other, "m")
-    assert m["n"].tolist() == [4] and m["mean"][0] == pytest.approx(14 / 4) and m["q50"][0] == pytest.approx(2.5)
+    assert (
+        m["n"].tolist() == [4]
+        and m["mean"][0] == pytest.approx(14 / 4)
+        and m["q50"][0] == pytest.approx(2.5)
+    )
     assert store.get_run(run_id)["kept_seeds"] is None  # old runs kept every seed
     # once: opening again computes nothing more
     before = store.conn.execute("SELECT count(*) FROM series_aggregates").fetchone()[0]
     store.close()
-    assert Store(path).conn.execute("SELECT count(*) FROM series_aggregates").fetchone()[0] == before == 4
+    assert (
+        Store(path).conn.execute("SELECT count(*) FROM series_aggregates").fetchone()[0]
+        == before
+        == 4
+    )
 
 
 def test_migration_skips_a_damaged_block_and_opens(tmp_path):
@@ -243,10 +284,18 @@ def test_migration_skips_a_damaged_block_and_opens(tmp_path):
 
 def test_kept_seeds_is_stored_only_when_fewer_than_all_seeds_are_kept(tmp_path):
     store, all_kept = _store(tmp_path)  # default 100 >= 5 seeds
-    few = store.create_run(RunSpec.from_toml(SPEC.replace("steps = 3", "steps = 3\nkeep_seeds = 2"),
-                                             Catalogue.live()), family="bandits", plot="regret")
-    every = store.create_run(RunSpec.from_toml(SPEC.replace("steps = 3", 'steps = 3\nkeep_seeds = "all"'),
-                                               Catalogue.live()), family="bandits", plot="regret")
+    few = store.create_run(
+        RunSpec.from_toml(SPEC.replace("steps = 3", "steps = 3\nkeep_seeds = 2"), Catalogue.live()),
+        family="bandits",
+        plot="regret",
+    )
+    every = store.create_run(
+        RunSpec.from_toml(
+            SPEC.replace("steps = 3", 'steps = 3\nkeep_seeds = "all"'), Catalogue.live()
+        ),
+        family="bandits",
+        plot="regret",
+    )
     assert [store.get_run(i)["kept_seeds"] for i in (all_kept, few, every)] == [None, 2, None]
 
 
@@ -295,7 +344,9 @@ def test_a_real_run_stores_aggregates_equal_to_those_of_every_seed(tmp_path):
         assert seeds.tolist() == list(range(150))
         summary = seed_summary(table, axis=1)
         stored = store.aggregate_arrays(default, metric)
-        assert stored["step"].tolist() == steps.tolist() and stored["n"].tolist() == [150] * len(steps)
+        assert stored["step"].tolist() == steps.tolist() and stored["n"].tolist() == [150] * len(
+            steps
+        )
         lo, hi = band_from_aggregate(stored["n"], stored["mean"], stored["var"])
         np.testing.assert_allclose(stored["mean"], summary["mean"], rtol=1e-9)
         np.testing.assert_allclose(lo, summary["lo"], rtol=1e-9)
@@ -303,12 +354,18 @@ def test_a_real_run_stores_aggregates_equal_to_those_of_every_seed(tmp_path):
         for row, values in zip(range(len(steps)), table):
             want = numpy_aggregates(values)
             for field in AGGREGATE_FIELDS:
-                assert _close(float(stored[field][row]), float(want[field]), rel=1e-9), (metric, row, field)
+                assert _close(float(stored[field][row]), float(want[field]), rel=1e-9), (
+                    metric,
+                    row,
+                    field,
+                )
         # the default run kept the first 100 seeds, value for value the same as the full run's
         kept_steps, kept, kept_seeds = _per_seed_table(store, default, metric)
         assert kept_seeds.tolist() == list(range(100))
         np.testing.assert_array_equal(kept, table[:, :100])
-    assert store.get_run(default)["kept_seeds"] == 100 and store.get_run(every)["kept_seeds"] is None
+    assert (
+        store.get_run(default)["kept_seeds"] == 100 and store.get_run(every)["kept_seeds"] is None
+    )
     bounds = store.series(default, "regret_upper_bound")
     assert list(bounds) == [BOUND_SEED]  # bounds stay per-seed blocks
 
@@ -321,8 +378,12 @@ def test_keep_seeds_3_stores_three_seeds_and_aggregates_all(tmp_path):
     assert set(store.aggregate_arrays(run_id, "cumulative_regret")["n"].tolist()) == {150}
     nothing = _run(store, "keep_seeds = 0")
     assert store.series_arrays(nothing, "cumulative_regret")[0].size == 0
-    assert store.metrics_of(nothing) == ["best_arm_fraction", "cumulative_regret", "regret_lower_bound",
-                                         "regret_upper_bound"]
+    assert store.metrics_of(nothing) == [
+        "best_arm_fraction",
+        "cumulative_regret",
+        "regret_lower_bound",
+        "regret_upper_bound",
+    ]
 
 
 def test_the_device_aggregates_equal_numpy_on_any_device():
@@ -334,8 +395,14 @@ def test_the_device_aggregates_equal_numpy_on_any_device():
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rng = np.random.default_rng(5)
-    cases = [*TABLE, rng.standard_normal(1000), np.array([np.nan, np.nan]), np.array([np.nan, 4.0]), np.zeros(0),
-             np.array([1.0, np.inf, 2.0])]
+    cases = [
+        *TABLE,
+        rng.standard_normal(1000),
+        np.array([np.nan, np.nan]),
+        np.array([np.nan, 4.0]),
+        np.zeros(0),
+        np.array([1.0, np.inf, 2.0]),
+    ]
     for device in devices:
         for values in cases:
             for dtype in (torch.float64, torch.float32):
@@ -353,22 +420,54 @@ def test_export_aggregate_csv_of_a_hand_made_run(tmp_path, capsys):
     from engine import cli
 
     store, run_id = _store(tmp_path)
-    store.append(run_id, aggregate_rows=[aggregate_row("r", step, values, 0.0) for step, values in zip(STEPS, TABLE)],
-                 blocks=[Block("r", 0, STEPS, TABLE[:, :2], np.zeros(3)),
-                         Block("regret_upper_bound", BOUND_SEED, STEPS, np.ones((3, 1)), np.zeros(3))])
+    store.append(
+        run_id,
+        aggregate_rows=[
+            aggregate_row("r", step, values, 0.0) for step, values in zip(STEPS, TABLE)
+        ],
+        blocks=[
+            Block("r", 0, STEPS, TABLE[:, :2], np.zeros(3)),
+            Block("regret_upper_bound", BOUND_SEED, STEPS, np.ones((3, 1)), np.zeros(3)),
+        ],
+    )
     store.close()
     db = str(tmp_path / "a.db")
     assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(rows[0]) == ["step", "metric", "n", "mean", "lo", "hi", "min", "q05", "q25", "q50", "q75", "q95",
-                             "max"]
-    assert [(r["step"], r["metric"], r["n"]) for r in rows] == [("1", "r", "5"), ("2", "r", "4"), ("3", "r", "5")]
+    assert list(rows[0]) == [
+        "step",
+        "metric",
+        "n",
+        "mean",
+        "lo",
+        "hi",
+        "min",
+        "q05",
+        "q25",
+        "q50",
+        "q75",
+        "q95",
+        "max",
+    ]
+    assert [(r["step"], r["metric"], r["n"]) for r in rows] == [
+        ("1", "r", "5"),
+        ("2", "r", "4"),
+        ("3", "r", "5"),
+    ]
     # step 1: 0.5, 1, 2, 4, 8 -> mean 3.1, var 37.2 / 4 = 9.3 (by hand), t(0.975, 4) = 2.776445
     first = {k: float(v) for k, v in rows[0].items() if k != "metric"}
     half = 2.776445 * math.sqrt(9.3 / 5)
-    assert first["mean"] == pytest.approx(3.1) and first["lo"] == pytest.approx(3.1 - half, rel=1e-12)
+    assert first["mean"] == pytest.approx(3.1) and first["lo"] == pytest.approx(
+        3.1 - half, rel=1e-12
+    )
     assert first["hi"] == pytest.approx(3.1 + half, rel=1e-12)
-    assert (first["min"], first["q25"], first["q50"], first["q75"], first["max"]) == (0.5, 1.0, 2.0, 4.0, 8.0)
+    assert (first["min"], first["q25"], first["q50"], first["q75"], first["max"]) == (
+        0.5,
+        1.0,
+        2.0,
+        4.0,
+        8.0,
+    )
     assert first["q05"] == pytest.approx(0.6) and first["q95"] == pytest.approx(7.2)
     # step 3: 2, 2, 2, 5, -1 -> mean 2, var 4.5
     third = {k: float(v) for k, v in rows[2].items() if k != "metric"}
@@ -379,6 +478,8 @@ def test_export_aggregate_csv_of_a_hand_made_run(tmp_path, capsys):
     assert sorted({r["seed"] for r in per_seed if r["metric"] == "r"}) == ["0", "1"]
     assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--format", "json"]) == 0
     doc = __import__("json").loads(capsys.readouterr().out)
-    assert [a["n"] for a in doc["aggregates"]] == [5, 4, 5] and doc["aggregates"][1]["q50"] == pytest.approx(0.625)
+    assert [a["n"] for a in doc["aggregates"]] == [5, 4, 5] and doc["aggregates"][1][
+        "q50"
+    ] == pytest.approx(0.625)
     assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--table", "pareto"]) == 2
     assert "does not go with --table pareto" in capsys.readouterr().err

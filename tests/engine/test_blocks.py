@@ -24,7 +24,9 @@ means = [0.3, 0.6]
 
 def _store(tmp_path):
     store = Store(tmp_path / "b.db")
-    run_id = store.create_run(RunSpec.from_toml(SPEC, Catalogue.live()), family="bandits", plot="regret")
+    run_id = store.create_run(
+        RunSpec.from_toml(SPEC, Catalogue.live()), family="bandits", plot="regret"
+    )
     return store, run_id
 
 
@@ -35,12 +37,18 @@ def test_block_round_trip_keeps_every_value_bit_for_bit():
     assert back.steps.tolist() == [3, 7] and back.seeds().tolist() == [4, 5, 6]
     assert back.values.tobytes() == values.tobytes() and back.wall_times.tolist() == [0.25, 0.5]
     rows = back.rows()
-    assert [rows[0], rows[2], rows[5]] == [("m", 3, 4, 1.5, 0.25), ("m", 3, 6, np.inf, 0.25), ("m", 7, 6, -np.inf, 0.5)]
+    assert [rows[0], rows[2], rows[5]] == [
+        ("m", 3, 4, 1.5, 0.25),
+        ("m", 3, 6, np.inf, 0.25),
+        ("m", 7, 6, -np.inf, 0.5),
+    ]
     assert rows[1][:3] == ("m", 3, 5) and np.isnan(rows[1][3])
 
 
 def test_a_block_whose_arrays_disagree_is_refused():
-    metric, seed0, width, n, steps, values, wall = Block("m", 0, np.arange(4), np.ones((4, 2)), np.zeros(4)).encode()
+    metric, seed0, width, n, steps, values, wall = Block(
+        "m", 0, np.arange(4), np.ones((4, 2)), np.zeros(4)
+    ).encode()
     with pytest.raises(BlockError, match="4 steps x 2 seeds but 32, 56 and 32 bytes"):
         Block.decode(metric, seed0, width, n, steps, values[:-8], wall)
 
@@ -54,9 +62,18 @@ def test_a_damaged_block_in_a_store_gives_a_store_error(tmp_path):
 
 
 def test_rows_become_one_block_per_metric_and_seed_and_columns_expand_them_back():
-    rows = [("a", 1, 0, 1.0, 0.1), ("a", 1, 1, 2.0, 0.1), ("b", 1, -1, None, 0.0), ("a", 2, 0, 3.0, 0.2)]
+    rows = [
+        ("a", 1, 0, 1.0, 0.1),
+        ("a", 1, 1, 2.0, 0.1),
+        ("b", 1, -1, None, 0.0),
+        ("a", 2, 0, 3.0, 0.2),
+    ]
     blocks = from_rows(rows)
-    assert [(b.metric, b.seed0, b.steps.tolist()) for b in blocks] == [("a", 0, [1, 2]), ("a", 1, [1]), ("b", -1, [1])]
+    assert [(b.metric, b.seed0, b.steps.tolist()) for b in blocks] == [
+        ("a", 0, [1, 2]),
+        ("a", 1, [1]),
+        ("b", -1, [1]),
+    ]
     metrics, index, steps, seeds, values, wall = columns(blocks)
     assert metrics == ["a", "b"] and index.tolist() == [0, 0, 0, 1]
     assert steps.tolist() == [1, 2, 1, 1] and seeds.tolist() == [0, 0, 1, -1]
@@ -80,14 +97,21 @@ def test_the_recorder_writes_one_block_per_metric_per_flush_and_copies_what_it_i
     arms = store.series(run_id, "arms")
     assert sorted(arms) == [0] and arms[0][1].tolist() == [2.0] * 4  # a scalar is one value, seed 0
     steps, bound = store.series(run_id, "ucb1_bound")[BOUND_SEED]
-    assert steps.tolist() == [1, 2, 4] and bound[0] == 1.0 and np.isnan(bound[1]) and bound[2] == 3.0
+    assert (
+        steps.tolist() == [1, 2, 4] and bound[0] == 1.0 and np.isnan(bound[1]) and bound[2] == 3.0
+    )
 
 
 def test_blocks_since_reads_whole_blocks_up_to_a_value_limit_and_resumes(tmp_path):
     store, run_id = _store(tmp_path)
     for first in (1, 4, 7):
-        store.append(run_id, blocks=[Block("m", 0, np.arange(first, first + 3), np.ones((3, 3)), np.zeros(3))])
-    blocks, cursor = store.blocks_since(run_id, 0, max_values=10)  # 9 values, then the block reaching 18
+        store.append(
+            run_id,
+            blocks=[Block("m", 0, np.arange(first, first + 3), np.ones((3, 3)), np.zeros(3))],
+        )
+    blocks, cursor = store.blocks_since(
+        run_id, 0, max_values=10
+    )  # 9 values, then the block reaching 18
     assert [b.steps[0] for b in blocks] == [1, 4]
     rest, end = store.blocks_since(run_id, cursor)
     assert [b.steps[0] for b in rest] == [7] and store.blocks_since(run_id, end) == ([], end)
@@ -102,9 +126,17 @@ def test_series_splits_many_seeds_from_several_blocks_by_seed_in_step_order(tmp_
     seeds = 500
     for first in (1, 4, 7):
         steps = np.arange(first, first + 3)
-        store.append(run_id, blocks=[Block("m", 0, steps, 1000.0 * steps[:, None] + np.arange(seeds)[None, :],
-                                           np.zeros(3))])
-    store.append(run_id, blocks=[Block("m", BOUND_SEED, np.array([9]), np.array([[5.0]]), np.zeros(1))])
+        store.append(
+            run_id,
+            blocks=[
+                Block(
+                    "m", 0, steps, 1000.0 * steps[:, None] + np.arange(seeds)[None, :], np.zeros(3)
+                )
+            ],
+        )
+    store.append(
+        run_id, blocks=[Block("m", BOUND_SEED, np.array([9]), np.array([[5.0]]), np.zeros(1))]
+    )
     per_seed = store.series(run_id, "m")
     assert sorted(per_seed) == [BOUND_SEED, *range(seeds)]
     for seed in (0, 1, 257, seeds - 1):

@@ -59,12 +59,16 @@ def test_run_json_show_and_export(tmp_path):
         assert float(r["value"]) == stored[int(r["seed"])][1][-1]
 
     out_file = tmp_path / "run1.json"
-    assert run_engine("export", "1", "--db", db, "--format", "json", "--out", out_file).returncode == 0
+    assert (
+        run_engine("export", "1", "--db", db, "--format", "json", "--out", out_file).returncode == 0
+    )
     doc = json.loads(out_file.read_text())
     assert doc["run_id"] == 1 and len(doc["series"]) == len(rows) and doc["pareto"] == []
 
     text = run_engine("show", "1", "--db", db).stdout
-    assert "run 1: finished" in text and 'means = [0.2, 0.8]' in text and "cumulative_regret" in text
+    assert (
+        "run 1: finished" in text and "means = [0.2, 0.8]" in text and "cumulative_regret" in text
+    )
 
 
 def test_list_json_has_the_declared_fields():
@@ -74,7 +78,14 @@ def test_list_json_has_the_declared_fields():
     assert ucb["kind"] == "algorithm" and ucb["family"] == "bandits"
     assert ucb["paper"] == "Finite-time Analysis of the Multiarmed Bandit Problem"
     c = next(p for p in ucb["params"] if p["name"] == "c")
-    assert c == {"name": "c", "type": "float", "default": 2.0, "low": 0.0, "high": 100.0, "help": c["help"]}
+    assert c == {
+        "name": "c",
+        "type": "float",
+        "default": 2.0,
+        "low": 0.0,
+        "high": 100.0,
+        "help": c["help"],
+    }
     assert all({"name", "type", "default", "help"} <= set(p) for p in ucb["params"])
     assert any(e["kind"] == "problem" and e["id"] == "bandits.bernoulli" for e in entries)
     for e in entries:
@@ -106,13 +117,16 @@ def test_resolve_devices():
     gpu = [{"index": 0, "name": "Fake GPU", "memory_bytes": 1}]
     assert resolve("auto", []) == "cpu" and resolve("auto", gpu) == "cuda:0"
     assert resolve("cuda", gpu) == "cuda:0" and resolve("cpu", gpu) == "cpu"
-    with pytest.raises(HardwareError, match=r"'cuda:1' does not exist; available: cpu, cuda:0 \(Fake GPU\)"):
+    with pytest.raises(
+        HardwareError, match=r"'cuda:1' does not exist; available: cpu, cuda:0 \(Fake GPU\)"
+    ):
         resolve("cuda:1", gpu)
 
 
 @pytest.fixture
 def exploding_algorithm(monkeypatch):
     """An algorithm that raises in its tenth step, registered for this test only."""
+
     class Exploding(Algorithm):
         id = "bandits.exploding_for_test"
         family = "bandits"
@@ -132,7 +146,9 @@ def exploding_algorithm(monkeypatch):
     monkeypatch.delitem(registry._ALGORITHMS, Exploding.id)
 
 
-def test_an_exception_marks_the_run_failed_with_its_traceback(tmp_path, exploding_algorithm, capsys):
+def test_an_exception_marks_the_run_failed_with_its_traceback(
+    tmp_path, exploding_algorithm, capsys
+):
     db = tmp_path / "s.db"
     spec = write_spec(tmp_path / "x.toml", SMALL.replace("bandits.ucb1", exploding_algorithm.id))
     code = cli.main(["run", str(spec), "--db", str(db), "--json", "--quiet"])
@@ -141,7 +157,11 @@ def test_an_exception_marks_the_run_failed_with_its_traceback(tmp_path, explodin
     assert out["status"] == "failed" and out["error"] == "FloatingPointError: diverged on purpose"
     store = Store(db)
     run = store.get_run(out["run_id"])
-    assert run["status"] == "failed" and "Traceback" in run["error"] and "diverged on purpose" in run["error"]
+    assert (
+        run["status"] == "failed"
+        and "Traceback" in run["error"]
+        and "diverged on purpose" in run["error"]
+    )
     assert store.integrity_check() == "ok"
     steps = store.series(run["id"], "cumulative_regret")[0][0]
     assert steps.tolist() == list(range(1, 11))  # records before the failure were flushed
@@ -154,11 +174,25 @@ def test_every_example_runs_and_exports(tmp_path, name, capsys, monkeypatch):
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and the spec may not change it here
+    torch.set_num_threads(
+        1
+    )  # tiny tensors: one thread is fastest, and the spec may not change it here
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
     db = str(tmp_path / "s.db")
-    code = cli.main(["run", str(EXAMPLES / name), "--db", db, "--json", "--quiet", "--set", "run.seeds=2",
-                     "--set", "run.steps=200"])
+    code = cli.main(
+        [
+            "run",
+            str(EXAMPLES / name),
+            "--db",
+            db,
+            "--json",
+            "--quiet",
+            "--set",
+            "run.seeds=2",
+            "--set",
+            "run.steps=200",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["status"] == "finished", out
     assert cli.main(["export", "1", "--db", db, "--format", "json"]) == 0
@@ -185,7 +219,10 @@ def test_tag_note_and_delete_through_the_command_line(tmp_path, capsys):
     for _ in range(2):
         assert cli.main(["run", str(spec), "--db", str(db), "--quiet"]) == 0
     capsys.readouterr()
-    assert cli.main(["tag", "1", "--add", "baseline", "--add", "paper", "--db", str(db), "--json"]) == 0
+    assert (
+        cli.main(["tag", "1", "--add", "baseline", "--add", "paper", "--db", str(db), "--json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {"run_id": 1, "tags": ["baseline", "paper"]}
     assert cli.main(["tag", "1", "--remove", "paper", "--db", str(db)]) == 0
     assert "run 1 tags: baseline" in capsys.readouterr().out
@@ -208,14 +245,22 @@ def test_tag_note_and_delete_through_the_command_line(tmp_path, capsys):
     assert result.returncode == 0 and "deleted run 2" in result.stderr
     store = Store(db)
     assert [r["id"] for r in store.list_runs()] == [1]
-    assert store.conn.execute("SELECT count(*) FROM series_blocks WHERE run_id=2").fetchone()[0] == 0
+    assert (
+        store.conn.execute("SELECT count(*) FROM series_blocks WHERE run_id=2").fetchone()[0] == 0
+    )
     assert store.series(1, "cumulative_regret")  # run 1 keeps its records
 
 
 def test_run_dash_reads_the_spec_from_standard_input(tmp_path):
     db = tmp_path / "s.db"
-    result = subprocess.run(engine_command("run", "-", "--db", db, "--json", "--quiet"), input=SMALL,
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        engine_command("run", "-", "--db", db, "--json", "--quiet"),
+        input=SMALL,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "finished"
     with Store(db) as store:
@@ -225,12 +270,17 @@ def test_run_dash_reads_the_spec_from_standard_input(tmp_path):
 
 def test_a_bad_spec_on_standard_input_is_named_stdin(tmp_path, capsys, monkeypatch):
     db = tmp_path / "s.db"
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SMALL.replace("seeds = 3", "seeds = 0").encode())))
+    monkeypatch.setattr(
+        "sys.stdin", io.TextIOWrapper(io.BytesIO(SMALL.replace("seeds = 3", "seeds = 0").encode()))
+    )
     assert cli.main(["run", "-", "--db", str(db)]) == 2
     assert capsys.readouterr().err == "error: <stdin>: run.seeds: must be >= 1, got 0\n"
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"[run]\nname = \"\xff\"\n")))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b'[run]\nname = "\xff"\n')))
     assert cli.main(["run", "-", "--db", str(db)]) == 2
-    assert capsys.readouterr().err == "error: <stdin>: cannot be read: not UTF-8 text (invalid start byte at byte offset 14)\n"
+    assert (
+        capsys.readouterr().err
+        == "error: <stdin>: cannot be read: not UTF-8 text (invalid start byte at byte offset 14)\n"
+    )
     assert not db.exists()
 
 

@@ -65,7 +65,17 @@ def test_declaration_refuses_its_own_bad_default():
 
 
 def test_json_round_trip_keeps_every_field():
-    p = Param("means", "floats", [0.1, 0.5], "means", low=0.0, high=1.0, high_open=True, min_len=2, max_len=9)
+    p = Param(
+        "means",
+        "floats",
+        [0.1, 0.5],
+        "means",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        min_len=2,
+        max_len=9,
+    )
     q = Param.from_json(p.to_json())
     assert q == p
     c = Param("opt", "choice", "adam", "optimiser", choices=("sgd", "adam"))
@@ -80,4 +90,6 @@ def test_validate_params_fills_defaults_and_names_the_key():
     assert err.value.name == "algorithm.c"
     with pytest.raises(ParamError) as err:
         validate_params(declared, {"gamma": 1}, "algorithm")
-    assert err.value.name == "algorithm.gamma" and "unknown key (known keys: c, k)" in err.value.reason
+    assert (
+        err.value.name == "algorithm.gamma" and "unknown key (known keys: c, k)" in err.value.reason
+    )

@@ -62,7 +62,9 @@ def test_cuda_recorder_writes_the_values_of_each_step(tmp_path):
     rec.close()
     per_seed = store.series(run_id, "m")
     steps, values = per_seed[3]
-    assert steps.tolist() == list(range(1, 51)) and values.tolist() == [3.0 + t for t in range(1, 51)]
+    assert steps.tolist() == list(range(1, 51)) and values.tolist() == [
+        3.0 + t for t in range(1, 51)
+    ]
 
 
 def test_the_writer_appends_in_order_from_its_own_thread_and_flush_waits_for_it(tmp_path):
@@ -86,7 +88,9 @@ def test_a_failed_write_reaches_the_recording_thread(tmp_path):
     store.conn.execute("DROP TABLE series_blocks")
     rec = Recorder(store, run_id, steps=10)
     rec.metrics(1, {"r": np.ones(3)})
-    with pytest.raises(RuntimeError, match="writing to the store failed: no such table: series_blocks"):
+    with pytest.raises(
+        RuntimeError, match="writing to the store failed: no such table: series_blocks"
+    ):
         rec.close()
     assert isinstance(rec._writer.error, sqlite3.OperationalError)
 
@@ -110,7 +114,7 @@ def test_every_decade_from_the_first_step_has_recorded_points(steps):
     first and last steps are both recorded."""
     recorded = runner.record_steps(steps)
     assert recorded[0] == 1 and recorded[-1] == steps and np.all(np.diff(recorded) > 0)
-    assert recorded[:min(10, steps)].tolist() == list(range(1, min(10, steps) + 1))
+    assert recorded[: min(10, steps)].tolist() == list(range(1, min(10, steps) + 1))
     for decade in range(len(str(steps)) - 1):
         inside = (recorded >= 10**decade) & (recorded < 10 ** (decade + 1))
         assert inside.sum() >= (9 if decade == 0 else 15), (steps, decade, inside.sum())
@@ -127,4 +131,6 @@ def test_the_number_of_recorded_steps_stays_bounded():
     assert runner.record_steps(7).tolist() == [1, 2, 3, 4, 5, 6, 7]
     assert runner.record_steps(1).tolist() == [1]
     strided = runner.record_steps(1_000_000)
-    assert np.all(np.isin(np.arange(2000, 1_000_001, 2000), strided))  # the automatic stride: 10^6 // 500
+    assert np.all(
+        np.isin(np.arange(2000, 1_000_001, 2000), strided)
+    )  # the automatic stride: 10^6 // 500

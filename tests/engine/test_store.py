@@ -39,7 +39,9 @@ def test_new_store_is_wal_and_current(tmp_path):
     s = Store(tmp_path / "a.db")
     assert s.schema_version() == SCHEMA_VERSION
     assert s.db.journal_mode == "wal"
-    assert {"runs", "series_blocks", "pareto_points", "heartbeats", "meta"} <= set(s.db.table_names())
+    assert {"runs", "series_blocks", "pareto_points", "heartbeats", "meta"} <= set(
+        s.db.table_names()
+    )
     assert "series" not in s.db.table_names()  # the row-per-value table of version 2 and before
 
 
@@ -58,7 +60,9 @@ def test_migration_from_an_empty_file_and_refusal_of_a_newer_schema(tmp_path):
 def test_not_a_database_is_refused_clearly(tmp_path):
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="junk.db: is not a Tradeoff Studio store \\(not an SQLite database\\)"):
+    with pytest.raises(
+        StoreError, match="junk.db: is not a Tradeoff Studio store \\(not an SQLite database\\)"
+    ):
         Store(path)
     assert path.read_bytes() == b"this is not sqlite" * 100
 
@@ -76,15 +80,20 @@ def test_batched_append_and_cursor_reads(tmp_path):
     s.append(run_id, [("m", 1, 0, 1.0, 0.1), ("m", 1, 1, 3.0, 0.1)])
     rows, cursor = s.series_since(run_id, 0)
     assert [r[:4] for r in rows] == [("m", 1, 0, 1.0), ("m", 1, 1, 3.0)]
-    s.append(run_id, [("m", 2, 0, float("nan"), 0.2), ("m", 2, 1, float("inf"), 0.2)],
-             [(2, 0, 0, [1.0, 2.0], {"weight": 0.5})])
+    s.append(
+        run_id,
+        [("m", 2, 0, float("nan"), 0.2), ("m", 2, 1, float("inf"), 0.2)],
+        [(2, 0, 0, [1.0, 2.0], {"weight": 0.5})],
+    )
     rows, cursor2 = s.series_since(run_id, cursor)
     assert len(rows) == 2 and cursor2 > cursor
     assert rows[0][3] != rows[0][3]  # NaN survives the round trip (SQLite stores it as NULL)
     assert rows[1][3] == float("inf")
     assert s.series_since(run_id, cursor2) == ([], cursor2)
     points, _ = s.pareto_since(run_id)
-    assert points == [{"step": 2, "seed": 0, "point": 0, "objectives": [1.0, 2.0], "label": {"weight": 0.5}}]
+    assert points == [
+        {"step": 2, "seed": 0, "point": 0, "objectives": [1.0, 2.0], "label": {"weight": 0.5}}
+    ]
 
 
 def test_heartbeat_staleness_marks_a_run_of_another_host_interrupted(tmp_path):
@@ -95,7 +104,9 @@ def test_heartbeat_staleness_marks_a_run_of_another_host_interrupted(tmp_path):
     beat = s.get_run(run_id)["beat_at"]
     # Its process cannot be checked from here, so only the heartbeat's age decides.
     assert s.get_run(run_id, now=beat + store_mod.STALE_AFTER_SECONDS - 1)["status"] == "running"
-    assert s.get_run(run_id, now=beat + store_mod.STALE_AFTER_SECONDS + 1)["status"] == "interrupted"
+    assert (
+        s.get_run(run_id, now=beat + store_mod.STALE_AFTER_SECONDS + 1)["status"] == "interrupted"
+    )
     assert s.reap_stale(now=beat + 100) == [run_id]
     run = s.get_run(run_id)
     assert run["stored_status"] == "interrupted" and run["finished_at"] == beat
@@ -103,8 +114,13 @@ def test_heartbeat_staleness_marks_a_run_of_another_host_interrupted(tmp_path):
 
 
 def _start_engine(spec_path, db):
-    return subprocess.Popen(engine_command("run", spec_path, "--db", db, "--quiet"), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        engine_command("run", spec_path, "--db", db, "--quiet"),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_rows(db, n, timeout=60):
@@ -113,7 +129,12 @@ def _wait_for_rows(db, n, timeout=60):
         if db.exists():
             try:
                 with sqlite3.connect(db) as conn:
-                    if conn.execute("SELECT coalesce(sum(n * width), 0) FROM series_blocks").fetchone()[0] >= n:
+                    if (
+                        conn.execute(
+                            "SELECT coalesce(sum(n * width), 0) FROM series_blocks"
+                        ).fetchone()[0]
+                        >= n
+                    ):
                         return
             except sqlite3.OperationalError:
                 pass  # the engine is still creating the schema
@@ -163,8 +184,9 @@ def test_two_engines_write_while_a_reader_polls(tmp_path):
     for run_id in cursors:
         rows, _ = reader.series_since(run_id, cursors[run_id])
         counts[run_id] += len(rows)
-        total = reader.conn.execute("SELECT sum(n * width) FROM series_blocks WHERE run_id=?",
-                                    (run_id,)).fetchone()[0]
+        total = reader.conn.execute(
+            "SELECT sum(n * width) FROM series_blocks WHERE run_id=?", (run_id,)
+        ).fetchone()[0]
         assert counts[run_id] == total  # cursor reads saw every row exactly once
         assert reader.get_run(run_id)["status"] == "finished"
 
@@ -174,18 +196,61 @@ def _version_1_store(path):
     db = sqlite_utils.Database(path)
     store_mod.MIGRATIONS[0](db)
     db["meta"].insert({"key": "schema_version", "value": "1"})
-    db["runs"].insert({"id": 1, "name": "old", "status": "finished", "algorithm": "bandits.ucb1",
-                       "problem": "bandits.bernoulli", "family": "bandits", "plot": "regret", "seeds": 2,
-                       "steps": 10, "steps_done": 10, "spec_toml": "[run]\nsteps = 10\n", "spec_json": "{}",
-                       "created_at": 1000.0, "finished_at": 1010.0})
-    db["series"].insert_all([{"run_id": 1, "metric": "cumulative_regret", "step": s, "seed": seed,
-                              "value": 0.5 * s + seed, "wall_time": 0.1 * s}
-                             for s in range(1, 11) for seed in (0, 1)])
-    db["series"].insert_all([{"run_id": 1, "metric": "ucb_bound", "step": 5, "seed": -1, "value": None,
-                              "wall_time": 0.0}, {"run_id": 1, "metric": "ucb_bound", "step": 10, "seed": -1,
-                                                  "value": 7.5, "wall_time": 0.0}])
-    db["pareto_points"].insert({"run_id": 1, "step": 10, "seed": 0, "point": 0, "objectives": "[1.0, 2.0]",
-                                "label": "{}"})
+    db["runs"].insert(
+        {
+            "id": 1,
+            "name": "old",
+            "status": "finished",
+            "algorithm": "bandits.ucb1",
+            "problem": "bandits.bernoulli",
+            "family": "bandits",
+            "plot": "regret",
+            "seeds": 2,
+            "steps": 10,
+            "steps_done": 10,
+            "spec_toml": "[run]\nsteps = 10\n",
+            "spec_json": "{}",
+            "created_at": 1000.0,
+            "finished_at": 1010.0,
+        }
+    )
+    db["series"].insert_all(
+        [
+            {
+                "run_id": 1,
+                "metric": "cumulative_regret",
+                "step": s,
+                "seed": seed,
+                "value": 0.5 * s + seed,
+                "wall_time": 0.1 * s,
+            }
+            for s in range(1, 11)
+            for seed in (0, 1)
+        ]
+    )
+    db["series"].insert_all(
+        [
+            {
+                "run_id": 1,
+                "metric": "ucb_bound",
+                "step": 5,
+                "seed": -1,
+                "value": None,
+                "wall_time": 0.0,
+            },
+            {
+                "run_id": 1,
+                "metric": "ucb_bound",
+                "step": 10,
+                "seed": -1,
+                "value": 7.5,
+                "wall_time": 0.0,
+            },
+        ]
+    )
+    db["pareto_points"].insert(
+        {"run_id": 1, "step": 10, "seed": 0, "point": 0, "objectives": "[1.0, 2.0]", "label": "{}"}
+    )
     db.conn.close()
 
 
@@ -198,7 +263,12 @@ def test_a_version_1_store_is_migrated_to_the_current_version_with_its_data_inta
     s = Store(path)
     assert s.schema_version() == 5 == SCHEMA_VERSION
     run = s.get_run(1)
-    assert (run["name"], run["status"], run["steps_done"], run["finished_at"]) == ("old", "finished", 10, 1010.0)
+    assert (run["name"], run["status"], run["steps_done"], run["finished_at"]) == (
+        "old",
+        "finished",
+        10,
+        1010.0,
+    )
     assert run["tags"] == "[]" and run["notes"] == ""
     regret = s.series(1, "cumulative_regret")
     assert regret[0][1].tolist() == [0.5 * k for k in range(1, 11)]
@@ -214,7 +284,9 @@ def test_a_version_1_store_is_migrated_to_the_current_version_with_its_data_inta
     assert run["pid_start"] is None  # 3 -> 4: the engine's start time, unknown for old runs
     assert Store(path).schema_version() == 5  # opening again migrates nothing
     aggregates = Store(path).aggregate_arrays(1, "cumulative_regret")  # 4 -> 5: seeds 0 and 1
-    assert aggregates["step"].tolist() == list(range(1, 11)) and aggregates["n"].tolist() == [2] * 10
+    assert (
+        aggregates["step"].tolist() == list(range(1, 11)) and aggregates["n"].tolist() == [2] * 10
+    )
     assert aggregates["mean"].tolist() == [0.5 * k + 0.5 for k in range(1, 11)]
     assert aggregates["var"].tolist() == [0.5] * 10
 
@@ -250,9 +322,15 @@ def test_delete_removes_every_record_of_a_run_and_refuses_a_live_one(tmp_path):
     with pytest.raises(StoreError, match="no run 42"):
         s.delete_runs([gone, 42])
     s.delete_runs([gone])
-    counts = {t: s.conn.execute(f"SELECT count(*) FROM {t} WHERE {c}=?", (gone,)).fetchone()[0]
-              for t, c in (("runs", "id"), ("series_blocks", "run_id"), ("pareto_points", "run_id"),
-                           ("heartbeats", "run_id"))}
+    counts = {
+        t: s.conn.execute(f"SELECT count(*) FROM {t} WHERE {c}=?", (gone,)).fetchone()[0]
+        for t, c in (
+            ("runs", "id"),
+            ("series_blocks", "run_id"),
+            ("pareto_points", "run_id"),
+            ("heartbeats", "run_id"),
+        )
+    }
     assert counts == {"runs": 0, "series_blocks": 0, "pareto_points": 0, "heartbeats": 0}
     assert s.series_since(keep)[0] and s.pareto_since(keep)[0]  # the other runs keep theirs
     # Its pid now belongs to a process that started at another time: the engine is gone.
@@ -268,15 +346,25 @@ def test_run_states_and_data_version_see_another_connections_writes(tmp_path):
     run_id = s.create_run(_spec(), family="bandits", plot="regret")
     assert reader.data_version() != before
     state = reader.run_states()
-    assert [(r["id"], r["status"], r["steps_done"], r["tags"]) for r in state] == [(run_id, "queued", 0, "[]")]
+    assert [(r["id"], r["status"], r["steps_done"], r["tags"]) for r in state] == [
+        (run_id, "queued", 0, "[]")
+    ]
     assert "spec_toml" not in state[0]
 
 
 def test_series_arrays_give_every_row_of_one_metric_in_step_order(tmp_path):
     s = Store(tmp_path / "a.db")
     run_id = s.create_run(_spec(), family="bandits", plot="regret")
-    s.append(run_id, [("m", 2, 1, 4.0, 0.0), ("m", 1, 0, 1.0, 0.0), ("m", 2, 0, float("nan"), 0.0),
-                      ("bound", 1, -1, 9.0, 0.0), ("m", 1, 1, 2.0, 0.0)])
+    s.append(
+        run_id,
+        [
+            ("m", 2, 1, 4.0, 0.0),
+            ("m", 1, 0, 1.0, 0.0),
+            ("m", 2, 0, float("nan"), 0.0),
+            ("bound", 1, -1, 9.0, 0.0),
+            ("m", 1, 1, 2.0, 0.0),
+        ],
+    )
     steps, seeds, values = s.series_arrays(run_id, "m")
     assert steps.tolist() == [1, 1, 2, 2] and seeds.tolist() == [0, 1, 0, 1]
     assert values[[0, 1, 3]].tolist() == [1.0, 2.0, 4.0] and np.isnan(values[2])

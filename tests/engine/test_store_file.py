@@ -40,6 +40,7 @@ COMMANDS = {
     "delete": lambda db, spec: ["delete", "1", "--yes", "--db", db],
 }
 
+
 @pytest.fixture
 def folder(tmp_path):
     files = tmp_path / "files"
@@ -58,7 +59,9 @@ def assert_refused(code, captured, path, reason):
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_every_command_refuses_a_file_that_is_not_a_store(folder, tmp_path, kind, command, capsys, monkeypatch):
+def test_every_command_refuses_a_file_that_is_not_a_store(
+    folder, tmp_path, kind, command, capsys, monkeypatch
+):
     see_permissions_as_a_user(monkeypatch)
     spec = write_spec(tmp_path / "spec.toml", SPEC)
     path, reason = make_bad_file(kind, folder)
@@ -68,7 +71,9 @@ def test_every_command_refuses_a_file_that_is_not_a_store(folder, tmp_path, kind
     assert folder_contents(folder) == before  # no byte changed, no -wal, -shm or folder made
 
 
-@pytest.mark.parametrize("kind", ["other program's database", "newer schema", "empty file not named .db"])
+@pytest.mark.parametrize(
+    "kind", ["other program's database", "newer schema", "empty file not named .db"]
+)
 def test_the_environment_variable_is_checked_the_same_way(folder, kind, capsys, monkeypatch):
     path, reason = make_bad_file(kind, folder)
     before = folder_contents(folder)
@@ -88,7 +93,8 @@ def test_the_command_line_leaves_another_programs_database_alone(folder, tmp_pat
         assert result.returncode == 2
         assert result.stderr.splitlines() == [
             f"error: {other}: is an SQLite database but not a Tradeoff Studio store (no meta or runs table); "
-            "it was left unchanged"]
+            "it was left unchanged"
+        ]
     assert folder_contents(folder) == before
     with sqlite3.connect(other) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
@@ -99,7 +105,9 @@ def test_a_newer_store_is_refused_before_its_journal_changes(folder):
     """The version was read after the switch to WAL, which rewrote a refused file's header."""
     path, _ = make_bad_file("newer schema", folder)
     before = folder_contents(folder)
-    with pytest.raises(StoreError, match=f"schema version 99 is newer than this program's \\({SCHEMA_VERSION}\\)"):
+    with pytest.raises(
+        StoreError, match=f"schema version 99 is newer than this program's \\({SCHEMA_VERSION}\\)"
+    ):
         Store(path)
     assert folder_contents(folder) == before
     with sqlite3.connect(path) as conn:
@@ -130,7 +138,9 @@ def test_an_sqlite_database_with_nothing_in_it_follows_the_zero_byte_rule(folder
     with Store(folder / "half-made.db") as store:
         assert store.schema_version() == SCHEMA_VERSION
     before = folder_contents(folder)
-    with pytest.raises(StoreError, match="half-made.sqlite: is an empty SQLite database that is not a store"):
+    with pytest.raises(
+        StoreError, match="half-made.sqlite: is an empty SQLite database that is not a store"
+    ):
         Store(folder / "half-made.sqlite")
     assert folder_contents(folder) == before
 
@@ -150,8 +160,10 @@ def test_checking_a_store_this_process_has_open_keeps_its_locks(folder):
     connection, checkpoint and delete the -wal, and this process would read stale pages."""
     path = folder / "shared.db"
     with Store(path) as store:
-        store.conn.execute("INSERT INTO runs(status, algorithm, problem, spec_toml, created_at) "
-                           "VALUES ('finished', 'a', 'b', '', 1.0)")
+        store.conn.execute(
+            "INSERT INTO runs(status, algorithm, problem, spec_toml, created_at) "
+            "VALUES ('finished', 'a', 'b', '', 1.0)"
+        )
         Store(path).close()  # the check runs in this process, which holds the store open
         for text in ("first", "second"):
             result = run_engine("note", "1", "--db", path, "--", text)
@@ -172,7 +184,10 @@ def test_the_default_stores_folder_is_still_made(tmp_path, monkeypatch, capsys):
 def test_a_db_folder_given_by_the_user_is_never_made(tmp_path, capsys):
     missing = tmp_path / "typo" / "runs.db"
     assert cli.main(["runs", "--db", str(missing)]) == 2
-    assert capsys.readouterr().err == f"error: {missing}: cannot be made: the folder {missing.parent} does not exist\n"
+    assert (
+        capsys.readouterr().err
+        == f"error: {missing}: cannot be made: the folder {missing.parent} does not exist\n"
+    )
     assert not missing.parent.exists()
 
 
@@ -180,12 +195,22 @@ def test_a_store_damaged_inside_is_an_error_line_not_a_traceback(folder, capsys)
     """Its first page is sound, so it opens; the page of its runs table is not."""
     path = folder / "damaged.db"
     with Store(path) as store:
-        store.conn.executemany("INSERT INTO runs(status, algorithm, problem, spec_toml, created_at) "
-                               "VALUES ('finished', 'a', 'b', ?, 1.0)", [("x" * 2000,)] * 50)
-        root, page_size = (store.conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()[0],
-                           store.conn.execute("PRAGMA page_size").fetchone()[0])
+        store.conn.executemany(
+            "INSERT INTO runs(status, algorithm, problem, spec_toml, created_at) "
+            "VALUES ('finished', 'a', 'b', ?, 1.0)",
+            [("x" * 2000,)] * 50,
+        )
+        root, page_size = (
+            store.conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()[
+                0
+            ],
+            store.conn.execute("PRAGMA page_size").fetchone()[0],
+        )
     with open(path, "r+b") as handle:
         handle.seek((root - 1) * page_size)
         handle.write(b"\xee" * page_size)
     assert cli.main(["runs", "--db", str(path)]) == 2
-    assert capsys.readouterr().err == f"error: {path}: the store is damaged (database disk image is malformed)\n"
+    assert (
+        capsys.readouterr().err
+        == f"error: {path}: the store is damaged (database disk image is malformed)\n"
+    )

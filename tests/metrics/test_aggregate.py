@@ -13,9 +13,7 @@ def t_density_mass(q, df, steps=200_000):
     density Gamma((df+1)/2) / (sqrt(df*pi) Gamma(df/2)) (1 + t^2/df)^(-(df+1)/2).
     Independent of the table and expansion under test."""
     t = np.linspace(0.0, q, steps + 1)
-    log_c = (
-        math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-    )
+    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
     f = math.exp(log_c) * (1 + t * t / df) ** (-(df + 1) / 2)
     h = q / steps
     return h / 3 * (f[0] + f[-1] + 4 * f[1:-1:2].sum() + 2 * f[2:-1:2].sum())

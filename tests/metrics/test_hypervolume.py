@@ -206,9 +206,7 @@ def test_3d_filters_nan_duplicates_and_outside_points():
 def test_3d_mixed_directions():
     # Maximise the 3rd objective with ref 0: (1,1,-1) after negation, ref
     # (2,3,0): box 1 * 2 * 1 = 2.
-    assert hypervolume([[1, 1, 1]], [2, 3, 0], ["min", "min", "max"]) == pytest.approx(
-        2.0
-    )
+    assert hypervolume([[1, 1, 1]], [2, 3, 0], ["min", "min", "max"]) == pytest.approx(2.0)
 
 
 def test_4d_single_box_and_empty():
@@ -228,6 +226,4 @@ def test_nd_matches_inclusion_exclusion_and_grid(d, seed):
 
     int_pts = rng.integers(0, 5, size=(n, d))
     int_ref = [5] * d
-    assert hypervolume(int_pts, int_ref) == pytest.approx(
-        grid_count_hv(int_pts, int_ref)
-    )
+    assert hypervolume(int_pts, int_ref) == pytest.approx(grid_count_hv(int_pts, int_ref))

@@ -82,18 +82,14 @@ def test_simple_front_with_dominated_points():
     # (3,3) is dominated by (2,2); (2,4) by (1,3) and (2,2); the staircase
     # (1,3), (2,2), (3,1) is mutually non-dominated.
     pts = [[1, 3], [3, 3], [2, 2], [2, 4], [3, 1]]
-    np.testing.assert_array_equal(
-        non_dominated_mask(pts), [True, False, True, False, True]
-    )
+    np.testing.assert_array_equal(non_dominated_mask(pts), [True, False, True, False, True])
 
 
 def test_exact_duplicates_are_all_kept():
     # Two copies of (1,2) do not dominate each other (no strict improvement);
     # both copies of the dominated (3,3) are removed by (1,2).
     pts = [[1, 2], [3, 3], [1, 2], [2, 1], [3, 3]]
-    np.testing.assert_array_equal(
-        non_dominated_mask(pts), [True, False, True, True, False]
-    )
+    np.testing.assert_array_equal(non_dominated_mask(pts), [True, False, True, True, False])
 
 
 def test_ties_in_first_objective():
@@ -101,9 +97,7 @@ def test_ties_in_first_objective():
     # equal y, so it also dominates (1,5). (2,2) is dominated by (1,2): smaller
     # x, equal y. (2,1) survives: nothing has y <= 1.
     pts = [[1, 5], [1, 2], [0, 5], [2, 2], [2, 1]]
-    np.testing.assert_array_equal(
-        non_dominated_mask(pts), [False, True, True, False, True]
-    )
+    np.testing.assert_array_equal(non_dominated_mask(pts), [False, True, True, False, True])
 
 
 def test_ties_in_second_objective_only():
@@ -122,9 +116,7 @@ def test_infinity_is_an_ordinary_value():
     # y. (inf, 3) is dominated by (inf, 0) (equal x, smaller y); (1, inf) is
     # dominated by (-inf, 5).
     pts = [[-np.inf, 5], [np.inf, 0], [np.inf, 3], [1, np.inf], [2, 2]]
-    np.testing.assert_array_equal(
-        non_dominated_mask(pts), [True, True, False, False, True]
-    )
+    np.testing.assert_array_equal(non_dominated_mask(pts), [True, True, False, False, True])
 
 
 def test_all_infinite_duplicates_are_kept():

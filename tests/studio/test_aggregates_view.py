@@ -32,23 +32,49 @@ METRIC = "cumulative_regret"
 
 def aggregate_rows(metric, values, steps, wall=0.1):
     """The rows the engine writes: statistics over every seed (columns of `values`) per step."""
-    return [aggregate_row(metric, int(step), row, wall * int(step)) for step, row in zip(steps, values)]
+    return [
+        aggregate_row(metric, int(step), row, wall * int(step)) for step, row in zip(steps, values)
+    ]
 
 
-def write_run(store, catalogue, first_seed=0, seeds=SEEDS, kept=KEPT, steps=STEPS, metric=METRIC,
-              status="finished", rate=0.5):
+def write_run(
+    store,
+    catalogue,
+    first_seed=0,
+    seeds=SEEDS,
+    kept=KEPT,
+    steps=STEPS,
+    metric=METRIC,
+    status="finished",
+    rate=0.5,
+):
     """A run whose seed s (first_seed + index) records s * (seed + 1): per-seed rows only for the
     first `kept`, aggregates over all `seeds`, written with the engine's Store API."""
-    spec = RunSpec.from_dict({"run": {"seeds": seeds, "steps": int(steps[-1]), "seed": first_seed,
-                                      "keep_seeds": kept},
-                              "algorithm": {"id": "toy.every_type", "rate": rate},
-                              "problem": {"id": "toy.quadratic"}}, catalogue)
+    spec = RunSpec.from_dict(
+        {
+            "run": {
+                "seeds": seeds,
+                "steps": int(steps[-1]),
+                "seed": first_seed,
+                "keep_seeds": kept,
+            },
+            "algorithm": {"id": "toy.every_type", "rate": rate},
+            "problem": {"id": "toy.quadratic"},
+        },
+        catalogue,
+    )
     run_id = store.create_run(spec, family="bandits", plot="regret")
     store.start_run(run_id, {"device": "cpu", "dtype": "float32", "threads": 1})
     values = steps[:, None] * (first_seed + np.arange(seeds) + 1.0)[None, :]  # steps x seeds
-    store.append(run_id, [(metric, int(step), seed, float(values[i, seed]), 0.1 * int(step))
-                          for i, step in enumerate(steps) for seed in range(kept)],
-                 aggregate_rows=aggregate_rows(metric, values, steps))
+    store.append(
+        run_id,
+        [
+            (metric, int(step), seed, float(values[i, seed]), 0.1 * int(step))
+            for i, step in enumerate(steps)
+            for seed in range(kept)
+        ],
+        aggregate_rows=aggregate_rows(metric, values, steps),
+    )
     if status != "running":
         store.finish_run(run_id, status)
     return run_id
@@ -75,10 +101,14 @@ def test_the_store_holds_only_the_kept_seeds_per_seed(store, reader, toy_catalog
     assert reader.get_run(run_id)["kept_seeds"] == KEPT
     data = RunData.from_store(reader, run_id)
     assert data.tables[METRIC].seeds == KEPT and data.aggregates[METRIC].seeds == SEEDS
-    assert np.allclose(data.tables[METRIC].summary()["mean"], 2.0 * STEPS)  # what the old views drew
+    assert np.allclose(
+        data.tables[METRIC].summary()["mean"], 2.0 * STEPS
+    )  # what the old views drew
 
 
-def test_regret_view_draws_the_aggregate_mean_and_band_of_all_seeds(store, reader, toy_catalogue, regret):
+def test_regret_view_draws_the_aggregate_mean_and_band_of_all_seeds(
+    store, reader, toy_catalogue, regret
+):
     run_id = write_run(store, toy_catalogue)
     regret.render(RunData.from_store(reader, run_id))
     series = regret.series
@@ -92,7 +122,9 @@ def test_regret_view_draws_the_aggregate_mean_and_band_of_all_seeds(store, reade
     assert series.layers[0].summary["n"].tolist() == [SEEDS] * len(STEPS)
 
 
-def test_per_seed_lines_show_only_the_kept_seeds_and_say_first_n_of_m(store, reader, toy_catalogue, regret):
+def test_per_seed_lines_show_only_the_kept_seeds_and_say_first_n_of_m(
+    store, reader, toy_catalogue, regret
+):
     run_id = write_run(store, toy_catalogue)
     regret.render(RunData.from_store(reader, run_id))
     assert regret.per_seed.text() == "per-seed lines (first 3 of 50 seeds kept)"
@@ -106,16 +138,24 @@ def test_per_seed_lines_show_only_the_kept_seeds_and_say_first_n_of_m(store, rea
     assert np.allclose(xy(regret.series.mean_curve)[1], MEAN_50)  # the mean is still over all 50
 
 
-def test_a_run_that_kept_every_seed_says_nothing_about_a_subset(store, reader, toy_catalogue, regret):
+def test_a_run_that_kept_every_seed_says_nothing_about_a_subset(
+    store, reader, toy_catalogue, regret
+):
     run_id = write_run(store, toy_catalogue, seeds=4, kept=4)
     regret.render(RunData.from_store(reader, run_id))
     regret.set_per_seed(True)
     assert regret.per_seed.text() == "per-seed lines"
-    assert legend_texts(regret.series) == ["mean over seeds", "95% band of the mean", "single seeds"]
+    assert legend_texts(regret.series) == [
+        "mean over seeds",
+        "95% band of the mean",
+        "single seeds",
+    ]
     assert np.allclose(xy(regret.series.mean_curve)[1], 2.5 * STEPS)  # mean of s * (1..4)
 
 
-def test_curves_view_draws_the_aggregate_mean_against_steps_and_wall_time(store, reader, toy_catalogue, qtbot):
+def test_curves_view_draws_the_aggregate_mean_against_steps_and_wall_time(
+    store, reader, toy_catalogue, qtbot
+):
     run_id = write_run(store, toy_catalogue, metric="loss")
     view = CurvesView()
     qtbot.addWidget(view)
@@ -128,7 +168,9 @@ def test_curves_view_draws_the_aggregate_mean_against_steps_and_wall_time(store,
     assert np.allclose(x, 0.1 * STEPS) and np.allclose(y, MEAN_50)
 
 
-def test_a_run_that_kept_no_seed_still_draws_its_mean_and_band(store, reader, toy_catalogue, regret):
+def test_a_run_that_kept_no_seed_still_draws_its_mean_and_band(
+    store, reader, toy_catalogue, regret
+):
     run_id = write_run(store, toy_catalogue, kept=0)
     data = RunData.from_store(reader, run_id)
     assert data.metrics() == [METRIC] and METRIC not in data.tables
@@ -148,9 +190,15 @@ def test_a_live_run_polls_new_aggregates_by_cursor(store, reader, toy_catalogue,
     assert np.allclose(xy(regret.series.mean_curve)[1], MEAN_50[:2])
     later = STEPS[2:]
     values = later[:, None] * (np.arange(SEEDS) + 1.0)[None, :]
-    store.append(run_id, [(METRIC, int(s), seed, float(values[i, seed]), 0.1 * int(s))
-                          for i, s in enumerate(later) for seed in range(KEPT)],
-                 aggregate_rows=aggregate_rows(METRIC, values, later))
+    store.append(
+        run_id,
+        [
+            (METRIC, int(s), seed, float(values[i, seed]), 0.1 * int(s))
+            for i, s in enumerate(later)
+            for seed in range(KEPT)
+        ],
+        aggregate_rows=aggregate_rows(METRIC, values, later),
+    )
     data.read_new(reader, run_id)
     assert not data.read_new(reader, run_id)  # nothing twice
     regret.render(data)
@@ -175,7 +223,9 @@ def test_group_by_pools_the_aggregates_of_two_runs_exactly(store, reader, toy_ca
     (curve,) = panel.current_figure().curves
     assert curve.label == "algorithm.rate = 0.5 (2 runs, 100 seeds)"
     assert np.allclose(curve.mean, mean, rtol=1e-12)
-    assert np.allclose(curve.lo, mean - half, rtol=1e-6) and np.allclose(curve.hi, mean + half, rtol=1e-6)
+    assert np.allclose(curve.lo, mean - half, rtol=1e-6) and np.allclose(
+        curve.hi, mean + half, rtol=1e-6
+    )
     lo, hi, line = panel.plot.getPlotItem().listDataItems()[:3]
     assert np.allclose(xy(line)[1], mean) and np.allclose(xy(lo)[1], mean - half, rtol=1e-6)
     assert np.allclose(xy(hi)[1], mean + half, rtol=1e-6)
@@ -192,8 +242,13 @@ def test_summary_columns_come_from_the_aggregates(store, toy_catalogue, qtbot):
     panel.stop_polling()
     qtbot.addWidget(panel)
     panel.refresh()
-    panel.set_summaries([SummarySpec(METRIC, "final"), SummarySpec(METRIC, "at_step", step=2),
-                         SummarySpec(METRIC, "auc")])
+    panel.set_summaries(
+        [
+            SummarySpec(METRIC, "final"),
+            SummarySpec(METRIC, "at_step", step=2),
+            SummarySpec(METRIC, "auc"),
+        ]
+    )
     n = len(COLUMNS)
     # final 25.5 * 4, at step 2: 51, area under 25.5 s over 1..4: 25.5 * 7.5 = 191.25
     assert [panel.proxy.index(0, n + i).data() for i in range(3)] == ["102", "51", "191.25"]
@@ -225,7 +280,9 @@ def test_aggregate_table_orders_checkpoints_and_a_repeated_one_replaces_the_earl
 def test_regret_view_per_seed_toggle_text_is_plain_for_runs_without_aggregates(regret):
     """Data built in memory (no aggregates) draws its mean from its own seeds, as before."""
     data = RunData()
-    data.add_series([(METRIC, s, seed, float(s * (seed + 1)), 0.0) for s in STEPS for seed in range(3)])
+    data.add_series(
+        [(METRIC, s, seed, float(s * (seed + 1)), 0.0) for s in STEPS for seed in range(3)]
+    )
     regret.render(data)
     assert np.allclose(xy(regret.series.mean_curve)[1], 2.0 * STEPS)
     assert regret.per_seed.text() == "per-seed lines"

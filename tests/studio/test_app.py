@@ -11,9 +11,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_main_without_a_display_says_how_to_run_it(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    result = subprocess.run([sys.executable, "-m", "studio", "--db", str(tmp_path / "s.db")], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", "--db", str(tmp_path / "s.db")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "no display found" in result.stderr
     assert "xvfb-run tradeoff-studio" in result.stderr
@@ -32,11 +42,20 @@ def test_any_display_setting_lets_qt_try():
 
 def test_the_studio_never_imports_torch():
     modules = sorted(p.stem for p in (ROOT / "studio").glob("*.py") if p.stem != "__main__")
-    code = ("import sys\n" + "".join(f"import studio.{m}\n" for m in modules if m != "__init__")
-            + "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
-            + "print(','.join(bad))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    code = (
+        "import sys\n"
+        + "".join(f"import studio.{m}\n" for m in modules if m != "__init__")
+        + "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
+        + "print(','.join(bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
 
@@ -44,9 +63,22 @@ def test_the_studio_never_imports_torch():
 def test_a_db_that_is_no_store_is_refused_with_exit_code_2(tmp_path):
     junk = tmp_path / "junk.db"
     junk.write_text("not a database")
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    result = subprocess.run([sys.executable, "-m", "studio", "--db", str(junk)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", "--db", str(junk)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
-    assert f"tradeoff-studio: {junk}: is not a Tradeoff Studio store (not an SQLite database)" in result.stderr
+    assert (
+        f"tradeoff-studio: {junk}: is not a Tradeoff Studio store (not an SQLite database)"
+        in result.stderr
+    )
     assert junk.read_text() == "not a database"

@@ -28,10 +28,12 @@ def engine_answering(folder: Path, document, wait_for_release: bool = False):
     answer.write_text(json.dumps(document), encoding="utf-8")
     release = folder / "release"
     starts = folder / "starts"
-    script = ("import pathlib, sys, time\n"
-              f"pathlib.Path({str(starts)!r}).open('a').write('x')\n"
-              f"while {wait_for_release!r} and not pathlib.Path({str(release)!r}).exists(): time.sleep(0.02)\n"
-              f"sys.stdout.write(pathlib.Path({str(answer)!r}).read_text())\n")
+    script = (
+        "import pathlib, sys, time\n"
+        f"pathlib.Path({str(starts)!r}).open('a').write('x')\n"
+        f"while {wait_for_release!r} and not pathlib.Path({str(release)!r}).exists(): time.sleep(0.02)\n"
+        f"sys.stdout.write(pathlib.Path({str(answer)!r}).read_text())\n"
+    )
 
     def build(parent, *args):
         process = QProcess(parent)
@@ -54,10 +56,13 @@ def cached_document(path: Path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def test_a_cache_hit_lists_the_catalogue_before_the_engine_answers(qtbot, make_window, monkeypatch, tmp_path,
-                                                                   catalogue_cache_path):
+def test_a_cache_hit_lists_the_catalogue_before_the_engine_answers(
+    qtbot, make_window, monkeypatch, tmp_path, catalogue_cache_path
+):
     CatalogueCache().write(TOY_ENTRIES, CatalogueCache().key())
-    monkeypatch.setattr(catalogue_loader, "engine_process", engine_answering(tmp_path, TOY_ENTRIES, True))
+    monkeypatch.setattr(
+        catalogue_loader, "engine_process", engine_answering(tmp_path, TOY_ENTRIES, True)
+    )
     win = make_window()
     # The engine has not even been started yet: it is asked once the window is up.
     assert not (tmp_path / "starts").exists() and win.catalogue_loader.refresh_timer.isActive()
@@ -71,8 +76,10 @@ def test_a_cache_hit_lists_the_catalogue_before_the_engine_answers(qtbot, make_w
     reloads = []
     win.catalogue_loader.loaded.connect(reloads.append)
     (tmp_path / "release").touch()
-    qtbot.waitUntil(lambda: (tmp_path / "starts").exists() and win.catalogue_loader.process is None,
-                    timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: (tmp_path / "starts").exists() and win.catalogue_loader.process is None,
+        timeout=ENGINE_MS,
+    )
     # The engine agreed with the cache: nothing was listed again, nothing the user did was undone.
     assert reloads == []
     assert win.catalogue_pane.current_id == "toy.every_type"
@@ -81,11 +88,18 @@ def test_a_cache_hit_lists_the_catalogue_before_the_engine_answers(qtbot, make_w
 
 
 def test_the_background_refresh_replaces_a_stale_list_keeping_the_choice_and_the_form(
-        qtbot, make_window, monkeypatch, tmp_path, catalogue_cache_path):
+    qtbot, make_window, monkeypatch, tmp_path, catalogue_cache_path
+):
     CatalogueCache().write(stale(TOY_ENTRIES), CatalogueCache().key())
-    monkeypatch.setattr(catalogue_loader, "engine_process", engine_answering(tmp_path, TOY_ENTRIES, True))
+    monkeypatch.setattr(
+        catalogue_loader, "engine_process", engine_answering(tmp_path, TOY_ENTRIES, True)
+    )
     win = make_window()
-    assert sorted(win.catalogue_pane.visible_algorithms()) == ["toy.every_type", "toy.front", "toy.regret"]
+    assert sorted(win.catalogue_pane.visible_algorithms()) == [
+        "toy.every_type",
+        "toy.front",
+        "toy.regret",
+    ]
     win.catalogue_pane.search.setText("every")
     win.catalogue_pane.select("toy.every_type")
     fields = win.config.algorithm_form.fields
@@ -116,7 +130,9 @@ def test_the_background_refresh_replaces_a_stale_list_keeping_the_choice_and_the
     assert cached_document(catalogue_cache_path)["catalogue"] == TOY_ENTRIES
 
 
-def test_a_window_closed_before_the_refresh_never_asks_the_engine(qtbot, make_window, monkeypatch, tmp_path):
+def test_a_window_closed_before_the_refresh_never_asks_the_engine(
+    qtbot, make_window, monkeypatch, tmp_path
+):
     CatalogueCache().write(TOY_ENTRIES, CatalogueCache().key())
     monkeypatch.setattr(catalogue_loader, "engine_process", engine_answering(tmp_path, TOY_ENTRIES))
     win = make_window()
@@ -127,13 +143,17 @@ def test_a_window_closed_before_the_refresh_never_asks_the_engine(qtbot, make_wi
     assert not (tmp_path / "starts").exists() and win.catalogue_loader.process is None
 
 
-def test_a_failed_refresh_keeps_the_cached_list_and_says_so(qtbot, make_window, monkeypatch, tmp_path):
+def test_a_failed_refresh_keeps_the_cached_list_and_says_so(
+    qtbot, make_window, monkeypatch, tmp_path
+):
     CatalogueCache().write(TOY_ENTRIES, CatalogueCache().key())
 
     def failing(parent, *args):
         process = QProcess(parent)
         process.setProgram(sys.executable)
-        process.setArguments(["-c", "import sys; print('no module named torch', file=sys.stderr); sys.exit(1)"])
+        process.setArguments(
+            ["-c", "import sys; print('no module named torch', file=sys.stderr); sys.exit(1)"]
+        )
         return process
 
     monkeypatch.setattr(catalogue_loader, "engine_process", failing)
@@ -143,14 +163,19 @@ def test_a_failed_refresh_keeps_the_cached_list_and_says_so(qtbot, make_window, 
     assert win.catalogue.algorithm_ids() == TOY_ALGORITHMS and win.catalogue_message.isHidden()
     message = win.statusBar().currentMessage()
     assert message.startswith("The catalogue could not be refreshed: `python") and message.endswith(
-        "exited with code 1:")
+        "exited with code 1:"
+    )
 
 
 def fake_engine_folder(root: Path) -> Path:
     folder = root / "engine"
     (folder / "labs" / "bandits").mkdir(parents=True)
-    for name, text in [("registry.py", "R = 1\n"), ("params.py", "P = 1\n"), ("labs/__init__.py", ""),
-                       ("labs/bandits/ucb.py", "UCB = 1\n")]:
+    for name, text in [
+        ("registry.py", "R = 1\n"),
+        ("params.py", "P = 1\n"),
+        ("labs/__init__.py", ""),
+        ("labs/bandits/ucb.py", "UCB = 1\n"),
+    ]:
         (folder / name).write_text(text, encoding="utf-8")
     return folder
 
@@ -194,7 +219,9 @@ def test_a_changed_fingerprint_or_version_ignores_the_cache(tmp_path, monkeypatc
     assert other.read() is None
 
 
-def test_a_window_on_a_cache_of_other_files_waits_for_the_engine(qtbot, make_window, monkeypatch, tmp_path):
+def test_a_window_on_a_cache_of_other_files_waits_for_the_engine(
+    qtbot, make_window, monkeypatch, tmp_path
+):
     cache = CatalogueCache()
     cache.write(stale(TOY_ENTRIES), {**cache.key(), "files": "0" * 64})
     monkeypatch.setattr(catalogue_loader, "engine_process", engine_answering(tmp_path, TOY_ENTRIES))
@@ -205,8 +232,14 @@ def test_a_window_on_a_cache_of_other_files_waits_for_the_engine(qtbot, make_win
 
 
 def _right_key_bad_entries():
-    return json.dumps({"format": catalogue_cache.CACHE_FORMAT, "format_version": catalogue_cache.CACHE_FORMAT_VERSION,
-                       "key": CatalogueCache().key(), "catalogue": [{"id": 1}, "x"]}).encode()
+    return json.dumps(
+        {
+            "format": catalogue_cache.CACHE_FORMAT,
+            "format_version": catalogue_cache.CACHE_FORMAT_VERSION,
+            "key": CatalogueCache().key(),
+            "catalogue": [{"id": 1}, "x"],
+        }
+    ).encode()
 
 
 BAD_CACHES = {
@@ -222,8 +255,9 @@ BAD_CACHES = {
 
 
 @pytest.mark.parametrize("content", list(BAD_CACHES) + ["a folder"])
-def test_a_corrupt_or_foreign_cache_is_ignored_and_rewritten(qtbot, make_window, monkeypatch, tmp_path,
-                                                             catalogue_cache_path, content):
+def test_a_corrupt_or_foreign_cache_is_ignored_and_rewritten(
+    qtbot, make_window, monkeypatch, tmp_path, catalogue_cache_path, content
+):
     catalogue_cache_path.parent.mkdir(parents=True)
     if content == "a folder":
         catalogue_cache_path.mkdir()
@@ -239,7 +273,9 @@ def test_a_corrupt_or_foreign_cache_is_ignored_and_rewritten(qtbot, make_window,
     else:
         document = cached_document(catalogue_cache_path)
         assert document["catalogue"] == TOY_ENTRIES and document["key"] == CatalogueCache().key()
-    assert sorted(p.name for p in catalogue_cache_path.parent.iterdir()) == ["catalogue.json"]  # no temporary left
+    assert sorted(p.name for p in catalogue_cache_path.parent.iterdir()) == [
+        "catalogue.json"
+    ]  # no temporary left
 
 
 STUB_PANDAS = "import sys\nTimestamp = type('Timestamp', (), {})\nsys.stderr.write('pandas was imported\\n')\n"
@@ -272,15 +308,35 @@ def test_the_studio_starts_without_heavy_imports(tmp_path):
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text(STUB_PANDAS)
     Store(tmp_path / "runs.db").close()  # an existing store, as on every start but the first
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
-           "XDG_CACHE_HOME": str(tmp_path / "cache"),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path / "stub"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT), str(tmp_path / "stub"), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     warm = f"from studio.catalogue_cache import CatalogueCache as C; c = C(); c.write({TOY_ENTRIES!r}, c.key())"
     subprocess.run([sys.executable, "-c", warm], env=env, check=True, timeout=60)
-    assert subprocess.run([sys.executable, "-c", "import pandas"], env=env, capture_output=True, text=True,
-                          timeout=60).stderr == "pandas was imported\n"  # the stand-in is the one found
-    result = subprocess.run([sys.executable, "-c", START_AND_REPORT, str(tmp_path / "runs.db")], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=120)
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", "import pandas"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stderr
+        == "pandas was imported\n"
+    )  # the stand-in is the one found
+    result = subprocess.run(
+        [sys.executable, "-c", START_AND_REPORT, str(tmp_path / "runs.db")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     listed, modules = result.stdout.splitlines()
     assert listed == "True"

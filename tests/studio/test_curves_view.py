@@ -19,7 +19,10 @@ def curves_run(metrics=("accuracy", "loss", "kl", "grad_norm"), offset=0.0) -> R
     rows = []
     for k, metric in enumerate(metrics):
         for s, v in zip(STEPS, SEED0):
-            rows += [(metric, s, 0, v + k + offset, 0.25 * s), (metric, s, 1, v + k + offset + 2, 0.25 * s)]
+            rows += [
+                (metric, s, 0, v + k + offset, 0.25 * s),
+                (metric, s, 1, v + k + offset + 2, 0.25 * s),
+            ]
     data.add_series(rows)
     return data
 
@@ -46,7 +49,11 @@ def test_loss_first_then_recorded_order_with_linked_x_axes(view):
     view.render(curves_run())
     assert view.shown_metrics == ["loss", "accuracy", "kl"]
     assert [(a.data(), a.isChecked()) for a in view.metric_menu.actions()] == [
-        ("accuracy", True), ("loss", True), ("kl", True), ("grad_norm", False)]
+        ("accuracy", True),
+        ("loss", True),
+        ("kl", True),
+        ("grad_norm", False),
+    ]
     assert view.metric_button.text() == "metrics (3 of 4)"
     first = view.plots["loss"]
     assert view.series is first
@@ -69,7 +76,9 @@ def test_choosing_metrics_in_the_menu_is_kept_when_more_arrive(view):
     view.render(curves_run(("accuracy", "loss", "kl", "grad_norm", "later")))
     assert view.shown_metrics == ["accuracy", "kl", "grad_norm"]
     view.set_metrics(["later"])
-    assert view.shown_metrics == ["later"] and np.allclose(xy(view.series.mean_curve)[1], np.array(SEED0) + 5)
+    assert view.shown_metrics == ["later"] and np.allclose(
+        xy(view.series.mean_curve)[1], np.array(SEED0) + 5
+    )
 
 
 def test_smoothing_draws_the_debiased_ema_over_a_faint_raw_mean_and_says_so(view):
@@ -90,7 +99,9 @@ def test_smoothing_draws_the_debiased_ema_over_a_faint_raw_mean_and_says_so(view
     assert view.smoothing_slider.value() == 500
     assert "smoothed 3.66667" in plot.hover.hover_at(2.0, 3.0)
     view.set_smoothing(0.0)
-    assert plot.badge.isHidden() and not raw.isVisible() and np.allclose(xy(plot.mean_curve)[1], mean)
+    assert (
+        plot.badge.isHidden() and not raw.isVisible() and np.allclose(xy(plot.mean_curve)[1], mean)
+    )
 
 
 def test_smoothing_happens_on_full_resolution_before_thinning(view):
@@ -104,8 +115,9 @@ def test_smoothing_happens_on_full_resolution_before_thinning(view):
     view.set_smoothing(0.9)
     plot = view.series
     factor = choose_factor(len(steps), int(plot.view_box.width()))
-    expected_x, expected_y = aligned_decimate(steps.astype(float), np.array(ema_by_hand(values, 0.9)),
-                                              0, len(steps), factor, PEAK)
+    expected_x, expected_y = aligned_decimate(
+        steps.astype(float), np.array(ema_by_hand(values, 0.9)), 0, len(steps), factor, PEAK
+    )
     x, y = xy(plot.mean_curve)
     assert factor > 1 and plot.downsampling_factor == factor
     assert np.array_equal(x, expected_x) and np.allclose(y, expected_y, rtol=1e-9)
@@ -122,7 +134,9 @@ def test_wall_time_axis_and_log_y(view):
     view.set_log_y(True)
     for plot in view.plots.values():
         # The axis ticks in powers of ten; the item is handed log10 of the data, once.
-        assert plot.plot_item.getAxis("left").logMode and not plot.plot_item.getAxis("bottom").logMode
+        assert (
+            plot.plot_item.getAxis("left").logMode and not plot.plot_item.getAxis("bottom").logMode
+        )
         assert plot.mean_curve.opts["logMode"] == [False, False]
     assert np.allclose(xy(view.series.mean_curve)[1], np.log10(np.array(SEED0) + 2))
     with pytest.raises(ValueError, match="x axis must be one of"):
@@ -130,7 +144,9 @@ def test_wall_time_axis_and_log_y(view):
 
 
 def test_overlay_draws_every_run_in_every_plot(view):
-    view.render_overlay([("lr 0.1", curves_run(("loss",))), ("lr 0.01", curves_run(("loss", "kl"), offset=10))])
+    view.render_overlay(
+        [("lr 0.1", curves_run(("loss",))), ("lr 0.01", curves_run(("loss", "kl"), offset=10))]
+    )
     assert view.shown_metrics == ["loss", "kl"]
     loss = view.plots["loss"]
     assert [layer.label for layer in loss.layers] == ["lr 0.1", "lr 0.01"]

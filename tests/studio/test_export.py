@@ -50,14 +50,21 @@ def _application(qapp):
 @pytest.fixture
 def regret_run(store, toy_catalogue):
     """A regret run with two seeds (values 1, 3 then 2, 6 then 4, 8) and a theory bound."""
-    spec = RunSpec.from_dict({"run": {"seeds": 2, "steps": 3, "name": "hand made"},
-                              "algorithm": {"id": "toy.regret"}, "problem": {"id": "toy.quadratic", "scale": 2.5}},
-                             toy_catalogue)
+    spec = RunSpec.from_dict(
+        {
+            "run": {"seeds": 2, "steps": 3, "name": "hand made"},
+            "algorithm": {"id": "toy.regret"},
+            "problem": {"id": "toy.quadratic", "scale": 2.5},
+        },
+        toy_catalogue,
+    )
     run_id = store.create_run(spec, family="toy", plot="regret")
     store.start_run(run_id, {"device": "cpu"})
-    rows = [("cumulative_regret", step, seed, value, 0.0)
-            for step, values in ((1, (1.0, 3.0)), (2, (2.0, 6.0)), (3, (4.0, 8.0)))
-            for seed, value in enumerate(values)]
+    rows = [
+        ("cumulative_regret", step, seed, value, 0.0)
+        for step, values in ((1, (1.0, 3.0)), (2, (2.0, 6.0)), (3, (4.0, 8.0)))
+        for seed, value in enumerate(values)
+    ]
     rows += [("regret_upper_bound", step, -1, 10.0 * step, 0.0) for step in (1, 2, 3)]
     store.append(run_id, rows)
     store.finish_run(run_id, "finished")
@@ -65,20 +72,39 @@ def regret_run(store, toy_catalogue):
 
 
 def _figure(store, run_id):
-    return run_figure(RunData.from_store(store, run_id), "regret", title="Regret of a hand-made run")
+    return run_figure(
+        RunData.from_store(store, run_id), "regret", title="Regret of a hand-made run"
+    )
 
 
 def test_the_run_figure_holds_the_seed_mean_and_the_bound(store, regret_run, tmp_path):
     figure = _figure(store, regret_run)
     mean, bound = figure.curves
-    assert mean.mean.tolist() == [2.0, 4.0, 6.0] and bound.kind == BOUND and bound.mean.tolist() == [10, 20, 30]
+    assert (
+        mean.mean.tolist() == [2.0, 4.0, 6.0]
+        and bound.kind == BOUND
+        and bound.mean.tolist() == [10, 20, 30]
+    )
     # step 1: values 1 and 3, sd sqrt(2), half-width t(0.975, 1) * sqrt(2) / sqrt(2) = 12.706205
     assert np.isclose(mean.lo[0], 2.0 - 12.706205) and np.isclose(mean.hi[0], 2.0 + 12.706205)
     path = write_figure_csv(figure, tmp_path / "f.csv")
     rows = list(csv.DictReader(path.open()))
-    assert rows[0] == {"series": "mean over seeds", "kind": "mean", "x": "1.0", "y": "2.0",
-                       "lo": repr(float(mean.lo[0])), "hi": repr(float(mean.hi[0]))}
-    assert rows[3] == {"series": "upper bound (theory)", "kind": "bound", "x": "1.0", "y": "10.0", "lo": "", "hi": ""}
+    assert rows[0] == {
+        "series": "mean over seeds",
+        "kind": "mean",
+        "x": "1.0",
+        "y": "2.0",
+        "lo": repr(float(mean.lo[0])),
+        "hi": repr(float(mean.hi[0])),
+    }
+    assert rows[3] == {
+        "series": "upper bound (theory)",
+        "kind": "bound",
+        "x": "1.0",
+        "y": "10.0",
+        "lo": "",
+        "hi": "",
+    }
     assert len(rows) == len(figure_rows(figure)) == 6
 
 
@@ -88,7 +114,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 def _png_dpi(data: bytes) -> float:
     at = data.index(b"pHYs")
-    per_metre = struct.unpack(">I", data[at + 4:at + 8])[0]
+    per_metre = struct.unpack(">I", data[at + 4 : at + 8])[0]
     return per_metre * 0.0254
 
 
@@ -106,7 +132,13 @@ def _pdf_text_objects(data: bytes) -> str:
 def test_png_svg_pdf_are_valid_sized_and_keep_text(store, regret_run, tmp_path):
     figure = _figure(store, regret_run)
     written = export_figure(figure, tmp_path, "regret", COLUMN)
-    assert [p.name for p in written] == ["regret.png", "regret.svg", "regret.pdf", "regret.csv", "regret.py"]
+    assert [p.name for p in written] == [
+        "regret.png",
+        "regret.svg",
+        "regret.pdf",
+        "regret.csv",
+        "regret.py",
+    ]
 
     png = (tmp_path / "regret.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -127,16 +159,33 @@ def test_png_svg_pdf_are_valid_sized_and_keep_text(store, regret_run, tmp_path):
     content = _pdf_text_objects(pdf)
     assert content.count(" Tj") + content.count(" TJ") >= 5  # text drawn as text, not as paths
     if shutil.which("gs"):
-        text = subprocess.run(["gs", "-q", "-dNOPAUSE", "-dBATCH", "-sDEVICE=txtwrite", "-sOutputFile=-",
-                               str(tmp_path / "regret.pdf")], capture_output=True, text=True, timeout=60).stdout
+        text = subprocess.run(
+            [
+                "gs",
+                "-q",
+                "-dNOPAUSE",
+                "-dBATCH",
+                "-sDEVICE=txtwrite",
+                "-sOutputFile=-",
+                str(tmp_path / "regret.pdf"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
         words = " ".join(text.split())  # ghostscript separates words by tabs
-        assert "Regret of a hand-made run" in words and "mean over seeds" in words and "step" in words
+        assert (
+            "Regret of a hand-made run" in words and "mean over seeds" in words and "step" in words
+        )
 
 
 def test_slide_size_and_an_offscreen_view_at_that_size(store, regret_run, tmp_path):
     figure = _figure(store, regret_run)
     render.save_png(figure, tmp_path / "slide.png", render.SIZES["slide"], dpi=100)
-    assert _png_size((tmp_path / "slide.png").read_bytes()) == (1000, 562)  # 10 x 5.625 in at 100 dpi
+    assert _png_size((tmp_path / "slide.png").read_bytes()) == (
+        1000,
+        562,
+    )  # 10 x 5.625 in at 100 dpi
     widget = render.offscreen_plot(figure, render.SIZES["slide"])
     # Laid out at the slide's size in layout pixels (96 per inch), never put on the screen.
     assert (widget.width(), widget.height()) == (960, 540)
@@ -152,15 +201,20 @@ def test_the_matplotlib_script_compiles_and_rebuilds_the_figure(store, regret_ru
     assert "'regret.csv'" in source and "(3.5, 2.5)" in source and "'cumulative regret'" in source
     if importlib.util.find_spec("matplotlib") is None:
         pytest.skip("matplotlib is not installed: the script compiles; running it needs matplotlib")
-    result = subprocess.run([sys.executable, str(tmp_path / "regret.py")], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "regret.py")], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "regret-matplotlib.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_title_with_quotes_still_gives_a_valid_script(tmp_path):
-    figure = Figure('a """quoted""" \\ title', "step", "loss",
-                    [Curve("m", np.array([1.0, 2.0]), np.array([0.5, 0.25]))])
+    figure = Figure(
+        'a """quoted""" \\ title',
+        "step",
+        "loss",
+        [Curve("m", np.array([1.0, 2.0]), np.array([0.5, 0.25]))],
+    )
     export_figure(figure, tmp_path, "q", COLUMN, formats=())
     compile((tmp_path / "q.py").read_text(), "q.py", "exec")
 
@@ -179,9 +233,14 @@ def test_data_export_runs_the_engine_command(qtbot, store, regret_run, tmp_path)
     with qtbot.waitSignal(exporter.finished, timeout=30_000) as done:
         exporter.start(files)
     written, errors = done.args
-    assert errors == [] and [p.rsplit("/", 1)[-1] for p in written] == ["run-1-series.csv", "run-1.json"]
+    assert errors == [] and [p.rsplit("/", 1)[-1] for p in written] == [
+        "run-1-series.csv",
+        "run-1.json",
+    ]
     rows = list(csv.DictReader((tmp_path / "run-1-series.csv").open()))
-    regret = [(r["step"], r["seed"], r["value"]) for r in rows if r["metric"] == "cumulative_regret"]
+    regret = [
+        (r["step"], r["seed"], r["value"]) for r in rows if r["metric"] == "cumulative_regret"
+    ]
     assert regret[:2] == [("1", "0", "1.0"), ("1", "1", "3.0")]
     assert json.loads((tmp_path / "run-1.json").read_text())["spec"]["run"]["name"] == "hand made"
 
@@ -197,8 +256,15 @@ def test_dialog_exports_everything_and_copies_to_the_clipboard(qtbot, store, reg
     with qtbot.waitSignal(dialog.engine_export.finished, timeout=30_000):
         dialog.export_button.click()
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["run-1-hand-made.csv", "run-1-hand-made.pdf", "run-1-hand-made.png", "run-1-hand-made.py",
-                     "run-1-hand-made.svg", "run-1-hand-made.toml", "run-1-series.csv"]
+    assert names == [
+        "run-1-hand-made.csv",
+        "run-1-hand-made.pdf",
+        "run-1-hand-made.png",
+        "run-1-hand-made.py",
+        "run-1-hand-made.svg",
+        "run-1-hand-made.toml",
+        "run-1-series.csv",
+    ]
     assert "wrote 7 files" in dialog.result.text()
     dialog.copy_button.click()
     mime = QApplication.clipboard().mimeData()
@@ -208,13 +274,18 @@ def test_dialog_exports_everything_and_copies_to_the_clipboard(qtbot, store, reg
 
 # -- what an exported figure shows, and where its legend and labels go ---------------------------
 
+
 def _three_objective_figure():
     from tests.studio.test_pareto_view import three_objective_run
-    return run_figure(three_objective_run(), "pareto", title="a three-objective run with a long name")
+
+    return run_figure(
+        three_objective_run(), "pareto", title="a three-objective run with a long name"
+    )
 
 
 def _two_objective_figure():
     from tests.studio.test_pareto_view import two_objective_run
+
     return run_figure(two_objective_run(), "pareto", title="a two-objective run with a long name")
 
 
@@ -223,18 +294,55 @@ def _figures():
     falling loss), a comparison (two overlaid means), both Pareto kinds, and points that
     fill the whole plot, so that no corner is free."""
     steps = np.arange(1.0, 201.0)
-    regret = Figure("Cumulative regret of a run with a long name", "step", "cumulative regret",
-                    [Curve("mean over seeds", steps, 3 * np.sqrt(steps), 2.5 * np.sqrt(steps), 3.5 * np.sqrt(steps)),
-                     Curve("upper bound (theory)", steps, 5 * np.sqrt(steps), kind=BOUND)])
-    loss = Figure("loss", "step", "loss", [Curve("mean over seeds", steps, 1 / steps, 0.8 / steps, 1.2 / steps)])
-    compare = Figure("loss by lr", "step", "loss", [Curve("lr 0.1", steps, 1 / steps, 0.9 / steps, 1.1 / steps),
-                                                    Curve("lr 0.01", steps, 2 / steps, 1.8 / steps, 2.2 / steps)])
+    regret = Figure(
+        "Cumulative regret of a run with a long name",
+        "step",
+        "cumulative regret",
+        [
+            Curve(
+                "mean over seeds",
+                steps,
+                3 * np.sqrt(steps),
+                2.5 * np.sqrt(steps),
+                3.5 * np.sqrt(steps),
+            ),
+            Curve("upper bound (theory)", steps, 5 * np.sqrt(steps), kind=BOUND),
+        ],
+    )
+    loss = Figure(
+        "loss",
+        "step",
+        "loss",
+        [Curve("mean over seeds", steps, 1 / steps, 0.8 / steps, 1.2 / steps)],
+    )
+    compare = Figure(
+        "loss by lr",
+        "step",
+        "loss",
+        [
+            Curve("lr 0.1", steps, 1 / steps, 0.9 / steps, 1.1 / steps),
+            Curve("lr 0.01", steps, 2 / steps, 1.8 / steps, 2.2 / steps),
+        ],
+    )
     grid = np.linspace(0.0, 1.0, 21)
     gx, gy = np.meshgrid(grid, grid)
-    crowded = Figure("points everywhere", "f1", "f2", points=[PointSet("dominated", gx.ravel(), gy.ravel(), DOMINATED),
-                                                               PointSet("non-dominated", grid, grid[::-1], FRONT)])
-    return {"regret": regret, "curves": loss, "compare": compare, "pareto 2-D": _two_objective_figure(),
-            "pareto 3 objectives": _three_objective_figure(), "crowded": crowded}
+    crowded = Figure(
+        "points everywhere",
+        "f1",
+        "f2",
+        points=[
+            PointSet("dominated", gx.ravel(), gy.ravel(), DOMINATED),
+            PointSet("non-dominated", grid, grid[::-1], FRONT),
+        ],
+    )
+    return {
+        "regret": regret,
+        "curves": loss,
+        "compare": compare,
+        "pareto 2-D": _two_objective_figure(),
+        "pareto 3 objectives": _three_objective_figure(),
+        "crowded": crowded,
+    }
 
 
 def _plot_items(widget):
@@ -268,7 +376,9 @@ def _scene_points(item):
 
 
 @pytest.mark.parametrize("size", ["column", "slide"])
-@pytest.mark.parametrize("kind", ["regret", "curves", "compare", "pareto 2-D", "pareto 3 objectives", "crowded"])
+@pytest.mark.parametrize(
+    "kind", ["regret", "curves", "compare", "pareto 2-D", "pareto 3 objectives", "crowded"]
+)
 def test_no_legend_covers_a_plotted_point(kind, size):
     figure = _figures()[kind]
     widget = render.offscreen_plot(figure, render.SIZES[size])
@@ -308,7 +418,9 @@ def test_every_label_and_the_reference_point_lie_inside_the_figure(kind, size):
             for name in ("left", "bottom"):
                 label = item.getAxis(name).label
                 margin = label.document().documentMargin()  # blank around the text
-                glyphs = label.mapRectToScene(label.boundingRect().adjusted(margin, margin, -margin, -margin))
+                glyphs = label.mapRectToScene(
+                    label.boundingRect().adjusted(margin, margin, -margin, -margin)
+                )
                 assert frame.contains(glyphs), (name, label.toPlainText())
             for graphic in item.items:
                 if isinstance(graphic, pg.ScatterPlotItem) and graphic.opts["symbol"] == "x":
@@ -329,10 +441,16 @@ def test_a_three_objective_front_exports_every_projection_and_no_line_through_th
     """A (1,2,3), B (2,1,3), C (3,3,1) non-dominated; D (2,2,4), F (4,4,4) dominated;
     reference (5,5,5): three panels, as the view shows them, points only."""
     figure = _three_objective_figure()
-    assert figure.title == "a three-objective run with a long name: Pareto front at step 7: 3 of 5 non-dominated"
+    assert (
+        figure.title
+        == "a three-objective run with a long name: Pareto front at step 7: 3 of 5 non-dominated"
+    )
     assert [p.title for p in figure.panels] == ["f2 against f1", "f3 against f1", "f3 against f2"]
-    assert [(p.x_label, p.y_label) for p in figure.panels] == [("f1 (min)", "f2 (min)"), ("f1 (min)", "f3 (min)"),
-                                                               ("f2 (min)", "f3 (min)")]
+    assert [(p.x_label, p.y_label) for p in figure.panels] == [
+        ("f1 (min)", "f2 (min)"),
+        ("f1 (min)", "f3 (min)"),
+        ("f2 (min)", "f3 (min)"),
+    ]
     f3_f2 = {s.kind: s for s in figure.panels[2].points}
     assert ATTAINMENT not in f3_f2
     assert sorted(zip(f3_f2[FRONT].x, f3_f2[FRONT].y)) == [(1, 3), (2, 3), (3, 1)]
@@ -359,19 +477,33 @@ def test_a_two_objective_front_exports_its_staircase_as_the_view_draws_it(qtbot)
 
     figure = _two_objective_figure()
     staircase = next(p for p in figure.points if p.kind == ATTAINMENT)
-    assert staircase.x.tolist() == [0.1, 0.2, 0.2, 0.4, 0.4] and staircase.y.tolist() == [0.5, 0.5, 0.8, 0.8, 0.9]
+    assert staircase.x.tolist() == [0.1, 0.2, 0.2, 0.4, 0.4] and staircase.y.tolist() == [
+        0.5,
+        0.5,
+        0.8,
+        0.8,
+        0.9,
+    ]
     view = ParetoView()
     qtbot.addWidget(view)
     view.render(two_objective_run())
     on_screen = view.projections[0].layers[0]
     widget = render.offscreen_plot(figure, COLUMN)
     try:
-        lines = [g for g in widget.getPlotItem().items if type(g).__name__ == "PlotDataItem" and g.getData()[0] is not None
-                 and len(g.getData()[0])]
+        lines = [
+            g
+            for g in widget.getPlotItem().items
+            if type(g).__name__ == "PlotDataItem"
+            and g.getData()[0] is not None
+            and len(g.getData()[0])
+        ]
         assert len(lines) == 1
         for got, want in zip(lines[0].getData(), on_screen.front_line.getData()):
             assert got.tolist() == want.tolist()
-        assert lines[0].opts["pen"].color().getRgb()[:3] == on_screen.front_line.opts["pen"].color().getRgb()[:3]
+        assert (
+            lines[0].opts["pen"].color().getRgb()[:3]
+            == on_screen.front_line.opts["pen"].color().getRgb()[:3]
+        )
     finally:
         widget.close()
 
@@ -386,7 +518,9 @@ def test_one_export_dialog_at_a_time(qtbot, store, regret_run, tmp_path):
     second = open_export_dialog(None, store, [regret_run])
     qtbot.addWidget(second)
     assert second is not first and not first.isVisible() and second.isVisible()
-    dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, ExportDialog) and w.isVisible()]
+    dialogs = [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, ExportDialog) and w.isVisible()
+    ]
     assert dialogs == [second]
     second.export_button.setEnabled(False)  # as while the engine writes its data files
     third = open_export_dialog(None, store, [regret_run])

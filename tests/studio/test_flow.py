@@ -53,8 +53,10 @@ def test_choose_run_compare_export(qtbot, make_window, store, engine_catalogue, 
     means = [curve for curve in figure.curves if curve.lo is not None]
     assert len(means) == 2
     final = {round(curve.mean[-1], 9) for curve in means}
-    expected = {round(float(np.mean([store.series(i, "cumulative_regret")[s][1][-1] for s in range(3)])), 9)
-                for i in ids}
+    expected = {
+        round(float(np.mean([store.series(i, "cumulative_regret")[s][1][-1] for s in range(3)])), 9)
+        for i in ids
+    }
     assert final == expected
 
     # Export the comparison (File ▸ Export… while Compare is in front).

@@ -22,23 +22,36 @@ SEED_VALUES = ((4.0, 3.0, 1.0, 2.0), (6.0, 5.0, 3.0, 4.0))
 
 
 def _rows(metric, steps=STEPS, seed_values=SEED_VALUES):
-    return [(metric, step, seed, values[i], 0.0) for seed, values in enumerate(seed_values)
-            for i, step in enumerate(steps)]
+    return [
+        (metric, step, seed, values[i], 0.0)
+        for seed, values in enumerate(seed_values)
+        for i, step in enumerate(steps)
+    ]
 
 
 @pytest.fixture
 def make_run(store, toy_catalogue):
     def make(seeds=2, steps=8, name="", params=None, status="finished", series=()):
-        spec = RunSpec.from_dict({"run": {"seeds": seeds, "steps": steps, "name": name},
-                                  "algorithm": {"id": "toy.every_type", **(params or {})},
-                                  "problem": {"id": "toy.quadratic"}}, toy_catalogue)
+        spec = RunSpec.from_dict(
+            {
+                "run": {"seeds": seeds, "steps": steps, "name": name},
+                "algorithm": {"id": "toy.every_type", **(params or {})},
+                "problem": {"id": "toy.quadratic"},
+            },
+            toy_catalogue,
+        )
         run_id = store.create_run(spec, family="toy", plot="curves")
         store.start_run(run_id, {"device": "cpu", "dtype": "float32", "threads": 1})
         if series:
             store.append(run_id, series)  # as its engine does: while the run is live
         if status != "running":
-            store.finish_run(run_id, status, "Traceback (most recent call last):\nValueError: boom"
-                             if status == "failed" else None)
+            store.finish_run(
+                run_id,
+                status,
+                "Traceback (most recent call last):\nValueError: boom"
+                if status == "failed"
+                else None,
+            )
         return run_id
 
     return make
@@ -65,17 +78,25 @@ def _ids(panel):
 
 def test_summary_statistics_of_a_hand_made_seed_mean():
     """final, best, min, max, value at a step (interpolated) and the trapezoid area of the mean 5, 4, 2, 3."""
-    rows = [(step, seed, values[i]) for seed, values in enumerate(SEED_VALUES) for i, step in enumerate(STEPS)]
+    rows = [
+        (step, seed, values[i])
+        for seed, values in enumerate(SEED_VALUES)
+        for i, step in enumerate(STEPS)
+    ]
     rows.append((2, -1, 100.0))  # a theory bound: not a seed, not in the mean
     steps, mean = seed_mean(*(np.array(column) for column in zip(*rows)))
     assert steps.tolist() == [1, 2, 4, 8] and mean.tolist() == [5.0, 4.0, 2.0, 3.0]
-    value = {stat: summarise(steps, mean, SummarySpec("loss", stat, step=6))
-             for stat in ("final", "min", "max", "at_step", "auc")}
+    value = {
+        stat: summarise(steps, mean, SummarySpec("loss", stat, step=6))
+        for stat in ("final", "min", "max", "at_step", "auc")
+    }
     # at step 6: halfway between step 4 (2.0) and step 8 (3.0); area: 4.5 + 6 + 10
     assert value == {"final": 3.0, "min": 2.0, "max": 5.0, "at_step": 2.5, "auc": 20.5}
     assert summarise(steps, mean, SummarySpec("loss", "best", "min")) == 2.0
     assert summarise(steps, mean, SummarySpec("accuracy", "best", "max")) == 5.0
-    assert math.isnan(summarise(steps, mean, SummarySpec("loss", "at_step", step=9)))  # past the last record
+    assert math.isnan(
+        summarise(steps, mean, SummarySpec("loss", "at_step", step=9))
+    )  # past the last record
     assert default_direction("cumulative_regret") == "min" and default_direction("loss") == "min"
     assert default_direction("hypervolume") == "max"
     with pytest.raises(ValueError, match="direction"):
@@ -85,12 +106,23 @@ def test_summary_statistics_of_a_hand_made_seed_mean():
 def test_summary_columns_in_the_table_equal_the_hand_computed_values(panel, store, make_run):
     make_run(series=_rows("loss"))
     panel.refresh()
-    panel.set_summaries([SummarySpec("loss", "final"), SummarySpec("loss", "best", "min"),
-                         SummarySpec("loss", "max"), SummarySpec("loss", "at_step", step=6),
-                         SummarySpec("loss", "auc")])
+    panel.set_summaries(
+        [
+            SummarySpec("loss", "final"),
+            SummarySpec("loss", "best", "min"),
+            SummarySpec("loss", "max"),
+            SummarySpec("loss", "at_step", step=6),
+            SummarySpec("loss", "auc"),
+        ]
+    )
     n = len(COLUMNS)
     assert [panel.model.headerData(n + i, Qt.Orientation.Horizontal) for i in range(5)] == [
-        "loss final", "loss best (min)", "loss max", "loss @ 6", "loss area under curve"]
+        "loss final",
+        "loss best (min)",
+        "loss max",
+        "loss @ 6",
+        "loss area under curve",
+    ]
     assert [_column(panel, n + i)[0] for i in range(5)] == ["3", "2", "5", "2.5", "20.5"]
 
 
@@ -142,7 +174,9 @@ def test_text_and_status_filters(panel, store, make_run):
     assert _ids(panel) == [3, 2, 1]
 
 
-def test_a_failed_run_shows_its_traceback_and_the_details_its_spec_and_hardware(panel, store, make_run):
+def test_a_failed_run_shows_its_traceback_and_the_details_its_spec_and_hardware(
+    panel, store, make_run
+):
     make_run(name="fine")
     failed = make_run(name="broken", status="failed")
     panel.refresh()
@@ -157,7 +191,9 @@ def test_a_failed_run_shows_its_traceback_and_the_details_its_spec_and_hardware(
     assert tooltip == "ValueError: boom"
 
 
-def test_runs_added_or_changed_after_the_widget_was_built_appear_on_the_next_poll(panel, store, make_run):
+def test_runs_added_or_changed_after_the_widget_was_built_appear_on_the_next_poll(
+    panel, store, make_run
+):
     panel.refresh()
     assert panel.model.rowCount() == 0
     running = make_run(status="running")
@@ -173,7 +209,9 @@ def test_runs_added_or_changed_after_the_widget_was_built_appear_on_the_next_pol
     assert _ids(panel) == [later, running]
     assert _column(panel, "status") == ["finished", "finished"]
     version = panel.model._data_version
-    assert panel.model.refresh() is False and panel.model._data_version == version  # nothing new: no read
+    assert (
+        panel.model.refresh() is False and panel.model._data_version == version
+    )  # nothing new: no read
 
 
 def test_the_poll_timer_picks_up_a_new_run(qtbot, store, make_run):
@@ -197,7 +235,9 @@ def _arrow_points_down(panel, column: int) -> bool:
     def dark(x, y):
         return image.pixelColor(x, y).lightness() < 160
 
-    inked = [x for x in range(left, left + width - 2) if any(dark(x, y) for y in range(image.height()))]
+    inked = [
+        x for x in range(left, left + width - 2) if any(dark(x, y) for y in range(image.height()))
+    ]
     arrow = [inked[-1]]
     for x in reversed(inked[:-1]):
         if x != arrow[-1] - 1:
@@ -250,7 +290,9 @@ def test_run_names_are_shown_whole(qtbot, panel, store, make_run):
         option = QStyleOptionViewItem()
         panel.table.itemDelegateForIndex(index).initStyleOption(option, index)
         assert option.textElideMode == Qt.TextElideMode.ElideMiddle
-        shown.append(QFontMetrics(option.font).elidedText(name, option.textElideMode, NAME_MAX_WIDTH - 8))
+        shown.append(
+            QFontMetrics(option.font).elidedText(name, option.textElideMode, NAME_MAX_WIDTH - 8)
+        )
     assert len(set(shown)) == 4 and shown[0].endswith("seedB") and "…" in shown[0]
 
 
@@ -260,10 +302,22 @@ def _mouse(panel, kind, row):
     from PySide6.QtWidgets import QApplication
 
     viewport = panel.table.viewport()
-    position = QPointF(panel.table.visualRect(panel.proxy.index(row, COLUMNS.index("name"))).center())
-    buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else Qt.MouseButton.LeftButton
-    event = QMouseEvent(kind, position, viewport.mapToGlobal(position), Qt.MouseButton.LeftButton, buttons,
-                        Qt.KeyboardModifier.NoModifier)
+    position = QPointF(
+        panel.table.visualRect(panel.proxy.index(row, COLUMNS.index("name"))).center()
+    )
+    buttons = (
+        Qt.MouseButton.NoButton
+        if kind == QEvent.Type.MouseButtonRelease
+        else Qt.MouseButton.LeftButton
+    )
+    event = QMouseEvent(
+        kind,
+        position,
+        viewport.mapToGlobal(position),
+        Qt.MouseButton.LeftButton,
+        buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(viewport, event)
 
 

@@ -15,8 +15,14 @@ ENGINE_TIMEOUT_MS = 30_000
 
 @pytest.fixture
 def two_runs(store, toy_catalogue):
-    spec = RunSpec.from_dict({"run": {"seeds": 1, "steps": 5}, "algorithm": {"id": "toy.regret"},
-                              "problem": {"id": "toy.quadratic"}}, toy_catalogue)
+    spec = RunSpec.from_dict(
+        {
+            "run": {"seeds": 1, "steps": 5},
+            "algorithm": {"id": "toy.regret"},
+            "problem": {"id": "toy.quadratic"},
+        },
+        toy_catalogue,
+    )
     ids = []
     for _ in range(2):
         run_id = store.create_run(spec, family="toy", plot="regret")
@@ -47,7 +53,9 @@ def test_tag_arguments_add_and_remove_only_what_changed():
     assert tag_arguments(3, ["a"], ["a"]) is None
 
 
-def test_tags_and_notes_edited_in_the_details_reach_the_store_and_the_table(qtbot, panel, store, two_runs):
+def test_tags_and_notes_edited_in_the_details_reach_the_store_and_the_table(
+    qtbot, panel, store, two_runs
+):
     first, _ = two_runs
     panel.refresh()
     panel.select_runs([first])
@@ -66,13 +74,17 @@ def test_tags_and_notes_edited_in_the_details_reach_the_store_and_the_table(qtbo
     assert store.get_run(first)["notes"] == "-rerun with c=1"
     assert _cell(panel, first, "notes") == "-rerun with c=1"
 
-    panel.details.tags_edit.setText("paper, a,b")  # a comma inside a tag cannot be typed; "a" and "b" are two
+    panel.details.tags_edit.setText(
+        "paper, a,b"
+    )  # a comma inside a tag cannot be typed; "a" and "b" are two
     with qtbot.waitSignal(panel.actions.done, timeout=ENGINE_TIMEOUT_MS):
         panel.details.tags_button.click()
     assert json.loads(store.get_run(first)["tags"]) == ["paper", "a", "b"]
 
 
-def test_delete_after_confirmation_removes_the_run_from_store_and_table(qtbot, panel, store, two_runs, monkeypatch):
+def test_delete_after_confirmation_removes_the_run_from_store_and_table(
+    qtbot, panel, store, two_runs, monkeypatch
+):
     first, second = two_runs
     panel.refresh()
     panel.select_runs([first])
@@ -80,22 +92,46 @@ def test_delete_after_confirmation_removes_the_run_from_store_and_table(qtbot, p
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
     panel.delete_button.click()
-    assert not panel.actions.is_busy() and store.get_run(first) is not None  # cancelled: nothing asked of the engine
+    assert (
+        not panel.actions.is_busy() and store.get_run(first) is not None
+    )  # cancelled: nothing asked of the engine
     asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes,
+    )
     with qtbot.waitSignal(panel.actions.done, timeout=ENGINE_TIMEOUT_MS) as done:
         panel.delete_button.click()
     assert done.args[0] is True, done.args[1]
     assert asked and f"run {first}" in asked[0]
     assert store.get_run(first) is None and store.get_run(second) is not None
-    assert store.conn.execute("SELECT count(*) FROM series_blocks WHERE run_id=?", (first,)).fetchone()[0] == 0
-    assert store.conn.execute("SELECT count(*) FROM pareto_points WHERE run_id=?", (first,)).fetchone()[0] == 0
+    assert (
+        store.conn.execute(
+            "SELECT count(*) FROM series_blocks WHERE run_id=?", (first,)
+        ).fetchone()[0]
+        == 0
+    )
+    assert (
+        store.conn.execute(
+            "SELECT count(*) FROM pareto_points WHERE run_id=?", (first,)
+        ).fetchone()[0]
+        == 0
+    )
     assert panel.model.row_of(first) == -1 and panel.model.rowCount() == 1
 
 
-def test_deleting_a_running_run_is_refused_with_the_engines_reason(qtbot, panel, store, toy_catalogue):
-    spec = RunSpec.from_dict({"run": {"steps": 5}, "algorithm": {"id": "toy.regret"},
-                              "problem": {"id": "toy.quadratic"}}, toy_catalogue)
+def test_deleting_a_running_run_is_refused_with_the_engines_reason(
+    qtbot, panel, store, toy_catalogue
+):
+    spec = RunSpec.from_dict(
+        {
+            "run": {"steps": 5},
+            "algorithm": {"id": "toy.regret"},
+            "problem": {"id": "toy.quadratic"},
+        },
+        toy_catalogue,
+    )
     live = store.create_run(spec, family="toy", plot="regret")
     store.start_run(live, {"device": "cpu"})  # this test process is its "engine": alive
     panel.refresh()

@@ -13,7 +13,8 @@ def _clock(stamp):
 
 
 def test_a_paused_engine_stays_running_and_an_ended_one_is_reported_with_its_reason(
-        qtbot, make_window, toy_catalogue, store, started_run):
+    qtbot, make_window, toy_catalogue, store, started_run
+):
     run_id = started_run("toy.regret", seeds=2, steps=400)  # its engine: this (live) process
     store.heartbeat(run_id, 100)
     store.conn.execute("UPDATE heartbeats SET beat_at = beat_at - 600 WHERE run_id=?", (run_id,))
@@ -22,12 +23,16 @@ def test_a_paused_engine_stays_running_and_an_ended_one_is_reported_with_its_rea
     entry = win.queue.entry_for(run_id)
     assert entry is not None and entry.state == "running"
     win.queue.poll()
-    assert entry.state == "running"  # ten minutes without a heartbeat, but its process is alive: paused
+    assert (
+        entry.state == "running"
+    )  # ten minutes without a heartbeat, but its process is alive: paused
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()  # a process that has ended, standing for the engine
     store.conn.execute("UPDATE runs SET pid=? WHERE id=?", (child.pid, run_id))
     qtbot.waitUntil(lambda: entry.state == "interrupted", timeout=ENGINE_MS)
-    reason = (f"the engine process (pid {child.pid}) ended without finishing (killed or crashed); "
-              f"last heartbeat at {_clock(beat)} (step 100)")
+    reason = (
+        f"the engine process (pid {child.pid}) ended without finishing (killed or crashed); "
+        f"last heartbeat at {_clock(beat)} (step 100)"
+    )
     assert entry.error == reason
     assert win.statusBar().currentMessage() == f"Run {run_id} interrupted: {reason}"

@@ -32,7 +32,11 @@ def live_plot(qtbot, store):
 
 def regret_rows(steps, seeds=3):
     """cumulative_regret = step * (seed + 1) + 0.5 * seed**2 at each step, for each seed."""
-    return [("cumulative_regret", s, seed, s * (seed + 1) + 0.5 * seed**2, 0.0) for s in steps for seed in range(seeds)]
+    return [
+        ("cumulative_regret", s, seed, s * (seed + 1) + 0.5 * seed**2, 0.0)
+        for s in steps
+        for seed in range(seeds)
+    ]
 
 
 def curve_xy(item):
@@ -42,9 +46,13 @@ def curve_xy(item):
 
 def test_regret_mean_band_and_dashed_bounds(qtbot, live_plot, store, started_run):
     run_id = started_run("toy.regret")
-    store.append(run_id, regret_rows([1, 2, 3, 4]) + [
-        ("regret_upper_bound", s, -1, 10.0 * s, 0.0) for s in (1, 2, 3, 4)] + [
-        ("regret_lower_bound", s, -1, math.log(s), 0.0) for s in (1, 2, 3, 4)], steps_done=4)
+    store.append(
+        run_id,
+        regret_rows([1, 2, 3, 4])
+        + [("regret_upper_bound", s, -1, 10.0 * s, 0.0) for s in (1, 2, 3, 4)]
+        + [("regret_lower_bound", s, -1, math.log(s), 0.0) for s in (1, 2, 3, 4)],
+        steps_done=4,
+    )
     live_plot.watch(run_id, "regret")
     view = live_plot.view
     assert isinstance(view, RegretView)
@@ -56,16 +64,25 @@ def test_regret_mean_band_and_dashed_bounds(qtbot, live_plot, store, started_run
     # The seeds hold s, 2s + 0.5 and 3s + 2, so the mean is 2s + 5/6.
     expected = [2 * s + 5 / 6 for s in (1, 2, 3, 4)]
     assert np.allclose(y, expected)
-    half = [T_975_DF2 * np.std([s, 2 * s + 0.5, 3 * s + 2], ddof=1) / math.sqrt(3) for s in (1, 2, 3, 4)]
+    half = [
+        T_975_DF2 * np.std([s, 2 * s + 0.5, 3 * s + 2], ddof=1) / math.sqrt(3) for s in (1, 2, 3, 4)
+    ]
     assert np.allclose(curve_xy(series.band_lo)[1], np.array(expected) - half)
     assert np.allclose(curve_xy(series.band_hi)[1], np.array(expected) + half)
     assert sorted(series.bound_curves) == ["regret_lower_bound", "regret_upper_bound"]
-    assert curve_xy(series.bound_curves["regret_upper_bound"])[1].tolist() == [10.0, 20.0, 30.0, 40.0]
+    assert curve_xy(series.bound_curves["regret_upper_bound"])[1].tolist() == [
+        10.0,
+        20.0,
+        30.0,
+        40.0,
+    ]
     for curve in series.bound_curves.values():
         assert curve.opts["pen"].style() == Qt.PenStyle.DashLine
 
 
-def test_rows_appended_later_are_read_once_by_cursor(qtbot, live_plot, store, started_run, monkeypatch):
+def test_rows_appended_later_are_read_once_by_cursor(
+    qtbot, live_plot, store, started_run, monkeypatch
+):
     run_id = started_run("toy.regret")
     store.append(run_id, regret_rows([1, 2]), steps_done=2)
     reads = []  # (cursor given, rows returned, cursor returned) per poll
@@ -105,7 +122,10 @@ def test_a_burst_of_records_costs_one_redraw(qtbot, live_plot, store, started_ru
     live_plot.watch(run_id, "regret")
     renders = []
     real_render = live_plot.view.render
-    live_plot.view.render = lambda data: (renders.append(data.tables["cumulative_regret"].rows), real_render(data))
+    live_plot.view.render = lambda data: (
+        renders.append(data.tables["cumulative_regret"].rows),
+        real_render(data),
+    )
     live_plot.stop_timers()
     for step in range(1, 41):
         store.append(run_id, [("cumulative_regret", step, 0, float(step), 0.0)])
@@ -119,12 +139,16 @@ def test_a_burst_of_records_costs_one_redraw(qtbot, live_plot, store, started_ru
 
 def test_curves_put_loss_first_once_it_arrives(qtbot, live_plot, store, started_run):
     run_id = started_run("toy.every_type", seeds=2)
-    store.append(run_id, [("accuracy", s, seed, 0.1 * s + seed, 0.0) for s in (1, 2) for seed in (0, 1)])
+    store.append(
+        run_id, [("accuracy", s, seed, 0.1 * s + seed, 0.0) for s in (1, 2) for seed in (0, 1)]
+    )
     live_plot.watch(run_id, "curves")
     view = live_plot.view
     assert isinstance(view, CurvesView)
     assert view.shown_metrics == ["accuracy"]
-    store.append(run_id, [("loss", s, seed, 4.0 / s + seed, 0.0) for s in (1, 2) for seed in (0, 1)])
+    store.append(
+        run_id, [("loss", s, seed, 4.0 / s + seed, 0.0) for s in (1, 2) for seed in (0, 1)]
+    )
     qtbot.waitUntil(lambda: view.shown_metrics == ["loss", "accuracy"], timeout=WAIT_MS)
     qtbot.waitUntil(lambda: len(curve_xy(view.series.mean_curve)[0]) == 2, timeout=WAIT_MS)
     assert np.allclose(curve_xy(view.series.mean_curve)[1], [4.5, 2.5])
@@ -136,22 +160,34 @@ def test_pareto_front_of_the_latest_step_with_directions(qtbot, live_plot, store
     store.set_objectives(run_id, ["error", "accuracy"], ["min", "max"], [1.0, 0.0])
     early = [(5, 0, 0, [0.9, 0.1], {})]
     # Minimise error, maximise accuracy: (0.3, 0.7) is beaten by (0.2, 0.8), (0.5, 0.85) by (0.4, 0.9).
-    latest = [(10, 0, 0, [0.1, 0.5], {}), (10, 0, 1, [0.3, 0.7], {}), (10, 1, 0, [0.4, 0.9], {}),
-              (10, 1, 1, [0.2, 0.8], {}), (10, 1, 2, [0.5, 0.85], {})]
-    store.append(run_id, [("hypervolume", 10, seed, hv, 0.0) for seed, hv in ((0, 0.4), (1, 0.6))],
-                 pareto_rows=early + latest)
+    latest = [
+        (10, 0, 0, [0.1, 0.5], {}),
+        (10, 0, 1, [0.3, 0.7], {}),
+        (10, 1, 0, [0.4, 0.9], {}),
+        (10, 1, 1, [0.2, 0.8], {}),
+        (10, 1, 2, [0.5, 0.85], {}),
+    ]
+    store.append(
+        run_id,
+        [("hypervolume", 10, seed, hv, 0.0) for seed, hv in ((0, 0.4), (1, 0.6))],
+        pareto_rows=early + latest,
+    )
     live_plot.watch(run_id, "pareto")
     view = live_plot.view
     assert isinstance(view, ParetoView)
     layer = view.projections[0].layers[0]
     qtbot.waitUntil(lambda: len(layer.front_points.data) == 3, timeout=WAIT_MS)
-    front = sorted(zip(layer.front_points.data["x"].tolist(), layer.front_points.data["y"].tolist()))
+    front = sorted(
+        zip(layer.front_points.data["x"].tolist(), layer.front_points.data["y"].tolist())
+    )
     assert front == [(0.1, 0.5), (0.2, 0.8), (0.4, 0.9)]
     assert view.hypervolumes == [pytest.approx(0.75)]
 
     store.append(run_id, [], pareto_rows=[(20, 0, 0, [0.05, 0.95], {}), (20, 0, 1, [0.5, 0.5], {})])
-    qtbot.waitUntil(lambda: live_plot.data.pareto_step == 20 and len(layer.front_points.data) == 1,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: live_plot.data.pareto_step == 20 and len(layer.front_points.data) == 1,
+        timeout=WAIT_MS,
+    )
     assert layer.front_points.data["x"].tolist() == [0.05]
     assert layer.dominated_points.data["x"].tolist() == [0.5]
     # One point at (0.05, 0.95) against (1, 0): 0.95 x 0.95.
@@ -175,7 +211,10 @@ def test_two_plots_due_together_draw_in_separate_slots(qtbot, store, started_run
         store.append(run_id, regret_rows([1, 2], seeds=1))
         plot.poll()
         real = plot.view.render
-        plot.view.render = lambda data, index=index, real=real: (renders.append((index, time.monotonic())), real(data))
+        plot.view.render = lambda data, index=index, real=real: (
+            renders.append((index, time.monotonic())),
+            real(data),
+        )
         plots.append(plot)
     try:
         module._last_render_end[0] = float("-inf")  # no plot has drawn for a while

@@ -26,7 +26,7 @@ from studio.watch_area import MAX_TILES
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 # One example of each plot kind: regret, pareto, curves.
 SPECS = ("ucb-vs-thompson.toml", "pareto-two-task.toml", "dpo-tabular.toml")
-TINY = ("run.seeds=2", "run.steps=200", "hardware.device=\"cpu\"")
+TINY = ("run.seeds=2", "run.steps=200", 'hardware.device="cpu"')
 STORE_RUNS = 24
 ENGINE_RUNS = 2
 ENGINE_MS = 240_000
@@ -35,8 +35,19 @@ ENGINE_MS = 240_000
 # none when they are cleared); before it, 1.1-2.0 MB per run. The bound sits between,
 # with room for one step of the allocator's arenas (about 1.3 MB) in the 12 runs measured.
 MAX_MB_PER_RUN = 0.25
-VIEW_CLASSES = ("RunTile", "LivePlot", "RunData", "SeedTable", "RegretView", "CurvesView", "ParetoView",
-                "SeriesPlot", "SeriesLayer", "DecimatedCurve", "RunProcess")
+VIEW_CLASSES = (
+    "RunTile",
+    "LivePlot",
+    "RunData",
+    "SeedTable",
+    "RegretView",
+    "CurvesView",
+    "ParetoView",
+    "SeriesPlot",
+    "SeriesLayer",
+    "DecimatedCurve",
+    "RunProcess",
+)
 
 
 def rss_mb() -> float:
@@ -74,9 +85,15 @@ def widget_classes() -> dict[str, int]:
 def sample_run() -> RunData:
     data = RunData()
     steps = np.arange(1, 51)
-    data.add_series([(metric, int(s), seed, float(np.log1p(s) + seed), 0.01 * s)
-                     for metric in ("cumulative_regret", "loss") for s in steps for seed in range(3)]
-                    + [("regret_upper_bound", int(s), -1, float(8 * np.log1p(s)), 0.0) for s in steps])
+    data.add_series(
+        [
+            (metric, int(s), seed, float(np.log1p(s) + seed), 0.01 * s)
+            for metric in ("cumulative_regret", "loss")
+            for s in steps
+            for seed in range(3)
+        ]
+        + [("regret_upper_bound", int(s), -1, float(8 * np.log1p(s)), 0.0) for s in steps]
+    )
     return data
 
 
@@ -95,8 +112,12 @@ def test_a_closed_view_frees_its_plots_and_their_menus(qtbot, view_class):
         flush_deletions()
     # Before the fix each closed series plot kept its layers and pyqtgraph's view-box menu
     # (a ViewBoxMenu with about 55 widgets) alive for good.
-    assert alive(("SeriesLayer", "DecimatedCurve", "SeriesPlot", "SeedTable")) == \
-        {"SeriesLayer": 0, "DecimatedCurve": 0, "SeriesPlot": 0, "SeedTable": 0}
+    assert alive(("SeriesLayer", "DecimatedCurve", "SeriesPlot", "SeedTable")) == {
+        "SeriesLayer": 0,
+        "DecimatedCurve": 0,
+        "SeriesPlot": 0,
+        "SeedTable": 0,
+    }
     assert widget_classes() == widgets_before
 
 
@@ -121,7 +142,9 @@ def test_a_tile_closed_as_its_run_ends_is_freed(qtbot, store, started_run):
     watch = WatchArea(store)
     qtbot.addWidget(watch)
     run_id = started_run("toy.regret", seeds=2, steps=10)
-    store.append(run_id, [("cumulative_regret", 1, seed, 0.5, 0.0) for seed in range(2)], steps_done=10)
+    store.append(
+        run_id, [("cumulative_regret", 1, seed, 0.5, 0.0) for seed in range(2)], steps_done=10
+    )
     store.finish_run(run_id, "finished")
     tile = watch.show_run(run_id, "regret", "toy")
     tile.plot.poll()  # reads the row: the run is over, the tile's finish is due
@@ -132,8 +155,12 @@ def test_a_tile_closed_as_its_run_ends_is_freed(qtbot, store, started_run):
     # when a tile stayed alive in a soak of the whole window.
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     flush_deletions()
-    assert alive(("RunTile", "LivePlot", "RegretView", "RunData")) == \
-        {"RunTile": 0, "LivePlot": 0, "RegretView": 0, "RunData": 0}
+    assert alive(("RunTile", "LivePlot", "RegretView", "RunData")) == {
+        "RunTile": 0,
+        "LivePlot": 0,
+        "RegretView": 0,
+        "RunData": 0,
+    }
 
 
 def store_run(store, catalogue, index: int) -> int:
@@ -149,15 +176,20 @@ def record(store, run_id: int, index: int, steps) -> None:
     """What an engine records of a run of kind `index % 3` over `steps`."""
     kind = index % 3
     metric = "cumulative_regret" if kind == 0 else "loss"
-    rows = [(metric, s, seed, float(np.log1p(s) + seed), 0.001 * s) for seed in range(2) for s in steps]
+    rows = [
+        (metric, s, seed, float(np.log1p(s) + seed), 0.001 * s) for seed in range(2) for s in steps
+    ]
     if kind == 0:
         rows += [("regret_upper_bound", s, -1, float(8 * np.log1p(s)), 0.0) for s in steps]
     pareto = []
     if kind == 1:
         if steps[0] == 1:
             store.set_objectives(run_id, ["task 1", "task 2"], ["min", "min"], [2.0, 2.0])
-        pareto = [(steps[-1], seed, p, [p / 10 + 0.01 * steps[-1], 1 - p / 10], {"preference": p / 10})
-                  for seed in range(2) for p in range(11)]
+        pareto = [
+            (steps[-1], seed, p, [p / 10 + 0.01 * steps[-1], 1 - p / 10], {"preference": p / 10})
+            for seed in range(2)
+            for p in range(11)
+        ]
     store.append(run_id, series_rows=rows, pareto_rows=pareto, steps_done=steps[-1])
 
 
@@ -203,9 +235,16 @@ def test_runs_back_to_back_leave_nothing_behind(qtbot, make_window, store, engin
 
     # Side by side, as a user queues them (two workers).
     engine_entries = [win.start_run() for _ in range(ENGINE_RUNS)]
-    qtbot.waitUntil(lambda entries=engine_entries: not any(e.live for e in entries), timeout=ENGINE_MS)
-    assert [e.state for e in engine_entries] == ["finished"] * ENGINE_RUNS, [e.error for e in engine_entries]
-    qtbot.waitUntil(lambda entries=engine_entries: all(win.watch.tile(e.run_id).over for e in entries), timeout=10_000)
+    qtbot.waitUntil(
+        lambda entries=engine_entries: not any(e.live for e in entries), timeout=ENGINE_MS
+    )
+    assert [e.state for e in engine_entries] == ["finished"] * ENGINE_RUNS, [
+        e.error for e in engine_entries
+    ]
+    qtbot.waitUntil(
+        lambda entries=engine_entries: all(win.watch.tile(e.run_id).over for e in entries),
+        timeout=10_000,
+    )
 
     del tile, entry, engine_entries  # this test's own references
     # Following stops first: a run's last notice still in the event queue would

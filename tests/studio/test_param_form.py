@@ -45,7 +45,9 @@ def test_each_type_gets_its_widget_with_bounds(panel):
     assert f["rate"].editor.toolTip() == "A rate.\nrange: (0, 1]"
     assert f["mode"].editor.toolTip() == "A mode.\nallowed: one of fast, exact"
     assert f["weights"].editor.toolTip() == "Weights.\nrange: [0, 1]\n2 to 3 comma-separated values"
-    assert f["sizes"].editor.toolTip() == "Sizes.\nrange: [1, 100]\n1 or more comma-separated values"
+    assert (
+        f["sizes"].editor.toolTip() == "Sizes.\nrange: [1, 100]\n1 or more comma-separated values"
+    )
     assert f["flag"].editor.toolTip() == "A switch."
     assert panel.is_valid()
 
@@ -65,19 +67,22 @@ def test_unbounded_int_is_clamped_to_what_a_spin_box_holds(qtbot):
 GOOD_TEXT = {"rate": "0.3", "weights": "0.3, 0.4", "sizes": "4"}
 
 
-@pytest.mark.parametrize("name, text, reason", [
-    ("rate", "1.5", "must be <= 1, got 1.5"),
-    ("rate", "0", "must be > 0, got 0"),
-    ("rate", "abc", "must be a number, got 'abc'"),
-    ("rate", "nan", "must be a finite number, got nan"),
-    ("weights", "2, 0.5", "item 1: must be <= 1, got 2"),  # counted from 1, as the user counts
-    ("weights", "0.5, 2", "item 2: must be <= 1, got 2"),
-    ("weights", "0.5, x", "item 2: must be a number, got 'x'"),
-    ("weights", "0.5", "needs at least 2 values, got 1"),
-    ("weights", "0.1, 0.2, 0.3, 0.4", "takes at most 3 values, got 4"),
-    ("sizes", "4, 2.5", "item 2: must be an integer, got 2.5"),
-    ("sizes", "", "needs at least 1 values, got 0"),
-])
+@pytest.mark.parametrize(
+    "name, text, reason",
+    [
+        ("rate", "1.5", "must be <= 1, got 1.5"),
+        ("rate", "0", "must be > 0, got 0"),
+        ("rate", "abc", "must be a number, got 'abc'"),
+        ("rate", "nan", "must be a finite number, got nan"),
+        ("weights", "2, 0.5", "item 1: must be <= 1, got 2"),  # counted from 1, as the user counts
+        ("weights", "0.5, 2", "item 2: must be <= 1, got 2"),
+        ("weights", "0.5, x", "item 2: must be a number, got 'x'"),
+        ("weights", "0.5", "needs at least 2 values, got 1"),
+        ("weights", "0.1, 0.2, 0.3, 0.4", "takes at most 3 values, got 4"),
+        ("sizes", "4, 2.5", "item 2: must be an integer, got 2.5"),
+        ("sizes", "", "needs at least 1 values, got 0"),
+    ],
+)
 def test_a_bad_value_shows_the_reason_and_disables_run(qtbot, window, name, text, reason):
     assert window.run_button.isEnabled()
     field = window.config.algorithm_form.fields[name]
@@ -114,8 +119,15 @@ def test_reset_restores_every_default(qtbot, panel):
     panel.problem_form.fields["scale"].editor.setText("4")
     assert not panel.is_valid()
     qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
-    assert panel.algorithm_form.values() == {"n": 3, "rate": 0.5, "flag": True, "mode": "fast", "label": "x",
-                                             "weights": [0.25, 0.75], "sizes": [8, 16]}
+    assert panel.algorithm_form.values() == {
+        "n": 3,
+        "rate": 0.5,
+        "flag": True,
+        "mode": "fast",
+        "label": "x",
+        "weights": [0.25, 0.75],
+        "sizes": [8, 16],
+    }
     assert panel.run_form.values()["seeds"] == 1
     assert panel.hardware.values() == {"device": "auto", "threads": 0, "dtype": "float32"}
     assert panel.problem_form.values() == {"scale": 1.0}
@@ -137,8 +149,15 @@ def test_the_spec_round_trips_through_toml(panel, toy_catalogue):
     panel.hardware.set_device("cpu")
     spec = panel.build_spec()
     assert spec is not None
-    assert spec.algorithm_params == {"n": 9, "rate": 1e-06, "flag": False, "mode": "exact",
-                                     "label": 'quote " and \\ slash', "weights": [0.1, 0.2, 0.3], "sizes": [3, 5]}
+    assert spec.algorithm_params == {
+        "n": 9,
+        "rate": 1e-06,
+        "flag": False,
+        "mode": "exact",
+        "label": 'quote " and \\ slash',
+        "weights": [0.1, 0.2, 0.3],
+        "sizes": [3, 5],
+    }
     assert (spec.seeds, spec.steps, spec.name, spec.device) == (4, 250, "round trip", "cpu")
     assert RunSpec.from_toml(spec.to_toml(), toy_catalogue) == spec
 

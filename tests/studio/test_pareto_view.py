@@ -11,8 +11,13 @@ from tests.studio.plot_items import xy
 
 # Minimise error, maximise accuracy. At step 10, (0.3, 0.7) is beaten by (0.2, 0.8) and
 # (0.5, 0.85) by (0.4, 0.9): the front is (0.1, 0.5), (0.2, 0.8), (0.4, 0.9).
-LATEST = [(0, [0.1, 0.5], 0.9), (0, [0.3, 0.7], 0.7), (1, [0.4, 0.9], 0.2), (1, [0.2, 0.8], 0.3),
-          (1, [0.5, 0.85], 0.1)]
+LATEST = [
+    (0, [0.1, 0.5], 0.9),
+    (0, [0.3, 0.7], 0.7),
+    (1, [0.4, 0.9], 0.2),
+    (1, [0.2, 0.8], 0.3),
+    (1, [0.5, 0.85], 0.1),
+]
 FRONT = [(0.1, 0.5), (0.2, 0.8), (0.4, 0.9)]
 # Hypervolume at the declared reference (1, 0): staircase rectangles 0.1 x 0.5 + 0.2 x 0.8 + 0.6 x 0.9.
 HV_DECLARED = 0.75
@@ -23,12 +28,27 @@ HV_MOVED = 0.07
 def two_objective_run(shift=0.0, declared=True, recorded=True) -> RunData:
     data = RunData()
     if declared:
-        data.set_objectives({"names": ["error", "accuracy"], "directions": ["min", "max"],
-                             "reference_point": [1.0, 0.0]})
-    points = [{"step": 5, "seed": 0, "point": 0, "objectives": [0.9, 0.1], "label": {"weight": 0.5}},
-              {"step": 5, "seed": 1, "point": 0, "objectives": [0.45, 0.7], "label": {"weight": 0.5}}]
-    points += [{"step": 10, "seed": seed, "point": i, "objectives": [p[0] + shift, p[1]], "label": {"weight": w}}
-               for i, (seed, p, w) in enumerate(LATEST)]
+        data.set_objectives(
+            {
+                "names": ["error", "accuracy"],
+                "directions": ["min", "max"],
+                "reference_point": [1.0, 0.0],
+            }
+        )
+    points = [
+        {"step": 5, "seed": 0, "point": 0, "objectives": [0.9, 0.1], "label": {"weight": 0.5}},
+        {"step": 5, "seed": 1, "point": 0, "objectives": [0.45, 0.7], "label": {"weight": 0.5}},
+    ]
+    points += [
+        {
+            "step": 10,
+            "seed": seed,
+            "point": i,
+            "objectives": [p[0] + shift, p[1]],
+            "label": {"weight": w},
+        }
+        for i, (seed, p, w) in enumerate(LATEST)
+    ]
     data.add_pareto(points)
     if recorded:
         data.add_series([("hypervolume", 10, 0, 0.4, 1.0), ("hypervolume", 10, 1, 0.6, 1.0)])
@@ -38,9 +58,16 @@ def two_objective_run(shift=0.0, declared=True, recorded=True) -> RunData:
 def three_objective_run() -> RunData:
     """A (1,2,3), B (2,1,3), C (3,3,1) non-dominated; D (2,2,4) beaten by A, F (4,4,4) by all."""
     data = RunData()
-    data.set_objectives({"names": ["f1", "f2", "f3"], "directions": ["min"] * 3, "reference_point": [5, 5, 5]})
+    data.set_objectives(
+        {"names": ["f1", "f2", "f3"], "directions": ["min"] * 3, "reference_point": [5, 5, 5]}
+    )
     points = [[1, 2, 3], [2, 1, 3], [3, 3, 1], [2, 2, 4], [4, 4, 4]]
-    data.add_pareto([{"step": 7, "seed": 0, "point": i, "objectives": p, "label": {}} for i, p in enumerate(points)])
+    data.add_pareto(
+        [
+            {"step": 7, "seed": 0, "point": i, "objectives": p, "label": {}}
+            for i, p in enumerate(points)
+        ]
+    )
     return data
 
 
@@ -83,7 +110,10 @@ def test_legend_goes_to_the_corner_where_it_hides_no_point():
     xs = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 2.0]
     ys = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 2.0]
     assert plot_style.emptiest_corner(xs, ys) == "top-left"
-    assert plot_style.emptiest_corner(xs, ys, ("bottom-right", "top-left", "bottom-left", "top-right")) == "bottom-right"
+    assert (
+        plot_style.emptiest_corner(xs, ys, ("bottom-right", "top-left", "bottom-left", "top-right"))
+        == "bottom-right"
+    )
     crowded = xs + [0.05, 0.1]  # two more points in the top-left box
     assert plot_style.emptiest_corner(crowded, ys + [1.9, 1.5]) == "bottom-right"
     assert plot_style.emptiest_corner([], []) == "top-left"
@@ -92,14 +122,19 @@ def test_legend_goes_to_the_corner_where_it_hides_no_point():
     more_x, more_y = [0.05, 0.1, *xs], [1.9, 1.5, *ys]
     assert plot_style.emptiest_corner(more_x, more_y, ("top-left", "top-right")) == "top-right"
     weights = [1] * 8 + [9]
-    assert plot_style.emptiest_corner(more_x, more_y, ("top-left", "top-right"), weights=weights) == "top-left"
+    assert (
+        plot_style.emptiest_corner(more_x, more_y, ("top-left", "top-right"), weights=weights)
+        == "top-left"
+    )
 
 
 def test_front_view_places_its_legend_off_the_front(view):
     # Minimise error, maximise accuracy: the ideal corner is top-left, where the front bends,
     # and the reference (1, 0) sits bottom-right; the bottom-left box holds no point.
     view.render(two_objective_run())
-    assert view.projections[0].plot_item.legend.opts["offset"] == plot_style.legend_offset("bottom-left")
+    assert view.projections[0].plot_item.legend.opts["offset"] == plot_style.legend_offset(
+        "bottom-left"
+    )
 
 
 def test_hypervolume_follows_a_typed_or_dragged_reference_point(qtbot, view):
@@ -108,7 +143,10 @@ def test_hypervolume_follows_a_typed_or_dragged_reference_point(qtbot, view):
     assert "0.75" in view.hypervolume_label.text()
     trace = view.hypervolume
     qtbot.waitUntil(lambda: len(xy(trace.mean_curve)[0]) == 1, timeout=2000)
-    assert np.allclose(xy(trace.mean_curve)[1], [0.5]) and "recorded by the run" in trace.plot_item.titleLabel.text
+    assert (
+        np.allclose(xy(trace.mean_curve)[1], [0.5])
+        and "recorded by the run" in trace.plot_item.titleLabel.text
+    )
 
     view.projections[0].reference_target.setPos(0.5, 0.6)  # as a drag does
     assert view.reference == [0.5, 0.6] and view.reference_source == "user"
@@ -121,7 +159,9 @@ def test_hypervolume_follows_a_typed_or_dragged_reference_point(qtbot, view):
     assert np.allclose(xy(trace.mean_curve)[1], [0.0025, 0.045])
     assert "recomputed" in trace.plot_item.titleLabel.text
 
-    view.reference_editor.boxes[1].setValue(0.0)  # typed: (0.5, 0): 0.1 x 0.5 + 0.2 x 0.8 + 0.1 x 0.9
+    view.reference_editor.boxes[1].setValue(
+        0.0
+    )  # typed: (0.5, 0): 0.1 x 0.5 + 0.2 x 0.8 + 0.1 x 0.9
     assert view.hypervolumes == [pytest.approx(0.3)]
     assert view.reset_button.isEnabled()
     view.reset_button.click()
@@ -148,7 +188,11 @@ def test_without_a_declared_reference_one_is_estimated_beyond_the_worst_point(vi
 def test_three_objectives_are_drawn_as_pairwise_projections(view):
     view.render(three_objective_run())
     assert [p.axes for p in view.projections] == [(0, 1), (0, 2), (1, 2)]
-    expected = {(0, 1): [(1, 2), (2, 1), (3, 3)], (0, 2): [(1, 3), (2, 3), (3, 1)], (1, 2): [(1, 3), (2, 3), (3, 1)]}
+    expected = {
+        (0, 1): [(1, 2), (2, 1), (3, 3)],
+        (0, 2): [(1, 3), (2, 3), (3, 1)],
+        (1, 2): [(1, 3), (2, 3), (3, 1)],
+    }
     for projection in view.projections:
         layer = projection.layers[0]
         assert pairs(layer.front_points) == expected[projection.axes]
@@ -171,20 +215,32 @@ def test_hovering_a_point_with_the_mouse_says_what_produced_it(qtbot, view):
     scene = front_plot.plot_item.getViewBox().mapViewToScene(QPointF(0.2005, 0.799))
     qtbot.mouseMove(front_plot.plot.viewport(), front_plot.plot.mapFromScene(scene))
     qtbot.waitUntil(lambda: front_plot.hover.text != "", timeout=2000)
-    assert front_plot.hover.text.splitlines() == ["error = 0.2 (min)", "accuracy = 0.8 (max)", "non-dominated",
-                                                  "seed 1, step 10", "weight = 0.3"]
+    assert front_plot.hover.text.splitlines() == [
+        "error = 0.2 (min)",
+        "accuracy = 0.8 (max)",
+        "non-dominated",
+        "seed 1, step 10",
+        "weight = 0.3",
+    ]
     assert front_plot.hover.marker.data["x"].tolist() == [0.2]
     assert front_plot.hover.hover_at(0.75, 0.3) == ""  # nothing within reach
 
 
 def test_overlaid_fronts_each_in_their_colour(view):
-    view.render_overlay([("run A", two_objective_run()), ("run B", two_objective_run(shift=0.05)),
-                         ("other", three_objective_run())])
+    view.render_overlay(
+        [
+            ("run A", two_objective_run()),
+            ("run B", two_objective_run(shift=0.05)),
+            ("other", three_objective_run()),
+        ]
+    )
     layers = view.projections[0].layers
     assert len(layers) == 2
     assert np.allclose(pairs(layers[1].front_points), [(0.15, 0.5), (0.25, 0.8), (0.45, 0.9)])
     for index, layer in enumerate(layers):
-        assert layer.front_points.opts["brush"].color().getRgb()[:3] == plot_style.RUN_COLOURS[index]
+        assert (
+            layer.front_points.opts["brush"].color().getRgb()[:3] == plot_style.RUN_COLOURS[index]
+        )
     legend = [label.text for _, label in view.projections[0].plot_item.legend.items]
     assert legend == ["run A", "run B", "reference point"]
     # Run B's error is 0.05 worse everywhere: 0.1 x 0.5 + 0.2 x 0.8 + 0.55 x 0.9.
@@ -208,7 +264,10 @@ def test_a_narrow_view_stacks_the_hypervolume_trace_below_the_front(qtbot, view)
     qtbot.waitUntil(lambda: cell_of(view.hypervolume) == (0, 1))
     view.render(three_objective_run())
     view.resize(700, 600)
-    assert cell_of(view.hypervolume) == (1, 1)  # projections fill a grid: the trace takes the next cell
+    assert cell_of(view.hypervolume) == (
+        1,
+        1,
+    )  # projections fill a grid: the trace takes the next cell
 
 
 def test_the_attainment_staircase_by_hand():

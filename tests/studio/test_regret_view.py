@@ -18,8 +18,11 @@ STEPS = (1, 2, 3, 4)
 def regret_run(scale=1.0, bounds=True) -> RunData:
     """Seeds hold scale * (s, 2s + 0.5, 3s + 2): mean scale * (2s + 5/6). Bounds 10 s and log s."""
     data = RunData()
-    rows = [("cumulative_regret", s, seed, scale * (s * (seed + 1) + 0.5 * seed**2), 0.1 * s)
-            for s in STEPS for seed in range(3)]
+    rows = [
+        ("cumulative_regret", s, seed, scale * (s * (seed + 1) + 0.5 * seed**2), 0.1 * s)
+        for s in STEPS
+        for seed in range(3)
+    ]
     if bounds:
         rows += [("regret_upper_bound", s, -1, 10.0 * s, 0.0) for s in STEPS]
         rows += [("regret_lower_bound", s, -1, math.log(s), 0.0) for s in STEPS]
@@ -42,7 +45,9 @@ def test_mean_band_and_dashed_bounds(view):
     x, y = xy(series.mean_curve)
     expected = np.array([2 * s + 5 / 6 for s in STEPS])
     assert x.tolist() == list(STEPS) and np.allclose(y, expected)
-    half = np.array([T_975_DF2 * np.std([s, 2 * s + 0.5, 3 * s + 2], ddof=1) / math.sqrt(3) for s in STEPS])
+    half = np.array(
+        [T_975_DF2 * np.std([s, 2 * s + 0.5, 3 * s + 2], ddof=1) / math.sqrt(3) for s in STEPS]
+    )
     assert np.allclose(xy(series.band_lo)[1], expected - half)
     assert np.allclose(xy(series.band_hi)[1], expected + half)
     assert not series.band.path().isEmpty()
@@ -53,8 +58,12 @@ def test_mean_band_and_dashed_bounds(view):
         assert curve.opts["pen"].style() == Qt.PenStyle.DashLine
     assert series.plot_item.getAxis("bottom").labelText == "step"
     assert series.plot_item.getAxis("left").labelText == "cumulative regret"
-    assert legend_texts(series) == ["mean over seeds", "95% band of the mean", "upper bound (theory)",
-                                    "lower bound (asymptotic, Lai–Robbins)"]
+    assert legend_texts(series) == [
+        "mean over seeds",
+        "95% band of the mean",
+        "upper bound (theory)",
+        "lower bound (asymptotic, Lai–Robbins)",
+    ]
     assert series.badge.isHidden()  # four points: nothing thinned, nothing smoothed
 
 
@@ -63,7 +72,9 @@ def test_a_theory_only_run_lists_only_its_bounds_each_in_its_own_colour(view):
     or band to list, and seven bounds get seven different colours."""
     data = RunData()
     names = [f"rate_{k}_bound" for k in range(7)]
-    data.add_series([(name, s, -1, float(s * (k + 1)), 0.0) for k, name in enumerate(names) for s in STEPS])
+    data.add_series(
+        [(name, s, -1, float(s * (k + 1)), 0.0) for k, name in enumerate(names) for s in STEPS]
+    )
     view.render(data)
     series = view.series
     assert legend_texts(series) == [f"{plot_style.metric_label(n)} (theory)" for n in sorted(names)]
@@ -79,7 +90,13 @@ def test_per_seed_lines_stop_at_a_readable_number_and_say_so(view):
 
     seeds = MAX_SEED_LINES + 7
     data = RunData()
-    data.add_series([("cumulative_regret", s, seed, float(s * seed), 0.0) for s in STEPS for seed in range(seeds)])
+    data.add_series(
+        [
+            ("cumulative_regret", s, seed, float(s * seed), 0.0)
+            for s in STEPS
+            for seed in range(seeds)
+        ]
+    )
     view.render(data)
     view.set_per_seed(True)
     layer = view.series.layers[0]
@@ -114,7 +131,9 @@ def test_per_seed_lines_are_each_seeds_values(view):
         assert curve.item.opts["pen"].color().alpha() == plot_style.FAINT_ALPHA
     assert "single seeds" in legend_texts(view.series)
     view.set_per_seed(False)
-    assert view.series.layers[0].seed_curves == [] and "single seeds" not in legend_texts(view.series)
+    assert view.series.layers[0].seed_curves == [] and "single seeds" not in legend_texts(
+        view.series
+    )
 
 
 def test_log_log_axes_map_both_coordinates(view):
@@ -123,11 +142,16 @@ def test_log_log_axes_map_both_coordinates(view):
     series = view.series
     assert series.plot_item.getAxis("bottom").logMode and series.plot_item.getAxis("left").logMode
     shown_x, shown_y = series.mean_curve.getData()  # what is drawn: log10 of the data, given once
-    assert series.mean_curve.opts["logMode"] == [False, False]  # so pyqtgraph must not take it again
+    assert series.mean_curve.opts["logMode"] == [
+        False,
+        False,
+    ]  # so pyqtgraph must not take it again
     assert np.allclose(shown_x, np.log10(STEPS))
     assert np.allclose(shown_y, np.log10([2 * s + 5 / 6 for s in STEPS]))
     bound_x, bound_y = series.bound_curves["regret_upper_bound"].getData()
-    assert np.allclose(bound_x, np.log10(STEPS)) and np.allclose(bound_y, np.log10(10.0 * np.array(STEPS)))
+    assert np.allclose(bound_x, np.log10(STEPS)) and np.allclose(
+        bound_y, np.log10(10.0 * np.array(STEPS))
+    )
     view.set_log_log(False)
     assert not series.plot_item.getAxis("bottom").logMode
     assert np.allclose(series.mean_curve.getData()[0], STEPS)
@@ -139,7 +163,10 @@ def test_hover_reads_the_nearest_step(view):
     # Step 2: seeds 2, 4.5, 8; mean 29/6; upper bound 20, lower bound log 2.
     assert text.splitlines()[0] == "step 2"
     assert "mean 4.83333" in text and "3 seeds" in text
-    assert "upper bound (theory) 20" in text and f"lower bound (asymptotic, Lai–Robbins) {math.log(2):.6g}" in text
+    assert (
+        "upper bound (theory) 20" in text
+        and f"lower bound (asymptotic, Lai–Robbins) {math.log(2):.6g}" in text
+    )
     assert view.series.hover.marker.data["x"].tolist() == [2.0]
 
 
@@ -154,10 +181,17 @@ def test_overlay_draws_each_run_in_its_colour_with_its_label(view):
         assert layer.band.brush().color().getRgb()[:3] == plot_style.RUN_COLOURS[index]
     for curve in layers[0].bounds.values():
         pen = curve.item.opts["pen"]
-        assert pen.style() == Qt.PenStyle.DashLine and pen.color().getRgb()[:3] == plot_style.RUN_COLOURS[0]
+        assert (
+            pen.style() == Qt.PenStyle.DashLine
+            and pen.color().getRgb()[:3] == plot_style.RUN_COLOURS[0]
+        )
     assert layers[1].bounds == {}
-    assert legend_texts(view.series) == ["UCB1", "UCB1: upper bound (theory)", "UCB1: lower bound (asymptotic, Lai–Robbins)",
-                                         "Thompson"]
+    assert legend_texts(view.series) == [
+        "UCB1",
+        "UCB1: upper bound (theory)",
+        "UCB1: lower bound (asymptotic, Lai–Robbins)",
+        "Thompson",
+    ]
     view.render(regret_run())  # back to one run: the extra layer goes
     assert len(view.series.layers) == 1 and legend_texts(view.series)[0] == "mean over seeds"
 
@@ -193,8 +227,8 @@ def test_a_late_value_for_an_early_step_is_redrawn_where_it_belongs(view):
     table.add_many(steps, np.zeros(len(steps), dtype=int), np.zeros(len(steps)))
     view.render(data)
     assert xy(view.series.mean_curve)[1].max() == 0.0
-    table.add(40_000, 0, 7.0)   # a corrected value, far from the end
-    table.add(40_000, 1, 9.0)   # and a second seed arriving there late: mean 8
+    table.add(40_000, 0, 7.0)  # a corrected value, far from the end
+    table.add(40_000, 1, 9.0)  # and a second seed arriving there late: mean 8
     view.render(data)
     series = view.series
     assert series.downsampling_factor > 1 and xy(series.mean_curve)[1].max() == 8.0
@@ -206,5 +240,7 @@ def test_views_draw_offscreen_without_ever_being_shown(qtbot):
     hidden = RegretView()
     qtbot.addWidget(hidden)
     hidden.render_overlay([("a", regret_run()), ("b", regret_run(scale=2.0))])
-    assert np.allclose(xy(hidden.series.layers[1].mean.item)[1], [2 * (2 * s + 5 / 6) for s in STEPS])
+    assert np.allclose(
+        xy(hidden.series.layers[1].mean.item)[1], [2 * (2 * s + 5 / 6) for s in STEPS]
+    )
     assert not hidden.grab().isNull()

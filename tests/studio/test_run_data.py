@@ -80,8 +80,13 @@ def test_a_negative_seed_is_refused_by_name():
 
 def test_bounds_are_kept_apart_and_nan_survives():
     data = RunData()
-    data.add_series([("cumulative_regret", 1, 0, 0.5, 0.0), ("regret_upper_bound", 1, -1, 3.0, 0.0),
-                     ("regret_upper_bound", 2, -1, None, 0.0)])
+    data.add_series(
+        [
+            ("cumulative_regret", 1, 0, 0.5, 0.0),
+            ("regret_upper_bound", 1, -1, 3.0, 0.0),
+            ("regret_upper_bound", 2, -1, None, 0.0),
+        ]
+    )
     assert data.metrics() == ["cumulative_regret"]
     steps, values = data.bound_curve("regret_upper_bound")
     assert steps.tolist() == [1, 2] and values[0] == 3.0 and math.isnan(values[1])
@@ -90,8 +95,12 @@ def test_bounds_are_kept_apart_and_nan_survives():
 def test_every_pareto_step_is_kept_and_the_latest_is_what_is_shown():
     data = RunData()
     data.add_pareto([{"step": 1, "seed": 0, "point": 0, "objectives": [1, 2], "label": {"w": 0.5}}])
-    data.add_pareto([{"step": 2, "seed": 0, "point": 0, "objectives": [3, 4], "label": {"w": 0.1}},
-                     {"step": 2, "seed": 1, "point": 0, "objectives": [5, 6], "label": {"w": 0.9}}])
+    data.add_pareto(
+        [
+            {"step": 2, "seed": 0, "point": 0, "objectives": [3, 4], "label": {"w": 0.1}},
+            {"step": 2, "seed": 1, "point": 0, "objectives": [5, 6], "label": {"w": 0.9}},
+        ]
+    )
     assert data.pareto_step == 2
     assert data.pareto_points.tolist() == [[3, 4], [5, 6]] and data.pareto_seeds.tolist() == [0, 1]
     assert data.pareto_labels == [{"w": 0.1}, {"w": 0.9}]
@@ -115,9 +124,12 @@ def test_a_finished_run_loads_whole_and_a_live_one_continues_from_the_cursor(sto
     run_id = started_run("toy.front", seeds=2)
     other = started_run("toy.front", seeds=1)
     store.set_objectives(run_id, ["a", "b"], ["min", "max"], [1.0, 0.0])
-    store.append(run_id, [("loss", s, seed, s + 0.1 * seed, 0.01 * s) for s in (1, 2, 3) for seed in (0, 1)]
-                 + [("upper", s, -1, 2.0 * s, 0.0) for s in (1, 2, 3)],
-                 pareto_rows=[(3, 0, 0, [0.5, 0.5], {"w": 0.5})])
+    store.append(
+        run_id,
+        [("loss", s, seed, s + 0.1 * seed, 0.01 * s) for s in (1, 2, 3) for seed in (0, 1)]
+        + [("upper", s, -1, 2.0 * s, 0.0) for s in (1, 2, 3)],
+        pareto_rows=[(3, 0, 0, [0.5, 0.5], {"w": 0.5})],
+    )
     store.append(other, [("loss", 1, 0, 99.0, 0.0)])
     data = RunData.from_store(store, run_id)
     assert data.tables["loss"].values.tolist() == [[1.0, 1.1], [2.0, 2.1], [3.0, 3.1]]
@@ -130,13 +142,17 @@ def test_a_finished_run_loads_whole_and_a_live_one_continues_from_the_cursor(sto
     assert data.read_new(store, run_id) is False
     assert data.tables["loss"].steps.tolist() == [1, 2, 3, 4]
     assert data.tables["loss"].values[3, 0] == 4.0 and math.isnan(data.tables["loss"].values[3, 1])
-    assert data.read_new(store, run_id) is False and data.tables["loss"].rows == 4  # nothing read twice
+    assert (
+        data.read_new(store, run_id) is False and data.tables["loss"].rows == 4
+    )  # nothing read twice
 
 
 def test_a_cursor_read_stops_at_its_limit_and_resumes(store, started_run):
     run_id = started_run("toy.every_type", seeds=1)
     for first_step in (1, 4, 7):  # three flushes: three blocks of three values
-        store.append(run_id, [("loss", s, 0, float(s), 0.0) for s in range(first_step, first_step + 3)])
+        store.append(
+            run_id, [("loss", s, 0, float(s), 0.0) for s in range(first_step, first_step + 3)]
+        )
     first = store_reader.series_since(store, run_id, 0, 4)  # whole blocks, until 4 values have come
     second = store_reader.series_since(store, run_id, first.cursor, 100)
     assert first.steps.tolist() == list(range(1, 7)) and first.more

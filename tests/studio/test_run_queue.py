@@ -14,8 +14,15 @@ ENGINE_MS = 30_000
 
 
 def toy_spec(catalogue, name, steps=1000):
-    return RunSpec.from_dict({"run": {"name": name, "steps": steps}, "algorithm": {"id": "toy.every_type"},
-                              "problem": {"id": "toy.quadratic"}, "hardware": {"device": "cpu"}}, catalogue)
+    return RunSpec.from_dict(
+        {
+            "run": {"name": name, "steps": steps},
+            "algorithm": {"id": "toy.every_type"},
+            "problem": {"id": "toy.quadratic"},
+            "hardware": {"device": "cpu"},
+        },
+        catalogue,
+    )
 
 
 @pytest.fixture
@@ -30,7 +37,9 @@ def queue(qtbot, store, standin_engine):
     run_process.reap_released()
 
 
-def test_no_more_than_the_worker_limit_run_at_once(qtbot, queue, store, toy_catalogue, standin_engine):
+def test_no_more_than_the_worker_limit_run_at_once(
+    qtbot, queue, store, toy_catalogue, standin_engine
+):
     most_at_once = []
     queue.counts_changed.connect(lambda: most_at_once.append(len(queue.running())))
     entries = [queue.submit(toy_spec(toy_catalogue, name), "curves") for name in ("a", "b", "c")]
@@ -39,7 +48,9 @@ def test_no_more_than_the_worker_limit_run_at_once(qtbot, queue, store, toy_cata
     qtbot.waitUntil(lambda: all(e.state == "running" for e in entries[:2]), timeout=ENGINE_MS)
     assert entries[2].state == "queued" and entries[2].process is None
     standin_engine.release("a")
-    qtbot.waitUntil(lambda: entries[0].state == "finished" and entries[2].state == "running", timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: entries[0].state == "finished" and entries[2].state == "running", timeout=ENGINE_MS
+    )
     standin_engine.release_all()
     qtbot.waitUntil(lambda: all(e.state == "finished" for e in entries), timeout=ENGINE_MS)
     assert max(most_at_once) == 2
@@ -59,14 +70,20 @@ def test_raising_the_worker_limit_starts_a_waiting_run(qtbot, queue, toy_catalog
     assert second.state == "starting"
 
 
-def test_stop_cancels_a_running_run_and_a_waiting_one_never_starts(qtbot, queue, store, toy_catalogue):
+def test_stop_cancels_a_running_run_and_a_waiting_one_never_starts(
+    qtbot, queue, store, toy_catalogue
+):
     queue.set_workers(1)
     running = queue.submit(toy_spec(toy_catalogue, "long"), "curves")
     waiting = queue.submit(toy_spec(toy_catalogue, "next"), "curves")
-    qtbot.waitUntil(lambda: running.state == "running" and running.steps_done > 0, timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: running.state == "running" and running.steps_done > 0, timeout=ENGINE_MS
+    )
     queue.stop(waiting)
     assert waiting.state == "cancelled" and waiting.run_id is None
-    with qtbot.waitSignal(queue.run_ended, timeout=ENGINE_MS, check_params_cb=lambda e: e is running):
+    with qtbot.waitSignal(
+        queue.run_ended, timeout=ENGINE_MS, check_params_cb=lambda e: e is running
+    ):
         queue.stop(running)
     assert running.state == "cancelled" and running.error == ""
     row = store.get_run(running.run_id)
@@ -82,14 +99,23 @@ def test_a_failing_run_reports_its_error_line(qtbot, queue, store, toy_catalogue
     assert store.get_run(entry.run_id)["status"] == "failed"
 
 
-def test_a_run_started_elsewhere_is_adopted_and_followed_to_its_end(qtbot, queue, store, started_run):
-    run_id = started_run("toy.regret", seeds=2, steps=500)  # as the CLI would, from this (live) process
+def test_a_run_started_elsewhere_is_adopted_and_followed_to_its_end(
+    qtbot, queue, store, started_run
+):
+    run_id = started_run(
+        "toy.regret", seeds=2, steps=500
+    )  # as the CLI would, from this (live) process
     store.heartbeat(run_id, 120)
     adopted = queue.adopt_live_runs()
     assert [e.run_id for e in adopted] == [run_id]
     entry = adopted[0]
-    assert (entry.adopted, entry.state, entry.steps_done, entry.steps, entry.plot_kind) == \
-        (True, "running", 120, 500, "regret")
+    assert (entry.adopted, entry.state, entry.steps_done, entry.steps, entry.plot_kind) == (
+        True,
+        "running",
+        120,
+        500,
+        "regret",
+    )
     assert queue.adopt_live_runs() == []  # once only
     store.finish_run(run_id, "failed", "Traceback ...\nValueError: bad arm")
     qtbot.waitUntil(lambda: entry.state == "failed", timeout=ENGINE_MS)
@@ -98,7 +124,9 @@ def test_a_run_started_elsewhere_is_adopted_and_followed_to_its_end(qtbot, queue
 
 def test_rate_and_time_left_come_from_the_store_samples():
     """Steps done at two reads 2 s apart: (1000 - 0) / 2 = 500 steps/s; 2000 left -> 4 s."""
-    entry = QueueEntry(title="t", plot_kind="curves", steps=3000, seeds=1, state="running", run_id=1)
+    entry = QueueEntry(
+        title="t", plot_kind="curves", steps=3000, seeds=1, state="running", run_id=1
+    )
     entry.samples.extend([(100.0, 0), (101.0, 400), (102.0, 1000)])
     entry.steps_done = 1000
     assert entry.rate() == pytest.approx(500.0)
@@ -112,9 +140,20 @@ def test_rate_and_time_left_come_from_the_store_samples():
 
 
 def test_durations_and_rates_read_as_a_person_writes_them():
-    assert [format_seconds(s) for s in (0, 4.4, 59, 60, 125, 3599, 3780)] == \
-        ["0 s", "4 s", "59 s", "1 min 00 s", "2 min 05 s", "59 min 59 s", "1 h 03 min"]
-    assert [format_rate(r) for r in (12_345.6, 2.25, 0.5)] == ["12,346 steps/s", "2.2 steps/s", "2.0 s/step"]
+    assert [format_seconds(s) for s in (0, 4.4, 59, 60, 125, 3599, 3780)] == [
+        "0 s",
+        "4 s",
+        "59 s",
+        "1 min 00 s",
+        "2 min 05 s",
+        "59 min 59 s",
+        "1 h 03 min",
+    ]
+    assert [format_rate(r) for r in (12_345.6, 2.25, 0.5)] == [
+        "12,346 steps/s",
+        "2.2 steps/s",
+        "2.0 s/step",
+    ]
 
 
 def test_the_queue_view_shows_each_entry_and_stops_it(qtbot, queue, toy_catalogue):
@@ -158,14 +197,18 @@ time.sleep(600)
 """
 
 
-def test_stop_pressed_as_a_run_finishes_shows_the_stores_status(qtbot, queue, store, toy_catalogue, tmp_path,
-                                                                 monkeypatch):
+def test_stop_pressed_as_a_run_finishes_shows_the_stores_status(
+    qtbot, queue, store, toy_catalogue, tmp_path, monkeypatch
+):
     """The process ends by the Stop's signal, but the store says finished: the queue says finished."""
     script = tmp_path / "engine_finished.py"
     script.write_text(ENGINE_FINISHED_AS_STOP_ARRIVES, encoding="utf-8")
     catalogue_file = tmp_path / "standin" / "catalogue.json"
-    monkeypatch.setattr(run_process, "engine_argv", lambda *args: [sys.executable, str(script),
-                                                                   str(catalogue_file), *args])
+    monkeypatch.setattr(
+        run_process,
+        "engine_argv",
+        lambda *args: [sys.executable, str(script), str(catalogue_file), *args],
+    )
     view = QueueView(queue)
     qtbot.addWidget(view)
     entry = queue.submit(toy_spec(toy_catalogue, "just-done"), "curves")
@@ -174,7 +217,10 @@ def test_stop_pressed_as_a_run_finishes_shows_the_stores_status(qtbot, queue, st
     with qtbot.waitSignal(queue.run_ended, timeout=ENGINE_MS):
         assert queue.stop(entry) is None
     assert entry.stop_requested  # the Stop did reach the process...
-    assert (entry.state, entry.error) == ("finished", "")  # ...but the store's final status is shown
+    assert (entry.state, entry.error) == (
+        "finished",
+        "",
+    )  # ...but the store's final status is shown
     assert view.items[id(entry)].text(1) == "finished"
     assert entry.steps_done == 1000
 

@@ -23,9 +23,9 @@ Y = np.array([0.0, 5.0, 1.0, 2.0, 9.0, 3.0, 4.0, 4.0, -1.0, 2.0])
 
 
 def test_the_factor_is_the_smallest_power_of_two_that_fits():
-    assert choose_factor(10, 3) == 4            # 10 / 2 = 5 buckets is too many, 10 / 4 -> 3 fits
+    assert choose_factor(10, 3) == 4  # 10 / 2 = 5 buckets is too many, 10 / 4 -> 3 fits
     assert choose_factor(1_000_000, 1000) == 1024
-    assert choose_factor(10, 5) == 1            # a factor of 2 would save nothing
+    assert choose_factor(10, 5) == 1  # a factor of 2 would save nothing
 
 
 def test_peak_thinning_keeps_each_buckets_max_and_min():
@@ -59,9 +59,15 @@ def test_a_spike_survives_any_thinning():
 
 
 def test_nan_inside_a_bucket_is_ignored_and_a_bucket_of_nan_stays_a_gap():
-    y = np.array([1.0, math.nan, 3.0, 2.0, math.nan, math.nan, math.nan, math.nan, 5.0, 6.0, 7.0, 8.0])
+    y = np.array(
+        [1.0, math.nan, 3.0, 2.0, math.nan, math.nan, math.nan, math.nan, 5.0, 6.0, 7.0, 8.0]
+    )
     _, thinned = aligned_decimate(np.arange(12.0), y, 0, 12, 4, PEAK)
-    assert thinned[:2].tolist() == [3.0, 1.0] and np.isnan(thinned[2:4]).all() and thinned[4:].tolist() == [8.0, 5.0]
+    assert (
+        thinned[:2].tolist() == [3.0, 1.0]
+        and np.isnan(thinned[2:4]).all()
+        and thinned[4:].tolist() == [8.0, 5.0]
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -90,7 +96,7 @@ def test_the_pyramid_after_appends_and_changes_equals_thinning_from_scratch(seed
 
 
 def test_visible_range_reaches_one_point_past_each_edge():
-    assert visible_range(X, 2.5, 5.5) == (2, 7)   # points 3..5 inside, 2 and 6 beyond the edges
+    assert visible_range(X, 2.5, 5.5) == (2, 7)  # points 3..5 inside, 2 and 6 beyond the edges
     assert visible_range(X, -5.0, 100.0) == (0, 10)
     assert visible_range(X, 20.0, 30.0) == (9, 10)
 
@@ -102,6 +108,7 @@ def test_sortedness_allows_equal_neighbours_but_not_nan():
 
 
 # -- what a series plot draws, in every combination of its options --------------------------------
+
 
 def _columns_reference(vx, vy, buckets, kind):
     """Equal-width columns of x, written out point by point: each column's lone point, or its
@@ -141,7 +148,9 @@ def _expected(x, y, plot, kind):
 @pytest.mark.parametrize("log_x", [False, True])
 @pytest.mark.parametrize("log_y", [False, True])
 @pytest.mark.parametrize("steps", [40, 5000])
-def test_every_drawn_curve_is_its_data_in_the_axes_coordinates(qtbot, smoothing, log_x, log_y, steps):
+def test_every_drawn_curve_is_its_data_in_the_axes_coordinates(
+    qtbot, smoothing, log_x, log_y, steps
+):
     """Smoothing x log x x log y x thinning: the smoothed mean, the raw mean and both band edges are
     drawn exactly where their data (aggregated and smoothed in data space) puts them. The mean sits
     near 0.6 and is far from 4, so a curve drawn without its log (10^0.6 = 4) cannot pass."""
@@ -160,7 +169,9 @@ def test_every_drawn_curve_is_its_data_in_the_axes_coordinates(qtbot, smoothing,
     step_numbers = np.arange(1, steps + 1)
     table = SeedTable()
     for seed in range(3):
-        table.add_many(step_numbers, np.full(steps, seed), 0.6 + 0.05 * rng.random(steps) + 0.1 * seed)
+        table.add_many(
+            step_numbers, np.full(steps, seed), 0.6 + 0.05 * rng.random(steps) + 0.1 * seed
+        )
     plot.draw([SeriesSource("", table)], overlay=False)
     qtbot.wait(1)
     plot.refresh()
@@ -168,8 +179,11 @@ def test_every_drawn_curve_is_its_data_in_the_axes_coordinates(qtbot, smoothing,
     x = step_numbers.astype(float)
     shown = debiased_ema(summary["mean"], smoothing) if smoothing else summary["mean"]
     layer = plot.layers[0]
-    drawn = {"mean": (layer.mean, shown, PEAK), "band lower edge": (layer.band_lo, summary["lo"], LOWER),
-             "band upper edge": (layer.band_hi, summary["hi"], UPPER)}
+    drawn = {
+        "mean": (layer.mean, shown, PEAK),
+        "band lower edge": (layer.band_lo, summary["lo"], LOWER),
+        "band upper edge": (layer.band_hi, summary["hi"], UPPER),
+    }
     if smoothing:
         drawn["raw mean"] = (layer.raw, summary["mean"], PEAK)
     assert layer.raw.item.isVisible() == bool(smoothing)
@@ -204,7 +218,9 @@ def test_a_log_x_axis_keeps_every_decade_of_a_long_curve(qtbot):
     plot.refresh()
     x, y = plot.mean_curve.getData()
     steps_drawn = 10.0**x
-    assert np.allclose(steps_drawn[:9], np.arange(1, 10)) and np.allclose(y[:9], 0.5 * np.log10(np.arange(1, 10)))
+    assert np.allclose(steps_drawn[:9], np.arange(1, 10)) and np.allclose(
+        y[:9], 0.5 * np.log10(np.arange(1, 10))
+    )
     for decade in range(1, 6):
         inside = (steps_drawn >= 10**decade) & (steps_drawn < 10 ** (decade + 1))
         assert inside.sum() >= 20, decade
@@ -217,7 +233,13 @@ def test_column_thinning_by_hand():
     x = np.array([0.0, 0.1, 0.2, 0.3, 2.0, 4.0])
     y = np.array([5.0, -1.0, 3.0, 2.0, 7.0, 8.0])
     got_x, got_y, factor = column_decimate(x, y, 0, 6, 4, PEAK)
-    assert factor == 4 and got_x.tolist() == [0.1, 0.1, 2.0, 4.0] and got_y.tolist() == [5.0, -1.0, 7.0, 8.0]
+    assert (
+        factor == 4
+        and got_x.tolist() == [0.1, 0.1, 2.0, 4.0]
+        and got_y.tolist() == [5.0, -1.0, 7.0, 8.0]
+    )
     assert column_decimate(x, y, 0, 6, 4, LOWER)[1].tolist() == [-1.0, 7.0, 8.0]
     assert column_decimate(x, y, 0, 6, 4, UPPER)[1].tolist() == [5.0, 7.0, 8.0]
-    assert column_decimate(x, y, 0, 6, 6, PEAK)[2] == 1  # as many columns as points: nothing thinned
+    assert (
+        column_decimate(x, y, 0, 6, 6, PEAK)[2] == 1
+    )  # as many columns as points: nothing thinned

@@ -63,13 +63,20 @@ def test_blocked_solution_equals_the_one_at_a_time_loop(weight, n):
     values = np.random.default_rng(n).normal(size=n).cumsum()
     if n > 10:
         values[[3, 8]] = [math.nan, -math.inf]
-    assert np.allclose(debiased_ema(values, weight), tensorboard_loop(values.tolist(), weight),
-                       rtol=1e-11, atol=1e-11, equal_nan=True)
+    assert np.allclose(
+        debiased_ema(values, weight),
+        tensorboard_loop(values.tolist(), weight),
+        rtol=1e-11,
+        atol=1e-11,
+        equal_nan=True,
+    )
 
 
 def test_linear_recurrence_from_a_start_state():
     # s_k = 0.5 s_{k-1} + b_k from s_0 = 8 with b = 1, 1, 1: 5, 3.5, 2.75.
-    assert np.allclose(linear_recurrence(np.ones(3), 0.5, 8.0), [5.0, 3.5, 2.75], rtol=0, atol=1e-15)
+    assert np.allclose(
+        linear_recurrence(np.ones(3), 0.5, 8.0), [5.0, 3.5, 2.75], rtol=0, atol=1e-15
+    )
 
 
 def test_incremental_smoothing_equals_smoothing_from_scratch():
@@ -81,4 +88,6 @@ def test_incremental_smoothing_equals_smoothing_from_scratch():
         series = base[:length].copy()
         series[changed_from:] += 1.0
         base[:length] = series
-        assert np.allclose(smoother.smooth(series), tensorboard_loop(series.tolist(), 0.8), rtol=1e-11, atol=1e-11)
+        assert np.allclose(
+            smoother.smooth(series), tensorboard_loop(series.tolist(), 0.8), rtol=1e-11, atol=1e-11
+        )

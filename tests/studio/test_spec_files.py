@@ -41,30 +41,63 @@ def test_save_then_load_gives_back_the_same_form(window, tmp_path, toy_catalogue
     assert window.catalogue_pane.current_id == "toy.every_type"
 
 
-@pytest.mark.parametrize("text, key, reason", [
-    ('[run]\nsteps = -3\n[algorithm]\nid = "toy.every_type"\n[problem]\nid = "toy.quadratic"\n',
-     "run.steps", "must be >= 1, got -3"),
-    ('[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\nrate = 7.0\n[problem]\nid = "toy.quadratic"\n',
-     "algorithm.rate", "must be <= 1, got 7"),
-    ('[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\nspeed = 1\n[problem]\nid = "toy.quadratic"\n',
-     "algorithm.speed", "unknown key (known keys: flag, label, mode, n, rate, sizes, weights)"),
-    ('[run]\nsteps = 10\n[algorithm]\nid = "other.only"\n[problem]\nid = "toy.quadratic"\n',
-     "problem.id", "other.only does not run on 'toy.quadratic' (it runs on: toy.plane)"),
-    ('[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\n', "problem.id", "missing (required)"),
-    ('[run]\nsteps = = 10\n', "", "not valid TOML: Invalid value (at line 2, column 9)"),
-    # Python's TOML parser raised RecursionError and ValueError on these two
-    ('[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\nweights = ' + "[" * 2000 + "]" * 2000 + "\n",
-     "algorithm.weights", "nested more than 32 arrays or tables deep (line 5)"),
-    ("[run]\nsteps = " + "1" * 5000 + "\n", "run.steps", "a number written with 5000 characters (at most 100) (line 2)"),
-])
-def test_a_bad_spec_file_says_file_key_reason_and_changes_nothing(window, tmp_path, text, key, reason):
+@pytest.mark.parametrize(
+    "text, key, reason",
+    [
+        (
+            '[run]\nsteps = -3\n[algorithm]\nid = "toy.every_type"\n[problem]\nid = "toy.quadratic"\n',
+            "run.steps",
+            "must be >= 1, got -3",
+        ),
+        (
+            '[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\nrate = 7.0\n[problem]\nid = "toy.quadratic"\n',
+            "algorithm.rate",
+            "must be <= 1, got 7",
+        ),
+        (
+            '[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\nspeed = 1\n[problem]\nid = "toy.quadratic"\n',
+            "algorithm.speed",
+            "unknown key (known keys: flag, label, mode, n, rate, sizes, weights)",
+        ),
+        (
+            '[run]\nsteps = 10\n[algorithm]\nid = "other.only"\n[problem]\nid = "toy.quadratic"\n',
+            "problem.id",
+            "other.only does not run on 'toy.quadratic' (it runs on: toy.plane)",
+        ),
+        (
+            '[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\n',
+            "problem.id",
+            "missing (required)",
+        ),
+        ("[run]\nsteps = = 10\n", "", "not valid TOML: Invalid value (at line 2, column 9)"),
+        # Python's TOML parser raised RecursionError and ValueError on these two
+        (
+            '[run]\nsteps = 10\n[algorithm]\nid = "toy.every_type"\nweights = '
+            + "[" * 2000
+            + "]" * 2000
+            + "\n",
+            "algorithm.weights",
+            "nested more than 32 arrays or tables deep (line 5)",
+        ),
+        (
+            "[run]\nsteps = " + "1" * 5000 + "\n",
+            "run.steps",
+            "a number written with 5000 characters (at most 100) (line 2)",
+        ),
+    ],
+)
+def test_a_bad_spec_file_says_file_key_reason_and_changes_nothing(
+    window, tmp_path, text, key, reason
+):
     edit(window)
     before = window.config.spec_document()
     path = tmp_path / "bad.toml"
     path.write_text(text)
     assert not window.load_spec(path)
     shown = window.config.spec_error.text()
-    assert str(path) in shown and reason in shown and (key + ": " + reason in shown if key else True)
+    assert (
+        str(path) in shown and reason in shown and (key + ": " + reason in shown if key else True)
+    )
     assert "the form is unchanged" in shown and not window.config.spec_error.isHidden()
     assert window.config.spec_document() == before
     assert window.catalogue_pane.current_id == "toy.every_type"
@@ -81,7 +114,13 @@ def test_presets_are_spec_files_per_algorithm(window, studio_settings_folder):
     edit(window)
     saved = config.spec_document()
     assert config.save_preset("careful run")
-    path = studio_settings_folder / "tradeoff-studio" / "presets" / "toy.every_type" / "careful run.toml"
+    path = (
+        studio_settings_folder
+        / "tradeoff-studio"
+        / "presets"
+        / "toy.every_type"
+        / "careful run.toml"
+    )
     assert path.is_file() and bar.presets.names("toy.every_type") == ["careful run"]
     assert [bar.combo.itemText(i) for i in range(bar.combo.count())] == ["Presets…", "careful run"]
     # Another algorithm has its own (empty) list.

@@ -51,20 +51,34 @@ def test_the_columns_are_as_many_as_fit_and_no_more_than_a_square_needs():
     assert grid_columns(1, 2000, 460) == 1
     assert grid_columns(4, 1000, 460) == 2
     assert grid_columns(4, 900, 460) == 1
-    assert grid_columns(4, 1500, 460) == 2   # 3 would fit, but 2 x 2 beats 3 + 1
+    assert grid_columns(4, 1500, 460) == 2  # 3 would fit, but 2 x 2 beats 3 + 1
     assert grid_columns(8, 1500, 460) == 3
-    assert grid_columns(3, 1000, 958) == 1   # a tile that needs 958 px has a column of its own
+    assert grid_columns(3, 1000, 958) == 1  # a tile that needs 958 px has a column of its own
 
 
-def test_a_three_objective_run_never_widens_the_window(qtbot, wide_window, store, started_run, tmp_path):
+def test_a_three_objective_run_never_widens_the_window(
+    qtbot, wide_window, store, started_run, tmp_path
+):
     """A real three-objective Pareto run (its view wants ~950 px) beside three others: the
     window stays 1680 px wide and every tile keeps its room; the area scrolls instead."""
     spec = (EXAMPLES_DIR / "pareto-three-task.toml").read_text(encoding="utf-8")
     spec = spec.replace("steps = 500", "steps = 20").replace("seeds = 4", "seeds = 1")
     spec = spec.replace('device = "auto"', 'device = "cpu"')
     (tmp_path / "three.toml").write_text(spec, encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "engine", "run", str(tmp_path / "three.toml"), "--db", str(store.path)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "run",
+            str(tmp_path / "three.toml"),
+            "--db",
+            str(store.path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     pareto_id = store.list_runs()[0]["id"]
     assert store.get_run(pareto_id)["plot"] == "pareto"
     win = wide_window
@@ -94,7 +108,9 @@ def test_tiles_keep_a_readable_size_with_many_runs(qtbot, wide_window, store, st
         assert win.width() == WIDTH
     assert len(win.watch.tiles) == count <= MAX_TILES
     sizes = [(t.width(), t.height()) for t in win.watch.tiles]
-    assert min(w for w, _ in sizes) >= TILE_MIN_WIDTH and min(h for _, h in sizes) >= TILE_MIN_HEIGHT
+    assert (
+        min(w for w, _ in sizes) >= TILE_MIN_WIDTH and min(h for _, h in sizes) >= TILE_MIN_HEIGHT
+    )
     # Two columns in the ~1000 px the window leaves to Watch; every tile on screen or a scroll away.
     assert win.watch.columns == 2
     assert len({t.x() for t in win.watch.tiles}) == 2
@@ -116,7 +132,11 @@ def test_one_tile_alone_and_back(qtbot, wide_window, store, started_run):
     alone = watch.tile(ids[1])
     assert [t.run_id for t in watch.tiles if t.isVisibleTo(watch)] == [ids[1]]
     viewport = watch.grid_scroll.viewport().size()
-    assert alone.size() == viewport and alone.width() > grid_size.width() and alone.height() > grid_size.height()
+    assert (
+        alone.size() == viewport
+        and alone.width() > grid_size.width()
+        and alone.height() > grid_size.height()
+    )
     assert watch.alone_note.isVisibleTo(watch) and "3 more runs" in watch.alone_note.text()
     # A double-click on its header shows them all again.
     qtbot.mouseDClick(alone.title_label, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
@@ -134,7 +154,7 @@ def test_one_tile_alone_and_back(qtbot, wide_window, store, started_run):
 
 
 def test_example_text_shows_its_ampersands(qtbot, make_window, toy_catalogue, tmp_path):
-    """"Agrawal & Goyal" in an example's description, "a&b" in its file name: shown as written,
+    """ "Agrawal & Goyal" in an example's description, "a&b" in its file name: shown as written,
     in the welcome's buttons and the File > Examples menu, with no shortcut letter made of them."""
     description = "Thompson sampling with Gaussian priors (Agrawal & Goyal 2013) on Gaussian arms."
     example = Example(tmp_path / "a&b.toml", "a&b", description)

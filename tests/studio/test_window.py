@@ -27,25 +27,37 @@ def test_two_runs_side_by_side_from_click_to_plot(qtbot, make_window, store):
     the short one's plot is the store's mean over seeds; Stop cancels the long one."""
     win = make_window(hardware=None)
     assert win.catalogue_message.text() == "loading catalogue…"
-    qtbot.waitUntil(lambda: win.catalogue is not None and win.hardware is not None, timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: win.catalogue is not None and win.hardware is not None, timeout=ENGINE_MS
+    )
     assert win.catalogue_message.isHidden() and win.run_button.isEnabled()
     assert win.hardware_panel.cores == os.cpu_count()
     most_at_once = []
     win.queue.counts_changed.connect(lambda: most_at_once.append(len(win.queue.running())))
 
     configure(win, "bandits.ucb1", seeds=2, steps=3000, name="short")
-    assert win.config.algorithm.id == "bandits.ucb1" and win.catalogue_pane.current_id == "bandits.ucb1"
+    assert (
+        win.config.algorithm.id == "bandits.ucb1"
+        and win.catalogue_pane.current_id == "bandits.ucb1"
+    )
     qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
     configure(win, "bandits.thompson_beta", seeds=2, steps=10_000_000, name="long")
     qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
     short, long = win.queue.entries
     assert (short.state, long.state) == ("starting", "starting")
     assert win.stop_button.isEnabled() and win.run_button.isEnabled()  # more runs may be queued
-    qtbot.waitUntil(lambda: short.state == "finished" and long.state == "running", timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: short.state == "finished" and long.state == "running", timeout=ENGINE_MS
+    )
     assert max(most_at_once) == 2
 
     run = store.get_run(short.run_id)
-    assert (run["status"], run["algorithm"], run["seeds"], run["steps_done"]) == ("finished", "bandits.ucb1", 2, 3000)
+    assert (run["status"], run["algorithm"], run["seeds"], run["steps_done"]) == (
+        "finished",
+        "bandits.ucb1",
+        2,
+        3000,
+    )
     assert short.steps_done == 3000
     # The short run's tile draws the store's mean over the two seeds, to the last recorded step.
     plot = win.watch.plot_for(short.run_id)
@@ -76,7 +88,9 @@ def start_long_run(qtbot, win, name):
     return entry
 
 
-def test_runs_let_finish_in_the_background_outlive_the_window(qtbot, make_window, store, engine_catalogue):
+def test_runs_let_finish_in_the_background_outlive_the_window(
+    qtbot, make_window, store, engine_catalogue
+):
     """Close with "let them finish": the engine goes on without the window; the next window
     adopts it from the store, shows its true status, and can still stop it."""
     win = make_window(engine_catalogue)
@@ -113,10 +127,15 @@ def fake_engine(script):
 
 
 def test_a_failed_catalogue_is_shown_in_the_window(qtbot, make_window, monkeypatch):
-    monkeypatch.setattr(catalogue_loader, "engine_process",
-                        fake_engine("import sys; print('no module named torch', file=sys.stderr); sys.exit(1)"))
+    monkeypatch.setattr(
+        catalogue_loader,
+        "engine_process",
+        fake_engine("import sys; print('no module named torch', file=sys.stderr); sys.exit(1)"),
+    )
     win = make_window()
-    qtbot.waitUntil(lambda: "could not be loaded" in win.catalogue_message.text(), timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: "could not be loaded" in win.catalogue_message.text(), timeout=ENGINE_MS
+    )
     assert "no module named torch" in win.catalogue_message.text()
     assert win.config_scroll.isHidden() and not win.run_button.isEnabled()
 
@@ -129,29 +148,53 @@ def test_the_studio_only_reads_the_store(qtbot, make_window, store, toy_catalogu
     win = make_window(toy_catalogue)
     assert win.show_run(run_id)
     plot = win.watch.plot_for(run_id)
-    qtbot.waitUntil(lambda: "cumulative_regret" in plot.data.tables and not plot.poll_timer.isActive(),
-                    timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: "cumulative_regret" in plot.data.tables and not plot.poll_timer.isActive(),
+        timeout=ENGINE_MS,
+    )
     assert store.conn.total_changes == before
 
 
-def test_the_engine_exit_code_and_output_give_the_status(qtbot, tmp_path, monkeypatch, toy_catalogue):
+def test_the_engine_exit_code_and_output_give_the_status(
+    qtbot, tmp_path, monkeypatch, toy_catalogue
+):
     """Exit 0 finished, 1 failed (error from the JSON line), 2 bad input (the `error:` line),
     3 cancelled, killed by a signal without Stop: failed."""
     cases = [
-        ("import sys, json; print('run 7 started: x', file=sys.stderr); "
-         "print(json.dumps({'run_id': 7, 'status': 'failed', 'error': 'ZeroDivisionError: boom'})); sys.exit(1)",
-         "failed", "ZeroDivisionError: boom", 7),
-        ("import sys; print('error: s.toml: hardware.device: no CUDA device', file=sys.stderr); sys.exit(2)",
-         "failed", "s.toml: hardware.device: no CUDA device", None),
+        (
+            "import sys, json; print('run 7 started: x', file=sys.stderr); "
+            "print(json.dumps({'run_id': 7, 'status': 'failed', 'error': 'ZeroDivisionError: boom'})); sys.exit(1)",
+            "failed",
+            "ZeroDivisionError: boom",
+            7,
+        ),
+        (
+            "import sys; print('error: s.toml: hardware.device: no CUDA device', file=sys.stderr); sys.exit(2)",
+            "failed",
+            "s.toml: hardware.device: no CUDA device",
+            None,
+        ),
         ("import sys; print('run 3 started: x', file=sys.stderr); sys.exit(3)", "cancelled", "", 3),
         ("import sys; print('run 4 started: x', file=sys.stderr); sys.exit(0)", "finished", "", 4),
-        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "failed",
-         "the engine process was killed by signal 9 (no output)", None),
+        (
+            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+            "failed",
+            "the engine process was killed by signal 9 (no output)",
+            None,
+        ),
     ]
-    spec = RunSpec.from_dict({"run": {"steps": 10}, "algorithm": {"id": "toy.regret"},
-                              "problem": {"id": "toy.quadratic"}}, toy_catalogue)
+    spec = RunSpec.from_dict(
+        {
+            "run": {"steps": 10},
+            "algorithm": {"id": "toy.regret"},
+            "problem": {"id": "toy.quadratic"},
+        },
+        toy_catalogue,
+    )
     for script, status, error, run_id in cases:
-        monkeypatch.setattr(run_process, "engine_argv", lambda *args, s=script: [sys.executable, "-c", s])
+        monkeypatch.setattr(
+            run_process, "engine_argv", lambda *args, s=script: [sys.executable, "-c", s]
+        )
         process = RunProcess(tmp_path / "unused.db")
         with qtbot.waitSignal(process.run_ended, timeout=ENGINE_MS) as ended:
             process.start(spec)
@@ -159,12 +202,20 @@ def test_the_engine_exit_code_and_output_give_the_status(qtbot, tmp_path, monkey
         assert process.run_id == run_id and process.workdir is None
 
 
-def test_stop_before_the_engine_handles_sigterm_is_a_cancel(qtbot, tmp_path, monkeypatch, toy_catalogue):
+def test_stop_before_the_engine_handles_sigterm_is_a_cancel(
+    qtbot, tmp_path, monkeypatch, toy_catalogue
+):
     """SIGTERM while the engine still imports torch ends it by the signal: the user's Stop."""
     script = "import time; print('loading', flush=True); time.sleep(30)"
     monkeypatch.setattr(run_process, "engine_argv", lambda *args: [sys.executable, "-c", script])
-    spec = RunSpec.from_dict({"run": {"steps": 10}, "algorithm": {"id": "toy.regret"},
-                              "problem": {"id": "toy.quadratic"}}, toy_catalogue)
+    spec = RunSpec.from_dict(
+        {
+            "run": {"steps": 10},
+            "algorithm": {"id": "toy.regret"},
+            "problem": {"id": "toy.quadratic"},
+        },
+        toy_catalogue,
+    )
     process = RunProcess(tmp_path / "unused.db")
     process.start(spec)
     assert process.pid and process.is_running()

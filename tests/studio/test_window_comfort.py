@@ -35,16 +35,25 @@ def window(make_window, toy_catalogue):
 
 def test_the_menus_carry_the_shortcuts(window):
     a = window.actions
-    shortcuts = {name: getattr(a, name).shortcut().toString() for name in
-                 ("run", "stop", "open_store", "export", "load_spec")}
-    assert shortcuts == {"run": "Ctrl+R", "stop": "Ctrl+.", "open_store": "Ctrl+O", "export": "Ctrl+E",
-                         "load_spec": "Ctrl+L"}
+    shortcuts = {
+        name: getattr(a, name).shortcut().toString()
+        for name in ("run", "stop", "open_store", "export", "load_spec")
+    }
+    assert shortcuts == {
+        "run": "Ctrl+R",
+        "stop": "Ctrl+.",
+        "open_store": "Ctrl+O",
+        "export": "Ctrl+E",
+        "load_spec": "Ctrl+L",
+    }
     assert a.save_spec.shortcut() == QKeySequence(QKeySequence.StandardKey.Save)
     menus = [action.text() for action in window.menuBar().actions()]
     assert menus == ["&File", "&Run", "&View", "&Help"]
 
 
-def test_a_failing_run_is_notified_and_the_studio_keeps_working(qtbot, window, store, standin_engine):
+def test_a_failing_run_is_notified_and_the_studio_keeps_working(
+    qtbot, window, store, standin_engine
+):
     window.config.run_form.fields["name"].set_value("fail-now")
     with qtbot.waitSignal(window.queue.run_ended, timeout=ENGINE_MS) as ended:
         window.actions.run.trigger()
@@ -74,7 +83,9 @@ def test_the_status_bar_counts_running_and_waiting_runs(qtbot, window, standin_e
     assert window.engine_state.text() == "engine: 1 running, 1 waiting  ·  1 worker"
     qtbot.waitUntil(lambda: first.state == "running", timeout=ENGINE_MS)
     standin_engine.release_all()
-    qtbot.waitUntil(lambda: window.engine_state.text() == "engine: idle  ·  1 worker", timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: window.engine_state.text() == "engine: idle  ·  1 worker", timeout=ENGINE_MS
+    )
 
 
 def test_closing_and_stopping_leaves_the_runs_cancelled(qtbot, window, store, standin_engine):
@@ -111,7 +122,10 @@ def test_opening_a_file_that_is_no_store_says_so_and_changes_nothing(window, sto
         conn.execute("CREATE TABLE birds (name TEXT)")
     before = other.read_bytes()
     assert not window.open_store(other)
-    assert "an SQLite database but not a Tradeoff Studio store (no meta or runs table)" in window.last_message.text()
+    assert (
+        "an SQLite database but not a Tradeoff Studio store (no meta or runs table)"
+        in window.last_message.text()
+    )
     assert other.read_bytes() == before and window.store is store
 
 
@@ -121,13 +135,17 @@ def test_a_store_from_a_newer_schema_is_refused(window, store, tmp_path):
     with sqlite3.connect(newer) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     assert not window.open_store(newer)
-    assert f"store schema version 99 is newer than this program's ({SCHEMA_VERSION})" in window.last_message.text()
+    assert (
+        f"store schema version 99 is newer than this program's ({SCHEMA_VERSION})"
+        in window.last_message.text()
+    )
     assert window.store is store
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
-def test_the_studio_refuses_every_bad_store_file_as_the_command_line_does(window, store, tmp_path, kind,
-                                                                          monkeypatch):
+def test_the_studio_refuses_every_bad_store_file_as_the_command_line_does(
+    window, store, tmp_path, kind, monkeypatch
+):
     """The same check as `tradeoff --db` (engine.store_file): the same reason, the file untouched."""
     see_permissions_as_a_user(monkeypatch)
     folder = tmp_path / "files"
@@ -156,9 +174,14 @@ def test_open_store_switches_and_tells_the_panels(qtbot, window, tmp_path, start
 def test_the_about_box_names_every_version(window):
     box = window.show_about()
     text = box.text()
-    for name, version in (("Python", platform.python_version()), ("Qt", qVersion()),
-                          ("PySide6", PySide6.__version__), ("pyqtgraph", pyqtgraph.__version__),
-                          ("numpy", numpy.__version__), ("torch (engine)", "2.13.0+cpu")):
+    for name, version in (
+        ("Python", platform.python_version()),
+        ("Qt", qVersion()),
+        ("PySide6", PySide6.__version__),
+        ("pyqtgraph", pyqtgraph.__version__),
+        ("numpy", numpy.__version__),
+        ("torch (engine)", "2.13.0+cpu"),
+    ):
         assert f"<b>{name}</b>&nbsp;&nbsp;</td><td>{version}</td>" in text
     box.close()
 
@@ -195,10 +218,16 @@ def test_panels_from_elsewhere_are_one_call_away(qtbot, window, store, started_r
     extra = QLabel("extra")
     index = window.add_panel("Extra", extra)
     assert window.panels.tabText(index) == "Extra"
-    view_actions = {a.text(): a.shortcut().toString() for a in window.actions.view_menu.actions() if a.text()}
+    view_actions = {
+        a.text(): a.shortcut().toString() for a in window.actions.view_menu.actions() if a.text()
+    }
     # Watch, then the built-in History and Compare panels, then this one.
-    assert [view_actions[t] for t in ("Watch", "History", "Compare", "Extra")] == ["Ctrl+1", "Ctrl+2", "Ctrl+3",
-                                                                                    "Ctrl+4"]
+    assert [view_actions[t] for t in ("Watch", "History", "Compare", "Extra")] == [
+        "Ctrl+1",
+        "Ctrl+2",
+        "Ctrl+3",
+        "Ctrl+4",
+    ]
     window.show_panel(extra)
     assert window.panels.currentWidget() is extra
 
@@ -220,14 +249,18 @@ def test_panels_from_elsewhere_are_one_call_away(qtbot, window, store, started_r
     assert exported == [True]
 
 
-def test_a_run_started_from_the_cli_shows_in_the_queue_and_watch(qtbot, make_window, toy_catalogue, store,
-                                                                  started_run):
+def test_a_run_started_from_the_cli_shows_in_the_queue_and_watch(
+    qtbot, make_window, toy_catalogue, store, started_run
+):
     run_id = started_run("toy.regret", seeds=2, steps=400)  # a live run this window did not start
     store.heartbeat(run_id, 100)
     win = make_window(toy_catalogue)
     entry = win.queue.entry_for(run_id)
     assert entry is not None and entry.adopted and entry.state == "running"
-    assert win.queue_view.items[id(entry)].text(0) == f"Run {run_id}: toy.regret on toy.quadratic  (started elsewhere)"
+    assert (
+        win.queue_view.items[id(entry)].text(0)
+        == f"Run {run_id}: toy.regret on toy.quadratic  (started elsewhere)"
+    )
     assert win.watch.tile(run_id) is not None
     # Picking it (a click on its plot) tells the panels once; showing it on request does not.
     picked = []
@@ -238,8 +271,10 @@ def test_a_run_started_from_the_cli_shows_in_the_queue_and_watch(qtbot, make_win
     win.show_run(run_id)
     assert picked == [run_id]
     store.finish_run(run_id, "finished")
-    qtbot.waitUntil(lambda: entry.state == "finished" and win.watch.tile(run_id).status == "finished",
-                    timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: entry.state == "finished" and win.watch.tile(run_id).status == "finished",
+        timeout=ENGINE_MS,
+    )
 
 
 def _shown_panel(window) -> tuple[int, list[str]]:
@@ -261,7 +296,9 @@ def test_every_way_to_switch_panels_shows_the_tab_highlighted(qtbot, window, sto
         QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
         assert _shown_panel(window) == (index, [titles[index]])
     for index in (1, 0, 2, 0):  # Ctrl+1, Ctrl+2, Ctrl+3
-        QTest.keyClick(window, Qt.Key(Qt.Key.Key_1.value + index), Qt.KeyboardModifier.ControlModifier)
+        QTest.keyClick(
+            window, Qt.Key(Qt.Key.Key_1.value + index), Qt.KeyboardModifier.ControlModifier
+        )
         assert _shown_panel(window) == (index, [titles[index]])
     panels = window.studio_panels
     window.show_panel(panels.history_page)

@@ -53,8 +53,16 @@ class SwitchingBandit(_Accounting):
     title = "Switching-mean (piecewise-stationary) Bernoulli bandit"
     summary = "Bernoulli arms whose means are permuted every `segment` rounds; regret against the best arm of each round."
     params = (
-        Param("means", "floats", [0.2, 0.5, 0.8], "Success probabilities, permuted among the arms at each switch.",
-              low=0.0, high=1.0, min_len=2, max_len=1000),
+        Param(
+            "means",
+            "floats",
+            [0.2, 0.5, 0.8],
+            "Success probabilities, permuted among the arms at each switch.",
+            low=0.0,
+            high=1.0,
+            min_len=2,
+            max_len=1000,
+        ),
         Param("segment", "int", 1000, "Rounds between switches.", low=1, high=100_000_000),
     )
 
@@ -71,7 +79,9 @@ class SwitchingBandit(_Accounting):
 
     def pull(self, arms):
         if self.rounds - self._segment_start == self.segment:
-            keys = torch.rand((self.seeds, self.k), generator=self._gen, device=self.device, dtype=torch.float64)
+            keys = torch.rand(
+                (self.seeds, self.k), generator=self._gen, device=self.device, dtype=torch.float64
+            )
             self.current = self.base_means[keys.argsort(dim=1)]
             self._segment_start = self.rounds
         u = torch.rand(self.seeds, generator=self._gen, device=self.device, dtype=torch.float64)
@@ -82,7 +92,9 @@ class SwitchingBandit(_Accounting):
         return (u < mean).to(self.dtype)
 
     def best_total(self, t):
-        return torch.full((self.seeds,), self.best_mean * self.rounds, dtype=torch.float64, device=self.device)
+        return torch.full(
+            (self.seeds,), self.best_mean * self.rounds, dtype=torch.float64, device=self.device
+        )
 
     def best_arm_plays(self, counts, t):
         return self._best_plays
@@ -108,20 +120,45 @@ class AdversarialBandit(_Accounting):
     """
 
     id = "bandits.adversarial"
-    title = "Adversarial (oblivious) bandit: a moving leader, or a cycle against deterministic learners"
+    title = (
+        "Adversarial (oblivious) bandit: a moving leader, or a cycle against deterministic learners"
+    )
     summary = "A 0/1 reward sequence fixed in advance: a leader moving in growing phases, or a cycle of losing arms."
     params = (
-        Param("sequence", "choice", "moving_leader",
-              "moving_leader: a leader that moves in phases of growing length; "
-              "cyclic: arm (t - 1) mod K pays 0, the others 1 (defeats UCB1's tie order).",
-              choices=("moving_leader", "cyclic")),
+        Param(
+            "sequence",
+            "choice",
+            "moving_leader",
+            "moving_leader: a leader that moves in phases of growing length; "
+            "cyclic: arm (t - 1) mod K pays 0, the others 1 (defeats UCB1's tie order).",
+            choices=("moving_leader", "cyclic"),
+        ),
         Param("arms", "int", 5, "Number of arms K.", low=2, high=1000),
-        Param("growth", "float", 2.0, "moving_leader: ratio r of phase boundaries (phase j starts at max(j + 1, ceil(r^j))).",
-              low=1.0, low_open=True, high=1000.0),
-        Param("leader_reward", "float", 1.0, "moving_leader: probability that the phase's leader pays 1.",
-              low=0.0, high=1.0),
-        Param("other_reward", "float", 0.0, "moving_leader: probability that every other arm pays 1.",
-              low=0.0, high=1.0),
+        Param(
+            "growth",
+            "float",
+            2.0,
+            "moving_leader: ratio r of phase boundaries (phase j starts at max(j + 1, ceil(r^j))).",
+            low=1.0,
+            low_open=True,
+            high=1000.0,
+        ),
+        Param(
+            "leader_reward",
+            "float",
+            1.0,
+            "moving_leader: probability that the phase's leader pays 1.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "other_reward",
+            "float",
+            0.0,
+            "moving_leader: probability that every other arm pays 1.",
+            low=0.0,
+            high=1.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -149,9 +186,13 @@ class AdversarialBandit(_Accounting):
             self.leader = (self.leader + shift) % self.k
             self._phase += 1
             self._next_phase = self._boundary(self._phase + 1)
-        u = torch.rand((self.seeds, self.k), generator=self._gen, device=self.device, dtype=torch.float64)
+        u = torch.rand(
+            (self.seeds, self.k), generator=self._gen, device=self.device, dtype=torch.float64
+        )
         is_leader = self._arm_index == self.leader.unsqueeze(1)
-        rewards = (u < torch.where(is_leader, self.p["leader_reward"], self.p["other_reward"])).to(torch.float64)
+        rewards = (u < torch.where(is_leader, self.p["leader_reward"], self.p["other_reward"])).to(
+            torch.float64
+        )
         return self._collect(rewards, arms, t)
 
     def _collect(self, rewards: torch.Tensor, arms: torch.Tensor, t: int) -> torch.Tensor:

@@ -36,12 +36,20 @@ from engine.seeding import ALGORITHM_STREAM, generator
 REGRET_METRICS = ("cumulative_regret", "best_arm_fraction")
 EXPERTS_METRICS = ("cumulative_regret", "best_expert_weight")
 REGRET_PARAM = Param(
-    "regret", "choice", "pseudo",
+    "regret",
+    "choice",
+    "pseudo",
     "pseudo: expected regret given the plays (gaps of the arms played); "
     "realised: from the rewards actually collected (experts: of an expert drawn from the weights).",
-    choices=("pseudo", "realised"))
+    choices=("pseudo", "realised"),
+)
 
-ALL_BANDIT_PROBLEMS = ("bandits.bernoulli", "bandits.gaussian", "bandits.adversarial", "bandits.switching")
+ALL_BANDIT_PROBLEMS = (
+    "bandits.bernoulli",
+    "bandits.gaussian",
+    "bandits.adversarial",
+    "bandits.switching",
+)
 UNIT_INTERVAL_PROBLEMS = ("bandits.bernoulli", "bandits.adversarial", "bandits.switching")
 EXPERTS_PROBLEMS = ("bandits.experts_oblivious", "bandits.experts_adaptive")
 
@@ -180,7 +188,9 @@ class IndexBandit(RegretLearner):
         # stored arm by arm ([2, K, seeds]), which `first_best` reduces 4x faster on a CPU.
         stacked = (2, k, seeds) if self.arm_major else (2, seeds, k)
         self.stats = torch.zeros(stacked, dtype=self.stat_dtype, device=self.device)
-        self.counts, self.sums = (self.stats[0].t(), self.stats[1].t()) if self.arm_major else self.stats
+        self.counts, self.sums = (
+            (self.stats[0].t(), self.stats[1].t()) if self.arm_major else self.stats
+        )
         self._own_counts = self.counts  # a learner's buffers fit these, not counts set from outside
         # What the scatter-add adds at the played arm: 1 play and the reward.
         self._arm_dim = 1 if self.arm_major else 2
@@ -194,11 +204,17 @@ class IndexBandit(RegretLearner):
     def run(self, steps, rec):
         prob = self.problem
         self.start(steps)
-        _record_bounds(rec, self.upper_bound, prob.lai_robbins_constant() if prob.stationary else 0.0)
+        _record_bounds(
+            rec, self.upper_bound, prob.lai_robbins_constant() if prob.stationary else 0.0
+        )
         pull = self._bernoulli_pull if type(prob).pull is BernoulliBandit.pull else prob.pull
         marks = iter(recorded_steps(rec))
         mark = next(marks, 0)
-        select, update, progress = self.select, self.update, rec.progress  # the hot loop's lookups, once
+        select, update, progress = (
+            self.select,
+            self.update,
+            rec.progress,
+        )  # the hot loop's lookups, once
         # No autograd here: inference mode spares every kernel its bookkeeping.
         with torch.inference_mode():
             for t in range(1, steps + 1):
@@ -245,7 +261,10 @@ class IndexBandit(RegretLearner):
             regret = prob.best_total(t) - self.sums.to(torch.float64).sum(1)
         else:
             regret = prob.pseudo_regret(self.counts, t)
-        return {"cumulative_regret": regret, "best_arm_fraction": prob.best_arm_plays(self.counts, t) / t}
+        return {
+            "cumulative_regret": regret,
+            "best_arm_fraction": prob.best_arm_plays(self.counts, t) / t,
+        }
 
     # -- theory overlays ------------------------------------------------------------
     def upper_bound(self, steps: np.ndarray) -> np.ndarray | None:
@@ -292,8 +311,13 @@ class ExpertsLearner(RegretLearner):
             if t == mark:
                 cumulative = prob.cumulative_losses
                 best = cumulative.argmin(1, keepdim=True)
-                rec.metrics(t, {"cumulative_regret": learner_loss - cumulative.gather(1, best).squeeze(1),
-                                "best_expert_weight": p.gather(1, best).squeeze(1)})
+                rec.metrics(
+                    t,
+                    {
+                        "cumulative_regret": learner_loss - cumulative.gather(1, best).squeeze(1),
+                        "best_expert_weight": p.gather(1, best).squeeze(1),
+                    },
+                )
                 mark = next(marks, 0)
             rec.progress(t)
 

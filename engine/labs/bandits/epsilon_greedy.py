@@ -41,8 +41,11 @@ def epsilon_greedy_bound(gaps: np.ndarray, c: float, d: float, steps: np.ndarray
         n = np.arange(done + 1, min(done + _BOUND_CHUNK, last) + 1, dtype=np.float64)
         x = (n - 1) * d * d * math.sqrt(math.e) / (c * k)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            prob = (c / (d * d * n) + 2 * (c / (d * d)) * np.log(x) * x ** (-c / (5 * d * d))
-                    + (4 * math.e / (d * d)) * x ** (-c / 2))
+            prob = (
+                c / (d * d * n)
+                + 2 * (c / (d * d)) * np.log(x) * x ** (-c / (5 * d * d))
+                + (4 * math.e / (d * d)) * x ** (-c / 2)
+            )
             per_round = np.minimum(max_gap, total_gap * np.minimum(1.0, prob))
         per_round = np.where((n < start) | (x < math.e), max_gap, per_round)
         cumulative = running + np.cumsum(per_round)
@@ -73,15 +76,43 @@ class EpsilonGreedy(IndexBandit):
 
     id = "bandits.epsilon_greedy"
     paper = "Finite-time Analysis of the Multiarmed Bandit Problem"
-    summary = "Explore a random arm with probability ε (fixed or decaying as cK/(d²t)), else exploit."
+    summary = (
+        "Explore a random arm with probability ε (fixed or decaying as cK/(d²t)), else exploit."
+    )
     params = (
-        Param("schedule", "choice", "decaying", "fixed: ε_t = epsilon; decaying: ε_t = min(1, cK/(d² t)).",
-              choices=("fixed", "decaying")),
-        Param("epsilon", "float", 0.1, "Exploration probability of the fixed schedule.", low=0.0, high=1.0),
-        Param("c", "float", 6.0, "Constant c of the decaying schedule (the paper's bound needs c > 5).",
-              low=0.0, low_open=True, high=1e6),
-        Param("d", "float", 0.1, "Gap parameter d of the decaying schedule, at most the smallest gap.",
-              low=0.0, low_open=True, high=1.0),
+        Param(
+            "schedule",
+            "choice",
+            "decaying",
+            "fixed: ε_t = epsilon; decaying: ε_t = min(1, cK/(d² t)).",
+            choices=("fixed", "decaying"),
+        ),
+        Param(
+            "epsilon",
+            "float",
+            0.1,
+            "Exploration probability of the fixed schedule.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "c",
+            "float",
+            6.0,
+            "Constant c of the decaying schedule (the paper's bound needs c > 5).",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
+        Param(
+            "d",
+            "float",
+            0.1,
+            "Gap parameter d of the decaying schedule, at most the smallest gap.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
     )
 
     def exploration_rate(self, t: int) -> float:
@@ -91,17 +122,25 @@ class EpsilonGreedy(IndexBandit):
 
     def select(self, t):
         rate = self.exploration_rate(t)
-        means = torch.where(self.counts > 0, self.sums / self.counts, torch.full_like(self.sums, math.inf))
+        means = torch.where(
+            self.counts > 0, self.sums / self.counts, torch.full_like(self.sums, math.inf)
+        )
         greedy = torch.argmax(means, dim=1)
         if rate <= 0:
             return greedy
         explore = torch.rand(self.seeds, generator=self.gen, device=self.device) < rate
-        uniform = torch.randint(self.problem.k, (self.seeds,), generator=self.gen, device=self.device)
+        uniform = torch.randint(
+            self.problem.k, (self.seeds,), generator=self.gen, device=self.device
+        )
         return torch.where(explore, uniform, greedy)
 
     def upper_bound(self, steps):
         prob = self.problem
-        if (self.p.get("schedule") != "decaying" or self.p["c"] <= 5 or not self.stationary_unit_interval()):
+        if (
+            self.p.get("schedule") != "decaying"
+            or self.p["c"] <= 5
+            or not self.stationary_unit_interval()
+        ):
             return None
         gaps = prob.gaps.double().cpu().numpy()
         positive = gaps[gaps > 0]

@@ -47,13 +47,21 @@ class Exp3(IndexBandit):
     summary = "Exponential weights on importance-weighted rewards: regret O(sqrt(T K ln K)) on any sequence."
     problems = UNIT_INTERVAL_PROBLEMS
     params = (
-        Param("gamma", "float", 0.0, "Exploration rate gamma in (0, 1]; 0 = tuned for the horizon (Corollary 3.2).",
-              low=0.0, high=1.0),
+        Param(
+            "gamma",
+            "float",
+            0.0,
+            "Exploration rate gamma in (0, 1]; 0 = tuned for the horizon (Corollary 3.2).",
+            low=0.0,
+            high=1.0,
+        ),
     )
 
     def start(self, steps):
         super().start(steps)
-        self.log_weights = torch.zeros((self.seeds, self.problem.k), dtype=torch.float64, device=self.device)
+        self.log_weights = torch.zeros(
+            (self.seeds, self.problem.k), dtype=torch.float64, device=self.device
+        )
         self.rate = self.p["gamma"] or tuned_gamma(steps, self.problem.k)
         self.probs = self.probabilities()
 

@@ -24,7 +24,9 @@ class ExpertsProblem(Problem):
 
     def _start(self, n: int) -> None:
         self.n = n
-        self.cumulative_losses = torch.zeros((self.seeds, n), dtype=torch.float64, device=self.device)
+        self.cumulative_losses = torch.zeros(
+            (self.seeds, n), dtype=torch.float64, device=self.device
+        )
         self._gen = generator(self.device, self.seed, PROBLEM_STREAM)
 
     def losses(self, weights: torch.Tensor) -> torch.Tensor:
@@ -37,7 +39,9 @@ class ExpertsProblem(Problem):
 
     def _pick_among(self, candidates: torch.Tensor) -> torch.Tensor:
         """One expert per seed, uniformly at random among the True entries of candidates."""
-        keys = torch.rand((self.seeds, self.n), generator=self._gen, device=self.device, dtype=torch.float64)
+        keys = torch.rand(
+            (self.seeds, self.n), generator=self._gen, device=self.device, dtype=torch.float64
+        )
         return torch.where(candidates, keys, -1.0).argmax(dim=1)
 
 
@@ -54,8 +58,16 @@ class ObliviousExperts(ExpertsProblem):
     title = "Experts against an oblivious adversary (pre-drawn Bernoulli losses)"
     summary = "N experts whose 0/1 losses are drawn in advance, independently of the learner."
     params = (
-        Param("loss_means", "floats", [0.5, 0.45, 0.55, 0.5], "Probability that each expert loses 1 in a round.",
-              low=0.0, high=1.0, min_len=2, max_len=10_000),
+        Param(
+            "loss_means",
+            "floats",
+            [0.5, 0.45, 0.55, 0.5],
+            "Probability that each expert loses 1 in a round.",
+            low=0.0,
+            high=1.0,
+            min_len=2,
+            max_len=10_000,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -64,7 +76,9 @@ class ObliviousExperts(ExpertsProblem):
         self.loss_means = torch.tensor(params["loss_means"], dtype=torch.float64, device=device)
 
     def draw(self, weights):
-        u = torch.rand((self.seeds, self.n), generator=self._gen, device=self.device, dtype=torch.float64)
+        u = torch.rand(
+            (self.seeds, self.n), generator=self._gen, device=self.device, dtype=torch.float64
+        )
         return (u < self.loss_means).to(torch.float64)
 
 
@@ -85,10 +99,14 @@ class AdaptiveExperts(ExpertsProblem):
     summary = "N experts; each round the adversary gives loss 1 to the leader or to the learner's favourite."
     params = (
         Param("experts", "int", 4, "Number of experts N.", low=2, high=10_000),
-        Param("adversary", "choice", "punish_leader",
-              "punish_leader: loss 1 to the expert with the least cumulative loss; "
-              "punish_favourite: loss 1 to the expert the learner weights most.",
-              choices=("punish_leader", "punish_favourite")),
+        Param(
+            "adversary",
+            "choice",
+            "punish_leader",
+            "punish_leader: loss 1 to the expert with the least cumulative loss; "
+            "punish_favourite: loss 1 to the expert the learner weights most.",
+            choices=("punish_leader", "punish_favourite"),
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):

@@ -45,15 +45,23 @@ class Hedge(ExpertsLearner):
     paper = "A Decision-Theoretic Generalization of On-Line Learning and an Application to Boosting"
     summary = "Exponential weights over experts with full information: regret sqrt(T ln N / 2) on every sequence."
     params = (
-        Param("eta", "float", 0.0, "Learning rate eta; 0 = tuned sqrt(8 ln N / T) for the horizon.",
-              low=0.0, high=1e3),
+        Param(
+            "eta",
+            "float",
+            0.0,
+            "Learning rate eta; 0 = tuned sqrt(8 ln N / T) for the horizon.",
+            low=0.0,
+            high=1e3,
+        ),
     )
 
     def start(self, steps):
         super().start(steps)
         n = self.problem.n
         self.rate = self.p["eta"] or tuned_eta(steps, n)
-        self.cumulative_losses = torch.zeros((self.seeds, n), dtype=torch.float64, device=self.device)
+        self.cumulative_losses = torch.zeros(
+            (self.seeds, n), dtype=torch.float64, device=self.device
+        )
 
     def weights(self, t):
         return torch.softmax(self.cumulative_losses * -self.rate, dim=1)

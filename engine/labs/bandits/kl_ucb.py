@@ -62,8 +62,14 @@ class KLUCB(IndexBandit):
     summary = "Optimism with Kullback–Leibler confidence bounds: asymptotically optimal on Bernoulli arms."
     problems = UNIT_INTERVAL_PROBLEMS
     params = (
-        Param("c", "float", 0.0, "Exploration constant c in ln n + c ln ln n (the theorems use 3, experiments 0).",
-              low=0.0, high=100.0),
+        Param(
+            "c",
+            "float",
+            0.0,
+            "Exploration constant c in ln n + c ln ln n (the theorems use 3, experiments 0).",
+            low=0.0,
+            high=100.0,
+        ),
     )
 
     def select(self, t):

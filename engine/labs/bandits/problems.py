@@ -37,8 +37,10 @@ UNIFORM_BLOCK_VALUES = 1 << 18
 # torch.rand on a CPU keeps the low 24 (float32) or 53 (float64) bits of one 32- or 64-bit
 # generator output per number and scales them; the same bits, taken from a block of raw
 # draws at once, give the same numbers for ~3/4 of the time.
-_UNIFORM_BITS = {torch.float32: (torch.int32, (1 << 24) - 1, 2.0**-24),
-                 torch.float64: (torch.int64, (1 << 53) - 1, 2.0**-53)}
+_UNIFORM_BITS = {
+    torch.float32: (torch.int32, (1 << 24) - 1, 2.0**-24),
+    torch.float64: (torch.int64, (1 << 53) - 1, 2.0**-53),
+}
 
 
 def uniform_block(shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
@@ -46,7 +48,13 @@ def uniform_block(shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dty
     if dtype not in _UNIFORM_BITS:
         return torch.rand(shape, generator=gen, dtype=dtype)
     raw, mask, scale = _UNIFORM_BITS[dtype]
-    return torch.empty(shape, dtype=raw).random_(generator=gen).bitwise_and_(mask).to(dtype).mul_(scale)
+    return (
+        torch.empty(shape, dtype=raw)
+        .random_(generator=gen)
+        .bitwise_and_(mask)
+        .to(dtype)
+        .mul_(scale)
+    )
 
 
 def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -55,7 +63,9 @@ def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     p = p.clamp(0.0, 1.0)
     q = q.clamp(eps, 1 - eps)
     a = torch.where(p > 0, p * torch.log(p.clamp_min(eps) / q), torch.zeros_like(p))
-    b = torch.where(p < 1, (1 - p) * torch.log((1 - p).clamp_min(eps) / (1 - q)), torch.zeros_like(p))
+    b = torch.where(
+        p < 1, (1 - p) * torch.log((1 - p).clamp_min(eps) / (1 - q)), torch.zeros_like(p)
+    )
     return a + b
 
 
@@ -126,8 +136,16 @@ class BernoulliBandit(StationaryBandit):
     title = "Stochastic Bernoulli K-armed bandit"
     summary = "K arms with fixed success probabilities."
     params = (
-        Param("means", "floats", [0.1, 0.2, 0.5], "Success probability of each arm.",
-              low=0.0, high=1.0, min_len=2, max_len=1000),
+        Param(
+            "means",
+            "floats",
+            [0.1, 0.2, 0.5],
+            "Success probability of each arm.",
+            low=0.0,
+            high=1.0,
+            min_len=2,
+            max_len=1000,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -180,10 +198,24 @@ class GaussianBandit(StationaryBandit):
     summary = "K arms with fixed means and Gaussian noise of known standard deviation."
     unit_interval_rewards = False
     params = (
-        Param("means", "floats", [0.0, 0.5, 1.0], "Mean reward of each arm.",
-              low=-1e6, high=1e6, min_len=2, max_len=1000),
-        Param("sigma", "float", 1.0, "Standard deviation of the reward noise (0 = deterministic arms).",
-              low=0.0, high=1e6),
+        Param(
+            "means",
+            "floats",
+            [0.0, 0.5, 1.0],
+            "Mean reward of each arm.",
+            low=-1e6,
+            high=1e6,
+            min_len=2,
+            max_len=1000,
+        ),
+        Param(
+            "sigma",
+            "float",
+            1.0,
+            "Standard deviation of the reward noise (0 = deterministic arms).",
+            low=0.0,
+            high=1e6,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):

@@ -28,6 +28,7 @@ SQUEEZE_SLACK = 2.0**-16
 # SIGMA^4 = CELLS / (108 (1 - SQUEEZE_SLACK)) (see `_squeeze_pending`).
 SIGMA = (CELLS / (108.0 * (1.0 - SQUEEZE_SLACK))) ** 0.25
 
+
 def _constant(value: float, dtype: torch.dtype) -> torch.Tensor:
     """value as a 0-dim CPU tensor of dtype, made once: an elementwise op with a Python
     number first wraps and converts it, which costs more (~2 us) than the op itself on a
@@ -42,7 +43,9 @@ def _constant(value: float, dtype: torch.dtype) -> torch.Tensor:
 _CONSTANTS: dict[tuple[float, torch.dtype], torch.Tensor] = {}
 
 
-def standard_gamma(shape: torch.Tensor, gen: torch.Generator, at_least_one: bool | None = None) -> torch.Tensor:
+def standard_gamma(
+    shape: torch.Tensor, gen: torch.Generator, at_least_one: bool | None = None
+) -> torch.Tensor:
     """Gamma(shape, 1) draws, elementwise, from the generator `gen`.
 
     torch's sampler draws element by element; on a CPU, batches of VECTORISED_GAMMA_FROM
@@ -126,7 +129,9 @@ class GammaBatch:
         np.sqrt(root, out=root)
         np.divide(x, root, out=root)  # c z = x / sqrt(9 SIGMA^2 d)
         np.add(root, 1.0, out=root)  # v^(1/3) = 1 + c z
-        pending = _squeeze_pending(x, d, root, self._cells, self._ones, self._room, self._x4, self._pending)
+        pending = _squeeze_pending(
+            x, d, root, self._cells, self._ones, self._room, self._x4, self._pending
+        )
         np.multiply(root, root, out=value)
         np.multiply(value, root, out=value)
         np.multiply(value, d, out=value)  # d v
@@ -149,8 +154,16 @@ class GammaBatch:
             self.value[pending[rejected]] = fresh.numpy()
 
 
-def _squeeze_pending(x: np.ndarray, d: np.ndarray, root: np.ndarray, cells: np.ndarray, ones=None,
-                     room=None, x4=None, flags=None) -> np.ndarray:
+def _squeeze_pending(
+    x: np.ndarray,
+    d: np.ndarray,
+    root: np.ndarray,
+    cells: np.ndarray,
+    ones=None,
+    room=None,
+    x4=None,
+    flags=None,
+) -> np.ndarray:
     """The candidates the squeeze does not accept whatever the rest of their u: x = SIGMA z,
     d and root = 1 + c z are [n], cells [n] their bytes r (uint8); returns their indices.
     ones ([n] of 1), room and x4 (like x) and flags (bool [n]) are buffers, made here
@@ -165,7 +178,9 @@ def _squeeze_pending(x: np.ndarray, d: np.ndarray, root: np.ndarray, cells: np.n
     if room is None:
         room = np.empty_like(x)
     np.copyto(room, cells)
-    x4 = np.minimum(root, ones, out=x4)  # with an array operand: numpy's scalar minimum is 3x slower
+    x4 = np.minimum(
+        root, ones, out=x4
+    )  # with an array operand: numpy's scalar minimum is 3x slower
     np.multiply(x4, d, out=x4)
     np.multiply(room, x4, out=room)
     np.multiply(x, x, out=x4)
@@ -219,8 +234,9 @@ def _log_gamma_draw(shape: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(small, draw + torch.log(u) / shape, draw)
 
 
-def posterior_draws(counts: torch.Tensor, sums: torch.Tensor, prior_a: float, prior_b: float,
-                    gen: torch.Generator) -> torch.Tensor:
+def posterior_draws(
+    counts: torch.Tensor, sums: torch.Tensor, prior_a: float, prior_b: float, gen: torch.Generator
+) -> torch.Tensor:
     """theta ~ Beta(sums + prior_a, counts - sums + prior_b) for every seed and arm, from
     counts and 0/1-reward sums [seeds, K]: one draw, in fresh memory (`BetaPosterior`)."""
     return BetaPosterior(counts, sums, prior_a, prior_b, gen).draw()
@@ -239,16 +255,31 @@ class BetaPosterior:
     in numpy; otherwise torch (`standard_gamma`, `sample_beta` for priors below 1).
     """
 
-    def __init__(self, counts: torch.Tensor, sums: torch.Tensor, prior_a: float, prior_b: float,
-                 gen: torch.Generator):
-        self.counts, self.sums, self.prior_a, self.prior_b, self.gen = counts, sums, prior_a, prior_b, gen
+    def __init__(
+        self,
+        counts: torch.Tensor,
+        sums: torch.Tensor,
+        prior_a: float,
+        prior_b: float,
+        gen: torch.Generator,
+    ):
+        self.counts, self.sums, self.prior_a, self.prior_b, self.gen = (
+            counts,
+            sums,
+            prior_a,
+            prior_b,
+            gen,
+        )
         self.arm_major = counts.t().is_contiguous() and sums.t().is_contiguous()
         c, s = (counts.t(), sums.t()) if self.arm_major else (counts, sums)
         self._theta = torch.empty(c.shape, dtype=c.dtype, device=c.device)
         self.theta = self._theta.t() if self.arm_major else self._theta
         self._gamma = None
-        if (counts.device.type == "cpu" and min(prior_a, prior_b) >= 1
-                and 2 * c.numel() >= VECTORISED_GAMMA_FROM):
+        if (
+            counts.device.type == "cpu"
+            and min(prior_a, prior_b) >= 1
+            and 2 * c.numel() >= VECTORISED_GAMMA_FROM
+        ):
             self._gamma = GammaBatch(2 * c.numel(), c.dtype)
             self._c, self._s = c.numpy(), s.numpy()  # live views of the statistics
             shapes = np.empty((2,) + tuple(c.shape), dtype=self._c.dtype)
@@ -304,8 +335,24 @@ class BetaThompsonSampling(IndexBandit):
     summary = "Sample a mean for each arm from its Beta posterior; play the best sample."
     problems = UNIT_INTERVAL_PROBLEMS
     params = (
-        Param("prior_a", "float", 1.0, "Beta prior successes a (1 = uniform prior).", low=0.0, low_open=True, high=1e6),
-        Param("prior_b", "float", 1.0, "Beta prior failures b (1 = uniform prior).", low=0.0, low_open=True, high=1e6),
+        Param(
+            "prior_a",
+            "float",
+            1.0,
+            "Beta prior successes a (1 = uniform prior).",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
+        Param(
+            "prior_b",
+            "float",
+            1.0,
+            "Beta prior failures b (1 = uniform prior).",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
     )
 
     arm_major = True  # counts, sums and draws stored arm by arm: see first_argmax
@@ -313,14 +360,20 @@ class BetaThompsonSampling(IndexBandit):
     def start(self, steps):
         super().start(steps)
         # Made once: every round draws into the posterior's buffers and reduces its theta.
-        self._posterior = BetaPosterior(self.counts, self.sums, self.p["prior_a"], self.p["prior_b"], self.gen)
+        self._posterior = BetaPosterior(
+            self.counts, self.sums, self.p["prior_a"], self.p["prior_b"], self.gen
+        )
         self._argmax = KeptArgmax(self._posterior.theta, self._arms)
 
     def select(self, t):
         # Counts only grow, so priors of at least 1 keep every shape at least 1.
         posterior = self._posterior
-        if self.counts is not posterior.counts or self.sums is not posterior.sums:  # statistics set from outside
-            theta = posterior_draws(self.counts, self.sums, self.p["prior_a"], self.p["prior_b"], self.gen)
+        if (
+            self.counts is not posterior.counts or self.sums is not posterior.sums
+        ):  # statistics set from outside
+            theta = posterior_draws(
+                self.counts, self.sums, self.p["prior_a"], self.p["prior_b"], self.gen
+            )
             return self.first_best(theta)
         posterior.draw()
         return self._argmax()

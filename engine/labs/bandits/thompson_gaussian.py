@@ -31,9 +31,24 @@ class GaussianThompsonSampling(IndexBandit):
     summary = "Sample a mean for each arm from its Gaussian posterior; play the best sample."
     params = (
         Param("prior_mean", "float", 0.0, "Prior mean m0 of every arm's mean.", low=-1e6, high=1e6),
-        Param("prior_sd", "float", 1.0, "Prior standard deviation s0.", low=0.0, low_open=True, high=1e6),
-        Param("noise_sd", "float", 1.0, "Reward noise sigma the likelihood assumes (the paper's: 1).",
-              low=0.0, low_open=True, high=1e6),
+        Param(
+            "prior_sd",
+            "float",
+            1.0,
+            "Prior standard deviation s0.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
+        Param(
+            "noise_sd",
+            "float",
+            1.0,
+            "Reward noise sigma the likelihood assumes (the paper's: 1).",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
     )
 
     def posterior(self) -> tuple[torch.Tensor, torch.Tensor]:

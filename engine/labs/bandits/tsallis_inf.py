@@ -12,8 +12,9 @@ NEWTON_TOLERANCE = 1e-13
 NEWTON_MAX_ITERATIONS = 100
 
 
-def tsallis_weights(losses: torch.Tensor, eta: torch.Tensor | float,
-                    start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def tsallis_weights(
+    losses: torch.Tensor, eta: torch.Tensor | float, start: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The 1/2-Tsallis FTRL weights over the last dimension of `losses` [..., K]:
 
         w_i = 4 (eta (L_i - x))^(-2),   x < min_i L_i  such that  sum_i w_i = 1,
@@ -102,9 +103,16 @@ class TsallisINF(IndexBandit):
     summary = "1/2-Tsallis FTRL (Tsallis-INF): O(sqrt(KT)) on any sequence, O(sum log T / gap) on stochastic arms."
     problems = UNIT_INTERVAL_PROBLEMS
     params = (
-        Param("learning_rate", "float", 2.0,
-              "Constant c of the rate eta_t = c / sqrt(t); the paper's (Theorem 1) is 2, the only "
-              "value for which the bound is drawn.", low=0.0, low_open=True, high=100.0),
+        Param(
+            "learning_rate",
+            "float",
+            2.0,
+            "Constant c of the rate eta_t = c / sqrt(t); the paper's (Theorem 1) is 2, the only "
+            "value for which the bound is drawn.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
     )
 
     def start(self, steps):
@@ -112,13 +120,17 @@ class TsallisINF(IndexBandit):
         shape = (self.seeds, self.problem.k)
         self.cumulative_estimates = torch.zeros(shape, dtype=torch.float64, device=self.device)
         self.normaliser = None
-        self.weights = torch.full(shape, 1.0 / self.problem.k, dtype=torch.float64, device=self.device)
+        self.weights = torch.full(
+            shape, 1.0 / self.problem.k, dtype=torch.float64, device=self.device
+        )
 
     def rate(self, t: int) -> float:
         return self.p["learning_rate"] / math.sqrt(t)
 
     def select(self, t):
-        self.weights, self.normaliser = tsallis_weights(self.cumulative_estimates, self.rate(t), self.normaliser)
+        self.weights, self.normaliser = tsallis_weights(
+            self.cumulative_estimates, self.rate(t), self.normaliser
+        )
         return sample_categorical(self.weights, self.gen)
 
     def update(self, arms, rewards):
@@ -128,7 +140,8 @@ class TsallisINF(IndexBandit):
         self.cumulative_estimates.scatter_add_(1, played, loss / self.weights.gather(1, played))
 
     def upper_bound(self, steps):
-        if self.p["learning_rate"] != 2.0 or not (self.problem.unit_interval_rewards
-                                                  and self.problem.fixed_comparator):
+        if self.p["learning_rate"] != 2.0 or not (
+            self.problem.unit_interval_rewards and self.problem.fixed_comparator
+        ):
             return None
         return tsallis_inf_bound(self.problem.k, steps)

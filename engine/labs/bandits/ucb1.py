@@ -31,8 +31,14 @@ class UCB1(IndexBandit):
     paper = "Finite-time Analysis of the Multiarmed Bandit Problem"
     summary = "Optimism: play the arm with the highest upper confidence bound."
     params = (
-        Param("c", "float", 2.0, "Exploration constant c in sqrt(c ln n / n_i); the paper's is 2.",
-              low=0.0, high=100.0),
+        Param(
+            "c",
+            "float",
+            2.0,
+            "Exploration constant c in sqrt(c ln n / n_i); the paper's is 2.",
+            low=0.0,
+            high=100.0,
+        ),
     )
 
     arm_major = True  # counts and sums stored arm by arm: see first_argmax
@@ -40,7 +46,9 @@ class UCB1(IndexBandit):
     def start(self, steps):
         super().start(steps)
         self._index = torch.empty_like(self.counts)
-        self._argmax = KeptArgmax(self._index, self._arms)  # made once: the loop reduces this buffer every round
+        self._argmax = KeptArgmax(
+            self._index, self._arms
+        )  # made once: the loop reduces this buffer every round
 
     def select(self, t):
         if t <= self.problem.k:

@@ -24,11 +24,33 @@ class Adam(ContinualLearner):
     summary = "Baseline: Adam's bias-corrected moment estimates, one sample at a time."
     params = (
         Param("lr", "float", 0.003, "Step size α.", low=0.0, low_open=True, high=100.0),
-        Param("beta1", "float", 0.9, "β₁: decay of the first-moment estimate.", low=0.0, high=1.0, high_open=True),
-        Param("beta2", "float", 0.999, "β₂: decay of the second-moment estimate.", low=0.0, high=1.0,
-              high_open=True),
-        Param("eps", "float", 1e-8, "ε added to the root of the second moment.", low=0.0, low_open=True,
-              high=1.0),
+        Param(
+            "beta1",
+            "float",
+            0.9,
+            "β₁: decay of the first-moment estimate.",
+            low=0.0,
+            high=1.0,
+            high_open=True,
+        ),
+        Param(
+            "beta2",
+            "float",
+            0.999,
+            "β₂: decay of the second-moment estimate.",
+            low=0.0,
+            high=1.0,
+            high_open=True,
+        ),
+        Param(
+            "eps",
+            "float",
+            1e-8,
+            "ε added to the root of the second moment.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
     )
 
     def update(self, theta, grad, step):
@@ -38,5 +60,5 @@ class Adam(ContinualLearner):
         m, v = self.first_moment, self.second_moment
         m.mul_(b1).add_(grad, alpha=1.0 - b1)
         v.mul_(b2).addcmul_(grad, grad, value=1.0 - b2)
-        denominator = (v / (1.0 - b2 ** step)).sqrt_().add_(self.p["eps"])
-        theta.sub_(self.p["lr"] * (m / (1.0 - b1 ** step)) / denominator)
+        denominator = (v / (1.0 - b2**step)).sqrt_().add_(self.p["eps"])
+        theta.sub_(self.p["lr"] * (m / (1.0 - b1**step)) / denominator)

@@ -17,8 +17,14 @@ from engine.seeding import ALGORITHM_STREAM, generator
 
 CONTINUAL_PROBLEMS = ("continual.label_permuted_blobs",)
 STEP_METRICS = ("online_accuracy", "loss")
-TASK_METRICS = ("task_accuracy", "accuracy_trend", "average_accuracy", "backward_transfer", "dead_units",
-                "weight_magnitude")
+TASK_METRICS = (
+    "task_accuracy",
+    "accuracy_trend",
+    "average_accuracy",
+    "backward_transfer",
+    "dead_units",
+    "weight_magnitude",
+)
 CONTINUAL_METRICS = STEP_METRICS + TASK_METRICS
 
 MAX_TASK_LABELS = 10**7  # per seed: every task's permutation is kept, for backward transfer
@@ -31,14 +37,16 @@ def layer_views(theta: torch.Tensor, shapes) -> list[tuple[torch.Tensor, torch.T
     seeds = theta.shape[0]
     views, offset = [], 0
     for (fan_in, fan_out), _ in shapes:
-        weight = theta[:, offset:offset + fan_in * fan_out].view(seeds, fan_in, fan_out)
+        weight = theta[:, offset : offset + fan_in * fan_out].view(seeds, fan_in, fan_out)
         offset += fan_in * fan_out
-        views.append((weight, theta[:, offset:offset + fan_out]))
+        views.append((weight, theta[:, offset : offset + fan_out]))
         offset += fan_out
     return views
 
 
-def forward(theta: torch.Tensor, shapes, inputs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def forward(
+    theta: torch.Tensor, shapes, inputs: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The MLP of flat weights theta [seeds, P] (layer shapes `shapes`) on inputs
     [seeds, n, d]: logits [seeds, n, C] and the hidden ReLU activations [seeds, n, width]
     of each hidden layer."""
@@ -53,7 +61,9 @@ def forward(theta: torch.Tensor, shapes, inputs: torch.Tensor) -> tuple[torch.Te
     return h, hidden
 
 
-def loss_and_gradient(theta: torch.Tensor, shapes, inputs: torch.Tensor, labels: torch.Tensor, grad: torch.Tensor):
+def loss_and_gradient(
+    theta: torch.Tensor, shapes, inputs: torch.Tensor, labels: torch.Tensor, grad: torch.Tensor
+):
     """Each seed's mean cross-entropy over its n samples, [seeds], the logits [seeds, n, C],
     and the gradient of each seed's loss with respect to its weights, written into `grad`
     [seeds, P] (laid out like theta). Backpropagation by hand: with one small network per
@@ -66,12 +76,16 @@ def loss_and_gradient(theta: torch.Tensor, shapes, inputs: torch.Tensor, labels:
     log_p = torch.log_softmax(logits, dim=-1)
     losses = -log_p.gather(-1, labels.unsqueeze(-1)).squeeze(-1).mean(1)
     delta = log_p.exp()
-    delta.scatter_add_(-1, labels.unsqueeze(-1), -torch.ones_like(labels.unsqueeze(-1), dtype=delta.dtype))
+    delta.scatter_add_(
+        -1, labels.unsqueeze(-1), -torch.ones_like(labels.unsqueeze(-1), dtype=delta.dtype)
+    )
     delta /= labels.shape[1]
     layer_inputs = [inputs, *hidden]
-    for (weight, _), (grad_weight, grad_bias), h_in in zip(reversed(layer_views(theta, shapes)),
-                                                          reversed(layer_views(grad, shapes)),
-                                                          reversed(layer_inputs)):
+    for (weight, _), (grad_weight, grad_bias), h_in in zip(
+        reversed(layer_views(theta, shapes)),
+        reversed(layer_views(grad, shapes)),
+        reversed(layer_inputs),
+    ):
         torch.bmm(h_in.transpose(1, 2), delta, out=grad_weight)
         torch.sum(delta, dim=1, out=grad_bias)
         if h_in is not inputs:
@@ -123,7 +137,9 @@ class ContinualLearner(Algorithm):
 
     def gaussian(self, like: torch.Tensor, std: float) -> torch.Tensor:
         """N(0, std²) noise shaped like `like`, from the algorithm's own stream."""
-        return std * torch.randn(like.shape, generator=self.noise_stream, device=like.device, dtype=like.dtype)
+        return std * torch.randn(
+            like.shape, generator=self.noise_stream, device=like.device, dtype=like.dtype
+        )
 
     def run(self, steps, rec):
         prob = self.problem
@@ -133,15 +149,21 @@ class ContinualLearner(Algorithm):
         task_steps = prob.task_steps
         tasks = steps // task_steps
         if tasks * prob.classes > MAX_TASK_LABELS:
-            raise ValueError(f"{steps:,} steps of {task_steps:,} make {tasks:,} tasks of {prob.classes} labels; "
-                             f"a run keeps every task's labels and accuracy, so tasks × classes may be at most "
-                             f"{MAX_TASK_LABELS:,}: raise problem.task_steps or lower run.steps")
+            raise ValueError(
+                f"{steps:,} steps of {task_steps:,} make {tasks:,} tasks of {prob.classes} labels; "
+                f"a run keeps every task's labels and accuracy, so tasks × classes may be at most "
+                f"{MAX_TASK_LABELS:,}: raise problem.task_steps or lower run.steps"
+            )
         zeros = torch.zeros(self.seeds, device=self.device, dtype=self.dtype)
         self.task_accuracy = torch.zeros(self.seeds, tasks, device=self.device, dtype=self.dtype)
         # R[j, j] of every task, and the latest row R[k, :k+1]: all that ACC and BWT read
-        self.accuracy_diagonal = torch.zeros(self.seeds, tasks, device=self.device, dtype=self.dtype)
+        self.accuracy_diagonal = torch.zeros(
+            self.seeds, tasks, device=self.device, dtype=self.dtype
+        )
         self.accuracy_last_row = torch.zeros(self.seeds, 0, device=self.device, dtype=self.dtype)
-        self._labels_of_tasks = torch.zeros(self.seeds, tasks, prob.classes, dtype=torch.int64, device=self.device)
+        self._labels_of_tasks = torch.zeros(
+            self.seeds, tasks, prob.classes, dtype=torch.int64, device=self.device
+        )
         correct_sum, loss_sum = zeros.clone(), zeros.clone()
         for t in range(1, steps + 1):
             inputs, labels = prob.samples(t)
@@ -173,20 +195,27 @@ class ContinualLearner(Algorithm):
         # π_j(y), so R[k, j] = Σ_y confusion[y, π_j(y)] / n: one gather scores every task.
         classes = prob.classes
         confusion = torch.zeros(self.seeds, classes * classes, device=self.device, dtype=self.dtype)
-        confusion.scatter_add_(1, prob.eval_classes * classes + predicted,
-                               torch.ones_like(predicted, dtype=self.dtype))
+        confusion.scatter_add_(
+            1, prob.eval_classes * classes + predicted, torch.ones_like(predicted, dtype=self.dtype)
+        )
         confusion = confusion.view(self.seeds, 1, classes, classes) / predicted.shape[1]
         self._labels_of_tasks[:, task] = prob.permutation(task)
-        seen = self._labels_of_tasks[:, :task + 1]
-        row = confusion.expand(-1, task + 1, -1, -1).gather(3, seen.unsqueeze(-1)).squeeze(-1).sum(2)
+        seen = self._labels_of_tasks[:, : task + 1]
+        row = (
+            confusion.expand(-1, task + 1, -1, -1).gather(3, seen.unsqueeze(-1)).squeeze(-1).sum(2)
+        )
         self.accuracy_last_row = row
         self.accuracy_diagonal[:, task] = row[:, task]
-        diagonal = self.accuracy_diagonal[:, :task + 1]
+        diagonal = self.accuracy_diagonal[:, : task + 1]
         dead = torch.cat([(h <= 0).all(1) for h in hidden], dim=1).to(self.dtype).mean(1)
         magnitude = self.theta.abs().mean(1)
-        values = {"task_accuracy": online_accuracy, "average_accuracy": average_accuracy_of(row),
-                  "dead_units": dead, "weight_magnitude": magnitude}
+        values = {
+            "task_accuracy": online_accuracy,
+            "average_accuracy": average_accuracy_of(row),
+            "dead_units": dead,
+            "weight_magnitude": magnitude,
+        }
         if task >= 1:
-            values["accuracy_trend"] = least_squares_slope(self.task_accuracy[:, :task + 1])
+            values["accuracy_trend"] = least_squares_slope(self.task_accuracy[:, : task + 1])
             values["backward_transfer"] = backward_transfer_of(row, diagonal)
         return values

@@ -38,20 +38,61 @@ class LabelPermutedBlobs(Problem):
     id = "continual.label_permuted_blobs"
     family = "continual"
     title = "Label-permuted Gaussian blobs (a small stand-in for label-permuted EMNIST)"
-    summary = "C Gaussian classes in R^d; the label of each class is reshuffled every task_steps steps."
+    summary = (
+        "C Gaussian classes in R^d; the label of each class is reshuffled every task_steps steps."
+    )
     params = (
-        Param("classes", "int", 10, "Number of classes C (and outputs of the network).", low=2, high=1000),
+        Param(
+            "classes",
+            "int",
+            10,
+            "Number of classes C (and outputs of the network).",
+            low=2,
+            high=1000,
+        ),
         Param("dim", "int", 16, "Input dimension d.", low=1, high=10_000),
-        Param("spread", "float", 0.7, "Standard deviation s of each blob around its centre; the centres are "
-              "drawn N(0, I), so a larger spread makes classes overlap.", low=0.0, high=100.0),
-        Param("task_steps", "int", 200, "Steps per task: a new label permutation every this many steps.",
-              low=1, high=10_000_000),
-        Param("batch", "int", 1, "Samples per step (1: one sample at a time, as in the paper).",
-              low=1, high=100_000),
-        Param("eval_samples", "int", 500, "Held-out inputs per seed that score every task at each task's end.",
-              low=1, high=1_000_000),
-        Param("hidden", "ints", [64, 64], "Widths of the MLP's hidden ReLU layers.", low=1, high=100_000,
-              max_len=8),
+        Param(
+            "spread",
+            "float",
+            0.7,
+            "Standard deviation s of each blob around its centre; the centres are "
+            "drawn N(0, I), so a larger spread makes classes overlap.",
+            low=0.0,
+            high=100.0,
+        ),
+        Param(
+            "task_steps",
+            "int",
+            200,
+            "Steps per task: a new label permutation every this many steps.",
+            low=1,
+            high=10_000_000,
+        ),
+        Param(
+            "batch",
+            "int",
+            1,
+            "Samples per step (1: one sample at a time, as in the paper).",
+            low=1,
+            high=100_000,
+        ),
+        Param(
+            "eval_samples",
+            "int",
+            500,
+            "Held-out inputs per seed that score every task at each task's end.",
+            low=1,
+            high=1_000_000,
+        ),
+        Param(
+            "hidden",
+            "ints",
+            [64, 64],
+            "Widths of the MLP's hidden ReLU layers.",
+            low=1,
+            high=100_000,
+            max_len=8,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -60,24 +101,40 @@ class LabelPermutedBlobs(Problem):
         self.dim = params["dim"]
         self.task_steps = params["task_steps"]
         self.batch = params["batch"]
-        sizes = {"problem.eval_samples": params["eval_samples"] * self.dim,
-                 "problem.hidden": sum(a * b + b for (a, b), _ in self.layer_shapes()),
-                 "problem.batch": self.batch * self.dim}
+        sizes = {
+            "problem.eval_samples": params["eval_samples"] * self.dim,
+            "problem.hidden": sum(a * b + b for (a, b), _ in self.layer_shapes()),
+            "problem.batch": self.batch * self.dim,
+        }
         for name, floats in sizes.items():
             if floats > MAX_FLOATS:
-                what = {"problem.eval_samples": "the held-out set (eval_samples × dim)",
-                        "problem.hidden": "the network's weights", "problem.batch": "one step's inputs (batch × dim)"}
-                raise ParamError(name, f"{what[name]} would hold {floats:,} numbers per seed; at most {MAX_FLOATS:,}")
+                what = {
+                    "problem.eval_samples": "the held-out set (eval_samples × dim)",
+                    "problem.hidden": "the network's weights",
+                    "problem.batch": "one step's inputs (batch × dim)",
+                }
+                raise ParamError(
+                    name,
+                    f"{what[name]} would hold {floats:,} numbers per seed; at most {MAX_FLOATS:,}",
+                )
         self._stream = generator(device, seed, PROBLEM_STREAM)
-        self.centres = torch.randn(seeds, self.classes, self.dim, generator=self._stream, device=device, dtype=dtype)
+        self.centres = torch.randn(
+            seeds, self.classes, self.dim, generator=self._stream, device=device, dtype=dtype
+        )
         self.eval_inputs, self.eval_classes = self._draw(params["eval_samples"])
         self._permutations: list[torch.Tensor] = []  # [seeds, C] per task, drawn in task order
-        self._task_draws: tuple[int, int, torch.Tensor, torch.Tensor] | None = None  # first step, end, draws
+        self._task_draws: tuple[int, int, torch.Tensor, torch.Tensor] | None = (
+            None  # first step, end, draws
+        )
 
     def _draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """n samples per seed: inputs [seeds, n, d] and their latent classes [seeds, n]."""
-        latent = torch.randint(self.classes, (self.seeds, n), generator=self._stream, device=self.device)
-        noise = torch.randn(self.seeds, n, self.dim, generator=self._stream, device=self.device, dtype=self.dtype)
+        latent = torch.randint(
+            self.classes, (self.seeds, n), generator=self._stream, device=self.device
+        )
+        noise = torch.randn(
+            self.seeds, n, self.dim, generator=self._stream, device=self.device, dtype=self.dtype
+        )
         centres = self.centres.gather(1, latent.unsqueeze(-1).expand(-1, -1, self.dim))
         return centres + self.p["spread"] * noise, latent
 
@@ -104,7 +161,7 @@ class LabelPermutedBlobs(Problem):
             self._task_draws = (step, end, inputs, self.permutation(task).gather(1, latent))
         first, _, inputs, labels = self._task_draws
         start = (step - first) * self.batch
-        return inputs[:, start:start + self.batch], labels[:, start:start + self.batch]
+        return inputs[:, start : start + self.batch], labels[:, start : start + self.batch]
 
     def layer_shapes(self) -> list[tuple[tuple[int, int], tuple[int]]]:
         """((fan_in, fan_out), (fan_out,)): the weight and bias shape of each layer."""
@@ -120,6 +177,11 @@ class LabelPermutedBlobs(Problem):
         for weight_shape, bias_shape in self.layer_shapes():
             bound = 1.0 / math.sqrt(weight_shape[0])
             for shape in (weight_shape, bias_shape):
-                u = torch.rand((self.seeds, math.prod(shape)), generator=g, device=self.device, dtype=self.dtype)
+                u = torch.rand(
+                    (self.seeds, math.prod(shape)),
+                    generator=g,
+                    device=self.device,
+                    dtype=self.dtype,
+                )
                 parts.append((2.0 * u - 1.0) * bound)
         return torch.cat(parts, dim=1)

@@ -8,8 +8,9 @@ from engine.labs.continual.base import LEARNING_RATE, ContinualLearner
 from engine.params import Param
 
 
-def shrink_perturb_step(weight: torch.Tensor, grad: torch.Tensor, noise: torch.Tensor, lr: float,
-                        decay: float) -> None:
+def shrink_perturb_step(
+    weight: torch.Tensor, grad: torch.Tensor, noise: torch.Tensor, lr: float, decay: float
+) -> None:
     """w ← (1 − αλ) w − α (g + ξ), in place; `noise` is ξ, already scaled by σ."""
     weight.mul_(1.0 - lr * decay).sub_(lr * (grad + noise))
 
@@ -34,9 +35,20 @@ class ShrinkAndPerturb(ContinualLearner):
     summary = "Baseline: SGD with weight decay and Gaussian noise on every weight at every step."
     params = (
         LEARNING_RATE,
-        Param("decay", "float", 0.01, "λ: shrink, w ← (1 − αλ) w at every step.", low=0.0, high=1000.0),
-        Param("sigma", "float", 0.01, "σ: standard deviation of the perturbation ξ.", low=0.0, high=100.0),
+        Param(
+            "decay", "float", 0.01, "λ: shrink, w ← (1 − αλ) w at every step.", low=0.0, high=1000.0
+        ),
+        Param(
+            "sigma",
+            "float",
+            0.01,
+            "σ: standard deviation of the perturbation ξ.",
+            low=0.0,
+            high=100.0,
+        ),
     )
 
     def update(self, theta, grad, step):
-        shrink_perturb_step(theta, grad, self.gaussian(theta, self.p["sigma"]), self.p["lr"], self.p["decay"])
+        shrink_perturb_step(
+            theta, grad, self.gaussian(theta, self.p["sigma"]), self.p["lr"], self.p["decay"]
+        )

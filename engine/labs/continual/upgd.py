@@ -10,17 +10,55 @@ from engine.params import Param
 UPGD_PAPER = "Addressing Loss of Plasticity and Catastrophic Forgetting in Continual Learning"
 
 UPGD_PARAMS = (
-    Param("lr", "float", 0.1, "Step size α (the gate 1 − ũ scales it down, to about half for weights of "
-          "utility near zero).", low=0.0, low_open=True, high=100.0),
-    Param("beta_utility", "float", 0.999, "β_u: decay of the utility trace (an exponential moving average).",
-          low=0.0, high=1.0, high_open=True),
-    Param("sigma", "float", 0.01, "σ: standard deviation of the Gaussian perturbation ξ.", low=0.0, high=100.0),
-    Param("weight_decay", "float", 0.0, "λ: weight decay, w ← (1 − αλ) w before the step.", low=0.0, high=1000.0),
+    Param(
+        "lr",
+        "float",
+        0.1,
+        "Step size α (the gate 1 − ũ scales it down, to about half for weights of "
+        "utility near zero).",
+        low=0.0,
+        low_open=True,
+        high=100.0,
+    ),
+    Param(
+        "beta_utility",
+        "float",
+        0.999,
+        "β_u: decay of the utility trace (an exponential moving average).",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+    ),
+    Param(
+        "sigma",
+        "float",
+        0.01,
+        "σ: standard deviation of the Gaussian perturbation ξ.",
+        low=0.0,
+        high=100.0,
+    ),
+    Param(
+        "weight_decay",
+        "float",
+        0.0,
+        "λ: weight decay, w ← (1 − αλ) w before the step.",
+        low=0.0,
+        high=1000.0,
+    ),
 )
 
 
-def upgd_step(theta: torch.Tensor, grad: torch.Tensor, trace: torch.Tensor, noise: torch.Tensor, step: int,
-              lr: float, beta_utility: float, weight_decay: float, protect_gradient: bool) -> None:
+def upgd_step(
+    theta: torch.Tensor,
+    grad: torch.Tensor,
+    trace: torch.Tensor,
+    noise: torch.Tensor,
+    step: int,
+    lr: float,
+    beta_utility: float,
+    weight_decay: float,
+    protect_gradient: bool,
+) -> None:
     """One first-order UPGD step, in place, on the flat weights theta [seeds, P] of every
     seed (the utility scale η is a maximum within each seed's network, over all its
     weights and biases):
@@ -38,7 +76,7 @@ def upgd_step(theta: torch.Tensor, grad: torch.Tensor, trace: torch.Tensor, nois
     # A seed whose traces are all zero (zero weights, or zero gradients) would divide 0 by
     # 0; with the floor its scaled utilities are sigmoid(0) = 1/2.
     eta = trace.max(1, keepdim=True).values.clamp_min(torch.finfo(trace.dtype).tiny)
-    gate = 1.0 - torch.sigmoid(trace / (eta * (1.0 - beta_utility ** step)))
+    gate = 1.0 - torch.sigmoid(trace / (eta * (1.0 - beta_utility**step)))
     change = (grad + noise) * gate if protect_gradient else grad + noise * gate
     theta.mul_(1.0 - lr * weight_decay).sub_(lr * change)
 
@@ -77,5 +115,14 @@ class UPGD(ContinualLearner):
     def update(self, theta, grad, step):
         if step == 1:
             self.utility_trace = torch.zeros_like(theta)
-        upgd_step(theta, grad, self.utility_trace, self.gaussian(theta, self.p["sigma"]), step, self.p["lr"],
-                  self.p["beta_utility"], self.p["weight_decay"], self.protect_gradient)
+        upgd_step(
+            theta,
+            grad,
+            self.utility_trace,
+            self.gaussian(theta, self.p["sigma"]),
+            step,
+            self.p["lr"],
+            self.p["beta_utility"],
+            self.p["weight_decay"],
+            self.protect_gradient,
+        )

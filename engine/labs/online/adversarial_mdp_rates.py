@@ -65,10 +65,14 @@ class AdversarialMDPRates(Algorithm):
 
     id = "bandits.adversarial_mdp_rates"
     family = "bandits"
-    paper = ("Refined Regret for Adversarial MDPs with Linear Function Approximation; "
-             "Towards Optimal Regret in Adversarial Linear MDPs with Bandit Feedback")
-    summary = ("THEORY ONLY (nothing runs): the papers' regret rates K^(1/2) ... K^(14/15) over episodes K, "
-               "constant 1, as a reference panel.")
+    paper = (
+        "Refined Regret for Adversarial MDPs with Linear Function Approximation; "
+        "Towards Optimal Regret in Adversarial Linear MDPs with Bandit Feedback"
+    )
+    summary = (
+        "THEORY ONLY (nothing runs): the papers' regret rates K^(1/2) ... K^(14/15) over episodes K, "
+        "constant 1, as a reference panel."
+    )
     problems = ("bandits.adversarial_mdp_episodes",)
     plot = "regret"
     metrics = ()

@@ -10,8 +10,15 @@ from engine.registry import Algorithm
 # whatever nu says: adding it would make K_S^{-1} blow up in floating point.
 RESIDUAL_FLOOR = 1e-6
 
-ALD_THRESHOLD = Param("ald_threshold", "float", 0.01, "ALD threshold nu: add x_t when its squared residual exceeds it.",
-                      low=0.0, high=1.0, high_open=True)
+ALD_THRESHOLD = Param(
+    "ald_threshold",
+    "float",
+    0.01,
+    "ALD threshold nu: add x_t when its squared residual exceeds it.",
+    low=0.0,
+    high=1.0,
+    high_open=True,
+)
 
 
 def residual_floor(dtype) -> float:
@@ -99,7 +106,7 @@ class AOGDALD(Algorithm):
                 gram_inverse = torch.nn.functional.pad(gram_inverse, (0, grow, 0, grow))
                 beta = torch.nn.functional.pad(beta, (0, grow))
                 capacity += grow
-            x = data.inputs[:, t:t + 1]
+            x = data.inputs[:, t : t + 1]
             in_basis = torch.arange(capacity, device=self.device) < size.unsqueeze(-1)
             k = prob.kernel(centres, x).squeeze(-1) * in_basis
             kxx = prob.kernel(x, x).reshape(s)
@@ -114,8 +121,11 @@ class AOGDALD(Algorithm):
             feature_sq = torch.where(add, kxx, (k * a).sum(-1))
             slack += torch.where(add, zero, g.abs() * residual.sqrt())
             u = a - new
-            gram_inverse += torch.where(add, 1.0 / residual.clamp_min(1e-300), zero)[:, None, None] \
-                * u.unsqueeze(-1) * u.unsqueeze(-2)
+            gram_inverse += (
+                torch.where(add, 1.0 / residual.clamp_min(1e-300), zero)[:, None, None]
+                * u.unsqueeze(-1)
+                * u.unsqueeze(-2)
+            )
             centres[seed_index[add], size[add]] = x[add, 0]
             size += add.long()
             grad_sq += g * g * feature_sq
@@ -128,10 +138,13 @@ class AOGDALD(Algorithm):
             loss += (pred - data.targets[:, t]) ** 2
             comparator += (data.clean[:, t] - data.targets[:, t]) ** 2
             if rec.should_record(t + 1):
-                rec.metrics(t + 1, {
-                    "cumulative_regret": loss - comparator,
-                    "basis_size": size.to(self.dtype),
-                    "seconds_per_step": clock.lap(t + 1, loss),
-                    "regret_bound": 3.0 * radius * grad_sq.sqrt() + radius * slack,
-                })
+                rec.metrics(
+                    t + 1,
+                    {
+                        "cumulative_regret": loss - comparator,
+                        "basis_size": size.to(self.dtype),
+                        "seconds_per_step": clock.lap(t + 1, loss),
+                        "regret_bound": 3.0 * radius * grad_sq.sqrt() + radius * slack,
+                    },
+                )
             rec.progress(t + 1)

@@ -45,8 +45,11 @@ class ArchitectureLearner(RegretLearner):
             best_seen = torch.where(better, observed, best_seen)
             best_found = torch.where(better, mu, best_found)
             if rec.should_record(t):
-                values = {"cumulative_regret": regret, "best_found_loss": best_found,
-                          "simple_regret": best_found - best}
+                values = {
+                    "cumulative_regret": regret,
+                    "best_found_loss": best_found,
+                    "simple_regret": best_found - best,
+                }
                 values.update(self.extra_metrics(best))
                 rec.metrics(t, values)
             rec.progress(t)

@@ -31,21 +31,45 @@ class ArchitectureSearch(Problem):
     title = "Decomposable architecture search bandit"
     summary = "Tuples of choices whose loss is additive plus pairwise interactions, with noise; optimum by enumeration."
     params = (
-        Param("decisions", "int", 6, "Number N of decisions (layers or edges), one agent each.", low=1, high=20),
-        Param("choices", "int", 4, "Number K of choices (operations) per decision.", low=2, high=32),
-        Param("interaction", "float", 0.0,
-              "lam: share of the loss from pairs of neighbouring decisions (0 = additive).", low=0.0, high=1.0),
-        Param("noise", "float", 0.5, "sigma: an evaluation is (1 - sigma) mu + sigma Bernoulli(mu).",
-              low=0.0, high=1.0),
+        Param(
+            "decisions",
+            "int",
+            6,
+            "Number N of decisions (layers or edges), one agent each.",
+            low=1,
+            high=20,
+        ),
+        Param(
+            "choices", "int", 4, "Number K of choices (operations) per decision.", low=2, high=32
+        ),
+        Param(
+            "interaction",
+            "float",
+            0.0,
+            "lam: share of the loss from pairs of neighbouring decisions (0 = additive).",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "noise",
+            "float",
+            0.5,
+            "sigma: an evaluation is (1 - sigma) mu + sigma Bernoulli(mu).",
+            low=0.0,
+            high=1.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
         super().__init__(params, seeds, device, dtype, seed)
         self.decisions, self.choices = params["decisions"], params["choices"]
         if self.choices**self.decisions > MAX_ARCHITECTURES:
-            raise ParamError("problem.decisions", f"{self.choices}^{self.decisions} architectures exceed the "
-                             f"{MAX_ARCHITECTURES} that enumeration (the exact optimum) allows; use fewer "
-                             f"decisions or choices")
+            raise ParamError(
+                "problem.decisions",
+                f"{self.choices}^{self.decisions} architectures exceed the "
+                f"{MAX_ARCHITECTURES} that enumeration (the exact optimum) allows; use fewer "
+                f"decisions or choices",
+            )
         self.interaction, self.noise = params["interaction"], params["noise"]
         self._gen = generator(device, seed, PROBLEM_STREAM)
         n, k = self.decisions, self.choices
@@ -80,7 +104,9 @@ class ArchitectureSearch(Problem):
         mu = self.expected_loss(arms)
         if self.noise == 0.0:
             return mu, mu
-        coin = (torch.rand(mu.shape, generator=self._gen, dtype=mu.dtype, device=mu.device) < mu).to(mu.dtype)
+        coin = (
+            torch.rand(mu.shape, generator=self._gen, dtype=mu.dtype, device=mu.device) < mu
+        ).to(mu.dtype)
         return (1.0 - self.noise) * mu + self.noise * coin, mu
 
     def all_expected_losses(self) -> torch.Tensor:

@@ -43,14 +43,17 @@ def hindsight_optimum(values: torch.Tensor, prices: torch.Tensor, budget) -> Hin
     budget = torch.as_tensor(budget, dtype=values.dtype, device=values.device).reshape(-1, 1)
     spent_before = torch.cumsum(cost, dim=1) - cost
     room = (budget - spent_before).clamp_min(0.0)
-    share = torch.where(cost > 0, (room / cost.clamp_min(tiny)).clamp(max=1.0), torch.ones_like(cost))
+    share = torch.where(
+        cost > 0, (room / cost.clamp_min(tiny)).clamp(max=1.0), torch.ones_like(cost)
+    )
     share = torch.where(gain > 0, share, torch.zeros_like(share))
     value = (share * gain).sum(dim=1)
     sorted_ratio = ratio.gather(1, order)
     short = (spent_before + cost > budget) & (gain > 0)
     first_short = short.to(torch.int8).argmax(dim=1, keepdim=True)
-    multiplier = torch.where(short.any(dim=1), sorted_ratio.gather(1, first_short).squeeze(1),
-                             torch.zeros_like(value))
+    multiplier = torch.where(
+        short.any(dim=1), sorted_ratio.gather(1, first_short).squeeze(1), torch.zeros_like(value)
+    )
     take = torch.zeros_like(share).scatter(1, order, share)
     return HindsightSolution(value, take, multiplier)
 
@@ -85,15 +88,47 @@ class BudgetedAuctions(Problem):
     title = "Budgeted second-price auctions"
     summary = "Repeated second-price auctions with seasonal value and competing-bid distributions and a budget."
     params = (
-        Param("budget_rate", "float", 0.02, "Budget per round rho (total budget rho T).",
-              low=0.0, low_open=True, high=1.0),
-        Param("period", "int", 2000, "Length of one season of the value and bid distributions, in rounds.",
-              low=2, high=100_000_000),
-        Param("value_swing", "float", 0.8, "Relative amplitude of the seasonal value scale.", low=0.0, high=1.0),
-        Param("bid_swing", "float", 0.8, "Relative amplitude of the seasonal competing-bid scale.",
-              low=0.0, high=1.0),
-        Param("sample_noise", "float", 0.0, "Relative perturbation s of the distributions the samples come from.",
-              low=0.0, high=1.0),
+        Param(
+            "budget_rate",
+            "float",
+            0.02,
+            "Budget per round rho (total budget rho T).",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
+        Param(
+            "period",
+            "int",
+            2000,
+            "Length of one season of the value and bid distributions, in rounds.",
+            low=2,
+            high=100_000_000,
+        ),
+        Param(
+            "value_swing",
+            "float",
+            0.8,
+            "Relative amplitude of the seasonal value scale.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "bid_swing",
+            "float",
+            0.8,
+            "Relative amplitude of the seasonal competing-bid scale.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "sample_noise",
+            "float",
+            0.0,
+            "Relative perturbation s of the distributions the samples come from.",
+            low=0.0,
+            high=1.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -111,9 +146,12 @@ class BudgetedAuctions(Problem):
 
     def sequence(self, steps: int) -> AuctionSequence:
         value_scale, bid_scale = (x.to(self.dtype) for x in self.scales(steps))
-        u = torch.rand((6, self.seeds, steps), generator=self._gen, device=self.device, dtype=self.dtype)
+        u = torch.rand(
+            (6, self.seeds, steps), generator=self._gen, device=self.device, dtype=self.dtype
+        )
         noise = self.p["sample_noise"]
         sample_value_scale = (value_scale * (1.0 + noise * (2.0 * u[4] - 1.0))).clamp(0.0, 1.0)
         sample_bid_scale = (bid_scale * (1.0 + noise * (2.0 * u[5] - 1.0))).clamp(0.0, 1.0)
-        return AuctionSequence(u[0] * value_scale, u[1] * bid_scale,
-                               u[2] * sample_value_scale, u[3] * sample_bid_scale)
+        return AuctionSequence(
+            u[0] * value_scale, u[1] * bid_scale, u[2] * sample_value_scale, u[3] * sample_bid_scale
+        )

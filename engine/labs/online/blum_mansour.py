@@ -89,10 +89,22 @@ class BlumMansourSelfPlay(Algorithm):
     paper = "Regret Minimization and Convergence to Equilibria in General-sum Markov Games"
     summary = "Blum-Mansour swap-regret learners (N Hedge instances, stationary play) in self-play; CE gap."
     params = (
-        Param("learning_rate", "float", 0.0, "Hedge rate eta of every instance; 0 = sqrt(8 N ln N / T).",
-              low=0.0, high=100.0),
-        Param("feedback", "choice", "sampled", "sampled: losses against the other's drawn action; "
-              "expected: against its mixed strategy.", choices=("sampled", "expected")),
+        Param(
+            "learning_rate",
+            "float",
+            0.0,
+            "Hedge rate eta of every instance; 0 = sqrt(8 N ln N / T).",
+            low=0.0,
+            high=100.0,
+        ),
+        Param(
+            "feedback",
+            "choice",
+            "sampled",
+            "sampled: losses against the other's drawn action; "
+            "expected: against its mixed strategy.",
+            choices=("sampled", "expected"),
+        ),
     )
     problems = ("bandits.matrix_game",)
     plot = "regret"
@@ -103,7 +115,9 @@ class BlumMansourSelfPlay(Algorithm):
         a, b = prob.row_payoff, prob.column_payoff
         n = prob.actions
         rate = self.p["learning_rate"] or math.sqrt(8.0 * n * math.log(n) / steps)
-        rec.bound("regret_upper_bound", rec.checkpoints, blum_mansour_bound(rec.checkpoints, n, rate))
+        rec.bound(
+            "regret_upper_bound", rec.checkpoints, blum_mansour_bound(rec.checkpoints, n, rate)
+        )
         row_moves = torch.zeros_like(a)
         column_moves = torch.zeros_like(b)
         joint = torch.zeros_like(a)
@@ -126,9 +140,16 @@ class BlumMansourSelfPlay(Algorithm):
             row_moves += p_row.unsqueeze(-1) * loss_row.unsqueeze(-2)
             column_moves += p_column.unsqueeze(-1) * loss_column.unsqueeze(-2)
             if rec.should_record(t + 1):
-                rec.metrics(t + 1, {
-                    "cumulative_regret": torch.maximum(swap_regret(row_moves), swap_regret(column_moves)),
-                    "external_regret": torch.maximum(external_regret(row_moves), external_regret(column_moves)),
-                    "ce_gap": ce_gap(joint / (t + 1), a, b),
-                })
+                rec.metrics(
+                    t + 1,
+                    {
+                        "cumulative_regret": torch.maximum(
+                            swap_regret(row_moves), swap_regret(column_moves)
+                        ),
+                        "external_regret": torch.maximum(
+                            external_regret(row_moves), external_regret(column_moves)
+                        ),
+                        "ce_gap": ce_gap(joint / (t + 1), a, b),
+                    },
+                )
             rec.progress(t + 1)

@@ -48,8 +48,13 @@ class SingleSampleBudgetPacing(Algorithm):
     paper = "Robust Budget Pacing with a Single Sample"
     summary = "Expenditure plan from one sample per round, tracked by a dual pacing controller."
     params = (
-        Param("plan", "choice", "single_sample", "single_sample: the paper's plan; uniform: flat target, no samples.",
-              choices=("single_sample", "uniform")),
+        Param(
+            "plan",
+            "choice",
+            "single_sample",
+            "single_sample: the paper's plan; uniform: flat target, no samples.",
+            choices=("single_sample", "uniform"),
+        ),
         Param("step_size", "float", 0.0, "Dual step eta; 0 = 1 / sqrt T.", low=0.0, high=100.0),
     )
     problems = ("bandits.budgeted_auctions",)
@@ -85,9 +90,12 @@ class SingleSampleBudgetPacing(Algorithm):
             benchmark += optimum_gain[:, t]
             mu = (mu - step * (target[:, t] - spend)).clamp(0.0, mu_max)
             if rec.should_record(t + 1):
-                rec.metrics(t + 1, {
-                    "cumulative_regret": benchmark - utility,
-                    "budget_spent": 1.0 - remaining / budget,
-                    "multiplier": mu,
-                })
+                rec.metrics(
+                    t + 1,
+                    {
+                        "cumulative_regret": benchmark - utility,
+                        "budget_spent": 1.0 - remaining / budget,
+                        "multiplier": mu,
+                    },
+                )
             rec.progress(t + 1)

@@ -16,7 +16,9 @@ from engine.registry import Problem
 from engine.seeding import PROBLEM_STREAM, generator
 
 
-def state_occupancy(initial: torch.Tensor, transitions: torch.Tensor, policy: torch.Tensor) -> torch.Tensor:
+def state_occupancy(
+    initial: torch.Tensor, transitions: torch.Tensor, policy: torch.Tensor
+) -> torch.Tensor:
     """mu_h(s) = P(s_h = s) under the policy: mu_0 = rho,
     mu_{h+1}(s') = sum_{s, a} mu_h(s) pi_h(a|s) P_h(s'|s, a)."""
     layers = [initial]
@@ -26,7 +28,9 @@ def state_occupancy(initial: torch.Tensor, transitions: torch.Tensor, policy: to
     return torch.stack(layers, dim=1)
 
 
-def policy_loss(occupancy: torch.Tensor, policy: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+def policy_loss(
+    occupancy: torch.Tensor, policy: torch.Tensor, losses: torch.Tensor
+) -> torch.Tensor:
     """The expected loss of an episode, sum_{h, s, a} mu_h(s) pi_h(a|s) l_h(s, a), [seeds]."""
     return (occupancy.unsqueeze(-1) * policy * losses).sum(dim=(1, 2, 3))
 
@@ -94,27 +98,55 @@ class EpisodicMDP(Problem):
         Param("layers", "int", 3, "Number of layers H (steps per episode).", low=1, high=50),
         Param("states", "int", 2, "States per layer S.", low=1, high=50),
         Param("actions", "int", 2, "Actions per state A.", low=2, high=50),
-        Param("losses", "choice", "stochastic",
-              "stochastic: Bernoulli losses with fixed means m; adversarial: means m or 1 - m, "
-              "drawn by a coin every `period` episodes.", choices=("stochastic", "adversarial")),
-        Param("gap", "float", 0.8, "Mean loss of every non-best action minus that of the best one.",
-              low=0.0, low_open=True, high=1.0),
-        Param("period", "int", 5, "adversarial: episodes per regime draw.", low=1, high=100_000_000),
-        Param("bias", "float", 0.6, "adversarial: probability that a draw picks regime A (means m), not B (1 - m).",
-              low=0.0, high=1.0),
+        Param(
+            "losses",
+            "choice",
+            "stochastic",
+            "stochastic: Bernoulli losses with fixed means m; adversarial: means m or 1 - m, "
+            "drawn by a coin every `period` episodes.",
+            choices=("stochastic", "adversarial"),
+        ),
+        Param(
+            "gap",
+            "float",
+            0.8,
+            "Mean loss of every non-best action minus that of the best one.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
+        Param(
+            "period", "int", 5, "adversarial: episodes per regime draw.", low=1, high=100_000_000
+        ),
+        Param(
+            "bias",
+            "float",
+            0.6,
+            "adversarial: probability that a draw picks regime A (means m), not B (1 - m).",
+            low=0.0,
+            high=1.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
         super().__init__(params, seeds, device, dtype, seed)
-        self.layers, self.states, self.actions = params["layers"], params["states"], params["actions"]
+        self.layers, self.states, self.actions = (
+            params["layers"],
+            params["states"],
+            params["actions"],
+        )
         self.adversarial = params["losses"] == "adversarial"
         self.period = params["period"]
         f64 = torch.float64
         self._gen = generator(device, seed, PROBLEM_STREAM)
         shape = (seeds, self.layers, self.states, self.actions)
         self.initial = self._simplex((seeds, self.states))
-        self.transitions = self._simplex((seeds, self.layers - 1, self.states, self.actions, self.states))
-        best = torch.rand(shape, generator=self._gen, device=device, dtype=f64).argmax(-1, keepdim=True)
+        self.transitions = self._simplex(
+            (seeds, self.layers - 1, self.states, self.actions, self.states)
+        )
+        best = torch.rand(shape, generator=self._gen, device=device, dtype=f64).argmax(
+            -1, keepdim=True
+        )
         gap = params["gap"]
         self.means = torch.full(shape, 0.5 + gap / 2, dtype=f64, device=device)
         self.means.scatter_(-1, best, 0.5 - gap / 2)
@@ -135,9 +167,13 @@ class EpisodicMDP(Problem):
         """The next episode's realised loss table [seeds, H, S, A] (added to the ledger)."""
         self.episodes += 1
         if self.adversarial and (self.episodes - 1) % self.period == 0:
-            coin = torch.rand((self.seeds, 1, 1, 1), generator=self._gen, device=self.device, dtype=torch.float64)
+            coin = torch.rand(
+                (self.seeds, 1, 1, 1), generator=self._gen, device=self.device, dtype=torch.float64
+            )
             self.regime_b = coin >= self.p["bias"]
-        u = torch.rand(self.means.shape, generator=self._gen, device=self.device, dtype=torch.float64)
+        u = torch.rand(
+            self.means.shape, generator=self._gen, device=self.device, dtype=torch.float64
+        )
         table = (u < self.current_means()).to(torch.float64)
         self.cumulative += table
         return table
@@ -145,7 +181,9 @@ class EpisodicMDP(Problem):
     def charge(self, occupancy: torch.Tensor, policy: torch.Tensor, table: torch.Tensor) -> None:
         """Adds the learner's expected loss of this episode: on the realised table when the
         comparator is the best policy in hindsight, on the means when it is the optimal policy."""
-        self.learner_total += policy_loss(occupancy, policy, table if self.adversarial else self.means)
+        self.learner_total += policy_loss(
+            occupancy, policy, table if self.adversarial else self.means
+        )
 
     def comparator(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(total loss [seeds], actions [seeds, H, S]) of the comparator over the episodes so far."""
@@ -166,4 +204,3 @@ class EpisodicMDP(Problem):
         """s_{h+1} ~ P_h(.|s_h, a_h) [seeds], from the problem's stream."""
         seeds = torch.arange(self.seeds, device=self.device)
         return sample_categorical(self.transitions[seeds, h, states, actions], self._gen)
-

@@ -7,14 +7,24 @@ import torch
 from engine.params import Param
 from engine.registry import Algorithm
 
-RADIUS = Param("radius", "float", 2.0, "Radius U of the RKHS ball the hypothesis is kept in (||f||_H <= U).",
-               low=0.0, low_open=True, high=1000.0)
+RADIUS = Param(
+    "radius",
+    "float",
+    2.0,
+    "Radius U of the RKHS ball the hypothesis is kept in (||f||_H <= U).",
+    low=0.0,
+    low_open=True,
+    high=1000.0,
+)
 
 
 def adaptive_step(radius: float, gradient_sq_sum: torch.Tensor) -> torch.Tensor:
     """eta_t = U / sqrt( sum_{s<=t} ||g_s||_H^2 ) (0 while every gradient so far was 0)."""
-    return torch.where(gradient_sq_sum > 0, radius / gradient_sq_sum.clamp_min(1e-300).sqrt(),
-                       torch.zeros_like(gradient_sq_sum))
+    return torch.where(
+        gradient_sq_sum > 0,
+        radius / gradient_sq_sum.clamp_min(1e-300).sqrt(),
+        torch.zeros_like(gradient_sq_sum),
+    )
 
 
 class StepClock:
@@ -71,7 +81,7 @@ class KernelOGD(Algorithm):
         norm_sq, grad_sq, loss, comparator = zero.clone(), zero.clone(), zero.clone(), zero.clone()
         clock = StepClock()
         for t in range(steps):
-            x = data.inputs[:, t:t + 1]
+            x = data.inputs[:, t : t + 1]
             k = prob.kernel(data.inputs[:, :t], x).squeeze(-1)
             kxx = prob.kernel(x, x).reshape(s)
             pred = (beta[:, :t] * k).sum(-1)
@@ -81,15 +91,18 @@ class KernelOGD(Algorithm):
             beta[:, t] = -eta * g
             norm_sq = (norm_sq - 2.0 * eta * g * pred + (eta * g) ** 2 * kxx).clamp_min(0.0)
             shrink = (radius / norm_sq.clamp_min(1e-300).sqrt()).clamp(max=1.0)
-            beta[:, :t + 1] *= shrink.unsqueeze(-1)
+            beta[:, : t + 1] *= shrink.unsqueeze(-1)
             norm_sq = norm_sq * shrink**2
             loss += (pred - data.targets[:, t]) ** 2
             comparator += (data.clean[:, t] - data.targets[:, t]) ** 2
             if rec.should_record(t + 1):
-                rec.metrics(t + 1, {
-                    "cumulative_regret": loss - comparator,
-                    "basis_size": torch.full_like(loss, t + 1),
-                    "seconds_per_step": clock.lap(t + 1, loss),
-                    "regret_bound": 3.0 * radius * grad_sq.sqrt(),
-                })
+                rec.metrics(
+                    t + 1,
+                    {
+                        "cumulative_regret": loss - comparator,
+                        "basis_size": torch.full_like(loss, t + 1),
+                        "seconds_per_step": clock.lap(t + 1, loss),
+                        "regret_bound": 3.0 * radius * grad_sq.sqrt(),
+                    },
+                )
             rec.progress(t + 1)

@@ -41,7 +41,15 @@ class KernelRegressionStream(Problem):
     summary = "Inputs in [-1, 1]^d, targets f(x) + noise with f of known norm in a Gaussian RKHS."
     params = (
         Param("dimension", "int", 1, "Input dimension d.", low=1, high=20),
-        Param("bandwidth", "float", 0.3, "Gaussian kernel bandwidth h.", low=0.0, low_open=True, high=100.0),
+        Param(
+            "bandwidth",
+            "float",
+            0.3,
+            "Gaussian kernel bandwidth h.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
         Param("centres", "int", 8, "Number M of kernel centres in the target f.", low=1, high=200),
         Param("target_norm", "float", 1.0, "RKHS norm ||f||_H of the target.", low=0.0, high=100.0),
         Param("noise", "float", 0.1, "Noise standard deviation sigma.", low=0.0, high=10.0),
@@ -52,7 +60,9 @@ class KernelRegressionStream(Problem):
         self.bandwidth = params["bandwidth"]
         self._gen = generator(device, seed, PROBLEM_STREAM)
         d, m = params["dimension"], params["centres"]
-        self.target_centres = 2.0 * torch.rand((seeds, m, d), generator=self._gen, device=device, dtype=dtype) - 1.0
+        self.target_centres = (
+            2.0 * torch.rand((seeds, m, d), generator=self._gen, device=device, dtype=dtype) - 1.0
+        )
         weights = torch.randn((seeds, m), generator=self._gen, device=device, dtype=dtype)
         gram = self.kernel(self.target_centres, self.target_centres)
         norm = torch.sqrt((weights.unsqueeze(-2) @ gram @ weights.unsqueeze(-1)).reshape(seeds))
@@ -67,7 +77,15 @@ class KernelRegressionStream(Problem):
 
     def stream(self, steps: int) -> KernelStream:
         d = self.p["dimension"]
-        x = 2.0 * torch.rand((self.seeds, steps, d), generator=self._gen, device=self.device, dtype=self.dtype) - 1.0
+        x = (
+            2.0
+            * torch.rand(
+                (self.seeds, steps, d), generator=self._gen, device=self.device, dtype=self.dtype
+            )
+            - 1.0
+        )
         clean = self.target(x)
-        noise = torch.randn((self.seeds, steps), generator=self._gen, device=self.device, dtype=self.dtype)
+        noise = torch.randn(
+            (self.seeds, steps), generator=self._gen, device=self.device, dtype=self.dtype
+        )
         return KernelStream(x, clean + self.p["noise"] * noise, clean)

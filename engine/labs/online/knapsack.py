@@ -29,18 +29,50 @@ class ReplenishableKnapsack(Problem):
     id = "bandits.replenishable_knapsack"
     family = "bandits"
     title = "Bandit with replenishable knapsacks"
-    summary = "K arms paying rewards and consuming or refilling d resources, with an exact LP benchmark."
+    summary = (
+        "K arms paying rewards and consuming or refilling d resources, with an exact LP benchmark."
+    )
     params = (
-        Param("rewards", "floats", [0.9, 0.5, 0.3], "Mean reward r_k of each arm.",
-              low=0.0, high=1.0, min_len=1, max_len=12),
+        Param(
+            "rewards",
+            "floats",
+            [0.9, 0.5, 0.3],
+            "Mean reward r_k of each arm.",
+            low=0.0,
+            high=1.0,
+            min_len=1,
+            max_len=12,
+        ),
         Param("resources", "int", 2, "Number d of resources.", low=1, high=4),
-        Param("consumption", "floats", [0.7, 0.1, -0.4, 0.4, 0.1, -0.5],
-              "Mean consumption c_ki, row after row (K rows of d values); negative = replenishment.",
-              low=-1.0, high=1.0, min_len=1, max_len=48),
-        Param("budget_rate", "floats", [0.2, 0.2], "Budget per round rho_i of each resource (budget rho_i T).",
-              low=0.0, low_open=True, high=1.0, min_len=1, max_len=4),
-        Param("consumption_noise", "float", 0.2, "Half-width of the two-point noise around each mean consumption.",
-              low=0.0, high=1.0),
+        Param(
+            "consumption",
+            "floats",
+            [0.7, 0.1, -0.4, 0.4, 0.1, -0.5],
+            "Mean consumption c_ki, row after row (K rows of d values); negative = replenishment.",
+            low=-1.0,
+            high=1.0,
+            min_len=1,
+            max_len=48,
+        ),
+        Param(
+            "budget_rate",
+            "floats",
+            [0.2, 0.2],
+            "Budget per round rho_i of each resource (budget rho_i T).",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            min_len=1,
+            max_len=4,
+        ),
+        Param(
+            "consumption_noise",
+            "float",
+            0.2,
+            "Half-width of the two-point noise around each mean consumption.",
+            low=0.0,
+            high=1.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -48,19 +80,30 @@ class ReplenishableKnapsack(Problem):
         rewards, d = params["rewards"], params["resources"]
         k = len(rewards)
         if len(params["consumption"]) != k * d:
-            raise ParamError("problem.consumption", f"needs K x d = {k} x {d} = {k * d} values (one row per "
-                             f"arm), got {len(params['consumption'])}")
+            raise ParamError(
+                "problem.consumption",
+                f"needs K x d = {k} x {d} = {k * d} values (one row per "
+                f"arm), got {len(params['consumption'])}",
+            )
         if len(params["budget_rate"]) != d:
-            raise ParamError("problem.budget_rate", f"needs one value per resource ({d}), "
-                             f"got {len(params['budget_rate'])}")
+            raise ParamError(
+                "problem.budget_rate",
+                f"needs one value per resource ({d}), got {len(params['budget_rate'])}",
+            )
         f64 = torch.float64
         self.k, self.d = k, d
         self.rewards = torch.tensor(rewards, dtype=f64, device=device)
-        self.consumption = torch.tensor(params["consumption"], dtype=f64, device=device).reshape(k, d)
+        self.consumption = torch.tensor(params["consumption"], dtype=f64, device=device).reshape(
+            k, d
+        )
         self.budget_rate = torch.tensor(params["budget_rate"], dtype=f64, device=device)
-        self.noise = torch.minimum(torch.full_like(self.consumption, params["consumption_noise"]),
-                                   1.0 - self.consumption.abs())
-        self.lp = knapsack_lp(params["rewards"], self.consumption.cpu().numpy(), params["budget_rate"])
+        self.noise = torch.minimum(
+            torch.full_like(self.consumption, params["consumption_noise"]),
+            1.0 - self.consumption.abs(),
+        )
+        self.lp = knapsack_lp(
+            params["rewards"], self.consumption.cpu().numpy(), params["budget_rate"]
+        )
         self._gen = generator(device, seed, PROBLEM_STREAM)
 
     def draw(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,7 +11,9 @@ from engine.registry import Problem
 from engine.seeding import PROBLEM_STREAM, generator
 
 
-def fractional_optimum(densities: torch.Tensor, weights: torch.Tensor, capacity: float = 1.0) -> torch.Tensor:
+def fractional_optimum(
+    densities: torch.Tensor, weights: torch.Tensor, capacity: float = 1.0
+) -> torch.Tensor:
     """max_x sum_t x_t v_t  s.t.  sum_t x_t <= capacity,  0 <= x_t <= w_t, for every seed.
 
     Item t offers weight w_t at value density v_t (value v_t w_t in all). The relaxation in
@@ -48,26 +50,60 @@ class OnlineKnapsackArrivals(Problem):
     id = "bandits.online_knapsack"
     family = "bandits"
     title = "Online knapsack arrivals"
-    summary = "Items with weights and value densities in [L, U] arriving at a unit-capacity knapsack."
+    summary = (
+        "Items with weights and value densities in [L, U] arriving at a unit-capacity knapsack."
+    )
     params = (
-        Param("low_density", "float", 1.0, "Lower bound L of the value densities.", low=0.0, low_open=True),
-        Param("high_density", "float", 100.0, "Upper bound U of the value densities.", low=0.0, low_open=True),
-        Param("mean_weight", "float", 0.01, "Mean item weight (the knapsack's capacity is 1).",
-              low=0.0, low_open=True, high=0.5),
-        Param("order", "choice", "random", "Arrival order of the densities.",
-              choices=("random", "increasing", "decreasing")),
+        Param(
+            "low_density",
+            "float",
+            1.0,
+            "Lower bound L of the value densities.",
+            low=0.0,
+            low_open=True,
+        ),
+        Param(
+            "high_density",
+            "float",
+            100.0,
+            "Upper bound U of the value densities.",
+            low=0.0,
+            low_open=True,
+        ),
+        Param(
+            "mean_weight",
+            "float",
+            0.01,
+            "Mean item weight (the knapsack's capacity is 1).",
+            low=0.0,
+            low_open=True,
+            high=0.5,
+        ),
+        Param(
+            "order",
+            "choice",
+            "random",
+            "Arrival order of the densities.",
+            choices=("random", "increasing", "decreasing"),
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
         super().__init__(params, seeds, device, dtype, seed)
         self.low, self.high = params["low_density"], params["high_density"]
         if self.high <= self.low:
-            raise ParamError("high_density", f"must exceed low_density ({self.low:g}); got {self.high:g}")
+            raise ParamError(
+                "high_density", f"must exceed low_density ({self.low:g}); got {self.high:g}"
+            )
         self._gen = generator(device, seed, PROBLEM_STREAM)
 
     def sequence(self, steps: int) -> Arrivals:
-        u = torch.rand((2, self.seeds, steps), generator=self._gen, device=self.device, dtype=self.dtype)
-        log_span = torch.log(torch.tensor(self.high / self.low, dtype=self.dtype, device=self.device))
+        u = torch.rand(
+            (2, self.seeds, steps), generator=self._gen, device=self.device, dtype=self.dtype
+        )
+        log_span = torch.log(
+            torch.tensor(self.high / self.low, dtype=self.dtype, device=self.device)
+        )
         densities = self.low * torch.exp(u[0] * log_span)
         if self.p["order"] == "increasing":
             densities = torch.sort(densities, dim=1).values

@@ -15,7 +15,9 @@ FEASIBILITY_TOLERANCE = 1e-9
 @dataclass(frozen=True)
 class LPSolution:
     value: float
-    mixture: np.ndarray  # xi [K], the share of rounds each arm is played; the rest is the void action
+    mixture: (
+        np.ndarray
+    )  # xi [K], the share of rounds each arm is played; the rest is the void action
 
 
 def knapsack_lp(rewards, consumption, budget_rate) -> LPSolution:

@@ -47,15 +47,23 @@ class MANAS(ArchitectureLearner):
     paper = "MANAS: Multi-Agent Neural Architecture Search"
     summary = "Independent Exp3 agents, one per decision, on the shared reward: O(N sqrt(T K ln K)) regret."
     params = (
-        Param("gamma", "float", 0.0, "Exploration rate gamma in (0, 1] of every agent; 0 = tuned for the horizon.",
-              low=0.0, high=1.0),
+        Param(
+            "gamma",
+            "float",
+            0.0,
+            "Exploration rate gamma in (0, 1] of every agent; 0 = tuned for the horizon.",
+            low=0.0,
+            high=1.0,
+        ),
     )
     metrics = ARCHITECTURE_METRICS + ("recommended_loss",)
 
     def start(self, steps):
         prob = self.problem
         k = prob.choices
-        self.log_weights = torch.zeros((self.seeds, prob.decisions, k), dtype=torch.float64, device=self.device)
+        self.log_weights = torch.zeros(
+            (self.seeds, prob.decisions, k), dtype=torch.float64, device=self.device
+        )
         self.rate = self.p["gamma"] or tuned_gamma(steps, k)
         self.probs = self.probabilities()
 

@@ -19,7 +19,9 @@ CHICKEN_ROW = ((0.0, 1.0), (2 / 7, 6 / 7))
 CHICKEN_COLUMN = ((0.0, 2 / 7), (1.0, 6 / 7))
 
 
-def ce_gap(joint: torch.Tensor, row_payoff: torch.Tensor, column_payoff: torch.Tensor) -> torch.Tensor:
+def ce_gap(
+    joint: torch.Tensor, row_payoff: torch.Tensor, column_payoff: torch.Tensor
+) -> torch.Tensor:
     """The largest violation of the correlated-equilibrium constraints by a joint
     distribution D over action pairs, per seed ([seeds, N, M] each):
 
@@ -64,7 +66,15 @@ class MatrixGame(Problem):
             drawn = torch.rand((2, seeds, n, n), generator=gen, device=device, dtype=dtype)
             self.row_payoff, self.column_payoff = drawn[0], drawn[1]
         else:
-            row, column = (SHAPLEY_ROW, SHAPLEY_COLUMN) if game == "shapley" else (CHICKEN_ROW, CHICKEN_COLUMN)
-            self.row_payoff = torch.tensor(row, device=device, dtype=dtype).expand(seeds, -1, -1).clone()
-            self.column_payoff = torch.tensor(column, device=device, dtype=dtype).expand(seeds, -1, -1).clone()
+            row, column = (
+                (SHAPLEY_ROW, SHAPLEY_COLUMN)
+                if game == "shapley"
+                else (CHICKEN_ROW, CHICKEN_COLUMN)
+            )
+            self.row_payoff = (
+                torch.tensor(row, device=device, dtype=dtype).expand(seeds, -1, -1).clone()
+            )
+            self.column_payoff = (
+                torch.tensor(column, device=device, dtype=dtype).expand(seeds, -1, -1).clone()
+            )
         self.actions = self.row_payoff.shape[1]

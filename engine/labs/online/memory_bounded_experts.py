@@ -63,11 +63,21 @@ class MemoryBoundedExperts(Algorithm):
     id = "bandits.memory_bounded_experts"
     family = "bandits"
     paper = "Near Optimal Memory-Regret Tradeoff for Online Learning"
-    summary = "Hedge over a small pool of sampled experts, restarted each epoch; keep the better half."
+    summary = (
+        "Hedge over a small pool of sampled experts, restarted each epoch; keep the better half."
+    )
     params = (
-        Param("memory", "int", 10, "Memory budget M: experts held in the pool.", low=1, high=1_000_000),
-        Param("epoch", "int", 0, "Epoch length B; 0 = (T M / n)^(2/3), or T when M >= n.",
-              low=0, high=100_000_000),
+        Param(
+            "memory", "int", 10, "Memory budget M: experts held in the pool.", low=1, high=1_000_000
+        ),
+        Param(
+            "epoch",
+            "int",
+            0,
+            "Epoch length B; 0 = (T M / n)^(2/3), or T when M >= n.",
+            low=0,
+            high=100_000_000,
+        ),
     )
     problems = ("bandits.planted_experts",)
     plot = "regret"
@@ -77,7 +87,9 @@ class MemoryBoundedExperts(Algorithm):
         prob = self.problem
         s, n, dev, f64 = self.seeds, prob.n, self.device, torch.float64
         memory = min(self.p["memory"], n)
-        epoch = self.p["epoch"] or (steps if memory >= n else math.ceil((steps * memory / n) ** (2.0 / 3.0)))
+        epoch = self.p["epoch"] or (
+            steps if memory >= n else math.ceil((steps * memory / n) ** (2.0 / 3.0))
+        )
         epoch = max(1, min(epoch, steps))
         self.epoch, self.memory = epoch, memory
         eta = math.sqrt(8.0 * math.log(memory) / epoch)
@@ -90,7 +102,11 @@ class MemoryBoundedExperts(Algorithm):
         learner_loss = torch.zeros(s, dtype=f64, device=dev)
         closed_pool_regret = torch.zeros(s, dtype=f64, device=dev)
         if memory >= n:
-            rec.bound("regret_upper_bound", rec.checkpoints, hedge_pool_bound(rec.checkpoints, epoch, memory))
+            rec.bound(
+                "regret_upper_bound",
+                rec.checkpoints,
+                hedge_pool_bound(rec.checkpoints, epoch, memory),
+            )
         for t in range(1, steps + 1):
             pool_loss = prob.losses(t).gather(1, pool)
             mixture = (torch.softmax(log_w, dim=1) * pool_loss).sum(dim=1)
@@ -99,11 +115,16 @@ class MemoryBoundedExperts(Algorithm):
             log_w -= eta * pool_loss
             epoch_loss += pool_loss
             if rec.should_record(t):
-                rec.metrics(t, {
-                    "cumulative_regret": learner_loss - prob.best_in_hindsight(),
-                    "pool_regret": closed_pool_regret + learner_epoch_loss - epoch_loss.min(dim=1).values,
-                    "planted_in_pool": (pool == prob.planted.unsqueeze(1)).any(dim=1).to(f64),
-                })
+                rec.metrics(
+                    t,
+                    {
+                        "cumulative_regret": learner_loss - prob.best_in_hindsight(),
+                        "pool_regret": closed_pool_regret
+                        + learner_epoch_loss
+                        - epoch_loss.min(dim=1).values,
+                        "planted_in_pool": (pool == prob.planted.unsqueeze(1)).any(dim=1).to(f64),
+                    },
+                )
             if t % epoch == 0 and t < steps:
                 closed_pool_regret += learner_epoch_loss - epoch_loss.min(dim=1).values
                 if memory < n:

@@ -49,14 +49,29 @@ class MultiObjectiveBernoulli(Problem):
     id = "bandits.multiobjective_bernoulli"
     family = "bandits"
     title = "Multi-objective Bernoulli bandit"
-    summary = "K arms, each paying a vector of D Bernoulli rewards; Pareto set and gaps computed exactly."
+    summary = (
+        "K arms, each paying a vector of D Bernoulli rewards; Pareto set and gaps computed exactly."
+    )
     params = (
         Param("objectives", "int", 2, "Number D of objectives per arm.", low=1, high=16),
-        Param("means", "floats", [0.8, 0.2, 0.5, 0.5, 0.2, 0.8, 0.4, 0.4, 0.3, 0.3],
-              "Mean reward vectors, row after row: K rows of D values (ignored when random_arms > 0).",
-              low=0.0, high=1.0, min_len=0, max_len=16_000),
-        Param("random_arms", "int", 0, "If > 0: this many arms with means drawn uniformly from [0, 1]^D.",
-              low=0, high=1000),
+        Param(
+            "means",
+            "floats",
+            [0.8, 0.2, 0.5, 0.5, 0.2, 0.8, 0.4, 0.4, 0.3, 0.3],
+            "Mean reward vectors, row after row: K rows of D values (ignored when random_arms > 0).",
+            low=0.0,
+            high=1.0,
+            min_len=0,
+            max_len=16_000,
+        ),
+        Param(
+            "random_arms",
+            "int",
+            0,
+            "If > 0: this many arms with means drawn uniformly from [0, 1]^D.",
+            low=0,
+            high=1000,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -71,8 +86,10 @@ class MultiObjectiveBernoulli(Problem):
         else:
             flat = params["means"]
             if len(flat) < 2 * d or len(flat) % d:
-                raise ParamError("problem.means", f"needs K rows of objectives = {d} values with K >= 2, "
-                                 f"got {len(flat)} values")
+                raise ParamError(
+                    "problem.means",
+                    f"needs K rows of objectives = {d} values with K >= 2, got {len(flat)} values",
+                )
             means = torch.tensor(flat, dtype=torch.float64, device=device).reshape(-1, d)
         self.means = means
         self.k, self.d = means.shape
@@ -81,6 +98,8 @@ class MultiObjectiveBernoulli(Problem):
 
     def pull(self, arms: torch.Tensor) -> torch.Tensor:
         """Reward vectors [seeds, D] for the arms [seeds] played this round."""
-        u = torch.rand((self.seeds, self.k, self.d), generator=self._gen, device=self.device, dtype=self.dtype)
+        u = torch.rand(
+            (self.seeds, self.k, self.d), generator=self._gen, device=self.device, dtype=self.dtype
+        )
         rows = torch.arange(self.seeds, device=self.device)
         return (u[rows, arms] < self.means[arms]).to(torch.float64)

@@ -20,7 +20,9 @@ def sherman_morrison(inverse: torch.Tensor, g: torch.Tensor, eta: float):
     return updated, step, (g * step).sum(-1)
 
 
-def project_to_ball(w: torch.Tensor, inverse: torch.Tensor, radius: float, eigen_floor: torch.Tensor):
+def project_to_ball(
+    w: torch.Tensor, inverse: torch.Tensor, radius: float, eigen_floor: torch.Tensor
+):
     """The generalised projection argmin_{||v|| <= U} (v - w)^T A (v - w), for rows with ||w|| > U.
 
     Its solution is v = (A + lam I)^{-1} A w with lam >= 0 such that ||v|| = U; in the
@@ -53,7 +55,13 @@ class NewtonALDLearner:
     """
 
     def __init__(self, kernel, seeds, dimension, alpha, eta, radius, threshold, dtype, device):
-        self.kernel, self.alpha, self.eta, self.radius, self.threshold = kernel, alpha, eta, radius, threshold
+        self.kernel, self.alpha, self.eta, self.radius, self.threshold = (
+            kernel,
+            alpha,
+            eta,
+            radius,
+            threshold,
+        )
         self.opts = {"dtype": dtype, "device": device}
         self.floor = residual_floor(dtype)
         self.seeds, self.dimension, self.capacity = seeds, dimension, 0
@@ -96,7 +104,9 @@ class NewtonALDLearner:
         slot = self.size.clamp(max=cap - 1)
         rows, cols = self.seed_index[add], slot[add]
         root = residual[add].sqrt()
-        new_row = -(z[add].unsqueeze(-2) @ self.cholesky_inverse[add]).squeeze(-2) / root.unsqueeze(-1)
+        new_row = -(z[add].unsqueeze(-2) @ self.cholesky_inverse[add]).squeeze(-2) / root.unsqueeze(
+            -1
+        )
         new_row[torch.arange(len(rows), device=rows.device), cols] = 1.0 / root
         self.cholesky_inverse[rows, cols] = new_row
         self.covariance_inverse[rows, cols, cols] = 1.0 / self.alpha
@@ -105,19 +115,28 @@ class NewtonALDLearner:
         self.size += add.long()
 
         g = 2.0 * r.unsqueeze(-1) * z
-        self.covariance_inverse, newton_step, newton_term = sherman_morrison(self.covariance_inverse, g, self.eta)
+        self.covariance_inverse, newton_step, newton_term = sherman_morrison(
+            self.covariance_inverse, g, self.eta
+        )
         self.gradient_sq += (g * g).sum(-1)
         proposal = self.weights - newton_step
         outside = proposal.norm(dim=-1) > self.radius
         if bool(outside.any()):
             eigen_floor = 1.0 / (self.alpha + self.eta * self.gradient_sq[outside])
-            proposal[outside] = project_to_ball(proposal[outside], self.covariance_inverse[outside],
-                                                self.radius, eigen_floor)
+            proposal[outside] = project_to_ball(
+                proposal[outside], self.covariance_inverse[outside], self.radius, eigen_floor
+            )
         self.weights = proposal
         feature_sq = (z * z).sum(-1)
         projected_residual = torch.where(add, torch.zeros_like(residual), residual)
-        return {"prediction": prediction, "residual": projected_residual, "added": add,
-                "newton_term": newton_term, "feature_sq": feature_sq, "error": r}
+        return {
+            "prediction": prediction,
+            "residual": projected_residual,
+            "added": add,
+            "newton_term": newton_term,
+            "feature_sq": feature_sq,
+            "error": r,
+        }
 
 
 class NONSALD(Algorithm):
@@ -171,10 +190,24 @@ class NONSALD(Algorithm):
     params = (
         ALD_THRESHOLD,
         RADIUS,
-        Param("regularisation", "float", 1.0, "alpha: A_0 = alpha I, the ridge of the Newton matrix.",
-              low=0.0, low_open=True, high=1e6),
-        Param("curvature", "float", 0.05, "eta: A_t = alpha I + eta sum g g^T (exp-concavity of the loss).",
-              low=0.0, low_open=True, high=1e3),
+        Param(
+            "regularisation",
+            "float",
+            1.0,
+            "alpha: A_0 = alpha I, the ridge of the Newton matrix.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
+        Param(
+            "curvature",
+            "float",
+            0.05,
+            "eta: A_t = alpha I + eta sum g g^T (exp-concavity of the loss).",
+            low=0.0,
+            low_open=True,
+            high=1e3,
+        ),
     )
     problems = ("bandits.kernel_regression",)
     plot = "regret"
@@ -184,25 +217,40 @@ class NONSALD(Algorithm):
         prob = self.problem
         data = prob.stream(steps)
         radius, eta = self.p["radius"], self.p["curvature"]
-        learner = NewtonALDLearner(prob.kernel, self.seeds, data.inputs.shape[-1], self.p["regularisation"], eta,
-                                   radius, self.p["ald_threshold"], self.dtype, self.device)
+        learner = NewtonALDLearner(
+            prob.kernel,
+            self.seeds,
+            data.inputs.shape[-1],
+            self.p["regularisation"],
+            eta,
+            radius,
+            self.p["ald_threshold"],
+            self.dtype,
+            self.device,
+        )
         zero = torch.zeros(self.seeds, dtype=self.dtype, device=self.device)
         loss, comparator, newton, slack = zero.clone(), zero.clone(), zero.clone(), zero.clone()
         head = 0.5 * self.p["regularisation"] * radius**2
         clock = StepClock()
         for t in range(steps):
-            out = learner.step(data.inputs[:, t:t + 1], data.targets[:, t], steps)
+            out = learner.step(data.inputs[:, t : t + 1], data.targets[:, t], steps)
             r = out["error"]
             newton += out["newton_term"]
-            slack += 4.0 * radius**2 * out["feature_sq"] * (2.0 * eta * r * r - 0.5).clamp_min(0.0) \
-                + radius**2 * out["residual"] + 2.0 * radius * r.abs() * out["residual"].sqrt()
+            slack += (
+                4.0 * radius**2 * out["feature_sq"] * (2.0 * eta * r * r - 0.5).clamp_min(0.0)
+                + radius**2 * out["residual"]
+                + 2.0 * radius * r.abs() * out["residual"].sqrt()
+            )
             loss += r * r
             comparator += (data.clean[:, t] - data.targets[:, t]) ** 2
             if rec.should_record(t + 1):
-                rec.metrics(t + 1, {
-                    "cumulative_regret": loss - comparator,
-                    "basis_size": learner.size.to(self.dtype),
-                    "seconds_per_step": clock.lap(t + 1, loss),
-                    "regret_bound": head + 0.5 * newton + slack,
-                })
+                rec.metrics(
+                    t + 1,
+                    {
+                        "cumulative_regret": loss - comparator,
+                        "basis_size": learner.size.to(self.dtype),
+                        "seconds_per_step": clock.lap(t + 1, loss),
+                        "regret_bound": head + 0.5 * newton + slack,
+                    },
+                )
             rec.progress(t + 1)

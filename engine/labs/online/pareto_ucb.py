@@ -76,7 +76,9 @@ class ParetoUCB(Algorithm):
         rows = torch.arange(s, device=dev)
         regret = torch.zeros(s, dtype=torch.float64, device=dev)
         optimal_plays = torch.zeros(s, dtype=torch.float64, device=dev)
-        rec.bound("regret_upper_bound", rec.checkpoints, pareto_ucb_bound(prob.gaps, d, rec.checkpoints))
+        rec.bound(
+            "regret_upper_bound", rec.checkpoints, pareto_ucb_bound(prob.gaps, d, rec.checkpoints)
+        )
         log_scale = 0.25 * math.log(d * k)
         for t in range(1, steps + 1):
             if t <= k:
@@ -93,5 +95,7 @@ class ParetoUCB(Algorithm):
             regret += prob.gaps[arms]
             optimal_plays += prob.optimal[arms].to(torch.float64)
             if rec.should_record(t):
-                rec.metrics(t, {"cumulative_regret": regret, "pareto_optimal_fraction": optimal_plays / t})
+                rec.metrics(
+                    t, {"cumulative_regret": regret, "pareto_optimal_fraction": optimal_plays / t}
+                )
             rec.progress(t)

@@ -19,4 +19,6 @@ class RandomSearch(ArchitectureLearner):
 
     def propose(self, t):
         prob = self.problem
-        return torch.randint(prob.choices, (self.seeds, prob.decisions), generator=self.gen, device=self.device)
+        return torch.randint(
+            prob.choices, (self.seeds, prob.decisions), generator=self.gen, device=self.device
+        )

@@ -48,9 +48,21 @@ class ReplenishablePrimalDual(Algorithm):
     paper = "Bandits with Replenishable Knapsacks: the Best of both Worlds"
     summary = "Exp3 or Hedge on the Lagrangian plus gradient steps on the Lagrange multipliers."
     params = (
-        Param("primal", "choice", "exp3", "Primal regret minimiser: exp3 (bandit feedback) or hedge (full feedback).",
-              choices=("exp3", "hedge")),
-        Param("dual_step", "float", 0.0, "Dual step size eta_D; 0 = 1 / (2 rho_min sqrt T).", low=0.0, high=100.0),
+        Param(
+            "primal",
+            "choice",
+            "exp3",
+            "Primal regret minimiser: exp3 (bandit feedback) or hedge (full feedback).",
+            choices=("exp3", "hedge"),
+        ),
+        Param(
+            "dual_step",
+            "float",
+            0.0,
+            "Dual step size eta_D; 0 = 1 / (2 rho_min sqrt T).",
+            low=0.0,
+            high=100.0,
+        ),
     )
     problems = ("bandits.replenishable_knapsack",)
     plot = "regret"
@@ -90,7 +102,9 @@ class ReplenishablePrimalDual(Algorithm):
             rewards[:, :-1] = drawn_rewards
             consumption[:, :-1] = drawn_consumption
             used = consumption[rows, arms]  # [s, d]
-            payoff = (rewards - (consumption * lam.unsqueeze(1)).sum(dim=2) + spread) / (1.0 + 2.0 * spread)
+            payoff = (rewards - (consumption * lam.unsqueeze(1)).sum(dim=2) + spread) / (
+                1.0 + 2.0 * spread
+            )
             gate = live.to(f64).unsqueeze(1)
             if exp3:
                 estimate = torch.zeros_like(payoff)
@@ -98,13 +112,18 @@ class ReplenishablePrimalDual(Algorithm):
                 log_w += gate * (gamma / k) * estimate
             else:
                 log_w += gate * eta * payoff
-            lam = torch.where(live.unsqueeze(1), (lam + dual_step * (used - rho)).clamp(0.0, lam_max), lam)
+            lam = torch.where(
+                live.unsqueeze(1), (lam + dual_step * (used - rho)).clamp(0.0, lam_max), lam
+            )
             budget -= used
             earned += mean_reward[arms]
             if rec.should_record(t):
-                rec.metrics(t, {
-                    "cumulative_regret": t * prob.lp.value - earned,
-                    "budget_left": (budget / (rho * steps)).min(dim=1).values,
-                    "multiplier": lam.mean(dim=1),
-                })
+                rec.metrics(
+                    t,
+                    {
+                        "cumulative_regret": t * prob.lp.value - earned,
+                        "budget_left": (budget / (rho * steps)).min(dim=1).values,
+                        "multiplier": lam.mean(dim=1),
+                    },
+                )
             rec.progress(t)

@@ -36,21 +36,53 @@ class WeightedTallyingBandit(Problem):
     title = "Weighted tallying bandit"
     summary = "Losses depend on each arm's weighted play count over the last m rounds."
     params = (
-        Param("fresh_loss", "floats", [0.9, 0.3, 0.3, 0.3], "Expected loss f_a(0) of each arm not played recently.",
-              low=0.0, high=1.0, min_len=2, max_len=100),
-        Param("saturated_loss", "floats", [0.1, 0.5, 0.5, 0.5],
-              "Expected loss f_a(W) of each arm played m times in a row.", low=0.0, high=1.0, min_len=2, max_len=100),
-        Param("memory", "int", 20, "Window m: plays more than m rounds ago no longer count.", low=1, high=1000),
-        Param("decay", "float", 0.95, "Weight w_j = decay^(j-1) of a play j rounds ago.",
-              low=0.0, low_open=True, high=1.0),
+        Param(
+            "fresh_loss",
+            "floats",
+            [0.9, 0.3, 0.3, 0.3],
+            "Expected loss f_a(0) of each arm not played recently.",
+            low=0.0,
+            high=1.0,
+            min_len=2,
+            max_len=100,
+        ),
+        Param(
+            "saturated_loss",
+            "floats",
+            [0.1, 0.5, 0.5, 0.5],
+            "Expected loss f_a(W) of each arm played m times in a row.",
+            low=0.0,
+            high=1.0,
+            min_len=2,
+            max_len=100,
+        ),
+        Param(
+            "memory",
+            "int",
+            20,
+            "Window m: plays more than m rounds ago no longer count.",
+            low=1,
+            high=1000,
+        ),
+        Param(
+            "decay",
+            "float",
+            0.95,
+            "Weight w_j = decay^(j-1) of a play j rounds ago.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
         super().__init__(params, seeds, device, dtype, seed)
         fresh, saturated = params["fresh_loss"], params["saturated_loss"]
         if len(fresh) != len(saturated):
-            raise ParamError("problem.saturated_loss",
-                             f"needs as many values as fresh_loss ({len(fresh)}), got {len(saturated)}")
+            raise ParamError(
+                "problem.saturated_loss",
+                f"needs as many values as fresh_loss ({len(fresh)}), got {len(saturated)}",
+            )
         self.k = len(fresh)
         self.m = params["memory"]
         f64 = torch.float64
@@ -63,7 +95,9 @@ class WeightedTallyingBandit(Problem):
         self.reo_holds = bool(self.best_saturated <= float(lowest.min()))
         self.slope = (self.saturated - self.fresh) / self.total_weight
         # Round t's benchmark losses, t = 1..m+1; from round m+1 on every tally is W.
-        partial = torch.cat([torch.zeros(1, dtype=f64, device=device), torch.cumsum(self.weights, 0)])
+        partial = torch.cat(
+            [torch.zeros(1, dtype=f64, device=device), torch.cumsum(self.weights, 0)]
+        )
         self._forever = self.fresh.unsqueeze(0) + self.slope.unsqueeze(0) * partial.unsqueeze(1)
         self.decay = params["decay"]
         self.tally = torch.zeros((seeds, self.k), dtype=f64, device=device)
@@ -73,7 +107,9 @@ class WeightedTallyingBandit(Problem):
         self._slot = 0
         self._plays = 0
         self._one = torch.ones((seeds, 1), dtype=f64, device=device)
-        self._leaving_weight = torch.full((seeds, 1), -self.decay**self.m, dtype=f64, device=device)
+        self._leaving_weight = torch.full(
+            (seeds, 1), -(self.decay**self.m), dtype=f64, device=device
+        )
         self._gen = generator(device, seed, PROBLEM_STREAM)
 
     def loss_function(self, arms: torch.Tensor, tally: torch.Tensor) -> torch.Tensor:
@@ -81,7 +117,9 @@ class WeightedTallyingBandit(Problem):
 
     def play(self, arms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Play arms [seeds]: (observed 0/1 losses, expected losses f_a(y)), each [seeds]."""
-        u = torch.rand((self.seeds, self.k), generator=self._gen, device=self.device, dtype=self.dtype)
+        u = torch.rand(
+            (self.seeds, self.k), generator=self._gen, device=self.device, dtype=self.dtype
+        )
         column = arms.unsqueeze(1)
         expected = self.loss_function(arms, self.tally.gather(1, column).squeeze(1))
         observed = (u.gather(1, column).squeeze(1) < expected).to(torch.float64)
@@ -89,7 +127,9 @@ class WeightedTallyingBandit(Problem):
         self.tally.mul_(self.decay)
         self.tally.scatter_add_(1, column, self._one)
         if self._plays >= self.m:
-            self.tally.scatter_add_(1, self.history[:, self._slot].unsqueeze(1), self._leaving_weight)
+            self.tally.scatter_add_(
+                1, self.history[:, self._slot].unsqueeze(1), self._leaving_weight
+            )
         self.history[:, self._slot] = arms
         self._slot = (self._slot + 1) % self.m
         self._plays += 1

@@ -44,7 +44,10 @@ class TallyingLearner(Algorithm):
             forever += prob.forever_losses(t)
             best_plays += (arms == best_arm).to(torch.float64)
             if rec.should_record(t):
-                values = {"cumulative_regret": incurred - forever.min(), "best_arm_fraction": best_plays / t}
+                values = {
+                    "cumulative_regret": incurred - forever.min(),
+                    "best_arm_fraction": best_plays / t,
+                }
                 values.update(self.extra_metrics())
                 rec.metrics(t, values)
             rec.progress(t)
@@ -100,11 +103,26 @@ class TallyingSuccessiveElimination(TallyingLearner):
 
     id = "bandits.tallying_elimination"
     paper = PAPER
-    summary = "Play each surviving arm in long blocks, learn from the rounds after burn-in, eliminate."
+    summary = (
+        "Play each surviving arm in long blocks, learn from the rounds after burn-in, eliminate."
+    )
     params = (
-        Param("memory_bound", "int", 20, "Upper bound M on the window m of the tallies.", low=0, high=100_000),
-        Param("first_phase_samples", "int", 0, "Samples n_0 per arm in the first phase; 0 = M.",
-              low=0, high=100_000_000),
+        Param(
+            "memory_bound",
+            "int",
+            20,
+            "Upper bound M on the window m of the tallies.",
+            low=0,
+            high=100_000,
+        ),
+        Param(
+            "first_phase_samples",
+            "int",
+            0,
+            "Samples n_0 per arm in the first phase; 0 = M.",
+            low=0,
+            high=100_000_000,
+        ),
     )
     metrics = ("cumulative_regret", "best_arm_fraction", "active_arms")
 
@@ -123,7 +141,9 @@ class TallyingSuccessiveElimination(TallyingLearner):
         self.sums = torch.zeros((s, k), dtype=torch.float64, device=dev)
         self.arm_index = torch.arange(k, device=dev)
         if prob.reo_holds and self.m_bound >= prob.m:
-            rec.bound("regret_upper_bound", rec.checkpoints, self.upper_bound(rec.checkpoints, steps))
+            rec.bound(
+                "regret_upper_bound", rec.checkpoints, self.upper_bound(rec.checkpoints, steps)
+            )
 
     def upper_bound(self, t: np.ndarray, horizon: int) -> np.ndarray:
         prob = self.problem

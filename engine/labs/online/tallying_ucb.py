@@ -25,8 +25,14 @@ class TallyingUCB1(TallyingLearner):
     paper = "Finite-time Analysis of the Multiarmed Bandit Problem"
     summary = "Baseline: UCB1 on the observed losses, blind to the tallies."
     params = (
-        Param("c", "float", 2.0, "Exploration constant c in sqrt(c ln n / n_i); the paper's is 2.",
-              low=0.0, high=100.0),
+        Param(
+            "c",
+            "float",
+            2.0,
+            "Exploration constant c in sqrt(c ln n / n_i); the paper's is 2.",
+            low=0.0,
+            high=100.0,
+        ),
     )
 
     def start(self, steps, rec):
@@ -39,7 +45,9 @@ class TallyingUCB1(TallyingLearner):
         k = self.problem.k
         if t <= k:
             return torch.full((self.seeds,), t - 1, dtype=torch.long, device=self.device)
-        index = self.reward_sums / self.counts + torch.sqrt(self.p["c"] * math.log(t - 1) / self.counts)
+        index = self.reward_sums / self.counts + torch.sqrt(
+            self.p["c"] * math.log(t - 1) / self.counts
+        )
         return torch.argmax(index, dim=1)
 
     def update(self, t, arms, losses):

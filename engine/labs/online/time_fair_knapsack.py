@@ -81,10 +81,21 @@ class TimeFairKnapsack(Algorithm):
     paper = "Time Fairness in Online Knapsack Problems"
     summary = "ZCL / ECT[alpha] threshold admission: competitive ratio against the time-fairness share alpha."
     params = (
-        Param("fairness", "float", 0.0,
-              "Share alpha of capacity sold at the flat price L; 0 = ZCL's 1 / (1 + ln(U/L)).", low=0.0, high=1.0),
-        Param("admission", "choice", "fractional", "fractional: the analysed infinitesimal-item limit; "
-              "whole: admit entire items.", choices=("fractional", "whole")),
+        Param(
+            "fairness",
+            "float",
+            0.0,
+            "Share alpha of capacity sold at the flat price L; 0 = ZCL's 1 / (1 + ln(U/L)).",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "admission",
+            "choice",
+            "fractional",
+            "fractional: the analysed infinitesimal-item limit; whole: admit entire items.",
+            choices=("fractional", "whole"),
+        ),
     )
     problems = ("bandits.online_knapsack",)
     plot = "curves"
@@ -96,8 +107,11 @@ class TimeFairKnapsack(Algorithm):
         floor = zcl_fairness(low, high)
         alpha = params["fairness"] or floor
         if alpha < floor - 1e-12:
-            raise ParamError("fairness", f"must be 0 or at least 1 / (1 + ln(U/L)) = {floor:.4g} "
-                             f"for U/L = {high / low:g} (below it no threshold is competitive); got {alpha:g}")
+            raise ParamError(
+                "fairness",
+                f"must be 0 or at least 1 / (1 + ln(U/L)) = {floor:.4g} "
+                f"for U/L = {high / low:g} (below it no threshold is competitive); got {alpha:g}",
+            )
         self.alpha = max(alpha, floor)
         self.beta = ect_rate(low, high, self.alpha)
 
@@ -115,7 +129,11 @@ class TimeFairKnapsack(Algorithm):
         seq = prob.sequence(steps)
         fill = torch.zeros(self.seeds, dtype=self.dtype, device=self.device)
         value = torch.zeros_like(fill)
-        rec.bound("competitive_ratio_upper_bound", rec.checkpoints, np.full(len(rec.checkpoints), self.beta))
+        rec.bound(
+            "competitive_ratio_upper_bound",
+            rec.checkpoints,
+            np.full(len(rec.checkpoints), self.beta),
+        )
         fractional = self.p["admission"] == "fractional"
         for t in range(steps):
             v, w = seq.densities[:, t], seq.weights[:, t]
@@ -127,7 +145,13 @@ class TimeFairKnapsack(Algorithm):
             fill = fill + take
             value = value + take * v
             if rec.should_record(t + 1):
-                optimum = fractional_optimum(seq.densities[:, :t + 1], seq.weights[:, :t + 1])
-                rec.metrics(t + 1, {"competitive_ratio": optimum / value, "cumulative_value": value,
-                                    "utilization": fill})
+                optimum = fractional_optimum(seq.densities[:, : t + 1], seq.weights[:, : t + 1])
+                rec.metrics(
+                    t + 1,
+                    {
+                        "competitive_ratio": optimum / value,
+                        "cumulative_value": value,
+                        "utilization": fill,
+                    },
+                )
             rec.progress(t + 1)

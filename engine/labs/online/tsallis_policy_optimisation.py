@@ -12,7 +12,9 @@ from engine.registry import Algorithm
 from engine.seeding import ALGORITHM_STREAM, generator
 
 
-def dilated_bonus(bonus: torch.Tensor, transitions: torch.Tensor, policy: torch.Tensor) -> torch.Tensor:
+def dilated_bonus(
+    bonus: torch.Tensor, transitions: torch.Tensor, policy: torch.Tensor
+) -> torch.Tensor:
     """B_h(s, a) = b_h(s) + (1 + 1/H) sum_s' P_h(s'|s, a) sum_a' pi_{h+1}(a'|s') B_{h+1}(s', a'),
     B_{H-1}(s, a) = b_{H-1}(s): the dilated bonus [seeds, H, S, A] of per-state bonuses b [seeds, H, S]."""
     layers, actions = bonus.shape[1], policy.shape[-1]
@@ -20,7 +22,10 @@ def dilated_bonus(bonus: torch.Tensor, transitions: torch.Tensor, policy: torch.
     out = [bonus[:, -1].unsqueeze(-1).expand(-1, -1, actions)]
     for h in reversed(range(layers - 1)):
         ahead = (policy[:, h + 1] * out[-1]).sum(-1)
-        out.append(bonus[:, h].unsqueeze(-1) + dilation * torch.einsum("nsat,nt->nsa", transitions[:, h], ahead))
+        out.append(
+            bonus[:, h].unsqueeze(-1)
+            + dilation * torch.einsum("nsat,nt->nsa", transitions[:, h], ahead)
+        )
     return torch.stack(out[::-1], dim=1)
 
 
@@ -79,10 +84,23 @@ class TsallisPolicyOptimisation(Algorithm):
     paper = "Best of Both Worlds Policy Optimization"
     summary = "Tsallis-regularised policy optimisation, dilated bonus: polylog regret if stochastic, sqrt(T) if not."
     params = (
-        Param("learning_rate", "float", 2.0, "Constant c of the rate eta_t = c / sqrt(t).",
-              low=0.0, low_open=True, high=100.0),
-        Param("bonus", "float", 1.0, "Multiplier beta of the exploration bonus b_t(s); 0 = no bonus.",
-              low=0.0, high=100.0),
+        Param(
+            "learning_rate",
+            "float",
+            2.0,
+            "Constant c of the rate eta_t = c / sqrt(t).",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
+        Param(
+            "bonus",
+            "float",
+            1.0,
+            "Multiplier beta of the exploration bonus b_t(s); 0 = no bonus.",
+            low=0.0,
+            high=100.0,
+        ),
     )
     problems = ("bandits.episodic_mdp",)
     plot = "regret"
@@ -92,12 +110,15 @@ class TsallisPolicyOptimisation(Algorithm):
         super().__init__(params, problem, seeds, device, dtype, seed)
         self.gen = generator(device, seed, ALGORITHM_STREAM)
         prob = problem
-        self.estimates = torch.zeros((seeds, prob.layers, prob.states, prob.actions), dtype=torch.float64,
-                                     device=device)  # C_t
+        self.estimates = torch.zeros(
+            (seeds, prob.layers, prob.states, prob.actions), dtype=torch.float64, device=device
+        )  # C_t
         self.normaliser = None
         self.previous_inverse_rate = 0.0
         # (H - h)^2 bounds the square of a loss-to-go from layer h.
-        self.to_go_range = (prob.layers - torch.arange(prob.layers, dtype=torch.float64, device=device)).square()
+        self.to_go_range = (
+            prob.layers - torch.arange(prob.layers, dtype=torch.float64, device=device)
+        ).square()
         self.to_go_range = self.to_go_range.view(1, -1, 1)
 
     def rate(self, t: int) -> float:
@@ -123,7 +144,9 @@ class TsallisPolicyOptimisation(Algorithm):
         to_go = torch.stack(losses, dim=1).flip(1).cumsum(1).flip(1)
         return torch.stack(states, dim=1), torch.stack(actions, dim=1), to_go
 
-    def update(self, t: int, pi: torch.Tensor, occupancy: torch.Tensor, states, actions, to_go) -> None:
+    def update(
+        self, t: int, pi: torch.Tensor, occupancy: torch.Tensor, states, actions, to_go
+    ) -> None:
         prob = self.problem
         seeds = torch.arange(self.seeds, device=self.device).unsqueeze(1)
         layers = torch.arange(prob.layers, device=self.device).unsqueeze(0)
@@ -135,7 +158,9 @@ class TsallisPolicyOptimisation(Algorithm):
             penalty = 4.0 * (1.0 / eta - self.previous_inverse_rate) * (roots.sum(-1) - 1.0)
             spread = (roots * (1.0 - pi)).sum(-1)
             stability = 0.5 * eta * self.to_go_range * spread / occupancy.clamp_min(1e-300)
-            self.estimates -= dilated_bonus(self.p["bonus"] * (penalty + stability), prob.transitions, pi)
+            self.estimates -= dilated_bonus(
+                self.p["bonus"] * (penalty + stability), prob.transitions, pi
+            )
             self.previous_inverse_rate = 1.0 / eta
 
     def run(self, steps, rec):
@@ -148,7 +173,14 @@ class TsallisPolicyOptimisation(Algorithm):
             self.update(t, pi, occupancy, *self.play(pi, table))
             if rec.should_record(t):
                 total, best_actions = prob.comparator()
-                share = (occupancy.unsqueeze(-1) * pi * deterministic_policy(best_actions, prob.actions)).sum((1, 2, 3))
-                rec.metrics(t, {"cumulative_regret": prob.learner_total - total,
-                                "optimal_action_share": share / prob.layers})
+                share = (
+                    occupancy.unsqueeze(-1) * pi * deterministic_policy(best_actions, prob.actions)
+                ).sum((1, 2, 3))
+                rec.metrics(
+                    t,
+                    {
+                        "cumulative_regret": prob.learner_total - total,
+                        "optimal_action_share": share / prob.layers,
+                    },
+                )
             rec.progress(t)

@@ -33,14 +33,34 @@ class BlobClassification(Problem):
     summary = "Classes made of several Gaussian clusters each; a tiny MLP's accuracy against what it cost."
     params = (
         Param("classes", "int", 3, "Number of classes C.", low=2, high=100),
-        Param("clusters_per_class", "int", 3, "Gaussian clusters M per class (M >= 2 makes the classes "
-              "not linearly separable).", low=1, high=50),
+        Param(
+            "clusters_per_class",
+            "int",
+            3,
+            "Gaussian clusters M per class (M >= 2 makes the classes not linearly separable).",
+            low=1,
+            high=50,
+        ),
         Param("n_features", "int", 2, "Input dimension d.", low=1, high=1000),
-        Param("spread", "float", 4.0, "Standard deviation of the cluster centres (the noise has unit "
-              "variance): larger means easier.", low=0.0, low_open=True, high=1000.0),
+        Param(
+            "spread",
+            "float",
+            4.0,
+            "Standard deviation of the cluster centres (the noise has unit "
+            "variance): larger means easier.",
+            low=0.0,
+            low_open=True,
+            high=1000.0,
+        ),
         Param("n_train", "int", 512, "Training examples per seed.", low=2, high=1_000_000),
-        Param("n_test", "int", 2048, "Held-out test examples per seed (accuracy is measured on these).",
-              low=1, high=1_000_000),
+        Param(
+            "n_test",
+            "int",
+            2048,
+            "Held-out test examples per seed (accuracy is measured on these).",
+            low=1,
+            high=1_000_000,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -49,11 +69,15 @@ class BlobClassification(Problem):
         clusters = params["clusters_per_class"]
         g = generator(device, seed, PROBLEM_STREAM)
         f64 = dict(generator=g, device=device, dtype=torch.float64)
-        centres = params["spread"] * torch.randn((seeds, self.classes * clusters, self.n_features), **f64)
+        centres = params["spread"] * torch.randn(
+            (seeds, self.classes * clusters, self.n_features), **f64
+        )
 
         def draw(n):
             labels = torch.randint(0, self.classes, (seeds, n), generator=g, device=device)
-            cluster = labels * clusters + torch.randint(0, clusters, (seeds, n), generator=g, device=device)
+            cluster = labels * clusters + torch.randint(
+                0, clusters, (seeds, n), generator=g, device=device
+            )
             means = centres.gather(1, cluster.unsqueeze(2).expand(-1, -1, self.n_features))
             return (means + torch.randn((seeds, n, self.n_features), **f64)).to(dtype), labels
 
@@ -76,20 +100,30 @@ class MLPShape:
         return self.inputs * self.hidden + self.hidden * self.outputs
 
 
-HIDDEN_UNITS = Param("hidden", "int", 32, "Hidden units h of the one-hidden-layer ReLU network.", low=1, high=4096)
+HIDDEN_UNITS = Param(
+    "hidden", "int", 32, "Hidden units h of the one-hidden-layer ReLU network.", low=1, high=4096
+)
 
 
-def init_mlp(shape: MLPShape, batch: tuple[int, ...], g: torch.Generator, device, dtype) -> dict[str, torch.Tensor]:
+def init_mlp(
+    shape: MLPShape, batch: tuple[int, ...], g: torch.Generator, device, dtype
+) -> dict[str, torch.Tensor]:
     """Independent networks for every index of `batch` (e.g. (seeds,) or (seeds, configs)):
     weights uniform in +-1/sqrt(fan_in) (PyTorch's default for nn.Linear), biases too."""
 
     def uniform(size, fan_in):
         bound = 1.0 / math.sqrt(fan_in)
-        return ((2 * torch.rand((*batch, *size), generator=g, device=device, dtype=torch.float64) - 1)
-                * bound).to(dtype)
+        return (
+            (2 * torch.rand((*batch, *size), generator=g, device=device, dtype=torch.float64) - 1)
+            * bound
+        ).to(dtype)
 
-    return {"w1": uniform((shape.inputs, shape.hidden), shape.inputs), "b1": uniform((shape.hidden,), shape.inputs),
-            "w2": uniform((shape.hidden, shape.outputs), shape.hidden), "b2": uniform((shape.outputs,), shape.hidden)}
+    return {
+        "w1": uniform((shape.inputs, shape.hidden), shape.inputs),
+        "b1": uniform((shape.hidden,), shape.inputs),
+        "w2": uniform((shape.hidden, shape.outputs), shape.hidden),
+        "b2": uniform((shape.outputs,), shape.hidden),
+    }
 
 
 def mlp_logits(params: dict, x: torch.Tensor, weight_map=None, activation_map=None) -> torch.Tensor:

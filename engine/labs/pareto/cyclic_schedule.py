@@ -48,7 +48,11 @@ def cyclic_learning_rate(step: int, ends: list[int], peak: float, shape: str) ->
     for end in ends:
         if step <= end:
             u = (step - 1 - start) / (end - start)
-            return peak * (1.0 - u) if shape == "linear" else peak * 0.5 * (1.0 + math.cos(math.pi * u))
+            return (
+                peak * (1.0 - u)
+                if shape == "linear"
+                else peak * 0.5 * (1.0 + math.cos(math.pi * u))
+            )
         start = end
     raise ValueError(f"step {step} is past the schedule's last step {ends[-1]}")
 
@@ -87,13 +91,43 @@ class CyclicTradeoff(Algorithm):
     metrics = ("hypervolume", "test_accuracy", "learning_rate")
     params = (
         HIDDEN_UNITS,
-        Param("cycles", "int", 5, "Number of learning-rate cycles K (one front point each).", low=1, high=100),
-        Param("multiplier", "float", 2.0, "Length ratio m of each cycle to the one before.", low=1.0, high=10.0),
+        Param(
+            "cycles",
+            "int",
+            5,
+            "Number of learning-rate cycles K (one front point each).",
+            low=1,
+            high=100,
+        ),
+        Param(
+            "multiplier",
+            "float",
+            2.0,
+            "Length ratio m of each cycle to the one before.",
+            low=1.0,
+            high=10.0,
+        ),
         Param("shape", "choice", "linear", "Decay within a cycle.", choices=("linear", "cosine")),
-        Param("peak_lr", "float", 0.02, "Learning rate at the start of every cycle.", low=0.0, low_open=True,
-              high=100.0),
-        Param("momentum", "float", 0.9, "Heavy-ball momentum mu.", low=0.0, high=1.0, high_open=True),
-        Param("batch_size", "int", 64, "Examples per SGD step (drawn with replacement).", low=1, high=1_000_000),
+        Param(
+            "peak_lr",
+            "float",
+            0.02,
+            "Learning rate at the start of every cycle.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
+        Param(
+            "momentum", "float", 0.9, "Heavy-ball momentum mu.", low=0.0, high=1.0, high_open=True
+        ),
+        Param(
+            "batch_size",
+            "int",
+            64,
+            "Examples per SGD step (drawn with replacement).",
+            low=1,
+            high=1_000_000,
+        ),
     )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
@@ -103,11 +137,16 @@ class CyclicTradeoff(Algorithm):
     def run(self, steps, rec):
         p, prob = self.p, self.problem
         if steps < p["cycles"]:
-            raise ParamError("run.steps", f"must be at least algorithm.cycles ({p['cycles']}), got {steps}")
+            raise ParamError(
+                "run.steps", f"must be at least algorithm.cycles ({p['cycles']}), got {steps}"
+            )
         ends = cycle_ends(steps, p["cycles"], p["multiplier"])
         if len(set(ends)) < len(ends) or ends[0] < 1:
-            raise ParamError("algorithm.cycles", f"{p['cycles']} cycles with multiplier {p['multiplier']} leave "
-                             f"a cycle of no steps in a run of {steps} steps (ends {ends})")
+            raise ParamError(
+                "algorithm.cycles",
+                f"{p['cycles']} cycles with multiplier {p['multiplier']} leave "
+                f"a cycle of no steps in a run of {steps} steps (ends {ends})",
+            )
         objectives = CostObjectives("training_steps", steps)
         reference = objectives.reference_point()
         rec.objectives(objectives.objective_names, objectives.objective_directions, reference)
@@ -115,10 +154,12 @@ class CyclicTradeoff(Algorithm):
         params = init_mlp(self.shape, (self.seeds,), g, self.device, self.dtype)
         velocity = {name: torch.zeros_like(value) for name, value in params.items()}
         n_train = prob.x_train.shape[1]
-        snapshots: list[np.ndarray] = []                                           # per cycle end: [seeds]
+        snapshots: list[np.ndarray] = []  # per cycle end: [seeds]
         for t in range(1, steps + 1):
             lr = cyclic_learning_rate(t, ends, p["peak_lr"], p["shape"])
-            rows = torch.randint(0, n_train, (self.seeds, p["batch_size"]), generator=g, device=self.device)
+            rows = torch.randint(
+                0, n_train, (self.seeds, p["batch_size"]), generator=g, device=self.device
+            )
             x = prob.x_train.gather(1, rows.unsqueeze(2).expand(-1, -1, prob.n_features))
             leaves = {name: value.requires_grad_(True) for name, value in params.items()}
             loss = cross_entropy(mlp_logits(leaves, x), prob.y_train.gather(1, rows))
@@ -130,15 +171,27 @@ class CyclicTradeoff(Algorithm):
             cycle_end = t in ends
             if cycle_end or rec.should_record(t):
                 with torch.no_grad():
-                    test_accuracy = accuracy(mlp_logits(params, prob.x_test), prob.y_test).cpu().numpy()
+                    test_accuracy = (
+                        accuracy(mlp_logits(params, prob.x_test), prob.y_test).cpu().numpy()
+                    )
                 if cycle_end:
                     snapshots.append(test_accuracy)
                     self._record_front(rec, t, snapshots, ends)
                 points = self._points(snapshots, ends)
-                volumes = [hypervolume(points[s], reference, objectives.objective_directions) if snapshots else 0.0
-                           for s in range(self.seeds)]
-                rec.metrics(t, {"hypervolume": np.array(volumes), "test_accuracy": test_accuracy,
-                                "learning_rate": np.full(self.seeds, lr)})
+                volumes = [
+                    hypervolume(points[s], reference, objectives.objective_directions)
+                    if snapshots
+                    else 0.0
+                    for s in range(self.seeds)
+                ]
+                rec.metrics(
+                    t,
+                    {
+                        "hypervolume": np.array(volumes),
+                        "test_accuracy": test_accuracy,
+                        "learning_rate": np.full(self.seeds, lr),
+                    },
+                )
             rec.progress(t)
 
     def _points(self, snapshots, ends) -> np.ndarray:

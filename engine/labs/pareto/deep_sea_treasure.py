@@ -58,15 +58,28 @@ class DeepSeaTreasure(Problem):
     id = "pareto.deep_sea_treasure"
     family = "pareto"
     title = "Deep Sea Treasure (Vamplew et al. 2011)"
-    summary = ("Two-objective gridworld: treasure against time; the concave map of Vamplew et al. 2011 or the "
-               "convex map of Yang et al. 2019, exact front.")
+    summary = (
+        "Two-objective gridworld: treasure against time; the concave map of Vamplew et al. 2011 or the "
+        "convex map of Yang et al. 2019, exact front."
+    )
     params = (
-        Param("treasure_map", "choice", "concave",
-              "concave: the classic values of Vamplew et al. 2011; convex: the values of Yang et al. 2019 "
-              "(PD-MORL's and MO-Gymnasium's default), every front point on the convex hull.",
-              choices=tuple(TREASURE_MAPS)),
-        Param("horizon", "int", 50, "Steps after which an episode that found no treasure is cut off "
-              "(at least 19, the time to the farthest treasure).", low=19, high=10_000),
+        Param(
+            "treasure_map",
+            "choice",
+            "concave",
+            "concave: the classic values of Vamplew et al. 2011; convex: the values of Yang et al. 2019 "
+            "(PD-MORL's and MO-Gymnasium's default), every front point on the convex hull.",
+            choices=tuple(TREASURE_MAPS),
+        ),
+        Param(
+            "horizon",
+            "int",
+            50,
+            "Steps after which an episode that found no treasure is cut off "
+            "(at least 19, the time to the farthest treasure).",
+            low=19,
+            high=10_000,
+        ),
     )
 
     objective_names = ("treasure", "time")
@@ -93,9 +106,11 @@ class DeepSeaTreasure(Problem):
                     successor[state, action] = r * COLUMNS + c if inside else state
         self.successor_table = successor
         self.terminal_table = terminal
-        self.successor = torch.tensor(successor, device=device)         # next state [states, actions]
-        self.treasure = torch.tensor(treasure, device=device, dtype=dtype)  # paid on arrival [states]
-        self.terminal = torch.tensor(terminal, device=device)            # treasure cells [states]
+        self.successor = torch.tensor(successor, device=device)  # next state [states, actions]
+        self.treasure = torch.tensor(
+            treasure, device=device, dtype=dtype
+        )  # paid on arrival [states]
+        self.terminal = torch.tensor(terminal, device=device)  # treasure cells [states]
 
     def shortest_times(self) -> dict[int, int]:
         """Fewest steps from the start to each treasure cell (breadth-first search; an episode

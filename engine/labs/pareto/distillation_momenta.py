@@ -22,7 +22,16 @@ from engine.seeding import ALGORITHM_STREAM, generator
 EVALUATIONS = 40
 
 
-def dot_step(theta, velocity_task, velocity_distil, grad_task, grad_distil, lr, momentum_task, momentum_distil):
+def dot_step(
+    theta,
+    velocity_task,
+    velocity_distil,
+    grad_task,
+    grad_distil,
+    lr,
+    momentum_task,
+    momentum_distil,
+):
     """One DOT update; returns (theta, velocity_task, velocity_distil).
 
         v_task   <- mu_task   v_task   + g_task
@@ -83,19 +92,54 @@ class DistillationOrientedTrainer(Algorithm):
     plot = "pareto"
     metrics = ("hypervolume", "teacher_task_loss", "teacher_test_accuracy")
     params = (
-        Param("momentum_gaps", "floats", [-0.05, 0.0, 0.05, 0.075], "Gaps Delta, one student each: mu_task = mu - Delta, "
-              "mu_distil = mu + Delta (0 is the plain distillation baseline, negative favours the task loss).", low=-1.0, high=1.0, max_len=32),
+        Param(
+            "momentum_gaps",
+            "floats",
+            [-0.05, 0.0, 0.05, 0.075],
+            "Gaps Delta, one student each: mu_task = mu - Delta, "
+            "mu_distil = mu + Delta (0 is the plain distillation baseline, negative favours the task loss).",
+            low=-1.0,
+            high=1.0,
+            max_len=32,
+        ),
         Param("momentum", "float", 0.9, "Base momentum mu.", low=0.0, high=1.0, high_open=True),
-        Param("temperature", "float", 4.0, "Softmax temperature tau of the distillation loss.", low=0.0,
-              low_open=True, high=100.0),
+        Param(
+            "temperature",
+            "float",
+            4.0,
+            "Softmax temperature tau of the distillation loss.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
         Param("lr", "float", 0.005, "Students' learning rate.", low=0.0, low_open=True, high=100.0),
         Param("student_hidden", "int", 8, "Hidden units of each student.", low=1, high=4096),
         Param("teacher_hidden", "int", 128, "Hidden units of the teacher.", low=1, high=4096),
-        Param("teacher_steps", "int", 1000, "Mini-batch steps that train the teacher before the students start.",
-              low=0, high=1_000_000),
-        Param("teacher_lr", "float", 0.02, "Teacher's learning rate (momentum mu).", low=0.0, low_open=True,
-              high=100.0),
-        Param("batch_size", "int", 64, "Examples per SGD step (drawn with replacement).", low=1, high=1_000_000),
+        Param(
+            "teacher_steps",
+            "int",
+            1000,
+            "Mini-batch steps that train the teacher before the students start.",
+            low=0,
+            high=1_000_000,
+        ),
+        Param(
+            "teacher_lr",
+            "float",
+            0.02,
+            "Teacher's learning rate (momentum mu).",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
+        Param(
+            "batch_size",
+            "int",
+            64,
+            "Examples per SGD step (drawn with replacement).",
+            low=1,
+            high=1_000_000,
+        ),
     )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
@@ -103,27 +147,44 @@ class DistillationOrientedTrainer(Algorithm):
         mu = params["momentum"]
         for gap in params["momentum_gaps"]:
             if not all(0.0 <= m < 1.0 for m in (mu - gap, mu + gap)):
-                raise ParamError("algorithm.momentum_gaps", f"gap {gap} with momentum {mu} gives momenta "
-                                 f"{mu - gap:g} and {mu + gap:g}; both must lie in [0, 1)")
+                raise ParamError(
+                    "algorithm.momentum_gaps",
+                    f"gap {gap} with momentum {mu} gives momenta "
+                    f"{mu - gap:g} and {mu + gap:g}; both must lie in [0, 1)",
+                )
         gaps = torch.tensor(params["momentum_gaps"], device=device, dtype=dtype)
         self.momentum_task = (mu - gaps).view(1, -1, 1, 1)
         self.momentum_distil = (mu + gaps).view(1, -1, 1, 1)
 
     def batch(self, g):
         prob = self.problem
-        rows = torch.randint(0, prob.x_train.shape[1], (self.seeds, self.p["batch_size"]), generator=g,
-                             device=self.device)
-        return prob.x_train.gather(1, rows.unsqueeze(2).expand(-1, -1, prob.n_features)), prob.y_train.gather(1, rows)
+        rows = torch.randint(
+            0,
+            prob.x_train.shape[1],
+            (self.seeds, self.p["batch_size"]),
+            generator=g,
+            device=self.device,
+        )
+        return prob.x_train.gather(
+            1, rows.unsqueeze(2).expand(-1, -1, prob.n_features)
+        ), prob.y_train.gather(1, rows)
 
     def train_teacher(self, g):
         prob, p = self.problem, self.p
-        teacher = init_mlp(MLPShape(prob.n_features, p["teacher_hidden"], prob.classes), (self.seeds,), g,
-                           self.device, self.dtype)
+        teacher = init_mlp(
+            MLPShape(prob.n_features, p["teacher_hidden"], prob.classes),
+            (self.seeds,),
+            g,
+            self.device,
+            self.dtype,
+        )
         velocity = {name: torch.zeros_like(value) for name, value in teacher.items()}
         for _ in range(p["teacher_steps"]):
             x, y = self.batch(g)
             leaves = {name: value.requires_grad_(True) for name, value in teacher.items()}
-            grads = torch.autograd.grad(cross_entropy(mlp_logits(leaves, x), y).sum(), list(leaves.values()))
+            grads = torch.autograd.grad(
+                cross_entropy(mlp_logits(leaves, x), y).sum(), list(leaves.values())
+            )
             with torch.no_grad():
                 for (name, value), grad in zip(leaves.items(), grads):
                     velocity[name] = p["momentum"] * velocity[name] + grad
@@ -143,19 +204,42 @@ class DistillationOrientedTrainer(Algorithm):
         teacher = self.train_teacher(g)
         with torch.no_grad():
             teacher_train = mlp_logits(teacher, prob.x_train)
-            teacher_values = {"teacher_task_loss": cross_entropy(teacher_train, prob.y_train),
-                              "teacher_test_accuracy": accuracy(mlp_logits(teacher, prob.x_test), prob.y_test)}
-        start = init_mlp(MLPShape(prob.n_features, p["student_hidden"], prob.classes), (self.seeds, 1), g,
-                         self.device, self.dtype)
-        student = {name: value.expand(-1, gaps, *value.shape[2:]).clone() for name, value in start.items()}
+            teacher_values = {
+                "teacher_task_loss": cross_entropy(teacher_train, prob.y_train),
+                "teacher_test_accuracy": accuracy(mlp_logits(teacher, prob.x_test), prob.y_test),
+            }
+        start = init_mlp(
+            MLPShape(prob.n_features, p["student_hidden"], prob.classes),
+            (self.seeds, 1),
+            g,
+            self.device,
+            self.dtype,
+        )
+        student = {
+            name: value.expand(-1, gaps, *value.shape[2:]).clone() for name, value in start.items()
+        }
         with torch.no_grad():
             uniform = torch.zeros_like(teacher_train)
-            knows_nothing = torch.stack([cross_entropy(uniform, prob.y_train),
-                                         distillation_loss(uniform, teacher_train, p["temperature"])], dim=1)
+            knows_nothing = torch.stack(
+                [
+                    cross_entropy(uniform, prob.y_train),
+                    distillation_loss(uniform, teacher_train, p["temperature"]),
+                ],
+                dim=1,
+            )
         objectives = _LossObjectives((1.1 * knows_nothing.amax(dim=0)).double().cpu().tolist())
-        front = FrontRecorder(rec, objectives, [{"momentum_gap": gap, "momentum_task": p["momentum"] - gap,
-                                                 "momentum_distil": p["momentum"] + gap}
-                                                for gap in p["momentum_gaps"]])
+        front = FrontRecorder(
+            rec,
+            objectives,
+            [
+                {
+                    "momentum_gap": gap,
+                    "momentum_task": p["momentum"] - gap,
+                    "momentum_distil": p["momentum"] + gap,
+                }
+                for gap in p["momentum_gaps"]
+            ],
+        )
         velocity_task = {name: torch.zeros_like(value) for name, value in student.items()}
         velocity_distil = {name: torch.zeros_like(value) for name, value in student.items()}
         evaluation_steps = thinned_checkpoints(rec.checkpoints, EVALUATIONS)
@@ -168,14 +252,25 @@ class DistillationOrientedTrainer(Algorithm):
             grads_task = torch.autograd.grad(task.sum(), list(leaves.values()), retain_graph=True)
             grads_distil = torch.autograd.grad(distil.sum(), list(leaves.values()))
             with torch.no_grad():
-                for (name, value), g_task, g_distil in zip(leaves.items(), grads_task, grads_distil):
+                for (name, value), g_task, g_distil in zip(
+                    leaves.items(), grads_task, grads_distil
+                ):
                     shape = (*self.momentum_task.shape[:2], *([1] * (value.dim() - 2)))
                     student[name], velocity_task[name], velocity_distil[name] = dot_step(
-                        value.detach(), velocity_task[name], velocity_distil[name], g_task, g_distil, p["lr"],
-                        self.momentum_task.view(shape), self.momentum_distil.view(shape))
+                        value.detach(),
+                        velocity_task[name],
+                        velocity_distil[name],
+                        g_task,
+                        g_distil,
+                        p["lr"],
+                        self.momentum_task.view(shape),
+                        self.momentum_distil.view(shape),
+                    )
             if t in evaluation_steps:
                 with torch.no_grad():
-                    points = torch.stack(self.losses(student, prob.x_train, prob.y_train, teacher_train), dim=2)
+                    points = torch.stack(
+                        self.losses(student, prob.x_train, prob.y_train, teacher_train), dim=2
+                    )
                 front.record(t, points.double().cpu().numpy(), teacher_values)
             rec.progress(t)
 

@@ -46,11 +46,17 @@ class DevicePowerModel:
 
     def rates(self, batch_size, power_limit) -> tuple[np.ndarray, np.ndarray]:
         """(power drawn P(b, p) in watts, throughput R(b, p) in samples per second)."""
-        return capped_rates(self.demanded_power(batch_size), self.uncapped_throughput(batch_size), power_limit,
-                            self.alpha)
+        return capped_rates(
+            self.demanded_power(batch_size),
+            self.uncapped_throughput(batch_size),
+            power_limit,
+            self.alpha,
+        )
 
 
-def capped_rates(demanded_power, uncapped_throughput, power_limit, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def capped_rates(
+    demanded_power, uncapped_throughput, power_limit, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(power drawn, throughput) under a cap p, from a device's uncapped demand D and throughput
     R (measured, or from the model): P = min(p, D), R (P / D)^alpha. Arrays broadcast."""
     demanded = np.asarray(demanded_power, dtype=np.float64)
@@ -58,17 +64,25 @@ def capped_rates(demanded_power, uncapped_throughput, power_limit, alpha: float)
     return drawn, np.asarray(uncapped_throughput, dtype=np.float64) * (drawn / demanded) ** alpha
 
 
-def time_and_energy(epochs, samples_per_epoch: int, throughput, power) -> tuple[np.ndarray, np.ndarray]:
+def time_and_energy(
+    epochs, samples_per_epoch: int, throughput, power
+) -> tuple[np.ndarray, np.ndarray]:
     """TTA = E N / R (seconds) and ETA = P TTA (joules); epochs broadcast against the rates.
     An infinite E (target never reached) gives infinite time and energy."""
-    tta = np.asarray(epochs, dtype=np.float64) * samples_per_epoch / np.asarray(throughput, dtype=np.float64)
+    tta = (
+        np.asarray(epochs, dtype=np.float64)
+        * samples_per_epoch
+        / np.asarray(throughput, dtype=np.float64)
+    )
     return tta, np.asarray(power, dtype=np.float64) * tta
 
 
 def zeus_cost(tta, eta, energy_weight: float, max_power: float) -> np.ndarray:
     """Zeus's energy-time cost C = eta ETA + (1 - eta) MAXPOWER TTA (joules): eta = 1 counts only
     energy, eta = 0 only time (priced at the device's maximum power so both terms are joules)."""
-    return energy_weight * np.asarray(eta, dtype=np.float64) + (1.0 - energy_weight) * max_power * np.asarray(tta)
+    return energy_weight * np.asarray(eta, dtype=np.float64) + (
+        1.0 - energy_weight
+    ) * max_power * np.asarray(tta)
 
 
 def zeus_choice(tta, eta, energy_weight: float, max_power: float) -> int:

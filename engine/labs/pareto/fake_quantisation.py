@@ -26,7 +26,9 @@ WIDEST_QUANTISED = 16
 EVALUATIONS = 40
 
 
-def quantisation_grid(lo: torch.Tensor, hi: torch.Tensor, bits) -> tuple[torch.Tensor, torch.Tensor]:
+def quantisation_grid(
+    lo: torch.Tensor, hi: torch.Tensor, bits
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Scale and zero point of the b-bit uniform affine grid over [lo, hi] (lo <= 0 <= hi):
     s = (hi - lo) / (2^b - 1), z = round(-lo / s), so that 0 is exactly on the grid.
     A degenerate range (hi = lo = 0) gets s = 1, which maps everything to 0."""
@@ -109,14 +111,35 @@ class FakeQuantisedTraining(Algorithm):
     metrics = ("hypervolume", "training_loss")
     params = (
         HIDDEN_UNITS,
-        Param("bit_widths", "ints", [1, 2, 3, 4, 8, 32], "Bit widths b, one network and one front point each "
-              f"(1 to {WIDEST_QUANTISED}, or {FULL_PRECISION} for the unquantised float model).",
-              low=1, high=FULL_PRECISION, max_len=32),
-        Param("quantise_activations", "bool", True, "Quantise each layer's input activations to b bits too "
-              "(otherwise they stay float and cost 32 bits)."),
+        Param(
+            "bit_widths",
+            "ints",
+            [1, 2, 3, 4, 8, 32],
+            "Bit widths b, one network and one front point each "
+            f"(1 to {WIDEST_QUANTISED}, or {FULL_PRECISION} for the unquantised float model).",
+            low=1,
+            high=FULL_PRECISION,
+            max_len=32,
+        ),
+        Param(
+            "quantise_activations",
+            "bool",
+            True,
+            "Quantise each layer's input activations to b bits too "
+            "(otherwise they stay float and cost 32 bits).",
+        ),
         Param("lr", "float", 0.02, "Learning rate eta.", low=0.0, low_open=True, high=100.0),
-        Param("momentum", "float", 0.9, "Heavy-ball momentum mu.", low=0.0, high=1.0, high_open=True),
-        Param("batch_size", "int", 64, "Examples per SGD step (drawn with replacement).", low=1, high=1_000_000),
+        Param(
+            "momentum", "float", 0.9, "Heavy-ball momentum mu.", low=0.0, high=1.0, high_open=True
+        ),
+        Param(
+            "batch_size",
+            "int",
+            64,
+            "Examples per SGD step (drawn with replacement).",
+            low=1,
+            high=1_000_000,
+        ),
     )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
@@ -124,13 +147,18 @@ class FakeQuantisedTraining(Algorithm):
         widths = params["bit_widths"]
         for b in widths:
             if WIDEST_QUANTISED < b < FULL_PRECISION:
-                raise ParamError("algorithm.bit_widths", f"{b} bits: quantised widths go up to {WIDEST_QUANTISED} "
-                                 f"(a float grid loses exactness beyond), and {FULL_PRECISION} means unquantised")
+                raise ParamError(
+                    "algorithm.bit_widths",
+                    f"{b} bits: quantised widths go up to {WIDEST_QUANTISED} "
+                    f"(a float grid loses exactness beyond), and {FULL_PRECISION} means unquantised",
+                )
         if len(set(widths)) != len(widths):
             raise ParamError("algorithm.bit_widths", f"lists a width twice: {widths}")
         self.shape = MLPShape(problem.n_features, params["hidden"], problem.classes)
         self.bits = torch.tensor(widths, device=device, dtype=dtype)
-        activation_bits = widths if params["quantise_activations"] else [FULL_PRECISION] * len(widths)
+        activation_bits = (
+            widths if params["quantise_activations"] else [FULL_PRECISION] * len(widths)
+        )
         self.bops = [bit_operations(self.shape, b, a) for b, a in zip(widths, activation_bits)]
 
     def logits(self, params, x):
@@ -143,21 +171,31 @@ class FakeQuantisedTraining(Algorithm):
         p, prob = self.p, self.problem
         widths = len(p["bit_widths"])
         objectives = CostObjectives("bit_operations", max(self.bops))
-        front = FrontRecorder(rec, objectives, [{"bits": b, "bit_operations": c}
-                                                for b, c in zip(p["bit_widths"], self.bops)])
+        front = FrontRecorder(
+            rec,
+            objectives,
+            [{"bits": b, "bit_operations": c} for b, c in zip(p["bit_widths"], self.bops)],
+        )
         g = generator(self.device, self.seed, ALGORITHM_STREAM)
         start = init_mlp(self.shape, (self.seeds, 1), g, self.device, self.dtype)
-        params = {name: value.expand(-1, widths, *value.shape[2:]).clone() for name, value in start.items()}
+        params = {
+            name: value.expand(-1, widths, *value.shape[2:]).clone()
+            for name, value in start.items()
+        }
         velocity = {name: torch.zeros_like(value) for name, value in params.items()}
         n_train = prob.x_train.shape[1]
         cost = torch.tensor(self.bops, dtype=torch.float64).expand(self.seeds, -1)
         evaluation_steps = thinned_checkpoints(rec.checkpoints, EVALUATIONS)
         for t in range(1, steps + 1):
-            rows = torch.randint(0, n_train, (self.seeds, p["batch_size"]), generator=g, device=self.device)
-            x = prob.x_train.gather(1, rows.unsqueeze(2).expand(-1, -1, prob.n_features)).unsqueeze(1)
+            rows = torch.randint(
+                0, n_train, (self.seeds, p["batch_size"]), generator=g, device=self.device
+            )
+            x = prob.x_train.gather(1, rows.unsqueeze(2).expand(-1, -1, prob.n_features)).unsqueeze(
+                1
+            )
             labels = prob.y_train.gather(1, rows).unsqueeze(1)
             leaves = {name: value.requires_grad_(True) for name, value in params.items()}
-            loss = cross_entropy(self.logits(leaves, x), labels)                       # [seeds, B]
+            loss = cross_entropy(self.logits(leaves, x), labels)  # [seeds, B]
             grads = torch.autograd.grad(loss.sum(), list(leaves.values()))
             with torch.no_grad():
                 for (name, value), grad in zip(leaves.items(), grads):
@@ -165,7 +203,9 @@ class FakeQuantisedTraining(Algorithm):
                     params[name] = value.detach() - p["lr"] * velocity[name]
             if t in evaluation_steps:
                 with torch.no_grad():
-                    acc = accuracy(self.logits(params, prob.x_test.unsqueeze(1)), prob.y_test.unsqueeze(1))
-                points = torch.stack([acc.double().cpu(), cost], dim=2).numpy()       # [seeds, B, 2]
+                    acc = accuracy(
+                        self.logits(params, prob.x_test.unsqueeze(1)), prob.y_test.unsqueeze(1)
+                    )
+                points = torch.stack([acc.double().cpu(), cost], dim=2).numpy()  # [seeds, B, 2]
                 front.record(t, points, {"training_loss": loss.detach().mean(dim=1)})
             rec.progress(t)

@@ -11,15 +11,23 @@ from engine.params import Param
 from engine.registry import Algorithm
 from engine.seeding import ALGORITHM_STREAM, generator
 
-EVALUATION_GRID = Param("preferences", "int", 11, "Evaluation grid size P: the front is read at P evenly spaced "
-                        "preferences for two tasks, P (P + 1) / 2 for three.", low=2, high=200)
+EVALUATION_GRID = Param(
+    "preferences",
+    "int",
+    11,
+    "Evaluation grid size P: the front is read at P evenly spaced "
+    "preferences for two tasks, P (P + 1) / 2 for three.",
+    low=2,
+    high=200,
+)
 
 
 def dirichlet(concentration: float, tasks: int, device) -> torch.distributions.Dirichlet:
     """Dir(concentration * 1) over `tasks` weights; it samples from torch's global generator,
     which the runner seeds with the run's seed."""
-    return torch.distributions.Dirichlet(torch.full((tasks,), float(concentration), device=device,
-                                                    dtype=torch.float64))
+    return torch.distributions.Dirichlet(
+        torch.full((tasks,), float(concentration), device=device, dtype=torch.float64)
+    )
 
 
 class FrontLearner(Algorithm):
@@ -64,13 +72,18 @@ class FrontLearner(Algorithm):
         for t in range(1, steps + 1):
             leaves = [params[name].detach().requires_grad_(True) for name in names]
             params = dict(zip(names, leaves))
-            loss = self.training_loss(params, t, steps)                                     # [seeds]
+            loss = self.training_loss(params, t, steps)  # [seeds]
             grads = torch.autograd.grad(loss.sum(), leaves)
-            params = {name: (p - self.p["lr"] * self.step_scale(name) * g).detach()
-                      for name, p, g in zip(names, leaves, grads)}
+            params = {
+                name: (p - self.p["lr"] * self.step_scale(name) * g).detach()
+                for name, p, g in zip(names, leaves, grads)
+            }
             if rec.should_record(t):
                 with torch.no_grad():
-                    losses = prob.task_losses(self.model_weights(params, grid))            # [seeds, P, K]
-                    front.record(t, losses.double().cpu().numpy(),
-                                 {"training_loss": loss.detach(), **self.diagnostics(params)})
+                    losses = prob.task_losses(self.model_weights(params, grid))  # [seeds, P, K]
+                    front.record(
+                        t,
+                        losses.double().cpu().numpy(),
+                        {"training_loss": loss.detach(), **self.diagnostics(params)},
+                    )
             rec.progress(t)

@@ -19,8 +19,13 @@ PRIOR_CHAINS = ("previous_posterior", "initial_prior")
 MODEL_CHOICES = ("hdr_centre", "hdr_sample")
 
 
-def conjugate_update(prior_mean: torch.Tensor, prior_precision: torch.Tensor, gram: torch.Tensor,
-                     moment: torch.Tensor, noise_std: float) -> tuple[torch.Tensor, torch.Tensor]:
+def conjugate_update(
+    prior_mean: torch.Tensor,
+    prior_precision: torch.Tensor,
+    gram: torch.Tensor,
+    moment: torch.Tensor,
+    noise_std: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact posterior of Bayesian linear regression y = X theta + N(0, sigma^2) under a
     Gaussian prior N(mu_0, Lambda_0^-1), from the sufficient statistics X^T X (`gram`) and
     X^T y (`moment`):
@@ -56,8 +61,16 @@ class CredalKnowledgeBase:
     zero-shot models of `preference_distribution` leave it unchanged.
     """
 
-    def __init__(self, prior_stds, tasks: int, seeds: int, features: int, prior_chain: str,
-                 discard_threshold: float, device):
+    def __init__(
+        self,
+        prior_stds,
+        tasks: int,
+        seeds: int,
+        features: int,
+        prior_chain: str,
+        discard_threshold: float,
+        device,
+    ):
         self.tasks, self.seeds, self.features = tasks, seeds, features
         self.extremes = len(prior_stds)
         self.chain = prior_chain == "previous_posterior"
@@ -73,20 +86,29 @@ class CredalKnowledgeBase:
         self.means = torch.zeros((seeds, tasks, self.extremes, features), **f64)
         self.stds = torch.zeros_like(self.means)
         self.precisions = torch.zeros((seeds, tasks, self.extremes, features, features), **f64)
-        self.stands_in = torch.zeros((seeds, tasks * self.extremes), dtype=torch.long, device=device)
+        self.stands_in = torch.zeros(
+            (seeds, tasks * self.extremes), dtype=torch.long, device=device
+        )
         self.stored = [[] for _ in range(seeds)]
         self.seen = 0
         self.posterior_updates = 0
 
-    def learn_task(self, task: int, gram: torch.Tensor, moment: torch.Tensor, noise_std: float) -> None:
+    def learn_task(
+        self, task: int, gram: torch.Tensor, moment: torch.Tensor, noise_std: float
+    ) -> None:
         """Add task `task` (tasks arrive in order 0, 1, ...) from its statistics X^T X [seeds, d, d]
         and X^T y [seeds, d]."""
         if task != self.seen:
             raise ValueError(f"tasks arrive in order: expected task {self.seen}, got {task}")
-        mean, precision = conjugate_update(self.prior_mean, self.prior_precision, gram.unsqueeze(1),
-                                           moment.unsqueeze(1), noise_std)
+        mean, precision = conjugate_update(
+            self.prior_mean, self.prior_precision, gram.unsqueeze(1), moment.unsqueeze(1), noise_std
+        )
         self.posterior_updates += self.extremes
-        self.means[:, task], self.precisions[:, task], self.stds[:, task] = mean, precision, diagonal_std(precision)
+        self.means[:, task], self.precisions[:, task], self.stds[:, task] = (
+            mean,
+            precision,
+            diagonal_std(precision),
+        )
         flat_means = self.means.reshape(self.seeds, -1, self.features)
         flat_stds = self.stds.reshape(self.seeds, -1, self.features)
         for s in range(self.seeds):
@@ -95,8 +117,14 @@ class CredalKnowledgeBase:
                 self.stands_in[s, index] = index
                 if self.stored[s]:
                     kept = torch.tensor(self.stored[s], device=mean.device)
-                    distance = ((flat_means[s, kept] - mean[s, j]) ** 2 + (flat_stds[s, kept] - self.stds[s, task, j]) ** 2
-                                ).sum(dim=1).sqrt()
+                    distance = (
+                        (
+                            (flat_means[s, kept] - mean[s, j]) ** 2
+                            + (flat_stds[s, kept] - self.stds[s, task, j]) ** 2
+                        )
+                        .sum(dim=1)
+                        .sqrt()
+                    )
                     nearest = int(distance.argmin())
                     if distance[nearest] <= self.threshold:
                         self.stands_in[s, index] = self.stored[s][nearest]
@@ -104,10 +132,12 @@ class CredalKnowledgeBase:
                 self.stored[s].append(index)
         self.seen += 1
         if self.chain:
-            standing = self.stands_in[:, task * self.extremes: (task + 1) * self.extremes]
+            standing = self.stands_in[:, task * self.extremes : (task + 1) * self.extremes]
             rows = torch.arange(self.seeds, device=mean.device).unsqueeze(1)
             self.prior_mean = flat_means[rows, standing]
-            self.prior_precision = self.precisions.reshape(self.seeds, -1, self.features, self.features)[rows, standing]
+            self.prior_precision = self.precisions.reshape(
+                self.seeds, -1, self.features, self.features
+            )[rows, standing]
 
     @property
     def size(self) -> torch.Tensor:
@@ -119,14 +149,26 @@ class CredalKnowledgeBase:
         its stored stand-in for a seen task; for a task not yet seen, the prior its update
         would start from (the knowledge base's belief about it before its data)."""
         rows = torch.arange(self.seeds, device=self.means.device).unsqueeze(1)
-        means = self.means.reshape(self.seeds, -1, self.features)[rows, self.stands_in].reshape(self.means.shape)
-        stds = self.stds.reshape(self.seeds, -1, self.features)[rows, self.stands_in].reshape(self.stds.shape)
+        means = self.means.reshape(self.seeds, -1, self.features)[rows, self.stands_in].reshape(
+            self.means.shape
+        )
+        stds = self.stds.reshape(self.seeds, -1, self.features)[rows, self.stands_in].reshape(
+            self.stds.shape
+        )
         unseen_mean = self.prior_mean.unsqueeze(1).expand(-1, self.tasks - self.seen, -1, -1)
-        unseen_std = diagonal_std(self.prior_precision).unsqueeze(1).expand(-1, self.tasks - self.seen, -1, -1)
-        return (torch.cat([means[:, : self.seen], unseen_mean], dim=1),
-                torch.cat([stds[:, : self.seen], unseen_std], dim=1))
+        unseen_std = (
+            diagonal_std(self.prior_precision)
+            .unsqueeze(1)
+            .expand(-1, self.tasks - self.seen, -1, -1)
+        )
+        return (
+            torch.cat([means[:, : self.seen], unseen_mean], dim=1),
+            torch.cat([stds[:, : self.seen], unseen_std], dim=1),
+        )
 
-    def preference_distribution(self, preferences: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def preference_distribution(
+        self, preferences: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The preference-weighted combination q_w for preferences w [P, K]: every extreme point
         of task k gets weight beta_kj = w_k / m, and, as in the authors' implementation, the
         combination is the diagonal Gaussian with mu_w = sum beta_kj mu_kj and
@@ -136,7 +178,9 @@ class CredalKnowledgeBase:
         return torch.einsum("pk,skjd->spd", beta, means), torch.einsum("pk,skjd->spd", beta, stds)
 
 
-def highest_density_box(mean: torch.Tensor, std: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+def highest_density_box(
+    mean: torch.Tensor, std: torch.Tensor, alpha: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per coordinate, the central interval of N(mu, sigma^2) holding 1 - alpha of its mass,
     mu -+ z sigma with z = Phi^-1(1 - alpha / 2): for a symmetric unimodal marginal the central
     interval is its highest-density region."""
@@ -204,50 +248,120 @@ class ImpreciseBayesianContinualLearning(Algorithm):
     id = "pareto.ibcl"
     family = "pareto"
     paper = "IBCL: Zero-shot Model Generation for Task Trade-offs in Continual Learning"
-    summary = ("A convex hull of per-task Gaussian posteriors learned task by task; a model for any "
-               "preference from their weighted combination, without training.")
+    summary = (
+        "A convex hull of per-task Gaussian posteriors learned task by task; a model for any "
+        "preference from their weighted combination, without training."
+    )
     params = (
-        Param("preferences", "int", 11, "Evaluation grid size P: P evenly spaced preferences for two tasks, "
-              "P (P + 1) / 2 for three.", low=2, high=200),
-        Param("prior_stds", "floats", [0.5, 1.0, 2.0], "Standard deviations s_j of the m isotropic Gaussian "
-              "priors N(0, s_j^2 I): the extreme points of the prior set.", low=0.0, low_open=True, high=1e6,
-              max_len=16),
-        Param("noise_std", "float", 0.1, "Noise standard deviation sigma the likelihood assumes.",
-              low=0.0, low_open=True, high=1e6),
-        Param("prior_chain", "choice", "previous_posterior", "previous_posterior: task k's posteriors are task "
-              "k + 1's priors (the paper's continual update); initial_prior: every task starts from the m "
-              "original priors.", choices=PRIOR_CHAINS),
-        Param("discard_threshold", "float", 0.0, "d: a new posterior within this 2-Wasserstein distance of a "
-              "stored one is not stored; the stored one stands in (0 keeps all unless identical).",
-              low=0.0, high=1e6),
-        Param("alpha", "float", 0.05, "Significance alpha: the highest-density region holds 1 - alpha per "
-              "coordinate.", low=0.0, low_open=True, high=1.0, high_open=True),
-        Param("model", "choice", "hdr_centre", "Which parameter of the region is the model: its centre "
-              "(the highest-density point) or a uniform draw from it.", choices=MODEL_CHOICES),
+        Param(
+            "preferences",
+            "int",
+            11,
+            "Evaluation grid size P: P evenly spaced preferences for two tasks, "
+            "P (P + 1) / 2 for three.",
+            low=2,
+            high=200,
+        ),
+        Param(
+            "prior_stds",
+            "floats",
+            [0.5, 1.0, 2.0],
+            "Standard deviations s_j of the m isotropic Gaussian "
+            "priors N(0, s_j^2 I): the extreme points of the prior set.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+            max_len=16,
+        ),
+        Param(
+            "noise_std",
+            "float",
+            0.1,
+            "Noise standard deviation sigma the likelihood assumes.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
+        Param(
+            "prior_chain",
+            "choice",
+            "previous_posterior",
+            "previous_posterior: task k's posteriors are task "
+            "k + 1's priors (the paper's continual update); initial_prior: every task starts from the m "
+            "original priors.",
+            choices=PRIOR_CHAINS,
+        ),
+        Param(
+            "discard_threshold",
+            "float",
+            0.0,
+            "d: a new posterior within this 2-Wasserstein distance of a "
+            "stored one is not stored; the stored one stands in (0 keeps all unless identical).",
+            low=0.0,
+            high=1e6,
+        ),
+        Param(
+            "alpha",
+            "float",
+            0.05,
+            "Significance alpha: the highest-density region holds 1 - alpha per coordinate.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            high_open=True,
+        ),
+        Param(
+            "model",
+            "choice",
+            "hdr_centre",
+            "Which parameter of the region is the model: its centre "
+            "(the highest-density point) or a uniform draw from it.",
+            choices=MODEL_CHOICES,
+        ),
     )
     problems = REGRESSION_PROBLEMS
     plot = "pareto"
-    metrics = (*FRONT_METRICS, "scalarised_suboptimality", "hdr_coverage", "knowledge_base_size",
-               "posterior_updates")
+    metrics = (
+        *FRONT_METRICS,
+        "scalarised_suboptimality",
+        "hdr_coverage",
+        "knowledge_base_size",
+        "posterior_updates",
+    )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
         super().__init__(params, problem, seeds, device, dtype, seed)
         if len(set(params["prior_stds"])) != len(params["prior_stds"]):
-            raise ParamError("algorithm.prior_stds", f"lists a standard deviation twice: {params['prior_stds']}")
+            raise ParamError(
+                "algorithm.prior_stds", f"lists a standard deviation twice: {params['prior_stds']}"
+            )
 
     def knowledge_base(self) -> CredalKnowledgeBase:
         prob = self.problem
-        return CredalKnowledgeBase(self.p["prior_stds"], prob.tasks, self.seeds, prob.n_features,
-                                   self.p["prior_chain"], self.p["discard_threshold"], self.device)
+        return CredalKnowledgeBase(
+            self.p["prior_stds"],
+            prob.tasks,
+            self.seeds,
+            prob.n_features,
+            self.p["prior_chain"],
+            self.p["discard_threshold"],
+            self.device,
+        )
 
     def learn(self, base: CredalKnowledgeBase, task: int) -> None:
         """Bayes' rule on task `task`'s data, via X^T X = n G and X^T y_k = n b_k."""
         prob = self.problem
         n = prob.n_samples
-        base.learn_task(task, n * prob.gram.double(), n * prob.moments[:, task].double(), self.p["noise_std"])
+        base.learn_task(
+            task, n * prob.gram.double(), n * prob.moments[:, task].double(), self.p["noise_std"]
+        )
 
-    def preference_models(self, base: CredalKnowledgeBase, preferences: torch.Tensor,
-                          position: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def preference_models(
+        self,
+        base: CredalKnowledgeBase,
+        preferences: torch.Tensor,
+        position: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Zero-shot models for preferences [P, K]: (models, box lower, box upper), each
         [seeds, P, d] in float64. `position` in [0, 1]^d picks a point of each box (the centre
         when None)."""
@@ -259,28 +373,40 @@ class ImpreciseBayesianContinualLearning(Algorithm):
     def run(self, steps, rec):
         prob = self.problem
         grid, labels = preference_grid(prob.tasks, self.p["preferences"])
-        weights = torch.tensor(grid, device=self.device, dtype=torch.float64)              # [P, K]
+        weights = torch.tensor(grid, device=self.device, dtype=torch.float64)  # [P, K]
         base = self.knowledge_base()
         front = FrontRecorder(rec, prob, labels)
         position = None
         if self.p["model"] == "hdr_sample":
             g = generator(self.device, self.seed, ALGORITHM_STREAM)
-            position = torch.rand((self.seeds, len(labels), prob.n_features), generator=g, device=self.device,
-                                  dtype=torch.float64)
-        optimum = prob.scalarised_optimum(weights.to(self.dtype)).double()                   # theta_w
-        optimal = (torch.as_tensor(prob.front_losses(grid), device=self.device) * weights).sum(dim=2)
+            position = torch.rand(
+                (self.seeds, len(labels), prob.n_features),
+                generator=g,
+                device=self.device,
+                dtype=torch.float64,
+            )
+        optimum = prob.scalarised_optimum(weights.to(self.dtype)).double()  # theta_w
+        optimal = (torch.as_tensor(prob.front_losses(grid), device=self.device) * weights).sum(
+            dim=2
+        )
         arrivals = [math.ceil((k + 1) * steps / prob.tasks) for k in range(prob.tasks)]
         for t in range(1, steps + 1):
             for task in (k for k, arrival in enumerate(arrivals) if arrival == t):
                 self.learn(base, task)
             if rec.should_record(t) or t in arrivals:
                 models, lower, upper = self.preference_models(base, weights, position)
-                losses = prob.task_losses(models.to(self.dtype)).double()                     # [seeds, P, K]
+                losses = prob.task_losses(models.to(self.dtype)).double()  # [seeds, P, K]
                 inside = ((optimum >= lower) & (optimum <= upper)).all(dim=2).to(torch.float64)
-                front.record(t, losses.cpu().numpy(), {
-                    "scalarised_suboptimality": ((losses * weights).sum(dim=2) - optimal).mean(dim=1),
-                    "hdr_coverage": inside.mean(dim=1),
-                    "knowledge_base_size": base.size,
-                    "posterior_updates": np.full(self.seeds, float(base.posterior_updates)),
-                })
+                front.record(
+                    t,
+                    losses.cpu().numpy(),
+                    {
+                        "scalarised_suboptimality": ((losses * weights).sum(dim=2) - optimal).mean(
+                            dim=1
+                        ),
+                        "hdr_coverage": inside.mean(dim=1),
+                        "knowledge_base_size": base.size,
+                        "posterior_updates": np.full(self.seeds, float(base.posterior_updates)),
+                    },
+                )
             rec.progress(t)

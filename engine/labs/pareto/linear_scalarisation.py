@@ -54,12 +54,31 @@ class LinearScalarisation(Algorithm):
     paper = "(baseline) weighted-sum scalarisation"
     summary = "One model per preference w, each minimising sum_k w_k L_k by gradient descent."
     params = (
-        Param("preferences", "int", 11, "Grid size P: P evenly spaced preferences for two tasks, "
-              "P (P + 1) / 2 for three.", low=2, high=200),
-        Param("lr", "float", 0.05, "Gradient-descent step size; stable below 1 / lambda_max(X^T X / n).",
-              low=0.0, low_open=True, high=100.0),
-        Param("init_scale", "float", 0.01, "Standard deviation of the initial weights (0 starts at theta = 0).",
-              low=0.0, high=100.0),
+        Param(
+            "preferences",
+            "int",
+            11,
+            "Grid size P: P evenly spaced preferences for two tasks, P (P + 1) / 2 for three.",
+            low=2,
+            high=200,
+        ),
+        Param(
+            "lr",
+            "float",
+            0.05,
+            "Gradient-descent step size; stable below 1 / lambda_max(X^T X / n).",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
+        Param(
+            "init_scale",
+            "float",
+            0.01,
+            "Standard deviation of the initial weights (0 starts at theta = 0).",
+            low=0.0,
+            high=100.0,
+        ),
     )
     problems = REGRESSION_PROBLEMS
     plot = "pareto"
@@ -68,10 +87,12 @@ class LinearScalarisation(Algorithm):
     def run(self, steps, rec):
         prob = self.problem
         grid, labels = preference_grid(prob.tasks, self.p["preferences"])
-        weights = torch.tensor(grid, device=self.device, dtype=self.dtype)            # [P, K]
+        weights = torch.tensor(grid, device=self.device, dtype=self.dtype)  # [P, K]
         count = len(labels)
         g = generator(self.device, self.seed, ALGORITHM_STREAM)
-        start = torch.randn((self.seeds, 1, prob.n_features), generator=g, device=self.device, dtype=torch.float64)
+        start = torch.randn(
+            (self.seeds, 1, prob.n_features), generator=g, device=self.device, dtype=torch.float64
+        )
         theta = (self.p["init_scale"] * start).to(self.dtype).expand(-1, count, -1).clone()
 
         front = FrontRecorder(rec, prob, labels)
@@ -80,10 +101,14 @@ class LinearScalarisation(Algorithm):
         for t in range(1, steps + 1):
             theta = theta - self.p["lr"] * prob.scalarised_gradient(theta, weights)
             if rec.should_record(t):
-                losses = prob.task_losses(theta)                                  # [seeds, P, K]
-                scalarised = (losses * weights).sum(dim=2)                        # [seeds, P]
-                front.record(t, losses.detach().double().cpu().numpy(), {
-                    "scalarised_loss": scalarised.mean(dim=1),
-                    "scalarised_suboptimality": (scalarised - optimal).mean(dim=1),
-                })
+                losses = prob.task_losses(theta)  # [seeds, P, K]
+                scalarised = (losses * weights).sum(dim=2)  # [seeds, P]
+                front.record(
+                    t,
+                    losses.detach().double().cpu().numpy(),
+                    {
+                        "scalarised_loss": scalarised.mean(dim=1),
+                        "scalarised_suboptimality": (scalarised - optimal).mean(dim=1),
+                    },
+                )
             rec.progress(t)

@@ -87,7 +87,9 @@ class NvmlPowerMeter:
     def _power_w(self) -> float:
         return self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0
 
-    def measure(self, work, synchronise, min_seconds: float = MIN_WINDOW_SECONDS) -> tuple[float, float]:
+    def measure(
+        self, work, synchronise, min_seconds: float = MIN_WINDOW_SECONDS
+    ) -> tuple[float, float]:
         """(seconds, joules) of one `work()`: the device synchronised before and after, and
         `work()` repeated until the window lasts `min_seconds`, so that NVML's counters have
         moved; both are the window's totals divided by the calls. Energy is the difference

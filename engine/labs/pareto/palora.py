@@ -11,7 +11,9 @@ from engine.labs.pareto.true_front import simplex_grid
 from engine.params import Param
 
 
-def annealed_rays(tasks: int, count: int, epsilon: float, power: float, progress: float) -> torch.Tensor:
+def annealed_rays(
+    tasks: int, count: int, epsilon: float, power: float, progress: float
+) -> torch.Tensor:
     """The deterministic preference schedule: base rays r_i (for two tasks (x_i, 1 - x_i) with
     x_i evenly spaced in [epsilon, 1 - epsilon]; for three the simplex grid with `count` - 1
     divisions), raised to the power `power * progress` and renormalised; [rays, tasks].
@@ -73,16 +75,49 @@ class ParetoLowRankAdapters(FrontLearner):
     summary = "A shared model plus a rank-1 adapter per task, mixed by the preference; one run gives the front."
     params = (
         EVALUATION_GRID,
-        Param("sampler", "choice", "annealing", "annealing: the paper's deterministic schedule of rays; "
-              "dirichlet: random rays from Dir(1) every step.", choices=("annealing", "dirichlet")),
-        Param("rays", "int", 11, "Preferences R per step (for three tasks the simplex grid with R - 1 "
-              "divisions, R (R + 1) / 2 rays).", low=2, high=200),
-        Param("annealing_power", "float", 5.0, "Power the rays reach at the end of training (the "
-              "schedule's 'mul').", low=0.0, high=100.0),
-        Param("epsilon", "float", 0.01, "Margin of the two-task base rays from the simplex's ends.",
-              low=0.0, high=0.5, high_open=True),
-        Param("lr", "float", 0.1, "Step size of the shared model (the adapters use K times it).",
-              low=0.0, low_open=True, high=100.0),
+        Param(
+            "sampler",
+            "choice",
+            "annealing",
+            "annealing: the paper's deterministic schedule of rays; "
+            "dirichlet: random rays from Dir(1) every step.",
+            choices=("annealing", "dirichlet"),
+        ),
+        Param(
+            "rays",
+            "int",
+            11,
+            "Preferences R per step (for three tasks the simplex grid with R - 1 "
+            "divisions, R (R + 1) / 2 rays).",
+            low=2,
+            high=200,
+        ),
+        Param(
+            "annealing_power",
+            "float",
+            5.0,
+            "Power the rays reach at the end of training (the schedule's 'mul').",
+            low=0.0,
+            high=100.0,
+        ),
+        Param(
+            "epsilon",
+            "float",
+            0.01,
+            "Margin of the two-task base rays from the simplex's ends.",
+            low=0.0,
+            high=0.5,
+            high_open=True,
+        ),
+        Param(
+            "lr",
+            "float",
+            0.1,
+            "Step size of the shared model (the adapters use K times it).",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
     )
     metrics = (*FrontLearner.metrics, "base_excess_loss")
 
@@ -96,25 +131,38 @@ class ParetoLowRankAdapters(FrontLearner):
             return ((2 * u - 1) * bound).to(self.dtype)
 
         return {
-            "shared": uniform((self.seeds, prob.n_features)),                                     # W
-            "down": uniform((self.seeds, prob.tasks, prob.n_features)),                           # A_k
-            "up": torch.zeros((self.seeds, prob.tasks), device=self.device, dtype=self.dtype),    # B_k
+            "shared": uniform((self.seeds, prob.n_features)),  # W
+            "down": uniform((self.seeds, prob.tasks, prob.n_features)),  # A_k
+            "up": torch.zeros(
+                (self.seeds, prob.tasks), device=self.device, dtype=self.dtype
+            ),  # B_k
         }
 
     def model_weights(self, params, alphas):
-        adapters = params["up"].unsqueeze(-1) * params["down"]                                   # B_k A_k [seeds, K, d]
-        mixed = alphas @ adapters if alphas.dim() == 3 else torch.einsum("mk,skd->smd", alphas, adapters)
+        adapters = params["up"].unsqueeze(-1) * params["down"]  # B_k A_k [seeds, K, d]
+        mixed = (
+            alphas @ adapters
+            if alphas.dim() == 3
+            else torch.einsum("mk,skd->smd", alphas, adapters)
+        )
         return params["shared"].unsqueeze(1) + mixed
 
     def training_loss(self, params, step, steps):
         prob = self.problem
         if self.p["sampler"] == "annealing":
-            rays = annealed_rays(prob.tasks, self.p["rays"], self.p["epsilon"], self.p["annealing_power"],
-                                 step / steps).to(device=self.device, dtype=self.dtype)
+            rays = annealed_rays(
+                prob.tasks,
+                self.p["rays"],
+                self.p["epsilon"],
+                self.p["annealing_power"],
+                step / steps,
+            ).to(device=self.device, dtype=self.dtype)
         else:
-            count = self.p["rays"] if prob.tasks == 2 else self.p["rays"] * (self.p["rays"] + 1) // 2
+            count = (
+                self.p["rays"] if prob.tasks == 2 else self.p["rays"] * (self.p["rays"] + 1) // 2
+            )
             rays = self.preference_sampler.sample((self.seeds, count)).to(self.dtype)
-        losses = prob.task_losses(self.model_weights(params, rays))                             # [seeds, R, K]
+        losses = prob.task_losses(self.model_weights(params, rays))  # [seeds, R, K]
         weights = rays if rays.dim() == 3 else rays.unsqueeze(0)
         return (weights * losses).sum(dim=2).mean(dim=1)
 
@@ -123,7 +171,9 @@ class ParetoLowRankAdapters(FrontLearner):
 
     def diagnostics(self, params):
         prob = self.problem
-        uniform = torch.full((1, prob.tasks), 1.0 / prob.tasks, device=self.device, dtype=self.dtype)
+        uniform = torch.full(
+            (1, prob.tasks), 1.0 / prob.tasks, device=self.device, dtype=self.dtype
+        )
         base = prob.task_losses(params["shared"].unsqueeze(1)).mean(dim=2)[:, 0]
         best = prob.task_losses(prob.scalarised_optimum(uniform)).mean(dim=2)[:, 0]
         return {"base_excess_loss": base - best}

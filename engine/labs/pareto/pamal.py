@@ -17,8 +17,8 @@ def multi_forward_penalty(alphas: torch.Tensor, losses: torch.Tensor) -> torch.T
     R_k = log( sum_i exp(relu(d_i)) / (B - 1) ), zero exactly when no pair is violated;
     the penalty is sum_k R_k, per seed [seeds].
     """
-    order = alphas.argsort(dim=1, descending=True)                                    # per task
-    ordered = losses.gather(1, order)                                                 # [seeds, B, K]
+    order = alphas.argsort(dim=1, descending=True)  # per task
+    ordered = losses.gather(1, order)  # [seeds, B, K]
     violation = torch.relu(ordered[:, :-1] - ordered[:, 1:])
     return torch.log(violation.exp().sum(dim=1) / (alphas.shape[1] - 1)).sum(dim=1)
 
@@ -66,39 +66,78 @@ class ParetoManifoldLearning(FrontLearner):
     summary = "One model per task, trained jointly through random weight-space interpolations; any mix at inference."
     params = (
         EVALUATION_GRID,
-        Param("window", "int", 4, "Preferences B drawn per step (the paper's multi-forward window).",
-              low=1, high=256),
-        Param("concentration", "float", 1.0, "Dirichlet concentration p of the sampled preferences.",
-              low=0.0, low_open=True, high=1000.0),
-        Param("regularisation", "float", 0.0, "Weight lambda of the multi-forward regulariser "
-              "(needs a window of at least 2).", low=0.0, high=1000.0),
-        Param("lr", "float", 0.1, "Gradient-descent step size.", low=0.0, low_open=True, high=100.0),
-        Param("init_scale", "float", 1.0, "Standard deviation of each member's independent initial weights.",
-              low=0.0, high=100.0),
+        Param(
+            "window",
+            "int",
+            4,
+            "Preferences B drawn per step (the paper's multi-forward window).",
+            low=1,
+            high=256,
+        ),
+        Param(
+            "concentration",
+            "float",
+            1.0,
+            "Dirichlet concentration p of the sampled preferences.",
+            low=0.0,
+            low_open=True,
+            high=1000.0,
+        ),
+        Param(
+            "regularisation",
+            "float",
+            0.0,
+            "Weight lambda of the multi-forward regulariser (needs a window of at least 2).",
+            low=0.0,
+            high=1000.0,
+        ),
+        Param(
+            "lr", "float", 0.1, "Gradient-descent step size.", low=0.0, low_open=True, high=100.0
+        ),
+        Param(
+            "init_scale",
+            "float",
+            1.0,
+            "Standard deviation of each member's independent initial weights.",
+            low=0.0,
+            high=100.0,
+        ),
     )
     metrics = (*FrontLearner.metrics, "member_excess_loss")
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
         super().__init__(params, problem, seeds, device, dtype, seed)
         if params["regularisation"] > 0 and params["window"] < 2:
-            raise ParamError("algorithm.regularisation", "compares the losses within a window, so it needs "
-                             f"window >= 2, got window = {params['window']}")
+            raise ParamError(
+                "algorithm.regularisation",
+                "compares the losses within a window, so it needs "
+                f"window >= 2, got window = {params['window']}",
+            )
 
     def initial_parameters(self, g):
         prob = self.problem
         self.preference_sampler = dirichlet(self.p["concentration"], prob.tasks, self.device)
-        start = torch.randn((self.seeds, prob.tasks, prob.n_features), generator=g, device=self.device,
-                            dtype=torch.float64)
+        start = torch.randn(
+            (self.seeds, prob.tasks, prob.n_features),
+            generator=g,
+            device=self.device,
+            dtype=torch.float64,
+        )
         return {"members": (self.p["init_scale"] * start).to(self.dtype)}
 
     def model_weights(self, params, alphas):
-        return alphas @ params["members"] if alphas.dim() == 3 else torch.einsum(
-            "mk,skd->smd", alphas, params["members"])
+        return (
+            alphas @ params["members"]
+            if alphas.dim() == 3
+            else torch.einsum("mk,skd->smd", alphas, params["members"])
+        )
 
     def training_loss(self, params, step, steps):
         prob = self.problem
-        alphas = self.preference_sampler.sample((self.seeds, self.p["window"])).to(self.dtype)  # [seeds, B, K]
-        losses = prob.task_losses(self.model_weights(params, alphas))                      # [seeds, B, K]
+        alphas = self.preference_sampler.sample((self.seeds, self.p["window"])).to(
+            self.dtype
+        )  # [seeds, B, K]
+        losses = prob.task_losses(self.model_weights(params, alphas))  # [seeds, B, K]
         task_term = (alphas * losses).sum(dim=2).mean(dim=1)
         if self.p["regularisation"] == 0:
             return task_term
@@ -107,5 +146,7 @@ class ParetoManifoldLearning(FrontLearner):
 
     def diagnostics(self, params):
         prob = self.problem
-        own = prob.task_losses(params["members"]).diagonal(dim1=1, dim2=2)                # L_k(theta_k) [seeds, K]
+        own = prob.task_losses(params["members"]).diagonal(
+            dim1=1, dim2=2
+        )  # L_k(theta_k) [seeds, K]
         return {"member_excess_loss": (own - prob.irreducible_losses).mean(dim=1)}

@@ -79,16 +79,50 @@ class PreferenceDrivenQLearning(Algorithm):
     paper = "PD-MORL: Preference-Driven Multi-Objective Reinforcement Learning Algorithm"
     summary = "Tabular preference-driven multi-objective Q-learning with preference relabelling, on Deep Sea Treasure."
     params = (
-        Param("preferences", "int", 10, "Number P of preferences, w_treasure = (p + 1/2) / P.", low=1, high=200),
-        Param("action_score", "choice", "linear",
-              "How actions are scored: linear (w^T Q, scalarised Q-learning) or preference_driven (the paper's "
-              "target: cosine to the projected preference times w^T Q).", choices=("linear", "preference_driven")),
-        Param("lr", "float", 1.0, "Step size of the tabular update (1 is exact for these deterministic moves).",
-              low=0.0, low_open=True, high=1.0),
-        Param("discount", "float", 1.0, "Discount gamma of both objectives.", low=0.0, low_open=True, high=1.0),
+        Param(
+            "preferences",
+            "int",
+            10,
+            "Number P of preferences, w_treasure = (p + 1/2) / P.",
+            low=1,
+            high=200,
+        ),
+        Param(
+            "action_score",
+            "choice",
+            "linear",
+            "How actions are scored: linear (w^T Q, scalarised Q-learning) or preference_driven (the paper's "
+            "target: cosine to the projected preference times w^T Q).",
+            choices=("linear", "preference_driven"),
+        ),
+        Param(
+            "lr",
+            "float",
+            1.0,
+            "Step size of the tabular update (1 is exact for these deterministic moves).",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
+        Param(
+            "discount",
+            "float",
+            1.0,
+            "Discount gamma of both objectives.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
         Param("epsilon_end", "float", 0.1, "Exploration rate after the decay.", low=0.0, high=1.0),
-        Param("exploration", "float", 0.5, "Share of the steps over which epsilon falls linearly from 1.",
-              low=0.0, low_open=True, high=1.0),
+        Param(
+            "exploration",
+            "float",
+            0.5,
+            "Share of the steps over which epsilon falls linearly from 1.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
     )
     problems = ("pareto.deep_sea_treasure",)
     plot = "pareto"
@@ -100,22 +134,30 @@ class PreferenceDrivenQLearning(Algorithm):
         states, actions = prob.states, prob.actions
         f64 = dict(device=self.device, dtype=torch.float64)
         treasure_weight = (torch.arange(count, **f64) + 0.5) / count
-        weights = torch.stack([treasure_weight, 1 - treasure_weight], dim=1)              # [P, 2]
-        labels = [{"weight_treasure": (p + 0.5) / count, "weight_time": (count - p - 0.5) / count}
-                  for p in range(count)]
-        projected = self.projected_preferences(treasure_weight) if self.p["action_score"] != "linear" else None
+        weights = torch.stack([treasure_weight, 1 - treasure_weight], dim=1)  # [P, 2]
+        labels = [
+            {"weight_treasure": (p + 0.5) / count, "weight_time": (count - p - 0.5) / count}
+            for p in range(count)
+        ]
+        projected = (
+            self.projected_preferences(treasure_weight)
+            if self.p["action_score"] != "linear"
+            else None
+        )
         shift = torch.tensor([0.0, float(prob.exact_front()[:, 1].max())], **f64)
 
         # Optimistic start: every untried action promises the largest treasure at no time cost.
         q = torch.zeros((seeds, count, states, actions, 2), **f64)
         q[..., 0] = float(prob.exact_front()[:, 0].max())
-        rows = q.view(-1, actions, 2)                                                        # row (s, p, state)
-        entries = q.view(-1, 2)                                                              # row (s, p, state, a)
+        rows = q.view(-1, actions, 2)  # row (s, p, state)
+        entries = q.view(-1, 2)  # row (s, p, state, a)
         reward_table = torch.stack([prob.treasure.double(), -torch.ones(states, **f64)], dim=1)
         continuation = self.p["discount"] * (~prob.terminal).double()
-        own_rows = (torch.arange(seeds, device=self.device)[:, None] * count
-                    + torch.arange(count, device=self.device)[None, :]) * states            # [S, P]
-        relabel_rows = own_rows[:, None, :]                                                  # [S, 1, Pj]
+        own_rows = (
+            torch.arange(seeds, device=self.device)[:, None] * count
+            + torch.arange(count, device=self.device)[None, :]
+        ) * states  # [S, P]
+        relabel_rows = own_rows[:, None, :]  # [S, 1, Pj]
         pair_weights = weights[None, None, :, None, :]
         pair_projected = None if projected is None else projected[None, None, :, None, :]
         state = torch.full((seeds, count), prob.start_state, device=self.device, dtype=torch.long)
@@ -132,18 +174,26 @@ class PreferenceDrivenQLearning(Algorithm):
         evaluation_steps = thinned_checkpoints(rec.checkpoints, EVALUATIONS)
 
         for t in range(1, steps + 1):
-            epsilon = max(self.p["epsilon_end"], 1.0 - (1.0 - self.p["epsilon_end"]) * (t - 1) / decay_steps)
-            greedy = self.own_score(rows[own_rows + state], weights, projected, shift).argmax(dim=-1)
+            epsilon = max(
+                self.p["epsilon_end"], 1.0 - (1.0 - self.p["epsilon_end"]) * (t - 1) / decay_steps
+            )
+            greedy = self.own_score(rows[own_rows + state], weights, projected, shift).argmax(
+                dim=-1
+            )
             explore = torch.rand((seeds, count), generator=g, **f64) < epsilon
             random = torch.randint(actions, (seeds, count), generator=g, device=self.device)
             action = torch.where(explore, random, greedy)
             nxt = prob.successor[state, action]
 
             # Relabel: transition i of seed s updates Q_j for every preference j of that seed.
-            ahead = rows[relabel_rows + nxt[:, :, None]]                                     # [S, Pi, Pj, A, 2]
-            chosen = self.score(ahead, pair_weights, pair_projected, shift).argmax(dim=-1)   # [S, Pi, Pj]
+            ahead = rows[relabel_rows + nxt[:, :, None]]  # [S, Pi, Pj, A, 2]
+            chosen = self.score(ahead, pair_weights, pair_projected, shift).argmax(
+                dim=-1
+            )  # [S, Pi, Pj]
             bootstrap = ahead.gather(3, chosen[..., None, None].expand(-1, -1, -1, 1, 2)).squeeze(3)
-            target = reward_table[nxt][:, :, None, :] + continuation[nxt][:, :, None, None] * bootstrap
+            target = (
+                reward_table[nxt][:, :, None, :] + continuation[nxt][:, :, None, None] * bootstrap
+            )
             # Moves are deterministic, so environments of a seed at the same (s, a) in one step
             # write identical values and plain assignment needs no averaging.
             flat = ((relabel_rows + state[:, :, None]) * actions + action[:, :, None]).reshape(-1)
@@ -156,9 +206,10 @@ class PreferenceDrivenQLearning(Algorithm):
             elapsed = torch.where(restart, 0, elapsed)
 
             if t in evaluation_steps:
-                points = self.greedy_returns(q, weights, projected, shift)                   # [S, P, 2]
-                on_front = torch.isclose(points[:, :, None, :], exact[None, None], rtol=match_rtol,
-                                         atol=0.0).all(dim=-1)                               # [S, P, front]
+                points = self.greedy_returns(q, weights, projected, shift)  # [S, P, 2]
+                on_front = torch.isclose(
+                    points[:, :, None, :], exact[None, None], rtol=match_rtol, atol=0.0
+                ).all(dim=-1)  # [S, P, front]
                 found = on_front.any(dim=1).sum(dim=1)
                 front.record(t, points.cpu().numpy(), {"front_points_found": found})
             rec.progress(t)
@@ -168,17 +219,21 @@ class PreferenceDrivenQLearning(Algorithm):
         (0, 19)), interpolated piecewise-linearly in w_treasure; [P, 2] in (treasure, -time + 19)."""
         front = torch.tensor(self.problem.exact_front(), device=self.device, dtype=torch.float64)
         returns = torch.stack([front[:, 0], -front[:, 1]], dim=1)
-        shifted = returns + torch.tensor([0.0, float(front[:, 1].max())], device=self.device, dtype=torch.float64)
+        shifted = returns + torch.tensor(
+            [0.0, float(front[:, 1].max())], device=self.device, dtype=torch.float64
+        )
         keys = torch.tensor([0.0, 0.5, 1.0], device=self.device, dtype=torch.float64)
         key_weights = torch.stack([keys, 1 - keys], dim=1)
-        best = (returns @ key_weights.T).argmax(dim=0)                                       # first index on ties
-        directions = shifted[best] / shifted[best].norm(dim=1, keepdim=True)                 # [3, 2]
+        best = (returns @ key_weights.T).argmax(dim=0)  # first index on ties
+        directions = shifted[best] / shifted[best].norm(dim=1, keepdim=True)  # [3, 2]
         upper = (treasure_weight >= 0.5).long()
         share = (treasure_weight - keys[upper]) / 0.5
         return directions[upper] + share[:, None] * (directions[upper + 1] - directions[upper])
 
     @staticmethod
-    def score(q: torch.Tensor, weights: torch.Tensor, projected: torch.Tensor | None, shift: torch.Tensor):
+    def score(
+        q: torch.Tensor, weights: torch.Tensor, projected: torch.Tensor | None, shift: torch.Tensor
+    ):
         """score_w(q) of Q-vectors q [..., 2] under preferences `weights` (and projected preferences)
         broadcast against them; [...]."""
         linear = (q * weights).sum(dim=-1)
@@ -191,7 +246,9 @@ class PreferenceDrivenQLearning(Algorithm):
         """score_w of Q-vectors [S, P, ..., A, 2] under each environment's own preference."""
         extra = q.dim() - 4
         shape = (1, q.shape[1]) + (1,) * (extra + 1) + (2,)
-        return self.score(q, weights.view(shape), None if projected is None else projected.view(shape), shift)
+        return self.score(
+            q, weights.view(shape), None if projected is None else projected.view(shape), shift
+        )
 
     def greedy_returns(self, q: torch.Tensor, weights, projected, shift) -> torch.Tensor:
         """(treasure, time) of each preference's greedy policy from the start; (0, horizon)
@@ -201,9 +258,12 @@ class PreferenceDrivenQLearning(Algorithm):
         f^(2^k) by repeated squaring find the first arrival in O(log horizon) steps.
         """
         prob = self.problem
-        policy = self.own_score(q, weights, projected, shift).argmax(dim=-1)                 # [S, P, states]
-        jump = torch.where(prob.terminal, torch.arange(prob.states, device=self.device),
-                           prob.successor[torch.arange(prob.states, device=self.device), policy])
+        policy = self.own_score(q, weights, projected, shift).argmax(dim=-1)  # [S, P, states]
+        jump = torch.where(
+            prob.terminal,
+            torch.arange(prob.states, device=self.device),
+            prob.successor[torch.arange(prob.states, device=self.device), policy],
+        )
         jumps = [jump]
         while 2 ** len(jumps) <= prob.horizon:
             jumps.append(jumps[-1].gather(2, jumps[-1]))

@@ -33,18 +33,47 @@ def equicorrelated_cholesky(tasks: int, similarity: float) -> list[list[float]]:
 
 def _regression_params(tasks: int) -> tuple[Param, ...]:
     return (
-        Param("n_samples", "int", 200, "Rows of the design X (at least n_features, so X^T X is invertible).",
-              low=2, high=1_000_000),
-        Param("n_features", "int", 5, "Columns of X: the dimension of the shared weight vector"
-              + ("." if tasks == 2 else f" (at least {tasks}, one direction per task)."),
-              low=tasks, high=10_000),
-        Param("task_similarity", "float", 0.0,
-              "Cosine between the tasks' true weight vectors" + ("." if tasks == 2 else " (every pair)."),
-              low=-1.0 / (tasks - 1), high=1.0),
-        Param("noise", "float", 0.1, "Standard deviation of the Gaussian noise added to each target.", low=0.0),
-        Param("design", "choice", "gaussian",
-              "gaussian: X has N(0, 1) entries; whitened: X is rescaled so X^T X / n = I exactly, which "
-              "makes every task loss an isotropic quadratic.", choices=("gaussian", "whitened")),
+        Param(
+            "n_samples",
+            "int",
+            200,
+            "Rows of the design X (at least n_features, so X^T X is invertible).",
+            low=2,
+            high=1_000_000,
+        ),
+        Param(
+            "n_features",
+            "int",
+            5,
+            "Columns of X: the dimension of the shared weight vector"
+            + ("." if tasks == 2 else f" (at least {tasks}, one direction per task)."),
+            low=tasks,
+            high=10_000,
+        ),
+        Param(
+            "task_similarity",
+            "float",
+            0.0,
+            "Cosine between the tasks' true weight vectors"
+            + ("." if tasks == 2 else " (every pair)."),
+            low=-1.0 / (tasks - 1),
+            high=1.0,
+        ),
+        Param(
+            "noise",
+            "float",
+            0.1,
+            "Standard deviation of the Gaussian noise added to each target.",
+            low=0.0,
+        ),
+        Param(
+            "design",
+            "choice",
+            "gaussian",
+            "gaussian: X has N(0, 1) entries; whitened: X is rescaled so X^T X / n = I exactly, which "
+            "makes every task loss an isotropic quadratic.",
+            choices=("gaussian", "whitened"),
+        ),
     )
 
 
@@ -87,10 +116,14 @@ class MultiTaskRegression(Problem):
         super().__init__(params, seeds, device, dtype, seed)
         n, d, k = params["n_samples"], params["n_features"], self.tasks
         if n < d:
-            raise ParamError("problem.n_samples", f"must be at least n_features ({d}) for X^T X to be invertible, "
-                             f"got {n}")
+            raise ParamError(
+                "problem.n_samples",
+                f"must be at least n_features ({d}) for X^T X to be invertible, got {n}",
+            )
         if d < k:
-            raise ParamError("problem.n_features", f"must be at least the number of tasks ({k}), got {d}")
+            raise ParamError(
+                "problem.n_features", f"must be at least the number of tasks ({k}), got {d}"
+            )
         self.n_samples, self.n_features = n, d
         g = generator(device, seed, PROBLEM_STREAM)
         f64 = dict(generator=g, device=device, dtype=torch.float64)
@@ -107,25 +140,30 @@ class MultiTaskRegression(Problem):
             for e in frame:
                 v = v - (v * e).sum(dim=1, keepdim=True) * e
             frame.append(v / v.norm(dim=1, keepdim=True))
-        frame = torch.stack(frame, dim=1)                                           # [seeds, K, d]
-        cholesky = torch.tensor(equicorrelated_cholesky(k, params["task_similarity"]),
-                                dtype=torch.float64, device=device)
+        frame = torch.stack(frame, dim=1)  # [seeds, K, d]
+        cholesky = torch.tensor(
+            equicorrelated_cholesky(k, params["task_similarity"]),
+            dtype=torch.float64,
+            device=device,
+        )
         true_weights = torch.einsum("kj,sjd->skd", cholesky, frame)
         eps = torch.randn((seeds, k, n), **f64)
         targets = torch.einsum("snd,skd->skn", design, true_weights) + params["noise"] * eps
 
-        gram = design.transpose(1, 2) @ design / n                                 # G = X^T X / n  [seeds, d, d]
-        moments = targets @ design / n                                              # X^T y_k / n    [seeds, K, d]
-        optima = torch.linalg.solve(gram, moments.transpose(1, 2)).transpose(1, 2)  # theta_k*       [seeds, K, d]
+        gram = design.transpose(1, 2) @ design / n  # G = X^T X / n  [seeds, d, d]
+        moments = targets @ design / n  # X^T y_k / n    [seeds, K, d]
+        optima = torch.linalg.solve(gram, moments.transpose(1, 2)).transpose(
+            1, 2
+        )  # theta_k*       [seeds, K, d]
         residuals = optima @ design.transpose(1, 2) - targets
-        irreducible = (residuals**2).mean(dim=2)                                    # c_k            [seeds, K]
+        irreducible = (residuals**2).mean(dim=2)  # c_k            [seeds, K]
         # The front's quadratic form in preference space; float64 keeps the closed form exact.
-        self.front_form = optima @ gram @ optima.transpose(1, 2)                    # M              [seeds, K, K]
+        self.front_form = optima @ gram @ optima.transpose(1, 2)  # M              [seeds, K, K]
         self.irreducible_losses64 = irreducible
 
-        self.design = design.to(dtype)                # X      [seeds, n, d]
-        self.true_weights = true_weights.to(dtype)    # a_k    [seeds, K, d]
-        self.targets = targets.to(dtype)              # y_k    [seeds, K, n]
+        self.design = design.to(dtype)  # X      [seeds, n, d]
+        self.true_weights = true_weights.to(dtype)  # a_k    [seeds, K, d]
+        self.targets = targets.to(dtype)  # y_k    [seeds, K, n]
         # Sufficient statistics: the losses and their gradients need only these, so a
         # gradient step costs O(d^2) per model whatever n is.
         self.gram = gram.to(dtype)
@@ -159,7 +197,9 @@ class MultiTaskRegression(Problem):
         """Preferences as [m, K]; a 1-D tensor of task-1 weights w means (w, 1 - w) for two tasks."""
         if weights.dim() == 1:
             if self.tasks != 2:
-                raise ValueError(f"a 1-D preference (task-1 weights) needs two tasks, this problem has {self.tasks}")
+                raise ValueError(
+                    f"a 1-D preference (task-1 weights) needs two tasks, this problem has {self.tasks}"
+                )
             return torch.stack([weights, 1 - weights], dim=1)
         return weights
 
@@ -176,7 +216,9 @@ class MultiTaskRegression(Problem):
     def front_losses(self, weights: np.ndarray) -> np.ndarray:
         """Closed-form L(theta_w) in float64 for preferences [m, K]: c_k + (w - e_k)^T M (w - e_k). [seeds, m, K]."""
         w = torch.as_tensor(np.asarray(weights, dtype=np.float64), device=self.front_form.device)
-        offsets = w.unsqueeze(1) - torch.eye(self.tasks, dtype=torch.float64, device=w.device)  # [m, K, K]
+        offsets = w.unsqueeze(1) - torch.eye(
+            self.tasks, dtype=torch.float64, device=w.device
+        )  # [m, K, K]
         quad = torch.einsum("mki,sij,mkj->smk", offsets, self.front_form, offsets)
         return (self.irreducible_losses64.unsqueeze(1) + quad).cpu().numpy()
 
@@ -194,14 +236,16 @@ class MultiTaskRegression(Problem):
         is included so the reference stays positive when all optima coincide
         (task_similarity = 1, noise = 0) and so a model started near zero already counts.
         """
-        other = self.task_losses(self.single_task_optima)                        # [seeds, K models, K tasks]
+        other = self.task_losses(self.single_task_optima)  # [seeds, K models, K tasks]
         worst = torch.cat([self.zero_model_losses().unsqueeze(1), other], dim=1).amax(dim=(0, 1))
         return (1.1 * worst).double().cpu().tolist()
 
     def true_front_hypervolume(self, reference_point, divisions: int | None = None) -> np.ndarray:
         """Per seed, an upper bound on the hypervolume of the true front within the stated error
         (see `engine.labs.pareto.true_front`); [seeds]."""
-        _, upper = sampled_front_hypervolume(self, reference_point, divisions or DEFAULT_DIVISIONS[self.tasks])
+        _, upper = sampled_front_hypervolume(
+            self, reference_point, divisions or DEFAULT_DIVISIONS[self.tasks]
+        )
         return upper
 
 

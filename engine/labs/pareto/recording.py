@@ -43,7 +43,9 @@ def preference_grid(tasks: int, count: int) -> tuple[np.ndarray, list[dict]]:
     divisions = count - 1
     weights = simplex_grid(tasks, divisions)
     integers = np.rint(weights * divisions).astype(int)
-    labels = [{f"weight_task{k + 1}": int(i) / divisions for k, i in enumerate(row)} for row in integers]
+    labels = [
+        {f"weight_task{k + 1}": int(i) / divisions for k, i in enumerate(row)} for row in integers
+    ]
     return weights, labels
 
 
@@ -65,7 +67,9 @@ class FrontRecorder:
         self.reference_point = problem.reference_point()
         rec.objectives(self.names, self.directions, self.reference_point)
         true_volume = getattr(problem, "true_front_hypervolume", None)
-        self.true_volume = None if true_volume is None else np.asarray(true_volume(self.reference_point))
+        self.true_volume = (
+            None if true_volume is None else np.asarray(true_volume(self.reference_point))
+        )
         self.snapshot_steps = set(pareto_snapshot_steps(rec.checkpoints).tolist())
 
     def volumes(self, points: np.ndarray) -> np.ndarray:
@@ -83,5 +87,10 @@ class FrontRecorder:
         self.rec.metrics(step, {**values, **(metrics or {})})
         if step in self.snapshot_steps:
             seeds, count, dims = points.shape
-            self.rec.pareto(step, points.reshape(-1, dims), np.repeat(np.arange(seeds), count), self.labels * seeds)
+            self.rec.pareto(
+                step,
+                points.reshape(-1, dims),
+                np.repeat(np.arange(seeds), count),
+                self.labels * seeds,
+            )
         return volumes

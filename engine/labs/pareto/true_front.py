@@ -43,7 +43,11 @@ def simplex_grid(tasks: int, divisions: int) -> np.ndarray:
         i = np.arange(divisions + 1)
         return np.stack([i, divisions - i], axis=1) / divisions
     if tasks == 3:
-        rows = [(i, j, divisions - i - j) for i in range(divisions + 1) for j in range(divisions + 1 - i)]
+        rows = [
+            (i, j, divisions - i - j)
+            for i in range(divisions + 1)
+            for j in range(divisions + 1 - i)
+        ]
         return np.asarray(rows, dtype=np.float64) / divisions
     raise ValueError(f"simplex grids are implemented for 2 or 3 tasks, not {tasks}")
 
@@ -65,8 +69,10 @@ def grid_cells(tasks: int, divisions: int) -> np.ndarray:
     up = i + j <= divisions - 1
     down = i + j <= divisions - 2
     cells_up = np.stack([start[up] + j[up], index(i[up] + 1, j[up]), start[up] + j[up] + 1], axis=1)
-    cells_down = np.stack([index(i[down] + 1, j[down]), start[down] + j[down] + 1,
-                           index(i[down] + 1, j[down] + 1)], axis=1)
+    cells_down = np.stack(
+        [index(i[down] + 1, j[down]), start[down] + j[down] + 1, index(i[down] + 1, j[down] + 1)],
+        axis=1,
+    )
     return np.concatenate([cells_up, cells_down]).astype(np.int64)
 
 
@@ -78,8 +84,10 @@ def front_corners(problem, divisions: int) -> tuple[np.ndarray, np.ndarray]:
     """
     grid = simplex_grid(problem.tasks, divisions)
     cells = grid_cells(problem.tasks, divisions)
-    samples = problem.front_losses(grid)                                        # [seeds, N, K]
-    products = np.einsum("nj,sjk->snk", grid, problem.front_form.cpu().numpy())  # P = M w [seeds, N, K]
+    samples = problem.front_losses(grid)  # [seeds, N, K]
+    products = np.einsum(
+        "nj,sjk->snk", grid, problem.front_form.cpu().numpy()
+    )  # P = M w [seeds, N, K]
     corners = np.full((samples.shape[0], len(cells), problem.tasks), -np.inf)
     for a in range(cells.shape[1]):
         v = cells[:, a]
@@ -95,7 +103,9 @@ def front_corners(problem, divisions: int) -> tuple[np.ndarray, np.ndarray]:
     return samples, corners
 
 
-def sampled_front_hypervolume(problem, reference_point, divisions: int) -> tuple[np.ndarray, np.ndarray]:
+def sampled_front_hypervolume(
+    problem, reference_point, divisions: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(lower, upper) bounds on the hypervolume of each seed's true front; each [seeds]."""
     samples, corners = front_corners(problem, divisions)
     ref = np.asarray(reference_point, dtype=np.float64)
@@ -106,5 +116,7 @@ def sampled_front_hypervolume(problem, reference_point, divisions: int) -> tuple
 
 def hypervolume_gap(problem, reference_point, divisions: int | None = None) -> np.ndarray:
     """Relative width (upper - lower) / lower of the bracket on each seed's true hypervolume."""
-    lower, upper = sampled_front_hypervolume(problem, reference_point, divisions or DEFAULT_DIVISIONS[problem.tasks])
+    lower, upper = sampled_front_hypervolume(
+        problem, reference_point, divisions or DEFAULT_DIVISIONS[problem.tasks]
+    )
     return (upper - lower) / lower

@@ -90,36 +90,123 @@ class ZeusEnergyFront(Algorithm):
     id = "pareto.zeus_energy"
     family = "pareto"
     paper = "Zeus: Understanding and Optimizing GPU Energy Consumption of DNN Training"
-    summary = ("Batch size x power limit: time and energy to a target accuracy, their front, and Zeus's "
-               "choice for an energy weight eta (measured through NVML on a GPU, a cost model otherwise).")
+    summary = (
+        "Batch size x power limit: time and energy to a target accuracy, their front, and Zeus's "
+        "choice for an energy weight eta (measured through NVML on a GPU, a cost model otherwise)."
+    )
     problems = (BlobClassification.id,)
     plot = "pareto"
-    metrics = ("hypervolume", "batch_sizes_at_target", "chosen_batch_size", "chosen_power_limit", "chosen_time",
-               "chosen_energy", "chosen_cost", "energy_measured", "power_limits_set")
+    metrics = (
+        "hypervolume",
+        "batch_sizes_at_target",
+        "chosen_batch_size",
+        "chosen_power_limit",
+        "chosen_time",
+        "chosen_energy",
+        "chosen_cost",
+        "energy_measured",
+        "power_limits_set",
+    )
     params = (
         HIDDEN_UNITS,
-        Param("batch_sizes", "ints", [16, 32, 64, 128, 256], "Batch sizes b swept.", low=1, high=1_000_000,
-              max_len=32),
-        Param("power_limits", "floats", [100.0, 150.0, 200.0, 250.0, 300.0], "Power limits p swept, in watts.",
-              low=1.0, high=10_000.0, max_len=32),
-        Param("target_accuracy", "float", 0.75, "Test accuracy that ends training.", low=0.0, low_open=True,
-              high=1.0),
-        Param("energy_weight", "float", 0.5, "Zeus's eta: 1 minimises energy, 0 time.", low=0.0, high=1.0),
-        Param("lr", "float", 0.05, "SGD learning rate (the same for every batch size).", low=0.0, low_open=True,
-              high=100.0),
-        Param("momentum", "float", 0.9, "Heavy-ball momentum mu.", low=0.0, high=1.0, high_open=True),
-        Param("max_power", "float", 300.0, "Cost model: the device's maximum power P_max (W), also Zeus's "
-              "MAXPOWER.", low=1.0, high=10_000.0),
-        Param("idle_power", "float", 50.0, "Cost model: power drawn at zero utilisation P_idle (W).",
-              low=0.0, high=10_000.0),
-        Param("peak_throughput", "float", 20_000.0, "Cost model: samples per second at full utilisation "
-              "and no cap (R_peak).", low=0.0, low_open=True, high=1e12),
-        Param("half_utilisation_batch", "float", 64.0, "Cost model: batch size b_half that keeps the device "
-              "half busy.", low=0.0, low_open=True, high=1e9),
-        Param("alpha", "float", 0.5, "Cost model: throughput under a binding cap scales as "
-              "(drawn / demanded power)^alpha.", low=0.0, low_open=True, high=1.0),
-        Param("profile_steps", "int", 20, "NVML only: training steps timed per configuration.", low=1,
-              high=100_000),
+        Param(
+            "batch_sizes",
+            "ints",
+            [16, 32, 64, 128, 256],
+            "Batch sizes b swept.",
+            low=1,
+            high=1_000_000,
+            max_len=32,
+        ),
+        Param(
+            "power_limits",
+            "floats",
+            [100.0, 150.0, 200.0, 250.0, 300.0],
+            "Power limits p swept, in watts.",
+            low=1.0,
+            high=10_000.0,
+            max_len=32,
+        ),
+        Param(
+            "target_accuracy",
+            "float",
+            0.75,
+            "Test accuracy that ends training.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
+        Param(
+            "energy_weight",
+            "float",
+            0.5,
+            "Zeus's eta: 1 minimises energy, 0 time.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "lr",
+            "float",
+            0.05,
+            "SGD learning rate (the same for every batch size).",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
+        Param(
+            "momentum", "float", 0.9, "Heavy-ball momentum mu.", low=0.0, high=1.0, high_open=True
+        ),
+        Param(
+            "max_power",
+            "float",
+            300.0,
+            "Cost model: the device's maximum power P_max (W), also Zeus's MAXPOWER.",
+            low=1.0,
+            high=10_000.0,
+        ),
+        Param(
+            "idle_power",
+            "float",
+            50.0,
+            "Cost model: power drawn at zero utilisation P_idle (W).",
+            low=0.0,
+            high=10_000.0,
+        ),
+        Param(
+            "peak_throughput",
+            "float",
+            20_000.0,
+            "Cost model: samples per second at full utilisation and no cap (R_peak).",
+            low=0.0,
+            low_open=True,
+            high=1e12,
+        ),
+        Param(
+            "half_utilisation_batch",
+            "float",
+            64.0,
+            "Cost model: batch size b_half that keeps the device half busy.",
+            low=0.0,
+            low_open=True,
+            high=1e9,
+        ),
+        Param(
+            "alpha",
+            "float",
+            0.5,
+            "Cost model: throughput under a binding cap scales as (drawn / demanded power)^alpha.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
+        Param(
+            "profile_steps",
+            "int",
+            20,
+            "NVML only: training steps timed per configuration.",
+            low=1,
+            high=100_000,
+        ),
     )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
@@ -128,15 +215,27 @@ class ZeusEnergyFront(Algorithm):
             if len(set(params[key])) != len(params[key]):
                 raise ParamError(f"algorithm.{key}", f"lists a value twice: {params[key]}")
         if not params["idle_power"] < params["max_power"]:
-            raise ParamError("algorithm.idle_power", f"must be below max_power ({params['max_power']} W), "
-                             f"got {params['idle_power']} W")
-        outside = [p for p in params["power_limits"] if not params["idle_power"] < p <= params["max_power"]]
+            raise ParamError(
+                "algorithm.idle_power",
+                f"must be below max_power ({params['max_power']} W), got {params['idle_power']} W",
+            )
+        outside = [
+            p for p in params["power_limits"] if not params["idle_power"] < p <= params["max_power"]
+        ]
         if outside:
-            raise ParamError("algorithm.power_limits", f"{outside} W: each limit must lie above idle_power "
-                             f"({params['idle_power']} W) and at most max_power ({params['max_power']} W)")
+            raise ParamError(
+                "algorithm.power_limits",
+                f"{outside} W: each limit must lie above idle_power "
+                f"({params['idle_power']} W) and at most max_power ({params['max_power']} W)",
+            )
         self.shape = MLPShape(problem.n_features, params["hidden"], problem.classes)
-        self.model = DevicePowerModel(params["max_power"], params["idle_power"], params["peak_throughput"],
-                                      params["half_utilisation_batch"], params["alpha"])
+        self.model = DevicePowerModel(
+            params["max_power"],
+            params["idle_power"],
+            params["peak_throughput"],
+            params["half_utilisation_batch"],
+            params["alpha"],
+        )
 
     # -- rates -------------------------------------------------------------------------
     def modelled_rates(self) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +253,11 @@ class ZeusEnergyFront(Algorithm):
         power = np.zeros((len(p["batch_sizes"]), len(limits)))
         throughput = np.zeros_like(power)
         applied = 0
-        synchronise = (lambda: torch.cuda.synchronize(self.device)) if self.device.type == "cuda" else (lambda: None)
+        synchronise = (
+            (lambda: torch.cuda.synchronize(self.device))
+            if self.device.type == "cuda"
+            else (lambda: None)
+        )
         for i, b in enumerate(p["batch_sizes"]):
             params = {name: value.clone() for name, value in start.items()}
             velocity = {name: torch.zeros_like(value) for name, value in params.items()}
@@ -162,10 +265,13 @@ class ZeusEnergyFront(Algorithm):
             def steps(count, b=b):
                 nonlocal params, velocity
                 for _ in range(count):
-                    rows = torch.randint(0, prob.x_train.shape[1], (self.seeds, b), generator=g, device=self.device)
+                    rows = torch.randint(
+                        0, prob.x_train.shape[1], (self.seeds, b), generator=g, device=self.device
+                    )
                     x = prob.x_train.gather(1, rows.unsqueeze(2).expand(-1, -1, prob.n_features))
-                    params, velocity = sgd_step(params, velocity, x, prob.y_train.gather(1, rows), p["lr"],
-                                                p["momentum"])
+                    params, velocity = sgd_step(
+                        params, velocity, x, prob.y_train.gather(1, rows), p["lr"], p["momentum"]
+                    )
 
             steps(WARMUP_STEPS)
             uncapped = None
@@ -176,7 +282,10 @@ class ZeusEnergyFront(Algorithm):
                     if not joules > 0:
                         meter.restore_limit()
                         return None
-                    power[i, j], throughput[i, j] = joules / seconds, p["profile_steps"] * b / seconds
+                    power[i, j], throughput[i, j] = (
+                        joules / seconds,
+                        p["profile_steps"] * b / seconds,
+                    )
                     continue
                 if uncapped is None:
                     # The refused limit's rates follow from the device's own, measured at the
@@ -186,7 +295,9 @@ class ZeusEnergyFront(Algorithm):
                     if not joules > 0:
                         return None
                     uncapped = (joules / seconds, p["profile_steps"] * b / seconds)
-                power[i, j], throughput[i, j] = capped_rates(uncapped[0], uncapped[1], limit, p["alpha"])
+                power[i, j], throughput[i, j] = capped_rates(
+                    uncapped[0], uncapped[1], limit, p["alpha"]
+                )
         return power, throughput, applied / (len(limits) * len(p["batch_sizes"]))
 
     # -- the run -----------------------------------------------------------------------
@@ -199,7 +310,12 @@ class ZeusEnergyFront(Algorithm):
         try:
             measured = None if meter is None else self.measured_rates(meter, start)
             if measured is None:
-                (power, throughput), applied, max_power, source = self.modelled_rates(), 0.0, p["max_power"], "model"
+                (power, throughput), applied, max_power, source = (
+                    self.modelled_rates(),
+                    0.0,
+                    p["max_power"],
+                    "model",
+                )
             else:
                 power, throughput, applied = measured
                 max_power = meter.max_power
@@ -210,41 +326,67 @@ class ZeusEnergyFront(Algorithm):
         n_train = prob.x_train.shape[1]
         configs = [(i, j) for i in range(len(sizes)) for j in range(len(limits))]
         rows, cols = zip(*configs)
-        power, throughput = power[rows, cols], throughput[rows, cols]                   # [C]
+        power, throughput = power[rows, cols], throughput[rows, cols]  # [C]
         slowest_time, _ = time_and_energy(steps, n_train, throughput, power)
         reference = [1.1 * float(slowest_time.max()), 1.1 * float((power * slowest_time).max())]
         rec.objectives(list(OBJECTIVES), ["min", "min"], reference)
 
         nets = [{name: value.clone() for name, value in start.items()} for _ in sizes]
-        velocities = [{name: torch.zeros_like(value) for name, value in start.items()} for _ in sizes]
+        velocities = [
+            {name: torch.zeros_like(value) for name, value in start.items()} for _ in sizes
+        ]
         epochs = np.full((self.seeds, len(sizes)), np.inf)
         recorded_reached = -1
         for t in range(1, steps + 1):
             for i, b in enumerate(sizes):
                 if np.isfinite(epochs[:, i]).all():
                     continue
-                order = torch.rand((self.seeds, n_train), generator=g, device=self.device).argsort(dim=1)
+                order = torch.rand((self.seeds, n_train), generator=g, device=self.device).argsort(
+                    dim=1
+                )
                 for first in range(0, n_train, b):
-                    batch = order[:, first: first + b]
+                    batch = order[:, first : first + b]
                     x = prob.x_train.gather(1, batch.unsqueeze(2).expand(-1, -1, prob.n_features))
-                    nets[i], velocities[i] = sgd_step(nets[i], velocities[i], x, prob.y_train.gather(1, batch),
-                                                      p["lr"], p["momentum"])
+                    nets[i], velocities[i] = sgd_step(
+                        nets[i],
+                        velocities[i],
+                        x,
+                        prob.y_train.gather(1, batch),
+                        p["lr"],
+                        p["momentum"],
+                    )
                 with torch.no_grad():
                     test = accuracy(mlp_logits(nets[i], prob.x_test), prob.y_test).cpu().numpy()
-                epochs[:, i] = np.where(np.isinf(epochs[:, i]) & (test >= p["target_accuracy"]), t, epochs[:, i])
+                epochs[:, i] = np.where(
+                    np.isinf(epochs[:, i]) & (test >= p["target_accuracy"]), t, epochs[:, i]
+                )
             reached = int(np.isfinite(epochs).sum())
             if rec.should_record(t) or t == steps or reached != recorded_reached:
-                tta, eta = time_and_energy(epochs[:, rows], n_train, throughput, power)        # [seeds, C]
-                self._record(rec, t, tta, eta, epochs, reference, max_power, source, applied,
-                             pareto=reached != recorded_reached or t == steps)
+                tta, eta = time_and_energy(
+                    epochs[:, rows], n_train, throughput, power
+                )  # [seeds, C]
+                self._record(
+                    rec,
+                    t,
+                    tta,
+                    eta,
+                    epochs,
+                    reference,
+                    max_power,
+                    source,
+                    applied,
+                    pareto=reached != recorded_reached or t == steps,
+                )
                 recorded_reached = reached
             rec.progress(t)
 
     def _record(self, rec, step, tta, eta, epochs, reference, max_power, source, applied, pareto):
         p = self.p
         configs = [(b, limit) for b in p["batch_sizes"] for limit in p["power_limits"]]
-        points = np.stack([tta, eta], axis=2)                                                # [seeds, C, 2]
-        choices = [zeus_choice(tta[s], eta[s], p["energy_weight"], max_power) for s in range(self.seeds)]
+        points = np.stack([tta, eta], axis=2)  # [seeds, C, 2]
+        choices = [
+            zeus_choice(tta[s], eta[s], p["energy_weight"], max_power) for s in range(self.seeds)
+        ]
         values = {
             "hypervolume": np.array([hypervolume(points[s], reference) for s in range(self.seeds)]),
             "batch_sizes_at_target": np.isfinite(epochs).sum(axis=1).astype(np.float64),
@@ -254,12 +396,21 @@ class ZeusEnergyFront(Algorithm):
         if min(choices) >= 0:
             picked = np.array(choices)
             seeds = np.arange(self.seeds)
-            values.update({
-                "chosen_batch_size": np.array([configs[c][0] for c in choices], dtype=np.float64),
-                "chosen_power_limit": np.array([configs[c][1] for c in choices], dtype=np.float64),
-                "chosen_time": tta[seeds, picked], "chosen_energy": eta[seeds, picked],
-                "chosen_cost": zeus_cost(tta[seeds, picked], eta[seeds, picked], p["energy_weight"], max_power),
-            })
+            values.update(
+                {
+                    "chosen_batch_size": np.array(
+                        [configs[c][0] for c in choices], dtype=np.float64
+                    ),
+                    "chosen_power_limit": np.array(
+                        [configs[c][1] for c in choices], dtype=np.float64
+                    ),
+                    "chosen_time": tta[seeds, picked],
+                    "chosen_energy": eta[seeds, picked],
+                    "chosen_cost": zeus_cost(
+                        tta[seeds, picked], eta[seeds, picked], p["energy_weight"], max_power
+                    ),
+                }
+            )
         rec.metrics(step, values)
         if not pareto:
             return
@@ -269,9 +420,17 @@ class ZeusEnergyFront(Algorithm):
                 if np.isfinite(tta[s, c]):
                     kept.append(points[s, c])
                     seed_of.append(s)
-                    labels.append({"batch_size": b, "power_limit": limit,
-                                   "epochs": int(epochs[s, p["batch_sizes"].index(b)]), "source": source,
-                                   "zeus_cost": float(zeus_cost(tta[s, c], eta[s, c], p["energy_weight"], max_power)),
-                                   "chosen": c == choices[s]})
+                    labels.append(
+                        {
+                            "batch_size": b,
+                            "power_limit": limit,
+                            "epochs": int(epochs[s, p["batch_sizes"].index(b)]),
+                            "source": source,
+                            "zeus_cost": float(
+                                zeus_cost(tta[s, c], eta[s, c], p["energy_weight"], max_power)
+                            ),
+                            "chosen": c == choices[s],
+                        }
+                    )
         if kept:
             rec.pareto(step, np.array(kept), np.array(seed_of), labels)

@@ -51,14 +51,35 @@ class APO(PreferenceOptimisation):
 
     id = "preference.apo"
     paper = "Accelerating RL for LLM Reasoning with Optimal Advantage Regression"
-    summary = "Least squares of β log π/π_ref onto r − V̂*, V̂* from π_ref samples; one on-policy sample."
+    summary = (
+        "Least squares of β log π/π_ref onto r − V̂*, V̂* from π_ref samples; one on-policy sample."
+    )
     params = (
         BETA,
-        Param("value_beta", "float", 0.0, "β₁ of the V* estimate β₁ log mean exp(r/β₁); 0 = same as beta.",
-              low=0.0, high=1000.0),
-        Param("value_samples", "int", 0, "N responses of π_ref in stage 1; 0 = V* exactly.", low=0, high=10_000_000),
-        Param("policy_samples", "int", 1, "On-policy responses per step in stage 2; 0 = exact expectation over π_t.",
-              low=0, high=1_000_000),
+        Param(
+            "value_beta",
+            "float",
+            0.0,
+            "β₁ of the V* estimate β₁ log mean exp(r/β₁); 0 = same as beta.",
+            low=0.0,
+            high=1000.0,
+        ),
+        Param(
+            "value_samples",
+            "int",
+            0,
+            "N responses of π_ref in stage 1; 0 = V* exactly.",
+            low=0,
+            high=10_000_000,
+        ),
+        Param(
+            "policy_samples",
+            "int",
+            1,
+            "On-policy responses per step in stage 2; 0 = exact expectation over π_t.",
+            low=0,
+            high=1_000_000,
+        ),
     ) + TRAINING_PARAMS
 
     def run(self, steps, rec):
@@ -75,7 +96,9 @@ class APO(PreferenceOptimisation):
         if n == 0:
             exact = beta1 * torch.logsumexp(prob.log_reference + prob.rewards / beta1, dim=0)
             return exact.expand(self.seeds).clone()
-        draws = torch.multinomial(prob.reference.expand(self.seeds, -1), n, replacement=True, generator=gen)
+        draws = torch.multinomial(
+            prob.reference.expand(self.seeds, -1), n, replacement=True, generator=gen
+        )
         return sample_optimal_value(prob.rewards[draws], beta1)
 
     def loss(self, batch):
@@ -83,9 +106,11 @@ class APO(PreferenceOptimisation):
         advantage = prob.rewards[None, :] - self.optimal_value[:, None]
         residual = apo_residuals(batch.log_ratio, advantage, self.p["beta"])
         if n == 0:
-            return (batch.log_policy.detach().exp() * residual ** 2).sum(1)
+            return (batch.log_policy.detach().exp() * residual**2).sum(1)
         with torch.no_grad():
-            drawn = torch.multinomial(batch.log_policy.exp(), n, replacement=True, generator=self._gen)
+            drawn = torch.multinomial(
+                batch.log_policy.exp(), n, replacement=True, generator=self._gen
+            )
         return (residual.gather(1, drawn) ** 2).mean(1)
 
 

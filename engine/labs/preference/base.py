@@ -10,15 +10,44 @@ from engine.labs.preference.problems import PreferencePairs
 from engine.params import Param
 from engine.registry import Algorithm
 
-PREFERENCE_METRICS = ("loss", "reward_margin", "chosen_logp", "rejected_logp", "kl_to_reference", "true_reward",
-                      "win_rate", "distance_to_optimum")
+PREFERENCE_METRICS = (
+    "loss",
+    "reward_margin",
+    "chosen_logp",
+    "rejected_logp",
+    "kl_to_reference",
+    "true_reward",
+    "win_rate",
+    "distance_to_optimum",
+)
 PREFERENCE_PROBLEMS = ("preference.tabular_bt", "preference.loglinear", "preference.token_mlp")
 
-BETA = Param("beta", "float", 0.1, "β: strength of the KL penalty to π_ref; scales the implicit reward.",
-             low=0.0, low_open=True, high=1000.0)
+BETA = Param(
+    "beta",
+    "float",
+    0.1,
+    "β: strength of the KL penalty to π_ref; scales the implicit reward.",
+    low=0.0,
+    low_open=True,
+    high=1000.0,
+)
 TRAINING_PARAMS = (
-    Param("lr", "float", 0.1, "Learning rate on the policy parameters.", low=0.0, low_open=True, high=1e6),
-    Param("optimizer", "choice", "adam", "Optimizer on the policy parameters.", choices=("sgd", "adam")),
+    Param(
+        "lr",
+        "float",
+        0.1,
+        "Learning rate on the policy parameters.",
+        low=0.0,
+        low_open=True,
+        high=1e6,
+    ),
+    Param(
+        "optimizer",
+        "choice",
+        "adam",
+        "Optimizer on the policy parameters.",
+        choices=("sgd", "adam"),
+    ),
 )
 
 
@@ -40,8 +69,15 @@ class PreferenceBatch:
     @classmethod
     def build(cls, log_policy, log_reference, pairs, step, steps) -> PreferenceBatch:
         log_ratio = log_policy - log_reference
-        return cls(log_policy, log_ratio, pairs, log_ratio.gather(1, pairs.chosen),
-                   log_ratio.gather(1, pairs.rejected), step, steps)
+        return cls(
+            log_policy,
+            log_ratio,
+            pairs,
+            log_ratio.gather(1, pairs.chosen),
+            log_ratio.gather(1, pairs.rejected),
+            step,
+            steps,
+        )
 
     def chosen_logp(self) -> torch.Tensor:
         """log π_θ(y_w) of every pair, [seeds, n]."""
@@ -104,7 +140,9 @@ class PreferenceOptimisation(Algorithm):
         win_against_reference = prob.win_probability() @ prob.reference
         for t in range(1, steps + 1):
             pairs = prob.preference_pairs()
-            batch = PreferenceBatch.build(prob.log_policy(self.theta), prob.log_reference, pairs, t, steps)
+            batch = PreferenceBatch.build(
+                prob.log_policy(self.theta), prob.log_reference, pairs, t, steps
+            )
             loss = self.loss(batch)
             optimizer.zero_grad()
             loss.sum().backward()

@@ -58,10 +58,23 @@ class ConstrainedProxyOptimisation(Algorithm):
     plot = "curves"
     metrics = PROXY_METRICS + ("multiplier", "constraint_gap")
     params = (
-        Param("proxy_threshold", "float", 0.5, "τ: the proxy reward the policy must reach (its proxy point).",
-              low=-100.0, high=100.0),
-        Param("multiplier_lr", "float", 0.5, "η_μ: step size on the Lagrange multiplier.", low=0.0, low_open=True,
-              high=1e6),
+        Param(
+            "proxy_threshold",
+            "float",
+            0.5,
+            "τ: the proxy reward the policy must reach (its proxy point).",
+            low=-100.0,
+            high=100.0,
+        ),
+        Param(
+            "multiplier_lr",
+            "float",
+            0.5,
+            "η_μ: step size on the Lagrange multiplier.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
     )
 
     def run(self, steps, rec):
@@ -69,21 +82,29 @@ class ConstrainedProxyOptimisation(Algorithm):
         tau, lr = self.p["proxy_threshold"], self.p["multiplier_lr"]
         best = float(prob.proxy_rewards64.max())
         if tau >= best:
-            raise ParamError("algorithm.proxy_threshold",
-                             f"must be below the largest proxy reward ({best:.6g}), which no KL-regularised "
-                             f"policy reaches; got {tau}")
+            raise ParamError(
+                "algorithm.proxy_threshold",
+                f"must be below the largest proxy reward ({best:.6g}), which no KL-regularised "
+                f"policy reaches; got {tau}",
+            )
         multiplier = torch.zeros(1, device=self.device, dtype=self.dtype)
         for t in range(1, steps + 1):
             policy = prob.kl_optimum(multiplier)
             proxy_value = policy @ prob.proxy_rewards
             if rec.should_record(t):
-                rec.metrics(t, {name: value.expand(self.seeds) for name, value in {
-                    "proxy_reward": proxy_value,
-                    "true_reward": policy @ prob.true_rewards,
-                    "kl_to_reference": prob.kl_to_reference(policy),
-                    "multiplier": multiplier,
-                    "constraint_gap": tau - proxy_value,
-                }.items()})
+                rec.metrics(
+                    t,
+                    {
+                        name: value.expand(self.seeds)
+                        for name, value in {
+                            "proxy_reward": proxy_value,
+                            "true_reward": policy @ prob.true_rewards,
+                            "kl_to_reference": prob.kl_to_reference(policy),
+                            "multiplier": multiplier,
+                            "constraint_gap": tau - proxy_value,
+                        }.items()
+                    },
+                )
             multiplier = (multiplier - lr * (proxy_value - tau)).clamp_min(0.0)
             rec.progress(t)
         self.final_policy = prob.kl_optimum(multiplier)[0]

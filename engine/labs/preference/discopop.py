@@ -40,16 +40,26 @@ class DiscoPOP(PreferenceOptimisation):
     summary = "Logistic and exponential losses blended by a sigmoid of the margin (LRML)."
     params = (
         BETA,
-        Param("tau", "float", 0.05, "τ: temperature of the sigmoid that blends the two losses.",
-              low=0.0, low_open=True, high=1e3),
+        Param(
+            "tau",
+            "float",
+            0.05,
+            "τ: temperature of the sigmoid that blends the two losses.",
+            low=0.0,
+            low_open=True,
+            high=1e3,
+        ),
     ) + TRAINING_PARAMS
 
     def pair_losses(self, batch):
-        return discopop_losses(batch.chosen_logratio, batch.rejected_logratio, self.p["beta"], self.p["tau"])
+        return discopop_losses(
+            batch.chosen_logratio, batch.rejected_logratio, self.p["beta"], self.p["tau"]
+        )
 
 
-def discopop_losses(chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, beta: float,
-                    tau: float) -> torch.Tensor:
+def discopop_losses(
+    chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, beta: float, tau: float
+) -> torch.Tensor:
     """f(ρ) = (1 − σ(ρ/τ)) (−log σ(ρ)) + σ(ρ/τ) exp(−ρ), ρ = β (h_w − h_l), for every pair."""
     rho = beta * (chosen_logratio - rejected_logratio)
     logistic = -F.logsigmoid(rho)

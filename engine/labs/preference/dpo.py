@@ -39,7 +39,9 @@ class DPO(PreferenceOptimisation):
         return dpo_losses(batch.chosen_logratio, batch.rejected_logratio, self.p["beta"])
 
 
-def dpo_losses(chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, beta: float) -> torch.Tensor:
+def dpo_losses(
+    chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, beta: float
+) -> torch.Tensor:
     """−log σ(β (h_w − h_l)) for every pair, from the log-ratios log π/π_ref of the chosen
     (h_w) and rejected (h_l) responses."""
     # logsigmoid stays finite where σ(β h) underflows.

@@ -9,8 +9,15 @@ from engine.labs.preference.dpo import dpo_losses
 from engine.params import Param, ParamError
 from engine.registry import Algorithm
 
-GRADIENT_FIELD_METRICS = ("loss", "chosen_probability", "rejected_probability", "chosen_gradient",
-                          "rejected_gradient", "gradient_ratio", "probability_ratio")
+GRADIENT_FIELD_METRICS = (
+    "loss",
+    "chosen_probability",
+    "rejected_probability",
+    "chosen_gradient",
+    "rejected_gradient",
+    "gradient_ratio",
+    "probability_ratio",
+)
 
 
 class DPOGradientField(Algorithm):
@@ -65,9 +72,14 @@ class DPOGradientField(Algorithm):
         chosen, rejected = self.p["chosen"], self.p["rejected"]
         for name, index in (("chosen", chosen), ("rejected", rejected)):
             if index >= prob.k:
-                raise ParamError(f"algorithm.{name}", f"must be a response index below {prob.k}, got {index}")
+                raise ParamError(
+                    f"algorithm.{name}", f"must be a response index below {prob.k}, got {index}"
+                )
         if chosen == rejected:
-            raise ParamError("algorithm.rejected", f"must differ from chosen ({chosen}): a pair needs two responses")
+            raise ParamError(
+                "algorithm.rejected",
+                f"must differ from chosen ({chosen}): a pair needs two responses",
+            )
         log_reference = prob.log_reference
         self.theta = log_reference.expand(self.seeds, -1).clone().requires_grad_(True)
         optimizer_cls = torch.optim.Adam if self.p["optimizer"] == "adam" else torch.optim.SGD
@@ -81,16 +93,21 @@ class DPOGradientField(Algorithm):
             if rec.should_record(t):
                 with torch.no_grad():
                     x1, x2 = log_policy[:, chosen].exp(), log_policy[:, rejected].exp()
-                    d1, d2 = dpo_probability_gradients(x1, x2, prob.reference[chosen], prob.reference[rejected], beta)
-                    rec.metrics(t, {
-                        "loss": loss,
-                        "chosen_probability": x1,
-                        "rejected_probability": x2,
-                        "chosen_gradient": d1.abs(),
-                        "rejected_gradient": d2.abs(),
-                        "gradient_ratio": d2.abs() / d1.abs(),
-                        "probability_ratio": x1 / x2,
-                    })
+                    d1, d2 = dpo_probability_gradients(
+                        x1, x2, prob.reference[chosen], prob.reference[rejected], beta
+                    )
+                    rec.metrics(
+                        t,
+                        {
+                            "loss": loss,
+                            "chosen_probability": x1,
+                            "rejected_probability": x2,
+                            "chosen_gradient": d1.abs(),
+                            "rejected_gradient": d2.abs(),
+                            "gradient_ratio": d2.abs() / d1.abs(),
+                            "probability_ratio": x1 / x2,
+                        },
+                    )
             optimizer.step()
             rec.progress(t)
 
@@ -99,12 +116,21 @@ class DPOGradientField(Algorithm):
         return torch.softmax(self.theta.detach(), dim=1)
 
 
-def dpo_probability_gradients(chosen_probability: torch.Tensor, rejected_probability: torch.Tensor,
-                              chosen_reference: torch.Tensor, rejected_reference: torch.Tensor, beta: float):
+def dpo_probability_gradients(
+    chosen_probability: torch.Tensor,
+    rejected_probability: torch.Tensor,
+    chosen_reference: torch.Tensor,
+    rejected_reference: torch.Tensor,
+    beta: float,
+):
     """(∂L/∂π_w, ∂L/∂π_l) of L = −log σ(β log(π_w/π_ref(y_w)) − β log(π_l/π_ref(y_l))), in
     closed form: −β(1 − σ(u))/π_w and β(1 − σ(u))/π_l. Tensors broadcast."""
-    margin = beta * (chosen_probability.log() - chosen_reference.log()
-                     - rejected_probability.log() + rejected_reference.log())
+    margin = beta * (
+        chosen_probability.log()
+        - chosen_reference.log()
+        - rejected_probability.log()
+        + rejected_reference.log()
+    )
     # 1 − σ(u) = σ(−u), which stays accurate where σ(u) rounds to 1.
     push = beta * torch.sigmoid(-margin)
     return -push / chosen_probability, push / rejected_probability

@@ -37,21 +37,43 @@ class DPOShift(PreferenceOptimisation):
 
     id = "preference.dpo_shift"
     paper = "DPO-Shift: Shifting the Distribution of Direct Preference Optimization"
-    summary = "DPO with λ ≤ 1 on the rejected log-ratio: trades reward margin for chosen probability."
+    summary = (
+        "DPO with λ ≤ 1 on the rejected log-ratio: trades reward margin for chosen probability."
+    )
     params = (
         BETA,
-        Param("lambda", "float", 0.75, "λ on the rejected log-ratio (fixed schedule); 1 = DPO.", low=0.0, high=1.0),
-        Param("lambda_schedule", "choice", "fixed", "fixed: λ throughout; increase_linear / decrease_linear: "
-              "linear between lambda_min and lambda_max over the run.", choices=SCHEDULES),
-        Param("lambda_min", "float", 0.75, "λ at the low end of a linear schedule.", low=0.0, high=1.0),
-        Param("lambda_max", "float", 1.0, "λ at the high end of a linear schedule.", low=0.0, high=1.0),
+        Param(
+            "lambda",
+            "float",
+            0.75,
+            "λ on the rejected log-ratio (fixed schedule); 1 = DPO.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "lambda_schedule",
+            "choice",
+            "fixed",
+            "fixed: λ throughout; increase_linear / decrease_linear: "
+            "linear between lambda_min and lambda_max over the run.",
+            choices=SCHEDULES,
+        ),
+        Param(
+            "lambda_min", "float", 0.75, "λ at the low end of a linear schedule.", low=0.0, high=1.0
+        ),
+        Param(
+            "lambda_max", "float", 1.0, "λ at the high end of a linear schedule.", low=0.0, high=1.0
+        ),
     ) + TRAINING_PARAMS
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
         super().__init__(params, problem, seeds, device, dtype, seed)
         if params["lambda_schedule"] != "fixed" and params["lambda_min"] > params["lambda_max"]:
-            raise ParamError("algorithm.lambda_min", f"must be <= lambda_max ({params['lambda_max']:g}) for a "
-                             f"linear schedule, got {params['lambda_min']:g}")
+            raise ParamError(
+                "algorithm.lambda_min",
+                f"must be <= lambda_max ({params['lambda_max']:g}) for a "
+                f"linear schedule, got {params['lambda_min']:g}",
+            )
 
     def shift(self, step: int, steps: int) -> float:
         """λ at step t of T under the schedule."""
@@ -63,11 +85,16 @@ class DPOShift(PreferenceOptimisation):
         return self.p["lambda"]
 
     def pair_losses(self, batch):
-        return dpo_shift_losses(batch.chosen_logratio, batch.rejected_logratio, self.p["beta"],
-                                self.shift(batch.step, batch.steps))
+        return dpo_shift_losses(
+            batch.chosen_logratio,
+            batch.rejected_logratio,
+            self.p["beta"],
+            self.shift(batch.step, batch.steps),
+        )
 
 
-def dpo_shift_losses(chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, beta: float,
-                     shift: float) -> torch.Tensor:
+def dpo_shift_losses(
+    chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, beta: float, shift: float
+) -> torch.Tensor:
     """−log σ(β h_w − λ β h_l) for every pair."""
     return -F.logsigmoid(beta * (chosen_logratio - shift * rejected_logratio))

@@ -11,9 +11,24 @@ from engine.params import Param
 from engine.registry import Algorithm
 
 PRESSURE_PARAMS = (
-    Param("pressure_start", "float", 0.01, "λ = 1/β at the first step.", low=0.0, low_open=True, high=1e6),
-    Param("pressure_end", "float", 100.0, "λ = 1/β at the last step (geometric path in between).",
-          low=0.0, low_open=True, high=1e6),
+    Param(
+        "pressure_start",
+        "float",
+        0.01,
+        "λ = 1/β at the first step.",
+        low=0.0,
+        low_open=True,
+        high=1e6,
+    ),
+    Param(
+        "pressure_end",
+        "float",
+        100.0,
+        "λ = 1/β at the last step (geometric path in between).",
+        low=0.0,
+        low_open=True,
+        high=1e6,
+    ),
 )
 
 
@@ -61,47 +76,85 @@ class GoodhartEarlyStopping(Algorithm):
     id = "preference.goodhart_early_stopping"
     family = "preference"
     paper = "Goodhart's Law in Reinforcement Learning"
-    summary = "KL-regularised proxy optimisation along a 1/β path, stopped once the true reward may fall."
+    summary = (
+        "KL-regularised proxy optimisation along a 1/β path, stopped once the true reward may fall."
+    )
     problems = ("preference.proxy_reward",)
     plot = "curves"
-    metrics = PROXY_METRICS + ("path_proxy_reward", "path_true_reward", "inverse_beta", "stopped",
-                               "direction_angle")
+    metrics = PROXY_METRICS + (
+        "path_proxy_reward",
+        "path_true_reward",
+        "inverse_beta",
+        "stopped",
+        "direction_angle",
+    )
     params = PRESSURE_PARAMS + (
-        Param("early_stopping", "bool", True, "Stop once the true reward may fall; false runs the whole path."),
-        Param("known_angle", "bool", True, "Use the problem's exact angle between true and proxy reward as θ.",),
-        Param("angle_bound", "float", 45.0, "θ in degrees when the angle is not known.",
-              low=0.0, high=90.0, high_open=True),
+        Param(
+            "early_stopping",
+            "bool",
+            True,
+            "Stop once the true reward may fall; false runs the whole path.",
+        ),
+        Param(
+            "known_angle",
+            "bool",
+            True,
+            "Use the problem's exact angle between true and proxy reward as θ.",
+        ),
+        Param(
+            "angle_bound",
+            "float",
+            45.0,
+            "θ in degrees when the angle is not known.",
+            low=0.0,
+            high=90.0,
+            high_open=True,
+        ),
     )
 
     def run(self, steps, rec):
         prob = self.problem
         theta = prob.angle if self.p["known_angle"] else math.radians(self.p["angle_bound"])
-        path = pressure_path(self.p["pressure_start"], self.p["pressure_end"], steps, self.device, self.dtype)
+        path = pressure_path(
+            self.p["pressure_start"], self.p["pressure_end"], steps, self.device, self.dtype
+        )
         proxy_centred = prob.proxy_rewards - prob.proxy_rewards.mean()
         held = None
         for t in range(1, steps + 1):
-            policy = prob.kl_optimum(path[t - 1:t])
+            policy = prob.kl_optimum(path[t - 1 : t])
             angle = direction_angle(policy[0], prob.proxy_rewards, proxy_centred)
             if self.p["early_stopping"] and held is None and angle >= math.pi / 2 - theta:
                 held = policy
             current = policy if held is None else held
             if rec.should_record(t):
-                rec.metrics(t, {name: value.expand(self.seeds) for name, value in {
-                    "proxy_reward": current @ prob.proxy_rewards,
-                    "true_reward": current @ prob.true_rewards,
-                    "kl_to_reference": prob.kl_to_reference(current),
-                    "path_proxy_reward": policy @ prob.proxy_rewards,
-                    "path_true_reward": policy @ prob.true_rewards,
-                    "inverse_beta": path[t - 1:t],
-                    "stopped": torch.tensor([float(held is not None)], device=self.device, dtype=self.dtype),
-                    "direction_angle": torch.tensor([math.degrees(angle)], device=self.device, dtype=self.dtype),
-                }.items()})
+                rec.metrics(
+                    t,
+                    {
+                        name: value.expand(self.seeds)
+                        for name, value in {
+                            "proxy_reward": current @ prob.proxy_rewards,
+                            "true_reward": current @ prob.true_rewards,
+                            "kl_to_reference": prob.kl_to_reference(current),
+                            "path_proxy_reward": policy @ prob.proxy_rewards,
+                            "path_true_reward": policy @ prob.true_rewards,
+                            "inverse_beta": path[t - 1 : t],
+                            "stopped": torch.tensor(
+                                [float(held is not None)], device=self.device, dtype=self.dtype
+                            ),
+                            "direction_angle": torch.tensor(
+                                [math.degrees(angle)], device=self.device, dtype=self.dtype
+                            ),
+                        }.items()
+                    },
+                )
             rec.progress(t)
         self.final_policy = (policy if held is None else held)[0]
         self.stopped = held is not None
 
 
-def direction_angle(policy: torch.Tensor, proxy: torch.Tensor, proxy_centred: torch.Tensor) -> float:
+def direction_angle(
+    policy: torch.Tensor, proxy: torch.Tensor, proxy_centred: torch.Tensor
+) -> float:
     """angle(d, r̃) in radians, d = π ⊙ (r̃ − E_π r̃) the direction dπ_λ/dλ; 0 where π has
     stopped moving (d = 0: a point mass, or a constant proxy)."""
     direction = policy * (proxy - policy @ proxy)

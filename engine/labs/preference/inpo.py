@@ -9,8 +9,15 @@ from engine.params import Param, ParamError
 from engine.registry import Algorithm
 from engine.seeding import ALGORITHM_STREAM, generator
 
-INPO_METRICS = ("loss", "regularised_exploitability", "distance_to_equilibrium", "kl_to_equilibrium",
-                "exploitability", "win_rate", "kl_to_reference")
+INPO_METRICS = (
+    "loss",
+    "regularised_exploitability",
+    "distance_to_equilibrium",
+    "kl_to_equilibrium",
+    "exploitability",
+    "win_rate",
+    "kl_to_reference",
+)
 
 
 class INPO(Algorithm):
@@ -79,25 +86,65 @@ class INPO(Algorithm):
     plot = "curves"
     metrics = INPO_METRICS
     params = (
-        Param("tau", "float", 0.1, "τ: weight of the KL penalty to π_ref in the game.", low=0.0, low_open=True,
-              high=1000.0),
-        Param("eta", "float", 1.0, "η: weight of the KL to π_t in each mirror-descent step (1/η is the step size).",
-              low=0.0, low_open=True, high=1e6),
-        Param("mode", "choice", "population", "population: exact expectation over pairs and labels; sampled: "
-              "`pairs` labelled pairs drawn from π_t each round.", choices=("population", "sampled")),
-        Param("pairs", "int", 256, "Pairs y, y' ∼ π_t per round and seed (sampled mode).", low=1, high=1_000_000),
-        Param("solver", "choice", "exact", "exact: minimise each round's quadratic loss exactly (Newton); "
-              "adam: inner_steps Adam steps.", choices=("exact", "adam")),
-        Param("inner_steps", "int", 50, "Adam steps per round (solver = adam).", low=1, high=100_000),
-        Param("lr", "float", 0.05, "Adam step size (solver = adam).", low=0.0, low_open=True, high=1e6),
+        Param(
+            "tau",
+            "float",
+            0.1,
+            "τ: weight of the KL penalty to π_ref in the game.",
+            low=0.0,
+            low_open=True,
+            high=1000.0,
+        ),
+        Param(
+            "eta",
+            "float",
+            1.0,
+            "η: weight of the KL to π_t in each mirror-descent step (1/η is the step size).",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
+        Param(
+            "mode",
+            "choice",
+            "population",
+            "population: exact expectation over pairs and labels; sampled: "
+            "`pairs` labelled pairs drawn from π_t each round.",
+            choices=("population", "sampled"),
+        ),
+        Param(
+            "pairs",
+            "int",
+            256,
+            "Pairs y, y' ∼ π_t per round and seed (sampled mode).",
+            low=1,
+            high=1_000_000,
+        ),
+        Param(
+            "solver",
+            "choice",
+            "exact",
+            "exact: minimise each round's quadratic loss exactly (Newton); "
+            "adam: inner_steps Adam steps.",
+            choices=("exact", "adam"),
+        ),
+        Param(
+            "inner_steps", "int", 50, "Adam steps per round (solver = adam).", low=1, high=100_000
+        ),
+        Param(
+            "lr", "float", 0.05, "Adam step size (solver = adam).", low=0.0, low_open=True, high=1e6
+        ),
     )
 
     def run(self, steps, rec):
         prob = self.problem
         tau, eta = self.p["tau"], self.p["eta"]
         if eta < tau:
-            raise ParamError("algorithm.eta", f"must be at least tau ({tau}): with η < τ the step weights π_t by "
-                             f"1 − τ/η < 0 and is no longer a mirror-descent step; got {eta}")
+            raise ParamError(
+                "algorithm.eta",
+                f"must be at least tau ({tau}): with η < τ the step weights π_t by "
+                f"1 − τ/η < 0 and is no longer a mirror-descent step; got {eta}",
+            )
         gen = generator(self.device, self.seed, ALGORITHM_STREAM)
         log_reference = prob.reference.log()
         equilibrium64 = regularised_nash(prob.preference64, prob.reference64, tau)
@@ -122,7 +169,9 @@ class INPO(Algorithm):
             log_policy.gather(1, chosen) - log_policy.gather(1, rejected),
             log_reference[chosen] - log_reference[rejected],
             previous.gather(1, chosen) - previous.gather(1, rejected),
-            self.p["tau"], self.p["eta"])
+            self.p["tau"],
+            self.p["eta"],
+        )
         return (weight * losses).sum(1)
 
     def _minimise(self, theta, previous, pairs, log_reference):
@@ -139,7 +188,9 @@ class INPO(Algorithm):
     def _newton_step(self, theta, previous, pairs, log_reference):
         chosen, rejected, weight = pairs
         theta = theta.clone().requires_grad_(True)
-        gradient = torch.autograd.grad(self.round_loss(theta, previous, pairs, log_reference).sum(), theta)[0]
+        gradient = torch.autograd.grad(
+            self.round_loss(theta, previous, pairs, log_reference).sum(), theta
+        )[0]
         # log π(y_w)/π(y_l) = θ_w − θ_l, so the Hessian of Σ w (h − c)² is 2 Σ w d dᵀ with
         # d = e_w − e_l: one K × K block per seed (seeds never interact).
         k = theta.shape[1]
@@ -152,8 +203,11 @@ class INPO(Algorithm):
         """(chosen, rejected, weight), [seeds, n] each, for this round."""
         prob, s, k = self.problem, self.seeds, self.problem.k
         if self.p["mode"] == "population":
-            first, second = torch.meshgrid(torch.arange(k, device=self.device), torch.arange(k, device=self.device),
-                                           indexing="ij")
+            first, second = torch.meshgrid(
+                torch.arange(k, device=self.device),
+                torch.arange(k, device=self.device),
+                indexing="ij",
+            )
             first, second = first.reshape(-1), second.reshape(-1)
             # (y, y') is drawn in either order and then labelled, so the ordered labelled
             # pair (y_w, y_l) has weight 2 π(y_w) π(y_l) P(y_w ≻ y_l); the weights sum to
@@ -163,7 +217,10 @@ class INPO(Algorithm):
         n = self.p["pairs"]
         first = torch.multinomial(policy, n, replacement=True, generator=gen)
         second = torch.multinomial(policy, n, replacement=True, generator=gen)
-        wins = torch.rand((s, n), generator=gen, device=self.device, dtype=self.dtype) < prob.preference[first, second]
+        wins = (
+            torch.rand((s, n), generator=gen, device=self.device, dtype=self.dtype)
+            < prob.preference[first, second]
+        )
         chosen, rejected = torch.where(wins, first, second), torch.where(wins, second, first)
         return chosen, rejected, torch.full((s, n), 1.0 / n, device=self.device, dtype=self.dtype)
 
@@ -185,16 +242,26 @@ class INPO(Algorithm):
         }
 
 
-def inpo_losses(policy_logratio: torch.Tensor, reference_logratio: torch.Tensor, previous_logratio: torch.Tensor,
-                tau: float, eta: float) -> torch.Tensor:
+def inpo_losses(
+    policy_logratio: torch.Tensor,
+    reference_logratio: torch.Tensor,
+    previous_logratio: torch.Tensor,
+    tau: float,
+    eta: float,
+) -> torch.Tensor:
     """(h_t − 1/(2η))² for every pair, from log π(y_w)/π(y_l), log π_ref(y_w)/π_ref(y_l) and
     log π_t(y_w)/π_t(y_l)."""
     h = policy_logratio - (tau / eta) * reference_logratio - (1.0 - tau / eta) * previous_logratio
     return (h - 0.5 / eta) ** 2
 
 
-def regularised_nash(preference: torch.Tensor, reference: torch.Tensor, tau: float, iterations: int = 200,
-                     tolerance: float = 1e-14) -> torch.Tensor:
+def regularised_nash(
+    preference: torch.Tensor,
+    reference: torch.Tensor,
+    tau: float,
+    iterations: int = 200,
+    tolerance: float = 1e-14,
+) -> torch.Tensor:
     """π*_τ [K] in float64: the solution of π ∝ π_ref exp(Pπ/τ), the Nash equilibrium of the
     KL-regularised game (unique: the game is strongly monotone).
 
@@ -217,7 +284,10 @@ def regularised_nash(preference: torch.Tensor, reference: torch.Tensor, tau: flo
             break
         policy = torch.softmax(z, 0)
         softmax_jacobian = torch.diag(policy) - torch.outer(policy, policy)
-        jacobian = centre @ (torch.eye(k, dtype=torch.float64) - preference @ softmax_jacobian / tau) + ones
+        jacobian = (
+            centre @ (torch.eye(k, dtype=torch.float64) - preference @ softmax_jacobian / tau)
+            + ones
+        )
         step = torch.linalg.solve(jacobian, value)
         size = 1.0
         while size > 1e-12:
@@ -228,6 +298,9 @@ def regularised_nash(preference: torch.Tensor, reference: torch.Tensor, tau: flo
             size *= 0.5
         z, value = candidate, candidate_value
     if value.abs().max() > 1e-9:
-        raise ParamError("algorithm.tau", f"the regularised equilibrium did not converge at τ = {tau} "
-                         f"(residual {value.abs().max().item():.3g}); use a larger τ")
+        raise ParamError(
+            "algorithm.tau",
+            f"the regularised equilibrium did not converge at τ = {tau} "
+            f"(residual {value.abs().max().item():.3g}); use a larger τ",
+        )
     return torch.softmax(z, 0)

@@ -34,20 +34,53 @@ class IntransitivePreferences(Problem):
     id = "preference.intransitive"
     family = "preference"
     title = "Intransitive preferences (rock–paper–scissors-like)"
-    summary = "K responses under a general preference matrix P(y ≻ y'); may cycle, no Condorcet winner."
+    summary = (
+        "K responses under a general preference matrix P(y ≻ y'); may cycle, no Condorcet winner."
+    )
     params = (
         Param("responses", "int", 3, "Number of responses K.", low=3, high=MAX_RESPONSES),
-        Param("rewards", "floats", [], "Transitive part r of the preference, one per response; empty = 0.",
-              low=-100.0, high=100.0, min_len=0, max_len=MAX_RESPONSES),
-        Param("cycle_strength", "float", 1.0, "γ: each response beats the next one in the cycle by σ(γ).",
-              low=-100.0, high=100.0),
+        Param(
+            "rewards",
+            "floats",
+            [],
+            "Transitive part r of the preference, one per response; empty = 0.",
+            low=-100.0,
+            high=100.0,
+            min_len=0,
+            max_len=MAX_RESPONSES,
+        ),
+        Param(
+            "cycle_strength",
+            "float",
+            1.0,
+            "γ: each response beats the next one in the cycle by σ(γ).",
+            low=-100.0,
+            high=100.0,
+        ),
         Param("noise", "float", 0.0, "Scale of the skew-symmetric noise Z.", low=0.0, high=100.0),
         Param("instance", "int", 0, "Seed of the noise Z.", low=0, high=2**62),
-        Param("preference", "floats", [], "P itself, K × K numbers row by row with P + Pᵀ = 1; "
-              "empty = built from rewards, cycle and noise.", low=0.0, high=1.0, min_len=0,
-              max_len=MAX_RESPONSES**2),
-        Param("reference", "floats", [], "Reference (initial) policy π_ref as positive weights; empty = uniform.",
-              low=0.0, low_open=True, high=1e6, min_len=0, max_len=MAX_RESPONSES),
+        Param(
+            "preference",
+            "floats",
+            [],
+            "P itself, K × K numbers row by row with P + Pᵀ = 1; "
+            "empty = built from rewards, cycle and noise.",
+            low=0.0,
+            high=1.0,
+            min_len=0,
+            max_len=MAX_RESPONSES**2,
+        ),
+        Param(
+            "reference",
+            "floats",
+            [],
+            "Reference (initial) policy π_ref as positive weights; empty = uniform.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+            min_len=0,
+            max_len=MAX_RESPONSES,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -60,8 +93,10 @@ class IntransitivePreferences(Problem):
             rewards = torch.zeros(k, dtype=torch.float64)
             if params["rewards"]:
                 if len(params["rewards"]) != k:
-                    raise ParamError("problem.rewards", f"needs one value per response ({k}), got "
-                                     f"{len(params['rewards'])}")
+                    raise ParamError(
+                        "problem.rewards",
+                        f"needs one value per response ({k}), got {len(params['rewards'])}",
+                    )
                 rewards = torch.tensor(params["rewards"], dtype=torch.float64)
             cycle = torch.zeros((k, k), dtype=torch.float64)
             index = torch.arange(k)
@@ -70,11 +105,14 @@ class IntransitivePreferences(Problem):
             draw = torch.Generator().manual_seed(params["instance"])
             noise = torch.triu(torch.randn((k, k), generator=draw, dtype=torch.float64), diagonal=1)
             noise = params["noise"] * (noise - noise.T)
-            preference = torch.sigmoid(rewards[:, None] - rewards[None, :] + params["cycle_strength"] * cycle
-                                       + noise)
+            preference = torch.sigmoid(
+                rewards[:, None] - rewards[None, :] + params["cycle_strength"] * cycle + noise
+            )
         weights = params["reference"] or [1.0] * k
         if len(weights) != k:
-            raise ParamError("problem.reference", f"needs one weight per response ({k}), got {len(weights)}")
+            raise ParamError(
+                "problem.reference", f"needs one weight per response ({k}), got {len(weights)}"
+            )
         weights = torch.tensor(weights, dtype=torch.float64)
         self.preference64 = preference
         self.reference64 = weights / weights.sum()
@@ -127,10 +165,14 @@ def minimax_winner(preference: torch.Tensor, tolerance: float = 1e-10) -> torch.
 
 def _given_preference(values: list, k: int) -> torch.Tensor:
     if len(values) != k * k:
-        raise ParamError("problem.preference", f"needs responses × responses = {k * k} values, got {len(values)}")
+        raise ParamError(
+            "problem.preference", f"needs responses × responses = {k * k} values, got {len(values)}"
+        )
     preference = torch.tensor(values, dtype=torch.float64).view(k, k)
     asymmetry = (preference + preference.T - 1.0).abs().max().item()
     if asymmetry > 1e-9:
-        raise ParamError("problem.preference", f"must satisfy P[y, y'] + P[y', y] = 1 (off by {asymmetry:.3g}); "
-                         "the diagonal is 1/2")
+        raise ParamError(
+            "problem.preference",
+            f"must satisfy P[y, y'] + P[y', y] = 1 (off by {asymmetry:.3g}); the diagonal is 1/2",
+        )
     return preference

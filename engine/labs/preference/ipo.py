@@ -44,7 +44,9 @@ class IPO(PreferenceOptimisation):
 
     id = "preference.ipo"
     paper = "A General Theoretical Paradigm to Understand Learning from Human Preferences"
-    summary = "Squared loss pulling the log-ratio margin to 1/(2τ): a bounded target where DPO's is not."
+    summary = (
+        "Squared loss pulling the log-ratio margin to 1/(2τ): a bounded target where DPO's is not."
+    )
 
     def pair_losses(self, batch):
         return ipo_losses(batch.chosen_logratio, batch.rejected_logratio, self.p["beta"])
@@ -53,7 +55,9 @@ class IPO(PreferenceOptimisation):
         return ipo_population_optimum(self.problem, self.p["beta"])
 
 
-def ipo_losses(chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, tau: float) -> torch.Tensor:
+def ipo_losses(
+    chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, tau: float
+) -> torch.Tensor:
     """(h_w − h_l − 1/(2τ))² for every pair, from the log-ratios log π/π_ref of the chosen
     (h_w) and rejected (h_l) responses."""
     return (chosen_logratio - rejected_logratio - 0.5 / tau) ** 2

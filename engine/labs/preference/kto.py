@@ -40,24 +40,60 @@ class KTO(PreferenceOptimisation):
     summary = "Unpaired desirable/undesirable responses valued against the KL reference point."
     params = (
         BETA,
-        Param("lambda_desirable", "float", 1.0, "λ_D: weight of desirable examples.", low=0.0, high=1e6),
-        Param("lambda_undesirable", "float", 1.0, "λ_U: weight of undesirable examples (loss aversion).",
-              low=0.0, high=1e6),
+        Param(
+            "lambda_desirable",
+            "float",
+            1.0,
+            "λ_D: weight of desirable examples.",
+            low=0.0,
+            high=1e6,
+        ),
+        Param(
+            "lambda_undesirable",
+            "float",
+            1.0,
+            "λ_U: weight of undesirable examples (loss aversion).",
+            low=0.0,
+            high=1e6,
+        ),
     ) + TRAINING_PARAMS
 
     def loss(self, batch):
         examples = UnpairedExamples.from_pairs(batch.pairs)
-        return (examples.weight * kto_losses(
-            batch.log_ratio.gather(1, examples.response), examples.desirable, batch.kl_to_reference().detach(),
-            self.p["beta"], self.p["lambda_desirable"], self.p["lambda_undesirable"])).sum(1)
+        return (
+            examples.weight
+            * kto_losses(
+                batch.log_ratio.gather(1, examples.response),
+                examples.desirable,
+                batch.kl_to_reference().detach(),
+                self.p["beta"],
+                self.p["lambda_desirable"],
+                self.p["lambda_undesirable"],
+            )
+        ).sum(1)
 
 
-def kto_losses(logratio: torch.Tensor, desirable: torch.Tensor, reference_point: torch.Tensor, beta: float,
-               lambda_desirable: float, lambda_undesirable: float) -> torch.Tensor:
+def kto_losses(
+    logratio: torch.Tensor,
+    desirable: torch.Tensor,
+    reference_point: torch.Tensor,
+    beta: float,
+    lambda_desirable: float,
+    lambda_undesirable: float,
+) -> torch.Tensor:
     """λ_y − v(y) for every example [seeds, m], from its log-ratio r_θ(y), whether it is
     desirable, and the reference point z_0 [seeds]."""
     z = reference_point[:, None]
-    value = torch.where(desirable, lambda_desirable * torch.sigmoid(beta * (logratio - z)),
-                        lambda_undesirable * torch.sigmoid(beta * (z - logratio)))
-    return torch.where(desirable, torch.full_like(value, lambda_desirable),
-                       torch.full_like(value, lambda_undesirable)) - value
+    value = torch.where(
+        desirable,
+        lambda_desirable * torch.sigmoid(beta * (logratio - z)),
+        lambda_undesirable * torch.sigmoid(beta * (z - logratio)),
+    )
+    return (
+        torch.where(
+            desirable,
+            torch.full_like(value, lambda_desirable),
+            torch.full_like(value, lambda_undesirable),
+        )
+        - value
+    )

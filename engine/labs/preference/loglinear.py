@@ -38,15 +38,54 @@ class LogLinearPreferences(PreferenceProblem):
     params = (
         Param("responses", "int", 8, "Number of responses K.", low=2, high=1000),
         Param("feature_dim", "int", 2, "Number of features d per response.", low=1, high=256),
-        Param("shared_feature", "float", 0.5, "Weight ρ of the feature component every response shares "
-              "(drawn features only).", low=0.0, high=1.0, high_open=True),
-        Param("instance", "int", 0, "Seed of the drawn features and reward weights.", low=0, high=2**62),
-        Param("features", "floats", [], "Feature vectors φ(y), responses × feature_dim numbers row by row; "
-              "empty = drawn from the instance.", low=-1e3, high=1e3, min_len=0, max_len=100_000),
-        Param("reward_weights", "floats", [], "Reward weights w (r = wᵀφ), feature_dim numbers; "
-              "empty = drawn from the instance.", low=-1e3, high=1e3, min_len=0, max_len=256),
-        Param("reference_parameters", "floats", [], "θ_ref of the reference policy, feature_dim numbers; "
-              "empty = 0 (uniform π_ref).", low=-1e3, high=1e3, min_len=0, max_len=256),
+        Param(
+            "shared_feature",
+            "float",
+            0.5,
+            "Weight ρ of the feature component every response shares (drawn features only).",
+            low=0.0,
+            high=1.0,
+            high_open=True,
+        ),
+        Param(
+            "instance",
+            "int",
+            0,
+            "Seed of the drawn features and reward weights.",
+            low=0,
+            high=2**62,
+        ),
+        Param(
+            "features",
+            "floats",
+            [],
+            "Feature vectors φ(y), responses × feature_dim numbers row by row; "
+            "empty = drawn from the instance.",
+            low=-1e3,
+            high=1e3,
+            min_len=0,
+            max_len=100_000,
+        ),
+        Param(
+            "reward_weights",
+            "floats",
+            [],
+            "Reward weights w (r = wᵀφ), feature_dim numbers; empty = drawn from the instance.",
+            low=-1e3,
+            high=1e3,
+            min_len=0,
+            max_len=256,
+        ),
+        Param(
+            "reference_parameters",
+            "floats",
+            [],
+            "θ_ref of the reference policy, feature_dim numbers; empty = 0 (uniform π_ref).",
+            low=-1e3,
+            high=1e3,
+            min_len=0,
+            max_len=256,
+        ),
     ) + COMPARISON_PARAMS
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -59,12 +98,16 @@ class LogLinearPreferences(PreferenceProblem):
         features = (math.sqrt(rho) * shared + math.sqrt(1.0 - rho) * own) / math.sqrt(d)
         weights = torch.randn(d, generator=draw, dtype=torch.float64)
         if params["features"]:
-            features = _given("features", params["features"], k * d, "responses × feature_dim").view(k, d)
+            features = _given(
+                "features", params["features"], k * d, "responses × feature_dim"
+            ).view(k, d)
         if params["reward_weights"]:
             weights = _given("reward_weights", params["reward_weights"], d, "feature_dim")
         theta_ref = torch.zeros(d, dtype=torch.float64)
         if params["reference_parameters"]:
-            theta_ref = _given("reference_parameters", params["reference_parameters"], d, "feature_dim")
+            theta_ref = _given(
+                "reference_parameters", params["reference_parameters"], d, "feature_dim"
+            )
         self.reward_weights64 = weights
         self._define(features @ weights, theta_ref, features)
 

@@ -43,20 +43,51 @@ class UnpairedExamples:
         into binary feedback when only pairs exist)."""
         return cls(
             response=torch.cat([pairs.chosen, pairs.rejected], dim=1),
-            desirable=torch.cat([torch.ones_like(pairs.chosen, dtype=torch.bool),
-                                 torch.zeros_like(pairs.rejected, dtype=torch.bool)], dim=1),
+            desirable=torch.cat(
+                [
+                    torch.ones_like(pairs.chosen, dtype=torch.bool),
+                    torch.zeros_like(pairs.rejected, dtype=torch.bool),
+                ],
+                dim=1,
+            ),
             weight=0.5 * torch.cat([pairs.weight, pairs.weight], dim=1),
         )
 
 
 COMPARISON_PARAMS = (
-    Param("mode", "choice", "population", "population: exact expectation over all pairs; "
-          "sampled: a fresh minibatch of labelled pairs each step.", choices=("population", "sampled")),
-    Param("pairs", "int", 64, "Comparisons drawn per step and seed (sampled mode).", low=1, high=1_000_000),
-    Param("label_flip", "float", 0.0, "Probability ε that a label is reversed (noisy annotators).",
-          low=0.0, high=0.5, high_open=True),
-    Param("data_responses", "int", 0, "Only the first M responses are ever compared; the rest lie outside "
-          "the data. 0 = all.", low=0, high=1000),
+    Param(
+        "mode",
+        "choice",
+        "population",
+        "population: exact expectation over all pairs; "
+        "sampled: a fresh minibatch of labelled pairs each step.",
+        choices=("population", "sampled"),
+    ),
+    Param(
+        "pairs",
+        "int",
+        64,
+        "Comparisons drawn per step and seed (sampled mode).",
+        low=1,
+        high=1_000_000,
+    ),
+    Param(
+        "label_flip",
+        "float",
+        0.0,
+        "Probability ε that a label is reversed (noisy annotators).",
+        low=0.0,
+        high=0.5,
+        high_open=True,
+    ),
+    Param(
+        "data_responses",
+        "int",
+        0,
+        "Only the first M responses are ever compared; the rest lie outside the data. 0 = all.",
+        low=0,
+        high=1000,
+    ),
 )
 
 
@@ -84,7 +115,12 @@ class PreferenceProblem(Problem):
 
     family = "preference"
 
-    def _define(self, rewards: torch.Tensor, reference_parameters: torch.Tensor, features: torch.Tensor | None):
+    def _define(
+        self,
+        rewards: torch.Tensor,
+        reference_parameters: torch.Tensor,
+        features: torch.Tensor | None,
+    ):
         """Fix the problem from float64 tensors: rewards [K], θ_ref [P], φ [K, P] (None = tabular)."""
         device, dtype = self.device, self.dtype
         self.k = rewards.numel()
@@ -92,8 +128,10 @@ class PreferenceProblem(Problem):
         self.label_flip = self.p["label_flip"]
         in_data = self.p["data_responses"] or self.k
         if in_data < 2 or in_data > self.k:
-            raise ParamError("problem.data_responses",
-                             f"must be 0 (all) or between 2 and the number of responses ({self.k}), got {in_data}")
+            raise ParamError(
+                "problem.data_responses",
+                f"must be 0 (all) or between 2 and the number of responses ({self.k}), got {in_data}",
+            )
         self.features64 = torch.eye(self.k, dtype=torch.float64) if features is None else features
         self.tabular = features is None
         self.reference_parameters64 = reference_parameters
@@ -111,7 +149,9 @@ class PreferenceProblem(Problem):
         draw = reference[first] * reference[second]
         self._draw_probability64 = draw / draw.sum()
         gap = rewards[first] - rewards[second]
-        self._first_preferred64 = (1.0 - self.label_flip) * torch.sigmoid(gap) + self.label_flip * torch.sigmoid(-gap)
+        self._first_preferred64 = (1.0 - self.label_flip) * torch.sigmoid(
+            gap
+        ) + self.label_flip * torch.sigmoid(-gap)
         self._first, self._second = first.to(device), second.to(device)
         self._rewards_on_device64 = rewards.to(device)
         self._draw_probability = self._draw_probability64.to(device)
@@ -177,13 +217,20 @@ class PreferenceProblem(Problem):
 
     def _sample(self) -> PreferencePairs:
         s, n = self.seeds, self.p["pairs"]
-        index = torch.multinomial(self._draw_probability, s * n, replacement=True, generator=self._gen).view(s, n)
+        index = torch.multinomial(
+            self._draw_probability, s * n, replacement=True, generator=self._gen
+        ).view(s, n)
         first, second = self._first[index], self._second[index]
         gap = self._rewards_on_device64[first] - self._rewards_on_device64[second]
         # The clean Bradley–Terry label and the flip are drawn separately, so runs that
         # differ only in label_flip share their clean labels.
-        clean = torch.rand((s, n), generator=self._gen, device=self.device, dtype=torch.float64) < torch.sigmoid(gap)
-        flipped = torch.rand((s, n), generator=self._gen, device=self.device, dtype=torch.float64) < self.label_flip
+        clean = torch.rand(
+            (s, n), generator=self._gen, device=self.device, dtype=torch.float64
+        ) < torch.sigmoid(gap)
+        flipped = (
+            torch.rand((s, n), generator=self._gen, device=self.device, dtype=torch.float64)
+            < self.label_flip
+        )
         first_wins = clean ^ flipped
         return PreferencePairs(
             chosen=torch.where(first_wins, first, second),
@@ -202,12 +249,32 @@ class TabularBradleyTerry(PreferenceProblem):
 
     id = "preference.tabular_bt"
     title = "Tabular Bradley–Terry preferences"
-    summary = "One prompt, K responses with known rewards; pairs from π_ref labelled by Bradley–Terry."
+    summary = (
+        "One prompt, K responses with known rewards; pairs from π_ref labelled by Bradley–Terry."
+    )
     params = (
-        Param("rewards", "floats", [1.0, 0.5, 0.0, -0.5], "True reward r of each response.",
-              low=-100.0, high=100.0, min_len=2, max_len=1000),
-        Param("reference", "floats", [], "Reference policy π_ref as positive weights, one per response, "
-              "normalised to sum 1; empty = uniform.", low=0.0, low_open=True, high=1e6, min_len=0, max_len=1000),
+        Param(
+            "rewards",
+            "floats",
+            [1.0, 0.5, 0.0, -0.5],
+            "True reward r of each response.",
+            low=-100.0,
+            high=100.0,
+            min_len=2,
+            max_len=1000,
+        ),
+        Param(
+            "reference",
+            "floats",
+            [],
+            "Reference policy π_ref as positive weights, one per response, "
+            "normalised to sum 1; empty = uniform.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+            min_len=0,
+            max_len=1000,
+        ),
     ) + COMPARISON_PARAMS
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -215,7 +282,11 @@ class TabularBradleyTerry(PreferenceProblem):
         rewards = params["rewards"]
         weights = params["reference"] or [1.0] * len(rewards)
         if len(weights) != len(rewards):
-            raise ParamError("problem.reference",
-                             f"needs as many values as rewards ({len(rewards)}), got {len(weights)}")
+            raise ParamError(
+                "problem.reference",
+                f"needs as many values as rewards ({len(rewards)}), got {len(weights)}",
+            )
         weights = torch.tensor(weights, dtype=torch.float64)
-        self._define(torch.tensor(rewards, dtype=torch.float64), torch.log(weights / weights.sum()), None)
+        self._define(
+            torch.tensor(rewards, dtype=torch.float64), torch.log(weights / weights.sum()), None
+        )

@@ -35,17 +35,62 @@ class ProxyReward(Problem):
     summary = "K responses, true reward r, proxy r + e with a large error on a few bad responses."
     params = (
         Param("responses", "int", 10, "Number of responses K.", low=2, high=10_000),
-        Param("error_responses", "int", 2, "Responses on which the proxy errs by error_size (drawn below the "
-              "median true reward).", low=0, high=5000),
-        Param("error_size", "float", 2.0, "How much the proxy overrates those responses.", low=-100.0, high=100.0),
-        Param("proxy_noise", "float", 0.0, "Scale of Gaussian proxy error on every response.", low=0.0, high=100.0),
+        Param(
+            "error_responses",
+            "int",
+            2,
+            "Responses on which the proxy errs by error_size (drawn below the median true reward).",
+            low=0,
+            high=5000,
+        ),
+        Param(
+            "error_size",
+            "float",
+            2.0,
+            "How much the proxy overrates those responses.",
+            low=-100.0,
+            high=100.0,
+        ),
+        Param(
+            "proxy_noise",
+            "float",
+            0.0,
+            "Scale of Gaussian proxy error on every response.",
+            low=0.0,
+            high=100.0,
+        ),
         Param("instance", "int", 0, "Seed of the drawn rewards and errors.", low=0, high=2**62),
-        Param("true_rewards", "floats", [], "True reward r per response; empty = drawn.", low=-100.0, high=100.0,
-              min_len=0, max_len=10_000),
-        Param("proxy_rewards", "floats", [], "Proxy reward r̃ per response; empty = r + drawn error.",
-              low=-100.0, high=100.0, min_len=0, max_len=10_000),
-        Param("reference", "floats", [], "Reference policy π_ref as positive weights; empty = uniform.",
-              low=0.0, low_open=True, high=1e6, min_len=0, max_len=10_000),
+        Param(
+            "true_rewards",
+            "floats",
+            [],
+            "True reward r per response; empty = drawn.",
+            low=-100.0,
+            high=100.0,
+            min_len=0,
+            max_len=10_000,
+        ),
+        Param(
+            "proxy_rewards",
+            "floats",
+            [],
+            "Proxy reward r̃ per response; empty = r + drawn error.",
+            low=-100.0,
+            high=100.0,
+            min_len=0,
+            max_len=10_000,
+        ),
+        Param(
+            "reference",
+            "floats",
+            [],
+            "Reference policy π_ref as positive weights; empty = uniform.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+            min_len=0,
+            max_len=10_000,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -96,7 +141,9 @@ def _drawn_error(params: dict, true: torch.Tensor, draw: torch.Generator) -> tor
     k, m = true.numel(), params["error_responses"]
     below_median = torch.argsort(true)[: k // 2]
     if m > below_median.numel():
-        raise ParamError("problem.error_responses", f"must be at most half the responses ({k // 2}), got {m}")
+        raise ParamError(
+            "problem.error_responses", f"must be at most half the responses ({k // 2}), got {m}"
+        )
     erring = below_median[torch.randperm(below_median.numel(), generator=draw)[:m]]
     error = params["proxy_noise"] * torch.randn(k, generator=draw, dtype=torch.float64)
     error[erring] += params["error_size"]
@@ -105,5 +152,7 @@ def _drawn_error(params: dict, true: torch.Tensor, draw: torch.Generator) -> tor
 
 def _per_response(name: str, values: list, k: int) -> torch.Tensor:
     if len(values) != k:
-        raise ParamError(f"problem.{name}", f"needs one value per response ({k}), got {len(values)}")
+        raise ParamError(
+            f"problem.{name}", f"needs one value per response ({k}), got {len(values)}"
+        )
     return torch.tensor(values, dtype=torch.float64)

@@ -39,16 +39,28 @@ class RobustDPO(PreferenceOptimisation):
     summary = "DPO de-biased for a label-flip rate ε: unbiased for the clean loss."
     params = (
         BETA,
-        Param("epsilon", "float", 0.1, "ε: the assumed probability that a label was flipped.",
-              low=0.0, high=0.5, high_open=True),
+        Param(
+            "epsilon",
+            "float",
+            0.1,
+            "ε: the assumed probability that a label was flipped.",
+            low=0.0,
+            high=0.5,
+            high_open=True,
+        ),
     ) + TRAINING_PARAMS
 
     def pair_losses(self, batch):
-        return robust_dpo_losses(batch.chosen_logratio, batch.rejected_logratio, self.p["beta"], self.p["epsilon"])
+        return robust_dpo_losses(
+            batch.chosen_logratio, batch.rejected_logratio, self.p["beta"], self.p["epsilon"]
+        )
 
 
-def robust_dpo_losses(chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, beta: float,
-                      epsilon: float) -> torch.Tensor:
+def robust_dpo_losses(
+    chosen_logratio: torch.Tensor, rejected_logratio: torch.Tensor, beta: float, epsilon: float
+) -> torch.Tensor:
     """[(1 − ε) ℓ(β h) − ε ℓ(−β h)] / (1 − 2ε) for every pair, ℓ(z) = −log σ(z)."""
     margin = beta * (chosen_logratio - rejected_logratio)
-    return ((1.0 - epsilon) * -F.logsigmoid(margin) + epsilon * F.logsigmoid(-margin)) / (1.0 - 2.0 * epsilon)
+    return ((1.0 - epsilon) * -F.logsigmoid(margin) + epsilon * F.logsigmoid(-margin)) / (
+        1.0 - 2.0 * epsilon
+    )

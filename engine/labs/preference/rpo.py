@@ -37,13 +37,24 @@ class RPO(PreferenceOptimisation):
     summary = "DPO plus η β times the negative log-likelihood of the chosen responses."
     params = (
         BETA,
-        Param("eta", "float", 0.5, "η: weight of the SFT term on the chosen responses, relative to β; 0 = DPO.",
-              low=0.0, high=1e6),
+        Param(
+            "eta",
+            "float",
+            0.5,
+            "η: weight of the SFT term on the chosen responses, relative to β; 0 = DPO.",
+            low=0.0,
+            high=1e6,
+        ),
     ) + TRAINING_PARAMS
 
     def pair_losses(self, batch):
-        return rpo_losses(batch.chosen_logratio, batch.rejected_logratio, batch.chosen_logp(), self.p["beta"],
-                          self.p["eta"])
+        return rpo_losses(
+            batch.chosen_logratio,
+            batch.rejected_logratio,
+            batch.chosen_logp(),
+            self.p["beta"],
+            self.p["eta"],
+        )
 
 
 def rpo_losses(chosen_logratio, rejected_logratio, chosen_logp, beta: float, eta: float):

@@ -8,8 +8,15 @@ from engine.params import Param
 from engine.registry import Algorithm
 from engine.seeding import ALGORITHM_STREAM, generator
 
-SPO_METRICS = ("exploitability", "last_exploitability", "distance_to_minimax", "last_distance_to_minimax",
-               "self_play_regret", "win_rate", "kl_to_reference")
+SPO_METRICS = (
+    "exploitability",
+    "last_exploitability",
+    "distance_to_minimax",
+    "last_distance_to_minimax",
+    "self_play_regret",
+    "win_rate",
+    "kl_to_reference",
+)
 
 
 class SPO(Algorithm):
@@ -55,10 +62,31 @@ class SPO(Algorithm):
     plot = "curves"
     metrics = SPO_METRICS
     params = (
-        Param("eta", "float", 0.5, "η: Hedge step size on the win-rate reward.", low=0.0, low_open=True, high=1e4),
-        Param("mode", "choice", "population", "population: exact win rates against π_t; sampled: win rates "
-              "against N samples of π_t with Bernoulli labels.", choices=("population", "sampled")),
-        Param("samples", "int", 16, "Samples N of π_t per round and seed (sampled mode).", low=1, high=100_000),
+        Param(
+            "eta",
+            "float",
+            0.5,
+            "η: Hedge step size on the win-rate reward.",
+            low=0.0,
+            low_open=True,
+            high=1e4,
+        ),
+        Param(
+            "mode",
+            "choice",
+            "population",
+            "population: exact win rates against π_t; sampled: win rates "
+            "against N samples of π_t with Bernoulli labels.",
+            choices=("population", "sampled"),
+        ),
+        Param(
+            "samples",
+            "int",
+            16,
+            "Samples N of π_t per round and seed (sampled mode).",
+            low=1,
+            high=100_000,
+        ),
     )
 
     def run(self, steps, rec):
@@ -77,15 +105,21 @@ class SPO(Algorithm):
             reward = self._sampled_win_rates(policy, n, gen) if sampled else exact
             if rec.should_record(t):
                 average = played_sum / t
-                rec.metrics(t, {
-                    "exploitability": prob.exploitability(average),
-                    "last_exploitability": prob.exploitability(policy),
-                    "distance_to_minimax": 0.5 * (average - prob.minimax_winner).abs().sum(1),
-                    "last_distance_to_minimax": 0.5 * (policy - prob.minimax_winner).abs().sum(1),
-                    "self_play_regret": cumulative_reward.max(dim=1).values / t - 0.5,
-                    "win_rate": (average @ prob.preference) @ prob.reference,
-                    "kl_to_reference": (policy * (policy.clamp_min(1e-300).log() - log_reference)).sum(1),
-                })
+                rec.metrics(
+                    t,
+                    {
+                        "exploitability": prob.exploitability(average),
+                        "last_exploitability": prob.exploitability(policy),
+                        "distance_to_minimax": 0.5 * (average - prob.minimax_winner).abs().sum(1),
+                        "last_distance_to_minimax": 0.5
+                        * (policy - prob.minimax_winner).abs().sum(1),
+                        "self_play_regret": cumulative_reward.max(dim=1).values / t - 0.5,
+                        "win_rate": (average @ prob.preference) @ prob.reference,
+                        "kl_to_reference": (
+                            policy * (policy.clamp_min(1e-300).log() - log_reference)
+                        ).sum(1),
+                    },
+                )
             logits = logits + eta * reward
             # Only differences of logits matter; recentring keeps them bounded over long runs.
             logits = logits - logits.max(dim=1, keepdim=True).values
@@ -97,5 +131,7 @@ class SPO(Algorithm):
         """(1/N) Σ_j 1[y ≻ ξ_j] for every response y, ξ_j ~ π_t, [seeds, K]."""
         opponents = torch.multinomial(policy, n, replacement=True, generator=gen)
         win_probability = self.problem.preference[:, opponents].permute(1, 0, 2)
-        wins = torch.rand(win_probability.shape, generator=gen, device=self.device, dtype=self.dtype)
+        wins = torch.rand(
+            win_probability.shape, generator=gen, device=self.device, dtype=self.dtype
+        )
         return (wins < win_probability).to(self.dtype).mean(dim=2)

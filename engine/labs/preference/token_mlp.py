@@ -49,32 +49,74 @@ class TokenMLPPreferences(PreferenceProblem):
 
     id = "preference.token_mlp"
     title = "Autoregressive token MLP"
-    summary = "Responses of L tokens from a vocabulary of V; an embedding + one-hidden-layer MLP policy."
+    summary = (
+        "Responses of L tokens from a vocabulary of V; an embedding + one-hidden-layer MLP policy."
+    )
     params = (
         Param("vocabulary", "int", 4, "V: tokens a response is made of.", low=2, high=64),
         Param("length", "int", 3, "L: tokens per response.", low=1, high=10),
         Param("prompts", "int", 4, "Prompt tokens the network has embeddings for.", low=1, high=64),
-        Param("prompt", "int", 0, "The prompt token x of this problem (0 … prompts − 1).", low=0, high=63),
+        Param(
+            "prompt",
+            "int",
+            0,
+            "The prompt token x of this problem (0 … prompts − 1).",
+            low=0,
+            high=63,
+        ),
         Param("embedding_dim", "int", 8, "d: size of each token embedding.", low=1, high=256),
         Param("hidden", "int", 16, "H: units of the hidden layer.", low=1, high=1024),
-        Param("init_scale", "float", 1.0, "Scale of the initial weights: larger makes π_ref more peaked.",
-              low=0.0, low_open=True, high=100.0),
-        Param("pattern_bonus", "float", 1.0, "b: reward for every step y_{l+1} = y_l + 1 (mod V).",
-              low=-100.0, high=100.0),
-        Param("token_scores", "floats", [], "s_x: the prompt's score of each token (V numbers); empty = drawn "
-              "N(0, 1) from the instance.", low=-100.0, high=100.0, min_len=0, max_len=64),
-        Param("instance", "int", 0, "Seed of the network's initialisation (π_ref) and the drawn scores.",
-              low=0, high=2**62),
+        Param(
+            "init_scale",
+            "float",
+            1.0,
+            "Scale of the initial weights: larger makes π_ref more peaked.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
+        Param(
+            "pattern_bonus",
+            "float",
+            1.0,
+            "b: reward for every step y_{l+1} = y_l + 1 (mod V).",
+            low=-100.0,
+            high=100.0,
+        ),
+        Param(
+            "token_scores",
+            "floats",
+            [],
+            "s_x: the prompt's score of each token (V numbers); empty = drawn "
+            "N(0, 1) from the instance.",
+            low=-100.0,
+            high=100.0,
+            min_len=0,
+            max_len=64,
+        ),
+        Param(
+            "instance",
+            "int",
+            0,
+            "Seed of the network's initialisation (π_ref) and the drawn scores.",
+            low=0,
+            high=2**62,
+        ),
     ) + COMPARISON_PARAMS
 
     def __init__(self, params, seeds, device, dtype, seed):
         super().__init__(params, seeds, device, dtype, seed)
         v, length, prompts = params["vocabulary"], params["length"], params["prompts"]
-        if v ** length > MAX_SEQUENCES:
-            raise ParamError("problem.length", f"vocabulary^length = {v}^{length} = {v ** length} responses is more "
-                             f"than the {MAX_SEQUENCES} this problem enumerates")
+        if v**length > MAX_SEQUENCES:
+            raise ParamError(
+                "problem.length",
+                f"vocabulary^length = {v}^{length} = {v**length} responses is more "
+                f"than the {MAX_SEQUENCES} this problem enumerates",
+            )
         if params["prompt"] >= prompts:
-            raise ParamError("problem.prompt", f"must be below prompts ({prompts}), got {params['prompt']}")
+            raise ParamError(
+                "problem.prompt", f"must be below prompts ({prompts}), got {params['prompt']}"
+            )
         self.vocabulary, self.length = v, length
         self.embedding_dim, self.hidden = params["embedding_dim"], params["hidden"]
         self.input_tokens = v + 1 + prompts
@@ -84,19 +126,24 @@ class TokenMLPPreferences(PreferenceProblem):
         scores = torch.randn(v, generator=draw, dtype=torch.float64)
         if params["token_scores"]:
             if len(params["token_scores"]) != v:
-                raise ParamError("problem.token_scores", f"needs one score per token ({v}), got "
-                                 f"{len(params['token_scores'])}")
+                raise ParamError(
+                    "problem.token_scores",
+                    f"needs one score per token ({v}), got {len(params['token_scores'])}",
+                )
             scores = torch.tensor(params["token_scores"], dtype=torch.float64)
         self.token_scores64 = scores
 
-        self.sequences64 = torch.tensor(list(itertools.product(range(v), repeat=length)), dtype=torch.long)
+        self.sequences64 = torch.tensor(
+            list(itertools.product(range(v), repeat=length)), dtype=torch.long
+        )
         self._contexts64 = self._contexts(self.sequences64, v + 1 + params["prompt"])
         self.sequences = self.sequences64.to(device)
         self._contexts_on_device = self._contexts64.to(device)
         self._targets = self.sequences.unsqueeze(-1)
         rewards = sequence_rewards(self.sequences64, scores, params["pattern_bonus"], v)
-        log_reference64 = self._sequence_log_probs(self._reference_flat64[None], self._contexts64,
-                                                   self.sequences64.unsqueeze(-1))[0]
+        log_reference64 = self._sequence_log_probs(
+            self._reference_flat64[None], self._contexts64, self.sequences64.unsqueeze(-1)
+        )[0]
         self._define(rewards, log_reference64, None)
 
     # -- the network ------------------------------------------------------------------
@@ -112,14 +159,18 @@ class TokenMLPPreferences(PreferenceProblem):
                 parts.append(torch.zeros(shape, dtype=torch.float64))
                 continue
             fan_in = 1 if shape[0] == self.input_tokens else shape[1]
-            parts.append(torch.randn(shape, generator=draw, dtype=torch.float64) * scale / math.sqrt(fan_in))
+            parts.append(
+                torch.randn(shape, generator=draw, dtype=torch.float64) * scale / math.sqrt(fan_in)
+            )
         return torch.cat([p.reshape(-1) for p in parts])
 
     def _contexts(self, sequences: torch.Tensor, prompt_token: int) -> torch.Tensor:
         """[K, L, L] input tokens: position l sees the prompt and the L − 1 tokens before it."""
         k, length = sequences.shape
-        padded = torch.cat([torch.full((k, length - 1), self.bos, dtype=torch.long), sequences], dim=1)
-        windows = torch.stack([padded[:, l:l + length - 1] for l in range(length)], dim=1)
+        padded = torch.cat(
+            [torch.full((k, length - 1), self.bos, dtype=torch.long), sequences], dim=1
+        )
+        windows = torch.stack([padded[:, l : l + length - 1] for l in range(length)], dim=1)
         prompt = torch.full((k, length, 1), prompt_token, dtype=torch.long)
         return torch.cat([prompt, windows], dim=2)
 
@@ -128,7 +179,7 @@ class TokenMLPPreferences(PreferenceProblem):
         parts, offset = [], 0
         for shape in self._shapes():
             size = math.prod(shape)
-            parts.append(parameters[:, offset:offset + size].reshape(parameters.shape[0], *shape))
+            parts.append(parameters[:, offset : offset + size].reshape(parameters.shape[0], *shape))
             offset += size
         return parts
 
@@ -157,7 +208,9 @@ class TokenMLPPreferences(PreferenceProblem):
         return self.log_policy(parameters)
 
 
-def sequence_rewards(sequences: torch.Tensor, scores: torch.Tensor, bonus: float, vocabulary: int) -> torch.Tensor:
+def sequence_rewards(
+    sequences: torch.Tensor, scores: torch.Tensor, bonus: float, vocabulary: int
+) -> torch.Tensor:
     """r(y) = Σ_l s(y_l) + b · #{l : y_{l+1} ≡ y_l + 1 (mod V)} for sequences [K, L], float64 [K]."""
     counting_up = ((sequences[:, 1:] - sequences[:, :-1]) % vocabulary == 1).sum(1)
     return scores[sequences].sum(1) + bonus * counting_up.to(torch.float64)

@@ -45,7 +45,9 @@ def aligned_log_weights(log_policy: torch.Tensor) -> torch.Tensor:
     return log_policy - torch.logsumexp(2.0 * log_policy, dim=1, keepdim=True)
 
 
-def wpo_weights(log_policy: torch.Tensor, chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
+def wpo_weights(
+    log_policy: torch.Tensor, chosen: torch.Tensor, rejected: torch.Tensor
+) -> torch.Tensor:
     """min(1, w(y_w) w(y_l)) for every pair [seeds, n], from log π [seeds, K]."""
     log_weight = aligned_log_weights(log_policy)
     return torch.exp(log_weight.gather(1, chosen) + log_weight.gather(1, rejected)).clamp(max=1.0)

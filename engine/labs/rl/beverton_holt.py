@@ -17,8 +17,9 @@ def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.erfc(-z / math.sqrt(2.0))
 
 
-def stock_transitions(stock: torch.Tensor, quotas: torch.Tensor, growth: float, capacity: float,
-                      noise: float) -> torch.Tensor:
+def stock_transitions(
+    stock: torch.Tensor, quotas: torch.Tensor, growth: float, capacity: float, noise: float
+) -> torch.Tensor:
     """P[i, a, j]: chance that a stock x_i fished with quota h_a is x_j next year.
 
     Escapement y = x − min(h, x); next stock Z f(y) with f(y) = A y / (1 + B y),
@@ -33,7 +34,7 @@ def stock_transitions(stock: torch.Tensor, quotas: torch.Tensor, growth: float, 
     mean = growth * escapement / (1.0 + b * escapement)
     edges = (stock[1:] + stock[:-1]) / 2
     if noise > 0:
-        log_mean = torch.log(mean.clamp_min(1e-300))[..., None] - noise ** 2 / 2
+        log_mean = torch.log(mean.clamp_min(1e-300))[..., None] - noise**2 / 2
         cdf = _normal_cdf((torch.log(edges) - log_mean) / noise)
     else:
         cdf = (edges >= mean[..., None]).to(stock.dtype)
@@ -80,7 +81,9 @@ def solve(P: torch.Tensor, R: torch.Tensor, discount: float, tol: float = 1e-11)
     raise RuntimeError("value iteration did not converge")
 
 
-def evaluate(P: torch.Tensor, R: torch.Tensor, policy: torch.Tensor, discount: float, tol: float = 1e-11):
+def evaluate(
+    P: torch.Tensor, R: torch.Tensor, policy: torch.Tensor, discount: float, tol: float = 1e-11
+):
     """V^π(i, k) = R[i, k, π(i, k)] + δ Σ_j P[i, π(i, k), j] V^π(j, π(i, k)), by iteration."""
     nx, nh = policy.shape
     i = torch.arange(nx)[:, None].expand(nx, nh)
@@ -111,17 +114,55 @@ class BevertonHolt(Problem):
     title = "Beverton–Holt fish stock with lognormal shocks, harvested by annual quotas"
     summary = "Stochastic Beverton–Holt growth on a grid; profit from harvest; quotas on a grid."
     params = (
-        Param("growth", "float", 2.0, "Beverton–Holt growth A (> 1).", low=1.0, low_open=True, high=100.0),
+        Param(
+            "growth",
+            "float",
+            2.0,
+            "Beverton–Holt growth A (> 1).",
+            low=1.0,
+            low_open=True,
+            high=100.0,
+        ),
         Param("capacity", "float", 1.0, "Carrying capacity K.", low=0.0, low_open=True, high=1e6),
         Param("noise", "float", 0.2, "σ of the lognormal growth shock.", low=0.0, high=5.0),
         Param("price", "float", 1.0, "Price per unit harvested.", low=0.0, high=1e6),
-        Param("discount", "float", 0.95, "Annual discount factor δ.", low=0.0, high=1.0, high_open=True),
+        Param(
+            "discount",
+            "float",
+            0.95,
+            "Annual discount factor δ.",
+            low=0.0,
+            high=1.0,
+            high_open=True,
+        ),
         Param("stock_points", "int", 41, "Grid points of the stock.", low=2, high=400),
-        Param("stock_max", "float", 1.6, "Top of the stock grid, in units of K.", low=0.0, low_open=True, high=100.0),
+        Param(
+            "stock_max",
+            "float",
+            1.6,
+            "Top of the stock grid, in units of K.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
         Param("quota_points", "int", 21, "Grid points of the quota.", low=2, high=200),
-        Param("quota_max", "float", 0.8, "Top of the quota grid, in units of K.", low=0.0, low_open=True, high=100.0),
-        Param("initial_stock", "float", 0.75, "Stock in the first year, in units of K (nearest grid point).",
-              low=0.0, high=100.0),
+        Param(
+            "quota_max",
+            "float",
+            0.8,
+            "Top of the quota grid, in units of K.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
+        Param(
+            "initial_stock",
+            "float",
+            0.75,
+            "Stock in the first year, in units of K (nearest grid point).",
+            low=0.0,
+            high=100.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -129,8 +170,12 @@ class BevertonHolt(Problem):
         p = params
         f64 = torch.float64
         self._gen = generator(device, seed, PROBLEM_STREAM)
-        self.stock = torch.linspace(0.0, p["stock_max"] * p["capacity"], p["stock_points"], dtype=f64)
-        self.quotas = torch.linspace(0.0, p["quota_max"] * p["capacity"], p["quota_points"], dtype=f64)
+        self.stock = torch.linspace(
+            0.0, p["stock_max"] * p["capacity"], p["stock_points"], dtype=f64
+        )
+        self.quotas = torch.linspace(
+            0.0, p["quota_max"] * p["capacity"], p["quota_points"], dtype=f64
+        )
         self.discount, self.price = p["discount"], p["price"]
         self.P = stock_transitions(self.stock, self.quotas, p["growth"], p["capacity"], p["noise"])
         self.cumulative = self.P.cumsum(-1).to(device)
@@ -139,7 +184,9 @@ class BevertonHolt(Problem):
     def rewards(self, penalty: str, cost: float) -> torch.Tensor:
         return rewards(self.stock, self.quotas, self.price, penalty, cost)
 
-    def next_stock(self, stock_index: torch.Tensor, quota_index: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def next_stock(
+        self, stock_index: torch.Tensor, quota_index: torch.Tensor, u: torch.Tensor
+    ) -> torch.Tensor:
         """Next grid index per seed from a uniform u [seeds] (shared by policies compared)."""
         cdf = self.cumulative[stock_index, quota_index]
         return (cdf < u[:, None]).sum(-1).clamp_max_(len(self.stock) - 1)

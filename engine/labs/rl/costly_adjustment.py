@@ -36,16 +36,28 @@ class CostlyAdjustment(Algorithm):
 
     id = "rl.costly_adjustment"
     family = "rl"
-    paper = "Optimal management of a stochastically varying population when policy adjustment is costly"
+    paper = (
+        "Optimal management of a stochastically varying population when policy adjustment is costly"
+    )
     summary = "SDP harvest quotas for a Beverton–Holt stock with L1, L2 or fixed adjustment costs; paths, variance, value lost."
     params = (
-        Param("penalty", "choice", "l2", "Form of the cost of changing the quota.", choices=PENALTIES),
+        Param(
+            "penalty", "choice", "l2", "Form of the cost of changing the quota.", choices=PENALTIES
+        ),
         Param("cost", "float", 0.5, "Scale c of the adjustment cost.", low=0.0, high=1e6),
     )
     problems = ("rl.beverton_holt",)
     plot = "curves"
-    metrics = ("harvest", "harvest_penalty_free", "harvest_variance", "harvest_variance_penalty_free",
-               "stock", "profit_gap", "value_lost_ignoring_costs", "value_lost_assuming_costs")
+    metrics = (
+        "harvest",
+        "harvest_penalty_free",
+        "harvest_variance",
+        "harvest_variance_penalty_free",
+        "stock",
+        "profit_gap",
+        "value_lost_ignoring_costs",
+        "value_lost_assuming_costs",
+    )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
         super().__init__(params, problem, seeds, device, dtype, seed)
@@ -66,12 +78,19 @@ class CostlyAdjustment(Algorithm):
     def run(self, steps: int, rec) -> None:
         prob, dev, dt = self.problem, self.device, self.dtype
         policy, policy_free = self.policy.to(dev), self.policy_free.to(dev)
-        stock_values, quotas = prob.stock.to(device=dev, dtype=dt), prob.quotas.to(device=dev, dtype=dt)
+        stock_values, quotas = (
+            prob.stock.to(device=dev, dtype=dt),
+            prob.quotas.to(device=dev, dtype=dt),
+        )
         paths = {}
         for name in ("costly", "free"):
             paths[name] = {
-                "stock": torch.full((self.seeds,), prob.initial_index, dtype=torch.long, device=dev),
-                "quota": torch.full((self.seeds,), self.initial_quota, dtype=torch.long, device=dev),
+                "stock": torch.full(
+                    (self.seeds,), prob.initial_index, dtype=torch.long, device=dev
+                ),
+                "quota": torch.full(
+                    (self.seeds,), self.initial_quota, dtype=torch.long, device=dev
+                ),
                 "mean": torch.zeros(self.seeds, dtype=dt, device=dev),
                 "m2": torch.zeros(self.seeds, dtype=dt, device=dev),
                 "profit": torch.zeros(self.seeds, dtype=dt, device=dev),
@@ -95,14 +114,17 @@ class CostlyAdjustment(Algorithm):
                 path["quota"] = quota
             if rec.should_record(t):
                 costly, free = paths["costly"], paths["free"]
-                rec.metrics(t, {
-                    "harvest": costly["harvest"],
-                    "harvest_penalty_free": free["harvest"],
-                    "harvest_variance": costly["m2"] / t,
-                    "harvest_variance_penalty_free": free["m2"] / t,
-                    "stock": stock_values[costly["stock"]],
-                    "profit_gap": costly["profit"] - free["profit"],
-                    "value_lost_ignoring_costs": lost_ignoring,
-                    "value_lost_assuming_costs": lost_assuming,
-                })
+                rec.metrics(
+                    t,
+                    {
+                        "harvest": costly["harvest"],
+                        "harvest_penalty_free": free["harvest"],
+                        "harvest_variance": costly["m2"] / t,
+                        "harvest_variance_penalty_free": free["m2"] / t,
+                        "stock": stock_values[costly["stock"]],
+                        "profit_gap": costly["profit"] - free["profit"],
+                        "value_lost_ignoring_costs": lost_ignoring,
+                        "value_lost_assuming_costs": lost_assuming,
+                    },
+                )
             rec.progress(t)

@@ -21,15 +21,23 @@ from engine.registry import Problem
 from engine.seeding import PROBLEM_STREAM, generator
 
 
-def entropic_backup(mean: torch.Tensor, std: torch.Tensor, P: torch.Tensor, v: torch.Tensor, alpha: float,
-                    discount: float) -> torch.Tensor:
+def entropic_backup(
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    P: torch.Tensor,
+    v: torch.Tensor,
+    alpha: float,
+    discount: float,
+) -> torch.Tensor:
     """μ − α σ²/2 − (1/α) log Σ_s' P e^{−αγV(s')} for every (s, a): [seeds, S, A]."""
     log_p = torch.log(P.clamp_min(1e-300))
     ce_next = -torch.logsumexp(log_p - alpha * discount * v[:, None, None, :], dim=-1) / alpha
     return mean - alpha * std.pow(2) / 2 + ce_next
 
 
-def entropic_optimal_q(mean, std, P, alpha: float, discount: float, tol: float = 1e-12) -> torch.Tensor:
+def entropic_optimal_q(
+    mean, std, P, alpha: float, discount: float, tol: float = 1e-12
+) -> torch.Tensor:
     q = torch.zeros_like(mean)
     for _ in range(1_000_000):
         new = entropic_backup(mean, std, P, q.max(-1).values, alpha, discount)
@@ -57,11 +65,26 @@ class EntropicMDP(Problem):
         Param("states", "int", 4, "Number of states S.", low=1, high=200),
         Param("actions", "int", 2, "Number of actions A.", low=1, high=20),
         Param("discount", "float", 0.8, "Discount factor γ.", low=0.0, high=1.0, high_open=True),
-        Param("risk_aversion", "float", 1.0, "Risk aversion α of the exponential utility.",
-              low=0.0, low_open=True, high=100.0),
-        Param("max_std", "float", 1.0, "σ(s, a) is this times a uniform draw.", low=0.0, high=100.0),
-        Param("reward_offset", "float", 0.0, "Added to every mean reward (moves the value level).",
-              low=-1000.0, high=1000.0),
+        Param(
+            "risk_aversion",
+            "float",
+            1.0,
+            "Risk aversion α of the exponential utility.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
+        Param(
+            "max_std", "float", 1.0, "σ(s, a) is this times a uniform draw.", low=0.0, high=100.0
+        ),
+        Param(
+            "reward_offset",
+            "float",
+            0.0,
+            "Added to every mean reward (moves the value level).",
+            low=-1000.0,
+            high=1000.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -76,8 +99,11 @@ class EntropicMDP(Problem):
             return torch.rand(shape, generator=self._gen, device=device, dtype=f64).cpu()
 
         exponentials = -uniform(seeds, S, A, S).clamp_min_(1e-300).log_()
-        self.set_model(exponentials / exponentials.sum(-1, keepdim=True),
-                       params["reward_offset"] + uniform(seeds, S, A), params["max_std"] * uniform(seeds, S, A))
+        self.set_model(
+            exponentials / exponentials.sum(-1, keepdim=True),
+            params["reward_offset"] + uniform(seeds, S, A),
+            params["max_std"] * uniform(seeds, S, A),
+        )
 
     def set_model(self, P: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Install transitions [seeds, S, A, S], means and standard deviations [seeds, S, A]
@@ -101,7 +127,11 @@ class EntropicMDP(Problem):
     def sample(self):
         """One draw for every (s, a) of every seed: rewards and next states [seeds, S, A]."""
         shape = self.mean_d.shape
-        noise = torch.randn(shape, generator=self._gen, device=self.device, dtype=torch.float64).to(self.dtype)
-        u = torch.rand(shape + (1,), generator=self._gen, device=self.device, dtype=torch.float64).to(self.dtype)
+        noise = torch.randn(shape, generator=self._gen, device=self.device, dtype=torch.float64).to(
+            self.dtype
+        )
+        u = torch.rand(
+            shape + (1,), generator=self._gen, device=self.device, dtype=torch.float64
+        ).to(self.dtype)
         nxt = (self.cumulative_d < u).sum(-1).clamp_max_(self.states - 1)
         return self.mean_d + self.std_d * noise, nxt

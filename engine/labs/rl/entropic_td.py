@@ -36,8 +36,10 @@ def expected_step(loss: str, q: torch.Tensor, problem, alpha: float) -> torch.Te
     gamma = problem.discount
     if loss == "mse":
         return problem.mean_d + gamma * torch.einsum("nsat,nt->nsa", problem.P_d, v) - q
-    log_mgf = -alpha * problem.mean_d + alpha ** 2 * problem.std_d.pow(2) / 2
-    log_next = torch.logsumexp(torch.log(problem.P_d.clamp_min(1e-300)) - alpha * gamma * v[:, None, None, :], -1)
+    log_mgf = -alpha * problem.mean_d + alpha**2 * problem.std_d.pow(2) / 2
+    log_next = torch.logsumexp(
+        torch.log(problem.P_d.clamp_min(1e-300)) - alpha * gamma * v[:, None, None, :], -1
+    )
     log_ratio = alpha * q + log_mgf + log_next  # log E e^{−αδ}
     if loss == "itakura_saito":
         return -torch.expm1(log_ratio) / alpha
@@ -105,9 +107,12 @@ class EntropicTD(Algorithm):
                 error = (self.q - prob.q_true).pow(2).mean((1, 2)).sqrt()
                 disagree = (self.q.argmax(-1) != prob.optimal_action).to(self.dtype).mean(-1)
                 nan = torch.full_like(error, float("nan"))
-                rec.metrics(t, {
-                    "value_error": torch.where(finite, error, nan),
-                    "policy_disagreement": torch.where(finite, disagree, nan),
-                    "diverged": (~finite).to(self.dtype),
-                })
+                rec.metrics(
+                    t,
+                    {
+                        "value_error": torch.where(finite, error, nan),
+                        "policy_disagreement": torch.where(finite, disagree, nan),
+                        "diverged": (~finite).to(self.dtype),
+                    },
+                )
             rec.progress(t)

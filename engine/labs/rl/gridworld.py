@@ -41,8 +41,9 @@ def grid_transitions(size: int, slip: float) -> torch.Tensor:
     return P
 
 
-def action_values(P: torch.Tensor, R: torch.Tensor, terminal: torch.Tensor, policy: torch.Tensor,
-                  discount: float) -> torch.Tensor:
+def action_values(
+    P: torch.Tensor, R: torch.Tensor, terminal: torch.Tensor, policy: torch.Tensor, discount: float
+) -> torch.Tensor:
     """Q^π by one linear solve per seed: Q = R + γ P_live (π · Q), where P_live zeroes the
     arrivals in terminal states (their value is 0). P [S, A, S] shared, R [seeds, S, A]
     expected rewards, terminal [S] bool, policy [seeds, S, A]. Returns [seeds, S, A]."""
@@ -62,8 +63,14 @@ def epsilon_greedy(q: torch.Tensor, epsilon: float) -> torch.Tensor:
     return (1.0 - epsilon) * best + epsilon / q.shape[-1]
 
 
-def control_values(P: torch.Tensor, R: torch.Tensor, terminal: torch.Tensor, epsilon: float,
-                   discount: float, tol: float = 1e-13) -> torch.Tensor:
+def control_values(
+    P: torch.Tensor,
+    R: torch.Tensor,
+    terminal: torch.Tensor,
+    epsilon: float,
+    discount: float,
+    tol: float = 1e-13,
+) -> torch.Tensor:
     """The fixed point of Q = R + γ P_live [(1 − ε) max_a Q + ε mean_a Q], by value
     iteration to a sup-norm change below `tol` (a γ-contraction); ε = 0 gives Q*."""
     live = P * (~terminal).to(P.dtype)
@@ -90,22 +97,58 @@ class Gridworld(Problem):
     id = "rl.gridworld"
     family = "rl"
     title = "Slippery gridworld with puddles: off-policy data, exact Q by dynamic programming"
-    summary = "n × n grid, slip, puddles per seed; uniform behaviour, ε-greedy target; Q^π / Q* by DP."
+    summary = (
+        "n × n grid, slip, puddles per seed; uniform behaviour, ε-greedy target; Q^π / Q* by DP."
+    )
     params = (
         Param("size", "int", 4, "Grid side n (n² states).", low=2, high=12),
-        Param("slip", "float", 0.1, "Probability that a move goes in a uniformly random direction.",
-              low=0.0, high=1.0),
-        Param("puddles", "float", 0.2, "Probability that a non-goal cell is a puddle.", low=0.0, high=1.0),
-        Param("puddle_cost", "float", 1.0, "Reward −c for entering a puddle.", low=0.0, high=1000.0),
-        Param("goal_reward", "float", 1.0, "Reward for entering the goal (the last cell).",
-              low=-1000.0, high=1000.0),
+        Param(
+            "slip",
+            "float",
+            0.1,
+            "Probability that a move goes in a uniformly random direction.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "puddles",
+            "float",
+            0.2,
+            "Probability that a non-goal cell is a puddle.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "puddle_cost", "float", 1.0, "Reward −c for entering a puddle.", low=0.0, high=1000.0
+        ),
+        Param(
+            "goal_reward",
+            "float",
+            1.0,
+            "Reward for entering the goal (the last cell).",
+            low=-1000.0,
+            high=1000.0,
+        ),
         Param("discount", "float", 0.9, "Discount factor γ.", low=0.0, high=1.0, high_open=True),
-        Param("target", "choice", "fixed",
-              "fixed: π ε-greedy on Q* (evaluation, truth Q^π); greedy: ε-greedy on the learner's Q "
-              "(control, truth the ε-greedy fixed point).", choices=("fixed", "greedy")),
-        Param("target_epsilon", "float", 0.1, "ε of the ε-greedy target policy.", low=0.0, high=1.0),
-        Param("max_episode_steps", "int", 40, "Time limit of an episode (traces are cut there).",
-              low=1, high=10_000),
+        Param(
+            "target",
+            "choice",
+            "fixed",
+            "fixed: π ε-greedy on Q* (evaluation, truth Q^π); greedy: ε-greedy on the learner's Q "
+            "(control, truth the ε-greedy fixed point).",
+            choices=("fixed", "greedy"),
+        ),
+        Param(
+            "target_epsilon", "float", 0.1, "ε of the ε-greedy target policy.", low=0.0, high=1.0
+        ),
+        Param(
+            "max_episode_steps",
+            "int",
+            40,
+            "Time limit of an episode (traces are cut there).",
+            low=1,
+            high=10_000,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):

@@ -36,16 +36,38 @@ class RewardScalesMDP(Problem):
         Param("states", "int", 6, "Number of states S.", low=2, high=200),
         Param("actions", "int", 3, "Number of actions A.", low=2, high=20),
         Param("discount", "float", 0.9, "Discount factor γ.", low=0.0, high=1.0, high_open=True),
-        Param("small_scale", "float", 0.1, "Scale of the small dense rewards (uniform in ±scale).",
-              low=0.0, high=1e6),
+        Param(
+            "small_scale",
+            "float",
+            0.1,
+            "Scale of the small dense rewards (uniform in ±scale).",
+            low=0.0,
+            high=1e6,
+        ),
         Param("large_scale", "float", 100.0, "Size of the rare large rewards.", low=0.0, high=1e6),
-        Param("large_probability", "float", 0.05, "Chance that a visit pays the large reward.",
-              low=0.0, high=1.0),
-        Param("deterministic", "bool", False,
-              "One next state per (s, a), and the large reward paid at every visit: Q-learning-style "
-              "updates with any constant step converge to Q* exactly."),
-        Param("restart", "float", 0.1, "Chance of continuing from a uniform state after a step.",
-              low=0.0, high=1.0),
+        Param(
+            "large_probability",
+            "float",
+            0.05,
+            "Chance that a visit pays the large reward.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "deterministic",
+            "bool",
+            False,
+            "One next state per (s, a), and the large reward paid at every visit: Q-learning-style "
+            "updates with any constant step converge to Q* exactly.",
+        ),
+        Param(
+            "restart",
+            "float",
+            0.1,
+            "Chance of continuing from a uniform state after a step.",
+            low=0.0,
+            high=1.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -77,7 +99,9 @@ class RewardScalesMDP(Problem):
         self.expected_reward = R
         self.q_star_f64 = q_star
         self.q_star = q_star.to(device=device, dtype=dtype)
-        self.optimal_return = self.policy_return(torch.nn.functional.one_hot(q_star.argmax(-1), A).to(f64))
+        self.optimal_return = self.policy_return(
+            torch.nn.functional.one_hot(q_star.argmax(-1), A).to(f64)
+        )
         self.cumulative = P.cumsum(-1).to(device=device, dtype=dtype)
         self.small_d = self.small.to(device=device, dtype=dtype)
         self.large_d = self.large.to(device=device, dtype=dtype)
@@ -86,7 +110,9 @@ class RewardScalesMDP(Problem):
     def policy_return(self, policy: torch.Tensor) -> torch.Tensor:
         """Exact E[Σ_t γ^t r_t] from a uniform start state under policy [seeds, S, A], [seeds]."""
         S, A = self.states, self.actions
-        M = torch.einsum("nsat,ntb->nsatb", self.P, policy.to(torch.float64)).reshape(-1, S * A, S * A)
+        M = torch.einsum("nsat,ntb->nsatb", self.P, policy.to(torch.float64)).reshape(
+            -1, S * A, S * A
+        )
         eye = torch.eye(S * A, dtype=torch.float64)
         q = torch.linalg.solve(eye - self.discount * M, self.expected_reward.reshape(-1, S * A, 1))
         v = (q.reshape(-1, S, A) * policy.to(torch.float64)).sum(-1)
@@ -100,15 +126,24 @@ class RewardScalesMDP(Problem):
         """(next state, small reward, large reward, state to continue from) per seed; the
         reward is small + large."""
         cdf = self.cumulative[self.rows, state, action]
-        u = torch.rand((self.seeds, 4), generator=self._gen, device=self.device, dtype=torch.float64)
+        u = torch.rand(
+            (self.seeds, 4), generator=self._gen, device=self.device, dtype=torch.float64
+        )
         nxt = (cdf < u[:, :1].to(self.dtype)).sum(-1).clamp_max_(self.states - 1)
         paid = (u[:, 1] < self.chance).to(self.dtype)
         restart = (u[:, 3] * self.states).long().clamp_max_(self.states - 1)
         go_on = torch.where(u[:, 2] < self.p["restart"], restart, nxt)
-        return nxt, self.small_d[self.rows, state, action], paid * self.large_d[self.rows, state, action], go_on
+        return (
+            nxt,
+            self.small_d[self.rows, state, action],
+            paid * self.large_d[self.rows, state, action],
+            go_on,
+        )
 
 
-def control_values_batched(P: torch.Tensor, R: torch.Tensor, discount: float, tol: float = 1e-12) -> torch.Tensor:
+def control_values_batched(
+    P: torch.Tensor, R: torch.Tensor, discount: float, tol: float = 1e-12
+) -> torch.Tensor:
     """Q* of per-seed transitions P [seeds, S, A, S] and rewards R [seeds, S, A]."""
     q = torch.zeros_like(R)
     for _ in range(1_000_000):

@@ -12,8 +12,15 @@ TRACES = ("rbis", "retrace", "tree_backup", "truncated_is", "importance_sampling
 RATIO_CAP = 1e30  # importance-ratio products are capped here (plain IS overflows otherwise)
 
 
-def next_betas(kind: str, beta: torch.Tensor, lambda_power: torch.Tensor, ratio_product: torch.Tensor,
-               ratio: torch.Tensor, target_prob: torch.Tensor, lam: float) -> torch.Tensor:
+def next_betas(
+    kind: str,
+    beta: torch.Tensor,
+    lambda_power: torch.Tensor,
+    ratio_product: torch.Tensor,
+    ratio: torch.Tensor,
+    target_prob: torch.Tensor,
+    lam: float,
+) -> torch.Tensor:
     """The coefficients β_k of every earlier visit k after the action a_t at time t.
 
     beta, lambda_power = λ^(t−k), ratio_product = Π_{j=k+1..t} ρ_j are per visit
@@ -71,8 +78,14 @@ class TrajectoryAwareTraces(Algorithm):
         Param("trace", "choice", "rbis", "Which trace coefficient β.", choices=TRACES),
         Param("lambda", "float", 0.9, "Trace decay λ.", low=0.0, high=1.0),
         Param("alpha", "float", 0.1, "Step size α.", low=0.0, low_open=True, high=1.0),
-        Param("init_scale", "float", 0.0, "Initial Q is this times a standard normal draw.",
-              low=0.0, high=100.0),
+        Param(
+            "init_scale",
+            "float",
+            0.0,
+            "Initial Q is this times a standard normal draw.",
+            low=0.0,
+            high=100.0,
+        ),
     )
     problems = ("rl.gridworld",)
     plot = "curves"
@@ -82,7 +95,9 @@ class TrajectoryAwareTraces(Algorithm):
         super().__init__(params, problem, seeds, device, dtype, seed)
         self._gen = generator(device, seed, ALGORITHM_STREAM)
         S, A = problem.states, problem.actions
-        self.q = params["init_scale"] * torch.randn((seeds, S, A), generator=self._gen, device=device, dtype=dtype)
+        self.q = params["init_scale"] * torch.randn(
+            (seeds, S, A), generator=self._gen, device=device, dtype=dtype
+        )
 
     def run(self, steps: int, rec) -> None:
         prob, p = self.problem, self.p
@@ -130,10 +145,13 @@ class TrajectoryAwareTraces(Algorithm):
             state = torch.where(ended, prob.reset(seeds), nxt)
 
             if rec.should_record(t):
-                rec.metrics(t, {
-                    "q_error": prob.q_error(self.q),
-                    "q_error_max": (self.q - prob.q_true)[:, prob.live].abs().amax((1, 2)),
-                    "trace_mass": weight.sum(1),
-                    "episodes": episodes,
-                })
+                rec.metrics(
+                    t,
+                    {
+                        "q_error": prob.q_error(self.q),
+                        "q_error_max": (self.q - prob.q_true)[:, prob.live].abs().amax((1, 2)),
+                        "trace_mass": weight.sum(1),
+                        "episodes": episodes,
+                    },
+                )
             rec.progress(t)

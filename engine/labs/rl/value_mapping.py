@@ -23,8 +23,18 @@ def log_unmap(q_tilde: torch.Tensor, c: float, d: float) -> torch.Tensor:
     return torch.exp((q_tilde - d) / c)
 
 
-def mapped_update(q_tilde: torch.Tensor, q_tilde_next: torch.Tensor, reward: torch.Tensor, discount: torch.Tensor,
-                  is_log: torch.Tensor, beta_reg: float, beta_f: float, c: float, d: float, floor: float):
+def mapped_update(
+    q_tilde: torch.Tensor,
+    q_tilde_next: torch.Tensor,
+    reward: torch.Tensor,
+    discount: torch.Tensor,
+    is_log: torch.Tensor,
+    beta_reg: float,
+    beta_f: float,
+    c: float,
+    d: float,
+    floor: float,
+):
     """One orchestrated update per channel, on mapped values [..., J] (one per channel).
 
     Q_j = f_j⁻¹(Q̃_j(s, a)), U_j = r_j + γ f_j⁻¹(Q̃_j(s', ã)), Û_j = Q_j + β_reg (U_j − Q_j)
@@ -70,14 +80,51 @@ class ValueMapping(Algorithm):
     paper = "Orchestrated Value Mapping for Reinforcement Learning"
     summary = "Q-learning vs log Q-learning vs a mixed log/identity map over reward channels; error to Q*, return."
     params = (
-        Param("mapping", "choice", "log", "identity: Q-learning; log: log Q-learning on r⁺, r⁻; "
-              "mixed: log on the small rewards' channels, identity on the large ones'.", choices=MAPPINGS),
-        Param("beta_reg", "float", 0.5, "Step β_reg of the average in regular space.", low=0.0, low_open=True, high=1.0),
-        Param("beta_f", "float", 0.2, "Step β_f of the move in mapped space.", low=0.0, low_open=True, high=1.0),
-        Param("c", "float", 0.5, "Scale c of the log map c log x + d.", low=0.0, low_open=True, high=100.0),
+        Param(
+            "mapping",
+            "choice",
+            "log",
+            "identity: Q-learning; log: log Q-learning on r⁺, r⁻; "
+            "mixed: log on the small rewards' channels, identity on the large ones'.",
+            choices=MAPPINGS,
+        ),
+        Param(
+            "beta_reg",
+            "float",
+            0.5,
+            "Step β_reg of the average in regular space.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
+        Param(
+            "beta_f",
+            "float",
+            0.2,
+            "Step β_f of the move in mapped space.",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
+        Param(
+            "c",
+            "float",
+            0.5,
+            "Scale c of the log map c log x + d.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
         Param("d", "float", 0.0, "Offset d of the log map.", low=-100.0, high=100.0),
-        Param("log_floor", "float", 1e-4, "Floor of Û on log channels (keeps log finite).",
-              low=0.0, low_open=True, high=1.0),
+        Param(
+            "log_floor",
+            "float",
+            1e-4,
+            "Floor of Û on log channels (keeps log finite).",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
         Param("epsilon", "float", 0.2, "ε of the ε-greedy behaviour on Q.", low=0.0, high=1.0),
     )
     problems = ("rl.reward_scales",)
@@ -96,8 +143,11 @@ class ValueMapping(Algorithm):
             weights, logs = [1.0, -1.0, 1.0, -1.0], [True, True, False, False]
         self.weights = torch.tensor(weights, dtype=dtype, device=device)
         self.is_log = torch.tensor(logs, device=device)
-        start = torch.where(self.is_log, log_map(torch.tensor(params["log_floor"], dtype=dtype), params["c"], params["d"]),
-                            torch.zeros((), dtype=dtype)).to(device)
+        start = torch.where(
+            self.is_log,
+            log_map(torch.tensor(params["log_floor"], dtype=dtype), params["c"], params["d"]),
+            torch.zeros((), dtype=dtype),
+        ).to(device)
         # Q̃ [seeds, S, A, J]
         self.q_tilde = start.expand(seeds, problem.states, problem.actions, len(weights)).clone()
 
@@ -109,7 +159,10 @@ class ValueMapping(Algorithm):
         if mapping == "log":
             r = small + large
             return torch.stack([r.clamp_min(0), (-r).clamp_min(0)], 1)
-        return torch.stack([small.clamp_min(0), (-small).clamp_min(0), large.clamp_min(0), (-large).clamp_min(0)], 1)
+        return torch.stack(
+            [small.clamp_min(0), (-small).clamp_min(0), large.clamp_min(0), (-large).clamp_min(0)],
+            1,
+        )
 
     def q_values(self) -> torch.Tensor:
         """Q = Σ_j λ_j f_j⁻¹(Q̃_j), [seeds, S, A]."""
@@ -129,9 +182,17 @@ class ValueMapping(Algorithm):
             nxt, small, large, go_on = prob.step(state, action)
             greedy_next = q[rows, nxt].argmax(-1)
             self.q_tilde[rows, state, action] = mapped_update(
-                self.q_tilde[rows, state, action], self.q_tilde[rows, nxt, greedy_next],
-                self.channel_rewards(small, large), gamma, self.is_log,
-                p["beta_reg"], p["beta_f"], p["c"], p["d"], p["log_floor"])
+                self.q_tilde[rows, state, action],
+                self.q_tilde[rows, nxt, greedy_next],
+                self.channel_rewards(small, large),
+                gamma,
+                self.is_log,
+                p["beta_reg"],
+                p["beta_f"],
+                p["c"],
+                p["d"],
+                p["log_floor"],
+            )
             total_reward += small + large
             state = go_on
             if rec.should_record(t):
@@ -139,10 +200,13 @@ class ValueMapping(Algorithm):
                 greedy = torch.nn.functional.one_hot(q.argmax(-1).cpu(), prob.actions)
                 value = prob.policy_return(greedy).to(device=self.device, dtype=self.dtype)
                 optimal = prob.optimal_return.to(device=self.device, dtype=self.dtype)
-                rec.metrics(t, {
-                    "q_error": (q - prob.q_star).pow(2).mean((1, 2)).sqrt(),
-                    "greedy_return": value,
-                    "return_gap": optimal - value,
-                    "average_reward": total_reward / t,
-                })
+                rec.metrics(
+                    t,
+                    {
+                        "q_error": (q - prob.q_star).pow(2).mean((1, 2)).sqrt(),
+                        "greedy_return": value,
+                        "return_gap": optimal - value,
+                        "average_reward": total_reward / t,
+                    },
+                )
             rec.progress(t)

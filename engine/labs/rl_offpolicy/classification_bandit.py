@@ -48,13 +48,33 @@ class ClassificationBandit(Problem):
         Param("contexts", "int", 200, "Size N of the finite context set.", low=2, high=100_000),
         Param("features", "int", 5, "Dimension d of a context.", low=1, high=1000),
         Param("actions", "int", 5, "Classes K, one action each.", low=2, high=100),
-        Param("separation", "float", 1.0, "Standard deviation s of the class means (larger: easier classes).",
-              low=0.0, high=100.0),
+        Param(
+            "separation",
+            "float",
+            1.0,
+            "Standard deviation s of the class means (larger: easier classes).",
+            low=0.0,
+            high=100.0,
+        ),
         Param("logged_rounds", "int", 100, "Rounds n each seed logs.", low=1, high=1_000_000),
-        Param("logging_temperature", "float", 0.5, "τ0 of the logging policy's softmax (larger: closer to uniform).",
-              low=0.0, low_open=True, high=1e6),
-        Param("logging_uniform", "float", 0.02, "ε mixed uniformly into the logging policy (keeps propensities > 0).",
-              low=0.0, low_open=True, high=1.0),
+        Param(
+            "logging_temperature",
+            "float",
+            0.5,
+            "τ0 of the logging policy's softmax (larger: closer to uniform).",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
+        Param(
+            "logging_uniform",
+            "float",
+            0.02,
+            "ε mixed uniformly into the logging policy (keeps propensities > 0).",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -67,11 +87,16 @@ class ClassificationBandit(Problem):
         logits = contexts @ means.T - 0.5 * (means * means).sum(-1)
         self.k, self.n_contexts = k, n
         self.labels = labels.to(device)
-        self.reward = torch.nn.functional.one_hot(labels, k).to(device=device, dtype=dtype)  # r(x_j, a) [N, K]
-        self.features = torch.cat([contexts, torch.ones(n, 1, dtype=torch.float64)], 1).to(device=device, dtype=dtype)
+        self.reward = torch.nn.functional.one_hot(labels, k).to(
+            device=device, dtype=dtype
+        )  # r(x_j, a) [N, K]
+        self.features = torch.cat([contexts, torch.ones(n, 1, dtype=torch.float64)], 1).to(
+            device=device, dtype=dtype
+        )
         self.class_logits = logits.to(device=device, dtype=dtype)  # ℓ [N, K]
-        self.logging = softmax_policy(logits, params["logging_temperature"], params["logging_uniform"]).to(
-            device=device, dtype=dtype)  # π0 [N, K]
+        self.logging = softmax_policy(
+            logits, params["logging_temperature"], params["logging_uniform"]
+        ).to(device=device, dtype=dtype)  # π0 [N, K]
         self.rounds = params["logged_rounds"]
 
     def value(self, policy: torch.Tensor) -> torch.Tensor:
@@ -88,5 +113,9 @@ class ClassificationBandit(Problem):
         logging = self.logging.to("cpu", torch.float64)
         action = torch.multinomial(logging[context.reshape(-1)], 1, generator=g).reshape(seeds, n)
         context, action = context.to(self.device), action.to(self.device)
-        return {"context": context, "action": action, "reward": self.reward[context, action],
-                "propensity": self.logging[context, action]}
+        return {
+            "context": context,
+            "action": action,
+            "reward": self.reward[context, action],
+            "propensity": self.logging[context, action],
+        }

@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch
 
 
-def smoothed_ips(target_prob: torch.Tensor, logging_prob: torch.Tensor, rewards: torch.Tensor,
-                 alpha: float) -> torch.Tensor:
+def smoothed_ips(
+    target_prob: torch.Tensor, logging_prob: torch.Tensor, rewards: torch.Tensor, alpha: float
+) -> torch.Tensor:
     """V̂_α = (1/n) Σ_i π(a_i|x_i) / π0(a_i|x_i)^α · r_i over the last axis.
 
     α = 1 is IPS; α = 0 drops the correction, (1/n) Σ_i π(a_i|x_i) r_i.
@@ -19,19 +20,24 @@ def smoothed_ips(target_prob: torch.Tensor, logging_prob: torch.Tensor, rewards:
     return (target_prob * logging_prob.pow(-alpha) * rewards).mean(-1)
 
 
-def clipped_ips(target_prob: torch.Tensor, logging_prob: torch.Tensor, rewards: torch.Tensor,
-                threshold: float) -> torch.Tensor:
+def clipped_ips(
+    target_prob: torch.Tensor, logging_prob: torch.Tensor, rewards: torch.Tensor, threshold: float
+) -> torch.Tensor:
     """V̂_τ = (1/n) Σ_i π(a_i|x_i) / max(π0(a_i|x_i), τ) · r_i (clipping of the propensity;
     τ = 0 is IPS)."""
     return (target_prob / logging_prob.clamp(min=threshold) * rewards).mean(-1)
 
 
-def ips(target_prob: torch.Tensor, logging_prob: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+def ips(
+    target_prob: torch.Tensor, logging_prob: torch.Tensor, rewards: torch.Tensor
+) -> torch.Tensor:
     """V̂_IPS = (1/n) Σ_i w_i r_i, w_i = π(a_i|x_i) / π0(a_i|x_i)."""
     return (target_prob / logging_prob * rewards).mean(-1)
 
 
-def snips(target_prob: torch.Tensor, logging_prob: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+def snips(
+    target_prob: torch.Tensor, logging_prob: torch.Tensor, rewards: torch.Tensor
+) -> torch.Tensor:
     """V̂_SNIPS = Σ_i w_i r_i / Σ_i w_i (self-normalised IPS). Where every w_i is 0 the
     estimate is 0 (no logged action has mass under π)."""
     weights = target_prob / logging_prob
@@ -45,15 +51,22 @@ def direct_method(target_probs_all: torch.Tensor, reward_model_all: torch.Tensor
     return (target_probs_all * reward_model_all).sum(-1).mean(-1)
 
 
-def doubly_robust(target_probs_all: torch.Tensor, reward_model_all: torch.Tensor, target_prob: torch.Tensor,
-                  logging_prob: torch.Tensor, rewards: torch.Tensor, reward_model_logged: torch.Tensor) -> torch.Tensor:
+def doubly_robust(
+    target_probs_all: torch.Tensor,
+    reward_model_all: torch.Tensor,
+    target_prob: torch.Tensor,
+    logging_prob: torch.Tensor,
+    rewards: torch.Tensor,
+    reward_model_logged: torch.Tensor,
+) -> torch.Tensor:
     """V̂_DR = V̂_DM + (1/n) Σ_i w_i (r_i − q̂(x_i, a_i))."""
     correction = (target_prob / logging_prob * (rewards - reward_model_logged)).mean(-1)
     return direct_method(target_probs_all, reward_model_all) + correction
 
 
-def exact_moments(weight: torch.Tensor, logging: torch.Tensor, reward: torch.Tensor,
-                  samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+def exact_moments(
+    weight: torch.Tensor, logging: torch.Tensor, reward: torch.Tensor, samples: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and variance of an importance-weighted estimator (1/n) Σ_i ω(x_i, a_i) r(x_i, a_i)
     with x uniform over a finite context set and a ~ π0(·|x), computed exactly.
 
@@ -72,8 +85,12 @@ def policy_value(policy: torch.Tensor, reward: torch.Tensor) -> torch.Tensor:
     return (policy * reward).sum(-1).mean(-1)
 
 
-def top_k_portfolio(estimates: torch.Tensor, true_values: torch.Tensor, baseline: torch.Tensor,
-                    ks: range | list[int]) -> dict[str, torch.Tensor]:
+def top_k_portfolio(
+    estimates: torch.Tensor,
+    true_values: torch.Tensor,
+    baseline: torch.Tensor,
+    ks: range | list[int],
+) -> dict[str, torch.Tensor]:
     """The top-k policy portfolio of an estimator and its SharpeRatio@k, for each k.
 
     estimates, true_values: [..., M] (M candidate policies); baseline: [...] the true value
@@ -97,6 +114,9 @@ def top_k_portfolio(estimates: torch.Tensor, true_values: torch.Tensor, baseline
     best_t, std_t = torch.stack(best, -1), torch.stack(std, -1)
     excess = best_t - baseline.unsqueeze(-1)
     positive = std_t > 0
-    sharpe = torch.where(positive, excess / torch.where(positive, std_t, torch.ones_like(std_t)),
-                         torch.full_like(std_t, float("nan")))
+    sharpe = torch.where(
+        positive,
+        excess / torch.where(positive, std_t, torch.ones_like(std_t)),
+        torch.full_like(std_t, float("nan")),
+    )
     return {"best": best_t, "std": std_t, "sharpe": sharpe}

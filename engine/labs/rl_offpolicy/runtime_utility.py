@@ -56,37 +56,81 @@ class RuntimeUtilityChoice(Algorithm):
     summary = "Which solver the utility of its runtime distribution picks as the captime grows, against mean runtime."
     problems = (HeavyTailedRuntimes.id,)
     plot = "curves"
-    metrics = (("captime",) + tuple(f"utility_{s}" for s in SOLVERS) + tuple(f"exact_utility_{s}" for s in SOLVERS)
-               + ("utility_choice", "mean_runtime_choice", "exact_utility_choice")
-               + tuple(f"mean_runtime_{s}" for s in SOLVERS))
+    metrics = (
+        ("captime",)
+        + tuple(f"utility_{s}" for s in SOLVERS)
+        + tuple(f"exact_utility_{s}" for s in SOLVERS)
+        + ("utility_choice", "mean_runtime_choice", "exact_utility_choice")
+        + tuple(f"mean_runtime_{s}" for s in SOLVERS)
+    )
     params = (
-        Param("captime_start", "float", 0.1, "Mean captime κ̄ at the first step.", low=0.0, low_open=True, high=1e9),
-        Param("captime_end", "float", 1000.0, "Mean captime κ̄ at the last step (geometric in between).",
-              low=0.0, low_open=True, high=1e9),
-        Param("captime_model", "choice", "fixed", "Law of the captime κ with mean κ̄: fixed (κ = κ̄), uniform on "
-              "[0, 2κ̄], or exponential (the maximum-entropy laws).", choices=CAPTIME_MODELS),
-        Param("discount", "float", 0.0, "λ of the value p(t) = exp(−λ t) of an answer at time t (0: constant).",
-              low=0.0, high=1e6),
+        Param(
+            "captime_start",
+            "float",
+            0.1,
+            "Mean captime κ̄ at the first step.",
+            low=0.0,
+            low_open=True,
+            high=1e9,
+        ),
+        Param(
+            "captime_end",
+            "float",
+            1000.0,
+            "Mean captime κ̄ at the last step (geometric in between).",
+            low=0.0,
+            low_open=True,
+            high=1e9,
+        ),
+        Param(
+            "captime_model",
+            "choice",
+            "fixed",
+            "Law of the captime κ with mean κ̄: fixed (κ = κ̄), uniform on "
+            "[0, 2κ̄], or exponential (the maximum-entropy laws).",
+            choices=CAPTIME_MODELS,
+        ),
+        Param(
+            "discount",
+            "float",
+            0.0,
+            "λ of the value p(t) = exp(−λ t) of an answer at time t (0: constant).",
+            low=0.0,
+            high=1e6,
+        ),
     )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
         super().__init__(params, problem, seeds, device, dtype, seed)
         if params["captime_end"] < params["captime_start"]:
-            raise ParamError("algorithm.captime_end",
-                             f"must be >= captime_start ({params['captime_start']}), got {params['captime_end']}")
+            raise ParamError(
+                "algorithm.captime_end",
+                f"must be >= captime_start ({params['captime_start']}), got {params['captime_end']}",
+            )
 
     def run(self, steps, rec):
         prob, p = self.problem, self.p
         runtimes = prob.runtimes  # [S, 3, runs]
         mean_runtime = runtimes.mean(-1)
         mean_choice = mean_runtime.argmin(-1).to(self.dtype)
-        for t, captime in enumerate(captime_grid(p["captime_start"], p["captime_end"], steps), start=1):
+        for t, captime in enumerate(
+            captime_grid(p["captime_start"], p["captime_end"], steps), start=1
+        ):
             if rec.should_record(t):
-                utility = runtime_utility(runtimes, captime, p["captime_model"], p["discount"])  # [S, 3]
-                exact = prob.exact_utility(captime, p["captime_model"], p["discount"]).to(self.device, self.dtype)
-                values = {"captime": torch.full((self.seeds,), captime, device=self.device, dtype=self.dtype),
-                          "utility_choice": utility.argmax(-1).to(self.dtype), "mean_runtime_choice": mean_choice,
-                          "exact_utility_choice": exact.argmax().to(self.dtype).expand(self.seeds)}
+                utility = runtime_utility(
+                    runtimes, captime, p["captime_model"], p["discount"]
+                )  # [S, 3]
+                exact = prob.exact_utility(captime, p["captime_model"], p["discount"]).to(
+                    self.device, self.dtype
+                )
+                values = {
+                    "captime": torch.full(
+                        (self.seeds,), captime, device=self.device, dtype=self.dtype
+                    ),
+                    "utility_choice": utility.argmax(-1).to(self.dtype),
+                    "mean_runtime_choice": mean_choice,
+                    "exact_utility_choice": exact.argmax().to(self.dtype).expand(self.seeds),
+                }
                 for i, s in enumerate(SOLVERS):
                     values[f"utility_{s}"] = utility[:, i]
                     values[f"exact_utility_{s}"] = exact[i].expand(self.seeds)

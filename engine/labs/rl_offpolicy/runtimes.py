@@ -29,8 +29,13 @@ def captime_survival(t: torch.Tensor, captime: float, model: str) -> torch.Tenso
     return torch.exp(-t / captime)
 
 
-def runtime_utility(runtimes: torch.Tensor, captime: float, model: str, discount: float,
-                    probabilities: torch.Tensor | None = None) -> torch.Tensor:
+def runtime_utility(
+    runtimes: torch.Tensor,
+    captime: float,
+    model: str,
+    discount: float,
+    probabilities: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Expected utility of a runtime distribution under random captimes, over the last axis:
 
         U = E_t[ p(t) · P(κ ≥ t) ],   p(t) = exp(−λ t)   (λ = `discount`; λ = 0: p = 1),
@@ -63,17 +68,65 @@ class HeavyTailedRuntimes(Problem):
     id = "rl.heavy_tailed_runtimes"
     family = "rl"
     title = "Heavy-tailed runtimes of three solvers"
-    summary = "Lognormal (fast, heavy tail), lognormal (steady) and Pareto runtimes, sampled per seed."
+    summary = (
+        "Lognormal (fast, heavy tail), lognormal (steady) and Pareto runtimes, sampled per seed."
+    )
     params = (
         Param("runs", "int", 200, "Runtimes drawn per solver and seed.", low=1, high=1_000_000),
-        Param("fast_median", "float", 1.0, "Median m_f of the fast solver.", low=0.0, low_open=True, high=1e9),
-        Param("fast_sigma", "float", 2.5, "Log-sd σ_f of the fast solver.", low=0.0, low_open=True, high=20.0),
-        Param("steady_median", "float", 5.0, "Median m_s of the steady solver.", low=0.0, low_open=True, high=1e9),
-        Param("steady_sigma", "float", 0.3, "Log-sd σ_s of the steady solver.", low=0.0, low_open=True, high=20.0),
-        Param("pareto_scale", "float", 0.5, "Scale x_m of the Pareto solver (its shortest runtime).",
-              low=0.0, low_open=True, high=1e9),
-        Param("pareto_shape", "float", 1.1, "Shape a of the Pareto solver (mean finite for a > 1).",
-              low=0.0, low_open=True, high=100.0),
+        Param(
+            "fast_median",
+            "float",
+            1.0,
+            "Median m_f of the fast solver.",
+            low=0.0,
+            low_open=True,
+            high=1e9,
+        ),
+        Param(
+            "fast_sigma",
+            "float",
+            2.5,
+            "Log-sd σ_f of the fast solver.",
+            low=0.0,
+            low_open=True,
+            high=20.0,
+        ),
+        Param(
+            "steady_median",
+            "float",
+            5.0,
+            "Median m_s of the steady solver.",
+            low=0.0,
+            low_open=True,
+            high=1e9,
+        ),
+        Param(
+            "steady_sigma",
+            "float",
+            0.3,
+            "Log-sd σ_s of the steady solver.",
+            low=0.0,
+            low_open=True,
+            high=20.0,
+        ),
+        Param(
+            "pareto_scale",
+            "float",
+            0.5,
+            "Scale x_m of the Pareto solver (its shortest runtime).",
+            low=0.0,
+            low_open=True,
+            high=1e9,
+        ),
+        Param(
+            "pareto_shape",
+            "float",
+            1.1,
+            "Shape a of the Pareto solver (mean finite for a > 1).",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
@@ -89,9 +142,11 @@ class HeavyTailedRuntimes(Problem):
         self.runtimes = torch.stack([fast, steady, pareto], 1).to(device=device, dtype=dtype)
         self._quantiles = None
         a = p["pareto_shape"]
-        self.true_mean = [p["fast_median"] * math.exp(p["fast_sigma"] ** 2 / 2),
-                          p["steady_median"] * math.exp(p["steady_sigma"] ** 2 / 2),
-                          a * p["pareto_scale"] / (a - 1) if a > 1 else math.inf]
+        self.true_mean = [
+            p["fast_median"] * math.exp(p["fast_sigma"] ** 2 / 2),
+            p["steady_median"] * math.exp(p["steady_sigma"] ** 2 / 2),
+            a * p["pareto_scale"] / (a - 1) if a > 1 else math.inf,
+        ]
 
     def quantile_runtimes(self) -> torch.Tensor:
         """F⁻¹(q) of each solver at the midpoints q = (i − ½)/Q, [3, Q] in float64."""
@@ -103,9 +158,13 @@ class HeavyTailedRuntimes(Problem):
         p = self.p
         q = (torch.arange(QUANTILES, dtype=torch.float64) + 0.5) / QUANTILES
         z = math.sqrt(2) * torch.erfinv(2 * q - 1)
-        return torch.stack([p["fast_median"] * torch.exp(p["fast_sigma"] * z),
-                            p["steady_median"] * torch.exp(p["steady_sigma"] * z),
-                            p["pareto_scale"] * (1 - q).pow(-1 / p["pareto_shape"])])
+        return torch.stack(
+            [
+                p["fast_median"] * torch.exp(p["fast_sigma"] * z),
+                p["steady_median"] * torch.exp(p["steady_sigma"] * z),
+                p["pareto_scale"] * (1 - q).pow(-1 / p["pareto_shape"]),
+            ]
+        )
 
     def exact_utility(self, captime: float, model: str, discount: float) -> torch.Tensor:
         """U of each solver's law [3] (float64), by the midpoint rule over quantiles."""

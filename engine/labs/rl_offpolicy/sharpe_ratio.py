@@ -19,8 +19,14 @@ from engine.seeding import ALGORITHM_STREAM, generator
 ESTIMATORS = ("ips", "snips", "dm", "dr")
 
 
-def ridge_reward_model(features: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, k: int,
-                       ridge: float, used: torch.Tensor | None = None) -> torch.Tensor:
+def ridge_reward_model(
+    features: torch.Tensor,
+    actions: torch.Tensor,
+    rewards: torch.Tensor,
+    k: int,
+    ridge: float,
+    used: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Per-action ridge regression q̂(x, a) = φ(x)ᵀβ_a fitted on the rounds that logged a:
 
         β_a = (Σ_{i: a_i = a} φ_i φ_iᵀ + λ I)⁻¹ Σ_{i: a_i = a} φ_i r_i,
@@ -32,7 +38,9 @@ def ridge_reward_model(features: torch.Tensor, actions: torch.Tensor, rewards: t
     if used is not None:
         mask = mask * used.to(features.dtype).view(1, -1, 1)
     gram = torch.einsum("sna,snp,snq->sapq", mask, features, features)
-    gram = gram + ridge * torch.eye(features.shape[-1], dtype=features.dtype, device=features.device)
+    gram = gram + ridge * torch.eye(
+        features.shape[-1], dtype=features.dtype, device=features.device
+    )
     moment = torch.einsum("sna,snp,sn->sap", mask, features, rewards)
     return torch.linalg.solve(gram, moment.unsqueeze(-1)).squeeze(-1)
 
@@ -83,14 +91,43 @@ class SharpeRatioAtK(Algorithm):
     problems = (ClassificationBandit.id,)
     plot = "curves"
     metrics = ("k", "behaviour_value", "best_candidate_value") + tuple(
-        f"{e}_{m}" for e in ESTIMATORS for m in ("sharpe", "best", "std"))
+        f"{e}_{m}" for e in ESTIMATORS for m in ("sharpe", "best", "std")
+    )
     params = (
-        Param("candidates", "int", 12, "M candidate policies, the behaviour policy included.", low=2, high=1000),
-        Param("candidate_temperature", "float", 0.5, "τ of the candidates' softmax.", low=0.0, low_open=True,
-              high=1e6),
-        Param("candidate_noise", "float", 1.0, "σ of the Gaussian noise added to the candidates' logits.",
-              low=0.0, high=1e6),
-        Param("ridge", "float", 1.0, "λ of the DM reward model's ridge regression.", low=0.0, low_open=True, high=1e6),
+        Param(
+            "candidates",
+            "int",
+            12,
+            "M candidate policies, the behaviour policy included.",
+            low=2,
+            high=1000,
+        ),
+        Param(
+            "candidate_temperature",
+            "float",
+            0.5,
+            "τ of the candidates' softmax.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
+        Param(
+            "candidate_noise",
+            "float",
+            1.0,
+            "σ of the Gaussian noise added to the candidates' logits.",
+            low=0.0,
+            high=1e6,
+        ),
+        Param(
+            "ridge",
+            "float",
+            1.0,
+            "λ of the DM reward model's ridge regression.",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
     )
 
     def candidate_policies(self) -> torch.Tensor:
@@ -98,9 +135,17 @@ class SharpeRatioAtK(Algorithm):
         prob, p = self.problem, self.p
         m = p["candidates"]
         g = generator("cpu", self.seed, ALGORITHM_STREAM)
-        noise = torch.randn(m - 1, prob.n_contexts, prob.k, generator=g, dtype=torch.float64).to(self.device, self.dtype)
-        scale = torch.linspace(1.0, -1.0, m - 1, dtype=self.dtype, device=self.device).view(-1, 1, 1)
-        others = softmax_policy(scale * prob.class_logits + p["candidate_noise"] * noise, p["candidate_temperature"], 0.0)
+        noise = torch.randn(m - 1, prob.n_contexts, prob.k, generator=g, dtype=torch.float64).to(
+            self.device, self.dtype
+        )
+        scale = torch.linspace(1.0, -1.0, m - 1, dtype=self.dtype, device=self.device).view(
+            -1, 1, 1
+        )
+        others = softmax_policy(
+            scale * prob.class_logits + p["candidate_noise"] * noise,
+            p["candidate_temperature"],
+            0.0,
+        )
         return torch.cat([prob.logging.unsqueeze(0), others], 0)
 
     def estimates(self, policies: torch.Tensor, logged: dict) -> dict[str, torch.Tensor]:
@@ -109,7 +154,9 @@ class SharpeRatioAtK(Algorithm):
         j, a, r, p0 = logged["context"], logged["action"], logged["reward"], logged["propensity"]
         seeds = j.shape[0]
         on_logged = policies[:, j, :].permute(1, 0, 2, 3)  # π(·|x_i) [S, M, n, K]
-        target = on_logged.gather(-1, a.view(seeds, 1, -1, 1).expand(-1, policies.shape[0], -1, 1)).squeeze(-1)
+        target = on_logged.gather(
+            -1, a.view(seeds, 1, -1, 1).expand(-1, policies.shape[0], -1, 1)
+        ).squeeze(-1)
         phi = prob.features[j]
         odd = torch.arange(j.shape[1], device=j.device) % 2 == 1
         q_hat = torch.zeros(seeds, j.shape[1], prob.k, device=self.device, dtype=self.dtype)
@@ -117,11 +164,16 @@ class SharpeRatioAtK(Algorithm):
             beta = ridge_reward_model(phi, a, r, prob.k, self.p["ridge"], used=~scored)  # [S, K, p]
             q_hat[:, scored] = torch.einsum("snp,skp->snk", phi[:, scored], beta)
         q_hat = q_hat.unsqueeze(1)  # [S, 1, n, K]
-        q_logged = q_hat.squeeze(1).gather(-1, a.unsqueeze(-1)).squeeze(-1).unsqueeze(1)  # [S, 1, n]
+        q_logged = (
+            q_hat.squeeze(1).gather(-1, a.unsqueeze(-1)).squeeze(-1).unsqueeze(1)
+        )  # [S, 1, n]
         r, p0 = r.unsqueeze(1), p0.unsqueeze(1)
-        return {"ips": ips(target, p0, r), "snips": snips(target, p0, r),
-                "dm": direct_method(on_logged, q_hat.expand_as(on_logged)),
-                "dr": doubly_robust(on_logged, q_hat.expand_as(on_logged), target, p0, r, q_logged)}
+        return {
+            "ips": ips(target, p0, r),
+            "snips": snips(target, p0, r),
+            "dm": direct_method(on_logged, q_hat.expand_as(on_logged)),
+            "dr": doubly_robust(on_logged, q_hat.expand_as(on_logged), target, p0, r, q_logged),
+        }
 
     def run(self, steps, rec):
         last_k = min(steps, self.p["candidates"])
@@ -130,12 +182,17 @@ class SharpeRatioAtK(Algorithm):
         true_values = prob.value(policies)  # [M]
         baseline = true_values[0].expand(self.seeds)
         found = self.estimates(policies, prob.log())
-        portfolios = {name: top_k_portfolio(est, true_values, baseline, range(1, last_k + 1))
-                      for name, est in found.items()}
+        portfolios = {
+            name: top_k_portfolio(est, true_values, baseline, range(1, last_k + 1))
+            for name, est in found.items()
+        }
         for k in range(1, steps + 1):
             if k <= last_k and rec.should_record(k):
-                values = {"k": torch.full((self.seeds,), float(k), device=self.device, dtype=self.dtype),
-                          "behaviour_value": baseline, "best_candidate_value": true_values.max().expand(self.seeds)}
+                values = {
+                    "k": torch.full((self.seeds,), float(k), device=self.device, dtype=self.dtype),
+                    "behaviour_value": baseline,
+                    "best_candidate_value": true_values.max().expand(self.seeds),
+                }
                 for name, port in portfolios.items():
                     for stat in ("sharpe", "best", "std"):
                         values[f"{name}_{stat}"] = port[stat][..., k - 1]

@@ -11,10 +11,23 @@ from engine.registry import Algorithm
 
 ALPHA_PARAMS = (
     Param("alpha_start", "float", 0.0, "α at the first step.", low=0.0, high=1.0),
-    Param("alpha_end", "float", 1.0, "α at the last step (evenly spaced in between).", low=0.0, high=1.0),
+    Param(
+        "alpha_end",
+        "float",
+        1.0,
+        "α at the last step (evenly spaced in between).",
+        low=0.0,
+        high=1.0,
+    ),
 )
-CLIP_THRESHOLD = Param("clip_threshold", "float", 0.1,
-                       "τ of clipped IPS, π/max(π0, τ) (0 gives plain IPS).", low=0.0, high=1.0)
+CLIP_THRESHOLD = Param(
+    "clip_threshold",
+    "float",
+    0.1,
+    "τ of clipped IPS, π/max(π0, τ) (0 gives plain IPS).",
+    low=0.0,
+    high=1.0,
+)
 
 
 def alpha_grid(start: float, end: float, steps: int) -> list[float]:
@@ -26,8 +39,10 @@ def alpha_grid(start: float, end: float, steps: int) -> list[float]:
 
 def check_alpha_range(params: dict) -> None:
     if params["alpha_end"] < params["alpha_start"]:
-        raise ParamError("algorithm.alpha_end",
-                         f"must be >= alpha_start ({params['alpha_start']}), got {params['alpha_end']}")
+        raise ParamError(
+            "algorithm.alpha_end",
+            f"must be >= alpha_start ({params['alpha_start']}), got {params['alpha_end']}",
+        )
 
 
 def target_policy(prob: ClassificationBandit, p: dict) -> torch.Tensor:
@@ -74,14 +89,30 @@ class SmoothedIPSEvaluation(Algorithm):
     problems = (ClassificationBandit.id,)
     plot = "curves"
     metrics = ("alpha", "true_value") + tuple(
-        f"{e}_{m}" for e in ("smoothed", "clipped", "ips") for m in ("bias", "variance", "mse", "error"))
+        f"{e}_{m}"
+        for e in ("smoothed", "clipped", "ips")
+        for m in ("bias", "variance", "mse", "error")
+    )
     params = ALPHA_PARAMS + (
         CLIP_THRESHOLD,
-        Param("target_policy", "choice", "labels", "labels: (1 − η) on the true class, η spread uniformly; "
-              "classifier: softmax(ℓ/τ) of the nearest-mean classifier.", choices=("labels", "classifier")),
+        Param(
+            "target_policy",
+            "choice",
+            "labels",
+            "labels: (1 − η) on the true class, η spread uniformly; "
+            "classifier: softmax(ℓ/τ) of the nearest-mean classifier.",
+            choices=("labels", "classifier"),
+        ),
         Param("target_uniform", "float", 0.1, "η of the labels target policy.", low=0.0, high=1.0),
-        Param("target_temperature", "float", 0.2, "τ of the classifier target policy (smaller: greedier).",
-              low=0.0, low_open=True, high=1e6),
+        Param(
+            "target_temperature",
+            "float",
+            0.2,
+            "τ of the classifier target policy (smaller: greedier).",
+            low=0.0,
+            low_open=True,
+            high=1e6,
+        ),
     )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
@@ -102,17 +133,26 @@ class SmoothedIPSEvaluation(Algorithm):
             return {"bias": bias, "variance": variance, "mse": bias * bias + variance}
 
         fixed = {
-            "clipped": (moments(target / prob.logging.clamp(min=p["clip_threshold"])),
-                        clipped_ips(target_prob, propensity, reward, p["clip_threshold"]) - true_value),
-            "ips": (moments(target / prob.logging), ips(target_prob, propensity, reward) - true_value),
+            "clipped": (
+                moments(target / prob.logging.clamp(min=p["clip_threshold"])),
+                clipped_ips(target_prob, propensity, reward, p["clip_threshold"]) - true_value,
+            ),
+            "ips": (
+                moments(target / prob.logging),
+                ips(target_prob, propensity, reward) - true_value,
+            ),
         }
         for t, alpha in enumerate(alpha_grid(p["alpha_start"], p["alpha_end"], steps), start=1):
             if rec.should_record(t):
                 rows = dict(fixed)
-                rows["smoothed"] = (moments(target * prob.logging.pow(-alpha)),
-                                    smoothed_ips(target_prob, propensity, reward, alpha) - true_value)
-                values = {"alpha": torch.full((self.seeds,), alpha, device=self.device, dtype=self.dtype),
-                          "true_value": true_value.expand(self.seeds)}
+                rows["smoothed"] = (
+                    moments(target * prob.logging.pow(-alpha)),
+                    smoothed_ips(target_prob, propensity, reward, alpha) - true_value,
+                )
+                values = {
+                    "alpha": torch.full((self.seeds,), alpha, device=self.device, dtype=self.dtype),
+                    "true_value": true_value.expand(self.seeds),
+                }
                 for name, (exact, error) in rows.items():
                     for m, v in exact.items():
                         values[f"{name}_{m}"] = v.expand(self.seeds)

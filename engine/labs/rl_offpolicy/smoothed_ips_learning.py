@@ -52,7 +52,14 @@ class SmoothedIPSLearning(Algorithm):
     summary = "Learn a softmax policy from logged data with smoothed, clipped or plain IPS; true value per α."
     problems = (ClassificationBandit.id,)
     plot = "curves"
-    metrics = ("alpha", "smoothed_value", "clipped_value", "ips_value", "smoothed_estimate", "logging_value")
+    metrics = (
+        "alpha",
+        "smoothed_value",
+        "clipped_value",
+        "ips_value",
+        "smoothed_estimate",
+        "logging_value",
+    )
     params = ALPHA_PARAMS + (
         CLIP_THRESHOLD,
         Param("l2", "float", 1e-3, "λ of the L2 penalty on θ.", low=0.0, high=1e6),
@@ -64,7 +71,9 @@ class SmoothedIPSLearning(Algorithm):
         super().__init__(params, problem, seeds, device, dtype, seed)
         check_alpha_range(params)
 
-    def fit(self, features: torch.Tensor, actions: torch.Tensor, weighted_rewards: torch.Tensor) -> torch.Tensor:
+    def fit(
+        self, features: torch.Tensor, actions: torch.Tensor, weighted_rewards: torch.Tensor
+    ) -> torch.Tensor:
         """θ̂ [B, seeds, d + 1, K] maximising (1/n) Σ_i π_θ(a_i|x_i) ω_i r_i − (λ/2)‖θ‖², one
         fit per row b of weighted_rewards ω_i r_i [B, seeds, n] and per seed, all at once.
 
@@ -72,14 +81,23 @@ class SmoothedIPSLearning(Algorithm):
         (b, seed) has its own θ and gets its own gradient (Adam is elementwise).
         """
         batch = weighted_rewards.shape[0]
-        theta = torch.zeros(batch, features.shape[0], features.shape[-1], self.problem.k, device=self.device,
-                            dtype=self.dtype, requires_grad=True)
+        theta = torch.zeros(
+            batch,
+            features.shape[0],
+            features.shape[-1],
+            self.problem.k,
+            device=self.device,
+            dtype=self.dtype,
+            requires_grad=True,
+        )
         index = actions.unsqueeze(0).expand(batch, -1, -1).unsqueeze(-1)
         optimiser = torch.optim.Adam([theta], lr=self.p["lr"])
         for _ in range(self.p["iterations"]):
             optimiser.zero_grad()
             probs = torch.softmax(features @ theta, -1).gather(-1, index).squeeze(-1)
-            objective = (probs * weighted_rewards).mean(-1) - 0.5 * self.p["l2"] * theta.pow(2).sum((-2, -1))
+            objective = (probs * weighted_rewards).mean(-1) - 0.5 * self.p["l2"] * theta.pow(2).sum(
+                (-2, -1)
+            )
             (-objective.sum()).backward()
             optimiser.step()
         return theta.detach()
@@ -93,8 +111,15 @@ class SmoothedIPSLearning(Algorithm):
         logged = prob.log()
         features = prob.features[logged["context"]]
         actions, reward, propensity = logged["action"], logged["reward"], logged["propensity"]
-        fixed = self.policy(self.fit(features, actions, torch.stack(
-            [reward / propensity.clamp(min=p["clip_threshold"]), reward / propensity])))
+        fixed = self.policy(
+            self.fit(
+                features,
+                actions,
+                torch.stack(
+                    [reward / propensity.clamp(min=p["clip_threshold"]), reward / propensity]
+                ),
+            )
+        )
         clipped, plain = prob.value(fixed[0]), prob.value(fixed[1])
         logging_value = prob.value(prob.logging).expand(self.seeds)
         grid = alpha_grid(p["alpha_start"], p["alpha_end"], steps)
@@ -102,17 +127,27 @@ class SmoothedIPSLearning(Algorithm):
         seed_index = torch.arange(self.seeds, device=self.device).unsqueeze(-1)
         done = 0
         for first in range(0, len(recorded), FITS_AT_ONCE):
-            chunk = recorded[first:first + FITS_AT_ONCE]
-            alphas = torch.tensor([grid[t - 1] for t in chunk], device=self.device, dtype=self.dtype)
+            chunk = recorded[first : first + FITS_AT_ONCE]
+            alphas = torch.tensor(
+                [grid[t - 1] for t in chunk], device=self.device, dtype=self.dtype
+            )
             weighted = reward * propensity.pow(-alphas.view(-1, 1, 1))  # [B, S, n]
             learned = self.policy(self.fit(features, actions, weighted))  # [B, S, N, K]
             for b, t in enumerate(chunk):
                 chosen = learned[b][seed_index, logged["context"], actions]
-                rec.metrics(t, {
-                    "alpha": torch.full((self.seeds,), grid[t - 1], device=self.device, dtype=self.dtype),
-                    "smoothed_value": prob.value(learned[b]), "clipped_value": clipped, "ips_value": plain,
-                    "smoothed_estimate": (chosen * weighted[b]).mean(-1), "logging_value": logging_value,
-                })
+                rec.metrics(
+                    t,
+                    {
+                        "alpha": torch.full(
+                            (self.seeds,), grid[t - 1], device=self.device, dtype=self.dtype
+                        ),
+                        "smoothed_value": prob.value(learned[b]),
+                        "clipped_value": clipped,
+                        "ips_value": plain,
+                        "smoothed_estimate": (chosen * weighted[b]).mean(-1),
+                        "logging_value": logging_value,
+                    },
+                )
             for step in range(done + 1, chunk[-1] + 1):
                 rec.progress(step)
             done = chunk[-1]

@@ -12,7 +12,9 @@ from engine.labs.unlearning.evaluation import METRICS, UnlearningEvaluation
 from engine.registry import Algorithm
 
 PROBLEMS = ("unlearning.gaussian_blobs",)
-SNAPSHOTS = 20  # measured (and drawn on the front) at about this many log-spaced steps, and the last
+SNAPSHOTS = (
+    20  # measured (and drawn on the front) at about this many log-spaced steps, and the last
+)
 
 
 class UnlearningAlgorithm(Algorithm):
@@ -64,7 +66,11 @@ class IterativeUnlearning(UnlearningAlgorithm):
             with clock:
                 params = self.step(params, t)
             if t in snapshots:
-                evaluation.record(t, evaluation.measure(params), {"iteration": t},
-                                  {"wall_time_s": clock.total, "gradient_evaluations": per_step * t})
+                evaluation.record(
+                    t,
+                    evaluation.measure(params),
+                    {"iteration": t},
+                    {"wall_time_s": clock.total, "gradient_evaluations": per_step * t},
+                )
             rec.progress(t)
         self.params = params

@@ -28,7 +28,13 @@ from engine.labs.unlearning import model
 
 OBJECTIVES = ("forget_accuracy", "retain_accuracy")
 DIRECTIONS = ("min", "max")
-QUALITY_METRICS = ("forget_accuracy", "retain_accuracy", "test_accuracy", "mia_auc", "forget_quality_ks")
+QUALITY_METRICS = (
+    "forget_accuracy",
+    "retain_accuracy",
+    "test_accuracy",
+    "mia_auc",
+    "forget_quality_ks",
+)
 COST_METRICS = ("wall_time_s", "gradient_evaluations")
 METRICS = QUALITY_METRICS + COST_METRICS
 
@@ -62,8 +68,13 @@ def ks_statistic(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def per_seed(fn, first, first_mask, second, second_mask) -> torch.Tensor:
     """fn applied seed by seed to the masked entries of two [seeds, n] tensors; [seeds] float64."""
-    return torch.tensor([fn(first[s][first_mask[s] > 0], second[s][second_mask[s] > 0])
-                         for s in range(first.shape[0])], dtype=torch.float64)
+    return torch.tensor(
+        [
+            fn(first[s][first_mask[s] > 0], second[s][second_mask[s] > 0])
+            for s in range(first.shape[0])
+        ],
+        dtype=torch.float64,
+    )
 
 
 class UnlearningEvaluation:
@@ -73,7 +84,9 @@ class UnlearningEvaluation:
         self.rec = rec
         self.problem = problem
         retrained = problem.retrained()
-        self.reference_probability = model.true_label_probability(retrained, problem.x_train, problem.y_train)
+        self.reference_probability = model.true_label_probability(
+            retrained, problem.x_train, problem.y_train
+        )
         reference = self.measure(retrained)
         self.reference_point = [float(reference[name].mean()) for name in OBJECTIVES]
         self.points: list[tuple[int, list[float], dict]] = []  # (seed, point, label) so far
@@ -91,22 +104,42 @@ class UnlearningEvaluation:
         out = {k: v.double().cpu() for k, v in out.items()}
         member = model.true_label_probability(params, prob.x_train, prob.y_train)
         unseen = model.true_label_probability(params, prob.x_test, prob.y_test)
-        out["mia_auc"] = per_seed(roc_auc, member.cpu(), prob.forget_mask.cpu(), unseen.cpu(), prob.unseen_mask.cpu())
-        out["forget_quality_ks"] = per_seed(ks_statistic, member.cpu(), prob.forget_mask.cpu(),
-                                            self.reference_probability.cpu(), prob.forget_mask.cpu())
+        out["mia_auc"] = per_seed(
+            roc_auc, member.cpu(), prob.forget_mask.cpu(), unseen.cpu(), prob.unseen_mask.cpu()
+        )
+        out["forget_quality_ks"] = per_seed(
+            ks_statistic,
+            member.cpu(),
+            prob.forget_mask.cpu(),
+            self.reference_probability.cpu(),
+            prob.forget_mask.cpu(),
+        )
         return out
 
-    def record(self, step: int, measured: dict, label: dict, costs: dict, points: bool = True) -> None:
+    def record(
+        self, step: int, measured: dict, label: dict, costs: dict, points: bool = True
+    ) -> None:
         """Record measured metrics and costs at `step`; with `points`, add this setting's
         forget-retain point of every seed to the front and record every point so far."""
         seeds = self.problem.seeds
         values = dict(measured)
-        values["wall_time_s"] = torch.full((seeds,), float(costs["wall_time_s"]), dtype=torch.float64)
-        values["gradient_evaluations"] = torch.as_tensor(costs["gradient_evaluations"], dtype=torch.float64) \
-            .expand(seeds).clone()
+        values["wall_time_s"] = torch.full(
+            (seeds,), float(costs["wall_time_s"]), dtype=torch.float64
+        )
+        values["gradient_evaluations"] = (
+            torch.as_tensor(costs["gradient_evaluations"], dtype=torch.float64)
+            .expand(seeds)
+            .clone()
+        )
         self.rec.metrics(step, values)
         if points:
             for s in range(seeds):
-                self.points.append((s, [float(measured[name][s]) for name in OBJECTIVES], dict(label)))
-            self.rec.pareto(step, [p for _, p, _ in self.points], [s for s, _, _ in self.points],
-                            [lab for _, _, lab in self.points])
+                self.points.append(
+                    (s, [float(measured[name][s]) for name in OBJECTIVES], dict(label))
+                )
+            self.rec.pareto(
+                step,
+                [p for _, p, _ in self.points],
+                [s for s, _, _ in self.points],
+                [lab for _, _, lab in self.points],
+            )

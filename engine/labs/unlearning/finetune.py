@@ -23,7 +23,9 @@ class Finetune(IterativeUnlearning):
     paper = "(baseline) fine-tuning on the retain set"
     summary = "Gradient descent on the retain set from the trained model."
     params = (
-        Param("lr", "float", 0.1, "Gradient-descent step size.", low=0.0, low_open=True, high=100.0),
+        Param(
+            "lr", "float", 0.1, "Gradient-descent step size.", low=0.0, low_open=True, high=100.0
+        ),
     )
 
     def start(self):

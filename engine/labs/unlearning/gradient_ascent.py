@@ -27,7 +27,9 @@ class GradientAscent(IterativeUnlearning):
     paper = "(baseline) gradient ascent on the forget set"
     summary = "Gradient ascent on the forget set's loss from the trained model."
     params = (
-        Param("lr", "float", 0.005, "Gradient-ascent step size.", low=0.0, low_open=True, high=100.0),
+        Param(
+            "lr", "float", 0.005, "Gradient-ascent step size.", low=0.0, low_open=True, high=100.0
+        ),
     )
 
     def start(self):
@@ -35,7 +37,11 @@ class GradientAscent(IterativeUnlearning):
 
     def step(self, params, t):
         prob = self.problem
-        return ascent_step(params, model.gradients(params, prob.x_train, prob.y_train, prob.forget_mask), self.p["lr"])
+        return ascent_step(
+            params,
+            model.gradients(params, prob.x_train, prob.y_train, prob.forget_mask),
+            self.p["lr"],
+        )
 
     def examples_per_step(self):
         return self.problem.forget_count.double().cpu()

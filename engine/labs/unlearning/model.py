@@ -15,14 +15,21 @@ import math
 import torch
 
 
-def init_mlp(inputs: int, hidden: int, outputs: int, seeds: int, generator, device, dtype) -> list[torch.Tensor]:
+def init_mlp(
+    inputs: int, hidden: int, outputs: int, seeds: int, generator, device, dtype
+) -> list[torch.Tensor]:
     """He-uniform weights and zero biases for inputs -> hidden -> hidden -> outputs (drawn in float64)."""
     sizes = [inputs, hidden, hidden, outputs]
     params = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         bound = math.sqrt(6.0 / fan_in)
-        w = (torch.rand((seeds, fan_in, fan_out), generator=generator, device=device, dtype=torch.float64)
-             * 2 - 1) * bound
+        w = (
+            torch.rand(
+                (seeds, fan_in, fan_out), generator=generator, device=device, dtype=torch.float64
+            )
+            * 2
+            - 1
+        ) * bound
         params += [w.to(dtype), torch.zeros((seeds, 1, fan_out), device=device, dtype=dtype)]
     return params
 

@@ -40,39 +40,93 @@ class GaussianBlobs(Problem):
     params = (
         Param("classes", "int", 5, "Number of classes C.", low=2, high=50),
         Param("n_features", "int", 2, "Input dimension d.", low=1, high=100),
-        Param("spread", "float", 2.5, "Standard deviation of the class centres (the noise has unit "
-              "variance): larger means easier.", low=0.0, low_open=True, high=100.0),
+        Param(
+            "spread",
+            "float",
+            2.5,
+            "Standard deviation of the class centres (the noise has unit "
+            "variance): larger means easier.",
+            low=0.0,
+            low_open=True,
+            high=100.0,
+        ),
         Param("n_train", "int", 500, "Training examples per seed.", low=10, high=100_000),
         Param("n_test", "int", 2000, "Test examples per seed.", low=10, high=100_000),
-        Param("forget", "choice", "class", "What to forget: one whole class, or a random subset of the training set.",
-              choices=("class", "random")),
-        Param("forget_class", "int", 0, "The class forgotten when forget = \"class\" (counted from 0).",
-              low=0, high=49),
-        Param("forget_fraction", "float", 0.1, "Fraction of the training set forgotten when forget = \"random\".",
-              low=0.0, low_open=True, high=1.0, high_open=True),
-        Param("hidden", "int", 64, "Hidden units in each of the network's two hidden layers.", low=1, high=1024),
-        Param("train_steps", "int", 500, "Full-batch Adam steps that train the original model (and the "
-              "retrained reference).", low=1, high=100_000),
-        Param("train_lr", "float", 0.01, "Adam step size of that training.", low=0.0, low_open=True, high=10.0),
+        Param(
+            "forget",
+            "choice",
+            "class",
+            "What to forget: one whole class, or a random subset of the training set.",
+            choices=("class", "random"),
+        ),
+        Param(
+            "forget_class",
+            "int",
+            0,
+            'The class forgotten when forget = "class" (counted from 0).',
+            low=0,
+            high=49,
+        ),
+        Param(
+            "forget_fraction",
+            "float",
+            0.1,
+            'Fraction of the training set forgotten when forget = "random".',
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            high_open=True,
+        ),
+        Param(
+            "hidden",
+            "int",
+            64,
+            "Hidden units in each of the network's two hidden layers.",
+            low=1,
+            high=1024,
+        ),
+        Param(
+            "train_steps",
+            "int",
+            500,
+            "Full-batch Adam steps that train the original model (and the retrained reference).",
+            low=1,
+            high=100_000,
+        ),
+        Param(
+            "train_lr",
+            "float",
+            0.01,
+            "Adam step size of that training.",
+            low=0.0,
+            low_open=True,
+            high=10.0,
+        ),
     )
 
     def __init__(self, params, seeds, device, dtype, seed):
         super().__init__(params, seeds, device, dtype, seed)
         self.classes, self.n_features = params["classes"], params["n_features"]
         if params["forget"] == "class" and params["forget_class"] >= self.classes:
-            raise ParamError("problem.forget_class", f"must be below classes = {self.classes}, "
-                             f"got {params['forget_class']}")
+            raise ParamError(
+                "problem.forget_class",
+                f"must be below classes = {self.classes}, got {params['forget_class']}",
+            )
         self.mode = params["forget"]
         g = generator(device, seed, PROBLEM_STREAM)
         f64 = dict(device=device, dtype=torch.float64)
-        centres = params["spread"] * torch.randn((seeds, self.classes, self.n_features), generator=g, **f64)
+        centres = params["spread"] * torch.randn(
+            (seeds, self.classes, self.n_features), generator=g, **f64
+        )
 
         def draw(n):
             base = torch.arange(n, device=device) % self.classes
             order = torch.rand((seeds, n), generator=g, **f64).argsort(dim=1)
             labels = base[order]
             means = centres.gather(1, labels.unsqueeze(2).expand(-1, -1, self.n_features))
-            return (means + torch.randn((seeds, n, self.n_features), generator=g, **f64)).to(dtype), labels
+            return (means + torch.randn((seeds, n, self.n_features), generator=g, **f64)).to(
+                dtype
+            ), labels
 
         self.x_train, self.y_train = draw(params["n_train"])
         self.x_test, self.y_test = draw(params["n_test"])
@@ -92,15 +146,28 @@ class GaussianBlobs(Problem):
         self.unseen_mask = unseen.to(dtype)
         # test accuracy: the retained classes when a class is forgotten, else the whole test set
         self.test_mask = (~unseen).to(dtype) if self.mode == "class" else unseen.to(dtype)
-        self.initial = model.init_mlp(self.n_features, params["hidden"], self.classes, seeds,
-                                      generator(device, seed, MODEL_STREAM), device, dtype)
+        self.initial = model.init_mlp(
+            self.n_features,
+            params["hidden"],
+            self.classes,
+            seeds,
+            generator(device, seed, MODEL_STREAM),
+            device,
+            dtype,
+        )
         self._original = None
         self._retrained = None
 
     def train_on(self, mask) -> list[torch.Tensor]:
         """The network trained from the problem's initial weights on the masked training examples."""
-        return model.train(self.initial, self.x_train, self.y_train, mask,
-                           self.p["train_steps"], self.p["train_lr"])
+        return model.train(
+            self.initial,
+            self.x_train,
+            self.y_train,
+            mask,
+            self.p["train_steps"],
+            self.p["train_lr"],
+        )
 
     def original(self) -> list[torch.Tensor]:
         """The model to unlearn from: trained on the whole training set (built once)."""

@@ -31,8 +31,15 @@ class Retrain(IterativeUnlearning):
     paper = "(baseline) retraining from scratch on the retain set"
     summary = "Train the network again from its initial weights on the retain set only (exact unlearning)."
     params = (
-        Param("lr", "float", 0.01, "Adam step size (the problem's train_lr reproduces the reference).",
-              low=0.0, low_open=True, high=10.0),
+        Param(
+            "lr",
+            "float",
+            0.01,
+            "Adam step size (the problem's train_lr reproduces the reference).",
+            low=0.0,
+            low_open=True,
+            high=10.0,
+        ),
     )
 
     def start(self):

@@ -28,13 +28,15 @@ def layer_scores(params, forget_grads, retain_grads) -> tuple[torch.Tensor, torc
 def pareto_layers(importance: torch.Tensor, alignment: torch.Tensor) -> torch.Tensor:
     """Which layers [..., layers] lie on the front of high importance and low alignment: no
     other layer has importance >= and alignment <= with one of them strict."""
-    imp_j, imp_i = importance.unsqueeze(-2), importance.unsqueeze(-1)      # [..., i, j]
+    imp_j, imp_i = importance.unsqueeze(-2), importance.unsqueeze(-1)  # [..., i, j]
     ali_j, ali_i = alignment.unsqueeze(-2), alignment.unsqueeze(-1)
     dominates = (imp_j >= imp_i) & (ali_j <= ali_i) & ((imp_j > imp_i) | (ali_j < ali_i))
     return ~dominates.any(dim=-1)
 
 
-def step_layer(params, forget_grads, layer: torch.Tensor, step_size: torch.Tensor) -> list[torch.Tensor]:
+def step_layer(
+    params, forget_grads, layer: torch.Tensor, step_size: torch.Tensor
+) -> list[torch.Tensor]:
     """theta_l <- theta_l + lambda g_f,l for each seed's `layer` [seeds] and `step_size` [seeds];
     every other layer stays as it is."""
     out = []
@@ -76,19 +78,45 @@ class SLUG(UnlearningAlgorithm):
 
     id = "unlearning.slug"
     paper = "Single Layer Single Gradient Unlearning"
-    summary = "One gradient; the layers on the importance-alignment front; one step with a searched size."
+    summary = (
+        "One gradient; the layers on the importance-alignment front; one step with a searched size."
+    )
     params = (
-        Param("forget_target", "float", 0.05, "The search looks for the smallest step with forget accuracy "
-              "at most this.", low=0.0, high=1.0),
-        Param("step_min", "float", 1e-3, "Lower end of the step-size search.", low=0.0, low_open=True, high=1e9),
-        Param("step_max", "float", 1e3, "Upper end of the step-size search.", low=0.0, low_open=True, high=1e12),
+        Param(
+            "forget_target",
+            "float",
+            0.05,
+            "The search looks for the smallest step with forget accuracy at most this.",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
+            "step_min",
+            "float",
+            1e-3,
+            "Lower end of the step-size search.",
+            low=0.0,
+            low_open=True,
+            high=1e9,
+        ),
+        Param(
+            "step_max",
+            "float",
+            1e3,
+            "Upper end of the step-size search.",
+            low=0.0,
+            low_open=True,
+            high=1e12,
+        ),
     )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
         super().__init__(params, problem, seeds, device, dtype, seed)
         if not params["step_min"] < params["step_max"]:
-            raise ParamError("algorithm.step_min", f"must be below step_max ({params['step_max']:g}), "
-                             f"got {params['step_min']:g}")
+            raise ParamError(
+                "algorithm.step_min",
+                f"must be below step_max ({params['step_max']:g}), got {params['step_min']:g}",
+            )
 
     def run(self, steps, rec):
         prob = self.problem
@@ -99,7 +127,7 @@ class SLUG(UnlearningAlgorithm):
             forget_grads = model.gradients(trained, prob.x_train, prob.y_train, prob.forget_mask)
             retain_grads = model.gradients(trained, prob.x_train, prob.y_train, prob.retain_mask)
             importance, alignment = layer_scores(trained, forget_grads, retain_grads)
-            critical = pareto_layers(importance, alignment).cpu()                    # [seeds, layers]
+            critical = pareto_layers(importance, alignment).cpu()  # [seeds, layers]
         self.importance, self.alignment, self.critical = importance, alignment, critical
         gradient_evaluations = (prob.forget_count + prob.retain_count).double().cpu()
         layers = model.layer_count(trained)
@@ -113,26 +141,55 @@ class SLUG(UnlearningAlgorithm):
                 middle = (low + high) / 2
                 for layer in range(layers):
                     which = torch.full((self.seeds,), layer)
-                    candidate = step_layer(trained, forget_grads, which.to(self.device),
-                                           middle[:, layer].exp().to(self.device))
-                    forget = model.accuracy(candidate, prob.x_train, prob.y_train, prob.forget_mask).double().cpu()
-                    retain = model.accuracy(candidate, prob.x_train, prob.y_train, prob.retain_mask).double().cpu()
+                    candidate = step_layer(
+                        trained,
+                        forget_grads,
+                        which.to(self.device),
+                        middle[:, layer].exp().to(self.device),
+                    )
+                    forget = (
+                        model.accuracy(candidate, prob.x_train, prob.y_train, prob.forget_mask)
+                        .double()
+                        .cpu()
+                    )
+                    retain = (
+                        model.accuracy(candidate, prob.x_train, prob.y_train, prob.retain_mask)
+                        .double()
+                        .cpu()
+                    )
                     reached = forget <= target
                     high[:, layer] = torch.where(reached, middle[:, layer], high[:, layer])
                     low[:, layer] = torch.where(reached, low[:, layer], middle[:, layer])
                     probes.append((layer, forget, retain))
-                chosen_layer, chosen_step = self._choose(trained, forget_grads, high, critical, target)
-                params = step_layer(trained, forget_grads, chosen_layer.to(self.device), chosen_step.to(self.device))
+                chosen_layer, chosen_step = self._choose(
+                    trained, forget_grads, high, critical, target
+                )
+                params = step_layer(
+                    trained, forget_grads, chosen_layer.to(self.device), chosen_step.to(self.device)
+                )
             for layer, forget, retain in probes:
                 for s in seeds[critical[:, layer]].tolist():
-                    evaluation.points.append((s, [float(forget[s]), float(retain[s])],
-                                              {"layer": layer + 1, "step_size": float(middle[s, layer].exp())}))
+                    evaluation.points.append(
+                        (
+                            s,
+                            [float(forget[s]), float(retain[s])],
+                            {"layer": layer + 1, "step_size": float(middle[s, layer].exp())},
+                        )
+                    )
             self.chosen_layer, self.chosen_step = chosen_layer, chosen_step
-            evaluation.record(t, evaluation.measure(params), {},
-                              {"wall_time_s": clock.total, "gradient_evaluations": gradient_evaluations},
-                              points=False)
-            rec.pareto(t, [p for _, p, _ in evaluation.points], [s for s, _, _ in evaluation.points],
-                       [lab for _, _, lab in evaluation.points])
+            evaluation.record(
+                t,
+                evaluation.measure(params),
+                {},
+                {"wall_time_s": clock.total, "gradient_evaluations": gradient_evaluations},
+                points=False,
+            )
+            rec.pareto(
+                t,
+                [p for _, p, _ in evaluation.points],
+                [s for s, _, _ in evaluation.points],
+                [lab for _, _, lab in evaluation.points],
+            )
             rec.progress(t)
 
     def _choose(self, trained, forget_grads, high, critical, target):
@@ -143,11 +200,23 @@ class SLUG(UnlearningAlgorithm):
         scores = torch.full((self.seeds, layers), -math.inf, dtype=torch.float64)
         for layer in range(layers):
             which = torch.full((self.seeds,), layer)
-            candidate = step_layer(trained, forget_grads, which.to(self.device), high[:, layer].exp().to(self.device))
-            forget = model.accuracy(candidate, prob.x_train, prob.y_train, prob.forget_mask).double().cpu()
-            retain = model.accuracy(candidate, prob.x_train, prob.y_train, prob.retain_mask).double().cpu()
+            candidate = step_layer(
+                trained, forget_grads, which.to(self.device), high[:, layer].exp().to(self.device)
+            )
+            forget = (
+                model.accuracy(candidate, prob.x_train, prob.y_train, prob.forget_mask)
+                .double()
+                .cpu()
+            )
+            retain = (
+                model.accuracy(candidate, prob.x_train, prob.y_train, prob.retain_mask)
+                .double()
+                .cpu()
+            )
             # reaching the target ranks first (score in [1, 2]), then by retain or by low forget accuracy
             score = torch.where(forget <= target, 1.0 + retain, -forget)
-            scores[:, layer] = torch.where(critical[:, layer], score, torch.tensor(-math.inf, dtype=torch.float64))
+            scores[:, layer] = torch.where(
+                critical[:, layer], score, torch.tensor(-math.inf, dtype=torch.float64)
+            )
         chosen = scores.argmax(dim=1)
         return chosen, high.gather(1, chosen.unsqueeze(1)).squeeze(1).exp()

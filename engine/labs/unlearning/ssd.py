@@ -19,16 +19,20 @@ def importances(params, x, y, indices: torch.Tensor, batch_size: int) -> list[to
     total = [torch.zeros_like(p) for p in params]
     batches = 0
     for start in range(0, indices.shape[1], batch_size):
-        idx = indices[:, start:start + batch_size]
+        idx = indices[:, start : start + batch_size]
         xb = x.gather(1, idx.unsqueeze(2).expand(-1, -1, x.shape[2]))
         yb = y.gather(1, idx)
-        for acc, g in zip(total, model.gradients(params, xb, yb, torch.ones_like(yb, dtype=x.dtype))):
+        for acc, g in zip(
+            total, model.gradients(params, xb, yb, torch.ones_like(yb, dtype=x.dtype))
+        ):
             acc += g * g
         batches += 1
     return [t / batches for t in total]
 
 
-def dampen(params, importance_all, importance_forget, alpha: float, dampening: float) -> list[torch.Tensor]:
+def dampen(
+    params, importance_all, importance_forget, alpha: float, dampening: float
+) -> list[torch.Tensor]:
     """SSD's update, parameter by parameter: where []_Df > alpha []_D, multiply theta by
     beta = min(lambda []_D / []_Df, 1); leave every other parameter as it is."""
     out = []
@@ -70,15 +74,38 @@ class SSD(UnlearningAlgorithm):
 
     id = "unlearning.ssd"
     paper = "Fast Machine Unlearning Without Retraining Through Selective Synaptic Dampening"
-    summary = "Dampen the weights much more important to the forget set than to all data (no training)."
+    summary = (
+        "Dampen the weights much more important to the forget set than to all data (no training)."
+    )
     params = (
-        Param("alphas", "floats", [2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0],
-              "Selection weightings alpha, one model each: a weight is dampened where its forget "
-              "importance exceeds alpha times its importance on all data.", low=0.0, low_open=True, high=1e9,
-              max_len=200),
-        Param("dampening", "float", 1.0, "Dampening constant lambda: beta = min(lambda []_D / []_Df, 1).",
-              low=0.0, low_open=True, high=1e9),
-        Param("batch_size", "int", 32, "Minibatch size of the squared-gradient importances.", low=1, high=100_000),
+        Param(
+            "alphas",
+            "floats",
+            [2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0],
+            "Selection weightings alpha, one model each: a weight is dampened where its forget "
+            "importance exceeds alpha times its importance on all data.",
+            low=0.0,
+            low_open=True,
+            high=1e9,
+            max_len=200,
+        ),
+        Param(
+            "dampening",
+            "float",
+            1.0,
+            "Dampening constant lambda: beta = min(lambda []_D / []_Df, 1).",
+            low=0.0,
+            low_open=True,
+            high=1e9,
+        ),
+        Param(
+            "batch_size",
+            "int",
+            32,
+            "Minibatch size of the squared-gradient importances.",
+            low=1,
+            high=100_000,
+        ),
     )
 
     def run(self, steps, rec):
@@ -88,10 +115,18 @@ class SSD(UnlearningAlgorithm):
         clock = Clock()
         with clock:
             trained = prob.original()
-            everything = torch.arange(prob.x_train.shape[1], device=self.device).expand(self.seeds, -1)
-            forget = prob.forget_mask.argsort(dim=1, descending=True, stable=True)[:, :int(prob.forget_count[0])]
-            importance_all = importances(trained, prob.x_train, prob.y_train, everything, self.p["batch_size"])
-            importance_forget = importances(trained, prob.x_train, prob.y_train, forget, self.p["batch_size"])
+            everything = torch.arange(prob.x_train.shape[1], device=self.device).expand(
+                self.seeds, -1
+            )
+            forget = prob.forget_mask.argsort(dim=1, descending=True, stable=True)[
+                :, : int(prob.forget_count[0])
+            ]
+            importance_all = importances(
+                trained, prob.x_train, prob.y_train, everything, self.p["batch_size"]
+            )
+            importance_forget = importances(
+                trained, prob.x_train, prob.y_train, forget, self.p["batch_size"]
+            )
         shared_time = clock.total
         gradient_evaluations = (prob.train_mask.sum(dim=1) + prob.forget_count).double().cpu()
         arrivals = [math.ceil((k + 1) * steps / len(alphas)) for k in range(len(alphas))]
@@ -101,8 +136,16 @@ class SSD(UnlearningAlgorithm):
                     continue
                 dampen_clock = Clock()
                 with dampen_clock:
-                    params = dampen(trained, importance_all, importance_forget, alpha, self.p["dampening"])
-                evaluation.record(t, evaluation.measure(params), {"alpha": alpha},
-                                  {"wall_time_s": shared_time + dampen_clock.total,
-                                   "gradient_evaluations": gradient_evaluations})
+                    params = dampen(
+                        trained, importance_all, importance_forget, alpha, self.p["dampening"]
+                    )
+                evaluation.record(
+                    t,
+                    evaluation.measure(params),
+                    {"alpha": alpha},
+                    {
+                        "wall_time_s": shared_time + dampen_clock.total,
+                        "gradient_evaluations": gradient_evaluations,
+                    },
+                )
             rec.progress(t)

@@ -34,10 +34,14 @@ class FakeRecorder:
 
 def assert_close(got, want, atol=1e-9, rtol=1e-9):
     """Tensors equal within tolerance (numpy's check: torch.testing's first call costs seconds)."""
-    np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), atol=atol, rtol=rtol)
+    np.testing.assert_allclose(
+        np.asarray(got, dtype=float), np.asarray(want, dtype=float), atol=atol, rtol=rtol
+    )
 
 
-def run(alg_cls, params, problem_cls, problem_params, seeds, checkpoints, seed=0, dtype=torch.float64):
+def run(
+    alg_cls, params, problem_cls, problem_params, seeds, checkpoints, seed=0, dtype=torch.float64
+):
     """Build the problem and the algorithm as the runner does and run to the last checkpoint."""
     torch.manual_seed(seed)
     problem = problem_cls(problem_params, seeds, CPU, dtype, seed)

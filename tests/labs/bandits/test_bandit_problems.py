@@ -19,10 +19,13 @@ from tests.labs.bandits.recorder import CPU, assert_close, run
 F64 = torch.float64
 
 
-@pytest.mark.parametrize("problem_cls, params", [
-    (BernoulliBandit, {"means": [0.3, 0.6, 0.5]}),
-    (GaussianBandit, {"means": [0.0, 1.0, -1.0], "sigma": 2.0}),
-])
+@pytest.mark.parametrize(
+    "problem_cls, params",
+    [
+        (BernoulliBandit, {"means": [0.3, 0.6, 0.5]}),
+        (GaussianBandit, {"means": [0.0, 1.0, -1.0], "sigma": 2.0}),
+    ],
+)
 def test_the_same_seed_gives_every_algorithm_the_same_reward_table(problem_cls, params):
     """Common random numbers: on one seed, arm i's reward in round t does not depend on what
     was played before. Two copies of the problem played with different arm sequences both
@@ -34,7 +37,9 @@ def test_the_same_seed_gives_every_algorithm_the_same_reward_table(problem_cls, 
         if problem_cls is BernoulliBandit:
             table = (twin.draw_uniforms().unsqueeze(1) < twin.means).double()
         else:
-            table = twin.means + twin.sigma * torch.randn(seeds, generator=twin._gen, dtype=F64).unsqueeze(1)
+            table = twin.means + twin.sigma * torch.randn(
+                seeds, generator=twin._gen, dtype=F64
+            ).unsqueeze(1)
         arms_a, arms_b = (torch.randint(3, (seeds,), generator=gen) for _ in range(2))
         assert_close(a.pull(arms_a), table.gather(1, arms_a.unsqueeze(1)).squeeze(1))
         assert_close(b.pull(arms_b), table.gather(1, arms_b.unsqueeze(1)).squeeze(1))
@@ -45,8 +50,14 @@ def test_realised_regret_equals_pseudo_regret_on_deterministic_arms():
     the sum of the gaps of the arms played."""
     checkpoints = [5, 50, 500]
     for regret in ("pseudo", "realised"):
-        _, _, rec = run(UCB1, {"c": 0.5, "regret": regret}, BernoulliBandit, {"means": [0.0, 1.0, 0.0]},
-                        3, checkpoints)
+        _, _, rec = run(
+            UCB1,
+            {"c": 0.5, "regret": regret},
+            BernoulliBandit,
+            {"means": [0.0, 1.0, 0.0]},
+            3,
+            checkpoints,
+        )
         if regret == "pseudo":
             pseudo = rec.series("cumulative_regret")
         else:
@@ -60,9 +71,13 @@ def test_realised_regret_has_the_pseudo_regret_as_its_mean():
     args = ({"means": [0.2, 0.5, 0.55]}, 400, [2000])
     _, _, pseudo = run(UCB1, {"c": 2.0, "regret": "pseudo"}, BernoulliBandit, *args)
     _, _, realised = run(UCB1, {"c": 2.0, "regret": "realised"}, BernoulliBandit, *args)
-    diff = (realised.values[2000]["cumulative_regret"] - pseudo.values[2000]["cumulative_regret"]).mean()
+    diff = (
+        realised.values[2000]["cumulative_regret"] - pseudo.values[2000]["cumulative_regret"]
+    ).mean()
     assert abs(diff.item()) < 4 * math.sqrt(2000 / 4 / 400)
-    assert not torch.equal(realised.values[2000]["cumulative_regret"], pseudo.values[2000]["cumulative_regret"])
+    assert not torch.equal(
+        realised.values[2000]["cumulative_regret"], pseudo.values[2000]["cumulative_regret"]
+    )
 
 
 def test_gaussian_lai_robbins_constant_by_hand():
@@ -114,7 +129,13 @@ def test_adversarial_leader_moves_exactly_at_the_phase_boundaries():
     """Growth 2: phases start at rounds 1, 2, 4, 8, 16, ...; with leader_reward 1 and
     other_reward 0 exactly one arm pays each round, it changes exactly at those rounds
     and never repeats itself across a boundary."""
-    params = {"sequence": "moving_leader", "arms": 4, "growth": 2.0, "leader_reward": 1.0, "other_reward": 0.0}
+    params = {
+        "sequence": "moving_leader",
+        "arms": 4,
+        "growth": 2.0,
+        "leader_reward": 1.0,
+        "other_reward": 0.0,
+    }
     problem = AdversarialBandit(params, 6, CPU, F64, 2)
     leaders, previous_total = [], torch.zeros((6, 4), dtype=F64)
     for _ in range(64):
@@ -133,7 +154,13 @@ def test_adversarial_regret_is_against_the_best_fixed_arm_and_pseudo_equals_real
     """On the adversarial sequence the reward table is the sequence: regret = max_i sum_t
     x_i(t) - rewards collected, whichever kind is asked for. Playing arm 0 always, that is
     the best arm's total minus arm 0's total, read off the problem by hand."""
-    params = {"sequence": "moving_leader", "arms": 3, "growth": 1.5, "leader_reward": 0.9, "other_reward": 0.2}
+    params = {
+        "sequence": "moving_leader",
+        "arms": 3,
+        "growth": 1.5,
+        "leader_reward": 0.9,
+        "other_reward": 0.2,
+    }
     problem = AdversarialBandit(params, 4, CPU, F64, 9)
     arms = torch.zeros(4, dtype=torch.long)
     collected = torch.zeros(4, dtype=F64)

@@ -34,7 +34,14 @@ def test_greedy_matches_a_hand_trajectory_on_the_same_rewards():
     """ε = 0 is greedy: on Bernoulli arms, replaying the problem's uniforms through a
     pure-Python greedy gives the same regret, seed by seed, at every checkpoint."""
     means, seeds, checkpoints = [0.3, 0.6, 0.5], 5, [1, 2, 3, 4, 10, 40, 150]
-    _, _, rec = run(EpsilonGreedy, {**FIXED, "epsilon": 0.0}, BernoulliBandit, {"means": means}, seeds, checkpoints)
+    _, _, rec = run(
+        EpsilonGreedy,
+        {**FIXED, "epsilon": 0.0},
+        BernoulliBandit,
+        {"means": means},
+        seeds,
+        checkpoints,
+    )
     twin = BernoulliBandit({"means": means}, seeds, CPU, F64, 0)
     uniforms = torch.stack([twin.draw_uniforms() for _ in range(150)]).numpy()
     for s in range(seeds):
@@ -46,9 +53,17 @@ def test_greedy_matches_a_hand_trajectory_on_the_same_rewards():
 def test_greedy_on_deterministic_arms_by_hand():
     """Means (0.2, 0.9, 0.5), sigma = 0: rounds 1-3 try arms 0, 1, 2 (regret 0.7, 0.7, 1.1),
     then arm 1 is the best estimate for ever."""
-    _, _, rec = run(EpsilonGreedy, {**FIXED, "epsilon": 0.0}, GaussianBandit,
-                    {"means": [0.2, 0.9, 0.5], "sigma": 0.0}, 2, [1, 2, 3, 4, 100])
-    np.testing.assert_allclose(rec.series("cumulative_regret")[:, 0], [0.7, 0.7, 1.1, 1.1, 1.1], atol=1e-12)
+    _, _, rec = run(
+        EpsilonGreedy,
+        {**FIXED, "epsilon": 0.0},
+        GaussianBandit,
+        {"means": [0.2, 0.9, 0.5], "sigma": 0.0},
+        2,
+        [1, 2, 3, 4, 100],
+    )
+    np.testing.assert_allclose(
+        rec.series("cumulative_regret")[:, 0], [0.7, 0.7, 1.1, 1.1, 1.1], atol=1e-12
+    )
 
 
 def test_fixed_epsilon_explores_uniformly_at_rate_epsilon():
@@ -56,8 +71,14 @@ def test_fixed_epsilon_explores_uniformly_at_rate_epsilon():
     expected regret is epsilon * mean gap. Between rounds 50 and 1050, over 300 seeds, with
     epsilon = 0.2 and gaps (0.7, 0, 0.4): 1000 * 0.2 * 1.1 / 3 = 73.33, each seed's count
     binomial, so within 4 standard errors."""
-    _, _, rec = run(EpsilonGreedy, {**FIXED, "epsilon": 0.2}, GaussianBandit,
-                    {"means": [0.2, 0.9, 0.5], "sigma": 0.0}, 300, [50, 1050])
+    _, _, rec = run(
+        EpsilonGreedy,
+        {**FIXED, "epsilon": 0.2},
+        GaussianBandit,
+        {"means": [0.2, 0.9, 0.5], "sigma": 0.0},
+        300,
+        [50, 1050],
+    )
     growth = (rec.values[1050]["cumulative_regret"] - rec.values[50]["cumulative_regret"]).numpy()
     expected = 1000 * 0.2 * 1.1 / 3
     # per round: gap 0.7 or 0.4 each with probability 0.2 / 3
@@ -78,8 +99,14 @@ def test_decaying_schedule_explores_as_much_as_it_should():
     to T is sum_t epsilon_t * (mean gap) = (c K / d^2) (H_T - H_m) * 1.1 / 3 for means
     (0.2, 0.9, 0.5), c = 6, d = 0.5 (epsilon_t = 72 / t past 72); over 300 seeds within 4
     standard errors."""
-    _, _, rec = run(EpsilonGreedy, {"schedule": "decaying", "c": 6.0, "d": 0.5}, GaussianBandit,
-                    {"means": [0.2, 0.9, 0.5], "sigma": 0.0}, 300, [200, 3000])
+    _, _, rec = run(
+        EpsilonGreedy,
+        {"schedule": "decaying", "c": 6.0, "d": 0.5},
+        GaussianBandit,
+        {"means": [0.2, 0.9, 0.5], "sigma": 0.0},
+        300,
+        [200, 3000],
+    )
     growth = (rec.values[3000]["cumulative_regret"] - rec.values[200]["cumulative_regret"]).numpy()
     rates = np.array([72 / t for t in range(201, 3001)])
     expected = rates.sum() * 1.1 / 3
@@ -93,11 +120,20 @@ def test_decaying_schedule_stays_under_the_theorem_3_bound():
     checkpoint; the bound is the one `epsilon_greedy_bound` computes."""
     checkpoints = [10, 100, 1000, 3000]
     means = [0.2, 0.5, 0.8]
-    alg, problem, rec = run(EpsilonGreedy, {"schedule": "decaying", "c": 6.0, "d": 0.3}, BernoulliBandit,
-                            {"means": means}, 200, checkpoints)
+    alg, problem, rec = run(
+        EpsilonGreedy,
+        {"schedule": "decaying", "c": 6.0, "d": 0.3},
+        BernoulliBandit,
+        {"means": means},
+        200,
+        checkpoints,
+    )
     bound = rec.bounds["regret_upper_bound"]
-    np.testing.assert_allclose(bound, epsilon_greedy_bound(np.array([0.6, 0.3, 0.0]), 6.0, 0.3,
-                                                           np.array(checkpoints)), rtol=1e-12)
+    np.testing.assert_allclose(
+        bound,
+        epsilon_greedy_bound(np.array([0.6, 0.3, 0.0]), 6.0, 0.3, np.array(checkpoints)),
+        rtol=1e-12,
+    )
     assert np.all(rec.series("cumulative_regret").mean(1) <= bound)
 
 
@@ -108,17 +144,25 @@ def test_theorem_3_bound_by_direct_summation(monkeypatch):
     n = np.arange(1, 5001, dtype=float)
     x = (n - 1) * d * d * math.sqrt(math.e) / (c * k)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        p = c / (d * d * n) + 2 * (c / d**2) * np.log(x) * x ** (-c / (5 * d * d)) + 4 * math.e / d**2 * x ** (-c / 2)
+        p = (
+            c / (d * d * n)
+            + 2 * (c / d**2) * np.log(x) * x ** (-c / (5 * d * d))
+            + 4 * math.e / d**2 * x ** (-c / 2)
+        )
     per = np.where((n < c * k / d) | (x < math.e), 0.5, np.minimum(0.5, 0.8 * np.minimum(1, p)))
     steps = np.array([1, 59, 60, 61, 1000, 4999, 5000])
     monkeypatch.setattr(epsilon_greedy, "_BOUND_CHUNK", 61)
-    np.testing.assert_allclose(epsilon_greedy_bound(gaps, c, d, steps), np.cumsum(per)[steps - 1], rtol=1e-12)
+    np.testing.assert_allclose(
+        epsilon_greedy_bound(gaps, c, d, steps), np.cumsum(per)[steps - 1], rtol=1e-12
+    )
 
 
 def test_bound_is_drawn_only_where_theorem_3_applies():
     """Not for a fixed epsilon, not for c <= 5, not when d exceeds the smallest gap."""
-    for params in ({"schedule": "fixed", "epsilon": 0.1, "c": 6.0, "d": 0.1},
-                   {"schedule": "decaying", "c": 5.0, "d": 0.1},
-                   {"schedule": "decaying", "c": 6.0, "d": 0.35}):
+    for params in (
+        {"schedule": "fixed", "epsilon": 0.1, "c": 6.0, "d": 0.1},
+        {"schedule": "decaying", "c": 5.0, "d": 0.1},
+        {"schedule": "decaying", "c": 6.0, "d": 0.35},
+    ):
         _, _, rec = run(EpsilonGreedy, params, BernoulliBandit, {"means": [0.2, 0.5, 0.8]}, 2, [10])
         assert "regret_upper_bound" not in rec.bounds

@@ -13,7 +13,13 @@ from engine.labs.bandits.ucb1 import UCB1
 from tests.labs.bandits.recorder import CPU, run
 
 F64 = torch.float64
-ADVERSARY = {"sequence": "moving_leader", "arms": 3, "growth": 2.0, "leader_reward": 1.0, "other_reward": 0.0}
+ADVERSARY = {
+    "sequence": "moving_leader",
+    "arms": 3,
+    "growth": 2.0,
+    "leader_reward": 1.0,
+    "other_reward": 0.0,
+}
 
 
 def test_one_update_by_hand():
@@ -29,7 +35,9 @@ def test_one_update_by_hand():
     alg.update(torch.tensor([1, 2]), torch.tensor([1.0, 0.0], dtype=F64))
     e = math.exp(0.3)
     p = alg.probabilities().numpy()
-    np.testing.assert_allclose(p[0], [0.7 / (e + 2) + 0.1, 0.7 * e / (e + 2) + 0.1, 0.7 / (e + 2) + 0.1], rtol=1e-12)
+    np.testing.assert_allclose(
+        p[0], [0.7 / (e + 2) + 0.1, 0.7 * e / (e + 2) + 0.1, 0.7 / (e + 2) + 0.1], rtol=1e-12
+    )
     np.testing.assert_allclose(p[1], 1 / 3, rtol=1e-12)
 
 
@@ -82,7 +90,9 @@ def test_exp3_learns_a_stochastic_bandit_under_its_bound():
     must learn: over the last 1000 of 3000 rounds it plays the best arm at least 85% of the time."""
     _, _, rec = run(Exp3, {"gamma": 0.0}, BernoulliBandit, {"means": [0.3, 0.7]}, 100, [2000, 3000])
     assert np.all(rec.series("cumulative_regret").mean(1) <= rec.bounds["regret_upper_bound"])
-    late = (3000 * rec.values[3000]["best_arm_fraction"] - 2000 * rec.values[2000]["best_arm_fraction"]) / 1000
+    late = (
+        3000 * rec.values[3000]["best_arm_fraction"] - 2000 * rec.values[2000]["best_arm_fraction"]
+    ) / 1000
     assert late.mean().item() > 0.85
 
 
@@ -94,12 +104,16 @@ def test_deterministic_ucb1_loses_every_round_on_the_cyclic_sequence_and_exp3_do
     checkpoints = [1, 7, 100, 2000]
     _, _, ucb = run(UCB1, {"c": 2.0}, AdversarialBandit, cyclic, 3, checkpoints)
     expected = np.array([t - t // 4 for t in checkpoints], dtype=float)
-    np.testing.assert_array_equal(ucb.series("cumulative_regret"), np.repeat(expected[:, None], 3, 1))
+    np.testing.assert_array_equal(
+        ucb.series("cumulative_regret"), np.repeat(expected[:, None], 3, 1)
+    )
     _, _, exp3 = run(Exp3, {"gamma": 0.0}, AdversarialBandit, cyclic, 50, checkpoints)
     assert np.all(exp3.series("cumulative_regret").mean(1) <= exp3.bounds["regret_upper_bound"])
 
 
 def test_no_exp3_bound_where_regret_is_against_the_best_arm_of_each_round():
     """Theorem 3.1 compares with a fixed arm; the switching bandit's regret is dynamic."""
-    _, _, rec = run(Exp3, {"gamma": 0.0}, SwitchingBandit, {"means": [0.2, 0.8], "segment": 5}, 2, [10])
+    _, _, rec = run(
+        Exp3, {"gamma": 0.0}, SwitchingBandit, {"means": [0.2, 0.8], "segment": 5}, 2, [10]
+    )
     assert "regret_upper_bound" not in rec.bounds

@@ -14,11 +14,14 @@ F64 = torch.float64
 CHECKPOINTS = [1, 2, 5, 10, 50, 100, 500, 1000, 2000]
 
 
-@pytest.mark.parametrize("problem_cls, params", [
-    (AdaptiveExperts, {"experts": 4, "adversary": "punish_leader"}),
-    (AdaptiveExperts, {"experts": 7, "adversary": "punish_favourite"}),
-    (ObliviousExperts, {"loss_means": [0.5, 0.45, 0.55, 0.5, 0.3]}),
-])
+@pytest.mark.parametrize(
+    "problem_cls, params",
+    [
+        (AdaptiveExperts, {"experts": 4, "adversary": "punish_leader"}),
+        (AdaptiveExperts, {"experts": 7, "adversary": "punish_favourite"}),
+        (ObliviousExperts, {"loss_means": [0.5, 0.45, 0.55, 0.5, 0.3]}),
+    ],
+)
 def test_hedge_bound_holds_on_every_seed(problem_cls, params):
     """Hedge with eta = sqrt(8 ln N / T): L_Hedge(t) - min_i L_i(t) <= ln N / eta + eta t / 8
     for EVERY loss sequence in [0, 1] (Cesa-Bianchi & Lugosi, Theorem 2.2), adaptive
@@ -43,7 +46,9 @@ def test_punish_the_leader_defeats_follow_the_leader_but_not_hedge():
     _, _, ftl = run(Hedge, {"eta": 1000.0}, AdaptiveExperts, params, 5, CHECKPOINTS)
     per_round = [1 / (4 - (s - 1) % 4) for s in range(1, CHECKPOINTS[-1] + 1)]
     expected = np.array([sum(per_round[:t]) - t // 4 for t in CHECKPOINTS])
-    np.testing.assert_allclose(ftl.series("cumulative_regret"), np.repeat(expected[:, None], 5, 1), atol=1e-6)
+    np.testing.assert_allclose(
+        ftl.series("cumulative_regret"), np.repeat(expected[:, None], 5, 1), atol=1e-6
+    )
     bound = math.sqrt(2000 * math.log(4) / 2)
     assert expected[-1] > 10 * bound
     _, _, tuned = run(Hedge, {"eta": 0.0}, AdaptiveExperts, params, 5, CHECKPOINTS)
@@ -69,8 +74,14 @@ def test_a_two_round_trajectory_by_hand():
     the adversary hits a tied leader (say i), learner loss 1/2. Round 2: p_i = 1/3, the
     other expert now leads and is hit: learner loss 2/3. Regret after 2 rounds:
     1/2 + 2/3 - 1 = 1/6 on every seed."""
-    _, _, rec = run(Hedge, {"eta": math.log(2)}, AdaptiveExperts, {"experts": 2, "adversary": "punish_leader"},
-                    6, [1, 2])
+    _, _, rec = run(
+        Hedge,
+        {"eta": math.log(2)},
+        AdaptiveExperts,
+        {"experts": 2, "adversary": "punish_leader"},
+        6,
+        [1, 2],
+    )
     np.testing.assert_allclose(rec.values[1]["cumulative_regret"].numpy(), 0.5, atol=1e-12)
     np.testing.assert_allclose(rec.values[2]["cumulative_regret"].numpy(), 1 / 6, atol=1e-12)
 
@@ -82,7 +93,9 @@ def test_realised_regret_has_the_mixture_regret_as_its_mean():
     difference has variance at most t / 4)."""
     params, t = {"loss_means": [0.5, 0.4, 0.6]}, 1000
     _, _, pseudo = run(Hedge, {"eta": 0.0, "regret": "pseudo"}, ObliviousExperts, params, 300, [t])
-    _, _, realised = run(Hedge, {"eta": 0.0, "regret": "realised"}, ObliviousExperts, params, 300, [t])
+    _, _, realised = run(
+        Hedge, {"eta": 0.0, "regret": "realised"}, ObliviousExperts, params, 300, [t]
+    )
     diff = (realised.values[t]["cumulative_regret"] - pseudo.values[t]["cumulative_regret"]).numpy()
     assert abs(diff.mean()) < 4 * math.sqrt(t / 4 / 300)
     assert np.any(diff != 0)

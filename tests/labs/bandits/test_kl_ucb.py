@@ -15,6 +15,7 @@ F64 = torch.float64
 
 def bisection(p: float, d: float, iterations: int = 80) -> float:
     """max{q in [p, 1]: kl(p, q) <= d} by plain bisection in Python floats: the reference."""
+
     def kl(a, b):
         out = 0.0
         if a > 0:
@@ -87,9 +88,15 @@ def test_kl_ucb_regret_grows_at_the_lai_robbins_rate():
     _, problem, rec = run(KLUCB, {"c": 0.0}, BernoulliBandit, {"means": means}, 200, checkpoints)
     c = problem.lai_robbins_constant()
     assert c == pytest.approx(0.4 / (0.1 * math.log(0.1 / 0.5) + 0.9 * math.log(0.9 / 0.5)))
-    growth = (rec.values[2000]["cumulative_regret"] - rec.values[200]["cumulative_regret"]).mean().item()
+    growth = (
+        (rec.values[2000]["cumulative_regret"] - rec.values[200]["cumulative_regret"]).mean().item()
+    )
     assert 0.85 * c * math.log(10) < growth < 1.6 * c * math.log(10)
     _, _, ucb = run(UCB1, {"c": 2.0}, BernoulliBandit, {"means": means}, 200, checkpoints)
-    ucb_growth = (ucb.values[2000]["cumulative_regret"] - ucb.values[200]["cumulative_regret"]).mean().item()
+    ucb_growth = (
+        (ucb.values[2000]["cumulative_regret"] - ucb.values[200]["cumulative_regret"]).mean().item()
+    )
     assert ucb_growth > 2 * growth
-    assert rec.bounds["regret_lower_bound"] == pytest.approx(c * torch.log(torch.tensor(checkpoints)).numpy())
+    assert rec.bounds["regret_lower_bound"] == pytest.approx(
+        c * torch.log(torch.tensor(checkpoints)).numpy()
+    )

@@ -66,11 +66,19 @@ def test_regret_grows_at_the_lai_robbins_rate_on_gaussian_arms():
     by c ln 10 times a factor within [0.5, 1.1] (measured: 0.66 to 0.69, standard error
     0.05; the factor approaches 1 from below slowly: 0.85 to 0.90 between 2000 and 20000).
     A posterior twice too wide (noise_sd = 2) gives 2.65, one twice too narrow 0.14."""
-    _, problem, rec = run(GaussianThompsonSampling, PAPER_PRIOR, GaussianBandit, {"means": [0.0, 1.0], "sigma": 1.0},
-                          200, [200, 2000])
+    _, problem, rec = run(
+        GaussianThompsonSampling,
+        PAPER_PRIOR,
+        GaussianBandit,
+        {"means": [0.0, 1.0], "sigma": 1.0},
+        200,
+        [200, 2000],
+    )
     c = problem.lai_robbins_constant()
     assert c == pytest.approx(2.0)
-    growth = (rec.values[2000]["cumulative_regret"] - rec.values[200]["cumulative_regret"]).mean().item()
+    growth = (
+        (rec.values[2000]["cumulative_regret"] - rec.values[200]["cumulative_regret"]).mean().item()
+    )
     assert 0.5 * c * math.log(10) < growth < 1.1 * c * math.log(10)
 
 
@@ -143,7 +151,9 @@ def test_marsaglia_tsang_draws_follow_the_gamma_law(shape, dtype):
     p > 0.001 (a wrong squeeze, cell or restart shows at p < 1e-10 here)."""
     from scipy import stats
 
-    x = marsaglia_tsang(torch.full((200_000,), shape, dtype=dtype), torch.Generator().manual_seed(11))
+    x = marsaglia_tsang(
+        torch.full((200_000,), shape, dtype=dtype), torch.Generator().manual_seed(11)
+    )
     assert x.dtype == dtype
     assert stats.kstest(x.double().numpy(), stats.gamma(shape).cdf).pvalue > 1e-3
 

@@ -12,7 +12,13 @@ from engine.labs.bandits.tsallis_inf import TsallisINF, tsallis_inf_bound, tsall
 from tests.labs.bandits.recorder import CPU, run
 
 F64 = torch.float64
-ADVERSARY = {"sequence": "moving_leader", "arms": 3, "growth": 2.0, "leader_reward": 1.0, "other_reward": 0.0}
+ADVERSARY = {
+    "sequence": "moving_leader",
+    "arms": 3,
+    "growth": 2.0,
+    "leader_reward": 1.0,
+    "other_reward": 0.0,
+}
 
 
 def bisection_weights(losses: np.ndarray, eta: float) -> np.ndarray:
@@ -30,8 +36,15 @@ def bisection_weights(losses: np.ndarray, eta: float) -> np.ndarray:
     return 4.0 / (eta * (losses - 0.5 * (lo + hi))) ** 2
 
 
-@pytest.mark.parametrize("k, eta, scale", [(2, 2.0, 1.0), (5, 2 / math.sqrt(50), 30.0),
-                                           (100, 2 / math.sqrt(10_000), 500.0), (7, 0.01, 1e4)])
+@pytest.mark.parametrize(
+    "k, eta, scale",
+    [
+        (2, 2.0, 1.0),
+        (5, 2 / math.sqrt(50), 30.0),
+        (100, 2 / math.sqrt(10_000), 500.0),
+        (7, 0.01, 1e4),
+    ],
+)
 def test_newton_weights_sum_to_one_and_match_bisection(k, eta, scale):
     """FTRL with the 1/2-Tsallis entropy: w_i = 4 (eta (L_i - x))^-2 with sum w = 1. Newton's
     solution sums to 1 within 1e-9 and equals the bisection solution within 1e-9, on random
@@ -64,7 +77,9 @@ def test_first_two_rounds_by_hand():
     np.testing.assert_allclose(alg.weights.numpy(), 0.5, rtol=1e-12)
     np.testing.assert_allclose(alg.normaliser.numpy(), -math.sqrt(2), rtol=1e-12)
     alg.update(torch.tensor([0, 1]), torch.tensor([0.0, 1.0], dtype=F64))
-    np.testing.assert_allclose(alg.cumulative_estimates.numpy(), [[2.0, 0.0], [0.0, 0.0]], rtol=1e-12)
+    np.testing.assert_allclose(
+        alg.cumulative_estimates.numpy(), [[2.0, 0.0], [0.0, 0.0]], rtol=1e-12
+    )
     alg.select(2)
     roots = np.roots([1.0, 4.0, 0.0, -8.0, -8.0])
     u = max(r.real for r in roots if abs(r.imag) < 1e-12)
@@ -94,14 +109,18 @@ def test_adversarial_regret_stays_under_theorem_1():
     arm cycles) too. The bound is not vacuous: uniform play's expected regret
     max_i G_i - mean_i G_i exceeds it at T."""
     checkpoints = [10, 100, 1000, 3000]
-    _, problem, rec = run(TsallisINF, {"learning_rate": 2.0}, AdversarialBandit, ADVERSARY, 100, checkpoints)
+    _, problem, rec = run(
+        TsallisINF, {"learning_rate": 2.0}, AdversarialBandit, ADVERSARY, 100, checkpoints
+    )
     bound = rec.bounds["regret_upper_bound"]
     np.testing.assert_allclose(bound, 4 * np.sqrt(3 * np.array(checkpoints)) + 1)
     assert np.all(rec.series("cumulative_regret").mean(1) <= bound)
     gains = problem.cumulative_means()
     assert (gains.max(1).values - gains.mean(1)).mean().item() > bound[-1]
     cyclic = {**ADVERSARY, "sequence": "cyclic", "arms": 4}
-    _, _, rec = run(TsallisINF, {"learning_rate": 2.0}, AdversarialBandit, cyclic, 30, [7, 100, 1000])
+    _, _, rec = run(
+        TsallisINF, {"learning_rate": 2.0}, AdversarialBandit, cyclic, 30, [7, 100, 1000]
+    )
     assert np.all(rec.series("cumulative_regret").mean(1) <= rec.bounds["regret_upper_bound"])
 
 
@@ -111,8 +130,14 @@ def test_stochastic_regret_grows_logarithmically():
     [0.7, 1.4] times that gained from 250 to 1000 (equal increments per factor 4 of T is
     logarithmic growth; sqrt(T) growth would give 2), and at T = 4000 it is under 15% of
     the adversarial bound 4 sqrt(3 T) + 1 (439)."""
-    _, _, rec = run(TsallisINF, {"learning_rate": 2.0}, BernoulliBandit, {"means": [0.2, 0.5, 0.8]}, 100,
-                    [250, 1000, 4000])
+    _, _, rec = run(
+        TsallisINF,
+        {"learning_rate": 2.0},
+        BernoulliBandit,
+        {"means": [0.2, 0.5, 0.8]},
+        100,
+        [250, 1000, 4000],
+    )
     mean = rec.series("cumulative_regret").mean(1)
     ratio = (mean[2] - mean[1]) / (mean[1] - mean[0])
     assert 0.7 <= ratio <= 1.4
@@ -122,7 +147,16 @@ def test_stochastic_regret_grows_logarithmically():
 def test_bound_drawn_only_where_theorem_1_applies():
     """Theorem 1 is for eta_t = 2 / sqrt(t) against a fixed arm: no overlay for another
     constant, nor on the switching bandit (regret against each round's best arm)."""
-    _, _, rec = run(TsallisINF, {"learning_rate": 1.0}, BernoulliBandit, {"means": [0.2, 0.8]}, 2, [10])
+    _, _, rec = run(
+        TsallisINF, {"learning_rate": 1.0}, BernoulliBandit, {"means": [0.2, 0.8]}, 2, [10]
+    )
     assert "regret_upper_bound" not in rec.bounds
-    _, _, rec = run(TsallisINF, {"learning_rate": 2.0}, SwitchingBandit, {"means": [0.2, 0.8], "segment": 5}, 2, [10])
+    _, _, rec = run(
+        TsallisINF,
+        {"learning_rate": 2.0},
+        SwitchingBandit,
+        {"means": [0.2, 0.8], "segment": 5},
+        2,
+        [10],
+    )
     assert "regret_upper_bound" not in rec.bounds

@@ -29,7 +29,9 @@ def ucb1_reference_regret(means, steps, c=2.0):
         if t <= k:
             arm = t - 1
         else:
-            index = [sums[i] / counts[i] + math.sqrt(c * math.log(t - 1) / counts[i]) for i in range(k)]
+            index = [
+                sums[i] / counts[i] + math.sqrt(c * math.log(t - 1) / counts[i]) for i in range(k)
+            ]
             arm = index.index(max(index))
         counts[arm] += 1
         sums[arm] += means[arm]  # means are 0 or 1: the reward is the mean
@@ -38,7 +40,9 @@ def ucb1_reference_regret(means, steps, c=2.0):
     return out
 
 
-@pytest.mark.parametrize("means, c", [([0.0, 1.0], 2.0), ([0.0, 1.0, 0.0], 2.0), ([1.0, 0.0, 0.0, 1.0], 0.5)])
+@pytest.mark.parametrize(
+    "means, c", [([0.0, 1.0], 2.0), ([0.0, 1.0, 0.0], 2.0), ([1.0, 0.0, 0.0, 1.0], 0.5)]
+)
 def test_ucb1_matches_a_hand_trajectory_on_deterministic_arms(means, c):
     """With 0/1 means the rewards are deterministic, so the whole trajectory is fixed by the
     index rule; any change to the index (log of t-1, the sqrt, c) changes the regret."""
@@ -57,7 +61,9 @@ def test_ucb1_reference_by_hand():
     expected = ucb1_reference_regret([0.0, 1.0], 7)
     assert [expected[t] for t in range(1, 8)] == [1, 1, 1, 1, 1, 1, 2]
     _, _, rec = run(UCB1, {"c": 2.0}, [0.0, 1.0], seeds=2, checkpoints=list(range(1, 8)))
-    assert [rec.values[t]["cumulative_regret"].tolist() for t in range(1, 8)] == [[r, r] for r in (1, 1, 1, 1, 1, 1, 2)]
+    assert [rec.values[t]["cumulative_regret"].tolist() for t in range(1, 8)] == [
+        [r, r] for r in (1, 1, 1, 1, 1, 1, 2)
+    ]
 
 
 def test_ucb1_stays_under_its_finite_time_bound():
@@ -85,7 +91,9 @@ def test_lai_robbins_constant_by_hand():
     kl = 0.1 * math.log(0.1 / 0.5) + 0.9 * math.log(0.9 / 0.5)
     problem = BernoulliBandit({"means": [0.1, 0.5]}, 1, CPU, torch.float64, 0)
     assert problem.lai_robbins_constant() == pytest.approx(0.4 / kl, rel=1e-12)
-    assert bernoulli_kl(torch.tensor([0.0]), torch.tensor([0.5])).item() == pytest.approx(math.log(2))
+    assert bernoulli_kl(torch.tensor([0.0]), torch.tensor([0.5])).item() == pytest.approx(
+        math.log(2)
+    )
 
 
 def test_thompson_samples_from_the_beta_posterior():
@@ -94,7 +102,9 @@ def test_thompson_samples_from_the_beta_posterior():
     seeds = 40_000
     torch.manual_seed(1)
     problem = BernoulliBandit({"means": [0.5, 0.5]}, seeds, CPU, torch.float64, 0)
-    alg = BetaThompsonSampling({"prior_a": 1.0, "prior_b": 1.0}, problem, seeds, CPU, torch.float64, 0)
+    alg = BetaThompsonSampling(
+        {"prior_a": 1.0, "prior_b": 1.0}, problem, seeds, CPU, torch.float64, 0
+    )
     alg.counts = torch.ones((seeds, 2), dtype=torch.float64)
     alg.sums = torch.tensor([[1.0, 0.0]], dtype=torch.float64).expand(seeds, 2).clone()
     share = (alg.select(3) == 0).double().mean().item()
@@ -105,10 +115,19 @@ def test_thompson_regret_grows_at_the_lai_robbins_rate():
     """Thompson sampling is asymptotically optimal (Kaufmann et al. 2012; Agrawal & Goyal
     2013): R(T) ~ c ln T with c = gap / kl(mu, mu*). Between T = 1000 and 10000 the mean
     regret must grow by c ln 10 within 40% (measured: 0.88 c, s.e. 0.03 c)."""
-    _, problem, rec = run(BetaThompsonSampling, {"prior_a": 1.0, "prior_b": 1.0}, [0.1, 0.5],
-                          seeds=400, checkpoints=[1000, 10_000])
+    _, problem, rec = run(
+        BetaThompsonSampling,
+        {"prior_a": 1.0, "prior_b": 1.0},
+        [0.1, 0.5],
+        seeds=400,
+        checkpoints=[1000, 10_000],
+    )
     c = problem.lai_robbins_constant()
-    growth = (rec.values[10_000]["cumulative_regret"] - rec.values[1000]["cumulative_regret"]).mean().item()
+    growth = (
+        (rec.values[10_000]["cumulative_regret"] - rec.values[1000]["cumulative_regret"])
+        .mean()
+        .item()
+    )
     assert 0.6 * c * math.log(10) < growth < 1.4 * c * math.log(10)
     assert rec.values[10_000]["best_arm_fraction"].mean().item() > 0.99
 
@@ -128,7 +147,9 @@ def test_first_argmax_breaks_ties_to_the_lowest_arm_like_torch():
     must give torch.argmax's indices, the first maximum, on values full of ties (small
     integers: 5 arms, 3 values), and so must the view UCB1 makes once per run."""
     gen = torch.Generator().manual_seed(4)
-    values = torch.randint(0, 3, (5, 2000), generator=gen).float().t()  # [seeds, K], stored arm by arm
+    values = (
+        torch.randint(0, 3, (5, 2000), generator=gen).float().t()
+    )  # [seeds, K], stored arm by arm
     assert values.stride() == (1, 2000)
     expected = torch.argmax(values, dim=1)
     assert torch.equal(first_argmax(values), expected)
@@ -136,7 +157,10 @@ def test_first_argmax_breaks_ties_to_the_lowest_arm_like_torch():
     assert first_argmax(values, out) is out
     assert torch.equal(out, expected)
     # the learners' form, made once per run: the max-pool writing into their kept buffers
-    kept_values, out = values.clone(), torch.full((2000,), -1, dtype=torch.long)  # clone keeps the layout
+    kept_values, out = (
+        values.clone(),
+        torch.full((2000,), -1, dtype=torch.long),
+    )  # clone keeps the layout
     kept = KeptArgmax(kept_values, out)
     assert kept.pooled is not None
     assert kept() is out
@@ -179,7 +203,9 @@ def test_ucb1_takes_the_same_path_without_the_cpu_shortcuts(monkeypatch):
 def _thompson_with_stats(seeds, counts, sums, prior, dtype=torch.float32):
     """A Beta Thompson learner whose own (arm-major) statistics hold counts and sums [K]."""
     problem = BernoulliBandit({"means": [0.5] * len(counts)}, seeds, CPU, dtype, 0)
-    alg = BetaThompsonSampling({"prior_a": prior[0], "prior_b": prior[1]}, problem, seeds, CPU, dtype, 4)
+    alg = BetaThompsonSampling(
+        {"prior_a": prior[0], "prior_b": prior[1]}, problem, seeds, CPU, dtype, 4
+    )
     alg.stats[0] = torch.tensor(counts, dtype=dtype)[:, None]
     alg.stats[1] = torch.tensor(sums, dtype=dtype)[:, None]
     return alg
@@ -194,7 +220,9 @@ def test_thompson_kept_buffers_draw_what_a_fresh_posterior_draws(prior):
     from engine.labs.bandits.thompson import posterior_draws
 
     seeds = 600  # 2 x 10 x 600 Gamma draws: the vectorised sampler
-    alg = _thompson_with_stats(seeds, [40.0 * (i + 1) for i in range(10)], [12.0 * (i + 1) for i in range(10)], prior)
+    alg = _thompson_with_stats(
+        seeds, [40.0 * (i + 1) for i in range(10)], [12.0 * (i + 1) for i in range(10)], prior
+    )
     for t in range(3):
         gen = torch.Generator()
         gen.set_state(alg.gen.get_state())
@@ -215,7 +243,9 @@ def test_thompson_with_a_prior_below_one_samples_its_beta_posterior():
     from scipy import integrate, stats
 
     p = 0.5 + 4 / math.pi**2
-    quad, _ = integrate.quad(lambda y: stats.beta(0.5, 1.5).pdf(y) * stats.beta(1.5, 0.5).sf(y), 0, 1)
+    quad, _ = integrate.quad(
+        lambda y: stats.beta(0.5, 1.5).pdf(y) * stats.beta(1.5, 0.5).sf(y), 0, 1
+    )
     assert quad == pytest.approx(p, abs=1e-6)
     seeds = 40_000
     alg = _thompson_with_stats(seeds, [1.0, 1.0], [1.0, 0.0], (0.5, 0.5), torch.float64)

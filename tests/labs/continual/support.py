@@ -25,7 +25,8 @@ class MemoryRecorder:
 
     def metrics(self, step, values):
         self.records.setdefault(step, {}).update(
-            {name: value.detach().double().numpy().copy() for name, value in values.items()})
+            {name: value.detach().double().numpy().copy() for name, value in values.items()}
+        )
 
     def progress(self, step):
         pass
@@ -45,7 +46,16 @@ def build(algorithm_id, seeds=1, seed=0, dtype=torch.float64, problem=None, **al
     return alg_cls(algorithm_params, built, seeds, CPU, dtype, seed)
 
 
-def run(algorithm_id, steps, seeds=1, seed=0, dtype=torch.float64, problem=None, every_step=False, **algorithm):
+def run(
+    algorithm_id,
+    steps,
+    seeds=1,
+    seed=0,
+    dtype=torch.float64,
+    problem=None,
+    every_step=False,
+    **algorithm,
+):
     """Build and run; return the learner (its accuracy matrix and per-task accuracy) and the records."""
     alg = build(algorithm_id, seeds, seed, dtype, problem, **algorithm)
     rec = MemoryRecorder(steps, every_step)

@@ -15,8 +15,13 @@ def test_shrink_and_perturb_step_on_hand_numbers(dtype):
     """w ← (1 − αλ) w − α (g + ξ) with α = 0.1, λ = 0.5 on w = [1, −2, 0.5],
     g = [0.5, 0.25, −1], ξ = [0.1, −0.2, 0.3]: 0.95 w − 0.1 (g + ξ) = [0.89, −1.905, 0.545]."""
     w = torch.tensor([[1.0, -2.0, 0.5]], dtype=dtype)
-    shrink_perturb_step(w, torch.tensor([[0.5, 0.25, -1.0]], dtype=dtype), torch.tensor([[0.1, -0.2, 0.3]], dtype=dtype),
-                        lr=0.1, decay=0.5)
+    shrink_perturb_step(
+        w,
+        torch.tensor([[0.5, 0.25, -1.0]], dtype=dtype),
+        torch.tensor([[0.1, -0.2, 0.3]], dtype=dtype),
+        lr=0.1,
+        decay=0.5,
+    )
     torch.testing.assert_close(w, torch.tensor([[0.89, -1.905, 0.545]], dtype=dtype))
 
 
@@ -53,12 +58,20 @@ def test_adam_first_step_and_agreement_with_torch_adam():
     theta = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)
     reference = theta.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([reference], lr=0.01, betas=(0.8, 0.99), eps=1e-8)
-    grads = [[0.3, -1.0, 2.0], [0.1, 0.5, -1.0], [-0.2, 0.2, 0.0], [1.0, 1.0, 1.0], [0.0, -0.3, 0.7]]
+    grads = [
+        [0.3, -1.0, 2.0],
+        [0.1, 0.5, -1.0],
+        [-0.2, 0.2, 0.0],
+        [1.0, 1.0, 1.0],
+        [0.0, -0.3, 0.7],
+    ]
     for t, g in enumerate(grads, start=1):
         grad = torch.tensor([g], dtype=torch.float64)
         alg.update(theta, grad, t)
         reference.grad = grad.clone()
         optimizer.step()
         if t == 1:
-            torch.testing.assert_close(theta, torch.tensor([[0.99, -1.99, 0.49]], dtype=torch.float64))
+            torch.testing.assert_close(
+                theta, torch.tensor([[0.99, -1.99, 0.49]], dtype=torch.float64)
+            )
         torch.testing.assert_close(theta, reference.detach())

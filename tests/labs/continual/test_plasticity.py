@@ -37,15 +37,28 @@ def test_upgd_keeps_plasticity_where_sgd_loses_it():
     Backward transfer is strongly negative for both: on a label-permuted stream, relearning
     the labels overwrites the old mapping (UPGD protects useful features, not old labels)."""
     sgd, _ = run("continual.sgd", STEPS, seeds=3, dtype=torch.float32, lr=0.05)
-    upgd, _ = run("continual.upgd", STEPS, seeds=3, dtype=torch.float32, lr=0.1, sigma=0.01, beta_utility=0.999)
+    upgd, _ = run(
+        "continual.upgd",
+        STEPS,
+        seeds=3,
+        dtype=torch.float32,
+        lr=0.1,
+        sigma=0.01,
+        beta_utility=0.999,
+    )
     sgd_acc, upgd_acc = sgd.task_accuracy.double().numpy(), upgd.task_accuracy.double().numpy()
     sgd_late, upgd_late = sgd_acc[:, LATE].mean(), upgd_acc[:, LATE].mean()
-    print(f"late: SGD {sgd_late:.3f}, UPGD {upgd_late:.3f}; tasks 5-14: SGD {sgd_acc[:, EARLY_PEAK].mean():.3f}, "
-          f"UPGD {upgd_acc[:, EARLY_PEAK].mean():.3f}")
+    print(
+        f"late: SGD {sgd_late:.3f}, UPGD {upgd_late:.3f}; tasks 5-14: SGD {sgd_acc[:, EARLY_PEAK].mean():.3f}, "
+        f"UPGD {upgd_acc[:, EARLY_PEAK].mean():.3f}"
+    )
     assert upgd_late >= sgd_late + 0.05
     assert sgd_late < sgd_acc[:, EARLY_PEAK].mean() - 0.03
     assert upgd_late > upgd_acc[:, EARLY_PEAK].mean() - 0.02
     for learner in (sgd, upgd):
-        row, diagonal = learner.accuracy_last_row.double().numpy(), learner.accuracy_diagonal.double().numpy()
+        row, diagonal = (
+            learner.accuracy_last_row.double().numpy(),
+            learner.accuracy_diagonal.double().numpy(),
+        )
         bwt = (row[:, :-1] - diagonal[:, :-1]).mean(1)
         assert (bwt < -0.3).all()

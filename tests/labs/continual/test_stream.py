@@ -34,11 +34,16 @@ def test_labels_are_each_tasks_permutation_of_the_latent_class():
 def test_two_learners_with_one_seed_see_the_same_stream_and_start_alike():
     """Common random numbers: the problem's draws and the initial network depend on the
     seed, not on the learner; another seed gives other draws."""
-    a, b = build("continual.sgd", seeds=2, problem=SMALL), build("continual.upgd", seeds=2, problem=SMALL)
+    a, b = (
+        build("continual.sgd", seeds=2, problem=SMALL),
+        build("continual.upgd", seeds=2, problem=SMALL),
+    )
     other = build("continual.sgd", seeds=2, seed=1, problem=SMALL)
     assert torch.equal(a.problem.initial_network(), b.problem.initial_network())
     for step in (1, 7, 12):
-        assert all(torch.equal(x, y) for x, y in zip(a.problem.samples(step), b.problem.samples(step)))
+        assert all(
+            torch.equal(x, y) for x, y in zip(a.problem.samples(step), b.problem.samples(step))
+        )
     assert not torch.equal(a.problem.initial_network(), other.problem.initial_network())
 
 
@@ -49,7 +54,9 @@ def test_hand_written_gradient_matches_autograd(dtype):
     alg = build("continual.sgd", seeds=3, dtype=dtype, problem=dict(SMALL, batch=7))
     prob = alg.problem
     shapes = prob.layer_shapes()
-    theta = prob.initial_network() + 0.3 * torch.randn(3, prob.initial_network().shape[1], dtype=dtype)
+    theta = prob.initial_network() + 0.3 * torch.randn(
+        3, prob.initial_network().shape[1], dtype=dtype
+    )
     inputs, labels = prob.samples(1)
     grad = torch.empty_like(theta)
     losses, _ = loss_and_gradient(theta, shapes, inputs, labels, grad)
@@ -91,11 +98,17 @@ def test_what_a_run_records_and_when():
         # the last row, recomputed from the network at the end of task `tasks`
         stopped, _ = run("continual.upgd", 5 * tasks, seeds=2, problem=SMALL, lr=0.1)
         prob = stopped.problem
-        predicted = forward(stopped.theta, prob.layer_shapes(), prob.eval_inputs)[0].argmax(-1).numpy()
+        predicted = (
+            forward(stopped.theta, prob.layer_shapes(), prob.eval_inputs)[0].argmax(-1).numpy()
+        )
         for j in range(tasks):
             labels = prob.permutation(j).numpy()[np.arange(2)[:, None], prob.eval_classes.numpy()]
-            np.testing.assert_allclose(stopped.accuracy_last_row[:, j].numpy(), (predicted == labels).mean(1))
-        np.testing.assert_allclose(diagonal[:, tasks - 1], stopped.accuracy_last_row[:, tasks - 1].numpy())
+            np.testing.assert_allclose(
+                stopped.accuracy_last_row[:, j].numpy(), (predicted == labels).mean(1)
+            )
+        np.testing.assert_allclose(
+            diagonal[:, tasks - 1], stopped.accuracy_last_row[:, tasks - 1].numpy()
+        )
 
 
 def test_a_run_of_too_many_tasks_is_refused_before_it_starts():
@@ -111,8 +124,18 @@ def test_large_batches_are_drawn_a_block_of_steps_at_a_time():
     """With 50,000 samples of 16 numbers per step, a task's samples are drawn one step at a
     time (at most 2^20 numbers per seed and draw); each step's labels are still its task's
     permutation of the latent classes, and the steps' inputs differ."""
-    alg = build("continual.sgd", seeds=1, problem={"classes": 5, "dim": 16, "task_steps": 3, "batch": 50_000,
-                                                   "spread": 0.01, "eval_samples": 10})
+    alg = build(
+        "continual.sgd",
+        seeds=1,
+        problem={
+            "classes": 5,
+            "dim": 16,
+            "task_steps": 3,
+            "batch": 50_000,
+            "spread": 0.01,
+            "eval_samples": 10,
+        },
+    )
     prob = alg.problem
     seen = []
     for step in range(1, 7):
@@ -125,15 +148,22 @@ def test_large_batches_are_drawn_a_block_of_steps_at_a_time():
     assert not torch.equal(seen[0], seen[1])
 
 
-@pytest.mark.parametrize("problem, key, words", [
-    ({"eval_samples": 1_000_000, "dim": 1000}, "problem.eval_samples", "held-out set"),
-    ({"hidden": [20_000, 20_000]}, "problem.hidden", "network's weights"),
-    ({"batch": 100_000, "dim": 2000}, "problem.batch", "one step's inputs"),
-])
+@pytest.mark.parametrize(
+    "problem, key, words",
+    [
+        ({"eval_samples": 1_000_000, "dim": 1000}, "problem.eval_samples", "held-out set"),
+        ({"hidden": [20_000, 20_000]}, "problem.hidden", "network's weights"),
+        ({"batch": 100_000, "dim": 2000}, "problem.batch", "one step's inputs"),
+    ],
+)
 def test_sizes_that_would_exhaust_memory_are_refused(problem, key, words):
     """A held-out set, network or batch of more than 10^8 numbers per seed is refused with
     a ParamError naming the key (which `prepare` turns into a spec error before any run),
     before anything is allocated."""
     with pytest.raises(ParamError) as err:
         build("continual.sgd", problem=problem)
-    assert err.value.name == key and words in err.value.reason and "at most 100,000,000" in err.value.reason
+    assert (
+        err.value.name == key
+        and words in err.value.reason
+        and "at most 100,000,000" in err.value.reason
+    )

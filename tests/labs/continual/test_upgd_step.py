@@ -45,9 +45,21 @@ def test_protecting_step_on_hand_numbers(dtype):
     """Protecting UPGD, β_u = 0, λ = 0: w − α (g + ξ) ∘ (1 − ũ), with the utility scale η
     taken per seed."""
     theta, trace = tensor(W, dtype), torch.zeros(2, 4, dtype=dtype)
-    upgd_step(theta, tensor(G, dtype), trace, tensor(XI, dtype), step=1, lr=ALPHA, beta_utility=0.0,
-              weight_decay=0.0, protect_gradient=True)
-    expected = [[w - ALPHA * (g + xi) * gate for w, g, xi, gate in zip(W[s], G[s], XI[s], GATES)] for s in range(2)]
+    upgd_step(
+        theta,
+        tensor(G, dtype),
+        trace,
+        tensor(XI, dtype),
+        step=1,
+        lr=ALPHA,
+        beta_utility=0.0,
+        weight_decay=0.0,
+        protect_gradient=True,
+    )
+    expected = [
+        [w - ALPHA * (g + xi) * gate for w, g, xi, gate in zip(W[s], G[s], XI[s], GATES)]
+        for s in range(2)
+    ]
     # seed A by hand: [1 − 0.5·0.6·σ(1), −2 − 0.5·0.05·σ(−1), 0.5 + 0.5·0.7·σ(−1), −0.5·2.4·0.5]
     assert expected[0] == pytest.approx([0.7806824, -2.0067235, 0.5941295, -0.6], abs=1e-6)
     torch.testing.assert_close(theta, tensor(expected, dtype))
@@ -59,9 +71,21 @@ def test_non_protecting_step_on_hand_numbers(dtype):
     """Non-protecting UPGD, β_u = 0, λ = 0: w − α (g + ξ ∘ (1 − ũ)): the whole gradient
     passes, only the noise is gated."""
     theta, trace = tensor(W, dtype), torch.zeros(2, 4, dtype=dtype)
-    upgd_step(theta, tensor(G, dtype), trace, tensor(XI, dtype), step=1, lr=ALPHA, beta_utility=0.0,
-              weight_decay=0.0, protect_gradient=False)
-    expected = [[w - ALPHA * (g + xi * gate) for w, g, xi, gate in zip(W[s], G[s], XI[s], GATES)] for s in range(2)]
+    upgd_step(
+        theta,
+        tensor(G, dtype),
+        trace,
+        tensor(XI, dtype),
+        step=1,
+        lr=ALPHA,
+        beta_utility=0.0,
+        weight_decay=0.0,
+        protect_gradient=False,
+    )
+    expected = [
+        [w - ALPHA * (g + xi * gate) for w, g, xi, gate in zip(W[s], G[s], XI[s], GATES)]
+        for s in range(2)
+    ]
     # seed A by hand: [1 − 0.5(0.5 + 0.1σ(1)), −2 − 0.5(0.25 − 0.2σ(−1)), 0.5 − 0.5(−1 + 0.3σ(−1)), −0.5(2 + 0.2)]
     assert expected[0] == pytest.approx([0.7134471, -2.0981059, 0.9596588, -1.1], abs=1e-6)
     torch.testing.assert_close(theta, tensor(expected, dtype))
@@ -77,8 +101,17 @@ def test_two_steps_with_trace_bias_correction_and_weight_decay(dtype):
     grads = [[-1.0, 0.5], [0.5, 1.0]]
     w, tr = [1.0, -1.0], [0.0, 0.0]
     for t, g in enumerate(grads, start=1):
-        upgd_step(theta, tensor([g], dtype), trace, torch.zeros(1, 2, dtype=dtype), step=t, lr=alpha,
-                  beta_utility=beta, weight_decay=lam, protect_gradient=True)
+        upgd_step(
+            theta,
+            tensor([g], dtype),
+            trace,
+            torch.zeros(1, 2, dtype=dtype),
+            step=t,
+            lr=alpha,
+            beta_utility=beta,
+            weight_decay=lam,
+            protect_gradient=True,
+        )
         tr = [beta * tr_i + (1 - beta) * (-g_i * w_i) for tr_i, g_i, w_i in zip(tr, g, w)]
         eta = max(tr)
         gates = [1 - sig(tr_i / ((1 - beta**t) * eta)) for tr_i in tr]
@@ -89,8 +122,13 @@ def test_two_steps_with_trace_bias_correction_and_weight_decay(dtype):
     # w = [0.98 + 0.2(1 − σ(2)), −0.98 − 0.1(1 − σ(1))] = [1.0038406, −1.0068941]
     # step 2: u = [−0.5019203, 1.0068941], ū = [−0.0009601, 0.6284471], η = 0.6284471,
     # ū/(0.75 η) = [−0.0020370, 1.3333333]
-    assert w == pytest.approx([0.98 * 1.0038406 - 0.2 * 0.5 * (1 - sig(-0.0020370)),
-                               -0.98 * 1.0068941 - 0.2 * 1.0 * (1 - sig(4 / 3))], abs=1e-6)
+    assert w == pytest.approx(
+        [
+            0.98 * 1.0038406 - 0.2 * 0.5 * (1 - sig(-0.0020370)),
+            -0.98 * 1.0068941 - 0.2 * 1.0 * (1 - sig(4 / 3)),
+        ],
+        abs=1e-6,
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -104,12 +142,23 @@ def test_equal_utilities_and_no_noise_reduce_to_scaled_sgd(dtype, protect, beta,
     non-protecting UPGD, whose gate reaches only the noise, the plain SGD step (c = 1)."""
     w, g = [1.0, 2.0, -1.0, 4.0], [-0.6, -0.3, 0.6, -0.15]
     theta, trace = tensor([w], dtype), torch.full((1, 4), prefill, dtype=dtype)
-    upgd_step(theta, tensor([g], dtype), trace, torch.zeros(1, 4, dtype=dtype), step=step, lr=0.3,
-              beta_utility=beta, weight_decay=0.0, protect_gradient=protect)
+    upgd_step(
+        theta,
+        tensor([g], dtype),
+        trace,
+        torch.zeros(1, 4, dtype=dtype),
+        step=step,
+        lr=0.3,
+        beta_utility=beta,
+        weight_decay=0.0,
+        protect_gradient=protect,
+    )
     factor = 1 - sig(1 / (1 - beta**step)) if protect else 1.0
     if beta == 0.0 and protect:
         assert factor == pytest.approx(0.2689414, abs=1e-7)
-    torch.testing.assert_close(theta, tensor([[w_i - factor * 0.3 * g_i for w_i, g_i in zip(w, g)]], dtype))
+    torch.testing.assert_close(
+        theta, tensor([[w_i - factor * 0.3 * g_i for w_i, g_i in zip(w, g)]], dtype)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -117,8 +166,17 @@ def test_all_zero_utilities_give_half_gates_not_nan(dtype):
     """Zero weights have zero utility; with every trace 0, η = 0 would divide 0 by 0. The
     floor on η makes every scaled utility sigmoid(0) = 1/2: the step is w − α (g + ξ)/2."""
     theta, trace = torch.zeros(1, 3, dtype=dtype), torch.zeros(1, 3, dtype=dtype)
-    upgd_step(theta, tensor([[1.0, -2.0, 0.5]], dtype), trace, tensor([[0.2, 0.2, 0.2]], dtype), step=1, lr=0.1,
-              beta_utility=0.9, weight_decay=0.0, protect_gradient=True)
+    upgd_step(
+        theta,
+        tensor([[1.0, -2.0, 0.5]], dtype),
+        trace,
+        tensor([[0.2, 0.2, 0.2]], dtype),
+        step=1,
+        lr=0.1,
+        beta_utility=0.9,
+        weight_decay=0.0,
+        protect_gradient=True,
+    )
     torch.testing.assert_close(theta, tensor([[-0.06, 0.09, -0.035]], dtype))
 
 

@@ -9,7 +9,13 @@ T64 = torch.float64
 
 
 def stream_params(dimension=1, bandwidth=1.0, noise=0.1):
-    return {"dimension": dimension, "bandwidth": bandwidth, "centres": 8, "target_norm": 1.0, "noise": noise}
+    return {
+        "dimension": dimension,
+        "bandwidth": bandwidth,
+        "centres": 8,
+        "target_norm": 1.0,
+        "noise": noise,
+    }
 
 
 class GivenStream(KernelRegressionStream):

@@ -39,5 +39,7 @@ def test_the_entry_says_it_is_theory_only():
     cls = registry.algorithm("bandits.adversarial_mdp_rates")
     assert cls.family == "bandits" and cls.plot == "regret" and cls.metrics == ()
     assert cls.summary.startswith("THEORY ONLY") and "THEORY ONLY" in cls.__doc__
-    assert cls.paper.split("; ") == ["Refined Regret for Adversarial MDPs with Linear Function Approximation",
-                                     "Towards Optimal Regret in Adversarial Linear MDPs with Bandit Feedback"]
+    assert cls.paper.split("; ") == [
+        "Refined Regret for Adversarial MDPs with Linear Function Approximation",
+        "Towards Optimal Regret in Adversarial Linear MDPs with Bandit Feedback",
+    ]

@@ -55,27 +55,33 @@ def test_exact_kernel_ogd_two_rounds_by_hand():
     """h = 1, U = 2, noiseless (x, y) = (0, 1), (1, 0). Round 1: f = 0 predicts 0, loss 1,
     g = -2, G = 4, eta = 2 / 2 = 1, f = 2 k(0, .) (norm 2, inside the ball). Round 2: predicts
     2 e^{-1/2}, loss 4 e^{-1}; cumulative loss 1 + 4/e. Both learners agree (nu = 0)."""
-    for cls, params in ((KernelOGD, {"radius": 2.0}), (AOGDALD, {"ald_threshold": 0.0, "radius": 2.0})):
+    for cls, params in (
+        (KernelOGD, {"radius": 2.0}),
+        (AOGDALD, {"ald_threshold": 0.0, "radius": 2.0}),
+    ):
         rec = run_given(cls, params, [0.0, 1.0], [1.0, 0.0])
-        assert rec.series("cumulative_regret")[:, 0].tolist() == pytest.approx([1.0, 1.0 + 4 / math.e], abs=1e-13)
+        assert rec.series("cumulative_regret")[:, 0].tolist() == pytest.approx(
+            [1.0, 1.0 + 4 / math.e], abs=1e-13
+        )
 
 
 def reference_kernel_ogd(x, y, clean, bandwidth, radius):
     """Exact projected kernel OGD with eta_t = U / sqrt(sum g^2 k(x, x)) in plain numpy, the
     norm recomputed from the full Gram matrix each round; x is [T, d]."""
+
     def kernel(a, b):
         return np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) / (2 * bandwidth**2))
 
     coef, regret, grad_sq = [], [], 0.0
     for t in range(len(y)):
-        k = kernel(x[:t], x[t:t + 1])[:, 0]
+        k = kernel(x[:t], x[t : t + 1])[:, 0]
         pred = float(np.dot(coef, k)) if t else 0.0
         g = 2 * (pred - y[t])
         grad_sq += g * g
         eta = radius / math.sqrt(grad_sq) if grad_sq > 0 else 0.0
         coef.append(-eta * g)
         c = np.array(coef)
-        gram = kernel(x[:t + 1], x[:t + 1])
+        gram = kernel(x[: t + 1], x[: t + 1])
         norm = math.sqrt(max(c @ gram @ c, 0.0))
         if norm > radius:
             coef = list(c * radius / norm)
@@ -89,14 +95,24 @@ def test_zero_threshold_equals_exact_kernel_ogd_and_numpy_reference():
     on 3 seeded 2-d streams (h = 0.3, U = 0.5 so the projection is active)."""
     params = stream_params(dimension=2, bandwidth=0.3)
     checkpoints = list(range(1, 41))
-    _, prob, exact = run(KernelOGD, KernelRegressionStream, {"radius": 0.5}, params, 3, checkpoints, seed=2)
-    _, _, ald = run(AOGDALD, KernelRegressionStream, {"ald_threshold": 0.0, "radius": 0.5}, params, 3,
-                    checkpoints, seed=2)
+    _, prob, exact = run(
+        KernelOGD, KernelRegressionStream, {"radius": 0.5}, params, 3, checkpoints, seed=2
+    )
+    _, _, ald = run(
+        AOGDALD,
+        KernelRegressionStream,
+        {"ald_threshold": 0.0, "radius": 0.5},
+        params,
+        3,
+        checkpoints,
+        seed=2,
+    )
     data = KernelRegressionStream(params, 3, CPU, T64, 2).stream(40)
     assert ald.series("basis_size")[-1].tolist() == [40, 40, 40]
     for s in range(3):
-        ref = reference_kernel_ogd(data.inputs[s].numpy(), data.targets[s].numpy(),
-                                   data.clean[s].numpy(), 0.3, 0.5)
+        ref = reference_kernel_ogd(
+            data.inputs[s].numpy(), data.targets[s].numpy(), data.clean[s].numpy(), 0.3, 0.5
+        )
         assert exact.series("cumulative_regret")[:, s].numpy() == pytest.approx(ref, abs=1e-9)
         assert ald.series("cumulative_regret")[:, s].numpy() == pytest.approx(ref, abs=1e-9)
 
@@ -105,9 +121,18 @@ def test_zero_threshold_equals_exact_kernel_ogd_and_numpy_reference():
 def long_runs():
     params = stream_params(dimension=2, bandwidth=0.5)
     checkpoints = [20, 200, 2000]
-    _, _, ald = run(AOGDALD, KernelRegressionStream, {"ald_threshold": 0.01, "radius": 2.0}, params, 8,
-                    checkpoints, seed=1)
-    _, _, exact = run(KernelOGD, KernelRegressionStream, {"radius": 2.0}, params, 8, checkpoints, seed=1)
+    _, _, ald = run(
+        AOGDALD,
+        KernelRegressionStream,
+        {"ald_threshold": 0.01, "radius": 2.0},
+        params,
+        8,
+        checkpoints,
+        seed=1,
+    )
+    _, _, exact = run(
+        KernelOGD, KernelRegressionStream, {"radius": 2.0}, params, 8, checkpoints, seed=1
+    )
     return ald, exact
 
 

@@ -49,8 +49,14 @@ def test_first_round_of_chicken_by_hand():
     1 - A p_col = (1/2, 3/7), so M = 1/2 [[1/2, 3/7], [1/2, 3/7]]: swap regret = 1/4 - 3/14 = 1/28,
     external regret 1/28; the product joint is 1/4 everywhere, and 'told dare, yield' gains
     1/4 (2/7 - 0) + 1/4 (6/7 - 1) = 1/28 for either player: ce_gap = 1/28."""
-    _, _, rec = run(BlumMansourSelfPlay, MatrixGame, {"learning_rate": 1.0, "feedback": "expected"},
-                    {"game": "chicken", "actions": 2}, 2, [1])
+    _, _, rec = run(
+        BlumMansourSelfPlay,
+        MatrixGame,
+        {"learning_rate": 1.0, "feedback": "expected"},
+        {"game": "chicken", "actions": 2},
+        2,
+        [1],
+    )
     for name in ("cumulative_regret", "external_regret", "ce_gap"):
         assert rec.series(name)[0].tolist() == pytest.approx([1 / 28, 1 / 28], abs=1e-14)
 
@@ -58,6 +64,7 @@ def test_first_round_of_chicken_by_hand():
 def reference_self_play(a, b, rate, steps):
     """Blum-Mansour self-play in plain numpy, the stationary distribution taken as the
     eigenvector of Q^T for eigenvalue 1 (independent of the linear solve)."""
+
     def play(moves):
         w = np.exp(-rate * (moves - moves.min(axis=1, keepdims=True)))
         q = w / w.sum(axis=1, keepdims=True)
@@ -71,8 +78,12 @@ def reference_self_play(a, b, rate, steps):
         pr, pc = play(mr), play(mc)
         mr += np.outer(pr, 1.0 - a @ pc)
         mc += np.outer(pc, 1.0 - pr @ b)
-        swaps.append(max(sum(mr[j, j] - mr[j].min() for j in range(len(pr))),
-                         sum(mc[j, j] - mc[j].min() for j in range(len(pc)))))
+        swaps.append(
+            max(
+                sum(mr[j, j] - mr[j].min() for j in range(len(pr))),
+                sum(mc[j, j] - mc[j].min() for j in range(len(pc))),
+            )
+        )
     return np.array(swaps)
 
 
@@ -80,22 +91,40 @@ def test_trajectory_matches_numpy_reference():
     """Swap regret of 30 rounds on a seeded random 4 x 4 game (expected feedback, eta = 0.7)
     against the plain numpy reference, at every round."""
     checkpoints = list(range(1, 31))
-    alg, prob, rec = run(BlumMansourSelfPlay, MatrixGame, {"learning_rate": 0.7, "feedback": "expected"},
-                         {"game": "random", "actions": 4}, 2, checkpoints, seed=4)
+    alg, prob, rec = run(
+        BlumMansourSelfPlay,
+        MatrixGame,
+        {"learning_rate": 0.7, "feedback": "expected"},
+        {"game": "random", "actions": 4},
+        2,
+        checkpoints,
+        seed=4,
+    )
     for s in range(2):
-        ref = reference_self_play(prob.row_payoff[s].numpy(), prob.column_payoff[s].numpy(), 0.7, 30)
+        ref = reference_self_play(
+            prob.row_payoff[s].numpy(), prob.column_payoff[s].numpy(), 0.7, 30
+        )
         assert rec.series("cumulative_regret")[:, s].numpy() == pytest.approx(ref, abs=1e-10)
 
 
-@pytest.mark.parametrize("game,feedback", [("random", "sampled"), ("random", "expected"),
-                                           ("shapley", "sampled"), ("chicken", "sampled")])
+@pytest.mark.parametrize(
+    "game,feedback",
+    [("random", "sampled"), ("random", "expected"), ("shapley", "sampled"), ("chicken", "sampled")],
+)
 def test_blum_mansour_bound_and_swap_above_external(game, feedback):
     """Blum-Mansour with Hedge at eta = sqrt(8 N ln N / T): swap regret <= N ln N / eta + eta t / 8
     (sqrt(T N ln N / 2) at T) on every sequence, so per seed at every checkpoint; and swap
     regret >= external regret there too."""
     checkpoints = [10, 100, 400, 1200]
-    _, prob, rec = run(BlumMansourSelfPlay, MatrixGame, {"learning_rate": 0.0, "feedback": feedback},
-                       {"game": game, "actions": 3}, 16, checkpoints, seed=7)
+    _, prob, rec = run(
+        BlumMansourSelfPlay,
+        MatrixGame,
+        {"learning_rate": 0.0, "feedback": feedback},
+        {"game": game, "actions": 3},
+        16,
+        checkpoints,
+        seed=7,
+    )
     n = prob.actions
     rate = math.sqrt(8 * n * math.log(n) / 1200)
     bound = blum_mansour_bound(checkpoints, n, rate)
@@ -112,15 +141,29 @@ def test_swap_regret_vanishes_and_play_approaches_a_correlated_equilibrium():
     swap deviations), swap / t falls by more than half from t = 200 to 2000, and at 2000 the
     CE gap is below 0.02 on every seed; with sampled play in Shapley's game, below 0.04."""
     checkpoints = [200, 2000]
-    _, _, rec = run(BlumMansourSelfPlay, MatrixGame, {"learning_rate": 0.0, "feedback": "expected"},
-                    {"game": "random", "actions": 3}, 16, checkpoints, seed=11)
+    _, _, rec = run(
+        BlumMansourSelfPlay,
+        MatrixGame,
+        {"learning_rate": 0.0, "feedback": "expected"},
+        {"game": "random", "actions": 3},
+        16,
+        checkpoints,
+        seed=11,
+    )
     swap, gap = rec.series("cumulative_regret"), rec.series("ce_gap")
     per_round = swap / torch.tensor(checkpoints, dtype=T64)[:, None]
     assert (gap <= per_round + 1e-12).all()
     assert per_round[1].mean() < 0.5 * per_round[0].mean()
     assert gap[1].max() < 0.02
-    _, _, rec = run(BlumMansourSelfPlay, MatrixGame, {"learning_rate": 0.0, "feedback": "sampled"},
-                    {"game": "shapley", "actions": 3}, 16, [2000], seed=11)
+    _, _, rec = run(
+        BlumMansourSelfPlay,
+        MatrixGame,
+        {"learning_rate": 0.0, "feedback": "sampled"},
+        {"game": "shapley", "actions": 3},
+        16,
+        [2000],
+        seed=11,
+    )
     assert rec.series("ce_gap")[0].max() < 0.04
 
 

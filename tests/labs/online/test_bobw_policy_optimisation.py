@@ -32,7 +32,11 @@ LOSS = [[[0.2, 0.4], [0.5, 0.1]], [[0.9, 0.3], [0.1, 0.7]]]
 
 
 def hand_mdp():
-    return (torch.tensor([RHO], dtype=T64), torch.tensor([[P0]], dtype=T64), torch.tensor([LOSS], dtype=T64))
+    return (
+        torch.tensor([RHO], dtype=T64),
+        torch.tensor([[P0]], dtype=T64),
+        torch.tensor([LOSS], dtype=T64),
+    )
 
 
 def problem_params(**given):
@@ -83,7 +87,9 @@ def test_comparators_of_the_two_modes():
         prob.charge(state_occupancy(rho, p, uniform), uniform, table)
     assert prob.comparator()[0].item() == pytest.approx(5 * 0.396, abs=1e-12)
     assert prob.regret().item() == pytest.approx(5 * (0.798 - 0.396), abs=1e-12)
-    adversarial = EpisodicMDP(problem_params(layers=2, states=2, actions=2, losses="adversarial"), 1, CPU, T64, 0)
+    adversarial = EpisodicMDP(
+        problem_params(layers=2, states=2, actions=2, losses="adversarial"), 1, CPU, T64, 0
+    )
     adversarial.initial, adversarial.transitions = rho, p
     adversarial.cumulative = loss + (1.0 - loss)
     assert adversarial.comparator()[0].item() == pytest.approx(2.0, abs=1e-12)
@@ -98,8 +104,13 @@ def test_losses_have_the_declared_means_and_regimes():
     sorted_means = prob.means.sort(-1).values
     np.testing.assert_allclose(sorted_means[..., 0].numpy(), 0.3, atol=1e-12)
     np.testing.assert_allclose(sorted_means[..., 1:].numpy(), 0.7, atol=1e-12)
-    adv = EpisodicMDP(problem_params(layers=1, states=1, actions=2, losses="adversarial", period=3, bias=0.75),
-                      1, CPU, T64, 1)
+    adv = EpisodicMDP(
+        problem_params(layers=1, states=1, actions=2, losses="adversarial", period=3, bias=0.75),
+        1,
+        CPU,
+        T64,
+        1,
+    )
     regimes = []
     for _ in range(3 * 2000):
         adv.losses()
@@ -136,7 +147,14 @@ def test_first_episode_update_by_hand():
     pi = alg.policy(1)
     np.testing.assert_allclose(pi.numpy(), 0.5, atol=1e-12)
     mu = state_occupancy(rho, p, pi)
-    alg.update(1, pi, mu, torch.tensor([[0, 1]]), torch.tensor([[1, 0]]), torch.tensor([[1.0, 0.0]], dtype=T64))
+    alg.update(
+        1,
+        pi,
+        mu,
+        torch.tensor([[0, 1]]),
+        torch.tensor([[1, 0]]),
+        torch.tensor([[1.0, 0.0]], dtype=T64),
+    )
     penalty = 2 * (math.sqrt(2) - 1)
     b0 = [penalty + 4 * math.sqrt(0.5) / 0.6, penalty + 4 * math.sqrt(0.5) / 0.4]
     b1 = [penalty + math.sqrt(0.5) / 0.49, penalty + math.sqrt(0.5) / 0.51]
@@ -157,8 +175,14 @@ HORIZONS = [500, 1000, 2000]
 def regret_by_mode():
     out = {}
     for mode in ("stochastic", "adversarial"):
-        _, _, rec = run(TsallisPolicyOptimisation, EpisodicMDP, {"learning_rate": 2.0, "bonus": 1.0},
-                        problem_params(**TEST_MDP, losses=mode), 20, HORIZONS)
+        _, _, rec = run(
+            TsallisPolicyOptimisation,
+            EpisodicMDP,
+            {"learning_rate": 2.0, "bonus": 1.0},
+            problem_params(**TEST_MDP, losses=mode),
+            20,
+            HORIZONS,
+        )
         out[mode] = rec
     return out
 

@@ -52,8 +52,13 @@ def test_hindsight_optimum_matches_scipy_linprog():
     budget = torch.rand(30, generator=gen, dtype=T64) * 3.0
     sol = hindsight_optimum(v, d, budget)
     for s in range(30):
-        ref = linprog(-(v[s] - d[s]).numpy(), A_ub=d[s].numpy()[None, :], b_ub=[budget[s].item()],
-                      bounds=[(0, 1)] * 40, method="highs")
+        ref = linprog(
+            -(v[s] - d[s]).numpy(),
+            A_ub=d[s].numpy()[None, :],
+            b_ub=[budget[s].item()],
+            bounds=[(0, 1)] * 40,
+            method="highs",
+        )
         assert sol.value[s].item() == pytest.approx(-ref.fun, abs=1e-9)
         assert (sol.take[s] * d[s]).sum().item() <= budget[s].item() + 1e-12
 
@@ -64,8 +69,19 @@ class GivenAuctions(BudgetedAuctions):
     id = ""
 
     def __init__(self, values, prices, budget_rate):
-        super().__init__({"budget_rate": budget_rate, "period": 2, "value_swing": 0.0, "bid_swing": 0.0,
-                          "sample_noise": 0.0}, 1, CPU, T64, 0)
+        super().__init__(
+            {
+                "budget_rate": budget_rate,
+                "period": 2,
+                "value_swing": 0.0,
+                "bid_swing": 0.0,
+                "sample_noise": 0.0,
+            },
+            1,
+            CPU,
+            T64,
+            0,
+        )
         v, d = torch.tensor([values], dtype=T64), torch.tensor([prices], dtype=T64)
         self._sequence = AuctionSequence(v, d, v, d)
 
@@ -101,25 +117,41 @@ def test_single_sample_plan_and_controller_by_hand():
     mu = 2.0224 - 0.1 / sqrt 5 = 1.9776.  t4 loses.  t5: the free round is won for 0.8.
     Utility 1.4 against OPT 1.8: regret 0.4, with 0.3 / 0.35 of the budget spent."""
     problem = GivenAuctions([0.9, 0.5, 0.6, 0.3, 0.8], [0.3, 0.4, 0.1, 0.5, 0.0], 0.07)
-    alg = SingleSampleBudgetPacing({"plan": "single_sample", "step_size": 0.0}, problem, 1, CPU, T64, 0)
+    alg = SingleSampleBudgetPacing(
+        {"plan": "single_sample", "step_size": 0.0}, problem, 1, CPU, T64, 0
+    )
     rec = FakeRecorder([1, 3, 5])
     alg.run(5, rec)
     root5 = np.sqrt(5)
     assert rec.values[1]["multiplier"].item() == pytest.approx(2 + 0.05 / root5, abs=1e-12)
-    assert rec.values[3]["multiplier"].item() == pytest.approx(2 + 0.05 / root5 - 0.1 / root5, abs=1e-12)
+    assert rec.values[3]["multiplier"].item() == pytest.approx(
+        2 + 0.05 / root5 - 0.1 / root5, abs=1e-12
+    )
     assert rec.values[5]["budget_spent"].item() == pytest.approx(0.3 / 0.35, abs=1e-12)
     assert rec.values[5]["cumulative_regret"].item() == pytest.approx(0.4, abs=1e-12)
 
 
-SEASONAL = {"budget_rate": 0.02, "period": 500, "value_swing": 0.8, "bid_swing": 0.8, "sample_noise": 0.0}
+SEASONAL = {
+    "budget_rate": 0.02,
+    "period": 500,
+    "value_swing": 0.8,
+    "bid_swing": 0.8,
+    "sample_noise": 0.0,
+}
 
 
 def test_budget_is_never_exceeded():
     """Bids are capped by the remaining budget and a second-price win costs at most the bid,
     so the spend never passes B, on any seed, for either plan."""
     for plan in ("single_sample", "uniform"):
-        _, _, rec = run(SingleSampleBudgetPacing, BudgetedAuctions, {"plan": plan, "step_size": 0.0}, SEASONAL,
-                        seeds=20, checkpoints=[500, 1000, 2000])
+        _, _, rec = run(
+            SingleSampleBudgetPacing,
+            BudgetedAuctions,
+            {"plan": plan, "step_size": 0.0},
+            SEASONAL,
+            seeds=20,
+            checkpoints=[500, 1000, 2000],
+        )
         spent = rec.series("budget_spent")
         assert torch.all(spent <= 1.0 + 1e-12)
         assert spent[-1].mean().item() > 0.95  # the budget binds: the cap is exercised
@@ -134,8 +166,14 @@ def test_one_sample_is_enough_and_beats_a_flat_plan():
     regret = {}
     for plan in ("single_sample", "uniform"):
         for steps in (1000, 4000):
-            _, _, rec = run(SingleSampleBudgetPacing, BudgetedAuctions, {"plan": plan, "step_size": 0.0},
-                            dict(SEASONAL, period=steps // 4), seeds=16, checkpoints=[steps])
+            _, _, rec = run(
+                SingleSampleBudgetPacing,
+                BudgetedAuctions,
+                {"plan": plan, "step_size": 0.0},
+                dict(SEASONAL, period=steps // 4),
+                seeds=16,
+                checkpoints=[steps],
+            )
             regret[plan, steps] = rec.values[steps]["cumulative_regret"].mean().item()
     assert regret["single_sample", 4000] / 4000 < 0.6 * regret["single_sample", 1000] / 1000
     assert regret["single_sample", 4000] < 0.1 * regret["uniform", 4000]

@@ -23,7 +23,9 @@ F64 = torch.float64
 def hand_instance():
     """N = 2, K = 2, lam = 1/2: mu(a) = (c_0(a_0) + c_1(a_1)) / 4 + w_0(a_0, a_1) / 2 with
     c_0 = (0.2, 0.6), c_1 = (0.5, 0.1), w_0 = [[0, 0.9], [0.3, 0.8]]."""
-    prob = ArchitectureSearch({"decisions": 2, "choices": 2, "interaction": 0.5, "noise": 0.0}, 1, CPU, F64, 0)
+    prob = ArchitectureSearch(
+        {"decisions": 2, "choices": 2, "interaction": 0.5, "noise": 0.0}, 1, CPU, F64, 0
+    )
     prob.unary = torch.tensor([[[0.2, 0.6], [0.5, 0.1]]], dtype=F64)
     prob.pairwise = torch.tensor([[[[0.0, 0.9], [0.3, 0.8]]]], dtype=F64)
     return prob
@@ -34,14 +36,18 @@ def test_exact_optimum_by_enumeration_on_a_hand_made_instance():
     mu(1,1) = 0.7/4 + 0.4 = 0.575: the optimum is (0, 0) at 0.175, although each decision's own best
     choice would give (0, 1) -- the interaction flips it."""
     prob = hand_instance()
-    assert prob.all_expected_losses()[0].tolist() == pytest.approx([0.175, 0.525, 0.425, 0.575], abs=1e-15)
+    assert prob.all_expected_losses()[0].tolist() == pytest.approx(
+        [0.175, 0.525, 0.425, 0.575], abs=1e-15
+    )
     best, arms = prob.optimum()
     assert best.item() == pytest.approx(0.175, abs=1e-15) and arms[0].tolist() == [0, 0]
     every = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]])
     mus = [prob.expected_loss(a.unsqueeze(0)).item() for a in every]
     assert mus == pytest.approx([0.175, 0.525, 0.425, 0.575], abs=1e-15)
     observed, mu = prob.evaluate(torch.tensor([[1, 0]]))
-    assert observed.item() == mu.item() == pytest.approx(0.425, abs=1e-15)  # noise 0: the loss itself
+    assert (
+        observed.item() == mu.item() == pytest.approx(0.425, abs=1e-15)
+    )  # noise 0: the loss itself
 
 
 def test_each_agent_updates_as_single_agent_exp3():
@@ -50,12 +56,17 @@ def test_each_agent_updates_as_single_agent_exp3():
     loss is 0.4, reward 0.6: agent 0 adds 0.3 (0.6 / 0.45) / 3 = 2/15 to choice 1, agent 1 adds
     0.3 (0.6 / (1/3)) / 3 = 0.18 to choice 2. The same numbers through `Exp3.update` on a 3-armed
     bandit give the same log-weights."""
-    prob = ArchitectureSearch({"decisions": 2, "choices": 3, "interaction": 0.0, "noise": 0.0}, 1, CPU, F64, 0)
+    prob = ArchitectureSearch(
+        {"decisions": 2, "choices": 3, "interaction": 0.0, "noise": 0.0}, 1, CPU, F64, 0
+    )
     alg = MANAS({"gamma": 0.3, "regret": "pseudo"}, prob, 1, CPU, F64, 0)
     start = torch.tensor([[[0.0, math.log(2), 0.0], [0.0, 0.0, 0.0]]], dtype=F64)
     alg.log_weights = start.clone()
     alg.probs = alg.probabilities()
-    assert alg.probs[0].tolist() == [pytest.approx([0.275, 0.45, 0.275], abs=1e-15), pytest.approx([1 / 3] * 3)]
+    assert alg.probs[0].tolist() == [
+        pytest.approx([0.275, 0.45, 0.275], abs=1e-15),
+        pytest.approx([1 / 3] * 3),
+    ]
     alg.update(torch.tensor([[1, 2]]), torch.tensor([0.4], dtype=F64))
     expected = [[0.0, math.log(2) + 2 / 15, 0.0], [0.0, 0.0, 0.18]]
     assert alg.log_weights[0].numpy() == pytest.approx(np.array(expected), abs=1e-15)
@@ -71,7 +82,9 @@ def test_each_agent_updates_as_single_agent_exp3():
 def test_too_many_architectures_is_refused_by_key():
     """Enumeration caps the space at 2^20 architectures: 4^11 is refused, naming problem.decisions."""
     with pytest.raises(ParamError) as err:
-        ArchitectureSearch({"decisions": 11, "choices": 4, "interaction": 0.0, "noise": 0.0}, 1, CPU, F64, 0)
+        ArchitectureSearch(
+            {"decisions": 11, "choices": 4, "interaction": 0.0, "noise": 0.0}, 1, CPU, F64, 0
+        )
     assert err.value.name == "problem.decisions" and "4^11" in err.value.reason
 
 
@@ -79,7 +92,9 @@ def test_random_search_regret_matches_its_expectation():
     """Uniform proposals: E[regret_T] = (mean over all K^N of mu - mu*) T. Noiseless 5 x 3 problem, 200
     seeds, T = 300: the mean regret per step is within 4 standard errors of the enumerated gap."""
     params = {"decisions": 5, "choices": 3, "interaction": 0.3, "noise": 0.0}
-    _, prob, rec = run(RandomSearch, ArchitectureSearch, {"regret": "pseudo"}, params, 200, [300], seed=5)
+    _, prob, rec = run(
+        RandomSearch, ArchitectureSearch, {"regret": "pseudo"}, params, 200, [300], seed=5
+    )
     gap = (prob.all_expected_losses().mean(1) - prob.optimum()[0]).numpy()
     per_step = rec.series("cumulative_regret")[-1].numpy() / 300
     diff = per_step - gap
@@ -90,8 +105,18 @@ def test_random_search_regret_matches_its_expectation():
 def additive_runs():
     params = {"decisions": 8, "choices": 4, "interaction": 0.0, "noise": 0.5}
     checkpoints = [100, 500, 2000]
-    manas, _, m = run(MANAS, ArchitectureSearch, {"gamma": 0.0, "regret": "pseudo"}, params, 32, checkpoints, seed=1)
-    _, _, r = run(RandomSearch, ArchitectureSearch, {"regret": "pseudo"}, params, 32, checkpoints, seed=1)
+    manas, _, m = run(
+        MANAS,
+        ArchitectureSearch,
+        {"gamma": 0.0, "regret": "pseudo"},
+        params,
+        32,
+        checkpoints,
+        seed=1,
+    )
+    _, _, r = run(
+        RandomSearch, ArchitectureSearch, {"regret": "pseudo"}, params, 32, checkpoints, seed=1
+    )
     return manas, m, r
 
 

@@ -70,7 +70,9 @@ def test_full_memory_is_hedge_restarted_every_epoch_by_hand():
     assert p == pytest.approx(0.15908, abs=1e-5)
     expected = {1: 0.5 - 0, 2: 0.5 + p - 0, 3: 1 + p - 1, 4: 1 + 2 * p - 2}
     for t, value in expected.items():
-        assert torch.allclose(rec.values[t]["cumulative_regret"], torch.tensor(value, dtype=torch.float64))
+        assert torch.allclose(
+            rec.values[t]["cumulative_regret"], torch.tensor(value, dtype=torch.float64)
+        )
     assert expected[4] == pytest.approx(-0.68185, abs=1e-5)
 
 
@@ -91,9 +93,14 @@ def test_pool_regret_obeys_the_hedge_bound_on_every_seed():
     ln M / eta + eta tau / 8 to the epoch's best pool member, whatever the losses. Checked
     seed by seed at every checkpoint, with M < n (sampling and eviction active)."""
     checkpoints = list(range(50, 3001, 50))
-    alg, _, rec = run(MemoryBoundedExperts, PlantedExperts, {"memory": 8, "epoch": 0},
-                      {"experts": 40, "gap": 0.1, "decoys": 3, "decoy_until": 500}, seeds=16,
-                      checkpoints=checkpoints)
+    alg, _, rec = run(
+        MemoryBoundedExperts,
+        PlantedExperts,
+        {"memory": 8, "epoch": 0},
+        {"experts": 40, "gap": 0.1, "decoys": 3, "decoy_until": 500},
+        seeds=16,
+        checkpoints=checkpoints,
+    )
     assert alg.epoch == math.ceil((3000 * 8 / 40) ** (2 / 3))
     bound = hedge_pool_bound(np.array(checkpoints), alg.epoch, 8)
     pool = rec.series("pool_regret").numpy()
@@ -106,9 +113,14 @@ def test_full_memory_draws_the_hedge_regret_bound_and_stays_under_it():
     """With M >= n the pool is every expert and B = T: the regret is Hedge's, at most
     sqrt(T ln n / 8) + t sqrt(8 ln n / T) / 8 at round t, on every seed."""
     checkpoints = [10, 100, 500, 1000]
-    alg, _, rec = run(MemoryBoundedExperts, PlantedExperts, {"memory": 20, "epoch": 0},
-                      {"experts": 20, "gap": 0.1, "decoys": 2, "decoy_until": 300}, seeds=8,
-                      checkpoints=checkpoints)
+    alg, _, rec = run(
+        MemoryBoundedExperts,
+        PlantedExperts,
+        {"memory": 20, "epoch": 0},
+        {"experts": 20, "gap": 0.1, "decoys": 2, "decoy_until": 300},
+        seeds=8,
+        checkpoints=checkpoints,
+    )
     assert alg.epoch == 1000
     t = np.array(checkpoints, dtype=float)
     expected = math.sqrt(1000 * math.log(20) / 8) + t * math.sqrt(8 * math.log(20) / 1000) / 8
@@ -120,7 +132,9 @@ def test_fresh_experts_are_uniform_among_those_not_kept():
     """Refilling draws without repetition, uniformly from the n - j experts not kept: each
     appears with probability fresh / (n - j) (here 3/8), never a kept one, never twice."""
     seeds, n = 20_000, 10
-    problem = PlantedExperts({"experts": n, "gap": 0.1, "decoys": 0, "decoy_until": 0}, seeds, CPU, torch.float64, 0)
+    problem = PlantedExperts(
+        {"experts": n, "gap": 0.1, "decoys": 0, "decoy_until": 0}, seeds, CPU, torch.float64, 0
+    )
     alg = MemoryBoundedExperts({"memory": 5, "epoch": 0}, problem, seeds, CPU, torch.float64, 0)
     alg._gen = torch.Generator().manual_seed(5)
     kept = torch.tensor([[2, 7]]).expand(seeds, 2)
@@ -141,8 +155,14 @@ def test_regret_falls_as_the_memory_budget_grows():
     problem = {"experts": 60, "gap": 0.1, "decoys": 4, "decoy_until": 600}
     regret = {}
     for memory in (1, 15, 60):
-        _, _, rec = run(MemoryBoundedExperts, PlantedExperts, {"memory": memory, "epoch": 0}, problem,
-                        seeds=24, checkpoints=[3000])
+        _, _, rec = run(
+            MemoryBoundedExperts,
+            PlantedExperts,
+            {"memory": memory, "epoch": 0},
+            problem,
+            seeds=24,
+            checkpoints=[3000],
+        )
         regret[memory] = rec.values[3000]["cumulative_regret"].mean().item()
     assert regret[15] < 0.8 * regret[1]
     assert regret[60] < 0.5 * regret[15]

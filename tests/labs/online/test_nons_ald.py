@@ -45,7 +45,7 @@ def test_newton_matrix_and_basis_against_direct_inverses():
     learner = NewtonALDLearner(prob.kernel, seeds, 2, alpha, eta, 2.0, 0.01, T64, CPU)
     errors, sizes = [], []
     for t in range(steps):
-        out = learner.step(data.inputs[:, t:t + 1], data.targets[:, t], steps)
+        out = learner.step(data.inputs[:, t : t + 1], data.targets[:, t], steps)
         errors.append(out["error"].clone())
         sizes.append(learner.size.clone())
     for s in range(seeds):
@@ -57,13 +57,14 @@ def test_newton_matrix_and_basis_against_direct_inverses():
         direct = alpha * torch.eye(m, dtype=T64)
         for t in range(steps):
             mt = int(sizes[t][s])
-            k = gaussian_kernel(centres[:mt], data.inputs[s, t:t + 1], 0.4)[:, 0]
+            k = gaussian_kernel(centres[:mt], data.inputs[s, t : t + 1], 0.4)[:, 0]
             z = torch.zeros(m, dtype=T64)
             z[:mt] = m_ref[:mt, :mt] @ k
             g = 2.0 * errors[t][s] * z
             direct += eta * torch.outer(g, g)
         assert learner.covariance_inverse[s, :m, :m].numpy() == pytest.approx(
-            torch.linalg.inv(direct).numpy(), abs=1e-10)
+            torch.linalg.inv(direct).numpy(), abs=1e-10
+        )
         assert learner.covariance_inverse[s, m:].abs().max() == 0.0
 
 
@@ -91,7 +92,9 @@ def test_projection_meets_the_kkt_conditions():
     lam = (push * v).sum(-1) / (v * v).sum(-1)
     assert (lam > 0).all()
     assert push.numpy() == pytest.approx((lam.unsqueeze(-1) * v).numpy(), abs=1e-8)
-    iso = project_to_ball(w, torch.eye(5, dtype=T64).expand(4, 5, 5) / 3.0, 1.0, torch.full((4,), 1 / 3.0, dtype=T64))
+    iso = project_to_ball(
+        w, torch.eye(5, dtype=T64).expand(4, 5, 5) / 3.0, 1.0, torch.full((4,), 1 / 3.0, dtype=T64)
+    )
     assert iso.numpy() == pytest.approx((w / w.norm(dim=-1, keepdim=True)).numpy(), abs=1e-9)
 
 
@@ -101,8 +104,15 @@ def long_runs():
     checkpoints = [20, 200, 1000]
     nons_params = {"ald_threshold": 0.01, "radius": 2.0, "regularisation": 1.0, "curvature": 1.0}
     _, _, nons = run(NONSALD, KernelRegressionStream, nons_params, params, 6, checkpoints, seed=1)
-    _, _, aogd = run(AOGDALD, KernelRegressionStream, {"ald_threshold": 0.01, "radius": 2.0}, params, 6,
-                     checkpoints, seed=1)
+    _, _, aogd = run(
+        AOGDALD,
+        KernelRegressionStream,
+        {"ald_threshold": 0.01, "radius": 2.0},
+        params,
+        6,
+        checkpoints,
+        seed=1,
+    )
     return nons, aogd
 
 
@@ -131,8 +141,8 @@ def test_basis_is_the_ald_dictionary_and_bounded_by_packing(long_runs):
     data = prob.stream(400)
     learner = NewtonALDLearner(prob.kernel, 2, 2, 1.0, 1.0, 2.0, 0.01, T64, CPU)
     for t in range(400):
-        learner.step(data.inputs[:, t:t + 1], data.targets[:, t], 400)
+        learner.step(data.inputs[:, t : t + 1], data.targets[:, t], 400)
     for s in range(2):
-        centres = learner.centres[s, :int(learner.size[s])]
+        centres = learner.centres[s, : int(learner.size[s])]
         gaps = torch.cdist(centres, centres) + 10 * torch.eye(len(centres), dtype=T64)
         assert gaps.min() > rho

@@ -30,7 +30,9 @@ def test_pareto_gaps_and_front_by_hand():
     (0, 0, 0, 0.1, 0, 0.3). E has gap 0 although B dominates it: any eps > 0 lifts E above
     B in the first objective, so the infimum is 0."""
     means = torch.tensor(HAND_MEANS, dtype=torch.float64)
-    assert torch.allclose(pareto_gaps(means), torch.tensor([0, 0, 0, 0.1, 0, 0.3], dtype=torch.float64))
+    assert torch.allclose(
+        pareto_gaps(means), torch.tensor([0, 0, 0, 0.1, 0, 0.3], dtype=torch.float64)
+    )
     assert pareto_optimal(means).tolist() == [True, True, True, False, False, False]
 
 
@@ -43,10 +45,14 @@ def test_gap_is_the_smallest_lift_that_escapes_domination():
         gaps = pareto_gaps(means)
         for i in range(6):
             above = means[i] + gaps[i] + 1e-9
-            assert not any(bool((means[j] >= above).all() and (means[j] > above).any()) for j in range(6))
+            assert not any(
+                bool((means[j] >= above).all() and (means[j] > above).any()) for j in range(6)
+            )
             if gaps[i] > 1e-3:
                 below = means[i] + gaps[i] - 1e-3
-                assert any(bool((means[j] >= below).all() and (means[j] > below).any()) for j in range(6))
+                assert any(
+                    bool((means[j] >= below).all() and (means[j] > below).any()) for j in range(6)
+                )
 
 
 def pareto_ucb_reference(means, steps):
@@ -61,9 +67,15 @@ def pareto_ucb_reference(means, steps):
         else:
             radius = [math.sqrt(2 * math.log(t * (d * k) ** 0.25) / counts[i]) for i in range(k)]
             index = [[sums[i][j] / counts[i] + radius[i] for j in range(d)] for i in range(k)]
-            free = [i for i in range(k) if not any(
-                all(index[j][x] >= index[i][x] for x in range(d)) and any(index[j][x] > index[i][x] for x in range(d))
-                for j in range(k))]
+            free = [
+                i
+                for i in range(k)
+                if not any(
+                    all(index[j][x] >= index[i][x] for x in range(d))
+                    and any(index[j][x] > index[i][x] for x in range(d))
+                    for j in range(k)
+                )
+            ]
             assert len(free) == 1
             arm = free[0]
         counts[arm] += 1
@@ -80,8 +92,14 @@ def test_pareto_ucb_matches_a_hand_trajectory_on_deterministic_arms():
     the rounds where arm 1 is replayed."""
     means = [[1.0, 1.0], [0.0, 0.0]]
     checkpoints = [1, 2, 3, 10, 50, 200, 600]
-    _, _, rec = run(ParetoUCB, MultiObjectiveBernoulli, {}, {"objectives": 2, "means": [x for row in means for x in row],
-                    "random_arms": 0}, seeds=3, checkpoints=checkpoints)
+    _, _, rec = run(
+        ParetoUCB,
+        MultiObjectiveBernoulli,
+        {},
+        {"objectives": 2, "means": [x for row in means for x in row], "random_arms": 0},
+        seeds=3,
+        checkpoints=checkpoints,
+    )
     expected = pareto_ucb_reference(means, 600)
     assert expected[600] > expected[50] > 1  # the worse arm is replayed: the check is not vacuous
     for t in checkpoints:
@@ -93,8 +111,14 @@ def test_the_choice_is_uniform_among_non_dominated_arms():
     index vectors (1 + r_0, r_0) and (r_1, 1 + r_1) are mutually non-dominated unless one
     radius exceeds the other by 1, so a uniform choice gives arm 0 half the plays, by
     symmetry. Always taking the first non-dominated arm would give it nearly all."""
-    alg, _, rec = run(ParetoUCB, MultiObjectiveBernoulli, {}, {"objectives": 2, "means": [1.0, 0.0, 0.0, 1.0],
-                      "random_arms": 0}, seeds=400, checkpoints=[200])
+    alg, _, rec = run(
+        ParetoUCB,
+        MultiObjectiveBernoulli,
+        {},
+        {"objectives": 2, "means": [1.0, 0.0, 0.0, 1.0], "random_arms": 0},
+        seeds=400,
+        checkpoints=[200],
+    )
     assert torch.all(rec.values[200]["cumulative_regret"] == 0)
     share = alg.counts[:, 0] / 200
     assert abs(share.mean().item() - 0.5) < 0.02
@@ -107,8 +131,14 @@ def test_mean_pareto_regret_stays_under_the_ucb_bound():
     equals the formula."""
     means = [0.8, 0.2, 0.5, 0.5, 0.2, 0.8, 0.4, 0.4, 0.3, 0.3]
     checkpoints = [10, 100, 1000, 2000]
-    _, problem, rec = run(ParetoUCB, MultiObjectiveBernoulli, {}, {"objectives": 2, "means": means,
-                          "random_arms": 0}, seeds=100, checkpoints=checkpoints)
+    _, problem, rec = run(
+        ParetoUCB,
+        MultiObjectiveBernoulli,
+        {},
+        {"objectives": 2, "means": means, "random_arms": 0},
+        seeds=100,
+        checkpoints=checkpoints,
+    )
     assert torch.allclose(problem.gaps, torch.tensor([0, 0, 0, 0.1, 0.2], dtype=torch.float64))
     n = np.array(checkpoints, dtype=float)
     expected = 8 * np.log(n * 10**0.25) * (1 / 0.1 + 1 / 0.2) + (1 + math.pi**2 / 15) * 0.3
@@ -123,8 +153,15 @@ def test_pareto_regret_is_sublinear():
     fall: from T = 100 to 3000 on the default instance it must lose at least 30%
     (measured, 40 seeds: 0.044 to 0.023 per round, standard errors 0.001 and 0.0006)."""
     means = [0.8, 0.2, 0.5, 0.5, 0.2, 0.8, 0.4, 0.4, 0.3, 0.3]
-    _, _, rec = run(ParetoUCB, MultiObjectiveBernoulli, {}, {"objectives": 2, "random_arms": 0,
-                    "means": means}, seeds=40, checkpoints=[100, 3000], seed=1)
+    _, _, rec = run(
+        ParetoUCB,
+        MultiObjectiveBernoulli,
+        {},
+        {"objectives": 2, "random_arms": 0, "means": means},
+        seeds=40,
+        checkpoints=[100, 3000],
+        seed=1,
+    )
     early = rec.values[100]["cumulative_regret"].mean().item() / 100
     late = rec.values[3000]["cumulative_regret"].mean().item() / 3000
     assert late < 0.7 * early
@@ -132,5 +169,10 @@ def test_pareto_regret_is_sublinear():
 
 def test_malformed_means_are_refused_with_the_key():
     with pytest.raises(ParamError, match="problem.means"):
-        MultiObjectiveBernoulli({"objectives": 3, "means": [0.1, 0.2, 0.3, 0.4], "random_arms": 0},
-                                1, CPU, torch.float64, 0)
+        MultiObjectiveBernoulli(
+            {"objectives": 3, "means": [0.1, 0.2, 0.3, 0.4], "random_arms": 0},
+            1,
+            CPU,
+            torch.float64,
+            0,
+        )

@@ -47,7 +47,9 @@ def test_lp_matches_scipy_linprog():
         rho = rng.uniform(0.05, 0.5, d)
         ours = knapsack_lp(r, c, rho)
         a_ub = np.vstack([c.T, np.ones((1, k))])
-        ref = linprog(-r, A_ub=a_ub, b_ub=np.concatenate([rho, [1.0]]), bounds=[(0, None)] * k, method="highs")
+        ref = linprog(
+            -r, A_ub=a_ub, b_ub=np.concatenate([rho, [1.0]]), bounds=[(0, None)] * k, method="highs"
+        )
         assert ref.status == 0
         assert ours.value == pytest.approx(-ref.fun, abs=1e-9)
         assert np.all(a_ub @ ours.mixture <= np.concatenate([rho, [1.0]]) + 1e-9)
@@ -76,7 +78,10 @@ def primal_dual_reference(primal, rewards, consumption, rho, steps, seed):
         chosen = min(int(np.searchsorted(cumulative, u, side="left")), k - 1)
         live = all(b >= 1 for b in budget)
         arm = chosen if live else k - 1
-        payoff = [(r[x] - sum(lam[i] * c[x][i] for i in range(d)) + spread) / (1 + 2 * spread) for x in range(k)]
+        payoff = [
+            (r[x] - sum(lam[i] * c[x][i] for i in range(d)) + spread) / (1 + 2 * spread)
+            for x in range(k)
+        ]
         if live:
             if primal == "exp3":
                 log_w[arm] += gamma / k * payoff[arm] / p[arm]
@@ -94,11 +99,22 @@ def test_trajectory_matches_the_template_by_hand(primal):
     """Arm 0 pays 1 and uses 0.5 of the resource, arm 1 pays 0 and refills 0.5, rho = 0.25,
     T = 60 (budget 15): with no noise the whole run follows from the update rules and the
     algorithm's uniforms; reward, multiplier and budget must agree to rounding."""
-    problem = {"rewards": [1.0, 0.0], "resources": 1, "consumption": [0.5, -0.5], "budget_rate": [0.25],
-               "consumption_noise": 0.0}
+    problem = {
+        "rewards": [1.0, 0.0],
+        "resources": 1,
+        "consumption": [0.5, -0.5],
+        "budget_rate": [0.25],
+        "consumption_noise": 0.0,
+    }
     checkpoints = [1, 2, 5, 20, 40, 60]
-    _, prob, rec = run(ReplenishablePrimalDual, ReplenishableKnapsack, {"primal": primal, "dual_step": 0.0},
-                       problem, seeds=1, checkpoints=checkpoints)
+    _, prob, rec = run(
+        ReplenishablePrimalDual,
+        ReplenishableKnapsack,
+        {"primal": primal, "dual_step": 0.0},
+        problem,
+        seeds=1,
+        checkpoints=checkpoints,
+    )
     expected = primal_dual_reference(primal, [1.0, 0.0], [[0.5], [-0.5]], [0.25], 60, seed=0)
     assert prob.lp.value == pytest.approx(0.75)  # xi = (0.75, 0.25): 0.375 - 0.125 = 0.25
     for t in checkpoints:
@@ -113,11 +129,22 @@ def test_trajectory_matches_the_template_by_hand(primal):
 def test_budgets_are_never_overdrawn():
     """The template's stopping rule (void action below one unit, draws at most 1) keeps every
     resource non-negative on every seed, even with a budget far too small for the LP mix."""
-    problem = {"rewards": [0.9, 0.5, 0.3], "resources": 2, "consumption": [0.7, 0.1, -0.4, 0.4, 0.1, -0.5],
-               "budget_rate": [0.02, 0.02], "consumption_noise": 0.3}
+    problem = {
+        "rewards": [0.9, 0.5, 0.3],
+        "resources": 2,
+        "consumption": [0.7, 0.1, -0.4, 0.4, 0.1, -0.5],
+        "budget_rate": [0.02, 0.02],
+        "consumption_noise": 0.3,
+    }
     checkpoints = list(range(25, 1001, 25))
-    _, _, rec = run(ReplenishablePrimalDual, ReplenishableKnapsack, {"primal": "exp3", "dual_step": 0.0},
-                    problem, seeds=30, checkpoints=checkpoints)
+    _, _, rec = run(
+        ReplenishablePrimalDual,
+        ReplenishableKnapsack,
+        {"primal": "exp3", "dual_step": 0.0},
+        problem,
+        seeds=30,
+        checkpoints=checkpoints,
+    )
     left = rec.series("budget_left")
     assert torch.all(left >= 0)
     assert left[-1].min().item() < 0.1  # the budget does run low, so the rule is exercised
@@ -129,10 +156,20 @@ def test_regret_against_the_lp_is_sublinear():
     seeds: 0.143 to 0.057 per round, standard errors 0.003 and 0.001)."""
     per_round = {}
     for steps in (500, 4000):
-        _, prob, rec = run(ReplenishablePrimalDual, ReplenishableKnapsack, {"primal": "hedge", "dual_step": 0.0},
-                           {"rewards": [0.9, 0.5, 0.3], "resources": 2,
-                            "consumption": [0.7, 0.1, -0.4, 0.4, 0.1, -0.5], "budget_rate": [0.2, 0.2],
-                            "consumption_noise": 0.2}, seeds=20, checkpoints=[steps])
+        _, prob, rec = run(
+            ReplenishablePrimalDual,
+            ReplenishableKnapsack,
+            {"primal": "hedge", "dual_step": 0.0},
+            {
+                "rewards": [0.9, 0.5, 0.3],
+                "resources": 2,
+                "consumption": [0.7, 0.1, -0.4, 0.4, 0.1, -0.5],
+                "budget_rate": [0.2, 0.2],
+                "consumption_noise": 0.2,
+            },
+            seeds=20,
+            checkpoints=[steps],
+        )
         per_round[steps] = rec.values[steps]["cumulative_regret"].mean().item() / steps
     assert prob.lp.value == pytest.approx(0.7)
     assert per_round[4000] < 0.6 * per_round[500]
@@ -140,5 +177,16 @@ def test_regret_against_the_lp_is_sublinear():
 
 def test_mismatched_consumption_is_refused_with_the_key():
     with pytest.raises(ParamError, match="problem.consumption"):
-        ReplenishableKnapsack({"rewards": [0.5, 0.5], "resources": 2, "consumption": [0.1, 0.2, 0.3],
-                               "budget_rate": [0.2, 0.2], "consumption_noise": 0.0}, 1, CPU, torch.float64, 0)
+        ReplenishableKnapsack(
+            {
+                "rewards": [0.5, 0.5],
+                "resources": 2,
+                "consumption": [0.1, 0.2, 0.3],
+                "budget_rate": [0.2, 0.2],
+                "consumption_noise": 0.0,
+            },
+            1,
+            CPU,
+            torch.float64,
+            0,
+        )

@@ -16,14 +16,24 @@ from engine.params import ParamError
 from tests.labs.online.recorder import CPU, FakeRecorder, run
 
 # Arm 0 improves with practice, the others bore; REO holds (f_0(W) = 0.1 is the lowest loss).
-PRACTICE = {"fresh_loss": [0.9, 0.3, 0.3], "saturated_loss": [0.1, 0.6, 0.6], "memory": 20, "decay": 1.0}
+PRACTICE = {
+    "fresh_loss": [0.9, 0.3, 0.3],
+    "saturated_loss": [0.1, 0.6, 0.6],
+    "memory": 20,
+    "decay": 1.0,
+}
 
 
 def test_tally_follows_its_definition():
     """y_a,t = sum_{j=1}^m w_j 1[a_{t-j} = a], w_j = decay^(j-1): the incremental update must
     agree with the sum over the last m plays, here m = 3, decay 0.5 (W = 1.75)."""
-    problem = WeightedTallyingBandit({"fresh_loss": [0.5, 0.5], "saturated_loss": [0.2, 0.4], "memory": 3,
-                                      "decay": 0.5}, 1, CPU, torch.float64, 0)
+    problem = WeightedTallyingBandit(
+        {"fresh_loss": [0.5, 0.5], "saturated_loss": [0.2, 0.4], "memory": 3, "decay": 0.5},
+        1,
+        CPU,
+        torch.float64,
+        0,
+    )
     plays = [0, 0, 1, 0, 1, 1, 1, 0]
     for t, arm in enumerate(plays):
         past = plays[:t][::-1][:3]  # a_{t-1}, a_{t-2}, a_{t-3}
@@ -39,8 +49,13 @@ def test_forever_benchmark_losses_by_hand():
     """Played from the first round, an arm's tally is 0, w_1, w_1 + w_2, ... up to W; with
     m = 3, decay 0.5 the tallies are 0, 1, 1.5, 1.75, 1.75 and arm 0's losses (0.5 fresh,
     0.2 saturated) are 0.5 - 0.3 y / 1.75."""
-    problem = WeightedTallyingBandit({"fresh_loss": [0.5, 0.5], "saturated_loss": [0.2, 0.4], "memory": 3,
-                                      "decay": 0.5}, 1, CPU, torch.float64, 0)
+    problem = WeightedTallyingBandit(
+        {"fresh_loss": [0.5, 0.5], "saturated_loss": [0.2, 0.4], "memory": 3, "decay": 0.5},
+        1,
+        CPU,
+        torch.float64,
+        0,
+    )
     got = [problem.forever_losses(t)[0].item() for t in range(1, 6)]
     assert got == pytest.approx([0.5 - 0.3 * y / 1.75 for y in (0, 1, 1.5, 1.75, 1.75)])
 
@@ -53,10 +68,21 @@ def test_elimination_schedule_and_regret_by_hand():
     and CPR(8) = 3.5 - 2.5 = 1.0. Rounds 3, 4, 7, 8 are the samples (after burn-in), and
     phase 2 starts with a block of M + 2 n_0 = 6 on arm 0."""
     params = {"fresh_loss": [0.8, 0.2], "saturated_loss": [0.2, 0.6], "memory": 2, "decay": 1.0}
-    alg, _, rec = run(TallyingSuccessiveElimination, WeightedTallyingBandit,
-                      {"memory_bound": 2, "first_phase_samples": 2}, params, seeds=3, checkpoints=[4, 8], steps=9)
-    assert torch.allclose(rec.values[4]["cumulative_regret"], torch.tensor(0.0, dtype=torch.float64))
-    assert torch.allclose(rec.values[8]["cumulative_regret"], torch.tensor(1.0, dtype=torch.float64))
+    alg, _, rec = run(
+        TallyingSuccessiveElimination,
+        WeightedTallyingBandit,
+        {"memory_bound": 2, "first_phase_samples": 2},
+        params,
+        seeds=3,
+        checkpoints=[4, 8],
+        steps=9,
+    )
+    assert torch.allclose(
+        rec.values[4]["cumulative_regret"], torch.tensor(0.0, dtype=torch.float64)
+    )
+    assert torch.allclose(
+        rec.values[8]["cumulative_regret"], torch.tensor(1.0, dtype=torch.float64)
+    )
     assert alg.samples[0].tolist() == [2.0, 2.0]
     assert alg.current.tolist() == [0, 0, 0] and alg.block_length[0].item() == 6
     assert rec.values[8]["best_arm_fraction"].tolist() == [0.5, 0.5, 0.5]
@@ -67,10 +93,16 @@ def test_elimination_rule_by_hand():
     = 0.3717, so the best upper bound is 0.1 + 0.3717 = 0.4717. Mean 0.6 stays (its lower
     bound 0.2283 is below it), mean 0.9 goes (0.5283 is above), an arm already out stays
     out, and a seed whose phase has not ended keeps all its arms."""
-    problem = WeightedTallyingBandit(PRACTICE | {"fresh_loss": [0.9, 0.3, 0.3, 0.3],
-                                                 "saturated_loss": [0.1, 0.6, 0.6, 0.6]}, 2, CPU, torch.float64, 0)
-    alg = TallyingSuccessiveElimination({"memory_bound": 20, "first_phase_samples": 0}, problem, 2, CPU,
-                                        torch.float64, 0)
+    problem = WeightedTallyingBandit(
+        PRACTICE | {"fresh_loss": [0.9, 0.3, 0.3, 0.3], "saturated_loss": [0.1, 0.6, 0.6, 0.6]},
+        2,
+        CPU,
+        torch.float64,
+        0,
+    )
+    alg = TallyingSuccessiveElimination(
+        {"memory_bound": 20, "first_phase_samples": 0}, problem, 2, CPU, torch.float64, 0
+    )
     alg.rows = torch.arange(2)
     alg.start(1000, FakeRecorder([1]))
     alg.samples.fill_(100.0)
@@ -88,8 +120,14 @@ CHECKPOINTS = [500, 1250, 2500, 5000]
 @pytest.fixture(scope="module")
 def elimination_run():
     """Successive elimination on the practice instance, T = 5000, 12 seeds (shared by two tests)."""
-    return run(TallyingSuccessiveElimination, WeightedTallyingBandit, {"memory_bound": 20, "first_phase_samples": 0},
-               PRACTICE, seeds=12, checkpoints=CHECKPOINTS)
+    return run(
+        TallyingSuccessiveElimination,
+        WeightedTallyingBandit,
+        {"memory_bound": 20, "first_phase_samples": 0},
+        PRACTICE,
+        seeds=12,
+        checkpoints=CHECKPOINTS,
+    )
 
 
 def test_complete_policy_regret_stays_under_the_derived_bound(elimination_run):
@@ -99,8 +137,11 @@ def test_complete_policy_regret_stays_under_the_derived_bound(elimination_run):
     checkpoint, and the drawn overlay must equal the formula."""
     _, _, rec = elimination_run
     t = np.array(CHECKPOINTS, dtype=float)
-    expected = (2 * 0.5 * np.minimum(t, 64 * math.log(5000) / 0.25 + 20)
-                + 0.8 * 20 * 3 * (np.floor(np.log2(t / 20 + 1)) + 1) + 6 / 5000**2)
+    expected = (
+        2 * 0.5 * np.minimum(t, 64 * math.log(5000) / 0.25 + 20)
+        + 0.8 * 20 * 3 * (np.floor(np.log2(t / 20 + 1)) + 1)
+        + 6 / 5000**2
+    )
     expected = np.minimum(expected, 0.8 * t)
     np.testing.assert_allclose(rec.bounds["regret_upper_bound"], expected)
     cpr = rec.series("cumulative_regret").mean(dim=1).numpy()
@@ -109,12 +150,24 @@ def test_complete_policy_regret_stays_under_the_derived_bound(elimination_run):
 
 def test_no_bound_is_drawn_when_its_conditions_fail():
     """M < m breaks the burn-in argument; without REO the benchmark can beat t f*."""
-    _, _, rec = run(TallyingSuccessiveElimination, WeightedTallyingBandit,
-                    {"memory_bound": 5, "first_phase_samples": 0}, PRACTICE, seeds=1, checkpoints=[10])
+    _, _, rec = run(
+        TallyingSuccessiveElimination,
+        WeightedTallyingBandit,
+        {"memory_bound": 5, "first_phase_samples": 0},
+        PRACTICE,
+        seeds=1,
+        checkpoints=[10],
+    )
     assert "regret_upper_bound" not in rec.bounds
     no_reo = dict(PRACTICE, fresh_loss=[0.9, 0.05, 0.3])
-    _, _, rec = run(TallyingSuccessiveElimination, WeightedTallyingBandit,
-                    {"memory_bound": 20, "first_phase_samples": 0}, no_reo, seeds=1, checkpoints=[10])
+    _, _, rec = run(
+        TallyingSuccessiveElimination,
+        WeightedTallyingBandit,
+        {"memory_bound": 20, "first_phase_samples": 0},
+        no_reo,
+        seeds=1,
+        checkpoints=[10],
+    )
     assert "regret_upper_bound" not in rec.bounds
 
 
@@ -126,7 +179,14 @@ def test_successive_elimination_beats_tally_blind_ucb(elimination_run):
     T = 1250 while UCB1's stays above 0.2 (measured: 461 vs 1666, standard errors 33 and
     179; per round 0.311 -> 0.092 vs 0.350 -> 0.333)."""
     _, _, se = elimination_run
-    _, _, ucb = run(TallyingUCB1, WeightedTallyingBandit, {"c": 2.0}, PRACTICE, seeds=12, checkpoints=CHECKPOINTS)
+    _, _, ucb = run(
+        TallyingUCB1,
+        WeightedTallyingBandit,
+        {"c": 2.0},
+        PRACTICE,
+        seeds=12,
+        checkpoints=CHECKPOINTS,
+    )
     se_cpr = {t: se.values[t]["cumulative_regret"].mean().item() for t in CHECKPOINTS}
     ucb_cpr = {t: ucb.values[t]["cumulative_regret"].mean().item() for t in CHECKPOINTS}
     assert se_cpr[5000] < 0.4 * ucb_cpr[5000]
@@ -136,8 +196,13 @@ def test_successive_elimination_beats_tally_blind_ucb(elimination_run):
 
 def test_mismatched_loss_lists_are_refused_with_the_key():
     with pytest.raises(ParamError, match="problem.saturated_loss"):
-        WeightedTallyingBandit({"fresh_loss": [0.5, 0.5], "saturated_loss": [0.2], "memory": 3, "decay": 0.5},
-                               1, CPU, torch.float64, 0)
+        WeightedTallyingBandit(
+            {"fresh_loss": [0.5, 0.5], "saturated_loss": [0.2], "memory": 3, "decay": 0.5},
+            1,
+            CPU,
+            torch.float64,
+            0,
+        )
 
 
 def test_tally_blind_ucb1_index_and_update_by_hand():

@@ -40,7 +40,9 @@ def test_zcl_threshold_by_hand():
     assert alpha == pytest.approx(1 / 3)
     assert ect_rate(low, high, alpha) == pytest.approx(3.0, abs=1e-12)
     z = torch.tensor([0.0, 0.1, 1 / 3, 2 / 3, 1.0], dtype=T64)
-    assert threshold(z, low, high, alpha).tolist() == pytest.approx([1.0, 1.0, 1.0, E, E**2], abs=1e-12)
+    assert threshold(z, low, high, alpha).tolist() == pytest.approx(
+        [1.0, 1.0, 1.0, E, E**2], abs=1e-12
+    )
 
 
 def test_ect_threshold_by_hand():
@@ -69,8 +71,15 @@ def test_zcl_ratio_within_one_plus_log_on_every_seed(order):
     """Zhou-Chakrabarty-Lukose: with infinitesimal (fractionally admitted) items, OPT <=
     (1 + ln(U/L)) ALG on every sequence -- checked per seed at every checkpoint, including
     the adversarial increasing order."""
-    alg, _, rec = run(TimeFairKnapsack, OnlineKnapsackArrivals, {"fairness": 0.0, "admission": "fractional"},
-                      problem_params(order), 40, [1, 10, 50, 200, 600], seed=3)
+    alg, _, rec = run(
+        TimeFairKnapsack,
+        OnlineKnapsackArrivals,
+        {"fairness": 0.0, "admission": "fractional"},
+        problem_params(order),
+        40,
+        [1, 10, 50, 200, 600],
+        seed=3,
+    )
     bound = 1.0 + math.log(100.0)
     ratios = rec.series("competitive_ratio")
     assert ratios.max().item() <= bound + 1e-9
@@ -119,8 +128,15 @@ def test_ratio_grows_with_the_fairness_share():
     for order in ("random", "increasing"):
         means = []
         for a in alphas:
-            _, _, rec = run(TimeFairKnapsack, OnlineKnapsackArrivals, {"fairness": a, "admission": "fractional"},
-                            problem_params(order), 40, [600], seed=5)
+            _, _, rec = run(
+                TimeFairKnapsack,
+                OnlineKnapsackArrivals,
+                {"fairness": a, "admission": "fractional"},
+                problem_params(order),
+                40,
+                [600],
+                seed=5,
+            )
             means.append(rec.series("competitive_ratio")[-1].mean().item())
         assert all(b - a > 0.1 for a, b in zip(means, means[1:])), (order, means)
 
@@ -128,8 +144,15 @@ def test_ratio_grows_with_the_fairness_share():
 def test_whole_items_stay_near_the_bound():
     """Admitting whole items of weight at most 2 * 0.002: ZCL's guarantee degrades only by the
     largest item, so the ratio stays below 1 + ln(U/L) plus a few per cent."""
-    _, _, rec = run(TimeFairKnapsack, OnlineKnapsackArrivals, {"fairness": 0.0, "admission": "whole"},
-                    problem_params("increasing", mean_weight=0.002), 30, [3000], seed=1)
+    _, _, rec = run(
+        TimeFairKnapsack,
+        OnlineKnapsackArrivals,
+        {"fairness": 0.0, "admission": "whole"},
+        problem_params("increasing", mean_weight=0.002),
+        30,
+        [3000],
+        seed=1,
+    )
     assert rec.series("competitive_ratio").max().item() <= (1 + math.log(100)) * 1.05
 
 

@@ -13,8 +13,16 @@ from engine.store import Store
 SEED = 7
 
 
-def run_spec(tmp_path, algorithm: dict, problem: dict, steps: int, seeds: int = 3, seed: int = SEED,
-             dtype: str = "float64", record_every: int = 0):
+def run_spec(
+    tmp_path,
+    algorithm: dict,
+    problem: dict,
+    steps: int,
+    seeds: int = 3,
+    seed: int = SEED,
+    dtype: str = "float64",
+    record_every: int = 0,
+):
     """Run one spec into a temporary store; return (store, run row, validated spec).
     `record_every` thins the series (and so the hypervolume computations) of long runs."""
     data = {

@@ -50,12 +50,18 @@ def test_data_follow_the_seed_whatever_the_dtype():
 def test_mlp_forward_macs_and_losses_by_hand():
     # d = 2, h = 2, C = 2. x = (1, 2): pre-activations x W1 + b1 = (1 - 2 + 0.5, 1 + 4 - 1) = (-0.5, 4),
     # ReLU -> (0, 4); logits = (0, 4) W2 + b2 = (4 * 0.25 + 0, 4 * -1 + 1) = (1, -3).
-    params = {"w1": torch.tensor([[1.0, 1.0], [-1.0, 2.0]]), "b1": torch.tensor([0.5, -1.0]),
-              "w2": torch.tensor([[3.0, 3.0], [0.25, -1.0]]), "b2": torch.tensor([0.0, 1.0])}
+    params = {
+        "w1": torch.tensor([[1.0, 1.0], [-1.0, 2.0]]),
+        "b1": torch.tensor([0.5, -1.0]),
+        "w2": torch.tensor([[3.0, 3.0], [0.25, -1.0]]),
+        "b2": torch.tensor([0.0, 1.0]),
+    }
     logits = mlp_logits(params, torch.tensor([[1.0, 2.0]]))
     np.testing.assert_allclose(logits.numpy(), [[1.0, -3.0]])
     # Cross-entropy of label 1: log(e^1 + e^-3) - (-3) = 4 + log(1 + e^-4).
-    assert cross_entropy(logits, torch.tensor([1])).item() == pytest.approx(4 + math.log1p(math.exp(-4)), rel=1e-6)
+    assert cross_entropy(logits, torch.tensor([1])).item() == pytest.approx(
+        4 + math.log1p(math.exp(-4)), rel=1e-6
+    )
     assert accuracy(logits, torch.tensor([0])).item() == 1.0
     # MACs per example: d h + h C = 2 x 32 + 32 x 3 = 160 for the default problem and width.
     assert MLPShape(2, 32, 3).macs == 160

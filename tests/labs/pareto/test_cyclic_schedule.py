@@ -46,8 +46,14 @@ def test_one_run_gives_one_point_per_cycle_end_and_accuracy_rises_with_time(tmp_
     # The paper's claim: snapshots at the ends of growing cycles trace the accuracy-vs-time
     # trade-off, more training buying more accuracy. Seeded run, 5 seeds; measured mean test
     # accuracy at the cycle ends 0.70, 0.78, 0.81, 0.82, 0.84.
-    store, row, _ = run_spec(tmp_path, {"id": "pareto.cyclic_lr", "cycles": 5}, PROBLEM, steps=620, seeds=5,
-                             record_every=20)
+    store, row, _ = run_spec(
+        tmp_path,
+        {"id": "pareto.cyclic_lr", "cycles": 5},
+        PROBLEM,
+        steps=620,
+        seeds=5,
+        record_every=20,
+    )
     objectives = recorded_objectives(row)
     assert objectives["names"] == ["accuracy", "training_steps"]
     assert objectives["directions"] == ["max", "min"]
@@ -59,10 +65,14 @@ def test_one_run_gives_one_point_per_cycle_end_and_accuracy_rises_with_time(tmp_
         points, labels = fronts[step]
         assert points.shape == (5, count, 2)
         assert [lab["cycle_end_step"] for lab in labels] == [20, 60, 140, 300, 620][:count]
-        np.testing.assert_array_equal(points[..., 1], np.broadcast_to([20, 60, 140, 300, 620][:count], (5, count)))
+        np.testing.assert_array_equal(
+            points[..., 1], np.broadcast_to([20, 60, 140, 300, 620][:count], (5, count))
+        )
     points, _ = fronts[620]
     # The snapshot is the model at the cycle end: its accuracy is the test_accuracy series there.
-    np.testing.assert_allclose(points[:, -1, 0], last_values(store, row["id"], "test_accuracy"), rtol=1e-12)
+    np.testing.assert_allclose(
+        points[:, -1, 0], last_values(store, row["id"], "test_accuracy"), rtol=1e-12
+    )
     mean = points[..., 0].mean(axis=0)
     assert np.all(np.diff(mean) > 0.005), mean
     assert mean[-1] > mean[0] + 0.1
@@ -70,17 +80,27 @@ def test_one_run_gives_one_point_per_cycle_end_and_accuracy_rises_with_time(tmp_
     expected = [hypervolume(points[s], [0.0, 682.0], ["max", "min"]) for s in range(5)]
     np.testing.assert_allclose(last_values(store, row["id"], "hypervolume"), expected, rtol=1e-12)
     # The learning rate at the last step is the bottom of the last cycle: 0.02 (1 - 319/320).
-    np.testing.assert_allclose(last_values(store, row["id"], "learning_rate"), 0.02 / 320, rtol=1e-12)
+    np.testing.assert_allclose(
+        last_values(store, row["id"], "learning_rate"), 0.02 / 320, rtol=1e-12
+    )
 
 
 def test_a_cycle_of_no_steps_is_refused():
     # 10 steps in 5 cycles doubling: the first cycle would be 10 / 31 -> 0 steps. The run
     # length is known only when the run starts, so the refusal comes from run().
-    problem = BlobClassification(params_of(BlobClassification), 1, torch.device("cpu"), torch.float64, 0)
-    algorithm = CyclicTradeoff(params_of(CyclicTradeoff), problem, 1, torch.device("cpu"), torch.float64, 0)
-    with pytest.raises(ParamError, match="algorithm.cycles: 5 cycles with multiplier 2.0 leave a cycle of no steps"):
+    problem = BlobClassification(
+        params_of(BlobClassification), 1, torch.device("cpu"), torch.float64, 0
+    )
+    algorithm = CyclicTradeoff(
+        params_of(CyclicTradeoff), problem, 1, torch.device("cpu"), torch.float64, 0
+    )
+    with pytest.raises(
+        ParamError, match="algorithm.cycles: 5 cycles with multiplier 2.0 leave a cycle of no steps"
+    ):
         algorithm.run(10, rec=None)
-    with pytest.raises(ParamError, match=r"run.steps: must be at least algorithm.cycles \(5\), got 3"):
+    with pytest.raises(
+        ParamError, match=r"run.steps: must be at least algorithm.cycles \(5\), got 3"
+    ):
         algorithm.run(3, rec=None)
 
 
@@ -95,13 +115,25 @@ def test_one_cyclic_run_matches_separate_runs_of_each_budget(tmp_path):
     # so at e_1 it is the cyclic run itself (equal exactly). Measured mean accuracy over 5
     # seeds, cyclic vs separate: 0.700/0.700, 0.779/0.785, 0.806/0.801, 0.827/0.824, 0.840/0.840.
     ends = [20, 60, 140, 300, 620]
-    store, row, _ = run_spec(tmp_path, {"id": "pareto.cyclic_lr", "cycles": 5}, PROBLEM, steps=620, seeds=5,
-                             record_every=100)
+    store, row, _ = run_spec(
+        tmp_path,
+        {"id": "pareto.cyclic_lr", "cycles": 5},
+        PROBLEM,
+        steps=620,
+        seeds=5,
+        record_every=100,
+    )
     cyclic = stored_fronts(store, row["id"])[620][0][..., 0]
     separate = []
     for budget in ends:
-        one, one_row, _ = run_spec(tmp_path, {"id": "pareto.cyclic_lr", "cycles": 1}, PROBLEM, steps=budget, seeds=5,
-                                   record_every=100)
+        one, one_row, _ = run_spec(
+            tmp_path,
+            {"id": "pareto.cyclic_lr", "cycles": 1},
+            PROBLEM,
+            steps=budget,
+            seeds=5,
+            record_every=100,
+        )
         separate.append(stored_fronts(one, one_row["id"])[budget][0][:, 0, 0])
     separate = np.stack(separate, axis=1)
     np.testing.assert_array_equal(cyclic[:, 0], separate[:, 0])

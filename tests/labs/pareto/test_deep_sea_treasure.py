@@ -13,17 +13,38 @@ CONCAVE = [1, 2, 3, 5, 8, 16, 24, 50, 74, 124]
 # The published fronts as (treasure, -time) pairs, as MO-Gymnasium's deep_sea_treasure.py lists
 # them: CONCAVE_FRONT (Vamplew et al. 2011) and CONVEX_FRONT (Yang et al. 2019, its default map).
 PUBLISHED = {
-    "concave": [(1.0, -1), (2.0, -3), (3.0, -5), (5.0, -7), (8.0, -8), (16.0, -9), (24.0, -13), (50.0, -14),
-                (74.0, -17), (124.0, -19)],
-    "convex": [(0.7, -1), (8.2, -3), (11.5, -5), (14.0, -7), (15.1, -8), (16.1, -9), (19.6, -13), (20.3, -14),
-               (22.4, -17), (23.7, -19)],
+    "concave": [
+        (1.0, -1),
+        (2.0, -3),
+        (3.0, -5),
+        (5.0, -7),
+        (8.0, -8),
+        (16.0, -9),
+        (24.0, -13),
+        (50.0, -14),
+        (74.0, -17),
+        (124.0, -19),
+    ],
+    "convex": [
+        (0.7, -1),
+        (8.2, -3),
+        (11.5, -5),
+        (14.0, -7),
+        (15.1, -8),
+        (16.1, -9),
+        (19.6, -13),
+        (20.3, -14),
+        (22.4, -17),
+        (23.7, -19),
+    ],
 }
 CONVEX = [0.7, 8.2, 11.5, 14.0, 15.1, 16.1, 19.6, 20.3, 22.4, 23.7]
 
 
 def build(treasure_map, horizon=50):
-    return DeepSeaTreasure({"treasure_map": treasure_map, "horizon": horizon}, 3, torch.device("cpu"),
-                           torch.float64, 0)
+    return DeepSeaTreasure(
+        {"treasure_map": treasure_map, "horizon": horizon}, 3, torch.device("cpu"), torch.float64, 0
+    )
 
 
 def weighted_sum_winners(front, treasure_weights):
@@ -50,9 +71,11 @@ def test_shortest_times_follow_the_surface_then_dive():
     floor = [1, 2, 3, 4, 4, 4, 7, 7, 9, 10]
     assert problem.shortest_times() == {r * 10 + c: r + c for c, r in enumerate(floor)}
     # Moves into rock or off the grid leave the submarine in place.
-    assert problem.successor_table[0, 0] == 0 and problem.successor_table[0, 2] == 0      # up / left at the start
-    assert problem.successor_table[1 * 10 + 1, 2] == 10                                     # left onto treasure (1, 0)
-    assert problem.successor_table[2 * 10 + 1, 2] == 21                                     # left into rock below it
+    assert (
+        problem.successor_table[0, 0] == 0 and problem.successor_table[0, 2] == 0
+    )  # up / left at the start
+    assert problem.successor_table[1 * 10 + 1, 2] == 10  # left onto treasure (1, 0)
+    assert problem.successor_table[2 * 10 + 1, 2] == 21  # left into rock below it
 
 
 @pytest.mark.parametrize("treasure_map, volume", [("concave", 1155.0), ("convex", 401.8)])
@@ -73,7 +96,10 @@ def test_weighted_sums_reach_only_the_two_ends_of_the_concave_front():
     front = build("concave").exact_front()
     winners = weighted_sum_winners(front, np.linspace(1e-4, 1 - 1e-4, 20001))
     assert set(winners.tolist()) == {0, 9}
-    assert weighted_sum_winners(front, np.array([18 / 141 - 1e-9, 18 / 141 + 1e-9])).tolist() == [0, 9]
+    assert weighted_sum_winners(front, np.array([18 / 141 - 1e-9, 18 / 141 + 1e-9])).tolist() == [
+        0,
+        9,
+    ]
     assert hypervolume(front[[0, 9]], [0, 25], ["max", "min"]) == pytest.approx(762.0, rel=1e-12)
 
 
@@ -85,10 +111,25 @@ def test_weighted_sums_reach_nine_points_of_the_convex_front():
     # preferences lands in the intervals of points 0, 0, 1, 1, 3, 6, 9, 9, 9, 9.
     front = build("convex").exact_front()
     slopes = np.diff(front[:, 0]) / np.diff(front[:, 1])
-    np.testing.assert_allclose(slopes, [3.75, 1.65, 1.25, 1.1, 1.0, 0.875, 0.7, 0.7, 0.65], rtol=1e-9)
+    np.testing.assert_allclose(
+        slopes, [3.75, 1.65, 1.25, 1.1, 1.0, 0.875, 0.7, 0.7, 0.65], rtol=1e-9
+    )
     breaks = 1 / (1 + slopes)
-    assert np.all(np.diff(breaks) >= -1e-12) and breaks[7] - breaks[6] == pytest.approx(0.0, abs=1e-12)
-    assert weighted_sum_winners(front, (np.arange(10) + 0.5) / 10).tolist() == [0, 0, 1, 1, 3, 6, 9, 9, 9, 9]
+    assert np.all(np.diff(breaks) >= -1e-12) and breaks[7] - breaks[6] == pytest.approx(
+        0.0, abs=1e-12
+    )
+    assert weighted_sum_winners(front, (np.arange(10) + 0.5) / 10).tolist() == [
+        0,
+        0,
+        1,
+        1,
+        3,
+        6,
+        9,
+        9,
+        9,
+        9,
+    ]
     winners = set(weighted_sum_winners(front, np.linspace(1e-4, 1 - 1e-4, 20001)).tolist())
     assert winners == set(range(10)) - {7}
     tie = 1 / 1.7

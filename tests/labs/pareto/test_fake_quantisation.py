@@ -31,7 +31,9 @@ def test_two_bit_grid_rounds_half_to_even_and_clamps():
     scale, zero = quantisation_grid(t(-1.0), t(2.0), 2)
     assert (scale.item(), zero.item()) == (1.0, 1.0)
     x = t([-1.4, -0.6, 0.4, 0.5, 1.5, 2.6])
-    np.testing.assert_array_equal(fake_quantise(x, 2, t(-1.0), t(2.0)).numpy(), [-1, -1, 0, 0, 2, 2])
+    np.testing.assert_array_equal(
+        fake_quantise(x, 2, t(-1.0), t(2.0)).numpy(), [-1, -1, 0, 0, 2, 2]
+    )
 
 
 def test_one_bit_grid_has_zero_and_one_step():
@@ -40,7 +42,9 @@ def test_one_bit_grid_has_zero_and_one_step():
     scale, zero = quantisation_grid(t(-0.3), t(0.9), 1)
     assert scale.item() == pytest.approx(1.2, rel=1e-15) and zero.item() == 0.0
     x = t([-0.3, 0.5, 0.7, 0.9])
-    np.testing.assert_allclose(fake_quantise(x, 1, t(-0.3), t(0.9)).numpy(), [0, 0, 1.2, 1.2], rtol=1e-15)
+    np.testing.assert_allclose(
+        fake_quantise(x, 1, t(-0.3), t(0.9)).numpy(), [0, 0, 1.2, 1.2], rtol=1e-15
+    )
 
 
 def test_eight_bit_grid():
@@ -50,8 +54,9 @@ def test_eight_bit_grid():
     scale, zero = quantisation_grid(t(-1.0), t(1.55), 8)
     assert scale.item() == pytest.approx(0.01, rel=1e-14) and zero.item() == 100.0
     x = t([0.123, -0.004, 1.56, -1.2, 0.777])
-    np.testing.assert_allclose(fake_quantise(x, 8, t(-1.0), t(1.55)).numpy(), [0.12, 0.0, 1.55, -1.0, 0.78],
-                               atol=1e-14)
+    np.testing.assert_allclose(
+        fake_quantise(x, 8, t(-1.0), t(1.55)).numpy(), [0.12, 0.0, 1.55, -1.0, 0.78], atol=1e-14
+    )
 
 
 def test_straight_through_gradient_is_one_inside_the_range_and_zero_where_clamped():
@@ -75,7 +80,13 @@ def test_min_max_ranges_include_zero_and_full_precision_is_untouched():
 def test_bit_operations_by_hand():
     # Default problem and width: MACs = 2 x 32 + 32 x 3 = 160 per example. BOPs = MACs b_w b_a.
     shape = MLPShape(2, 32, 3)
-    assert [bit_operations(shape, b, b) for b in (1, 2, 4, 8, 32)] == [160, 640, 2560, 10240, 163840]
+    assert [bit_operations(shape, b, b) for b in (1, 2, 4, 8, 32)] == [
+        160,
+        640,
+        2560,
+        10240,
+        163840,
+    ]
     assert bit_operations(shape, 4, 32) == 160 * 128
 
 
@@ -84,29 +95,55 @@ def test_accuracy_versus_bit_operations_front(tmp_path):
     # weights and sees the same batches). Measured mean test accuracy at 1, 2, 4, 8, 32 bits:
     # 0.350, 0.639, 0.833, 0.854, 0.853. Checks: 8 bits matches the float model within 0.01;
     # 4 bits is within 0.04 at 1/64 of its BOPs; 2 bits loses > 0.1 and 1 bit > 0.3.
-    store, row, _ = run_spec(tmp_path, {"id": "pareto.fake_quantisation", "bit_widths": [1, 2, 4, 8, 32]},
-                             {"id": "pareto.blob_classification", "n_test": 1024}, steps=300, seeds=4,
-                             record_every=50, dtype="float32")
+    store, row, _ = run_spec(
+        tmp_path,
+        {"id": "pareto.fake_quantisation", "bit_widths": [1, 2, 4, 8, 32]},
+        {"id": "pareto.blob_classification", "n_test": 1024},
+        steps=300,
+        seeds=4,
+        record_every=50,
+        dtype="float32",
+    )
     objectives = recorded_objectives(row)
-    assert objectives["names"] == ["accuracy", "bit_operations"] and objectives["directions"] == ["max", "min"]
+    assert objectives["names"] == ["accuracy", "bit_operations"] and objectives["directions"] == [
+        "max",
+        "min",
+    ]
     assert objectives["reference_point"] == pytest.approx([0.0, 1.1 * 163840])
     points, labels = final_front(store, row["id"])
-    assert labels == [{"bits": b, "bit_operations": c} for b, c in zip((1, 2, 4, 8, 32), (160, 640, 2560, 10240, 163840))]
-    np.testing.assert_array_equal(points[..., 1], np.broadcast_to([160, 640, 2560, 10240, 163840], (4, 5)))
+    assert labels == [
+        {"bits": b, "bit_operations": c}
+        for b, c in zip((1, 2, 4, 8, 32), (160, 640, 2560, 10240, 163840))
+    ]
+    np.testing.assert_array_equal(
+        points[..., 1], np.broadcast_to([160, 640, 2560, 10240, 163840], (4, 5))
+    )
     mean = points[..., 0].mean(axis=0)
     full = mean[4]
     assert abs(mean[3] - full) < 0.01, mean
     assert mean[2] > full - 0.04, mean
     assert mean[1] < full - 0.1 and mean[0] < full - 0.3, mean
-    expected = [hypervolume(points[s], objectives["reference_point"], ["max", "min"]) for s in range(4)]
+    expected = [
+        hypervolume(points[s], objectives["reference_point"], ["max", "min"]) for s in range(4)
+    ]
     np.testing.assert_allclose(last_values(store, row["id"], "hypervolume"), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("widths, reason", [([4, 20], "20 bits: quantised widths go up to 16"),
-                                            ([4, 8, 4], r"lists a width twice: \[4, 8, 4\]")])
+@pytest.mark.parametrize(
+    "widths, reason",
+    [
+        ([4, 20], "20 bits: quantised widths go up to 16"),
+        ([4, 8, 4], r"lists a width twice: \[4, 8, 4\]"),
+    ],
+)
 def test_bad_bit_widths_are_refused(widths, reason):
-    problem = BlobClassification({p.name: p.default for p in BlobClassification.params}, 1,
-                                 torch.device("cpu"), torch.float64, 0)
+    problem = BlobClassification(
+        {p.name: p.default for p in BlobClassification.params},
+        1,
+        torch.device("cpu"),
+        torch.float64,
+        0,
+    )
     params = {**{p.name: p.default for p in FakeQuantisedTraining.params}, "bit_widths": widths}
     with pytest.raises(ParamError, match=f"algorithm.bit_widths: {reason}"):
         FakeQuantisedTraining(params, problem, 1, torch.device("cpu"), torch.float64, 0)

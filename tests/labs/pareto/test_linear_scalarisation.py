@@ -36,7 +36,9 @@ def run_scalarisation(tmp_path, steps=500, seeds=3, problem=None, algorithm=None
     run_id, status = execute(spec, store, "cpu")
     row = store.get_run(run_id)
     assert status == "finished", row["error"]
-    rebuilt = TwoTaskRegression(spec.problem_params, seeds, torch.device("cpu"), torch.float64, SEED)
+    rebuilt = TwoTaskRegression(
+        spec.problem_params, seeds, torch.device("cpu"), torch.float64, SEED
+    )
     return store, row, rebuilt
 
 
@@ -139,8 +141,9 @@ def test_identical_noiseless_tasks_collapse_the_front_to_one_point(tmp_path):
     # task_similarity = 1 and noise = 0: y1 = y2 = X a, so every preference has the same
     # optimum theta = a with losses (0, 0); the front is one point p and its hypervolume is
     # the box (r1 - p1) * (r2 - p2).
-    store, row, problem = run_scalarisation(tmp_path, steps=500,
-                                            problem={"task_similarity": 1.0, "noise": 0.0})
+    store, row, problem = run_scalarisation(
+        tmp_path, steps=500, problem={"task_similarity": 1.0, "noise": 0.0}
+    )
     reference_point = recorded_objectives(row)["reference_point"]
     points, _ = points_by_step(store, row["id"])[500]
     np.testing.assert_allclose(points, 0.0, atol=1e-12)
@@ -173,29 +176,37 @@ def test_every_scalarised_optimum_dominates_the_reference_point():
 def test_three_tasks_reach_the_closed_form_front_on_the_triangular_grid(tmp_path):
     # P = 5: the 15 preferences (i, j, k) / 4; each model converges to theta_w, whose losses
     # are c_k + (w - e_k)^T M (w - e_k), recomputed here from a direct weighted least-squares solve.
-    data = {"run": {"steps": 600, "seeds": 2, "seed": SEED},
-            "algorithm": {"id": "pareto.linear_scalarisation", "preferences": 5},
-            "problem": {"id": "pareto.three_task_regression", "task_similarity": -0.3},
-            "hardware": {"device": "cpu", "dtype": "float64"}}
+    data = {
+        "run": {"steps": 600, "seeds": 2, "seed": SEED},
+        "algorithm": {"id": "pareto.linear_scalarisation", "preferences": 5},
+        "problem": {"id": "pareto.three_task_regression", "task_similarity": -0.3},
+        "hardware": {"device": "cpu", "dtype": "float64"},
+    }
     spec = RunSpec.from_dict(data, registry.Catalogue.live())
     store = Store(tmp_path / "three.db")
     run_id, status = execute(spec, store, "cpu")
     assert status == "finished"
     doc = json.loads(store.get_run(run_id)["objectives_json"])
-    assert doc["names"] == ["task1_loss", "task2_loss", "task3_loss"] and doc["directions"] == ["min"] * 3
+    assert (
+        doc["names"] == ["task1_loss", "task2_loss", "task3_loss"]
+        and doc["directions"] == ["min"] * 3
+    )
     rows, _ = store.pareto_since(run_id, 0)
     last = sorted((r for r in rows if r["step"] == 600), key=lambda r: (r["seed"], r["point"]))
     points = np.array([r["objectives"] for r in last]).reshape(2, 15, 3)
     weights = np.array([[r["label"][f"weight_task{k}"] for k in (1, 2, 3)] for r in last[:15]])
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-15)
     assert sorted(map(tuple, np.rint(weights * 4).astype(int).tolist())) == sorted(
-        (i, j, 4 - i - j) for i in range(5) for j in range(5 - i))
+        (i, j, 4 - i - j) for i in range(5) for j in range(5 - i)
+    )
     problem = ThreeTaskRegression(spec.problem_params, 2, torch.device("cpu"), torch.float64, SEED)
     X, y = problem.design.numpy(), problem.targets.numpy()
     for s in range(2):
         for p, w in enumerate(weights):
             theta = np.linalg.solve(X[s].T @ X[s], X[s].T @ (w @ y[s]))
-            np.testing.assert_allclose(points[s, p], ((X[s] @ theta - y[s]) ** 2).mean(axis=1), atol=1e-6)
+            np.testing.assert_allclose(
+                points[s, p], ((X[s] @ theta - y[s]) ** 2).mean(axis=1), atol=1e-6
+            )
 
 
 def test_hypervolume_ratio_is_the_grids_share_of_the_true_front(tmp_path):

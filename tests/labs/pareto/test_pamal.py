@@ -29,8 +29,12 @@ def rebuild(cls, spec):
 def single_task_optima(problem):
     """theta_k* by numpy least squares; [seeds, K, d]."""
     X, y = problem.design.numpy(), problem.targets.numpy()
-    return np.stack([np.stack([np.linalg.lstsq(X[s], y[s, k], rcond=None)[0] for k in range(y.shape[1])])
-                     for s in range(X.shape[0])])
+    return np.stack(
+        [
+            np.stack([np.linalg.lstsq(X[s], y[s, k], rcond=None)[0] for k in range(y.shape[1])])
+            for s in range(X.shape[0])
+        ]
+    )
 
 
 def test_isotropic_members_reach_the_task_optima_and_the_front_is_closed_form(tmp_path):
@@ -38,9 +42,13 @@ def test_isotropic_members_reach_the_task_optima_and_the_front_is_closed_form(tm
     # theta_k*, so at alpha = (a, 1 - a) the interpolation gives L_1 = c_1 + (1 - a)^2 D^2 and
     # L_2 = c_2 + a^2 D^2 with D = |theta_1* - theta_2*|: sqrt(L_1 - c_1) + sqrt(L_2 - c_2) = D.
     # 41 preferences read the one trained model along the whole segment.
-    store, row, spec = run_spec(tmp_path, {"id": "pareto.pamal", "preferences": 41, "lr": 0.3},
-                                {"id": "pareto.two_task_regression", "design": "whitened", "noise": 0.2},
-                                steps=400, record_every=10)
+    store, row, spec = run_spec(
+        tmp_path,
+        {"id": "pareto.pamal", "preferences": 41, "lr": 0.3},
+        {"id": "pareto.two_task_regression", "design": "whitened", "noise": 0.2},
+        steps=400,
+        record_every=10,
+    )
     problem = rebuild(TwoTaskRegression, spec)
     np.testing.assert_allclose(last_values(store, row["id"], "member_excess_loss"), 0.0, atol=1e-12)
     points, labels = final_front(store, row["id"])
@@ -48,27 +56,41 @@ def test_isotropic_members_reach_the_task_optima_and_the_front_is_closed_form(tm
     np.testing.assert_allclose(a, np.linspace(0, 1, 41), atol=1e-15)
     optima = single_task_optima(problem)
     X, y = problem.design.numpy(), problem.targets.numpy()
-    c = np.array([[np.mean((X[s] @ optima[s, k] - y[s, k]) ** 2) for k in range(2)] for s in range(3)])
+    c = np.array(
+        [[np.mean((X[s] @ optima[s, k] - y[s, k]) ** 2) for k in range(2)] for s in range(3)]
+    )
     distance2 = ((optima[:, 0] - optima[:, 1]) ** 2).sum(axis=1)
-    expected = np.stack([c[:, :1] + (1 - a) ** 2 * distance2[:, None], c[:, 1:] + a**2 * distance2[:, None]], axis=2)
+    expected = np.stack(
+        [c[:, :1] + (1 - a) ** 2 * distance2[:, None], c[:, 1:] + a**2 * distance2[:, None]], axis=2
+    )
     np.testing.assert_allclose(points, expected, rtol=1e-9)
     # The excess losses are >= 0 in exact arithmetic and exactly 0 at the segment's ends, where
     # rounding leaves about -1e-17 (its sign depends on the BLAS kernel): check they are no more
     # negative than rounding allows, then take the square roots of the clipped values.
     excess = points - c[:, None, :]
     assert excess.min() >= -1e-12 * distance2.max()
-    np.testing.assert_allclose(np.sqrt(excess.clip(min=0)).sum(axis=2),
-                               np.sqrt(distance2)[:, None] * np.ones(41), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.sqrt(excess.clip(min=0)).sum(axis=2),
+        np.sqrt(distance2)[:, None] * np.ones(41),
+        rtol=1e-6,
+    )
     # The trade-off is monotone along alpha: L_1 falls and L_2 rises as alpha_1 grows.
-    assert np.all(np.diff(points[..., 0], axis=1) < 0) and np.all(np.diff(points[..., 1], axis=1) > 0)
+    assert np.all(np.diff(points[..., 0], axis=1) < 0) and np.all(
+        np.diff(points[..., 1], axis=1) > 0
+    )
 
 
 def test_three_task_interpolated_front_is_the_weighted_least_squares_front(tmp_path):
     # Gaussian design, three tasks: the interpolation at every grid preference equals the
     # weighted least-squares optimum's losses, the true front.
-    store, row, spec = run_spec(tmp_path, {"id": "pareto.pamal", "preferences": 5, "lr": 0.3},
-                                {"id": "pareto.three_task_regression", "task_similarity": 0.2},
-                                steps=600, seeds=2, record_every=10)
+    store, row, spec = run_spec(
+        tmp_path,
+        {"id": "pareto.pamal", "preferences": 5, "lr": 0.3},
+        {"id": "pareto.three_task_regression", "task_similarity": 0.2},
+        steps=600,
+        seeds=2,
+        record_every=10,
+    )
     assert recorded_objectives(row)["names"] == ["task1_loss", "task2_loss", "task3_loss"]
     problem = rebuild(ThreeTaskRegression, spec)
     points, labels = final_front(store, row["id"])
@@ -77,7 +99,9 @@ def test_three_task_interpolated_front_is_the_weighted_least_squares_front(tmp_p
     for s in range(2):
         for p, w in enumerate(weights):
             theta = np.linalg.solve(X[s].T @ X[s], X[s].T @ (w @ y[s]))
-            np.testing.assert_allclose(points[s, p], ((X[s] @ theta - y[s]) ** 2).mean(axis=1), rtol=1e-7)
+            np.testing.assert_allclose(
+                points[s, p], ((X[s] @ theta - y[s]) ** 2).mean(axis=1), rtol=1e-7
+            )
     np.testing.assert_allclose(last_values(store, row["id"], "member_excess_loss"), 0.0, atol=1e-9)
 
 
@@ -89,7 +113,9 @@ def test_multi_forward_penalty_by_hand():
     # ordered by alpha_2 downwards 0.3, 0.4, 0.9 rise monotonically: R_2 = log(2 / 2) = 0.
     alphas = torch.tensor([[[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]]], dtype=torch.float64)
     losses = torch.tensor([[[1.0, 0.3], [2.0, 0.4], [0.5, 0.9]]], dtype=torch.float64)
-    assert multi_forward_penalty(alphas, losses).item() == pytest.approx(np.log((1 + np.e) / 2), rel=1e-12)
+    assert multi_forward_penalty(alphas, losses).item() == pytest.approx(
+        np.log((1 + np.e) / 2), rel=1e-12
+    )
     ordered = torch.tensor([[[2.0, 0.3], [1.0, 0.4], [0.5, 0.9]]], dtype=torch.float64)
     assert multi_forward_penalty(alphas, ordered).item() == 0.0
 
@@ -111,14 +137,27 @@ def test_regulariser_orders_the_interpolated_losses_and_speeds_up_the_front(tmp_
     problem = {"id": "pareto.two_task_regression"}
     runs = {}
     for weight in (0.0, 1.0):
-        runs[weight] = run_spec(tmp_path, {"id": "pareto.pamal", "regularisation": weight}, problem,
-                                steps=300, seeds=5, seed=3, record_every=10)
-    free, regularised = (violation_over_training(store, row["id"]) for store, row, _ in runs.values())
+        runs[weight] = run_spec(
+            tmp_path,
+            {"id": "pareto.pamal", "regularisation": weight},
+            problem,
+            steps=300,
+            seeds=5,
+            seed=3,
+            record_every=10,
+        )
+    free, regularised = (
+        violation_over_training(store, row["id"]) for store, row, _ in runs.values()
+    )
     assert regularised < 0.75 * free
 
     def ratio_at(store, row, step):
-        return np.mean([values[np.searchsorted(steps, step)]
-                        for steps, values in store.series(row["id"], "hypervolume_ratio").values()])
+        return np.mean(
+            [
+                values[np.searchsorted(steps, step)]
+                for steps, values in store.series(row["id"], "hypervolume_ratio").values()
+            ]
+        )
 
     assert ratio_at(*runs[1.0][:2], 50) > ratio_at(*runs[0.0][:2], 50) + 0.01
     store, row, spec = runs[1.0]
@@ -127,13 +166,35 @@ def test_regulariser_orders_the_interpolated_losses_and_speeds_up_the_front(tmp_
     lower, _ = sampled_front_hypervolume(problem, reference, 10)
     _, upper = sampled_front_hypervolume(problem, reference, DEFAULT_DIVISIONS[2])
     for store, row, _ in runs.values():
-        np.testing.assert_allclose(last_values(store, row["id"], "hypervolume_ratio"), lower / upper, rtol=1e-4)
+        np.testing.assert_allclose(
+            last_values(store, row["id"], "hypervolume_ratio"), lower / upper, rtol=1e-4
+        )
 
 
 def test_regulariser_without_a_window_is_refused():
     # The regulariser compares losses across the window; a window of one has no pairs.
-    problem = TwoTaskRegression({"n_samples": 20, "n_features": 3, "task_similarity": 0.0, "noise": 0.1,
-                                 "design": "gaussian"}, 1, torch.device("cpu"), torch.float64, 0)
-    params = {"preferences": 11, "window": 1, "concentration": 1.0, "regularisation": 0.5, "lr": 0.1, "init_scale": 1.0}
-    with pytest.raises(ParamError, match="algorithm.regularisation: .* needs window >= 2, got window = 1"):
+    problem = TwoTaskRegression(
+        {
+            "n_samples": 20,
+            "n_features": 3,
+            "task_similarity": 0.0,
+            "noise": 0.1,
+            "design": "gaussian",
+        },
+        1,
+        torch.device("cpu"),
+        torch.float64,
+        0,
+    )
+    params = {
+        "preferences": 11,
+        "window": 1,
+        "concentration": 1.0,
+        "regularisation": 0.5,
+        "lr": 0.1,
+        "init_scale": 1.0,
+    }
+    with pytest.raises(
+        ParamError, match="algorithm.regularisation: .* needs window >= 2, got window = 1"
+    ):
         ParetoManifoldLearning(params, problem, 1, torch.device("cpu"), torch.float64, 0)

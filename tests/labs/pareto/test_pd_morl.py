@@ -24,9 +24,14 @@ DTYPES = sorted(RTOL)
 
 
 def run_dst(tmp_path, treasure_map, steps, seeds=3, dtype="float64", **algorithm):
-    return run_spec(tmp_path, {"id": "pareto.pd_morl", "action_score": "linear", **algorithm},
-                    {"id": "pareto.deep_sea_treasure", "treasure_map": treasure_map}, steps=steps, seeds=seeds,
-                    dtype=dtype)
+    return run_spec(
+        tmp_path,
+        {"id": "pareto.pd_morl", "action_score": "linear", **algorithm},
+        {"id": "pareto.deep_sea_treasure", "treasure_map": treasure_map},
+        steps=steps,
+        seeds=seeds,
+        dtype=dtype,
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -47,13 +52,19 @@ def test_linear_scalarisation_misses_the_concave_points(tmp_path, dtype):
         np.testing.assert_array_equal(seed_points, expected)  # integers: exact in either dtype
     concave_points = {(v, t) for v, t in zip([2, 3, 5, 8, 16, 24, 50, 74], TIMES[1:9])}
     assert not concave_points & {tuple(p) for p in points.reshape(-1, 2).tolist()}
-    np.testing.assert_allclose(last_values(store, row["id"], "hypervolume"), 762.0, rtol=RTOL[dtype])
-    np.testing.assert_allclose(last_values(store, row["id"], "hypervolume_ratio"), 762 / 1155, rtol=RTOL[dtype])
+    np.testing.assert_allclose(
+        last_values(store, row["id"], "hypervolume"), 762.0, rtol=RTOL[dtype]
+    )
+    np.testing.assert_allclose(
+        last_values(store, row["id"], "hypervolume_ratio"), 762 / 1155, rtol=RTOL[dtype]
+    )
     np.testing.assert_array_equal(last_values(store, row["id"], "front_points_found"), 2)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_linear_scalarisation_reaches_the_supported_points_its_grid_hits_on_the_convex_map(tmp_path, dtype):
+def test_linear_scalarisation_reaches_the_supported_points_its_grid_hits_on_the_convex_map(
+    tmp_path, dtype
+):
     # Convex map: point i wins the weighted sum for w in (1 / (1 + slope_{i-1}), 1 / (1 + slope_i)),
     # breaks 0.211, 0.377, 0.444, 0.476, 0.5, 0.533, 0.588 (twice), 0.606 (see
     # test_deep_sea_treasure.py). The midpoints 0.05, ..., 0.95 fall in the intervals of points
@@ -65,9 +76,15 @@ def test_linear_scalarisation_reaches_the_supported_points_its_grid_hits_on_the_
     points, _ = final_front(store, row["id"])
     reached = [0, 0, 1, 1, 3, 6, 9, 9, 9, 9]
     for seed_points in points:
-        np.testing.assert_allclose(seed_points, np.column_stack([CONVEX, TIMES])[reached], rtol=RTOL[dtype])
-    np.testing.assert_allclose(last_values(store, row["id"], "hypervolume"), 378.0, rtol=RTOL[dtype])
-    np.testing.assert_allclose(last_values(store, row["id"], "hypervolume_ratio"), 378 / 401.8, rtol=RTOL[dtype])
+        np.testing.assert_allclose(
+            seed_points, np.column_stack([CONVEX, TIMES])[reached], rtol=RTOL[dtype]
+        )
+    np.testing.assert_allclose(
+        last_values(store, row["id"], "hypervolume"), 378.0, rtol=RTOL[dtype]
+    )
+    np.testing.assert_allclose(
+        last_values(store, row["id"], "hypervolume_ratio"), 378 / 401.8, rtol=RTOL[dtype]
+    )
     np.testing.assert_array_equal(last_values(store, row["id"], "front_points_found"), 5)
     # Early on, before exploration reaches the deep treasures, fewer points are found.
     found = store.series(row["id"], "front_points_found")
@@ -84,21 +101,40 @@ def test_a_fine_preference_grid_reaches_every_vertex_but_not_the_point_on_an_edg
     vertices = np.column_stack([CONVEX, TIMES])[[0, 1, 2, 3, 4, 5, 6, 8, 9]]
     for seed_points in points:
         distinct = np.unique(seed_points, axis=0)
-        np.testing.assert_allclose(distinct[np.argsort(distinct[:, 1])], vertices, rtol=RTOL["float32"])
+        np.testing.assert_allclose(
+            distinct[np.argsort(distinct[:, 1])], vertices, rtol=RTOL["float32"]
+        )
     np.testing.assert_array_equal(last_values(store, row["id"], "front_points_found"), 9)
-    np.testing.assert_allclose(last_values(store, row["id"], "hypervolume"), 399.7, rtol=RTOL["float32"])
-    np.testing.assert_allclose(last_values(store, row["id"], "hypervolume_ratio"), 399.7 / 401.8,
-                               rtol=RTOL["float32"])
+    np.testing.assert_allclose(
+        last_values(store, row["id"], "hypervolume"), 399.7, rtol=RTOL["float32"]
+    )
+    np.testing.assert_allclose(
+        last_values(store, row["id"], "hypervolume_ratio"), 399.7 / 401.8, rtol=RTOL["float32"]
+    )
 
 
 def test_preference_driven_score_by_hand():
     # Projected preferences on the concave map: the key solutions are (1, 1) for w = (0, 1) and
     # (124, 19) for (1/2, 1/2) and (1, 0); shifted by 19 in time their directions are
     # (1, 18) / sqrt(325) and (1, 0). At w_treasure = 0.25 the interpolant is halfway between.
-    problem = DeepSeaTreasure({"treasure_map": "concave", "horizon": 50}, 1, torch.device("cpu"), torch.float64, 0)
+    problem = DeepSeaTreasure(
+        {"treasure_map": "concave", "horizon": 50}, 1, torch.device("cpu"), torch.float64, 0
+    )
     algorithm = PreferenceDrivenQLearning(
-        {"preferences": 4, "action_score": "preference_driven", "lr": 1.0, "discount": 1.0,
-         "epsilon_end": 0.1, "exploration": 0.5}, problem, 1, torch.device("cpu"), torch.float64, 0)
+        {
+            "preferences": 4,
+            "action_score": "preference_driven",
+            "lr": 1.0,
+            "discount": 1.0,
+            "epsilon_end": 0.1,
+            "exploration": 0.5,
+        },
+        problem,
+        1,
+        torch.device("cpu"),
+        torch.float64,
+        0,
+    )
     treasure_weight = torch.tensor([0.0, 0.25, 0.75, 0.95], dtype=torch.float64)
     projected = algorithm.projected_preferences(treasure_weight).numpy()
     low = np.array([1.0, 18.0]) / np.sqrt(325.0)
@@ -106,7 +142,9 @@ def test_preference_driven_score_by_hand():
 
     weights = torch.stack([treasure_weight, 1 - treasure_weight], dim=1)
     shift = torch.tensor([0.0, 19.0], dtype=torch.float64)
-    q = torch.tensor([[50.0, -14.0], [50.0, -14.0], [124.0, -19.0], [124.0, -19.0]], dtype=torch.float64)
+    q = torch.tensor(
+        [[50.0, -14.0], [50.0, -14.0], [124.0, -19.0], [124.0, -19.0]], dtype=torch.float64
+    )
     scores = algorithm.score(q, weights, torch.tensor(projected), shift).numpy()
     # Row 1, w = (0.25, 0.75), q = (50, -14): w^T q = 12.5 - 10.5 = 2, shifted q = (50, 5).
     cosine = projected[1] @ [50, 5] / np.linalg.norm(projected[1]) / np.hypot(50, 5)
@@ -118,6 +156,10 @@ def test_preference_driven_score_by_hand():
     # Row 0, w = (0, 1), q = (50, -14): cosine of (50, 5) with (1, 18) is positive, product negative.
     assert scores[0] == pytest.approx(-14 * (low @ [50, 5]) / np.hypot(50, 5), rel=1e-12)
     # A Q-vector pointing away from w_p (negative cosine) scores 0, not a positive product.
-    away = algorithm.score(torch.tensor([[0.0, -40.0]], dtype=torch.float64), weights[1:2],
-                           torch.tensor(projected[1:2]), shift)
+    away = algorithm.score(
+        torch.tensor([[0.0, -40.0]], dtype=torch.float64),
+        weights[1:2],
+        torch.tensor(projected[1:2]),
+        shift,
+    )
     assert away.item() == 0.0

@@ -26,7 +26,14 @@ CPU = torch.device("cpu")
 
 
 def build(cls, seeds=4, **params):
-    full = {"n_samples": 60, "n_features": 5, "task_similarity": 0.0, "noise": 0.1, "design": "gaussian", **params}
+    full = {
+        "n_samples": 60,
+        "n_features": 5,
+        "task_similarity": 0.0,
+        "noise": 0.1,
+        "design": "gaussian",
+        **params,
+    }
     return cls(full, seeds, CPU, torch.float64, SEED)
 
 
@@ -49,8 +56,9 @@ def test_three_task_weight_vectors_are_unit_and_pairwise_at_the_chosen_cosine(si
     np.testing.assert_allclose(np.linalg.norm(a, axis=2), 1.0, atol=1e-12)
     for i, j in [(0, 1), (0, 2), (1, 2)]:
         np.testing.assert_allclose(np.sum(a[:, i] * a[:, j], axis=1), similarity, atol=1e-12)
-    np.testing.assert_allclose(problem.targets.numpy(), np.einsum("snd,skd->skn", problem.design.numpy(), a),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        problem.targets.numpy(), np.einsum("snd,skd->skn", problem.design.numpy(), a), atol=1e-12
+    )
 
 
 def test_equicorrelated_cholesky_by_hand():
@@ -58,18 +66,26 @@ def test_equicorrelated_cholesky_by_hand():
     # data are unchanged). Three tasks at s = -1/2: three unit vectors 120 degrees apart in a
     # plane, L = [[1, 0, 0], [-1/2, sqrt(3)/2, 0], [-1/2, -sqrt(3)/2, 0]].
     np.testing.assert_allclose(equicorrelated_cholesky(2, 0.6), [[1, 0], [0.6, 0.8]], atol=1e-15)
-    np.testing.assert_allclose(equicorrelated_cholesky(3, -0.5),
-                               [[1, 0, 0], [-0.5, 3**0.5 / 2, 0], [-0.5, -(3**0.5) / 2, 0]], atol=1e-12)
+    np.testing.assert_allclose(
+        equicorrelated_cholesky(3, -0.5),
+        [[1, 0, 0], [-0.5, 3**0.5 / 2, 0], [-0.5, -(3**0.5) / 2, 0]],
+        atol=1e-12,
+    )
 
 
 def test_whitened_design_makes_every_loss_an_isotropic_quadratic():
     # X^T X / n = I exactly, so L_k(theta) = c_k + ||theta - theta_k*||^2.
     problem = build(ThreeTaskRegression, design="whitened")
-    np.testing.assert_allclose(problem.gram.numpy(), np.broadcast_to(np.eye(5), (4, 5, 5)), atol=1e-12)
+    np.testing.assert_allclose(
+        problem.gram.numpy(), np.broadcast_to(np.eye(5), (4, 5, 5)), atol=1e-12
+    )
     theta = torch.randn(4, 6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     distance = ((theta.unsqueeze(2) - problem.single_task_optima.unsqueeze(1)) ** 2).sum(dim=3)
-    np.testing.assert_allclose(problem.task_losses(theta).numpy(),
-                               (problem.irreducible_losses.unsqueeze(1) + distance).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        problem.task_losses(theta).numpy(),
+        (problem.irreducible_losses.unsqueeze(1) + distance).numpy(),
+        rtol=1e-10,
+    )
 
 
 @pytest.mark.parametrize("cls", [TwoTaskRegression, ThreeTaskRegression])
@@ -116,7 +132,9 @@ def test_three_task_cells_tile_the_simplex():
     areas = np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2
     np.testing.assert_allclose(areas, (1 / 200) ** 2 * 3**0.5 / 2, rtol=1e-9)
     assert areas.sum() == pytest.approx(3**0.5 / 2, rel=1e-12)
-    assert np.allclose(np.abs(b - a).sum(axis=1), 2 / 200) and np.allclose(np.abs(c - a).sum(axis=1), 2 / 200)
+    assert np.allclose(np.abs(b - a).sum(axis=1), 2 / 200) and np.allclose(
+        np.abs(c - a).sum(axis=1), 2 / 200
+    )
 
 
 @pytest.mark.parametrize("cls, bound", [(TwoTaskRegression, 1e-3), (ThreeTaskRegression, 1e-2)])
@@ -145,7 +163,9 @@ def test_identical_tasks_give_a_one_point_front_and_an_exact_box():
 
 
 def test_keys_that_must_agree_are_refused_with_the_key_and_reason():
-    with pytest.raises(ParamError, match=r"problem.n_features: must be at least the number of tasks \(3\), got 2"):
+    with pytest.raises(
+        ParamError, match=r"problem.n_features: must be at least the number of tasks \(3\), got 2"
+    ):
         build(ThreeTaskRegression, n_features=2)
     with pytest.raises(ParamError, match=r"problem.n_samples: must be at least n_features \(5\)"):
         build(TwoTaskRegression, n_samples=4)

@@ -24,8 +24,13 @@ from engine.params import ParamError
 from tests.labs.pareto.pareto_runs import last_values, recorded_objectives, run_spec
 
 CPU = torch.device("cpu")
-MODEL = DevicePowerModel(max_power=300.0, idle_power=50.0, peak_throughput=20_000.0, half_utilisation_batch=64.0,
-                         alpha=0.5)
+MODEL = DevicePowerModel(
+    max_power=300.0,
+    idle_power=50.0,
+    peak_throughput=20_000.0,
+    half_utilisation_batch=64.0,
+    alpha=0.5,
+)
 
 
 def test_cost_model_by_hand():
@@ -78,7 +83,11 @@ def stored_points(store, run_id):
     return {s: (np.array(p), lab) for s, (p, lab) in out.items()}
 
 
-ALGORITHM = {"id": "pareto.zeus_energy", "batch_sizes": [16, 64, 256], "power_limits": [100.0, 200.0, 300.0]}
+ALGORITHM = {
+    "id": "pareto.zeus_energy",
+    "batch_sizes": [16, 64, 256],
+    "power_limits": [100.0, 200.0, 300.0],
+}
 PROBLEM = {"id": "pareto.blob_classification", "n_test": 1024}
 
 
@@ -89,7 +98,9 @@ def test_sweep_front_and_zeus_choice(tmp_path):
     # of a positively weighted sum of the objectives is Pareto optimal; and a cap below the
     # demand trades time for energy: at b = 256 (D = 250 W) 100 W is slower and cheaper than 300 W.
     # On this seed every batch size of every seed reaches 0.75 within 20 epochs (measured: 2-17).
-    store, row, _ = run_spec(tmp_path, ALGORITHM, PROBLEM, steps=20, seeds=3, seed=1, dtype="float32")
+    store, row, _ = run_spec(
+        tmp_path, ALGORITHM, PROBLEM, steps=20, seeds=3, seed=1, dtype="float32"
+    )
     objectives = recorded_objectives(row)
     assert objectives["names"] == ["time_to_accuracy", "energy_to_accuracy"]
     assert objectives["directions"] == ["min", "min"]
@@ -106,10 +117,15 @@ def test_sweep_front_and_zeus_choice(tmp_path):
         rate = 20_000 * b / (b + 64) * np.sqrt(drawn / demand)
         tta = np.array([lab["epochs"] for lab in labels]) * 512 / rate
         np.testing.assert_allclose(points, np.stack([tta, drawn * tta], axis=1), rtol=1e-12)
-        assert volumes[seed] == pytest.approx(hypervolume(points, objectives["reference_point"]), rel=1e-12)
+        assert volumes[seed] == pytest.approx(
+            hypervolume(points, objectives["reference_point"]), rel=1e-12
+        )
         front = non_dominated_mask(points)
-        assert not any(front[i] and np.all(points[j] <= points[i]) and np.any(points[j] < points[i])
-                       for i in range(9) for j in range(9))
+        assert not any(
+            front[i] and np.all(points[j] <= points[i]) and np.any(points[j] < points[i])
+            for i in range(9)
+            for j in range(9)
+        )
         picked = [i for i, lab in enumerate(labels) if lab["chosen"]]
         assert len(picked) == 1 and front[picked[0]]
         assert (b[picked[0]], p[picked[0]]) == (chosen_b[seed], chosen_p[seed])
@@ -119,8 +135,15 @@ def test_sweep_front_and_zeus_choice(tmp_path):
 
 @pytest.mark.parametrize("weight, column", [(1.0, 1), (0.0, 0)])
 def test_eta_one_picks_least_energy_and_eta_zero_least_time(tmp_path, weight, column):
-    store, row, _ = run_spec(tmp_path, {**ALGORITHM, "energy_weight": weight}, PROBLEM, steps=20, seeds=3, seed=1,
-                             dtype="float32")
+    store, row, _ = run_spec(
+        tmp_path,
+        {**ALGORITHM, "energy_weight": weight},
+        PROBLEM,
+        steps=20,
+        seeds=3,
+        seed=1,
+        dtype="float32",
+    )
     chosen = last_values(store, row["id"], "chosen_energy" if column else "chosen_time")
     for seed, (points, _) in stored_points(store, row["id"]).items():
         assert chosen[seed] == pytest.approx(points[:, column].min(), rel=1e-12)
@@ -190,9 +213,16 @@ def test_measured_rates_model_the_limits_that_cannot_be_set():
         def restore_limit(self):
             pass
 
-    problem = BlobClassification({p.name: p.default for p in BlobClassification.params}, 2, CPU, torch.float64, 0)
-    params = {**{p.name: p.default for p in ZeusEnergyFront.params}, "batch_sizes": [8, 32],
-              "power_limits": [100.0, 300.0], "profile_steps": 20, "alpha": 0.5}
+    problem = BlobClassification(
+        {p.name: p.default for p in BlobClassification.params}, 2, CPU, torch.float64, 0
+    )
+    params = {
+        **{p.name: p.default for p in ZeusEnergyFront.params},
+        "batch_sizes": [8, 32],
+        "power_limits": [100.0, 300.0],
+        "profile_steps": 20,
+        "alpha": 0.5,
+    }
     algorithm = ZeusEnergyFront(params, problem, 2, CPU, torch.float64, 0)
     start = init_mlp(algorithm.shape, (2,), torch.Generator().manual_seed(0), CPU, torch.float64)
     power, rate, applied = algorithm.measured_rates(Meter(), start)
@@ -230,9 +260,15 @@ def test_no_energy_read_at_all_falls_back_to_the_cost_model():
     nvml.nvmlDeviceGetPowerUsage = lambda handle: 0
     meter = NvmlPowerMeter(nvml, handle=0)
     assert np.isnan(meter.measure(lambda: None, lambda: None, min_seconds=0.0)[1])
-    problem = BlobClassification({p.name: p.default for p in BlobClassification.params}, 2, CPU, torch.float64, 0)
-    params = {**{p.name: p.default for p in ZeusEnergyFront.params}, "batch_sizes": [8, 32],
-              "power_limits": [100.0, 300.0], "profile_steps": 2}
+    problem = BlobClassification(
+        {p.name: p.default for p in BlobClassification.params}, 2, CPU, torch.float64, 0
+    )
+    params = {
+        **{p.name: p.default for p in ZeusEnergyFront.params},
+        "batch_sizes": [8, 32],
+        "power_limits": [100.0, 300.0],
+        "profile_steps": 2,
+    }
     algorithm = ZeusEnergyFront(params, problem, 2, CPU, torch.float64, 0)
     start = init_mlp(algorithm.shape, (2,), torch.Generator().manual_seed(0), CPU, torch.float64)
 
@@ -254,14 +290,23 @@ def test_the_cpu_has_no_meter():
     assert NvmlPowerMeter.open(CPU) is None
 
 
-@pytest.mark.parametrize("change, key, reason", [
-    ({"power_limits": [100.0, 350.0]}, "power_limits", r"\[350.0\] W: each limit must lie above idle_power"),
-    ({"power_limits": [40.0]}, "power_limits", r"\[40.0\] W"),
-    ({"batch_sizes": [16, 16]}, "batch_sizes", r"lists a value twice: \[16, 16\]"),
-    ({"idle_power": 300.0}, "idle_power", r"must be below max_power \(300.0 W\)"),
-])
+@pytest.mark.parametrize(
+    "change, key, reason",
+    [
+        (
+            {"power_limits": [100.0, 350.0]},
+            "power_limits",
+            r"\[350.0\] W: each limit must lie above idle_power",
+        ),
+        ({"power_limits": [40.0]}, "power_limits", r"\[40.0\] W"),
+        ({"batch_sizes": [16, 16]}, "batch_sizes", r"lists a value twice: \[16, 16\]"),
+        ({"idle_power": 300.0}, "idle_power", r"must be below max_power \(300.0 W\)"),
+    ],
+)
 def test_bad_sweeps_are_refused(change, key, reason):
-    problem = BlobClassification({p.name: p.default for p in BlobClassification.params}, 1, CPU, torch.float64, 0)
+    problem = BlobClassification(
+        {p.name: p.default for p in BlobClassification.params}, 1, CPU, torch.float64, 0
+    )
     params = {**{p.name: p.default for p in ZeusEnergyFront.params}, **change}
     with pytest.raises(ParamError, match=f"algorithm.{key}: {reason}"):
         ZeusEnergyFront(params, problem, 1, CPU, torch.float64, 0)

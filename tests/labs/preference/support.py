@@ -34,7 +34,9 @@ class MemoryRecorder:
         return np.array(steps), np.array([self.records[t][name][seed] for t in steps])
 
 
-def build(algorithm_id, problem_id="preference.tabular_bt", seeds=1, seed=0, problem=None, **algorithm):
+def build(
+    algorithm_id, problem_id="preference.tabular_bt", seeds=1, seed=0, problem=None, **algorithm
+):
     """The problem and the algorithm from their ids and parameters, in float64."""
     alg_cls, prob_cls = registry.algorithm(algorithm_id), registry.problem(problem_id)
     problem_params = validate_params(prob_cls.params, problem or {}, "problem")
@@ -43,8 +45,16 @@ def build(algorithm_id, problem_id="preference.tabular_bt", seeds=1, seed=0, pro
     return alg_cls(algorithm_params, built_problem, seeds, CPU, torch.float64, seed)
 
 
-def run(algorithm_id, steps, problem_id="preference.tabular_bt", seeds=1, seed=0, problem=None, every_step=False,
-        **algorithm):
+def run(
+    algorithm_id,
+    steps,
+    problem_id="preference.tabular_bt",
+    seeds=1,
+    seed=0,
+    problem=None,
+    every_step=False,
+    **algorithm,
+):
     """Build and run; return the algorithm (its final policy) and the records."""
     alg = build(algorithm_id, problem_id, seeds, seed, problem, **algorithm)
     rec = MemoryRecorder(steps, every_step)

@@ -87,5 +87,7 @@ def test_an_inactive_constraint_keeps_the_reference():
 def test_an_unreachable_threshold_is_refused():
     """Result: no KL-regularised policy reaches max r̃, so τ ≥ max r̃ has no multiplier;
     the error names the key and the reason."""
-    with pytest.raises(ParamError, match=r"^algorithm\.proxy_threshold: must be below the largest proxy reward"):
+    with pytest.raises(
+        ParamError, match=r"^algorithm\.proxy_threshold: must be below the largest proxy reward"
+    ):
         run(ALGORITHM, 5, PROXY, proxy_threshold=50.0)

@@ -23,10 +23,18 @@ def primal_constrained_optimum(proxy, reference, tau):
     def kl_gradient(policy):
         return np.log(np.clip(policy, 1e-300, None) / reference) + 1.0
 
-    result = minimize(kl, reference.copy(), jac=kl_gradient, method="SLSQP", bounds=[(1e-12, 1.0)] * len(reference),
-                      constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1.0, "jac": lambda p: np.ones_like(p)},
-                                   {"type": "ineq", "fun": lambda p: p @ proxy - tau, "jac": lambda p: proxy}],
-                      options={"ftol": 1e-15, "maxiter": 1000})
+    result = minimize(
+        kl,
+        reference.copy(),
+        jac=kl_gradient,
+        method="SLSQP",
+        bounds=[(1e-12, 1.0)] * len(reference),
+        constraints=[
+            {"type": "eq", "fun": lambda p: p.sum() - 1.0, "jac": lambda p: np.ones_like(p)},
+            {"type": "ineq", "fun": lambda p: p @ proxy - tau, "jac": lambda p: proxy},
+        ],
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
     assert result.success, result.message
     return result.x
 
@@ -39,8 +47,14 @@ def test_the_policy_is_the_primal_constrained_optimum():
     (E_π[r̃] = τ), and the policy never exceeds the threshold by more than 1e-9."""
     reference = np.linspace(1.0, 2.0, 10)
     reference /= reference.sum()
-    alg, rec = run("preference.constrained_proxy", 400, PROXY, problem={"reference": reference.tolist()},
-                   proxy_threshold=1.0, multiplier_lr=0.15)
+    alg, rec = run(
+        "preference.constrained_proxy",
+        400,
+        PROXY,
+        problem={"reference": reference.tolist()},
+        proxy_threshold=1.0,
+        multiplier_lr=0.15,
+    )
     proxy = alg.problem.proxy_rewards.numpy()
     assert reference @ proxy < 1.0  # π_ref does not meet τ: the constraint binds
     expected = primal_constrained_optimum(proxy, reference, 1.0)

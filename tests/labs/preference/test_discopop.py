@@ -29,9 +29,12 @@ def test_loss_at_hand_computed_points():
     """Result: at ρ = 0 the blend is half and half: (log 2 + 1)/2. Far from 0 on the scale τ
     it is the exponential loss e^−ρ (ρ = 2: σ(40) = 1 − 4e−18) or the logistic loss
     log(1 + e^−ρ) (ρ = −2); in between, the paper's formula (ρ = 0.03, τ = 0.05)."""
-    np.testing.assert_allclose(losses_at([0.0, 2.0, -2.0, 0.03], beta=0.5),
-                               [(math.log(2) + 1) / 2, math.exp(-2), math.log(1 + math.exp(2)), lrml(0.03)],
-                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        losses_at([0.0, 2.0, -2.0, 0.03], beta=0.5),
+        [(math.log(2) + 1) / 2, math.exp(-2), math.log(1 + math.exp(2)), lrml(0.03)],
+        rtol=0,
+        atol=1e-15,
+    )
 
 
 def test_large_negative_margins_stay_finite():
@@ -81,7 +84,14 @@ def test_population_optimisation_on_two_responses(tau, lr, steps, which):
     minima = local_minima(lambda rho: p * lrml(rho, tau) + (1 - p) * lrml(-rho, tau))
     expected = [[-0.154, 1.252], [1.264]][tau == 0.2]
     np.testing.assert_allclose(minima, expected, rtol=0, atol=1e-3)
-    alg, _ = run("preference.discopop", steps, problem={"rewards": [1.0, 0.0]}, beta=1.0, tau=tau, optimizer="sgd",
-                 lr=lr)
+    alg, _ = run(
+        "preference.discopop",
+        steps,
+        problem={"rewards": [1.0, 0.0]},
+        beta=1.0,
+        tau=tau,
+        optimizer="sgd",
+        lr=lr,
+    )
     logits = alg.logits.numpy()[0]
     assert abs((logits[0] - logits[1]) - minima[which]) < 1e-6

@@ -35,10 +35,14 @@ def one_torch_thread():
 def run_dpo(steps, seeds=1, seed=0, **params):
     """Build the problem and DPO in float64 from keyword params and run them."""
     problem_keys = {p.name for p in TabularBradleyTerry.params}
-    problem_params = validate_params(TabularBradleyTerry.params,
-                                     {k: v for k, v in params.items() if k in problem_keys}, "problem")
-    algorithm_params = validate_params(DPO.params, {k: v for k, v in params.items() if k not in problem_keys},
-                                       "algorithm")
+    problem_params = validate_params(
+        TabularBradleyTerry.params,
+        {k: v for k, v in params.items() if k in problem_keys},
+        "problem",
+    )
+    algorithm_params = validate_params(
+        DPO.params, {k: v for k, v in params.items() if k not in problem_keys}, "algorithm"
+    )
     problem = TabularBradleyTerry(problem_params, seeds, CPU, torch.float64, seed)
     algorithm = DPO(algorithm_params, problem, seeds, CPU, torch.float64, seed)
     rec = MemoryRecorder(steps)
@@ -57,17 +61,22 @@ def sigmoid(x):
 
 
 # -- the optimum of the population loss ---------------------------------------------------------
-@pytest.mark.parametrize("beta, optimizer, lr, steps", [
-    (0.1, "adam", 0.1, 1000),
-    (1.0, "sgd", 5.0, 300),
-])
+@pytest.mark.parametrize(
+    "beta, optimizer, lr, steps",
+    [
+        (0.1, "adam", 0.1, 1000),
+        (1.0, "sgd", 5.0, 300),
+    ],
+)
 def test_population_optimum_is_the_kl_regularised_policy(beta, optimizer, lr, steps):
     """Result: with noiseless Bradley–Terry labels and every pair covered, the minimiser of
     the DPO loss is π* = π_ref exp(r/β) / Z (the paper's reparameterisation, Eq. 4-5),
     and there KL(π* ‖ π_ref) = E_π*[r]/β − log E_π_ref[exp(r/β)]."""
     reference = [0.1, 0.2, 0.3, 0.4]
     rewards = [1.0, 0.5, 0.0, -0.5]
-    algorithm, rec = run_dpo(steps, rewards=rewards, reference=reference, beta=beta, optimizer=optimizer, lr=lr)
+    algorithm, rec = run_dpo(
+        steps, rewards=rewards, reference=reference, beta=beta, optimizer=optimizer, lr=lr
+    )
     optimum = kl_regularised_optimum(reference, rewards, beta)
     policy = algorithm.policy().numpy()[0]
     assert np.max(np.abs(policy - optimum)) < 1e-4
@@ -89,8 +98,15 @@ def test_label_flips_shrink_the_optimum_margin_on_two_responses():
     p_eff = (1 - eps) * sigmoid(delta_r) + eps * sigmoid(-delta_r)
     log_odds = math.log(0.3 / 0.7) + math.log(p_eff / (1 - p_eff)) / beta
     expected = sigmoid(log_odds)
-    algorithm, _ = run_dpo(400, rewards=[delta_r, 0.0], reference=reference, label_flip=eps, beta=beta,
-                           optimizer="sgd", lr=10.0)
+    algorithm, _ = run_dpo(
+        400,
+        rewards=[delta_r, 0.0],
+        reference=reference,
+        label_flip=eps,
+        beta=beta,
+        optimizer="sgd",
+        lr=10.0,
+    )
     assert algorithm.policy().numpy()[0, 0] == pytest.approx(expected, abs=1e-6)
     clean = kl_regularised_optimum(reference, [delta_r, 0.0], beta)[0]
     assert clean - expected > 0.1
@@ -101,8 +117,15 @@ def test_label_flips_shrink_the_optimum_margin_on_two_responses():
 def test_loss_at_initialisation_is_log_2(mode):
     """Result: at θ = log π_ref every implicit reward is 0, so every pair costs −log σ(0) = log 2
     and the weighted loss is log 2 exactly, whatever the pairs, labels or flips."""
-    _, rec = run_dpo(1, seeds=3, rewards=[2.0, -1.0, 0.5, 0.0, 3.0], reference=[1.0, 2.0, 3.0, 4.0, 5.0],
-                     label_flip=0.3, mode=mode, pairs=50)
+    _, rec = run_dpo(
+        1,
+        seeds=3,
+        rewards=[2.0, -1.0, 0.5, 0.0, 3.0],
+        reference=[1.0, 2.0, 3.0, 4.0, 5.0],
+        label_flip=0.3,
+        mode=mode,
+        pairs=50,
+    )
     first = rec.records[1]
     np.testing.assert_allclose(first["loss"], math.log(2.0), rtol=0, atol=1e-14)
     np.testing.assert_allclose(first["reward_margin"], 0.0, rtol=0, atol=1e-14)
@@ -119,8 +142,15 @@ def test_first_sgd_step_follows_the_hand_derived_gradient(eps):
     reference = [0.3, 0.7]
     p = (1 - eps) * sigmoid(delta_r) + eps * sigmoid(-delta_r)
     grad0 = beta * (0.5 - p)
-    algorithm, _ = run_dpo(1, rewards=[1.0, 1.0 - delta_r], reference=reference, label_flip=eps, beta=beta,
-                           optimizer="sgd", lr=lr)
+    algorithm, _ = run_dpo(
+        1,
+        rewards=[1.0, 1.0 - delta_r],
+        reference=reference,
+        label_flip=eps,
+        beta=beta,
+        optimizer="sgd",
+        lr=lr,
+    )
     expected = [math.log(0.3) - lr * grad0, math.log(0.7) + lr * grad0]
     np.testing.assert_allclose(algorithm.logits.detach().numpy()[0], expected, rtol=0, atol=1e-14)
 
@@ -130,7 +160,9 @@ def test_policy_metrics_at_initialisation():
     """Result: at πθ = π_ref = (1/2, 1/4, 1/4) with r = (0, log 2, log 4) and β = 1,
     π* ∝ (1/2 · 1, 1/4 · 2, 1/4 · 4) = (1/4, 1/4, 1/2), so TV(π_ref, π*) = (1/4 + 0 + 1/4)/2 = 1/4,
     E_π_ref[r] = (log 2 + log 4)/4 = 3/4 log 2, and KL(π_ref ‖ π_ref) = 0."""
-    _, rec = run_dpo(1, rewards=[0.0, math.log(2), math.log(4)], reference=[2.0, 1.0, 1.0], beta=1.0)
+    _, rec = run_dpo(
+        1, rewards=[0.0, math.log(2), math.log(4)], reference=[2.0, 1.0, 1.0], beta=1.0
+    )
     first = rec.records[1]
     assert first["kl_to_reference"][0] == pytest.approx(0.0, abs=1e-15)
     assert first["true_reward"][0] == pytest.approx(0.75 * math.log(2), abs=1e-15)
@@ -144,8 +176,12 @@ def test_chosen_and_rejected_logp_at_initialisation_on_two_responses():
     p = sigmoid(2.0)
     _, rec = run_dpo(1, rewards=[1.0, -1.0], reference=[0.3, 0.7])
     first = rec.records[1]
-    assert first["chosen_logp"][0] == pytest.approx(p * math.log(0.3) + (1 - p) * math.log(0.7), abs=1e-14)
-    assert first["rejected_logp"][0] == pytest.approx(p * math.log(0.7) + (1 - p) * math.log(0.3), abs=1e-14)
+    assert first["chosen_logp"][0] == pytest.approx(
+        p * math.log(0.3) + (1 - p) * math.log(0.7), abs=1e-14
+    )
+    assert first["rejected_logp"][0] == pytest.approx(
+        p * math.log(0.7) + (1 - p) * math.log(0.3), abs=1e-14
+    )
 
 
 # -- sampled mode -------------------------------------------------------------------------------
@@ -156,9 +192,17 @@ def test_sampled_pairs_follow_the_population_weights():
     reference = np.array([0.1, 0.2, 0.3, 0.4])
     rewards = np.array([1.0, 0.0, -1.0, 2.0])
     eps = 0.1
-    params = validate_params(TabularBradleyTerry.params, {
-        "rewards": rewards.tolist(), "reference": reference.tolist(), "mode": "sampled",
-        "pairs": 30_000, "label_flip": eps}, "problem")
+    params = validate_params(
+        TabularBradleyTerry.params,
+        {
+            "rewards": rewards.tolist(),
+            "reference": reference.tolist(),
+            "mode": "sampled",
+            "pairs": 30_000,
+            "label_flip": eps,
+        },
+        "problem",
+    )
     problem = TabularBradleyTerry(params, 4, CPU, torch.float64, 7)
     pairs = problem.preference_pairs()
     n = pairs.chosen.numel()
@@ -197,6 +241,7 @@ def test_sampled_training_approaches_the_optimum():
 def test_a_seed_reproduces_its_run():
     """Result: the pairs come from the problem's seeded stream, so a base seed replays
     its run exactly and another base seed does not."""
+
     def final_policy(seed):
         algorithm, _ = run_dpo(20, seeds=2, seed=seed, mode="sampled", pairs=16)
         return algorithm.policy().numpy()
@@ -208,21 +253,29 @@ def test_a_seed_reproduces_its_run():
 # -- declarations and the runner ----------------------------------------------------------------
 def test_reference_must_match_rewards():
     """Result: π_ref needs one weight per response; the error names the spec key."""
-    params = validate_params(TabularBradleyTerry.params, {"rewards": [1.0, 0.0, -1.0, 2.0],
-                                                          "reference": [1.0, 1.0, 1.0]}, "problem")
-    with pytest.raises(ParamError, match=r"^problem\.reference: needs as many values as rewards \(4\), got 3$"):
+    params = validate_params(
+        TabularBradleyTerry.params,
+        {"rewards": [1.0, 0.0, -1.0, 2.0], "reference": [1.0, 1.0, 1.0]},
+        "problem",
+    )
+    with pytest.raises(
+        ParamError, match=r"^problem\.reference: needs as many values as rewards \(4\), got 3$"
+    ):
         TabularBradleyTerry(params, 1, CPU, torch.float64, 0)
 
 
 def test_a_spec_runs_through_the_runner(tmp_path):
     """Result: through the runner and the store, every declared metric is recorded for
     every seed, and the first loss is log 2 (h = 0 at θ = log π_ref)."""
-    spec = RunSpec.from_dict({
-        "run": {"seeds": 2, "steps": 30},
-        "algorithm": {"id": "preference.dpo", "beta": 0.5},
-        "problem": {"id": "preference.tabular_bt", "mode": "sampled", "pairs": 8},
-        "hardware": {"device": "cpu", "dtype": "float64"},
-    }, registry.Catalogue.live())
+    spec = RunSpec.from_dict(
+        {
+            "run": {"seeds": 2, "steps": 30},
+            "algorithm": {"id": "preference.dpo", "beta": 0.5},
+            "problem": {"id": "preference.tabular_bt", "mode": "sampled", "pairs": 8},
+            "hardware": {"device": "cpu", "dtype": "float64"},
+        },
+        registry.Catalogue.live(),
+    )
     store = Store(tmp_path / "runs.db")
     try:
         run_id, status = execute(spec, store, "cpu")

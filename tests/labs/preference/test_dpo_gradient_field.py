@@ -16,8 +16,13 @@ from engine.labs.preference.dpo_gradient_field import dpo_probability_gradients
 from engine.params import ParamError
 from tests.labs.preference.support import run
 
-POINTS = [(0.2, 0.5, 0.3, 0.4, 0.1), (0.7, 0.05, 0.25, 0.25, 0.5), (0.01, 0.9, 0.5, 0.1, 2.0),
-          (0.45, 0.45, 0.1, 0.6, 1.0), (0.999, 1e-6, 0.2, 0.3, 0.05)]
+POINTS = [
+    (0.2, 0.5, 0.3, 0.4, 0.1),
+    (0.7, 0.05, 0.25, 0.25, 0.5),
+    (0.01, 0.9, 0.5, 0.1, 2.0),
+    (0.45, 0.45, 0.1, 0.6, 1.0),
+    (0.999, 1e-6, 0.2, 0.3, 0.05),
+]
 
 
 @pytest.mark.parametrize("x1,x2,ref_w,ref_l,beta", POINTS)
@@ -30,14 +35,18 @@ def test_closed_forms_match_autograd(x1, x2, ref_w, ref_l, beta):
     x = torch.tensor([x1, x2], dtype=torch.float64, requires_grad=True)
     loss = -F.logsigmoid(beta * torch.log(x[0] / ref_w) - beta * torch.log(x[1] / ref_l))
     (grad,) = torch.autograd.grad(loss, x)
-    d1, d2 = dpo_probability_gradients(*(torch.tensor(v, dtype=torch.float64) for v in (x1, x2, ref_w, ref_l)), beta)
+    d1, d2 = dpo_probability_gradients(
+        *(torch.tensor(v, dtype=torch.float64) for v in (x1, x2, ref_w, ref_l)), beta
+    )
     np.testing.assert_allclose([d1.item(), d2.item()], grad.numpy(), rtol=1e-12, atol=0)
     c = (ref_w / ref_l) ** beta
-    denominator = x1 ** beta + c * x2 ** beta
-    np.testing.assert_allclose([d1.item(), d2.item()],
-                               [-beta * c * x2 ** beta / (x1 * denominator),
-                                beta * c * x2 ** beta / (x2 * denominator)],
-                               rtol=1e-12, atol=0)
+    denominator = x1**beta + c * x2**beta
+    np.testing.assert_allclose(
+        [d1.item(), d2.item()],
+        [-beta * c * x2**beta / (x1 * denominator), beta * c * x2**beta / (x2 * denominator)],
+        rtol=1e-12,
+        atol=0,
+    )
     assert d1.item() < 0 < d2.item()
 
 
@@ -47,9 +56,16 @@ def test_ratio_of_the_magnitudes_is_the_probability_ratio():
     grid = torch.linspace(0.02, 0.98, 20, dtype=torch.float64)
     x1, x2 = torch.meshgrid(grid, grid, indexing="ij")
     for beta, ref_w, ref_l in ((0.1, 0.3, 0.2), (1.0, 0.05, 0.6), (5.0, 0.5, 0.5)):
-        d1, d2 = dpo_probability_gradients(x1, x2, torch.tensor(ref_w, dtype=torch.float64),
-                                           torch.tensor(ref_l, dtype=torch.float64), beta)
-        np.testing.assert_allclose((d2.abs() / d1.abs()).numpy(), (x1 / x2).numpy(), rtol=1e-12, atol=0)
+        d1, d2 = dpo_probability_gradients(
+            x1,
+            x2,
+            torch.tensor(ref_w, dtype=torch.float64),
+            torch.tensor(ref_l, dtype=torch.float64),
+            beta,
+        )
+        np.testing.assert_allclose(
+            (d2.abs() / d1.abs()).numpy(), (x1 / x2).numpy(), rtol=1e-12, atol=0
+        )
 
 
 def test_recorded_curves_follow_hand_computed_steps():
@@ -61,9 +77,15 @@ def test_recorded_curves_follow_hand_computed_steps():
     probability_ratio (1e-12), and after 300 steps the ratio exceeds 50: the rejected
     probability is pushed down ever faster than the chosen one is pushed up."""
     reference = np.array([0.2, 0.5, 0.3])
-    _, rec = run("preference.dpo_gradient_field", 300, problem={"rewards": [1.0, 0.0, 0.5],
-                                                                "reference": reference.tolist()},
-                 every_step=True, beta=0.5, lr=0.1, optimizer="sgd")
+    _, rec = run(
+        "preference.dpo_gradient_field",
+        300,
+        problem={"rewards": [1.0, 0.0, 0.5], "reference": reference.tolist()},
+        every_step=True,
+        beta=0.5,
+        lr=0.1,
+        optimizer="sgd",
+    )
     first = rec.records[1]
     assert first["loss"][0] == pytest.approx(math.log(2), abs=1e-15)
     assert first["chosen_gradient"][0] == pytest.approx(1.25, abs=1e-14)
@@ -83,5 +105,7 @@ def test_a_pair_must_be_two_responses_of_the_problem():
     """Result: chosen = rejected, or an index past K, is refused with the key and the reason."""
     with pytest.raises(ParamError, match=r"^algorithm\.rejected: must differ from chosen \(1\)"):
         run("preference.dpo_gradient_field", 2, chosen=1, rejected=1)
-    with pytest.raises(ParamError, match=r"^algorithm\.chosen: must be a response index below 4, got 7$"):
+    with pytest.raises(
+        ParamError, match=r"^algorithm\.chosen: must be a response index below 4, got 7$"
+    ):
         run("preference.dpo_gradient_field", 2, chosen=7)

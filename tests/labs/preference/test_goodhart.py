@@ -28,12 +28,20 @@ def test_kl_regularised_optimum_by_hand():
     π ∝ (1, 2, 4)/7, so E_π[r̃] = (2 log 2 + 8 log 2)/7 = 10 log 2 / 7 and
     KL(π ‖ π_ref) = λ E_π[r̃] − log E_π_ref[exp(λ r̃)] = 10 log 2 / 7 − log(7/3);
     E_π[r] for r = (1, 0, −1) is (1 − 4)/7 = −3/7."""
-    problem = {"responses": 3, "true_rewards": [1.0, 0.0, -1.0], "proxy_rewards": [0.0, math.log(2), math.log(4)]}
+    problem = {
+        "responses": 3,
+        "true_rewards": [1.0, 0.0, -1.0],
+        "proxy_rewards": [0.0, math.log(2), math.log(4)],
+    }
     alg, rec = run(ALGORITHM, 1, PROXY, problem=problem, pressure_start=1.0, pressure_end=1.0)
-    np.testing.assert_allclose(alg.final_policy.numpy(), np.array([1, 2, 4]) / 7, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        alg.final_policy.numpy(), np.array([1, 2, 4]) / 7, rtol=0, atol=1e-15
+    )
     first = rec.records[1]
     assert first["path_proxy_reward"][0] == pytest.approx(10 * math.log(2) / 7, abs=1e-14)
-    assert first["kl_to_reference"][0] == pytest.approx(10 * math.log(2) / 7 - math.log(7 / 3), abs=1e-14)
+    assert first["kl_to_reference"][0] == pytest.approx(
+        10 * math.log(2) / 7 - math.log(7 / 3), abs=1e-14
+    )
     assert first["path_true_reward"][0] == pytest.approx(-3 / 7, abs=1e-14)
     assert first["inverse_beta"][0] == 1.0
 
@@ -41,8 +49,12 @@ def test_kl_regularised_optimum_by_hand():
 def test_the_proxy_errs_on_responses_below_the_median():
     """Result (construction): r̃ − r equals error_size on exactly error_responses responses,
     each with true reward below the median, and 0 elsewhere (no proxy noise)."""
-    alg, _ = run(ALGORITHM, 1, PROXY, problem={"responses": 10, "error_responses": 3, "error_size": 2.5,
-                                               "instance": 5})
+    alg, _ = run(
+        ALGORITHM,
+        1,
+        PROXY,
+        problem={"responses": 10, "error_responses": 3, "error_size": 2.5, "instance": 5},
+    )
     true, proxy = alg.problem.true_rewards.numpy(), alg.problem.proxy_rewards.numpy()
     error = proxy - true
     erring = np.flatnonzero(np.abs(error) > 0)
@@ -61,8 +73,12 @@ def test_goodhart_true_reward_rises_then_falls():
     _, path_true = rec.series("path_true_reward")
     _, path_proxy = rec.series("path_proxy_reward")
     _, pressure = rec.series("inverse_beta")
-    np.testing.assert_allclose(pressure, 0.01 * 10_000 ** (np.arange(steps) / (steps - 1)), rtol=1e-12)
-    true_ref, proxy_ref = numpy_path(alg.problem.true_rewards.numpy(), alg.problem.proxy_rewards.numpy(), pressure)
+    np.testing.assert_allclose(
+        pressure, 0.01 * 10_000 ** (np.arange(steps) / (steps - 1)), rtol=1e-12
+    )
+    true_ref, proxy_ref = numpy_path(
+        alg.problem.true_rewards.numpy(), alg.problem.proxy_rewards.numpy(), pressure
+    )
     np.testing.assert_allclose(path_true, true_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(path_proxy, proxy_ref, rtol=0, atol=1e-12)
     assert np.all(np.diff(path_proxy) >= -1e-12)
@@ -99,13 +115,19 @@ def test_early_stopping_keeps_the_true_reward_rising():
         expected_angle.append(np.degrees(np.arccos(np.clip(cosine, -1, 1))))
     np.testing.assert_allclose(angle, expected_angle, rtol=0, atol=1e-9)
     centred_true = true - true.mean()
-    assert theta == pytest.approx(np.degrees(np.arccos(centred_true @ centred / (
-        np.linalg.norm(centred_true) * np.linalg.norm(centred)))), abs=1e-9)
+    assert theta == pytest.approx(
+        np.degrees(
+            np.arccos(
+                centred_true @ centred / (np.linalg.norm(centred_true) * np.linalg.norm(centred))
+            )
+        ),
+        abs=1e-9,
+    )
     stop = int(np.argmax(stopped > 0))
     assert pressure[stop] == pytest.approx(0.841, abs=1e-3)
     assert stopped[stop] == 1 and np.all(stopped[:stop] == 0) and np.all(stopped[stop:] == 1)
     assert np.all(angle[:stop] < 90 - theta) and angle[stop] >= 90 - theta
-    assert np.all(np.diff(path_true[:stop + 1]) > 0)
+    assert np.all(np.diff(path_true[: stop + 1]) > 0)
     np.testing.assert_allclose(held_true[stop:], path_true[stop], rtol=0, atol=0)
     assert stop < np.argmax(path_true)
     assert held_true[-1] - path_true[0] > 0.45

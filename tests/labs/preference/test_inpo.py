@@ -56,8 +56,15 @@ def test_first_round_loss_and_step_are_the_mirror_descent_step():
     weights sum to 2 πᵀPπ = 1). The exact minimiser of L_1 is the mirror-descent step
     π_2 ∝ π_ref^{τ/η} π_1^{1 − τ/η} exp(P(y ≻ π_1)/η) = π_ref exp(Pπ_ref/η) (numpy, 1e-12)."""
     eta = 0.5
-    alg, rec = run("preference.inpo", 1, INTRANSITIVE, problem={**GAME, "reference": [1, 2, 3, 2, 1]},
-                   every_step=True, tau=0.1, eta=eta)
+    alg, rec = run(
+        "preference.inpo",
+        1,
+        INTRANSITIVE,
+        problem={**GAME, "reference": [1, 2, 3, 2, 1]},
+        every_step=True,
+        tau=0.1,
+        eta=eta,
+    )
     assert rec.records[1]["loss"][0] == pytest.approx(1.0, abs=1e-14)
     preference = alg.problem.preference.numpy()
     reference = np.array([1, 2, 3, 2, 1]) / 9
@@ -65,8 +72,10 @@ def test_first_round_loss_and_step_are_the_mirror_descent_step():
     np.testing.assert_allclose(alg.final_policy.numpy()[0], step / step.sum(), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("instance,tau,eta,rounds", [(0, 0.1, 0.5, 300), (1, 0.1, 1.0, 300), (2, 0.05, 0.5, 700),
-                                                     (3, 0.5, 1.0, 300)])
+@pytest.mark.parametrize(
+    "instance,tau,eta,rounds",
+    [(0, 0.1, 0.5, 300), (1, 0.1, 1.0, 300), (2, 0.05, 0.5, 700), (3, 0.5, 1.0, 300)],
+)
 def test_last_iterate_converges_to_the_regularised_nash_equilibrium(instance, tau, eta, rounds):
     """Result (the paper's last-iterate convergence): exact INPO rounds converge to the
     KL-regularised Nash equilibrium π*_τ ∝ π_ref exp(Pπ*_τ/τ), here solved by an
@@ -74,8 +83,17 @@ def test_last_iterate_converges_to_the_regularised_nash_equilibrium(instance, ta
     τ/η = 0.1 makes the contraction slower) the total
     variation is below 1e-8, the regularised exploitability (0 exactly at π*_τ, ≥ 0
     elsewhere) below 1e-12, and the engine's own equilibrium agrees to 1e-10."""
-    alg, rec = run("preference.inpo", rounds, INTRANSITIVE, problem={**GAME, "instance": instance}, tau=tau, eta=eta)
-    expected = numpy_regularised_nash(alg.problem.preference.numpy(), alg.problem.reference.numpy(), tau)
+    alg, rec = run(
+        "preference.inpo",
+        rounds,
+        INTRANSITIVE,
+        problem={**GAME, "instance": instance},
+        tau=tau,
+        eta=eta,
+    )
+    expected = numpy_regularised_nash(
+        alg.problem.preference.numpy(), alg.problem.reference.numpy(), tau
+    )
     assert 0.5 * np.abs(alg.final_policy.numpy()[0] - expected).sum() < 1e-8
     np.testing.assert_allclose(alg.equilibrium.numpy(), expected, rtol=0, atol=1e-10)
     assert abs(rec.records[rounds]["regularised_exploitability"][0]) < 1e-12
@@ -107,9 +125,20 @@ def test_sampled_pairs_reach_a_neighbourhood_of_the_equilibrium():
     the rounds are noisy mirror-descent steps: over 4 seeds after 100 rounds the mean TV to
     π*_τ (numpy) is below 0.07, from 0.21 at π_ref, and the regularised exploitability below
     0.005; seeds differ (seeded)."""
-    alg, rec = run("preference.inpo", 100, INTRANSITIVE, seeds=4, problem=GAME, tau=0.1, eta=0.5, mode="sampled",
-                   pairs=256)
-    expected = numpy_regularised_nash(alg.problem.preference.numpy(), alg.problem.reference.numpy(), 0.1)
+    alg, rec = run(
+        "preference.inpo",
+        100,
+        INTRANSITIVE,
+        seeds=4,
+        problem=GAME,
+        tau=0.1,
+        eta=0.5,
+        mode="sampled",
+        pairs=256,
+    )
+    expected = numpy_regularised_nash(
+        alg.problem.preference.numpy(), alg.problem.reference.numpy(), 0.1
+    )
     start = 0.5 * np.abs(np.full(5, 0.2) - expected).sum()
     assert start > 0.2
     distance = 0.5 * np.abs(alg.final_policy.numpy() - expected).sum(1)
@@ -120,9 +149,20 @@ def test_sampled_pairs_reach_a_neighbourhood_of_the_equilibrium():
 def test_adam_rounds_approach_the_exact_rounds():
     """Result: 40 Adam steps per round nearly minimise each quadratic round loss, so after
     30 rounds the policy is within TV 5e-3 of π*_τ (numpy), from 0.21 at π_ref."""
-    alg, _ = run("preference.inpo", 30, INTRANSITIVE, problem=GAME, tau=0.1, eta=0.5, solver="adam",
-                 inner_steps=40, lr=0.05)
-    expected = numpy_regularised_nash(alg.problem.preference.numpy(), alg.problem.reference.numpy(), 0.1)
+    alg, _ = run(
+        "preference.inpo",
+        30,
+        INTRANSITIVE,
+        problem=GAME,
+        tau=0.1,
+        eta=0.5,
+        solver="adam",
+        inner_steps=40,
+        lr=0.05,
+    )
+    expected = numpy_regularised_nash(
+        alg.problem.preference.numpy(), alg.problem.reference.numpy(), 0.1
+    )
     assert 0.5 * np.abs(alg.final_policy.numpy()[0] - expected).sum() < 5e-3
 
 

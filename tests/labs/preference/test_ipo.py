@@ -19,7 +19,9 @@ def test_loss_at_hand_computed_points():
     1/(4τ²) = 25 at τ = 0.1; at h_w = 0.3, h_l = −0.4, τ = 0.5 it is (0.7 − 1)² = 0.09."""
     zero = torch.zeros(1, 3, dtype=torch.float64)
     np.testing.assert_allclose(ipo_losses(zero, zero, 0.1).numpy(), 25.0, rtol=0, atol=1e-12)
-    value = ipo_losses(torch.tensor([[0.3]], dtype=torch.float64), torch.tensor([[-0.4]], dtype=torch.float64), 0.5)
+    value = ipo_losses(
+        torch.tensor([[0.3]], dtype=torch.float64), torch.tensor([[-0.4]], dtype=torch.float64), 0.5
+    )
     assert value.item() == pytest.approx(0.09, abs=1e-15)
 
 
@@ -33,7 +35,7 @@ def test_label_averaged_loss_regresses_on_a_bounded_target(p):
     h = torch.linspace(-5.0, 5.0, 11, dtype=torch.float64)[None, :]
     zero = torch.zeros_like(h)
     averaged = p * ipo_losses(h, zero, tau) + (1 - p) * ipo_losses(zero, h, tau)
-    expected = (h - (2 * p - 1) * c) ** 2 + c ** 2 * (1 - (2 * p - 1) ** 2)
+    expected = (h - (2 * p - 1) * c) ** 2 + c**2 * (1 - (2 * p - 1) ** 2)
     np.testing.assert_allclose(averaged.numpy(), expected.numpy(), rtol=0, atol=1e-12)
 
 
@@ -44,10 +46,20 @@ def test_first_sgd_step_follows_the_hand_derived_gradient():
     tau, lr = 0.5, 0.05
     p = sigmoid(1.5)
     grad0 = (1.0 / (2 * tau)) * (2 - 4 * p)
-    alg, _ = run("preference.ipo", 1, problem={"rewards": [1.5, 0.0], "reference": [0.3, 0.7]}, beta=tau,
-                 optimizer="sgd", lr=lr)
-    np.testing.assert_allclose(alg.logits.numpy()[0], [math.log(0.3) - lr * grad0, math.log(0.7) + lr * grad0],
-                               rtol=0, atol=1e-14)
+    alg, _ = run(
+        "preference.ipo",
+        1,
+        problem={"rewards": [1.5, 0.0], "reference": [0.3, 0.7]},
+        beta=tau,
+        optimizer="sgd",
+        lr=lr,
+    )
+    np.testing.assert_allclose(
+        alg.logits.numpy()[0],
+        [math.log(0.3) - lr * grad0, math.log(0.7) + lr * grad0],
+        rtol=0,
+        atol=1e-14,
+    )
 
 
 @pytest.mark.parametrize("label_flip", [0.0, 0.2])
@@ -63,8 +75,18 @@ def test_population_optimum_is_the_ipo_closed_form(label_flip):
     p = (1 - label_flip) * sigmoid(gap) + label_flip * sigmoid(-gap)
     optimum = reference * np.exp(p @ reference / tau)
     optimum /= optimum.sum()
-    alg, rec = run("preference.ipo", 250, problem={"rewards": rewards.tolist(), "reference": reference.tolist(),
-                                                   "label_flip": label_flip}, beta=tau, optimizer="sgd", lr=0.1)
+    alg, rec = run(
+        "preference.ipo",
+        250,
+        problem={
+            "rewards": rewards.tolist(),
+            "reference": reference.tolist(),
+            "label_flip": label_flip,
+        },
+        beta=tau,
+        optimizer="sgd",
+        lr=0.1,
+    )
     np.testing.assert_allclose(alg.policy().numpy()[0], optimum, rtol=0, atol=1e-6)
     assert rec.records[250]["distance_to_optimum"][0] < 1e-6
     dpo_optimum = reference * np.exp(rewards / tau) / (reference * np.exp(rewards / tau)).sum()
@@ -89,7 +111,9 @@ def test_population_optimum_on_the_loglinear_problem_is_the_least_squares_fit():
                 d = phi[w] - phi[l]
                 gram += weight * np.outer(d, d)
                 moment += weight * d / (2 * tau)
-    np.testing.assert_allclose(alg.theta.detach().numpy()[0], np.linalg.solve(gram, moment), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        alg.theta.detach().numpy()[0], np.linalg.solve(gram, moment), rtol=0, atol=1e-6
+    )
     assert rec.records[400]["distance_to_optimum"][0] < 1e-6
 
 
@@ -108,7 +132,7 @@ def test_margin_stays_bounded_under_deterministic_preferences_where_dpo_grows_wi
     _, dpo = run("preference.dpo", 300, problem=deterministic, beta=beta, optimizer="sgd", lr=lr)
     steps, margin = dpo.series("reward_margin")
     # The margin at step t belongs to the policy after t − 1 updates.
-    target = 2 * lr * beta ** 2 * (steps - 1) + 1
+    target = 2 * lr * beta**2 * (steps - 1) + 1
     flow = np.log(target)
     for _ in range(50):  # Newton on m + e^m = target
         flow -= (flow + np.exp(flow) - target) / (1 + np.exp(flow))

@@ -20,12 +20,17 @@ LAMBDAS = {"lambda_desirable": 1.33, "lambda_undesirable": 1.0}
 def test_pairs_become_weighted_desirable_and_undesirable_examples():
     """Result: each pair y_w ≻ y_l of weight w gives y_w desirable and y_l undesirable,
     each of weight w/2, so the example weights still sum to 1 per seed."""
-    pairs = PreferencePairs(chosen=torch.tensor([[0, 2]]), rejected=torch.tensor([[1, 0]]),
-                            weight=torch.tensor([[0.25, 0.75]], dtype=torch.float64))
+    pairs = PreferencePairs(
+        chosen=torch.tensor([[0, 2]]),
+        rejected=torch.tensor([[1, 0]]),
+        weight=torch.tensor([[0.25, 0.75]], dtype=torch.float64),
+    )
     examples = UnpairedExamples.from_pairs(pairs)
     assert examples.response.tolist() == [[0, 2, 1, 0]]
     assert examples.desirable.tolist() == [[True, True, False, False]]
-    np.testing.assert_allclose(examples.weight.numpy(), [[0.125, 0.375, 0.125, 0.375]], rtol=0, atol=0)
+    np.testing.assert_allclose(
+        examples.weight.numpy(), [[0.125, 0.375, 0.125, 0.375]], rtol=0, atol=0
+    )
 
 
 def test_loss_at_hand_computed_points():
@@ -34,7 +39,9 @@ def test_loss_at_hand_computed_points():
     1 − σ(−0.03); at r = z_0 both values are λ/2."""
     logratio = torch.tensor([[0.5, 0.5, 0.2, 0.2]], dtype=torch.float64)
     desirable = torch.tensor([[True, False, True, False]])
-    losses = kto_losses(logratio, desirable, torch.tensor([0.2], dtype=torch.float64), 0.1, 1.33, 1.0)
+    losses = kto_losses(
+        logratio, desirable, torch.tensor([0.2], dtype=torch.float64), 0.1, 1.33, 1.0
+    )
     expected = [1.33 * (1 - sigmoid(0.03)), 1 - sigmoid(-0.03), 1.33 / 2, 0.5]
     np.testing.assert_allclose(losses.numpy()[0], expected, rtol=0, atol=1e-15)
 
@@ -56,10 +63,21 @@ def test_first_sgd_step_follows_the_hand_derived_gradient():
     pi0, pi1 = 0.3, 0.7
     lam_d, lam_u = LAMBDAS["lambda_desirable"], LAMBDAS["lambda_undesirable"]
     grad0 = beta / 8 * (pi1 * (lam_u * (1 - p) - lam_d * p) + pi0 * (lam_d * (1 - p) - lam_u * p))
-    alg, _ = run("preference.kto", 1, problem={"rewards": [1.2, 0.0], "reference": [pi0, pi1]}, beta=beta,
-                 optimizer="sgd", lr=lr, **LAMBDAS)
-    np.testing.assert_allclose(alg.logits.numpy()[0], [math.log(pi0) - lr * grad0, math.log(pi1) + lr * grad0],
-                               rtol=0, atol=1e-15)
+    alg, _ = run(
+        "preference.kto",
+        1,
+        problem={"rewards": [1.2, 0.0], "reference": [pi0, pi1]},
+        beta=beta,
+        optimizer="sgd",
+        lr=lr,
+        **LAMBDAS,
+    )
+    np.testing.assert_allclose(
+        alg.logits.numpy()[0],
+        [math.log(pi0) - lr * grad0, math.log(pi1) + lr * grad0],
+        rtol=0,
+        atol=1e-15,
+    )
 
 
 def test_the_reference_point_carries_no_gradient():
@@ -76,7 +94,13 @@ def test_the_reference_point_carries_no_gradient():
     for w in range(3):
         for l in range(3):
             if w != l:
-                pair = 2 * reference[w] * reference[l] / (1 - np.sum(reference ** 2)) * sigmoid(rewards[w] - rewards[l])
+                pair = (
+                    2
+                    * reference[w]
+                    * reference[l]
+                    / (1 - np.sum(reference**2))
+                    * sigmoid(rewards[w] - rewards[l])
+                )
                 examples += [(w, True, pair / 2), (l, False, pair / 2)]
     theta = np.log(reference)
     for _ in range(steps):
@@ -86,13 +110,30 @@ def test_the_reference_point_carries_no_gradient():
         grad = np.zeros(3)
         for y, desirable, weight in examples:
             if desirable:
-                slope = -lam_d * beta * sigmoid(beta * (logratio[y] - z0)) * sigmoid(-beta * (logratio[y] - z0))
+                slope = (
+                    -lam_d
+                    * beta
+                    * sigmoid(beta * (logratio[y] - z0))
+                    * sigmoid(-beta * (logratio[y] - z0))
+                )
             else:
-                slope = lam_u * beta * sigmoid(beta * (z0 - logratio[y])) * sigmoid(-beta * (z0 - logratio[y]))
+                slope = (
+                    lam_u
+                    * beta
+                    * sigmoid(beta * (z0 - logratio[y]))
+                    * sigmoid(-beta * (z0 - logratio[y]))
+                )
             grad += weight * slope * (np.eye(3)[y] - policy)
         theta = theta - lr * grad
-    alg, _ = run("preference.kto", steps, problem={"rewards": rewards.tolist(), "reference": reference.tolist()},
-                 beta=beta, optimizer="sgd", lr=lr, **LAMBDAS)
+    alg, _ = run(
+        "preference.kto",
+        steps,
+        problem={"rewards": rewards.tolist(), "reference": reference.tolist()},
+        beta=beta,
+        optimizer="sgd",
+        lr=lr,
+        **LAMBDAS,
+    )
     np.testing.assert_allclose(alg.logits.numpy()[0], theta, rtol=0, atol=1e-13)
 
 
@@ -101,8 +142,14 @@ def test_on_two_responses_kto_has_no_interior_optimum():
     (σ'_0 π(1) + σ'_1 π(0)) < 0 whenever P > 1/2, at every θ: unlike DPO, whose optimum
     π_ref exp(r/β)/Z keeps π(1) ≈ 0.136 here, KTO raises π(0) at every step towards 1
     (seeded: strictly increasing over 300 steps, above 0.99 at the end)."""
-    alg, rec = run("preference.kto", 300, problem={"rewards": [1.0, 0.0], "reference": [0.7, 0.3]}, beta=1.0,
-                   optimizer="sgd", lr=1.0)
+    alg, rec = run(
+        "preference.kto",
+        300,
+        problem={"rewards": [1.0, 0.0], "reference": [0.7, 0.3]},
+        beta=1.0,
+        optimizer="sgd",
+        lr=1.0,
+    )
     steps = sorted(rec.records)
     rewards = np.array([rec.records[t]["true_reward"][0] for t in steps])
     assert np.all(np.diff(rewards) > 0)

@@ -22,13 +22,23 @@ LOGLINEAR = "preference.loglinear"
 
 # Three responses in two features; only responses 0 and 1 are ever compared. Response 2
 # lies outside the data, and its features point along φ(0) − φ(1) rotated against φ(0).
-SINGLE_PAIR = {"responses": 3, "feature_dim": 2, "features": [1.0, 0.0, 1.0, 0.5, 0.0, -1.0],
-               "reward_weights": [2.0, -1.0], "data_responses": 2}
+SINGLE_PAIR = {
+    "responses": 3,
+    "feature_dim": 2,
+    "features": [1.0, 0.0, 1.0, 0.5, 0.0, -1.0],
+    "reward_weights": [2.0, -1.0],
+    "data_responses": 2,
+}
 
 
 def make(seeds=1, seed=0, **params):
-    return LogLinearPreferences(validate_params(LogLinearPreferences.params, params, "problem"), seeds, CPU,
-                                torch.float64, seed)
+    return LogLinearPreferences(
+        validate_params(LogLinearPreferences.params, params, "problem"),
+        seeds,
+        CPU,
+        torch.float64,
+        seed,
+    )
 
 
 def test_given_features_define_rewards_and_reference_by_hand():
@@ -38,7 +48,9 @@ def test_given_features_define_rewards_and_reference_by_hand():
     problem = make(**{**SINGLE_PAIR, "reference_parameters": [0.5, 1.0]})
     np.testing.assert_allclose(problem.rewards.numpy(), [2.0, 1.5, 1.0], rtol=0, atol=1e-15)
     logits = np.array([0.5, 1.0, -1.0])
-    np.testing.assert_allclose(problem.reference.numpy(), np.exp(logits) / np.exp(logits).sum(), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        problem.reference.numpy(), np.exp(logits) / np.exp(logits).sum(), rtol=0, atol=1e-15
+    )
 
 
 def test_the_instance_not_the_run_seed_fixes_the_responses():
@@ -61,13 +73,24 @@ def test_the_instance_not_the_run_seed_fixes_the_responses():
     assert abs(mean_cosine(0.0)) < 0.3
 
 
-@pytest.mark.parametrize("key, value, reason", [
-    ("features", [1.0] * 5, "needs responses × feature_dim = 6 values, got 5"),
-    ("reward_weights", [1.0, 2.0, 3.0], "needs feature_dim = 2 values, got 3"),
-    ("reference_parameters", [1.0], "needs feature_dim = 2 values, got 1"),
-    ("data_responses", 4, r"must be 0 \(all\) or between 2 and the number of responses \(3\), got 4"),
-    ("data_responses", 1, r"must be 0 \(all\) or between 2 and the number of responses \(3\), got 1"),
-])
+@pytest.mark.parametrize(
+    "key, value, reason",
+    [
+        ("features", [1.0] * 5, "needs responses × feature_dim = 6 values, got 5"),
+        ("reward_weights", [1.0, 2.0, 3.0], "needs feature_dim = 2 values, got 3"),
+        ("reference_parameters", [1.0], "needs feature_dim = 2 values, got 1"),
+        (
+            "data_responses",
+            4,
+            r"must be 0 \(all\) or between 2 and the number of responses \(3\), got 4",
+        ),
+        (
+            "data_responses",
+            1,
+            r"must be 0 \(all\) or between 2 and the number of responses \(3\), got 1",
+        ),
+    ],
+)
 def test_inconsistent_shapes_are_refused_naming_the_key(key, value, reason):
     """Result: every list must match K and d; the error names the spec key and the reason."""
     with pytest.raises(ParamError, match=rf"^problem\.{key}: {reason}$"):
@@ -78,7 +101,9 @@ def test_sampled_pairs_stay_inside_the_data():
     """Result: with data_responses = M only responses 0..M−1 are compared, each distinct pair
     drawn with probability ∝ π_ref(y) π_ref(y'): for uniform π_ref and M = 3 each unordered
     pair has probability 1/3 (within 5 binomial standard errors of 60 000 draws, seeded)."""
-    problem = make(responses=6, feature_dim=2, data_responses=3, mode="sampled", pairs=20_000, seeds=3, seed=4)
+    problem = make(
+        responses=6, feature_dim=2, data_responses=3, mode="sampled", pairs=20_000, seeds=3, seed=4
+    )
     pairs = problem.preference_pairs()
     chosen, rejected = pairs.chosen.numpy().ravel(), pairs.rejected.numpy().ravel()
     assert max(chosen.max(), rejected.max()) == 2
@@ -110,10 +135,13 @@ def test_first_dpo_step_on_shared_features_by_hand():
         −∇θ L = β Σ w σ(−βh)(φ_w − φ_l) = β (P − 1/2)(φ(0) − φ(1)),
     and one SGD step of size η moves θ by η β (P − 1/2)(0, −0.5)."""
     beta, lr = 0.1, 3.0
-    alg, _ = run("preference.dpo", 1, LOGLINEAR, problem=SINGLE_PAIR, beta=beta, optimizer="sgd", lr=lr)
+    alg, _ = run(
+        "preference.dpo", 1, LOGLINEAR, problem=SINGLE_PAIR, beta=beta, optimizer="sgd", lr=lr
+    )
     p = sigmoid(0.5)
-    np.testing.assert_allclose(alg.theta.detach().numpy()[0], [0.0, lr * beta * (p - 0.5) * -0.5], rtol=0,
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        alg.theta.detach().numpy()[0], [0.0, lr * beta * (p - 0.5) * -0.5], rtol=0, atol=1e-15
+    )
 
 
 def test_likelihood_displacement_on_shared_features_but_not_on_tabular_logits():
@@ -125,10 +153,14 @@ def test_likelihood_displacement_on_shared_features_but_not_on_tabular_logits():
     ever along θ₁, so θ* = (0, −10) at β = 0.1: π ∝ (1, e^−5, e^10), π(2) ≈ 0.99995,
     and E_π[r] falls from 1.5 at π_ref to about r(2) = 1 although r(0) = 2 is preferred."""
     beta = 0.1
-    alg, rec = run("preference.dpo", 300, LOGLINEAR, problem=SINGLE_PAIR, beta=beta, optimizer="sgd", lr=200.0)
+    alg, rec = run(
+        "preference.dpo", 300, LOGLINEAR, problem=SINGLE_PAIR, beta=beta, optimizer="sgd", lr=200.0
+    )
     np.testing.assert_allclose(alg.theta.detach().numpy()[0], [0.0, -10.0], rtol=0, atol=1e-6)
     logits = np.array([0.0, -5.0, 10.0])
-    np.testing.assert_allclose(alg.policy().numpy()[0], np.exp(logits) / np.exp(logits).sum(), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        alg.policy().numpy()[0], np.exp(logits) / np.exp(logits).sum(), rtol=0, atol=1e-9
+    )
     _, chosen = rec.series("chosen_logp")
     _, margin = rec.series("reward_margin")
     _, reward = rec.series("true_reward")
@@ -137,8 +169,14 @@ def test_likelihood_displacement_on_shared_features_but_not_on_tabular_logits():
     assert np.all(np.diff(chosen) <= 1e-12) and np.all(np.diff(margin) >= -1e-12)
     assert reward[0] == pytest.approx(1.5, abs=1e-14) and reward[-1] == pytest.approx(1.0, abs=1e-3)
 
-    tabular, _ = run("preference.dpo", 300, problem={"rewards": [2.0, 1.5, 1.0], "data_responses": 2},
-                               beta=beta, optimizer="sgd", lr=200.0)
+    tabular, _ = run(
+        "preference.dpo",
+        300,
+        problem={"rewards": [2.0, 1.5, 1.0], "data_responses": 2},
+        beta=beta,
+        optimizer="sgd",
+        lr=200.0,
+    )
     assert tabular.policy().numpy()[0, 0] > 1 / 3 + 0.3
 
 
@@ -146,12 +184,15 @@ def test_a_loglinear_spec_runs_through_the_runner(tmp_path):
     """Result: through the runner and the store, DPO on the log-linear problem records
     every declared metric for every seed; the first loss is log 2 and the first win rate
     1/2 (π = π_ref: y and y' are exchangeable), in float32 as in float64."""
-    spec = RunSpec.from_dict({
-        "run": {"seeds": 2, "steps": 20},
-        "algorithm": {"id": "preference.dpo"},
-        "problem": {"id": LOGLINEAR, "mode": "sampled", "pairs": 8},
-        "hardware": {"device": "cpu", "dtype": "float32"},
-    }, registry.Catalogue.live())
+    spec = RunSpec.from_dict(
+        {
+            "run": {"seeds": 2, "steps": 20},
+            "algorithm": {"id": "preference.dpo"},
+            "problem": {"id": LOGLINEAR, "mode": "sampled", "pairs": 8},
+            "hardware": {"device": "cpu", "dtype": "float32"},
+        },
+        registry.Catalogue.live(),
+    )
     store = Store(tmp_path / "runs.db")
     try:
         run_id, status = execute(spec, store, "cpu")

@@ -13,8 +13,16 @@ from engine import registry
 from engine.labs.preference.base import PREFERENCE_METRICS
 from tests.labs.preference.support import kl_regularised_optimum, run, sigmoid
 
-ALGORITHMS = ["preference.dpo", "preference.ipo", "preference.rdpo", "preference.dpo_shift", "preference.rpo",
-              "preference.kto", "preference.wpo", "preference.discopop"]
+ALGORITHMS = [
+    "preference.dpo",
+    "preference.ipo",
+    "preference.rdpo",
+    "preference.dpo_shift",
+    "preference.rpo",
+    "preference.kto",
+    "preference.wpo",
+    "preference.discopop",
+]
 TABULAR = {"rewards": [1.0, 0.5, 0.0, -0.5], "reference": [0.4, 0.3, 0.2, 0.1]}
 
 
@@ -22,9 +30,13 @@ def population(reference, rewards):
     """Every ordered pair (w, l) of distinct responses with its weight
     2 π_ref(w) π_ref(l) σ(r_w − r_l) / (1 − Σ π_ref²)."""
     k = len(rewards)
-    distinct = 1 - np.sum(reference ** 2)
-    return [(w, l, 2 * reference[w] * reference[l] / distinct * sigmoid(rewards[w] - rewards[l]))
-            for w in range(k) for l in range(k) if w != l]
+    distinct = 1 - np.sum(reference**2)
+    return [
+        (w, l, 2 * reference[w] * reference[l] / distinct * sigmoid(rewards[w] - rewards[l]))
+        for w in range(k)
+        for l in range(k)
+        if w != l
+    ]
 
 
 def loss_at_reference(algorithm_id, reference, pairs, beta=0.1):
@@ -33,17 +45,21 @@ def loss_at_reference(algorithm_id, reference, pairs, beta=0.1):
     DiscoPOP (1 + log 2)/2; RPO adds η β E[−log π_ref(y_w)] (η = 0.5); WPO multiplies
     each pair by min(1, π_ref(w) π_ref(l)/(Σ π_ref²)²)."""
     if algorithm_id == "preference.ipo":
-        return 1 / (4 * beta ** 2)
+        return 1 / (4 * beta**2)
     if algorithm_id == "preference.kto":
         return 0.5
     if algorithm_id == "preference.discopop":
         return (1 + math.log(2)) / 2
     if algorithm_id == "preference.rpo":
-        return math.log(2) - 0.5 * beta * sum(weight * math.log(reference[w]) for w, _, weight in pairs)
+        return math.log(2) - 0.5 * beta * sum(
+            weight * math.log(reference[w]) for w, _, weight in pairs
+        )
     if algorithm_id == "preference.wpo":
-        alignment = np.sum(reference ** 2)
-        return sum(weight * min(1.0, reference[w] * reference[l] / alignment ** 2) * math.log(2)
-                   for w, l, weight in pairs)
+        alignment = np.sum(reference**2)
+        return sum(
+            weight * min(1.0, reference[w] * reference[l] / alignment**2) * math.log(2)
+            for w, l, weight in pairs
+        )
     return math.log(2)
 
 
@@ -65,7 +81,11 @@ def test_every_metric_at_the_reference_policy(algorithm_id, problem_id):
     problem = TABULAR if problem_id == "preference.tabular_bt" else {}
     alg, rec = run(algorithm_id, 1, problem_id, seeds=2, problem=problem)
     first = rec.records[1]
-    assert sorted(first) == sorted(PREFERENCE_METRICS) == sorted(registry.algorithm(algorithm_id).metrics)
+    assert (
+        sorted(first)
+        == sorted(PREFERENCE_METRICS)
+        == sorted(registry.algorithm(algorithm_id).metrics)
+    )
     reference = alg.problem.reference.numpy()
     rewards = alg.problem.rewards64.numpy()
     pairs = population(reference, rewards)
@@ -77,8 +97,12 @@ def test_every_metric_at_the_reference_policy(algorithm_id, problem_id):
         target = kl_regularised_optimum(reference, rewards, 0.1)
     expected = {
         "loss": loss_at_reference(algorithm_id, reference, pairs),
-        "reward_margin": 0.0, "kl_to_reference": 0.0, "win_rate": 0.5,
-        "true_reward": reference @ rewards, "chosen_logp": chosen, "rejected_logp": rejected,
+        "reward_margin": 0.0,
+        "kl_to_reference": 0.0,
+        "win_rate": 0.5,
+        "true_reward": reference @ rewards,
+        "chosen_logp": chosen,
+        "rejected_logp": rejected,
         "distance_to_optimum": 0.5 * np.abs(reference - target).sum(),
     }
     if algorithm_id == "preference.ipo" and problem_id == "preference.loglinear":
@@ -113,14 +137,18 @@ def test_every_algorithm_declares_both_problems_and_its_paper():
         "preference.rdpo": "Provably Robust DPO: Aligning Language Models with Noisy Feedback",
         "preference.dpo_shift": "DPO-Shift: Shifting the Distribution of Direct Preference Optimization",
         "preference.rpo": "Provably Mitigating Overoptimization in RLHF: Your SFT Loss is Implicitly an "
-                          "Adversarial Regularizer",
+        "Adversarial Regularizer",
         "preference.kto": "KTO: Model Alignment as Prospect Theoretic Optimization",
         "preference.wpo": "WPO: Enhancing RLHF with Weighted Preference Optimization",
         "preference.discopop": "Discovering Preference Optimization Algorithms with and for Large Language Models",
     }
     for algorithm_id in ALGORITHMS:
         cls = registry.algorithm(algorithm_id)
-        assert cls.problems == ("preference.tabular_bt", "preference.loglinear", "preference.token_mlp")
+        assert cls.problems == (
+            "preference.tabular_bt",
+            "preference.loglinear",
+            "preference.token_mlp",
+        )
         if algorithm_id in titles:
             assert cls.paper == titles[algorithm_id]
             assert titles[algorithm_id] in " ".join(cls.__doc__.split())
@@ -130,12 +158,24 @@ def test_the_newer_algorithms_name_their_papers():
     """Result: A*-PO, INPO and the gradient-field analysis name their papers exactly as
     papers.txt spells them, in `paper` and in the docstring, and declare their problems."""
     declared = {
-        "preference.apo": ("Accelerating RL for LLM Reasoning with Optimal Advantage Regression",
-                           ("preference.tabular_bt", "preference.loglinear", "preference.token_mlp")),
-        "preference.inpo": (("Iterative Nash Policy Optimization: Aligning LLMs with General Preferences via "
-                             "No-Regret Learning"), ("preference.intransitive",)),
-        "preference.dpo_gradient_field": (("Towards Analyzing and Understanding the Limitations of DPO: "
-                                           "A Theoretical Perspective"), ("preference.tabular_bt",)),
+        "preference.apo": (
+            "Accelerating RL for LLM Reasoning with Optimal Advantage Regression",
+            ("preference.tabular_bt", "preference.loglinear", "preference.token_mlp"),
+        ),
+        "preference.inpo": (
+            (
+                "Iterative Nash Policy Optimization: Aligning LLMs with General Preferences via "
+                "No-Regret Learning"
+            ),
+            ("preference.intransitive",),
+        ),
+        "preference.dpo_gradient_field": (
+            (
+                "Towards Analyzing and Understanding the Limitations of DPO: "
+                "A Theoretical Perspective"
+            ),
+            ("preference.tabular_bt",),
+        ),
     }
     for algorithm_id, (title, problems) in declared.items():
         cls = registry.algorithm(algorithm_id)

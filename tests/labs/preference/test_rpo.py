@@ -20,7 +20,13 @@ def test_loss_at_initialisation_adds_the_reference_log_likelihood():
     K = 2, π_ref = (0.3, 0.7), P = σ(1): the chosen response is 0 with weight P and 1 with
     1 − P, so the loss is log 2 − η β (P log 0.3 + (1 − P) log 0.7)."""
     beta, eta, p = 0.5, 0.8, sigmoid(1.0)
-    _, rec = run("preference.rpo", 1, problem={"rewards": [1.0, 0.0], "reference": [0.3, 0.7]}, beta=beta, eta=eta)
+    _, rec = run(
+        "preference.rpo",
+        1,
+        problem={"rewards": [1.0, 0.0], "reference": [0.3, 0.7]},
+        beta=beta,
+        eta=eta,
+    )
     expected = math.log(2) - eta * beta * (p * math.log(0.3) + (1 - p) * math.log(0.7))
     assert rec.records[1]["loss"][0] == pytest.approx(expected, abs=1e-14)
 
@@ -31,8 +37,10 @@ def test_eta_zero_is_dpo_exactly():
     chosen = torch.tensor([[0.7, -0.2]], dtype=torch.float64)
     rejected = torch.tensor([[0.1, 0.4]], dtype=torch.float64)
     logp = torch.tensor([[-1.0, -2.0]], dtype=torch.float64)
-    np.testing.assert_array_equal(rpo_losses(chosen, rejected, logp, 0.3, 0.0).numpy(),
-                                  dpo_losses(chosen, rejected, 0.3).numpy())
+    np.testing.assert_array_equal(
+        rpo_losses(chosen, rejected, logp, 0.3, 0.0).numpy(),
+        dpo_losses(chosen, rejected, 0.3).numpy(),
+    )
     regularised, _ = run("preference.rpo", 40, "preference.loglinear", eta=0.0)
     plain, _ = run("preference.dpo", 40, "preference.loglinear")
     np.testing.assert_array_equal(regularised.policy().numpy(), plain.policy().numpy())
@@ -54,8 +62,15 @@ def test_population_stationary_point_on_two_responses():
             high = middle
         else:
             low = middle
-    alg, _ = run("preference.rpo", 100, problem={"rewards": [1.0, 0.0], "reference": [0.3, 0.7]}, beta=beta,
-                 eta=eta, optimizer="sgd", lr=5.0)
+    alg, _ = run(
+        "preference.rpo",
+        100,
+        problem={"rewards": [1.0, 0.0], "reference": [0.3, 0.7]},
+        beta=beta,
+        eta=eta,
+        optimizer="sgd",
+        lr=5.0,
+    )
     logits = alg.logits.numpy()[0]
     assert abs((logits[0] - logits[1]) - low) < 1e-9
     dpo_root = 1.0 / beta + ratio

@@ -17,9 +17,7 @@ from tests.labs.preference.support import CPU, run
 
 INTRANSITIVE = "preference.intransitive"
 # A weighted rock–paper–scissors: 0 beats 1 by a = 0.3, 1 beats 2 by b = 0.4, 2 beats 0 by c = 0.2.
-WEIGHTED_RPS = [0.5, 0.8, 0.3,
-                0.2, 0.5, 0.9,
-                0.7, 0.1, 0.5]
+WEIGHTED_RPS = [0.5, 0.8, 0.3, 0.2, 0.5, 0.9, 0.7, 0.1, 0.5]
 
 
 def build_problem(**params):
@@ -32,9 +30,15 @@ def lp_minimax_winner(preference):
     Σ x = 1, x ≥ 0 (von Neumann); the value of a symmetric game is v = 0."""
     game = np.asarray(preference) - 0.5
     k = game.shape[0]
-    result = linprog(c=np.r_[np.zeros(k), -1.0], A_ub=np.c_[-game.T, np.ones(k)], b_ub=np.zeros(k),
-                     A_eq=np.r_[np.ones(k), 0.0][None, :], b_eq=[1.0],
-                     bounds=[(0, None)] * k + [(None, None)], method="highs")
+    result = linprog(
+        c=np.r_[np.zeros(k), -1.0],
+        A_ub=np.c_[-game.T, np.ones(k)],
+        b_ub=np.zeros(k),
+        A_eq=np.r_[np.ones(k), 0.0][None, :],
+        b_eq=[1.0],
+        bounds=[(0, None)] * k + [(None, None)],
+        method="highs",
+    )
     assert result.status == 0
     assert result.x[-1] == pytest.approx(0.0, abs=1e-9)
     return result.x[:k]
@@ -46,7 +50,9 @@ def test_exploitability_by_hand():
     P(2 ≻ π) = (0.7 + 0.1)/2 = 0.4, so 0.15; for π = e_0 it is P(2 ≻ 0) − 1/2 = 0.2."""
     problem = build_problem(preference=WEIGHTED_RPS)
     policy = torch.tensor([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
-    np.testing.assert_allclose(problem.exploitability(policy).numpy(), [0.15, 0.2], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        problem.exploitability(policy).numpy(), [0.15, 0.2], rtol=0, atol=1e-15
+    )
 
 
 def test_weighted_rock_paper_scissors_winner_by_hand():
@@ -54,8 +60,12 @@ def test_weighted_rock_paper_scissors_winner_by_hand():
     makes every column of xᵀA vanish: −a x1 + c x2 = 0, a x0 − b x2 = 0, b x1 − c x0 = 0,
     so x ∝ (b, c, a) = (0.4, 0.2, 0.3)/0.9; its exploitability is 0. The plain cycle
     (γ = 1, no reward, no noise) is rock–paper–scissors, whose winner is uniform."""
-    np.testing.assert_allclose(build_problem(preference=WEIGHTED_RPS).minimax_winner.numpy(),
-                               np.array([0.4, 0.2, 0.3]) / 0.9, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        build_problem(preference=WEIGHTED_RPS).minimax_winner.numpy(),
+        np.array([0.4, 0.2, 0.3]) / 0.9,
+        rtol=0,
+        atol=1e-12,
+    )
     rps = build_problem(responses=3, cycle_strength=1.0)
     assert rps.preference[0, 1].item() == pytest.approx(1 / (1 + math.exp(-1)), abs=1e-15)
     np.testing.assert_allclose(rps.minimax_winner.numpy(), np.full(3, 1 / 3), rtol=0, atol=1e-12)
@@ -66,10 +76,19 @@ def test_weighted_rock_paper_scissors_winner_by_hand():
 def test_minimax_winner_matches_the_linear_programme(instance):
     """Result: on seeded K = 6 games with a cycle and skew noise, the support-enumeration
     winner equals the LP optimum (unique for a generic game) to 1e-8."""
-    problem = build_problem(responses=6, cycle_strength=1.0, noise=1.0, instance=instance,
-                            rewards=[0.3, 0.0, -0.2, 0.1, 0.0, 0.2])
-    np.testing.assert_allclose(problem.minimax_winner.numpy(), lp_minimax_winner(problem.preference.numpy()),
-                               rtol=0, atol=1e-8)
+    problem = build_problem(
+        responses=6,
+        cycle_strength=1.0,
+        noise=1.0,
+        instance=instance,
+        rewards=[0.3, 0.0, -0.2, 0.1, 0.0, 0.2],
+    )
+    np.testing.assert_allclose(
+        problem.minimax_winner.numpy(),
+        lp_minimax_winner(problem.preference.numpy()),
+        rtol=0,
+        atol=1e-8,
+    )
 
 
 def test_average_exploitability_is_the_regret_and_obeys_the_hedge_bound():
@@ -78,8 +97,13 @@ def test_average_exploitability_is_the_regret_and_obeys_the_hedge_bound():
     Hedge from uniform with gains in [0, 1] has R_T ≤ ln K/η + ηT/8, so at every step
     exploitability(π̄_T) ≤ ln K/(ηT) + η/8 (here η = 0.1, K = 6)."""
     eta = 0.1
-    _, rec = run("preference.spo", 2000, INTRANSITIVE, problem={"responses": 6, "noise": 1.0, "instance": 4},
-                 eta=eta)
+    _, rec = run(
+        "preference.spo",
+        2000,
+        INTRANSITIVE,
+        problem={"responses": 6, "noise": 1.0, "instance": 4},
+        eta=eta,
+    )
     steps = sorted(rec.records)
     exploit = np.array([rec.records[t]["exploitability"][0] for t in steps])
     regret = np.array([rec.records[t]["self_play_regret"][0] for t in steps])
@@ -94,7 +118,9 @@ def test_average_iterate_reaches_the_weighted_rps_winner_while_the_last_iterate_
     (b, c, a)/(a + b + c) = (4, 2, 3)/9 of the weighted game (TV < 0.01 after 4000 rounds,
     exploitability < 0.003), while Hedge's last iterate keeps cycling around it (TV > 0.1,
     seeded), which is why the theorem is about the average."""
-    alg, rec = run("preference.spo", 4000, INTRANSITIVE, problem={"preference": WEIGHTED_RPS}, eta=0.5)
+    alg, rec = run(
+        "preference.spo", 4000, INTRANSITIVE, problem={"preference": WEIGHTED_RPS}, eta=0.5
+    )
     winner = np.array([4, 2, 3]) / 9
     last = rec.records[4000]
     assert 0.5 * np.abs(alg.average_policy.numpy()[0] - winner).sum() < 0.01
@@ -109,8 +135,16 @@ def test_sampled_self_play_reaches_the_lp_winner():
     minimax winner: from TV ≈ 0.6 at the uniform start to mean TV < 0.06 and mean
     exploitability < 0.01 over 4 seeds after 2000 rounds (seeded); seeds differ."""
     problem = {"responses": 5, "noise": 1.0, "instance": 0}
-    alg, rec = run("preference.spo", 2000, INTRANSITIVE, seeds=4, problem=problem, eta=0.2, mode="sampled",
-                   samples=32)
+    alg, rec = run(
+        "preference.spo",
+        2000,
+        INTRANSITIVE,
+        seeds=4,
+        problem=problem,
+        eta=0.2,
+        mode="sampled",
+        samples=32,
+    )
     winner = lp_minimax_winner(alg.problem.preference.numpy())
     start = 0.5 * np.abs(np.full(5, 0.2) - winner).sum()
     assert start > 0.5
@@ -129,14 +163,20 @@ def test_transitive_preference_reaches_the_condorcet_winner():
     problem = {"responses": 3, "cycle_strength": 0.0, "rewards": [0.0, 1.0, 0.5]}
     alg, rec = run("preference.spo", 2000, INTRANSITIVE, problem=problem, eta=0.5)
     np.testing.assert_allclose(alg.problem.minimax_winner.numpy(), [0, 1, 0], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(lp_minimax_winner(alg.problem.preference.numpy()), [0, 1, 0], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(
+        lp_minimax_winner(alg.problem.preference.numpy()), [0, 1, 0], rtol=0, atol=1e-8
+    )
     assert alg.last_policy.numpy()[0, 1] > 0.99
     assert rec.records[2000]["distance_to_minimax"][0] < 0.02
 
 
 def test_a_preference_that_is_not_a_game_is_refused():
     """Result: P must satisfy P + Pᵀ = 1; the error names the key and the reason."""
-    with pytest.raises(ParamError, match=r"^problem\.preference: must satisfy P\[y, y'\] \+ P\[y', y\] = 1"):
+    with pytest.raises(
+        ParamError, match=r"^problem\.preference: must satisfy P\[y, y'\] \+ P\[y', y\] = 1"
+    ):
         build_problem(preference=[0.5, 0.8, 0.3, 0.3, 0.5, 0.9, 0.7, 0.1, 0.5])
-    with pytest.raises(ParamError, match=r"^problem\.preference: needs responses × responses = 9 values, got 4$"):
+    with pytest.raises(
+        ParamError, match=r"^problem\.preference: needs responses × responses = 9 values, got 4$"
+    ):
         build_problem(preference=[0.5, 0.5, 0.5, 0.5])

@@ -30,12 +30,18 @@ class FakeRecorder:
 
 
 def build(alg_cls, prob_cls, alg_params, prob_params, seeds, seed=0, dtype=torch.float64):
-    problem = prob_cls(validate_params(prob_cls.params, prob_params, "problem"), seeds, CPU, dtype, seed)
-    alg = alg_cls(validate_params(alg_cls.params, alg_params, "algorithm"), problem, seeds, CPU, dtype, seed)
+    problem = prob_cls(
+        validate_params(prob_cls.params, prob_params, "problem"), seeds, CPU, dtype, seed
+    )
+    alg = alg_cls(
+        validate_params(alg_cls.params, alg_params, "algorithm"), problem, seeds, CPU, dtype, seed
+    )
     return alg, problem
 
 
-def run(alg_cls, prob_cls, alg_params, prob_params, seeds, checkpoints, seed=0, dtype=torch.float64):
+def run(
+    alg_cls, prob_cls, alg_params, prob_params, seeds, checkpoints, seed=0, dtype=torch.float64
+):
     """Run to the last checkpoint; returns (algorithm, problem, recorder)."""
     torch.manual_seed(seed)
     alg, problem = build(alg_cls, prob_cls, alg_params, prob_params, seeds, seed, dtype)

@@ -48,7 +48,9 @@ def test_transition_cells_on_hand_numbers():
     sigma = 0.3
     stock = torch.tensor([0.0, 0.4, 0.8, 1.0], dtype=F64)
     P = stock_transitions(stock, quotas, 2.0, 1.0, sigma)
-    below = 0.5 * math.erfc(-((math.log(0.6) - math.log(2 / 3) + sigma ** 2 / 2) / sigma) / math.sqrt(2))
+    below = 0.5 * math.erfc(
+        -((math.log(0.6) - math.log(2 / 3) + sigma**2 / 2) / sigma) / math.sqrt(2)
+    )
     assert P[3, 1, :2].sum().item() == pytest.approx(below, rel=1e-12)
     np.testing.assert_allclose(P.sum(-1).numpy(), 1.0, rtol=0, atol=1e-12)
     assert P[0, 0, 0].item() == 1.0  # an empty stock stays empty
@@ -96,8 +98,14 @@ def test_sdp_policy_matches_brute_force_on_a_tiny_grid(penalty, cost):
 def runs():
     out = {}
     for penalty, cost in (("l1", 0.2), ("l2", 2.0), ("fixed", 0.2)):
-        out[penalty] = run(CostlyAdjustment, BevertonHolt, {"penalty": penalty, "cost": cost},
-                           {"stock_points": 31, "quota_points": 16}, seeds=64, checkpoints=[300])
+        out[penalty] = run(
+            CostlyAdjustment,
+            BevertonHolt,
+            {"penalty": penalty, "cost": cost},
+            {"stock_points": 31, "quota_points": 16},
+            seeds=64,
+            checkpoints=[300],
+        )
     return out
 
 

@@ -22,7 +22,9 @@ def test_loss_steps_on_hand_numbers(dtype):
     base = (1 - math.exp(-1.0)) / 2
     tol = 1e-6 if dtype == torch.float32 else 1e-15
     assert loss_step("itakura_saito", q, target, 2.0).item() == pytest.approx(base, rel=tol)
-    assert loss_step("exponential_mse", q, target, 2.0).item() == pytest.approx(math.exp(-4.0) * base, rel=tol)
+    assert loss_step("exponential_mse", q, target, 2.0).item() == pytest.approx(
+        math.exp(-4.0) * base, rel=tol
+    )
     assert loss_step("mse", q, target, 2.0).item() == pytest.approx(0.5, rel=tol)
 
 
@@ -36,29 +38,39 @@ def test_loss_steps_are_minus_the_gradients_of_the_losses(loss):
     target = torch.tensor([0.5, 0.1, 3.5, -1.0], dtype=F64)
     x, y = torch.exp(-alpha * target), torch.exp(-alpha * q)
     if loss == "itakura_saito":
-        total = ((x / y - torch.log(x / y) - 1) / alpha ** 2).sum()
+        total = ((x / y - torch.log(x / y) - 1) / alpha**2).sum()
     else:
-        total = ((y - x).pow(2) / (2 * alpha ** 2)).sum()
+        total = ((y - x).pow(2) / (2 * alpha**2)).sum()
     total.backward()
-    np.testing.assert_allclose(loss_step(loss, q.detach(), target, alpha).numpy(), -q.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        loss_step(loss, q.detach(), target, alpha).numpy(), -q.grad.numpy(), rtol=1e-12
+    )
 
 
 def _one_state(alpha, loss_params):
     """One state, two actions: μ = (1, 1.5), σ = (0.2, 1), γ = 0.5."""
-    alg, prob = build(EntropicTD, EntropicMDP, loss_params,
-                      {"states": 1, "actions": 2, "discount": 0.5, "risk_aversion": alpha}, seeds=2)
+    alg, prob = build(
+        EntropicTD,
+        EntropicMDP,
+        loss_params,
+        {"states": 1, "actions": 2, "discount": 0.5, "risk_aversion": alpha},
+        seeds=2,
+    )
     mean = torch.tensor([[[1.0, 1.5]]], dtype=F64).expand(2, 1, 2).clone()
     std = torch.tensor([[[0.2, 1.0]]], dtype=F64).expand(2, 1, 2).clone()
     prob.set_model(torch.ones((2, 1, 2, 1), dtype=F64), mean, std)
     return alg, prob
 
 
-@pytest.mark.parametrize("alpha,values,best", [
-    # CE per action μ − ασ²/2: (0.98, 1.0) at α = 1, V = 1/(1 − 0.5) = 2: Q = (1.98, 2.0)
-    (1.0, (1.98, 2.0), 1),
-    # (0.96, 0.5) at α = 2, V = 0.96/0.5 = 1.92: Q = (1.92, 1.46); the safe action wins
-    (2.0, (1.92, 1.46), 0),
-])
+@pytest.mark.parametrize(
+    "alpha,values,best",
+    [
+        # CE per action μ − ασ²/2: (0.98, 1.0) at α = 1, V = 1/(1 − 0.5) = 2: Q = (1.98, 2.0)
+        (1.0, (1.98, 2.0), 1),
+        # (0.96, 0.5) at α = 2, V = 0.96/0.5 = 1.92: Q = (1.92, 1.46); the safe action wins
+        (2.0, (1.92, 1.46), 0),
+    ],
+)
 def test_entropic_value_iteration_matches_the_closed_form(alpha, values, best):
     """Result: with one state, Q*(a) = μ_a − α σ_a²/2 + γ max_b Q*(b) in closed form; the
     optimal action switches from the risky one to the safe one between α = 1 and α = 2."""
@@ -73,11 +85,33 @@ def test_itakura_saito_td_fixed_point_is_the_closed_form_entropic_value(alpha):
     e^{−αQ} = E e^{−αT}: 400 exact expected updates (η = 0.5) reach the closed-form
     values above to 1e-10; the risk-neutral MSE settles instead at μ + γ max Q, i.e.
     (2.5, 3.0), off by the risk premium."""
-    alg, prob = _one_state(alpha, {"loss": "itakura_saito", "expected": True, "lr": 0.5, "lr_decay": 0.0})
-    alg.run(400, type("R", (), {"should_record": staticmethod(lambda t: False), "progress": staticmethod(lambda t: None)}))
+    alg, prob = _one_state(
+        alpha, {"loss": "itakura_saito", "expected": True, "lr": 0.5, "lr_decay": 0.0}
+    )
+    alg.run(
+        400,
+        type(
+            "R",
+            (),
+            {
+                "should_record": staticmethod(lambda t: False),
+                "progress": staticmethod(lambda t: None),
+            },
+        ),
+    )
     np.testing.assert_allclose(alg.q.numpy(), prob.q_true_f64.numpy(), rtol=0, atol=1e-10)
     mse, _ = _one_state(alpha, {"loss": "mse", "expected": True, "lr": 0.5, "lr_decay": 0.0})
-    mse.run(400, type("R", (), {"should_record": staticmethod(lambda t: False), "progress": staticmethod(lambda t: None)}))
+    mse.run(
+        400,
+        type(
+            "R",
+            (),
+            {
+                "should_record": staticmethod(lambda t: False),
+                "progress": staticmethod(lambda t: None),
+            },
+        ),
+    )
     np.testing.assert_allclose(mse.q[0, 0].numpy(), [2.5, 3.0], rtol=0, atol=1e-10)
 
 
@@ -86,8 +120,14 @@ def test_sampled_itakura_saito_td_reaches_the_entropic_value():
     RMS error to the exact entropic Q* from about 2.7 to below 0.1 in 2000 steps, on every
     one of 4 seeds, and its greedy policy picks the optimal action in at least 3 of the 4
     states per seed."""
-    _, _, rec = run(EntropicTD, EntropicMDP, {"loss": "itakura_saito"}, {"risk_aversion": 1.0},
-                    seeds=4, checkpoints=[1, 2000])
+    _, _, rec = run(
+        EntropicTD,
+        EntropicMDP,
+        {"loss": "itakura_saito"},
+        {"risk_aversion": 1.0},
+        seeds=4,
+        checkpoints=[1, 2000],
+    )
     assert (rec.values[2000]["value_error"] < 0.1).all()
     assert (rec.values[2000]["policy_disagreement"] <= 0.25).all()
 
@@ -98,8 +138,14 @@ def test_exponential_mse_stalls_where_itakura_saito_learns():
     closes less than 20% of the error while IS closes more than 80%."""
     errors = {}
     for loss in ("itakura_saito", "exponential_mse"):
-        _, _, rec = run(EntropicTD, EntropicMDP, {"loss": loss, "expected": True, "lr": 0.5, "lr_decay": 0.0},
-                        {"risk_aversion": 1.0, "reward_offset": 3.0}, seeds=2, checkpoints=[1, 1000])
+        _, _, rec = run(
+            EntropicTD,
+            EntropicMDP,
+            {"loss": loss, "expected": True, "lr": 0.5, "lr_decay": 0.0},
+            {"risk_aversion": 1.0, "reward_offset": 3.0},
+            seeds=2,
+            checkpoints=[1, 1000],
+        )
         errors[loss] = (rec.values[1]["value_error"], rec.values[1000]["value_error"])
     first, last = errors["exponential_mse"]
     assert (last > 0.8 * first).all()

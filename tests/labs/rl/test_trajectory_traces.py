@@ -114,7 +114,7 @@ def test_online_update_spreads_each_td_error_by_discount_times_beta(kind):
     alg = TrajectoryAwareTraces(params, problem, 1, CPU, torch.float64, 0)
     alg.run(4, types.SimpleNamespace(should_record=lambda t: False, progress=lambda t: None))
     betas = (1.0,) + HAND_BETAS[kind]
-    expected = alpha * sum(gamma ** t * b * r for t, (b, r) in enumerate(zip(betas, rewards)))
+    expected = alpha * sum(gamma**t * b * r for t, (b, r) in enumerate(zip(betas, rewards)))
     assert alg.q[0, 0, 0].item() == pytest.approx(expected, rel=1e-13)
     # The last visit (t = 3) is moved by its own δ only: α r_3.
     assert alg.q[0, 3, 0].item() == pytest.approx(alpha * rewards[3], rel=1e-13)
@@ -144,7 +144,9 @@ def test_dynamic_programming_on_a_two_by_two_grid():
 def test_gridworld_truth_satisfies_its_bellman_equation():
     """Result: the truth Q^π of a drawn slippery grid solves Q = R + γ P_live (π Q), with R
     the expected reward of entering each cell, on every seed."""
-    prob = Gridworld({**{p.name: p.default for p in Gridworld.params}, "size": 3}, 3, CPU, torch.float64, 5)
+    prob = Gridworld(
+        {**{p.name: p.default for p in Gridworld.params}, "size": 3}, 3, CPU, torch.float64, 5
+    )
     P = grid_transitions(3, prob.p["slip"])
     R = torch.einsum("sat,nt->nsa", P, prob.cell_reward)
     live = P * (~prob.terminal).double()
@@ -159,8 +161,14 @@ def final_errors():
     and RBIS at λ = 0.9."""
     out = {}
     for kind, lam in [(kind, 1.0) for kind in TRACES] + [("rbis", 0.9)]:
-        _, _, rec = run(TrajectoryAwareTraces, Gridworld, {"trace": kind, "lambda": lam},
-                        {}, seeds=4, checkpoints=[1, 3000])
+        _, _, rec = run(
+            TrajectoryAwareTraces,
+            Gridworld,
+            {"trace": kind, "lambda": lam},
+            {},
+            seeds=4,
+            checkpoints=[1, 3000],
+        )
         out[kind, lam] = (rec.values[1]["q_error"], rec.values[3000]["q_error"])
     return out
 
@@ -186,6 +194,12 @@ def test_control_runs_track_the_epsilon_greedy_fixed_point():
     """Result: with the target ε-greedy on the learner's Q, RBIS's error to the fixed point
     of the ε-greedy control operator (value iteration) falls below 45%
     within 3000 steps (mean over 3 seeds)."""
-    _, _, rec = run(TrajectoryAwareTraces, Gridworld, {"trace": "rbis"}, {"target": "greedy"},
-                    seeds=3, checkpoints=[1, 3000])
+    _, _, rec = run(
+        TrajectoryAwareTraces,
+        Gridworld,
+        {"trace": "rbis"},
+        {"target": "greedy"},
+        seeds=3,
+        checkpoints=[1, 3000],
+    )
     assert rec.values[3000]["q_error"].mean() < 0.45 * rec.values[1]["q_error"].mean()

@@ -19,7 +19,9 @@ class MemoryRecorder:
         return True
 
     def metrics(self, step, values):
-        self.records[step] = {name: value.detach().double().numpy().copy() for name, value in values.items()}
+        self.records[step] = {
+            name: value.detach().double().numpy().copy() for name, value in values.items()
+        }
 
     def progress(self, step):
         pass
@@ -37,7 +39,14 @@ def build_problem(problem_id, seeds=1, seed=0, dtype=torch.float64, **params):
 def run(algorithm_id, problem, steps, seed=0, **params):
     """Run an algorithm on a built problem; return (algorithm, records)."""
     cls = registry.algorithm(algorithm_id)
-    alg = cls(validate_params(cls.params, params, "algorithm"), problem, problem.seeds, CPU, problem.dtype, seed)
+    alg = cls(
+        validate_params(cls.params, params, "algorithm"),
+        problem,
+        problem.seeds,
+        CPU,
+        problem.dtype,
+        seed,
+    )
     rec = MemoryRecorder()
     alg.run(steps, rec)
     return alg, rec

@@ -37,7 +37,9 @@ def test_smoothed_ips_at_alpha_one_and_zero_is_its_two_limits(dtype):
     assert smoothed_ips(*args, 1.0).item() == pytest.approx(1.1, rel=1e-6)
     assert smoothed_ips(*args, 1.0).item() == pytest.approx(ips(*args).item(), rel=1e-6)
     assert smoothed_ips(*args, 0.0).item() == pytest.approx(0.3, rel=1e-6)
-    assert smoothed_ips(*args, 0.5).item() == pytest.approx((1 + 0.1 / math.sqrt(0.5)) / 2, rel=1e-6)
+    assert smoothed_ips(*args, 0.5).item() == pytest.approx(
+        (1 + 0.1 / math.sqrt(0.5)) / 2, rel=1e-6
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -59,11 +61,19 @@ def test_direct_method_and_doubly_robust_on_hand_numbers(dtype):
     policy = t([[0.5, 0.5], [0.8, 0.2]], dtype)
     q_hat = t([[0.6, 0.2], [0.1, 0.9]], dtype)
     assert direct_method(policy, q_hat).item() == pytest.approx(0.33, rel=1e-6)
-    dr = doubly_robust(policy, q_hat, t(TARGET, dtype), t(LOGGING, dtype), t(REWARD, dtype), t([0.6, 0.9], dtype))
+    dr = doubly_robust(
+        policy, q_hat, t(TARGET, dtype), t(LOGGING, dtype), t(REWARD, dtype), t([0.6, 0.9], dtype)
+    )
     assert dr.item() == pytest.approx(0.65, rel=1e-6)
     # A perfect reward model leaves nothing to correct; DR then equals DM.
-    exact = doubly_robust(policy, q_hat, t(TARGET, dtype), t(LOGGING, dtype), t([0.6, 0.9], dtype),
-                          t([0.6, 0.9], dtype))
+    exact = doubly_robust(
+        policy,
+        q_hat,
+        t(TARGET, dtype),
+        t(LOGGING, dtype),
+        t([0.6, 0.9], dtype),
+        t([0.6, 0.9], dtype),
+    )
     assert exact.item() == pytest.approx(0.33, rel=1e-6)
 
 
@@ -75,7 +85,7 @@ def test_exact_moments_match_enumeration_of_one_round():
     reward = torch.tensor([[1.0, 0.0], [0.5, 1.0]], dtype=torch.float64)
     outcomes = [(0.5 * 0.25, 2.0), (0.5 * 0.75, 0.0), (0.5 * 0.5, 0.5), (0.5 * 0.5, 3.0)]
     mean = sum(p * z for p, z in outcomes)
-    variance = sum(p * z * z for p, z in outcomes) - mean ** 2
+    variance = sum(p * z * z for p, z in outcomes) - mean**2
     got_mean, got_variance = exact_moments(weight, logging, reward, samples=4)
     assert got_mean.item() == pytest.approx(mean, rel=1e-12)
     assert got_variance.item() == pytest.approx(variance / 4, rel=1e-12)
@@ -93,10 +103,13 @@ def test_sharpe_ratio_at_k_on_a_hand_vector(dtype):
     estimates = t([0.4, 0.6, 0.8, 0.1], dtype)
     out = top_k_portfolio(estimates, true_values, true_values[0], range(1, 5))
     assert out["best"].tolist() == pytest.approx([0.2, 0.9, 0.9, 0.9], rel=1e-6)
-    assert out["std"].tolist() == pytest.approx([0.0, 0.35, 0.28674417556808757, 0.258602010819715], rel=1e-5)
+    assert out["std"].tolist() == pytest.approx(
+        [0.0, 0.35, 0.28674417556808757, 0.258602010819715], rel=1e-5
+    )
     assert math.isnan(out["sharpe"][0].item())
-    assert out["sharpe"][1:].tolist() == pytest.approx([1.142857142857143, 1.3949716649258315, 1.5467783824730619],
-                                                       rel=1e-5)
+    assert out["sharpe"][1:].tolist() == pytest.approx(
+        [1.142857142857143, 1.3949716649258315, 1.5467783824730619], rel=1e-5
+    )
 
 
 def test_sharpe_ratio_batches_over_seeds_and_ranks_ties_by_index():
@@ -104,7 +117,11 @@ def test_sharpe_ratio_batches_over_seeds_and_ranks_ties_by_index():
     J(π_b) = 0.5; tied estimates keep the lower index first (stable sort)."""
     true_values = torch.tensor([0.5, 0.9, 0.2, 0.7], dtype=torch.float64)
     estimates = torch.tensor([[0.4, 0.6, 0.8, 0.1], [0.9, 0.3, 0.3, 0.1]], dtype=torch.float64)
-    out = top_k_portfolio(estimates, true_values, torch.full((2,), 0.5, dtype=torch.float64), [1, 2, 3])
+    out = top_k_portfolio(
+        estimates, true_values, torch.full((2,), 0.5, dtype=torch.float64), [1, 2, 3]
+    )
     assert out["best"][1].tolist() == pytest.approx([0.5, 0.9, 0.9])
     # Seed 2's top 3 are indices 0, 1, 2: values 0.5, 0.9, 0.2.
-    assert out["std"][1, 2].item() == pytest.approx(torch.tensor([0.5, 0.9, 0.2]).std(unbiased=False).item(), rel=1e-6)
+    assert out["std"][1, 2].item() == pytest.approx(
+        torch.tensor([0.5, 0.9, 0.2]).std(unbiased=False).item(), rel=1e-6
+    )

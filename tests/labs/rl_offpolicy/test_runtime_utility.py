@@ -22,9 +22,12 @@ def test_runtime_utility_on_a_hand_made_distribution(dtype):
     assert runtime_utility(t, 5.0, "fixed", 0.0, p).item() == pytest.approx(0.8, rel=1e-6)
     assert runtime_utility(t, 5.0, "uniform", 0.0, p).item() == pytest.approx(0.69, rel=1e-6)
     expected = 0.5 * math.exp(-0.2) + 0.3 * math.exp(-0.4) + 0.2 * math.exp(-2)
-    assert runtime_utility(t, 5.0, "exponential", 0.0, p).item() == pytest.approx(expected, rel=1e-6)
+    assert runtime_utility(t, 5.0, "exponential", 0.0, p).item() == pytest.approx(
+        expected, rel=1e-6
+    )
     assert runtime_utility(t, 5.0, "fixed", 0.1, p).item() == pytest.approx(
-        0.5 * math.exp(-0.1) + 0.3 * math.exp(-0.2), rel=1e-6)
+        0.5 * math.exp(-0.1) + 0.3 * math.exp(-0.2), rel=1e-6
+    )
     # Samples instead of atoms: the sample mean of p(t) P(κ ≥ t).
     samples = torch.tensor([1.0, 1.0, 2.0, 10.0], dtype=dtype)
     assert runtime_utility(samples, 5.0, "fixed", 0.0).item() == pytest.approx(0.75, rel=1e-6)
@@ -37,7 +40,9 @@ def test_utility_and_mean_runtime_disagree_on_hand_made_distributions():
     t, p = torch.tensor(ATOMS, dtype=torch.float64), torch.tensor(PROBS, dtype=torch.float64)
     assert (t * p).sum().item() == pytest.approx(3.1)
     assert runtime_utility(t, 2.5, "fixed", 0.0, p).item() == pytest.approx(0.8)
-    assert runtime_utility(torch.tensor([3.0]), 2.5, "fixed", 0.0, torch.tensor([1.0])).item() == 0.0
+    assert (
+        runtime_utility(torch.tensor([3.0]), 2.5, "fixed", 0.0, torch.tensor([1.0])).item() == 0.0
+    )
 
 
 def test_exact_utility_matches_closed_forms():
@@ -46,7 +51,10 @@ def test_exact_utility_matches_closed_forms():
     prob = build_problem("rl.heavy_tailed_runtimes")
     for captime in (0.7, 3.0, 40.0):
         exact = prob.exact_utility(captime, "fixed", 0.0).tolist()
-        phi = [0.5 * (1 + math.erf(math.log(captime / m) / (s * math.sqrt(2)))) for m, s in ((1.0, 2.5), (5.0, 0.3))]
+        phi = [
+            0.5 * (1 + math.erf(math.log(captime / m) / (s * math.sqrt(2))))
+            for m, s in ((1.0, 2.5), (5.0, 0.3))
+        ]
         assert exact[:2] == pytest.approx(phi, abs=1e-4)
         assert exact[2] == pytest.approx(1 - (0.5 / captime) ** 1.1, abs=1e-4)
     assert prob.true_mean[2] == pytest.approx(1.1 * 0.5 / 0.1)
@@ -65,4 +73,6 @@ def test_the_choice_moves_with_the_captime_while_mean_runtime_stays():
     # Sample utilities agree with the exact ones at 200 runs per solver to within a few
     # binomial standard errors (sd <= 0.5/sqrt(200)).
     for s in ("fast", "steady", "pareto"):
-        assert abs(rec.series(f"utility_{s}") - rec.series(f"exact_utility_{s}")).max() < 5 * 0.5 / math.sqrt(200)
+        assert abs(
+            rec.series(f"utility_{s}") - rec.series(f"exact_utility_{s}")
+        ).max() < 5 * 0.5 / math.sqrt(200)

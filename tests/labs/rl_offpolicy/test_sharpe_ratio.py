@@ -67,7 +67,9 @@ def test_doubly_robust_is_unbiased_and_direct_method_is_biased():
     cross-fitted: no round is scored by a model fitted on it), while
     DM's mean misses J by many standard errors (the model's bias)."""
     seeds = 2000
-    prob = build_problem(BANDIT, seeds=seeds, logged_rounds=50, logging_temperature=2.0, logging_uniform=0.2)
+    prob = build_problem(
+        BANDIT, seeds=seeds, logged_rounds=50, logging_temperature=2.0, logging_uniform=0.2
+    )
     alg, _ = run("rl.sharpe_ratio_at_k", prob, steps=2, candidates=3)
     policies = alg.candidate_policies()
     estimates = alg.estimates(policies, prob.log())

@@ -22,7 +22,9 @@ def test_true_policy_values_are_exact_over_the_context_set(dtype):
     labels = prob.labels.tolist()
     assert labels == [j % 3 for j in range(30)]
     assert prob.value(prob.reward).item() == pytest.approx(1.0, rel=1e-6)
-    assert prob.value(torch.full((30, 3), 1 / 3, dtype=dtype)).item() == pytest.approx(1 / 3, rel=1e-6)
+    assert prob.value(torch.full((30, 3), 1 / 3, dtype=dtype)).item() == pytest.approx(
+        1 / 3, rel=1e-6
+    )
     by_hand = sum(prob.logging[j, labels[j]].item() for j in range(30)) / 30
     assert prob.value(prob.logging).item() == pytest.approx(by_hand, rel=1e-6)
 
@@ -57,7 +59,9 @@ def test_ips_is_unbiased_over_many_seeds_and_its_variance_is_the_exact_one():
     assert estimates.var().item() == pytest.approx(variance.item(), rel=0.15)
 
     smoothed = smoothed_ips(target_prob, logged["propensity"], logged["reward"], 0.5)
-    s_mean, s_variance = exact_moments(target * prob.logging.pow(-0.5), prob.logging, prob.reward, rounds)
+    s_mean, s_variance = exact_moments(
+        target * prob.logging.pow(-0.5), prob.logging, prob.reward, rounds
+    )
     s_error = math.sqrt(s_variance.item() / seeds)
     assert abs(smoothed.mean().item() - s_mean.item()) < 4 * s_error
     assert value - s_mean.item() > 20 * s_error
@@ -77,14 +81,18 @@ def test_evaluation_run_reports_exact_bias_and_variance_per_alpha():
         assert last[f"smoothed_{m}"] == pytest.approx(last[f"ips_{m}"], rel=1e-9, abs=1e-12)
     assert abs(last["ips_bias"][0]) < 1e-12
     target = 0.9 * prob.reward + 0.1 / prob.k
-    by_hand = (prob.logging * target * prob.reward).sum(-1).mean().item() - prob.value(target).item()
+    by_hand = (prob.logging * target * prob.reward).sum(-1).mean().item() - prob.value(
+        target
+    ).item()
     assert rec.records[1]["smoothed_bias"][0] == pytest.approx(by_hand, rel=1e-9)
     mse = rec.series("smoothed_mse")[:, 0]
     best = int(np.argmin(mse))
     assert 0 < best < 10
     assert mse[best] < 0.5 * last["ips_mse"][0]
     logged = prob.log()
-    estimate = ips(target[logged["context"], logged["action"]], logged["propensity"], logged["reward"])
+    estimate = ips(
+        target[logged["context"], logged["action"]], logged["propensity"], logged["reward"]
+    )
     assert last["ips_error"] == pytest.approx((estimate - prob.value(target)).numpy(), rel=1e-9)
 
 
@@ -99,7 +107,9 @@ def test_learning_at_alpha_one_is_ips_learning_and_beats_the_logging_policy():
     """rl.smoothed_ips_learning: at α = 1 the smoothed objective is IPS's, so the learned
     policy's true value equals the IPS-learned one; on a widely exploring logging policy
     every learned policy is worth more than π0 (the paper's learning improves on logging)."""
-    prob = build_problem(BANDIT, seeds=2, separation=1.5, logged_rounds=300, logging_temperature=3.0)
+    prob = build_problem(
+        BANDIT, seeds=2, separation=1.5, logged_rounds=300, logging_temperature=3.0
+    )
     _, rec = run("rl.smoothed_ips_learning", prob, steps=2, iterations=60, lr=0.2)
     last = rec.records[2]
     assert rec.records[1]["alpha"][0] == 0.0 and last["alpha"][0] == 1.0

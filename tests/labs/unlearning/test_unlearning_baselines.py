@@ -34,8 +34,9 @@ def test_gradient_ascent_step_goes_up_the_forget_loss(dtype):
     """The update is theta + lr * g: with theta = 1, g = 2, lr = 0.1 it gives 1.2 (descent
     would give 0.8); and one step of the algorithm from the trained model raises the forget
     set's loss on every seed (a small step up the gradient increases the loss)."""
-    assert ascent_step([torch.tensor([1.0], dtype=dtype)], [torch.tensor([2.0], dtype=dtype)], 0.1)[0].item() \
-        == pytest.approx(1.2, rel=1e-6)
+    assert ascent_step([torch.tensor([1.0], dtype=dtype)], [torch.tensor([2.0], dtype=dtype)], 0.1)[
+        0
+    ].item() == pytest.approx(1.2, rel=1e-6)
     alg, rec = run("unlearning.gradient_ascent", 1, dtype=dtype, lr=0.001)
     prob = alg.problem
     before = _per_seed_loss(prob.original(), prob)

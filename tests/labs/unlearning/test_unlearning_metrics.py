@@ -34,7 +34,9 @@ def test_mia_auc_matches_the_pairwise_count(dtype):
 
 def test_ks_statistic_of_a_hand_example():
     """a = {1, 2, 3}, b = {2.5, 4}: at v = 2, F_a = 2/3 and F_b = 0, the largest gap: D = 2/3."""
-    assert ks_statistic(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.5, 4.0])) == pytest.approx(2 / 3, abs=1e-12)
+    assert ks_statistic(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.5, 4.0])) == pytest.approx(
+        2 / 3, abs=1e-12
+    )
     assert ks_statistic(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0])) == 0.0
 
 
@@ -45,6 +47,10 @@ def test_ks_statistic_matches_scipy(dtype):
     for _ in range(5):
         a = np.round(rng.normal(size=37), 1)
         b = np.round(rng.normal(0.3, 1.2, size=52), 1)
-        expected = ks_2samp(a.astype(np.float32 if dtype == torch.float32 else np.float64),
-                            b.astype(np.float32 if dtype == torch.float32 else np.float64)).statistic
-        assert ks_statistic(torch.tensor(a, dtype=dtype), torch.tensor(b, dtype=dtype)) == pytest.approx(expected, abs=1e-12)
+        expected = ks_2samp(
+            a.astype(np.float32 if dtype == torch.float32 else np.float64),
+            b.astype(np.float32 if dtype == torch.float32 else np.float64),
+        ).statistic
+        assert ks_statistic(
+            torch.tensor(a, dtype=dtype), torch.tensor(b, dtype=dtype)
+        ) == pytest.approx(expected, abs=1e-12)

@@ -21,8 +21,13 @@ def test_layers_on_the_front_of_hand_made_numbers():
     alignment = torch.tensor([[0.5, 0.1, -0.2, 0.6]])
     assert pareto_layers(importance, alignment).tolist() == [[True, True, True, False]]
     # equal scores dominate neither way; one strictly better layer takes the whole front
-    assert pareto_layers(torch.tensor([1.0, 1.0]), torch.tensor([0.0, 0.0])).tolist() == [True, True]
-    assert pareto_layers(torch.tensor([2.0, 1.0, 1.5]), torch.tensor([-1.0, 0.0, 0.5])).tolist() == [True, False, False]
+    assert pareto_layers(torch.tensor([1.0, 1.0]), torch.tensor([0.0, 0.0])).tolist() == [
+        True,
+        True,
+    ]
+    assert pareto_layers(
+        torch.tensor([2.0, 1.0, 1.5]), torch.tensor([-1.0, 0.0, 0.5])
+    ).tolist() == [True, False, False]
 
 
 def test_layer_scores_of_hand_made_gradients():
@@ -30,12 +35,24 @@ def test_layer_scores_of_hand_made_gradients():
     gives importance 1/5, and with retain gradient (1, 1 | 0) the alignment is cos 45° = 1/sqrt 2.
     The second layer: theta = (0, 0 | 2), g_f = (0, 0 | -1), g_r = (0, 0 | 3): importance 1/2,
     alignment -1."""
-    params = [torch.tensor([[[3.0], [4.0]]]), torch.tensor([[[0.0]]]),
-              torch.tensor([[[0.0], [0.0]]]), torch.tensor([[[2.0]]])]
-    forget = [torch.tensor([[[1.0], [0.0]]]), torch.tensor([[[0.0]]]),
-              torch.tensor([[[0.0], [0.0]]]), torch.tensor([[[-1.0]]])]
-    retain = [torch.tensor([[[1.0], [1.0]]]), torch.tensor([[[0.0]]]),
-              torch.tensor([[[0.0], [0.0]]]), torch.tensor([[[3.0]]])]
+    params = [
+        torch.tensor([[[3.0], [4.0]]]),
+        torch.tensor([[[0.0]]]),
+        torch.tensor([[[0.0], [0.0]]]),
+        torch.tensor([[[2.0]]]),
+    ]
+    forget = [
+        torch.tensor([[[1.0], [0.0]]]),
+        torch.tensor([[[0.0]]]),
+        torch.tensor([[[0.0], [0.0]]]),
+        torch.tensor([[[-1.0]]]),
+    ]
+    retain = [
+        torch.tensor([[[1.0], [1.0]]]),
+        torch.tensor([[[0.0]]]),
+        torch.tensor([[[0.0], [0.0]]]),
+        torch.tensor([[[3.0]]]),
+    ]
     importance, alignment = layer_scores(params, forget, retain)
     assert importance.tolist()[0] == pytest.approx([0.2, 0.5], abs=1e-12)
     assert alignment.tolist()[0] == pytest.approx([1 / math.sqrt(2), -1.0], abs=1e-12)

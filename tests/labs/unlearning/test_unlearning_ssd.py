@@ -19,9 +19,13 @@ def test_selection_and_dampening_of_hand_made_importances(dtype):
     (5 > 1): beta = 1/5, so 2 becomes 0.4."""
     t = lambda *v: torch.tensor([[list(v)]], dtype=dtype)  # noqa: E731 - shape [seeds = 1, 1, 4]
     theta, full, forget = [t(2, 4, 6, 8)], [t(1, 1, 1, 0.5)], [t(5, 20, 0.5, 10)]
-    assert torch.allclose(dampen(theta, full, forget, 10.0, 1.0)[0], t(2, 0.2, 6, 0.4), rtol=1e-6, atol=0)
+    assert torch.allclose(
+        dampen(theta, full, forget, 10.0, 1.0)[0], t(2, 0.2, 6, 0.4), rtol=1e-6, atol=0
+    )
     assert torch.equal(dampen(theta, full, forget, 10.0, 100.0)[0], theta[0])
-    assert torch.allclose(dampen(theta, full, forget, 1.0, 1.0)[0], t(0.4, 0.2, 6, 0.4), rtol=1e-6, atol=0)
+    assert torch.allclose(
+        dampen(theta, full, forget, 1.0, 1.0)[0], t(0.4, 0.2, 6, 0.4), rtol=1e-6, atol=0
+    )
 
 
 def test_zero_forget_importance_is_never_selected():

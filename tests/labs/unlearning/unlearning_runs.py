@@ -28,7 +28,9 @@ class MemoryRecorder:
         self.declared = (list(names), list(directions), list(reference_point))
 
     def metrics(self, step, values):
-        self.records[step] = {k: np.asarray(torch.as_tensor(v).double()).copy() for k, v in values.items()}
+        self.records[step] = {
+            k: np.asarray(torch.as_tensor(v).double()).copy() for k, v in values.items()
+        }
 
     def pareto(self, step, points, seeds, labels):
         self.points[step] = (np.asarray(points, dtype=float), list(seeds), list(labels))
