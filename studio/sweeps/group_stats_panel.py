@@ -98,8 +98,9 @@ class GroupStatsTable(QWidget):
         self.export_button.clicked.connect(self._export_clicked)
         self.set_groups({}, [])
 
-    def set_groups(self, groups: dict, header_lines=()) -> None:
-        """Compare these groups (label -> per-seed values); `header_lines` say what they are."""
+    def set_groups(self, groups: dict, header_lines=(), note: str = "") -> None:
+        """Compare these groups (label -> per-seed values); `header_lines` say what they are (in
+        the CSV), `note` what the caption should add (e.g. what each group pools over)."""
         self.header_lines = list(header_lines)
         usable = {label: values for label, values in groups.items() if len(values)}
         self.rows = compare_groups(usable) if len(usable) >= 2 else []
@@ -126,6 +127,7 @@ class GroupStatsTable(QWidget):
                 f"{len(usable)} groups, {seeds} seed values (kept seeds). Two-sided tests; "
                 f"p-values Holm-corrected across the {len(self.rows)} pairs, raw in brackets; "
                 "A − B with its Welch 95% CI; Hedges' g with its large-sample 95% CI."
+                + (f" {note}" if note else "")
             )
         for button in (self.copy_button, self.export_button):
             button.setEnabled(bool(self.rows))

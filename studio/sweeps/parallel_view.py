@@ -26,6 +26,7 @@ from studio.sweeps.live import LiveSweep, SummaryChoice
 
 COLOUR_MAP = "viridis"
 LINE_WIDTH = 2
+TICKED_VALUES = 8  # a numeric axis with at most this many values names each; else its ends
 
 
 @dataclass
@@ -46,8 +47,13 @@ def normalise_axis(name: str, values: list, log: bool = False) -> Axis:
         low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 0.0)
         if high > low:
             positions = (scaled - low) / (high - low)
-            label_low, label_high = (10**low, 10**high) if log else (low, high)
-            ticks = [(0.0, f"{label_low:.4g}"), (1.0, f"{label_high:.4g}")]
+            distinct = sorted(set(raw[np.isfinite(scaled)].tolist()))
+            if len(distinct) > TICKED_VALUES:  # a continuum: its ends
+                distinct = [distinct[0], distinct[-1]]
+            ticks = [
+                (float(((np.log10(v) if log else v) - low) / (high - low)), f"{v:.4g}")
+                for v in distinct
+            ]
         else:
             positions = np.where(np.isfinite(scaled), 0.5, np.nan)
             ticks = [(0.5, f"{present[0]:.4g}")] if present else []
@@ -88,6 +94,7 @@ class ParallelCoordinatesView(QWidget):
         self.plot = plot_style.new_plot("", "top-right", downsampling=False)
         self.plot_item = self.plot.getPlotItem()
         self.plot_item.hideAxis("left")
+        self.plot_item.legend.hide()  # the colour says the value: no legend
         self.plot_item.showGrid(x=False, y=False)
         self.plot_item.setMouseEnabled(x=False, y=False)
         self.colour_map = pg.colormap.get(COLOUR_MAP)
@@ -153,7 +160,7 @@ class ParallelCoordinatesView(QWidget):
             self.curves.append(curve)
         bottom = self.plot_item.getAxis("bottom")
         bottom.setTicks([[(k, axis.name) for k, axis in enumerate(self.axes)]])
-        self.plot_item.setXRange(-0.1, len(self.axes) - 0.6, padding=0)
+        self.plot_item.setXRange(-0.4, len(self.axes) - 0.6, padding=0)
         self.plot_item.setYRange(-0.05, 1.05, padding=0)
         finite = self.values[np.isfinite(self.values)]
         self.colour_bar.setText(

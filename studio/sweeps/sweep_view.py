@@ -115,8 +115,9 @@ class LineItems:
     """What one line is drawn with: its band, its error bars, the mean line with its points."""
 
     def __init__(self, plot_item: pg.PlotItem, colour, label: str):
-        self.band_lo = pg.PlotDataItem(pen=None)
-        self.band_hi = pg.PlotDataItem(pen=None)
+        # invisible but drawn: a curve without a pen keeps no path for the band to fill
+        self.band_lo = pg.PlotDataItem(pen=pg.mkPen(0, 0, 0, 0))
+        self.band_hi = pg.PlotDataItem(pen=pg.mkPen(0, 0, 0, 0))
         self.band = pg.FillBetweenItem(
             self.band_lo, self.band_hi, brush=plot_style.band_brush(colour)
         )
@@ -185,24 +186,26 @@ class SweepView(QWidget):
         keys_bar.addLayout(self.fixed_bar)
         keys_bar.addStretch(0)
         keys_bar.addWidget(self.progress)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.plot, 1)
-        left_layout.addWidget(self.notes)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
+        plot_area = QWidget()
+        plot_layout = QVBoxLayout(plot_area)
+        plot_layout.setContentsMargins(0, 0, 0, 0)
+        plot_layout.addWidget(self.plot, 1)
+        plot_layout.addWidget(self.notes)
+        stats_area = QWidget()
+        stats_layout = QVBoxLayout(stats_area)
+        stats_layout.setContentsMargins(0, 0, 0, 0)
         group_bar = QHBoxLayout()
         group_bar.addWidget(QLabel("tests between groups of:"))
-        group_bar.addWidget(self.group_combo, 1)
-        right_layout.addLayout(group_bar)
-        right_layout.addWidget(self.stats, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
+        group_bar.addWidget(self.group_combo)
+        group_bar.addStretch(1)
+        stats_layout.addLayout(group_bar)
+        stats_layout.addWidget(self.stats, 1)
+        # the table below the plot: its nine columns need the width
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(plot_area)
+        splitter.addWidget(stats_area)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.choice)
         layout.addLayout(keys_bar)
@@ -335,6 +338,7 @@ class SweepView(QWidget):
             items.show(line)
             items.mean.sigPointsClicked.connect(self._clicked)
             self.items.append(items)
+        self._place_legend(log_x)
         bottom = self.plot_item.getAxis("bottom")
         if self.categories is not None:
             bottom.setTicks([[(i, value_text(v)) for i, v in enumerate(self.categories)]])
@@ -354,6 +358,19 @@ class SweepView(QWidget):
         self.notes.setText("; ".join(notes))
         self._update_stats(summaries, metric, summary, fixed)
 
+    def _place_legend(self, log_x: bool) -> None:
+        """The legend goes where it hides fewest points and error bars."""
+        if not self.lines:
+            return
+        xs = np.concatenate([np.repeat(line.x, 3) for line in self.lines])
+        ys = np.concatenate(
+            [np.column_stack([line.lo, line.mean, line.hi]).reshape(-1) for line in self.lines]
+        )
+        if log_x:
+            xs = np.log10(xs)
+        corner = plot_style.emptiest_corner(xs, ys)
+        self.plot_item.legend.setOffset(plot_style.legend_offset(corner))
+
     def _update_stats(self, summaries, metric, summary, fixed) -> None:
         key = self.group_combo.currentData()
         if not key:
@@ -367,9 +384,11 @@ class SweepView(QWidget):
             f"summary: {summary.label(metric)}",
             f"groups: {key}" + (f"; fixed {within}" if within else ""),
         ]
+        note = ""
         if pooled_over:
-            header.append(f"each group pools its runs over {', '.join(pooled_over)}")
-        self.stats.set_groups(groups, header)
+            note = f"Each group pools its runs over {', '.join(pooled_over)}."
+            header.append(note[0].lower() + note[1:-1])
+        self.stats.set_groups(groups, header, note)
 
     def _clicked(self, _item, points, *_):
         if len(points):

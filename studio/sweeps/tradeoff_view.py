@@ -205,6 +205,8 @@ class ProjectionPlot:
         legend.addItem(self.dominated, "dominated runs")
         legend.addItem(self.chosen, "best for the weights")
         legend.addItem(self.reference, "reference point")
+        if axes != (0, 1):  # three projections side by side: one legend says it for all
+            legend.hide()
 
     def show(self, points: TradeoffPoints, objectives: list[Objective], chosen: int | None):
         i, j = self.axes
@@ -240,6 +242,24 @@ class ProjectionPlot:
         else:
             self.chosen.setData([m[chosen, i]], [m[chosen, j]])
         plot_style.set_axis_labels(self.plot, objectives[i].label(), objectives[j].label())
+        self._place_legend(points, objectives)
+
+    def _place_legend(self, points: TradeoffPoints, objectives: list[Objective]) -> None:
+        """Where it hides fewest runs, never over the reference point: the front runs between
+        the two off-diagonal corners and the reference sits in the nadir corner, so those
+        two corners come first (as in the Pareto view)."""
+        i, j = self.axes
+        if not len(points.means):
+            return
+        vertical = ("bottom", "top") if objectives[j].direction == "min" else ("top", "bottom")
+        horizontal = ("left", "right") if objectives[i].direction == "min" else ("right", "left")
+        ideal, nadir = f"{vertical[0]}-{horizontal[0]}", f"{vertical[1]}-{horizontal[1]}"
+        order = (f"{vertical[1]}-{horizontal[0]}", f"{vertical[0]}-{horizontal[1]}", ideal, nadir)
+        xs = np.r_[points.means[:, i], points.reference[i]]
+        ys = np.r_[points.means[:, j], points.reference[j]]
+        weights = np.r_[np.ones(len(points.means)), len(points.means) + 1.0]
+        corner = plot_style.emptiest_corner(xs, ys, order, weights=weights)
+        self.plot.getPlotItem().legend.setOffset(plot_style.legend_offset(corner))
 
 
 class TradeoffView(QWidget):
@@ -349,7 +369,7 @@ class TradeoffView(QWidget):
     def redraw(self, *_):
         objectives = self.objectives()
         three = len(objectives) == 3
-        self.rows[2].setEnabled(three)
+        self.rows[2].setVisible(three)
         for plot in self.plots[1:]:
             plot.plot.setVisible(three)
         if any(not o.metric for o in objectives):
@@ -367,10 +387,12 @@ class TradeoffView(QWidget):
         three = len(objectives) == 3
         if three:
             for k, label in enumerate(self.slider_labels):
-                label.setText(f"weight {k + 1}: {self.weights()[k]:.2f}")
+                label.setText(f"weight on {objectives[k].metric}: {self.weights()[k]:.2f}")
         else:
             w = self.weights()
-            self.slider_labels[0].setText(f"weights: {w[0]:.2f} / {w[1]:.2f}")
+            self.slider_labels[0].setText(
+                f"weight on {objectives[0].metric}: {w[0]:.2f}, on {objectives[1].metric}: {w[1]:.2f}"
+            )
         for k in (1, 2):
             self.sliders[k].setVisible(three)
             self.slider_labels[k].setVisible(three)

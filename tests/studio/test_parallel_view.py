@@ -16,14 +16,16 @@ def test_numbers_are_rescaled_between_their_extremes():
     axis = normalise_axis("run.steps", [1, 2, 4, None])
     np.testing.assert_allclose(axis.positions[:3], [0, 1 / 3, 1])
     assert math.isnan(axis.positions[3])
-    assert axis.ticks == [(0.0, "1"), (1.0, "4")]
+    assert axis.ticks == [(0.0, "1"), (pytest.approx(1 / 3), "2"), (1.0, "4")]
+    # a continuum (more than eight values) is labelled at its ends only
+    assert [t for _, t in normalise_axis("x", list(range(10))).ticks] == ["0", "9"]
 
 
 def test_log_spaced_numbers_are_rescaled_in_log10():
     axis = normalise_axis("algorithm.lr", [0.001, 0.01, 1.0], log=True)
     np.testing.assert_allclose(axis.positions, [0, 1 / 3, 1])
     assert axis.name == "algorithm.lr (log)"
-    assert axis.ticks == [(0.0, "0.001"), (1.0, "1")]
+    assert axis.ticks == [(0.0, "0.001"), (pytest.approx(1 / 3), "0.01"), (1.0, "1")]
 
 
 def test_categories_are_evenly_spaced_and_one_value_sits_in_the_middle():
