@@ -14,7 +14,7 @@ import numpy as np
 from engine.metrics.run_summary import RunSummary, Summary, summarise
 from engine.store import LIVE_STATUSES
 from studio import store_reader
-from studio.run_data import ROWS_PER_READ, RunData
+from studio.run_data import AGGREGATE_STATS, ROWS_PER_READ, RunData
 
 # A swept key with more distinct values than this is a continuum (a random sweep): the views
 # do not offer to fix it at one value.
@@ -120,14 +120,24 @@ class SweepRuns:
         self._seeds_settled: set[int] = set()
 
     def refresh(self, sweep: SweepData, seeds: bool = False) -> set[int]:
-        """Read what is new for every run of the sweep; the ids of the runs that changed."""
+        """Read what is new for every run of the sweep; the ids of the runs that changed.
+
+        A run already settled when first seen is read whole through the store's indexes (by
+        run and metric); a live run by cursor, as the Watch view reads it: a cursor read
+        scans the rows written after it, all runs', which for a new cursor is the whole
+        table."""
         changed = set()
         for point in sweep.points:
             run_id = point.run_id
             if run_id is None:
                 continue
             settled = point.status not in LIVE_STATUSES
-            data = self.datas.setdefault(run_id, RunData())
+            data = self.datas.get(run_id)
+            if data is None:
+                data = self.datas[run_id] = RunData()
+                changed.add(run_id)
+                if settled:
+                    self._read_settled_aggregates(run_id, data)
             before = data.version
             if run_id not in self._settled:
                 rows, data.aggregate_cursor = self.store.aggregates_since(
@@ -137,18 +147,31 @@ class SweepRuns:
                 if settled:
                     self._settled.add(run_id)
             if seeds and run_id not in self._seeds_settled:
-                more = True
-                while more:
-                    columns = store_reader.series_since(
-                        self.store, run_id, data.series_cursor, ROWS_PER_READ
-                    )
+                if settled and data.series_cursor == 0:
+                    columns = store_reader.series_all(self.store, run_id)
                     data.add_columns(columns)
-                    data.series_cursor, more = columns.cursor, columns.more
+                    data.series_cursor = columns.cursor
+                else:
+                    more = True
+                    while more:
+                        columns = store_reader.series_since(
+                            self.store, run_id, data.series_cursor, ROWS_PER_READ
+                        )
+                        data.add_columns(columns)
+                        data.series_cursor, more = columns.cursor, columns.more
                 if settled:
                     self._seeds_settled.add(run_id)
             if data.version != before:
                 changed.add(run_id)
         return changed
+
+    def _read_settled_aggregates(self, run_id: int, data: RunData) -> None:
+        for metric in self.store.metrics_of(run_id):
+            arrays = self.store.aggregate_arrays(run_id, metric)
+            if len(arrays["step"]):
+                columns = [arrays[name] for name in ("step", *AGGREGATE_STATS)]
+                data.add_aggregates([(metric, *row) for row in zip(*columns)])
+        self._settled.add(run_id)
 
     def metrics(self) -> list[str]:
         """Every metric some run recorded, in the order first seen."""

@@ -131,6 +131,9 @@ class ParallelCoordinatesView(QWidget):
             self.axes, self.run_ids, self.values = [], [], np.zeros(0)
             self.colour_bar.setText("No run of the sweep has recorded anything yet.")
             return
+        if summary.kind == "auc" and not self.live.seeds:
+            self.live.want_seeds()  # an AUC's band comes from the kept seeds; redraws
+            return
         summaries = self.live.runs.summaries(self.live.sweep, metric, summary)
         self.axes, self.run_ids, self.values = parallel_axes(
             self.live.sweep, summaries, summary.label(metric)

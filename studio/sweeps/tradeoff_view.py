@@ -376,6 +376,9 @@ class TradeoffView(QWidget):
             self.points = None
             self.summary_label.setText("Choose two metrics the runs recorded.")
             return
+        if any(o.summary.kind == "auc" for o in objectives) and not self.live.seeds:
+            self.live.want_seeds()  # an AUC's band comes from the kept seeds; redraws
+            return
         summaries = [
             self.live.runs.summaries(self.live.sweep, o.metric, o.summary) for o in objectives
         ]

@@ -170,3 +170,30 @@ def test_tests_between_groups_pool_the_kept_seeds_of_each_value(qtbot, sweep_sto
     assert csv_text.startswith("# sweep 1 (sweep)\n# summary: final loss\n")
     assert "each group pools its runs over algorithm.rate" in csv_text
     view.stop()
+
+
+def test_a_running_point_moves_as_its_run_records_checkpoints(qtbot, sweep_store):
+    import time
+
+    from engine.store import aggregate_row
+
+    store, doc, values = sweep_store
+    table = _values(0.5, 2.0)
+    run_id = write_run(store, STEPS[:2], table[:2], rate=0.5, scale=2.0, status="running")
+    doc["points"].append(
+        {"idx": 6, "values": {"algorithm.rate": 0.5, "problem.scale": 2.0}, "run_id": run_id,
+         "status": "running", "priority": 0}
+    )  # fmt: skip
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    line = view.lines[1]
+    assert line.mean[line.run_ids.index(run_id)] == pytest.approx(table[1].mean())  # step 10 so far
+    store.append(run_id, aggregate_rows=[aggregate_row("loss", STEPS[2], table[2], time.time())])
+    store.finish_run(run_id, "finished")
+    doc["points"][-1]["status"] = "finished"
+    view.refresh()
+    line = view.lines[1]
+    assert line.mean[line.run_ids.index(run_id)] == pytest.approx(_final(table)[0])
+    view.stop()

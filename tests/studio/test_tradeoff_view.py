@@ -117,3 +117,15 @@ def test_scalarisation_and_reference_helpers():
     np.testing.assert_allclose(auto_reference([[2.0], [2.0]], ["max"]), [1.8])
     assert default_direction("final_true_reward") == "max"
     assert default_direction("cumulative_regret") == "min"
+
+
+def test_an_auc_objective_reads_the_kept_seeds_for_its_band(qtbot, front_store):
+    store, ids = front_store
+    view = _view(qtbot, store, [Objective("kl", Summary("auc"), "min"), REWARD])
+    assert view.live.seeds
+    # A's KL seeds: 0.5, 1, 1.5 at step 0 and 0.9, 1, 1.1 at step 100: areas 70, 100, 130
+    a = view.points.run_ids.index(ids["A"])
+    assert view.points.means[a, 0] == pytest.approx(100.0)
+    half = T2 * 30 / np.sqrt(3)  # sd of (70, 100, 130) is 30
+    assert view.points.hi[a, 0] - 100.0 == pytest.approx(half, rel=1e-6)
+    view.stop()
