@@ -5,6 +5,8 @@ metric (`engine.metrics.run_summary`). Pure numpy: no Qt.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -235,3 +237,45 @@ def seed_values_by_group(
         for label, parts in groups.items()
         if parts
     }
+
+
+SUMMARY_COLUMNS = ("mean", "lo", "hi", "n", "step", "band_n_is_kept_seeds")
+
+
+def summaries_csv(
+    sweep: SweepData, summaries: dict[int, RunSummary], header_lines=(), label: str = ""
+) -> str:
+    """One row per point of the sweep: idx, run_id, status, one column per swept key, then the
+    run's summary (mean, lo, hi, n, the checkpoint's step; empty where it has none yet),
+    after `# `-prefixed lines saying what the summary is."""
+    out = io.StringIO()
+    for line in header_lines:
+        out.write(f"# {line}\n")
+    if label:
+        out.write(f"# summary: {label}\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["idx", "run_id", "status", *sweep.keys, *SUMMARY_COLUMNS])
+    for point in sweep.points:
+        values = [point.values.get(k) for k in sweep.keys]
+        cells = [
+            v if isinstance(v, (int, float, str)) and not isinstance(v, bool) else json.dumps(v)
+            for v in values
+        ]
+        found = summaries.get(point.run_id)
+        numbers = (
+            [found.mean, found.lo, found.hi, found.n, found.step, found.band_from_kept]
+            if found is not None
+            else []
+        )
+        numbers = ["" if isinstance(x, float) and not math.isfinite(x) else x for x in numbers]
+        numbers = ["" if x is None else x for x in numbers]
+        writer.writerow(
+            [
+                point.idx,
+                "" if point.run_id is None else point.run_id,
+                point.status,
+                *cells,
+                *numbers,
+            ]
+        )
+    return out.getvalue()

@@ -17,14 +17,17 @@ Embedding: `SweepView(store, sweep_id)`; `run_activated(run_id)` when a point is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -32,12 +35,14 @@ from PySide6.QtWidgets import (
 
 from engine.metrics.run_summary import RunSummary
 from studio import plot_style
+from studio.export.figure import Curve, Figure
 from studio.hover import HOVER_RADIUS_PX, Hover, HoverReadout, pixel_distances
 from studio.sweeps.data import (
     FEW_VALUES,
     SweepData,
     point_label,
     seed_values_by_group,
+    summaries_csv,
     value_text,
 )
 from studio.sweeps.group_stats_panel import GroupStatsTable
@@ -177,6 +182,12 @@ class SweepView(QWidget):
             "each group pools its runs' kept seeds' values at the summary."
         )
         self.stats = GroupStatsTable()
+        self.export_button = QPushButton("Export sweep CSV…")
+        self.export_button.setToolTip(
+            "Every point of the sweep with its run's summary (mean, 95% band, n) as NAME.csv, "
+            "and the tests between groups as NAME-tests.csv."
+        )
+        self.export_button.clicked.connect(self._export_clicked)
 
         keys_bar = QHBoxLayout()
         keys_bar.addWidget(QLabel("x:"))
@@ -190,7 +201,10 @@ class SweepView(QWidget):
         plot_layout = QVBoxLayout(plot_area)
         plot_layout.setContentsMargins(0, 0, 0, 0)
         plot_layout.addWidget(self.plot, 1)
-        plot_layout.addWidget(self.notes)
+        notes_bar = QHBoxLayout()
+        notes_bar.addWidget(self.notes, 1)
+        notes_bar.addWidget(self.export_button)
+        plot_layout.addLayout(notes_bar)
         stats_area = QWidget()
         stats_layout = QVBoxLayout(stats_area)
         stats_layout.setContentsMargins(0, 0, 0, 0)
@@ -389,6 +403,57 @@ class SweepView(QWidget):
             note = f"Each group pools its runs over {', '.join(pooled_over)}."
             header.append(note[0].lower() + note[1:-1])
         self.stats.set_groups(groups, header, note)
+
+    # -- export -------------------------------------------------------------------------------
+    def csv_text(self) -> str:
+        """Every point of the sweep with its run's summary at the chosen metric."""
+        metric, summary = self.choice.metric(), self.choice.summary()
+        return summaries_csv(
+            self.sweep,
+            self.summaries() if metric else {},
+            [f"sweep {self.sweep.id} ({self.sweep.name}): {self.sweep.progress()}"],
+            summary.label(metric) if metric else "",
+        )
+
+    def export_csv(self, path) -> list[Path]:
+        """Write PATH (the points) and, when there are tests, PATH-tests.csv; the files written."""
+        path = Path(path)
+        path.write_text(self.csv_text(), encoding="utf-8")
+        written = [path]
+        if self.stats.rows:
+            tests = path.with_name(f"{path.stem}-tests{path.suffix or '.csv'}")
+            self.stats.export_csv(tests)
+            written.append(tests)
+        return written
+
+    def _export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the sweep", f"sweep-{self.sweep.id}.csv", "CSV (*.csv)"
+        )
+        if path:
+            self.export_csv(path)
+
+    def current_figure(self) -> Figure:
+        """The plot as an export figure: one curve per line. Export draws linear axes, so a
+        log-spaced key goes out as log10 of its values, and categories as their positions
+        (the axis label says which)."""
+        metric, summary = self.choice.metric(), self.choice.summary()
+        x_key = self.x_key()
+        log_x = self.categories is None and self.sweep.is_log(x_key)
+        if self.categories is not None:
+            names = ", ".join(f"{i} = {value_text(v)}" for i, v in enumerate(self.categories))
+            x_label = f"{x_key} ({names})"
+        else:
+            x_label = f"log10 {x_key}" if log_x else x_key
+        figure = Figure(
+            f"{summary.label(metric)} by {x_key}" if metric else "", x_label, summary.label(metric)
+        )
+        for line in self.lines:
+            xs = np.log10(line.x) if log_x else line.x
+            figure.curves.append(
+                Curve(line.label or summary.label(metric), xs, line.mean, line.lo, line.hi)
+            )
+        return figure
 
     def _clicked(self, _item, points, *_):
         if len(points):

@@ -197,3 +197,40 @@ def test_a_running_point_moves_as_its_run_records_checkpoints(qtbot, sweep_store
     line = view.lines[1]
     assert line.mean[line.run_ids.index(run_id)] == pytest.approx(_final(table)[0])
     view.stop()
+
+
+def test_export_writes_every_point_with_its_summary_and_the_tests(qtbot, sweep_store, tmp_path):
+    import csv
+
+    store, doc, values = sweep_store
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    view.group_combo.setCurrentIndex(view.group_combo.findData("problem.scale"))
+    written = view.export_csv(tmp_path / "sweep.csv")
+    assert [p.name for p in written] == ["sweep.csv", "sweep-tests.csv"]
+    lines = written[0].read_text(encoding="utf-8").splitlines()
+    assert lines[1] == "# summary: final loss"
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    assert len(rows) == 6 and list(rows[0])[:5] == [
+        "idx",
+        "run_id",
+        "status",
+        "algorithm.rate",
+        "problem.scale",
+    ]
+    row = next(r for r in rows if (r["algorithm.rate"], r["problem.scale"]) == ("0.1", "2.0"))
+    mean, lo, hi = _final(values[int(row["run_id"])])
+    assert float(row["mean"]) == pytest.approx(mean, rel=1e-9)
+    assert float(row["lo"]) == pytest.approx(lo, abs=1e-5) and float(row["hi"]) == pytest.approx(
+        hi, abs=1e-5
+    )
+    assert (row["n"], row["step"]) == ("4", "20")
+    assert "welch_p_holm" in written[1].read_text(encoding="utf-8")
+    # the export figure: log10 of the log-spaced rates, one curve per line
+    figure = view.current_figure()
+    assert figure.x_label == "log10 algorithm.rate" and len(figure.curves) == 2
+    assert figure.curves[1].steps.tolist() == pytest.approx([-2.0, -1.0, 0.0])
+    assert figure.curves[1].mean.tolist() == pytest.approx(view.lines[1].mean.tolist())
+    view.stop()
