@@ -79,4 +79,10 @@ def test_each_run_is_a_line_through_its_normalised_values(qtbot, tmp_path, monke
         int(c) for c in view.colour_map.map(np.array([1.0]), mode="byte")[0][:3]
     )
     view.stop()
+    from studio.sweeps.panel import SweepPanel
+
+    panel = SweepPanel(store, 5)  # three swept keys: parallel coordinates get a tab
+    qtbot.addWidget(panel)
+    assert panel.tabs.tabText(2) == "Parallel coordinates" and panel.parallel_view is not None
+    panel.stop()
     store.close()

@@ -234,3 +234,22 @@ def test_export_writes_every_point_with_its_summary_and_the_tests(qtbot, sweep_s
     assert figure.curves[1].steps.tolist() == pytest.approx([-2.0, -1.0, 0.0])
     assert figure.curves[1].mean.tolist() == pytest.approx(view.lines[1].mean.tolist())
     view.stop()
+
+
+def test_the_panel_shares_one_reader_between_its_views(qtbot, sweep_store):
+    from studio.sweeps.panel import SweepPanel
+
+    store, doc, values = sweep_store
+    panel = SweepPanel(store, 1)
+    qtbot.addWidget(panel)
+    assert [panel.tabs.tabText(i) for i in range(panel.tabs.count())] == ["Sweep", "Trade-off"]
+    assert panel.sweep_view.live is panel.tradeoff_view.live is panel.live
+    run_id = doc["points"][0]["run_id"]
+    with qtbot.waitSignal(panel.run_activated, timeout=1000) as blocker:
+        panel.tradeoff_view.run_activated.emit(run_id)
+    assert blocker.args == [run_id]
+    with pytest.raises(KeyError):
+        doc_missing = {}
+        store.sweep = lambda sweep_id: doc_missing[sweep_id]
+        SweepPanel(store, 99)
+    panel.stop()
