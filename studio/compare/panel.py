@@ -1,4 +1,5 @@
-"""Compare: overlay several runs' curves of one metric, group them by a parameter, diff two specs.
+"""Compare: overlay several runs' curves of one metric, group them by a parameter, diff two specs,
+and test whether the groups differ at a summary of the metric (the Statistics tab).
 
 Embedding: `ComparePanel(store)`; call `set_runs(run_ids)` (e.g. from the history's
 `compare_requested`). `current_figure()` is what Export writes; the panel's own Export
@@ -32,10 +33,13 @@ from studio import plot_style
 from studio.compare.diff import diff_rows, flatten_run
 from studio.compare.figures import common_metrics, comparison_figure, run_label
 from studio.compare.grouping import EACH_RUN, group_keys
+from studio.compare.statistics import group_seed_values
 from studio.export.figure import Figure
 from studio.export.render import draw_figure
 from studio.notices import KIND_COLOURS
 from studio.run_data import RunData
+from studio.sweeps.group_stats_panel import GroupStatsTable
+from studio.sweeps.live import SummaryChoice
 
 RELOAD_MS = 2000
 DIFFERS_BRUSH = QBrush(QColor(255, 236, 179))
@@ -106,9 +110,19 @@ class ComparePanel(QWidget):
         diff_layout.setContentsMargins(0, 0, 0, 0)
         diff_layout.addLayout(diff_bar)
         diff_layout.addWidget(self.diff_table, 1)
+        # Statistics: the metric and the groups are the Curves tab's; the summary is chosen here.
+        self.stats_choice = SummaryChoice(label="summary of the metric:")
+        self.stats_choice.metric_combo.hide()
+        self.stats_table = GroupStatsTable()
+        statistics = QWidget()
+        statistics_layout = QVBoxLayout(statistics)
+        statistics_layout.setContentsMargins(0, 0, 0, 0)
+        statistics_layout.addWidget(self.stats_choice)
+        statistics_layout.addWidget(self.stats_table, 1)
         self.tabs = QTabWidget()
         self.tabs.addTab(curves, "Curves")
         self.tabs.addTab(diff, "Diff")
+        self.statistics_tab = self.tabs.addTab(statistics, "Statistics")
         layout = QVBoxLayout(self)
         layout.addWidget(self.runs_label)
         layout.addWidget(self.tabs, 1)
@@ -118,6 +132,8 @@ class ComparePanel(QWidget):
         self.left_combo.currentIndexChanged.connect(self.update_diff)
         self.right_combo.currentIndexChanged.connect(self.update_diff)
         self.only_differences.toggled.connect(self.update_diff)
+        self.stats_choice.changed.connect(self.update_statistics)
+        self.tabs.currentChanged.connect(self.update_statistics)
         self.export_button.clicked.connect(self.export_requested)
         self.reload_timer = QTimer(self)
         self.reload_timer.setInterval(RELOAD_MS)
@@ -217,6 +233,7 @@ class ComparePanel(QWidget):
             self.plot.getPlotItem().legend.clear()
             self.notes.setText("")
             self.split_notice.hide()
+            self.update_statistics()
             return
         figure, notes, notice = comparison_figure(
             self.rows, self.datas, metric, self.group_combo.currentData() or EACH_RUN
@@ -225,6 +242,28 @@ class ComparePanel(QWidget):
         self.notes.setText("; ".join(notes))
         self.split_notice.setText(notice)
         self.split_notice.setVisible(bool(notice))
+        self.update_statistics()
+
+    # -- statistics ---------------------------------------------------------------------------
+    def update_statistics(self, *_):
+        """Tests between the groups the Curves tab draws, on their kept seeds at the summary.
+        Computed only while the tab is shown (the tests import scipy: not before it is needed)."""
+        if self.tabs.currentIndex() != self.statistics_tab:
+            return
+        metric = self.metric_combo.currentText()
+        if not self.rows or not metric:
+            self.stats_table.set_groups({}, [])
+            return
+        self.stats_choice.set_metrics([metric])
+        summary = self.stats_choice.summary()
+        group_key = self.group_combo.currentData() or EACH_RUN
+        groups = group_seed_values(self.rows, self.datas, metric, group_key, summary)
+        header = [
+            "runs " + ", ".join(str(i) for i in self.rows),
+            f"summary: {summary.label(metric)}",
+            f"groups: {group_key or 'each run'}",
+        ]
+        self.stats_table.set_groups(groups, header)
 
     # -- diff ---------------------------------------------------------------------------------
     def update_diff(self, *_):

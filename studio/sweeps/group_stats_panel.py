@@ -1,0 +1,149 @@
+"""A table of tests between groups of runs: does the chosen summary differ between them?
+
+`GroupStatsTable.set_groups({label: per-seed values}, header_lines)` fills one row per pair
+of groups (`engine.metrics.group_stats.compare_groups`): both means, the difference of means
+with its Welch 95% CI, Hedges' g with its 95% CI, and Welch's and Mann-Whitney's p-values,
+each Holm-corrected across the pairs. "Copy CSV" and "Export CSV…" give every column,
+uncorrected p-values and degrees of freedom included, after `# ` lines saying what was
+compared. The sweep view and Compare both embed it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QGuiApplication
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.metrics.group_stats import PairComparison, compare_groups, comparisons_csv
+
+COLUMNS = (
+    "A",
+    "B",
+    "n A / B",
+    "mean A",
+    "mean B",
+    "A − B [95% CI]",
+    "Hedges' g [95% CI]",
+    "Welch p (Holm)",
+    "Mann–Whitney p (Holm)",
+)
+SIGNIFICANT_COLOUR = (255, 236, 179)  # a Holm-corrected p below 0.05, as the diff marks differences
+ALPHA = 0.05
+
+
+def number(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.4g}"
+
+
+def p_text(value: float) -> str:
+    if not math.isfinite(value):
+        return "–"
+    return "< 1e-4" if value < 1e-4 else f"{value:.4f}"
+
+
+def row_texts(row: PairComparison) -> list[str]:
+    return [
+        row.group_a,
+        row.group_b,
+        f"{row.n_a} / {row.n_b}",
+        number(row.mean_a),
+        number(row.mean_b),
+        f"{number(row.difference)} [{number(row.difference_lo)}, {number(row.difference_hi)}]",
+        f"{number(row.hedges_g)} [{number(row.hedges_g_lo)}, {number(row.hedges_g_hi)}]",
+        f"{p_text(row.welch_p_holm)} (raw {p_text(row.welch_p)})",
+        f"{p_text(row.mwu_p_holm)} (raw {p_text(row.mwu_p)})",
+    ]
+
+
+class GroupStatsTable(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[PairComparison] = []
+        self.header_lines: list[str] = []
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: #505050;")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.copy_button = QPushButton("Copy CSV")
+        self.copy_button.setToolTip("Copy every column of the table, as CSV, to the clipboard.")
+        self.export_button = QPushButton("Export CSV…")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self.copy_button.clicked.connect(self.copy_csv)
+        self.export_button.clicked.connect(self._export_clicked)
+        self.set_groups({}, [])
+
+    def set_groups(self, groups: dict, header_lines=(), note: str = "") -> None:
+        """Compare these groups (label -> per-seed values); `header_lines` say what they are (in
+        the CSV), `note` what the caption should add (e.g. what each group pools over)."""
+        self.header_lines = list(header_lines)
+        usable = {label: values for label, values in groups.items() if len(values)}
+        self.rows = compare_groups(usable) if len(usable) >= 2 else []
+        self.table.setRowCount(len(self.rows))
+        for i, row in enumerate(self.rows):
+            significant = min(row.welch_p_holm, row.mwu_p_holm) < ALPHA
+            for j, text in enumerate(row_texts(row)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if j >= 2:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                if significant and j >= 7:
+                    item.setBackground(QBrush(QColor(*SIGNIFICANT_COLOUR)))
+                self.table.setItem(i, j, item)
+        seeds = sum(len(v) for v in usable.values())
+        if len(usable) < 2:
+            self.caption.setText(
+                "Tests between groups need at least two groups with kept seeds' values."
+            )
+        else:
+            self.caption.setText(
+                f"{len(usable)} groups, {seeds} seed values (kept seeds). Two-sided tests; "
+                f"p-values Holm-corrected across the {len(self.rows)} pairs, raw in brackets; "
+                "A − B with its Welch 95% CI; Hedges' g with its large-sample 95% CI."
+                + (f" {note}" if note else "")
+            )
+        for button in (self.copy_button, self.export_button):
+            button.setEnabled(bool(self.rows))
+
+    def csv_text(self) -> str:
+        return comparisons_csv(self.rows, self.header_lines)
+
+    def copy_csv(self) -> None:
+        QGuiApplication.clipboard().setText(self.csv_text())
+
+    def export_csv(self, path) -> None:
+        Path(path).write_text(self.csv_text(), encoding="utf-8")
+
+    def _export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the tests between groups", "group-tests.csv", "CSV (*.csv)"
+        )
+        if path:
+            self.export_csv(path)

@@ -1,0 +1,145 @@
+"""What the sweep views share: the sweep read live from the store (`LiveSweep`) and the choice
+of a metric and its summary (`SummaryChoice`)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+
+from engine.metrics.run_summary import KIND_LABELS, SUMMARY_KINDS, Summary
+from studio.sweeps.data import SweepData, SweepRuns
+
+POLL_MS = 1000  # runs of a sweep take seconds to minutes: a second is live enough
+
+
+class LiveSweep(QObject):
+    """A sweep and its runs, re-read every POLL_MS while anything may change.
+
+    `updated(changed_run_ids)` after each refresh that brought something new. A poll costs
+    one `PRAGMA data_version` when no other connection wrote; otherwise the sweep's points
+    (`Store.sweep`) and the rows written after each unsettled run's cursors. `seeds`: read
+    the kept seeds' values too (AUC bands, tests between groups).
+    """
+
+    updated = Signal(object)  # set of run ids whose data changed (empty: only statuses did)
+
+    def __init__(self, store, sweep_id: int, parent=None, seeds: bool = False):
+        super().__init__(parent)
+        self.store = store
+        self.sweep_id = sweep_id
+        self.seeds = seeds
+        self.sweep = SweepData.from_store(store, sweep_id)
+        self.runs = SweepRuns(store)
+        self.runs.refresh(self.sweep, seeds)
+        self._version = store.data_version()
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self.timer.start()
+
+    def want_seeds(self) -> None:
+        """From now on read the kept seeds too (at once, for what is there already)."""
+        if not self.seeds:
+            self.seeds = True
+            self.updated.emit(self.runs.refresh(self.sweep, True))
+
+    def poll(self) -> None:
+        version = self.store.data_version()
+        if version != self._version:
+            self._version = version
+            self.refresh()
+
+    def refresh(self) -> set[int]:
+        """Read the sweep again and what is new of its runs; emits `updated`."""
+        before = [(p.run_id, p.status) for p in self.sweep.points]
+        self.sweep = SweepData.from_store(self.store, self.sweep_id)
+        changed = self.runs.refresh(self.sweep, self.seeds)
+        if changed or before != [(p.run_id, p.status) for p in self.sweep.points]:
+            self.updated.emit(changed)
+        return changed
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+class SummaryChoice(QWidget):
+    """A metric and which number of each run to take: final, at step s, best (max/min), AUC.
+
+    `changed` whenever any part changes; `metric()` and `summary()` say what is chosen."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None, label: str = "metric:"):
+        super().__init__(parent)
+        self.metric_combo = QComboBox()
+        self.metric_combo.setMinimumContentsLength(12)
+        self.kind_combo = QComboBox()
+        for kind in SUMMARY_KINDS:
+            self.kind_combo.addItem(KIND_LABELS[kind], kind)
+        self.kind_combo.setToolTip(
+            "final: the last checkpoint's mean over seeds, 95% t-band from its n and variance;\n"
+            "at step: the same at the last checkpoint at or before the step;\n"
+            "best: the checkpoint where the mean curve is largest (max) or smallest (min);\n"
+            "AUC: the area under the mean curve (trapezoids over steps); its band comes from\n"
+            "the kept seeds' own areas (n = kept seeds)."
+        )
+        self.step_spin = QSpinBox()
+        self.step_spin.setRange(0, 2_000_000_000)
+        self.step_spin.setPrefix("step ")
+        self.best_combo = QComboBox()
+        self.best_combo.addItems(["max", "min"])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if label:
+            layout.addWidget(QLabel(label))
+        layout.addWidget(self.metric_combo, 1)
+        layout.addWidget(self.kind_combo)
+        layout.addWidget(self.step_spin)
+        layout.addWidget(self.best_combo)
+        self.metric_combo.currentIndexChanged.connect(self.changed)
+        self.kind_combo.currentIndexChanged.connect(self._kind_changed)
+        self.step_spin.valueChanged.connect(self.changed)
+        self.best_combo.currentIndexChanged.connect(self.changed)
+        self._kind_changed()
+
+    def _kind_changed(self, *_):
+        kind = self.kind_combo.currentData()
+        self.step_spin.setVisible(kind == "at_step")
+        self.best_combo.setVisible(kind == "best")
+        self.changed.emit()
+
+    def set_metrics(self, metrics: list[str]) -> None:
+        """Offer these metrics; the chosen one stays when it is still there."""
+        current = self.metric_combo.currentText()
+        if [self.metric_combo.itemText(i) for i in range(self.metric_combo.count())] == metrics:
+            return
+        self.metric_combo.blockSignals(True)
+        self.metric_combo.clear()
+        self.metric_combo.addItems(metrics)
+        if current in metrics:
+            self.metric_combo.setCurrentText(current)
+        self.metric_combo.blockSignals(False)
+        if self.metric_combo.currentText() != current:
+            self.changed.emit()
+
+    def metric(self) -> str:
+        return self.metric_combo.currentText()
+
+    def summary(self) -> Summary:
+        kind = self.kind_combo.currentData()
+        return Summary(
+            kind,
+            step=self.step_spin.value() if kind == "at_step" else None,
+            best=self.best_combo.currentText(),
+        )
+
+    def set_choice(self, metric: str, summary: Summary) -> None:
+        """Choose a metric and a summary (as a user would)."""
+        self.blockSignals(True)
+        self.metric_combo.setCurrentText(metric)
+        self.kind_combo.setCurrentIndex(self.kind_combo.findData(summary.kind))
+        if summary.step is not None:
+            self.step_spin.setValue(summary.step)
+        self.best_combo.setCurrentText(summary.best)
+        self.blockSignals(False)
+        self._kind_changed()

@@ -1,0 +1,255 @@
+"""The sweep view: each point is its run's summary with the 95% band, computed here from the
+values the test wrote; lines per value of a second key; log x for a log-spaced key; new runs
+appear on refresh; tests between groups get the right seeds."""
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.metrics.run_summary import Summary
+from engine.store import Store
+from studio.sweeps.data import SweepData
+from studio.sweeps.sweep_view import SweepView, sweep_lines
+from tests.sweep_runs import fake_sweep, write_run
+
+STEPS = [0, 10, 20]
+RATES = [0.01, 0.1, 1.0]
+SCALES = [1.0, 2.0]
+T3 = 3.182446  # t_{0.975, 3}: four seeds
+
+
+def _values(rate, scale):
+    """Checkpoints x 4 seeds, different for every point."""
+    rng = np.random.default_rng(int(rate * 1000 + scale * 7))
+    return np.log10(rate) * scale + rng.normal(size=(len(STEPS), 4))
+
+
+@pytest.fixture
+def sweep_store(tmp_path, monkeypatch):
+    """A store with the six runs of a rate x scale grid, and `Store.sweep` answering for it."""
+    store = Store(tmp_path / "sweep.db")
+    points, values = [], {}
+    for rate in RATES:
+        for scale in SCALES:
+            table = _values(rate, scale)
+            run_id = write_run(store, STEPS, table, rate=rate, scale=scale, keep=3)
+            values[run_id] = table
+            points.append(({"algorithm.rate": rate, "problem.scale": scale}, run_id, "finished"))
+    doc = fake_sweep(1, ["algorithm.rate", "problem.scale"], ["algorithm.rate"], points)
+    monkeypatch.setattr(store, "sweep", lambda sweep_id: doc, raising=False)
+    yield store, doc, values
+    store.close()
+
+
+def _final(table):
+    last = table[-1]
+    mean = last.mean()
+    half = T3 * last.std(ddof=1) / 2
+    return mean, mean - half, mean + half
+
+
+def test_the_point_of_a_parameter_value_is_that_runs_final_mean_and_band(qtbot, sweep_store):
+    store, doc, values = sweep_store
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    assert [line.label for line in view.lines] == ["problem.scale = 1", "problem.scale = 2"]
+    line = view.lines[1]
+    assert line.x.tolist() == RATES
+    point = next(
+        p for p in doc["points"] if p["values"] == {"algorithm.rate": 0.1, "problem.scale": 2.0}
+    )
+    k = line.run_ids.index(point["run_id"])
+    mean, lo, hi = _final(values[point["run_id"]])
+    assert line.mean[k] == pytest.approx(mean, rel=1e-9)
+    assert line.lo[k] == pytest.approx(lo, abs=1e-5) and line.hi[k] == pytest.approx(hi, abs=1e-5)
+    assert line.n[k] == 4  # every seed, though only three were kept
+    # what is drawn: the mean line's points and the error bar of that point
+    xs, ys = view.items[1].mean.getData()
+    assert ys[k] == pytest.approx(mean, rel=1e-9)
+    bar_y = view.items[1].bars.getData()[1]
+    assert bar_y[2 * k] == pytest.approx(lo, abs=1e-5)
+    # log-spaced rate: a log x axis (pyqtgraph holds log10 of the data)
+    assert view.plot_item.getAxis("bottom").logMode
+    assert xs[k] == pytest.approx(math.log10(0.1))
+    view.stop()
+
+
+def test_best_and_auc_summaries_follow_the_choice(qtbot, sweep_store):
+    store, doc, values = sweep_store
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("best", best="min"))
+    run_id = doc["points"][0]["run_id"]
+    line = view.lines[0]
+    k = line.run_ids.index(run_id)
+    assert line.mean[k] == pytest.approx(values[run_id].mean(axis=1).min(), rel=1e-9)
+    view.choice.set_choice("loss", Summary("auc"))
+    means = values[run_id].mean(axis=1)
+    auc = 10 * (means[0] + means[1]) / 2 + 10 * (means[1] + means[2]) / 2
+    assert view.lines[0].mean[view.lines[0].run_ids.index(run_id)] == pytest.approx(auc)
+    assert "kept seeds" in view.notes.text()
+    view.stop()
+
+
+def test_a_run_that_finishes_appears_on_refresh(qtbot, sweep_store):
+    store, doc, values = sweep_store
+    doc["points"].append(
+        {"idx": 6, "values": {"algorithm.rate": 0.5, "problem.scale": 1.0}, "run_id": None,
+         "status": "queued", "priority": 0}
+    )  # fmt: skip
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    assert len(view.lines[0].x) == 3
+    assert "6 of 7 points finished, 1 queued" in view.progress.text()
+    table = _values(0.5, 1.0)
+    run_id = write_run(store, STEPS, table, rate=0.5, scale=1.0)
+    doc["points"][-1].update(run_id=run_id, status="finished")
+    with qtbot.waitSignal(view.live.updated, timeout=2000):
+        view.refresh()
+    assert view.lines[0].x.tolist() == [0.01, 0.1, 0.5, 1.0]
+    k = view.lines[0].run_ids.index(run_id)
+    assert view.lines[0].mean[k] == pytest.approx(_final(table)[0], rel=1e-9)
+    assert "7 of 7 points finished" in view.progress.text()
+    view.stop()
+
+
+def test_a_key_off_the_plot_is_fixed_at_one_value(sweep_store):
+    store, doc, values = sweep_store
+    sweep = SweepData.from_dict(doc)
+    from studio.sweeps.data import SweepRuns
+
+    runs = SweepRuns(store)
+    runs.refresh(sweep)
+    summaries = runs.summaries(sweep, "loss", Summary("final"))
+    lines, categories = sweep_lines(sweep, summaries, "algorithm.rate", "", {"problem.scale": 2.0})
+    assert categories is None and len(lines) == 1
+    expected = [
+        _final(values[p["run_id"]])[0] for p in doc["points"] if p["values"]["problem.scale"] == 2.0
+    ]
+    assert lines[0].mean.tolist() == pytest.approx(expected)
+    # categorical x: positions 0, 1 for the values in first-seen order
+    doc2 = fake_sweep(
+        2, ["algorithm.id"], [], [({"algorithm.id": "b"}, doc["points"][0]["run_id"], "finished"),
+                                  ({"algorithm.id": "a"}, doc["points"][1]["run_id"], "finished")]
+    )  # fmt: skip
+    lines, categories = sweep_lines(SweepData.from_dict(doc2), summaries, "algorithm.id")
+    assert categories == ["b", "a"] and lines[0].x.tolist() == [0.0, 1.0]
+
+
+def test_tests_between_groups_pool_the_kept_seeds_of_each_value(qtbot, sweep_store):
+    store, doc, values = sweep_store
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    view.group_combo.setCurrentIndex(view.group_combo.findData("problem.scale"))
+    rows = view.stats.rows
+    assert len(rows) == 1 and (rows[0].group_a, rows[0].group_b) == (
+        "problem.scale = 1",
+        "problem.scale = 2",
+    )
+    kept = {
+        scale: np.concatenate(
+            [
+                values[p["run_id"]][-1, :3]
+                for p in doc["points"]
+                if p["values"]["problem.scale"] == scale
+            ]
+        )
+        for scale in SCALES
+    }
+    assert (rows[0].n_a, rows[0].n_b) == (9, 9)  # three rates x three kept seeds
+    assert rows[0].mean_a == pytest.approx(kept[1.0].mean())
+    assert rows[0].difference == pytest.approx(kept[1.0].mean() - kept[2.0].mean())
+    csv_text = view.stats.csv_text()
+    assert csv_text.startswith("# sweep 1 (sweep)\n# summary: final loss\n")
+    assert "each group pools its runs over algorithm.rate" in csv_text
+    view.stop()
+
+
+def test_a_running_point_moves_as_its_run_records_checkpoints(qtbot, sweep_store):
+    import time
+
+    from engine.store import aggregate_row
+
+    store, doc, values = sweep_store
+    table = _values(0.5, 2.0)
+    run_id = write_run(store, STEPS[:2], table[:2], rate=0.5, scale=2.0, status="running")
+    doc["points"].append(
+        {"idx": 6, "values": {"algorithm.rate": 0.5, "problem.scale": 2.0}, "run_id": run_id,
+         "status": "running", "priority": 0}
+    )  # fmt: skip
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    line = view.lines[1]
+    assert line.mean[line.run_ids.index(run_id)] == pytest.approx(table[1].mean())  # step 10 so far
+    store.append(run_id, aggregate_rows=[aggregate_row("loss", STEPS[2], table[2], time.time())])
+    store.finish_run(run_id, "finished")
+    doc["points"][-1]["status"] = "finished"
+    view.refresh()
+    line = view.lines[1]
+    assert line.mean[line.run_ids.index(run_id)] == pytest.approx(_final(table)[0])
+    view.stop()
+
+
+def test_export_writes_every_point_with_its_summary_and_the_tests(qtbot, sweep_store, tmp_path):
+    import csv
+
+    store, doc, values = sweep_store
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    view.group_combo.setCurrentIndex(view.group_combo.findData("problem.scale"))
+    written = view.export_csv(tmp_path / "sweep.csv")
+    assert [p.name for p in written] == ["sweep.csv", "sweep-tests.csv"]
+    lines = written[0].read_text(encoding="utf-8").splitlines()
+    assert lines[1] == "# summary: final loss"
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    assert len(rows) == 6 and list(rows[0])[:5] == [
+        "idx",
+        "run_id",
+        "status",
+        "algorithm.rate",
+        "problem.scale",
+    ]
+    row = next(r for r in rows if (r["algorithm.rate"], r["problem.scale"]) == ("0.1", "2.0"))
+    mean, lo, hi = _final(values[int(row["run_id"])])
+    assert float(row["mean"]) == pytest.approx(mean, rel=1e-9)
+    assert float(row["lo"]) == pytest.approx(lo, abs=1e-5) and float(row["hi"]) == pytest.approx(
+        hi, abs=1e-5
+    )
+    assert (row["n"], row["step"]) == ("4", "20")
+    assert "welch_p_holm" in written[1].read_text(encoding="utf-8")
+    # the export figure: log10 of the log-spaced rates, one curve per line
+    figure = view.current_figure()
+    assert figure.x_label == "log10 algorithm.rate" and len(figure.curves) == 2
+    assert figure.curves[1].steps.tolist() == pytest.approx([-2.0, -1.0, 0.0])
+    assert figure.curves[1].mean.tolist() == pytest.approx(view.lines[1].mean.tolist())
+    view.stop()
+
+
+def test_the_panel_shares_one_reader_between_its_views(qtbot, sweep_store):
+    from studio.sweeps.panel import SweepPanel
+
+    store, doc, values = sweep_store
+    panel = SweepPanel(store, 1)
+    qtbot.addWidget(panel)
+    assert [panel.tabs.tabText(i) for i in range(panel.tabs.count())] == ["Sweep", "Trade-off"]
+    assert panel.sweep_view.live is panel.tradeoff_view.live is panel.live
+    run_id = doc["points"][0]["run_id"]
+    with qtbot.waitSignal(panel.run_activated, timeout=1000) as blocker:
+        panel.tradeoff_view.run_activated.emit(run_id)
+    assert blocker.args == [run_id]
+    with pytest.raises(KeyError):
+        doc_missing = {}
+        store.sweep = lambda sweep_id: doc_missing[sweep_id]
+        SweepPanel(store, 99)
+    panel.stop()
