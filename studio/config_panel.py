@@ -34,6 +34,7 @@ from studio.hardware_panel import HardwarePanel
 from studio.param_form import ERROR_LABEL_STYLE, ParamForm
 from studio.presets import PresetBar, PresetError, Presets
 from studio.settings import presets_dir
+from studio.sweep_editor import FormSweep, SweepInputError
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -62,9 +63,11 @@ class ConfigPanel(QWidget):
         self.problem_combo = QComboBox()
         self.problem_info = QLabel()
         self.problem_info.setWordWrap(True)
-        self.algorithm_form = ParamForm(())
-        self.problem_form = ParamForm(())
-        self.run_form = ParamForm(RUN_PARAMS)
+        self.algorithm_form = ParamForm((), sweepable=True)
+        self.problem_form = ParamForm((), sweepable=True)
+        self.run_form = ParamForm(RUN_PARAMS, sweepable=True)
+        self.sweep_summary = self._info_label()
+        self.sweep_summary.hide()
         self.hardware_summary = self._info_label()
         self.spec_error = QLabel()
         self.spec_error.setStyleSheet(ERROR_LABEL_STYLE)
@@ -87,6 +90,7 @@ class ConfigPanel(QWidget):
             self._algorithm_params_box,
             self._problem_params_box,
             self._group("Run", self.run_form),
+            self.sweep_summary,
             self.hardware_summary,
             self.spec_error,
             self.reset_button,
@@ -184,7 +188,7 @@ class ConfigPanel(QWidget):
         self._edited()
 
     def _replace_form(self, box: QGroupBox, old: ParamForm, params) -> ParamForm:
-        form = ParamForm(params)
+        form = ParamForm(params, sweepable=True)
         box.layout().replaceWidget(old, form)
         # Hidden at once: deletion waits for the event loop, and until then the old
         # form would still paint over the group's title.
@@ -195,7 +199,19 @@ class ConfigPanel(QWidget):
 
     def _edited(self):
         self.spec_error.hide()
+        self._show_sweep_summary()
         self.changed.emit()
+
+    def _show_sweep_summary(self) -> None:
+        try:
+            sweep = self.sweep()
+        except SweepInputError:
+            sweep = None  # the field shows why
+        if sweep is None:
+            self.sweep_summary.hide()
+            return
+        self.sweep_summary.setText(f"Sweep: {sweep.describe()}")
+        self.sweep_summary.show()
 
     def _hardware_edited(self):
         hw = self.hardware.values()
@@ -233,6 +249,32 @@ class ConfigPanel(QWidget):
             "problem": {"id": self.problem.id, **self.problem_form.values()},
             "hardware": self.hardware.values(),
         }
+
+    def sweep(self) -> FormSweep | None:
+        """The fields switched to a sweep, as the spec's [sweep] tables; None when no field
+        is swept; SweepInputError when a swept field is refused or they disagree."""
+        entries = {
+            f"{section}.{name}": entry
+            for section, form in self.forms().items()
+            for name, entry in form.sweeps().items()
+        }
+        return FormSweep.from_entries(entries) if entries else None
+
+    def sweep_document(self) -> dict | None:
+        """The spec with its [sweep] tables, as the CLI reads a sweep file; None (with the
+        refusal shown) when the base spec or a swept field is refused, or nothing is swept."""
+        spec = self.build_spec()
+        if spec is None:
+            return None
+        try:
+            sweep = self.sweep()
+        except SweepInputError as err:
+            self.spec_error.setText(f"sweep: {err}")
+            self.spec_error.show()
+            return None
+        if sweep is None:
+            return None
+        return {**spec.to_dict(), "sweep": sweep.tables()}
 
     def build_spec(self) -> RunSpec | None:
         """The validated spec, or None with the refusal shown in the form."""

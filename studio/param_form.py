@@ -15,14 +15,17 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.params import Param, ParamError
+from studio.sweep_editor import GridEntry, RandomEntry, SweepEditor, SweepInputError
 
 # QSpinBox holds a C int; declared bounds beyond it (or none) are clamped to it.
 SPIN_MIN, SPIN_MAX = -(2**31), 2**31 - 1
@@ -83,26 +86,71 @@ def _spin_range(param: Param) -> tuple[int, int]:
 
 
 class ParamField(QWidget):
-    """The editor for one parameter and, under it, the reason its value is refused."""
+    """The editor for one parameter and, under it, the reason its value is refused.
+
+    Where the form allows sweeps, a "sweep" button beside the editor switches the field
+    to a `SweepEditor` (a list, a range or random samples); `sweep_entry()` then gives
+    what the field adds to the spec's [sweep] table, and the editor's own value stays
+    the spec's base value.
+    """
 
     changed = Signal()
 
-    def __init__(self, param: Param, parent=None):
+    def __init__(self, param: Param, parent=None, sweepable: bool = False):
         super().__init__(parent)
         self.param = param
         self.editor = self._build_editor()
         self.editor.setToolTip(tooltip(param))
+        self.sweep_editor: SweepEditor | None = None
+        self.sweep_button: QToolButton | None = None
         self.error_label = QLabel()
         self.error_label.setStyleSheet(ERROR_LABEL_STYLE)
         self.error_label.setWordWrap(True)
         self.error_label.hide()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.editor, 1)
+        if sweepable:
+            self.sweep_editor = SweepEditor(param)
+            self.sweep_editor.hide()
+            self.sweep_editor.changed.connect(self._edited)
+            self.sweep_button = QToolButton()
+            self.sweep_button.setText("sweep")
+            self.sweep_button.setCheckable(True)
+            self.sweep_button.setToolTip(
+                f"Sweep {param.name}: run the spec once per value (a list, a range or random samples)."
+            )
+            self.sweep_button.toggled.connect(self.set_sweeping)
+            row.addWidget(self.sweep_editor, 1)
+            row.addWidget(self.sweep_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self.editor)
+        layout.addLayout(row)
         layout.addWidget(self.error_label)
         self.error: str | None = None
         self.reset()
+
+    @property
+    def sweeping(self) -> bool:
+        return self.sweep_button is not None and self.sweep_button.isChecked()
+
+    def set_sweeping(self, on: bool) -> None:
+        """Switch between one value and a sweep of values."""
+        if self.sweep_button is None:
+            return
+        if self.sweep_button.isChecked() != on:
+            self.sweep_button.setChecked(on)  # comes back here through toggled
+            return
+        self.editor.setVisible(not on)
+        self.sweep_editor.setVisible(on)
+        self._edited()
+
+    def sweep_entry(self) -> GridEntry | RandomEntry | None:
+        """The field's sweep (None when it holds one value); SweepInputError when refused."""
+        if not self.sweeping:
+            return None
+        return self.sweep_editor.entry()
 
     def _build_editor(self) -> QWidget:
         p = self.param
@@ -156,9 +204,15 @@ class ParamField(QWidget):
 
     def validate(self) -> bool:
         try:
-            self.param.validate(self.raw_value())
+            if self.sweeping:
+                self.sweep_editor.entry()
+            else:
+                self.param.validate(self.raw_value())
         except ParamError as err:
             self.show_error(err.reason)
+            return False
+        except SweepInputError as err:
+            self.show_error(str(err))
             return False
         self.show_error(None)
         return True
@@ -168,7 +222,10 @@ class ParamField(QWidget):
         self.error = reason
         self.error_label.setText(reason or "")
         self.error_label.setVisible(reason is not None)
-        self.editor.setStyleSheet(INVALID_STYLE if reason else "")
+        shown = self.sweep_editor if self.sweeping else self.editor
+        shown.setStyleSheet(INVALID_STYLE if reason else "")
+        if self.sweeping:
+            self.editor.setStyleSheet("")
 
     def _edited(self, *_):
         self.validate()
@@ -176,18 +233,19 @@ class ParamField(QWidget):
 
 
 class ParamForm(QWidget):
-    """A labelled field per declaration; `values()` gives the table a spec section holds."""
+    """A labelled field per declaration; `values()` gives the table a spec section holds,
+    `sweeps()` the fields switched to a sweep (where `sweepable` allows it)."""
 
     changed = Signal()
 
-    def __init__(self, params, parent=None):
+    def __init__(self, params, parent=None, sweepable: bool = False):
         super().__init__(parent)
         self.fields: dict[str, ParamField] = {}
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for param in params:
-            field = ParamField(param)
+            field = ParamField(param, sweepable=sweepable)
             label = QLabel(param.name)
             label.setToolTip(tooltip(param))
             layout.addRow(label, field)
@@ -199,10 +257,19 @@ class ParamForm(QWidget):
     def values(self) -> dict:
         return {name: field.raw_value() for name, field in self.fields.items()}
 
+    def sweeps(self) -> dict:
+        """{name: GridEntry | RandomEntry} of the swept fields (SweepInputError if refused)."""
+        return {
+            name: entry
+            for name, field in self.fields.items()
+            if (entry := field.sweep_entry()) is not None
+        }
+
     def is_valid(self) -> bool:
         return all(field.error is None for field in self.fields.values())
 
     def reset(self) -> None:
         for field in self.fields.values():
+            field.set_sweeping(False)
             field.reset()
         self.changed.emit()
