@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,6 +29,9 @@ from studio.sweep_editor import GridEntry, RandomEntry, SweepEditor, SweepInputE
 
 # QSpinBox holds a C int; declared bounds beyond it (or none) are clamped to it.
 SPIN_MIN, SPIN_MAX = -(2**31), 2**31 - 1
+# Types a field can sweep: one value per point. A list-valued parameter (floats, ints)
+# would need a list of lists; a free string or "all" sweeps from a spec file instead.
+SWEEPABLE_TYPES = ("int", "float", "choice", "bool")
 INVALID_STYLE = "border: 1px solid #c0392b; border-radius: 2px;"
 ERROR_LABEL_STYLE = "color: #c0392b;"
 
@@ -109,8 +112,7 @@ class ParamField(QWidget):
         self.error_label.hide()
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.editor, 1)
-        if sweepable:
+        if sweepable and param.type in SWEEPABLE_TYPES:
             self.sweep_editor = SweepEditor(param)
             self.sweep_editor.hide()
             self.sweep_editor.changed.connect(self._edited)
@@ -121,8 +123,10 @@ class ParamField(QWidget):
                 f"Sweep {param.name}: run the spec once per value (a list, a range or random samples)."
             )
             self.sweep_button.toggled.connect(self.set_sweeping)
+            # The switch comes first, where a narrow form column still shows it.
+            row.addWidget(self.sweep_button, 0, Qt.AlignmentFlag.AlignTop)
             row.addWidget(self.sweep_editor, 1)
-            row.addWidget(self.sweep_button)
+        row.addWidget(self.editor, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QSpinBox,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -210,13 +211,18 @@ class SweepEditor(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         for widget in (self.low, QLabel("to"), self.high, self.points, self.log):
             row.addWidget(widget)
+        for edit in (self.low, self.high):
+            edit.setMinimumWidth(40)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.list_edit)
         self.stack.addWidget(self.range_row)
-        layout = QHBoxLayout(self)
+        # The mode above its inputs: the form's column is narrow, and a range's five
+        # inputs need its whole width.
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
         layout.addWidget(self.mode)
-        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.stack)
         self._fill_defaults()
         self.mode.currentTextChanged.connect(self._mode_changed)
         for edit in (self.list_edit, self.low, self.high):

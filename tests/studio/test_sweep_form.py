@@ -102,6 +102,17 @@ def test_a_field_switched_to_sweep_reports_its_entry_and_its_refusal(qtbot):
     assert form.values()["c"] == 2.0
 
 
+def test_only_single_valued_fields_offer_a_sweep(qtbot):
+    means = Param("means", "floats", [0.1, 0.2], "arm means", low=0.0, high=1.0)
+    name = Param("name", "str", "", "a label")
+    form = ParamForm((C, N, KIND, means, name), sweepable=True)
+    qtbot.addWidget(form)
+    offered = {n for n, f in form.fields.items() if f.sweep_button is not None}
+    assert offered == {"c", "n", "kind"}
+    form.fields["means"].set_sweeping(True)  # no switch: nothing happens
+    assert form.sweeps() == {} and not form.fields["means"].sweeping
+
+
 def test_a_random_sweep_of_a_float_keeps_its_range(qtbot):
     form = ParamForm((C,), sweepable=True)
     qtbot.addWidget(form)
