@@ -171,3 +171,43 @@ def test_default_batch_size_must_be_listed():
     params["default_batch_size"] = 48
     with pytest.raises(ParamError, match="default_batch_size"):
         ZeusOnlineOptimiser(params, prob, 1, CPU, torch.float32, 0)
+
+
+def test_nvml_readings_replace_the_cost_model(monkeypatch):
+    """With a stand-in NVML meter (no GPU here; pynvml is optional) every window reads 0.5 s
+    and 0.5 x min(limit, 150) J, so P = min(p, 150) W and R = 20 steps x b / 0.5 s = 40 b at
+    every limit, and MAXPOWER is the meter's 400 W: the cheapest limit per sample is 100 W,
+    and C* = min_b E(b) N (0.5 * 100 + 0.5 * 400) / (40 b)."""
+
+    class Meter:
+        max_power = 400.0
+
+        def __init__(self):
+            self.limit = 400.0
+
+        def try_set_limit(self, watts):
+            self.limit = watts
+            return True
+
+        def measure(self, work, synchronise, min_seconds=0.5):
+            work()
+            return 0.5, 0.5 * min(self.limit, 150.0)
+
+        def restore_limit(self):
+            self.limit = 400.0
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(
+        "engine.labs.pareto.zeus_online.NvmlPowerMeter.open", staticmethod(lambda device: Meter())
+    )
+    sizes = [16, 32, 64]
+    alg, rec = online_run(
+        1, 12, trace_runs=1, lr=0.01, batch_sizes=sizes, power_limits=[100.0, 200.0, 300.0]
+    )
+    assert rec.series("energy_measured").eq(1.0).all()
+    assert rec.series("chosen_power_limit").eq(100.0).all()
+    epochs = alg.epochs_to_target()[:, :, 0]
+    by_hand = (epochs * 512 * 250.0 / (40.0 * np.array(sizes))).min(axis=1)
+    assert rec.series("optimal_cost")[-1].numpy() == pytest.approx(by_hand, rel=1e-12)
