@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.params import Param
+from engine.params import Param, ParamError
 from engine.registry import Algorithm, Problem
 from engine.seeding import ALGORITHM_STREAM, PROBLEM_STREAM, generator
 
@@ -190,7 +190,7 @@ class CommaPlusEA(Algorithm):
             "mutation_rate",
             "float",
             1.0,
-            "χ: each bit flips with probability χ/n.",
+            "χ: each bit flips with probability χ/n (χ at most n).",
             low=0.0,
             low_open=True,
             high=float(MAX_BITS),
@@ -199,7 +199,7 @@ class CommaPlusEA(Algorithm):
             "target_distance",
             "int",
             0,
-            "k*: the target is OM(x) ≥ n − k* (0: the optimum).",
+            "k*: the target is OM(x) ≥ n − k* (0: the optimum; k* at most n).",
             low=0,
             high=MAX_BITS,
         ),
@@ -210,8 +210,14 @@ class CommaPlusEA(Algorithm):
 
     def __init__(self, params, problem, seeds, device, dtype, seed):
         super().__init__(params, problem, seeds, device, dtype, seed)
+        n = problem.n
+        for name in ("mutation_rate", "target_distance"):
+            if params[name] > n:
+                raise ParamError(
+                    f"algorithm.{name}", f"must be at most problem.n ({n}), got {params[name]}"
+                )
         self.gen = generator(device, seed, ALGORITHM_STREAM)
-        self.rate = min(1.0, params["mutation_rate"] / problem.n)
+        self.rate = params["mutation_rate"] / n
 
     def run(self, steps, rec):
         prob, s, lam, n = self.problem, self.seeds, self.p["offspring"], self.problem.n

@@ -15,6 +15,7 @@ from engine.labs.evolution.comma_plus_ea import (
     onemax,
     select,
 )
+from engine.params import ParamError
 from engine.seeding import ALGORITHM_STREAM, generator
 
 CPU = torch.device("cpu")
@@ -260,3 +261,11 @@ def test_target_distance_and_evaluations_count_whole_generations():
     np.testing.assert_array_equal(
         evaluations[reached == 0], np.array([6.0, 11.0, 16.0])[np.nonzero(reached == 0)[0]]
     )
+
+
+@pytest.mark.parametrize("name", ["mutation_rate", "target_distance"])
+def test_parameters_beyond_n_are_refused_naming_the_key(name):
+    params = {"selection": "comma", "offspring": 2, "mutation_rate": 1.0, "target_distance": 0}
+    with pytest.raises(ParamError, match=f"algorithm.{name}: must be at most problem.n \\(8\\)"):
+        CommaPlusEA({**params, name: 9}, problem(2, n=8), 2, CPU, torch.float64, 0)
+    CommaPlusEA({**params, name: 8}, problem(2, n=8), 2, CPU, torch.float64, 0)  # at n: taken
