@@ -66,8 +66,12 @@ SHRINK_PROBLEM = {
         "problem.eval_samples=20",
         "problem.hidden=[8, 8]",
     ),
+    # dynamic programming over a stock-by-quota grid before the first step
+    "rl.beverton_holt": ("problem.stock_points=11", "problem.quota_points=6"),
 }
 SHRINK_ALGORITHM = {
+    # one model per bit width, each evaluated every step
+    "pareto.fake_quantisation": ("algorithm.bit_widths=[2, 32]", "algorithm.hidden=8"),
     "pareto.dot": ("algorithm.teacher_steps=10",),  # the teacher is trained before step 1
     "pareto.cyclic_lr": ("algorithm.cycles=2",),  # it refuses fewer steps than cycles
     # Its plays follow a fixed schedule until an elimination, and in its example's horizon
