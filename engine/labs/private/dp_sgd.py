@@ -138,7 +138,9 @@ class DPSGD(Algorithm):
     costs no privacy.
 
     Departures: per-example gradients of the linear layers by one backward pass and outer
-    products (what Opacus's GradSampleModule computes for nn.Linear); the noisy sum is divided by the expected batch size q N, as Opacus does with
+    products (what Opacus's GradSampleModule computes for nn.Linear), for every private
+    example, the unsampled ones then weighted 0 (simpler than gathering a batch of random
+    size per seed, and cheap at this N); the noisy sum is divided by the expected batch size q N, as Opacus does with
     Poisson sampling (Abadi et al. divide by the lot size); plain SGD, no momentum.
     """
 
