@@ -5,14 +5,20 @@ same loop with recording off (`Recorder.metrics` a no-op: the algorithm still co
 its metric tensors at each checkpoint, nothing is aggregated, copied or written), and the
 store file a run leaves.
 
-- throughput: arm pulls per second (seeds x steps / wall seconds of `runner.execute`),
-  recording on and off alternating, --repeats times (default 3); each rate the median of
-  its runs, the ratio the median of the per-repeat ratios; `uptime` before and after.
+- throughput: arm pulls per second of `runner.execute`, recording on and off alternating
+  (which goes first alternates too), --repeats times (default 9), both per wall-clock
+  second and per second of this process's CPU time (`time.process_time`: every thread of
+  the process, the store's writer included, and nothing of other processes, so on a shared
+  machine it is the figure to read; the wall-clock rate is what a user waits). Each rate is
+  the median of its runs; each ratio on / off is the median of the per-repeat ratios, with
+  their min and max; `uptime` before and after. --threads N runs torch with N threads (the
+  spec's `threads`): with 1, no pool of worker threads spins on a core and the CPU time is
+  that of the work alone.
 - size: the store file (after a WAL checkpoint) of one run with default keep_seeds, with
   its row counts, for each seeds x steps given.
 
     python bench/aggregates.py                                  # both parts, the README's sizes
-    python bench/aggregates.py --only throughput --throughput 1000x10000,100000x1000
+    python bench/aggregates.py --only throughput --throughput 1000x10000,100000x1000 --threads 1
     python bench/aggregates.py --only size --size 1000000x1000
 """
 
@@ -48,12 +54,14 @@ id = "bandits.bernoulli"
 means = {means}
 [hardware]
 device = "cpu"
+threads = {threads}
 """
 
 
-def _spec(seeds: int, steps: int, extra: str = "") -> RunSpec:
+def _spec(seeds: int, steps: int, extra: str = "", threads: int = 0) -> RunSpec:
     return RunSpec.from_toml(
-        SPEC.format(seeds=seeds, steps=steps, extra=extra, means=MEANS), registry.Catalogue.live()
+        SPEC.format(seeds=seeds, steps=steps, extra=extra, means=MEANS, threads=threads),
+        registry.Catalogue.live(),
     )
 
 
@@ -61,50 +69,67 @@ def _no_metrics(self, step, values):
     return None
 
 
-def timed_run(seeds: int, steps: int, recording: bool, folder: Path) -> float:
-    """Wall seconds of one run in this process, to a fresh store."""
+def timed_run(
+    seeds: int, steps: int, recording: bool, folder: Path, threads: int = 0
+) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (of this process) of one run, to a fresh store."""
     path = folder / f"t{time.monotonic_ns()}.db"
     store = Store(path)
     original = runner.Recorder.metrics
     if not recording:
         runner.Recorder.metrics = _no_metrics
     try:
-        t0 = time.perf_counter()
-        _, status = runner.execute(_spec(seeds, steps), store, "cpu")
-        seconds = time.perf_counter() - t0
+        spec = _spec(seeds, steps, threads=threads)
+        c0, t0 = time.process_time(), time.perf_counter()
+        _, status = runner.execute(spec, store, "cpu")
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         runner.Recorder.metrics = original
         store.close()
     assert status == "finished", status
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return seconds
+    return seconds, cpu
 
 
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def throughput(configs, repeats: int, folder: Path) -> None:
+def _spread(values) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f}–{max(values):.3f})"
+
+
+def throughput(configs, repeats: int, folder: Path, threads: int = 0) -> None:
     print(f"uptime before: {uptime()}")
+    print(f"torch threads: {threads or 'default'}; {repeats} repeats, on and off alternating")
     print(
-        "| seeds | steps | checkpoints | recording on (pulls/s) | recording off (pulls/s) | on / off |"
+        "| seeds | steps | checkpoints | CPU: on (pulls/s) | CPU: off (pulls/s) "
+        "| CPU: on / off (min–max) | wall: on (pulls/s) | wall: off (pulls/s) "
+        "| wall: on / off (min–max) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for seeds, steps in configs:
-        timed_run(seeds, min(steps, 50), True, folder)  # warm-up: imports, allocator, thread pools
-        on, off, ratios = [], [], []
-        for _ in range(repeats):
-            a = timed_run(seeds, steps, True, folder)
-            b = timed_run(seeds, steps, False, folder)
-            on.append(seeds * steps / a)
-            off.append(seeds * steps / b)
-            ratios.append(b / a)
+        # warm-up: imports, allocator, thread pools
+        timed_run(seeds, min(steps, 50), True, folder, threads)
+        timed_run(seeds, min(steps, 50), False, folder, threads)
+        wall = {True: [], False: []}
+        cpu = {True: [], False: []}
+        for repeat in range(repeats):
+            for recording in (True, False) if repeat % 2 == 0 else (False, True):
+                w, c = timed_run(seeds, steps, recording, folder, threads)
+                wall[recording].append(w)
+                cpu[recording].append(c)
+        pulls = seeds * steps
+        wall_ratios = [off / on for on, off in zip(wall[True], wall[False])]
+        cpu_ratios = [off / on for on, off in zip(cpu[True], cpu[False])]
         checkpoints = len(runner.record_steps(steps))
         print(
-            f"| {seeds:,} | {steps:,} | {checkpoints} | {statistics.median(on):,.0f} | "
-            f"{statistics.median(off):,.0f} | {statistics.median(ratios):.3f} "
-            f"({', '.join(f'{r:.3f}' for r in ratios)}) |",
+            f"| {seeds:,} | {steps:,} | {checkpoints} "
+            f"| {pulls / statistics.median(cpu[True]):,.0f} "
+            f"| {pulls / statistics.median(cpu[False]):,.0f} | {_spread(cpu_ratios)} "
+            f"| {pulls / statistics.median(wall[True]):,.0f} "
+            f"| {pulls / statistics.median(wall[False]):,.0f} | {_spread(wall_ratios)} |",
             flush=True,
         )
     print(f"uptime after: {uptime()}")
@@ -158,11 +183,12 @@ def main() -> None:
         help="SEEDSxSTEPS,... for the store sizes",
     )
     parser.add_argument("--keep", default="", help='e.g. keep_seeds = "all" for the size table')
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-aggregates-") as tmp:
         if args.only in (None, "throughput"):
-            throughput(_pairs(args.throughput), args.repeats, Path(tmp))
+            throughput(_pairs(args.throughput), args.repeats, Path(tmp), args.threads)
         if args.only in (None, "size"):
             size(_pairs(args.size), Path(tmp), args.keep)
 
