@@ -13,7 +13,15 @@ store file a run leaves.
   the median of its runs; each ratio on / off is the median of the per-repeat ratios, with
   their min and max; `uptime` before and after. --threads N runs torch with N threads (the
   spec's `threads`): with 1, no pool of worker threads spins on a core and the CPU time is
-  that of the work alone.
+  that of the work alone. The recorder's CPU share: of each recording-on run's CPU time,
+  the part spent in `Recorder.metrics`, `Recorder._write` and the writer thread's
+  `Store.append` (median, min–max): 1 - share is the on / off ratio the loop would show
+  if the rest of it cost the same in both runs, which it does not quite (its own metric
+  tensors' allocations vary by tens of percent from run to run at 10^5 seeds and more).
+- calls: CPU time of one `seed_aggregates` call (this thread's, `time.thread_time`,
+  median of 30) at 10^3, 10^5 and 10^6 float32 and float64 values, and per row of one
+  `seed_aggregate_rows` call on a table of 65 checkpoints x 1,000 seeds (what the
+  recorder aggregates at once at 10^3 seeds), where the code has it.
 - size: the store file (after a WAL checkpoint) of one run with default keep_seeds, with
   its row counts, for each seeds x steps given.
 
@@ -69,10 +77,45 @@ def _no_metrics(self, step, values):
     return None
 
 
+class _Attributed:
+    """CPU time spent in the recorder while it is installed: in `Recorder.metrics` and
+    `Recorder._write` (the loop's thread), and in `Store.append` on the writer's thread (the
+    writes a run with recording off makes too, its bounds and progress, are a few ms)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.originals = []
+
+    def _wrap(self, owner, name):
+        original = getattr(owner, name)
+        attributed = self
+
+        def timed(*args, **kwargs):
+            start = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                attributed.seconds += time.thread_time() - start
+
+        self.originals.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def __enter__(self):
+        self._wrap(runner.Recorder, "metrics")
+        self._wrap(runner.Recorder, "_write")
+        self._wrap(Store, "append")
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original in reversed(self.originals):
+            setattr(owner, name, original)
+
+
 def timed_run(
     seeds: int, steps: int, recording: bool, folder: Path, threads: int = 0
-) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (of this process) of one run, to a fresh store."""
+) -> tuple[float, float, float]:
+    """Wall seconds and CPU seconds (of this process) of one run, to a fresh store, and
+    the CPU seconds spent in the recorder (`_Attributed`)."""
     path = folder / f"t{time.monotonic_ns()}.db"
     store = Store(path)
     original = runner.Recorder.metrics
@@ -80,16 +123,17 @@ def timed_run(
         runner.Recorder.metrics = _no_metrics
     try:
         spec = _spec(seeds, steps, threads=threads)
-        c0, t0 = time.process_time(), time.perf_counter()
-        _, status = runner.execute(spec, store, "cpu")
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        with _Attributed() as attributed:
+            c0, t0 = time.process_time(), time.perf_counter()
+            _, status = runner.execute(spec, store, "cpu")
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         runner.Recorder.metrics = original
         store.close()
     assert status == "finished", status
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return seconds, cpu
+    return seconds, cpu, attributed.seconds
 
 
 def uptime() -> str:
@@ -106,20 +150,23 @@ def throughput(configs, repeats: int, folder: Path, threads: int = 0) -> None:
     print(
         "| seeds | steps | checkpoints | CPU: on (pulls/s) | CPU: off (pulls/s) "
         "| CPU: on / off (min–max) | wall: on (pulls/s) | wall: off (pulls/s) "
-        "| wall: on / off (min–max) |"
+        "| wall: on / off (min–max) | recorder's CPU share |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for seeds, steps in configs:
         # warm-up: imports, allocator, thread pools
         timed_run(seeds, min(steps, 50), True, folder, threads)
         timed_run(seeds, min(steps, 50), False, folder, threads)
         wall = {True: [], False: []}
         cpu = {True: [], False: []}
+        share = []
         for repeat in range(repeats):
             for recording in (True, False) if repeat % 2 == 0 else (False, True):
-                w, c = timed_run(seeds, steps, recording, folder, threads)
+                w, c, a = timed_run(seeds, steps, recording, folder, threads)
                 wall[recording].append(w)
                 cpu[recording].append(c)
+                if recording:
+                    share.append(a / c)
         pulls = seeds * steps
         wall_ratios = [off / on for on, off in zip(wall[True], wall[False])]
         cpu_ratios = [off / on for on, off in zip(cpu[True], cpu[False])]
@@ -129,7 +176,8 @@ def throughput(configs, repeats: int, folder: Path, threads: int = 0) -> None:
             f"| {pulls / statistics.median(cpu[True]):,.0f} "
             f"| {pulls / statistics.median(cpu[False]):,.0f} | {_spread(cpu_ratios)} "
             f"| {pulls / statistics.median(wall[True]):,.0f} "
-            f"| {pulls / statistics.median(wall[False]):,.0f} | {_spread(wall_ratios)} |",
+            f"| {pulls / statistics.median(wall[False]):,.0f} | {_spread(wall_ratios)} "
+            f"| {_spread(share)} |",
             flush=True,
         )
     print(f"uptime after: {uptime()}")
@@ -165,13 +213,43 @@ def size(configs, folder: Path, keep: str = "") -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
+def calls(repeats: int = 30) -> None:
+    import numpy as np
+
+    from engine.metrics import aggregate
+
+    def cpu_ms(function) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.thread_time()
+            function()
+            times.append(time.thread_time() - start)
+        return statistics.median(times) * 1e3
+
+    rng = np.random.default_rng(0)
+    print(f"uptime before: {uptime()}")
+    print("| values | dtype | seed_aggregates (ms) |")
+    print("|---|---|---|")
+    for size in (1_000, 100_000, 1_000_000):
+        for dtype in (np.float32, np.float64):
+            values = rng.standard_normal(size).astype(dtype)
+            ms = cpu_ms(lambda values=values: aggregate.seed_aggregates(values))
+            print(f"| {size:,} | {np.dtype(dtype).name} | {ms:.3f} |", flush=True)
+    rows = getattr(aggregate, "seed_aggregate_rows", None)
+    if rows is not None:
+        table = rng.standard_normal((65, 1000))
+        ms = cpu_ms(lambda: rows(table)) / len(table)
+        print(f"| 65 x 1,000 table | float64 | {ms:.3f} per row |")
+    print(f"uptime after: {uptime()}")
+
+
 def _pairs(text: str):
     return [tuple(int(v) for v in item.split("x")) for item in text.split(",") if item]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("throughput", "size"))
+    parser.add_argument("--only", choices=("throughput", "size", "calls"))
     parser.add_argument(
         "--throughput",
         default="1000x10000,100000x1000,1000000x200",
@@ -189,6 +267,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-aggregates-") as tmp:
         if args.only in (None, "throughput"):
             throughput(_pairs(args.throughput), args.repeats, Path(tmp), args.threads)
+        if args.only == "calls":
+            calls()
         if args.only in (None, "size"):
             size(_pairs(args.size), Path(tmp), args.keep)
 
