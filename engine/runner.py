@@ -472,6 +472,9 @@ class Recorder:
         for (name, _, _), table in self._checkpoints.items():
             if table.keys:
                 self._aggregate_held(name, table)
+        # Fresh tables after each write: a metric whose width changes from checkpoint to
+        # checkpoint would otherwise keep a table (and the memory it touched) per width.
+        self._checkpoints = {}
         blocks = [
             Block(name, 0, np.asarray(steps, dtype=np.int64), np.stack(rows), np.asarray(walls))
             for (name, _), (steps, rows, walls) in self._series.items()
