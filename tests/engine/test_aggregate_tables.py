@@ -138,3 +138,18 @@ def test_the_recorder_aggregates_held_checkpoints_as_numpy_does_at_each_step(tmp
         for step, seed, value in zip(steps.tolist(), seeds.tolist(), kept.tolist()):
             assert _same(value, float(by_step[step][seed])), (name, step, seed)
         assert len(steps) == 2 * len(by_step)
+
+
+def test_a_metric_whose_width_changes_keeps_no_table_per_width_past_a_write(tmp_path):
+    store, run_id = _store(tmp_path)
+    rec = Recorder(store, run_id, steps=40, keep_seeds=0)
+    for step in range(1, 41):
+        rec.metrics(step, {"m": np.arange(step, dtype=np.float64)})  # step values: 0..step-1
+    assert len(rec._checkpoints) == 40  # one table per width until the recorder writes
+    rec.flush()
+    assert rec._checkpoints == {}
+    rec.close()
+    stored = store.aggregate_arrays(run_id, "m")
+    assert stored["n"].tolist() == list(range(1, 41))
+    assert stored["mean"].tolist() == [(step - 1) / 2 for step in range(1, 41)]
+    assert stored["max"].tolist() == [float(step - 1) for step in range(1, 41)]
