@@ -55,15 +55,19 @@ def expected_step(loss: str, q: torch.Tensor, problem, alpha: float) -> torch.Te
     if loss == "mse":
         return problem.mean_d + gamma * torch.einsum("nsat,nt->nsa", problem.P_d, v) - q
     if loss == "softplus":
-        # δ at node k: μ + σ z_k + γV(s') − Q, over [seeds, S, A, S']; one node at a time
-        # keeps the memory at one [seeds, S, A, S'] table.
-        base = (problem.mean_d - q)[..., None] + gamma * v[:, None, None, :]
+        # δ at node k: μ + σ z_k + γV(s') − Q over [seeds, S, A, S', nodes], in chunks of
+        # nodes that keep the table near 2²² entries.
+        base = ((problem.mean_d - q)[..., None] + gamma * v[:, None, None, :])[..., None]
+        std = problem.std_d[..., None, None]
+        z, w = HERMITE_Z.to(q), HERMITE_W.to(q)
+        chunk = max(1, min(len(z), (1 << 22) // max(1, base.numel())))
         out = torch.zeros_like(q)
-        for z, w in zip(HERMITE_Z.tolist(), HERMITE_W.tolist()):
-            delta = base + z * problem.std_d[..., None]
+        for i in range(0, len(z), chunk):
+            delta = base + std * z[i : i + chunk]
             step = 2 * delta * torch.sigmoid(-alpha * delta)
-            out = out + w * (problem.P_d * step).sum(-1)
+            out = out + torch.einsum("nsat,nsatk,k->nsa", problem.P_d, step, w[i : i + chunk])
         return out
+
     log_mgf = -alpha * problem.mean_d + alpha**2 * problem.std_d.pow(2) / 2
     log_next = torch.logsumexp(
         torch.log(problem.P_d.clamp_min(1e-300)) - alpha * gamma * v[:, None, None, :], -1
