@@ -212,7 +212,8 @@ def interrupt_running(conn) -> list[tuple[int, int]]:
 
 def requeue(conn, sweep_id: int, stale_running: bool) -> list[int]:
     """Queue again the points of a sweep that did not finish (failed, cancelled, interrupted;
-    and running ones when `stale_running`: no scheduler serves them). Returns their indexes."""
+    and running ones when `stale_running`: no scheduler serves them). Returns the indexes of
+    the sweep's points now queued (those and the ones that were queued already)."""
     statuses = ["failed", "cancelled", "interrupted"] + (["running"] if stale_running else [])
     with _Transaction(conn):
         if conn.execute("SELECT 1 FROM sweeps WHERE id=?", (sweep_id,)).fetchone() is None:
@@ -230,7 +231,13 @@ def requeue(conn, sweep_id: int, stale_running: bool) -> list[int]:
             [(sweep_id, i) for i in rows],
         )
         _refresh(conn, sweep_id)
-    return rows
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT idx FROM sweep_points WHERE sweep_id=? AND status='queued' ORDER BY idx",
+                (sweep_id,),
+            )
+        ]
 
 
 def forget_runs(conn, run_ids) -> None:
