@@ -157,9 +157,9 @@ def cmd_run(args) -> int:
             text, source = _read_standard_input(), STDIN_NAME
         else:
             text, source = _read_spec_text(args.spec), args.spec
-        found = load_sweep(text, source, args.set)
+        found, pool = load_sweep(text, source, args.set, args)
         if found is not None:
-            return run_sweep(args, found)
+            return run_sweep(args, found, pool)
         spec = RunSpec.from_toml(text, registry.Catalogue.live(), source, overrides=args.set or ())
         device = runner.prepare(spec)
     except SpecError as err:

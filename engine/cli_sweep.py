@@ -25,18 +25,27 @@ from engine.cli import (
 TERMINAL = ("finished", "failed", "cancelled", "interrupted")
 
 
-def load_sweep(text: str, source: str, overrides):
-    """The validated sweep of a spec text, or None for a plain run. Every point is checked
-    as a run spec and then as the engine would build it (`runner.prepare`), before anything
-    is written; the first bad point refuses the whole sweep."""
+def load_sweep(text: str, source: str, overrides, args=None):
+    """The validated sweep of a spec text, or None for a plain run, and (with `args`, for a
+    sweep that will run here) a started pool of workers.
+
+    Every point is checked as a run spec, then as the engine would build it
+    (`runner.prepare`), before anything is written; the first bad point refuses the whole
+    sweep. The pool is started between the two, once the workers and threads are known,
+    so that its workers import torch while the points are built; they open no store
+    before their first point, and are killed if the sweep is refused."""
     from engine import registry, runner, sweep
     from engine.hardware import HardwareError
     from engine.spec import SpecError
 
+    pool = None
     try:
         found = sweep.from_toml(text, registry.Catalogue.live(), source, overrides or ())
         if found is None:
-            return None
+            return None, None
+        if args is not None:
+            plan = _plan(args, [p.spec.threads for p in found.points])
+            pool = _pool(args, plan)
         for point in found.points:
             try:
                 runner.prepare(point.spec)
@@ -47,8 +56,26 @@ def load_sweep(text: str, source: str, overrides):
                     source, point.idx, point.values, SpecError(source, "hardware.device", str(err))
                 ) from None
     except SpecError as err:
+        if pool is not None:
+            pool.discard()
         raise CliError(str(err)) from None
-    return found
+    except BaseException:
+        if pool is not None:
+            pool.discard()
+        raise
+    return found, pool
+
+
+def _pool(args, plan):
+    from pathlib import Path
+
+    from engine.scheduler import LocalPool
+    from engine.store import default_path
+
+    path = Path(args.db).expanduser() if args.db else default_path()
+    pool = LocalPool(path, plan.workers, plan.threads)
+    pool.start()
+    return pool
 
 
 def _plan(args, specs_threads):
@@ -62,10 +89,27 @@ def _plan(args, specs_threads):
         raise CliError(str(err)) from None
 
 
-def _scheduler(store_path, plan):
+def _scheduler(store_path, plan, pool=None):
+    """A scheduler whose backend is `pool` (started early) or, when that is gone, a new pool."""
     from engine.scheduler import LocalPool, Scheduler
 
-    return Scheduler(store_path, lambda: LocalPool(store_path, plan.workers, plan.threads))
+    started = [pool]
+
+    def backend():
+        given, started[0] = started[0], None
+        return given or LocalPool(store_path, plan.workers, plan.threads)
+
+    sched = Scheduler(store_path, backend)
+    sched.spare = started  # the pool not yet handed over, if any
+    return sched
+
+
+def _drop_spare(sched) -> None:
+    """A pool started early that this command will not use: another scheduler serves."""
+    spare = getattr(sched, "spare", [None])
+    if spare[0] is not None:
+        spare[0].discard()
+        spare[0] = None
 
 
 def _stored_points(store, sweep_id: int) -> list[tuple]:
@@ -95,7 +139,7 @@ def _point_line(store, sweep_id: int, idx: int, status: str, run_id, values: dic
     }
 
 
-def serve_and_report(args, store, sweep_id: int, plan, wanted=None) -> int:
+def serve_and_report(args, store, sweep_id: int, plan, wanted=None, pool=None) -> int:
     """Run (or wait for) the points of a sweep, printing one line per point as it ends and a
     last line. Serves the store's queue when no other scheduler does; while another one
     does, waits for it (and takes over should it die)."""
@@ -104,15 +148,15 @@ def serve_and_report(args, store, sweep_id: int, plan, wanted=None) -> int:
     wanted = set(wanted) if wanted is not None else None
     if wanted is not None and not wanted:
         return _final_line(args, store, sweep_id, {}, {})
-    sched = _scheduler(store.path, plan)
+    sched = _scheduler(store.path, plan, pool)
     printed: set[int] = set()
     statuses: dict[int, str] = {}
     run_ids: dict[int, int] = {}
     cancel = False
     try:
         while True:
-            if not sched.holding:
-                sched.try_acquire()
+            if not sched.holding and not sched.try_acquire():
+                _drop_spare(sched)  # waits on the live scheduler; a new pool if it takes over
             if sched.holding:
                 sched.step()
             else:
@@ -149,6 +193,7 @@ def serve_and_report(args, store, sweep_id: int, plan, wanted=None) -> int:
         cancel = True
         store.cancel_sweep(sweep_id)
     finally:
+        _drop_spare(sched)
         sched.close(cancel=cancel)
     return _final_line(args, store, sweep_id, statuses, run_ids)
 
@@ -181,7 +226,7 @@ def _final_line(args, store, sweep_id: int, statuses: dict, run_ids: dict) -> in
     return EXIT_CANCELLED
 
 
-def run_sweep(args, found) -> int:
+def run_sweep(args, found, pool=None) -> int:
     plan = _plan(args, [p.spec.threads for p in found.points])
     store = _store(args)
     store.reap_stale()
@@ -193,7 +238,7 @@ def run_sweep(args, found) -> int:
             file=sys.stderr,
             flush=True,
         )
-    return serve_and_report(args, store, sweep_id, plan)
+    return serve_and_report(args, store, sweep_id, plan, pool=pool)
 
 
 # -- submit, scheduler, cancel, resume -------------------------------------------------
@@ -210,7 +255,7 @@ def _read_spec(path: str) -> tuple[str, str]:
 
 def cmd_submit(args) -> int:
     text, source = _read_spec(args.spec)
-    found = load_sweep(text, source, args.set)
+    found, _ = load_sweep(text, source, args.set)
     if found is None:
         raise CliError(f"{source}: not a sweep (no [sweep] table and no --set list)")
     store = _store(args)

@@ -146,13 +146,11 @@ def _worker_main(db_path: str, tasks, results, threads: int, parent: int) -> Non
     from engine.store import RunLost
 
     catalogue = registry.Catalogue.live()
-    store = Store(db_path)
+    # The store is opened on the first point: a pool started while its sweep is still
+    # being validated (see `LocalPool`) writes nothing if the sweep is refused.
+    store = None
     current: dict = {}  # the point this worker runs: sweep_id, idx, run_id
     guard = threading.Lock()
-    cancel_watch = threading.Thread(
-        target=_watch_cancel, args=(db_path, current, guard), daemon=True, name="cancel-watch"
-    )
-    cancel_watch.start()
     results.put(("ready", os.getpid()))
     while True:
         try:
@@ -163,12 +161,17 @@ def _worker_main(db_path: str, tasks, results, threads: int, parent: int) -> Non
             continue
         if task is None:
             return
+        if store is None:
+            store = Store(db_path)
+            threading.Thread(
+                target=_watch_cancel, args=(db_path, current, guard), daemon=True
+            ).start()
         sweep_id, idx = task["sweep_id"], task["idx"]
         if sweep_store.point_status(store.conn, sweep_id, idx) != "running":
             results.put(("ended", sweep_id, idx, None, None, None))  # cancelled before it began
             continue
 
-        def on_start(run_id, sweep_id=sweep_id, idx=idx):
+        def on_start(run_id, sweep_id=sweep_id, idx=idx, store=store):
             with guard:
                 current.update(sweep_id=sweep_id, idx=idx, run_id=run_id)
             sweep_store.set_point_run(store.conn, sweep_id, idx, run_id)
@@ -235,9 +238,36 @@ class LocalPool(Backend):
         self.store: Store | None = None
 
     def start(self) -> None:
+        """Start the workers (they import torch, then wait); again: nothing more to do.
+
+        A pool may be started before its store is written to (while the sweep is being
+        validated, so that the workers' start overlaps it): neither the pool nor its
+        workers open the store before the first point."""
+        if self.results is not None:
+            return
         self.results = self.ctx.Queue()
-        self.store = Store(self.db_path)
         self.workers = [self._spawn() for _ in range(self.size)]
+
+    def shrink(self, workers: int) -> None:
+        """Keep at most `workers` workers (idle ones are let go)."""
+        while len(self.workers) > max(workers, 1):
+            w = self.workers.pop()
+            w.tasks.put(None)
+        self.size = len(self.workers) or self.size
+
+    def discard(self) -> None:
+        """Stop a pool that has not been given a point (a sweep refused while its workers
+        started): they have written nothing, so they are killed rather than waited for."""
+        for w in self.workers:
+            w.process.kill()
+        for w in self.workers:
+            w.process.join(5.0)
+        self.workers = []
+
+    def _store(self) -> Store:
+        if self.store is None:
+            self.store = Store(self.db_path)
+        return self.store
 
     def _spawn(self) -> _Worker:
         return _Worker(self.ctx, self.db_path, self.results, self.threads)
@@ -303,11 +333,12 @@ class LocalPool(Backend):
             "the sweep went on without it"
         )
         point = w.point
-        run_id = w.run_id or self.store.run_of_engine(w.process.pid)
+        store = self._store()
+        run_id = w.run_id or store.run_of_engine(w.process.pid)
         if run_id is not None:
-            self.store.fail_run_of_dead_engine(run_id, reason)
-            sweep_store.set_point_run(self.store.conn, point["sweep_id"], point["idx"], run_id)
-        sweep_store.finish_point(self.store.conn, point["sweep_id"], point["idx"], "failed")
+            store.fail_run_of_dead_engine(run_id, reason)
+            sweep_store.set_point_run(store.conn, point["sweep_id"], point["idx"], run_id)
+        sweep_store.finish_point(store.conn, point["sweep_id"], point["idx"], "failed")
         w.point = w.run_id = None
         return Event("ended", point["sweep_id"], point["idx"], run_id, "failed", reason)
 

@@ -302,3 +302,37 @@ def test_resume_after_the_whole_cli_is_killed_runs_only_the_unfinished_points(tm
     assert sorted(new_runs) == sorted(p["run_id"] for p in after["points"][2:])  # each ran once
     assert store.get_run(killed_run)["status"] == "interrupted"
     assert lines[-1]["run_ids"] == [after["points"][i]["run_id"] for i in (2, 3)]
+
+
+def test_submit_returns_at_once_and_the_scheduler_serves_by_priority(tmp_path):
+    db = tmp_path / "s.db"
+    low = write_spec(
+        tmp_path / "low.toml", BASE.format(seeds=2) + '[sweep.grid]\n"algorithm.c" = [1.0, 2.0]\n'
+    )
+    high = write_spec(
+        tmp_path / "high.toml", BASE.format(seeds=2) + '[sweep.grid]\n"run.seed" = [5, 6]\n'
+    )
+    first = run_engine("submit", low, "--db", db, "--json")
+    second = run_engine("submit", high, "--db", db, "--json", "--priority", "5")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert json.loads(first.stdout) == {"sweep_id": 1, "points": 2, "db": str(db)}
+    assert json.loads(second.stdout)["sweep_id"] == 2
+    store = Store(db)
+    assert [s["status"] for s in store.sweeps()] == ["queued", "queued"]
+    assert store.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0  # nothing ran
+
+    served = run_engine("scheduler", "--db", db, "--workers", "1", "--json")
+    assert served.returncode == 0, served.stderr
+    events = _lines(served.stdout)
+    ended = [(e["sweep_id"], e["idx"]) for e in events if e["kind"] == "ended"]
+    assert ended == [(2, 0), (2, 1), (1, 0), (1, 1)]  # priority 5 first, then sweep order
+    assert [s["status"] for s in store.sweeps()] == ["finished", "finished"]
+    runs = [p["run_id"] for p in store.sweep(2)["points"] + store.sweep(1)["points"]]
+    assert runs == sorted(runs)  # started in that order too
+    assert sweep_store_scheduler(store) is None  # the lock was given back
+
+
+def sweep_store_scheduler(store):
+    from engine import sweep_store
+
+    return sweep_store.scheduler(store.conn)
