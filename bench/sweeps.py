@@ -92,6 +92,17 @@ def sweep_wall(spec: Path, db: Path, workers: int) -> float:
     return wall
 
 
+def sweep_breakdown(db: Path, started: float) -> tuple[float, float, float]:
+    """(command start -> first run created, first run created -> last run finished, the
+    longest run's own time inside the sweep), in seconds."""
+    from engine.store import Store
+
+    with Store(db) as store:
+        rows = store.conn.execute("SELECT created_at, started_at, finished_at FROM runs").fetchall()
+    first = min(r[0] for r in rows)
+    return first - started, max(r[2] for r in rows) - first, max(r[2] - r[1] for r in rows)
+
+
 def first_record_times(db: Path) -> dict[int, tuple[float, float, float]]:
     """run id -> (created_at, first record's absolute time, finished_at)."""
     from engine.store import Store
@@ -159,20 +170,27 @@ def main(argv=None) -> None:
             rows = []
             for rep in range(args.repeats):
                 singles = single_runs(text, folder / f"single{rep}.db")
+                started = time.time()
                 wall = sweep_wall(spec, folder / f"sweep{rep}.db", args.workers)
+                startup, span, longest = sweep_breakdown(folder / f"sweep{rep}.db", started)
                 ideal = max(singles) * len(singles) / args.workers
-                rows.append((wall, max(singles), sum(singles), wall / ideal))
+                rows.append(
+                    (wall, max(singles), sum(singles), wall / ideal, startup, span, span / ideal)
+                )
                 print(
-                    f"  repeat {rep}: sweep {wall:.1f} s; single runs "
-                    f"{', '.join(f'{t:.1f}' for t in singles)} s; ratio {wall / ideal:.2f}",
+                    f"  repeat {rep}: sweep {wall:.1f} s (start-up to the first run {startup:.1f} s, "
+                    f"first run to last end {span:.1f} s, longest run in the sweep {longest:.1f} s); "
+                    f"single runs {', '.join(f'{t:.1f}' for t in singles)} s; "
+                    f"ratio {wall / ideal:.2f} (runs only {span / ideal:.2f})",
                     flush=True,
                 )
-            med = [statistics.median(r[i] for r in rows) for i in range(4)]
+            med = [statistics.median(r[i] for r in rows) for i in range(7)]
             print(
                 f"(a) 3 x 2 grid, {args.seeds} seeds x {args.steps} steps, {args.workers} workers: "
-                f"sweep wall {med[0]:.1f} s; slowest single run {med[1]:.1f} s "
-                f"(all six one after another {med[2]:.1f} s); "
-                f"sweep / (slowest x 6 / {args.workers}) = {med[3]:.2f} (median of {args.repeats})",
+                f"sweep wall {med[0]:.1f} s (start-up {med[4]:.1f} s, runs {med[5]:.1f} s); "
+                f"slowest single run {med[1]:.1f} s (all six one after another {med[2]:.1f} s); "
+                f"sweep / (slowest x 6 / {args.workers}) = {med[3]:.2f}, "
+                f"runs only {med[6]:.2f} (medians of {args.repeats})",
                 flush=True,
             )
         if "overhead" in only:

@@ -612,7 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--set",
         action="append",
         metavar="SECTION.KEY=VALUE",
-        help="override one spec value (TOML syntax), e.g. --set algorithm.c=1.5; repeatable",
+        help="override one spec value (TOML syntax), e.g. --set algorithm.c=1.5; a list "
+        "sweeps the key (--set 'algorithm.c=[0.5, 2]', see Sweeps in docs/cli.md); repeatable",
     )
     p.add_argument(
         "--json", action="store_true", help="end with one JSON object (run_id, status, ...)"
