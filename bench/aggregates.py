@@ -5,14 +5,28 @@ same loop with recording off (`Recorder.metrics` a no-op: the algorithm still co
 its metric tensors at each checkpoint, nothing is aggregated, copied or written), and the
 store file a run leaves.
 
-- throughput: arm pulls per second (seeds x steps / wall seconds of `runner.execute`),
-  recording on and off alternating, --repeats times (default 3); each rate the median of
-  its runs, the ratio the median of the per-repeat ratios; `uptime` before and after.
+- throughput: arm pulls per second of `runner.execute`, recording on and off alternating
+  (which goes first alternates too), --repeats times (default 9), both per wall-clock
+  second and per second of this process's CPU time (`time.process_time`: every thread of
+  the process, the store's writer included, and nothing of other processes, so on a shared
+  machine it is the figure to read; the wall-clock rate is what a user waits). Each rate is
+  the median of its runs; each ratio on / off is the median of the per-repeat ratios, with
+  their min and max; `uptime` before and after. --threads N runs torch with N threads (the
+  spec's `threads`): with 1, no pool of worker threads spins on a core and the CPU time is
+  that of the work alone. The recorder's CPU share: of each recording-on run's CPU time,
+  the part spent in `Recorder.metrics`, `Recorder._write` and the writer thread's
+  `Store.append` (median, min–max): 1 - share is the on / off ratio the loop would show
+  if the rest of it cost the same in both runs, which it does not quite (its own metric
+  tensors' allocations vary by tens of percent from run to run at 10^5 seeds and more).
+- calls: CPU time of one `seed_aggregates` call (this thread's, `time.thread_time`,
+  median of 30) at 10^3, 10^5 and 10^6 float32 and float64 values, and per row of one
+  `seed_aggregate_rows` call on a table of 65 checkpoints x 1,000 seeds (what the
+  recorder aggregates at once at 10^3 seeds), where the code has it.
 - size: the store file (after a WAL checkpoint) of one run with default keep_seeds, with
   its row counts, for each seeds x steps given.
 
     python bench/aggregates.py                                  # both parts, the README's sizes
-    python bench/aggregates.py --only throughput --throughput 1000x10000,100000x1000
+    python bench/aggregates.py --only throughput --throughput 1000x10000,100000x1000 --threads 1
     python bench/aggregates.py --only size --size 1000000x1000
 """
 
@@ -48,12 +62,14 @@ id = "bandits.bernoulli"
 means = {means}
 [hardware]
 device = "cpu"
+threads = {threads}
 """
 
 
-def _spec(seeds: int, steps: int, extra: str = "") -> RunSpec:
+def _spec(seeds: int, steps: int, extra: str = "", threads: int = 0) -> RunSpec:
     return RunSpec.from_toml(
-        SPEC.format(seeds=seeds, steps=steps, extra=extra, means=MEANS), registry.Catalogue.live()
+        SPEC.format(seeds=seeds, steps=steps, extra=extra, means=MEANS, threads=threads),
+        registry.Catalogue.live(),
     )
 
 
@@ -61,50 +77,107 @@ def _no_metrics(self, step, values):
     return None
 
 
-def timed_run(seeds: int, steps: int, recording: bool, folder: Path) -> float:
-    """Wall seconds of one run in this process, to a fresh store."""
+class _Attributed:
+    """CPU time spent in the recorder while it is installed: in `Recorder.metrics` and
+    `Recorder._write` (the loop's thread), and in `Store.append` on the writer's thread (the
+    writes a run with recording off makes too, its bounds and progress, are a few ms)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.originals = []
+
+    def _wrap(self, owner, name):
+        original = getattr(owner, name)
+        attributed = self
+
+        def timed(*args, **kwargs):
+            start = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                attributed.seconds += time.thread_time() - start
+
+        self.originals.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def __enter__(self):
+        self._wrap(runner.Recorder, "metrics")
+        self._wrap(runner.Recorder, "_write")
+        self._wrap(Store, "append")
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original in reversed(self.originals):
+            setattr(owner, name, original)
+
+
+def timed_run(
+    seeds: int, steps: int, recording: bool, folder: Path, threads: int = 0
+) -> tuple[float, float, float]:
+    """Wall seconds and CPU seconds (of this process) of one run, to a fresh store, and
+    the CPU seconds spent in the recorder (`_Attributed`)."""
     path = folder / f"t{time.monotonic_ns()}.db"
     store = Store(path)
     original = runner.Recorder.metrics
     if not recording:
         runner.Recorder.metrics = _no_metrics
     try:
-        t0 = time.perf_counter()
-        _, status = runner.execute(_spec(seeds, steps), store, "cpu")
-        seconds = time.perf_counter() - t0
+        spec = _spec(seeds, steps, threads=threads)
+        with _Attributed() as attributed:
+            c0, t0 = time.process_time(), time.perf_counter()
+            _, status = runner.execute(spec, store, "cpu")
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         runner.Recorder.metrics = original
         store.close()
     assert status == "finished", status
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return seconds
+    return seconds, cpu, attributed.seconds
 
 
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def throughput(configs, repeats: int, folder: Path) -> None:
+def _spread(values) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f}–{max(values):.3f})"
+
+
+def throughput(configs, repeats: int, folder: Path, threads: int = 0) -> None:
     print(f"uptime before: {uptime()}")
+    print(f"torch threads: {threads or 'default'}; {repeats} repeats, on and off alternating")
     print(
-        "| seeds | steps | checkpoints | recording on (pulls/s) | recording off (pulls/s) | on / off |"
+        "| seeds | steps | checkpoints | CPU: on (pulls/s) | CPU: off (pulls/s) "
+        "| CPU: on / off (min–max) | wall: on (pulls/s) | wall: off (pulls/s) "
+        "| wall: on / off (min–max) | recorder's CPU share |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for seeds, steps in configs:
-        timed_run(seeds, min(steps, 50), True, folder)  # warm-up: imports, allocator, thread pools
-        on, off, ratios = [], [], []
-        for _ in range(repeats):
-            a = timed_run(seeds, steps, True, folder)
-            b = timed_run(seeds, steps, False, folder)
-            on.append(seeds * steps / a)
-            off.append(seeds * steps / b)
-            ratios.append(b / a)
+        # warm-up: imports, allocator, thread pools
+        timed_run(seeds, min(steps, 50), True, folder, threads)
+        timed_run(seeds, min(steps, 50), False, folder, threads)
+        wall = {True: [], False: []}
+        cpu = {True: [], False: []}
+        share = []
+        for repeat in range(repeats):
+            for recording in (True, False) if repeat % 2 == 0 else (False, True):
+                w, c, a = timed_run(seeds, steps, recording, folder, threads)
+                wall[recording].append(w)
+                cpu[recording].append(c)
+                if recording:
+                    share.append(a / c)
+        pulls = seeds * steps
+        wall_ratios = [off / on for on, off in zip(wall[True], wall[False])]
+        cpu_ratios = [off / on for on, off in zip(cpu[True], cpu[False])]
         checkpoints = len(runner.record_steps(steps))
         print(
-            f"| {seeds:,} | {steps:,} | {checkpoints} | {statistics.median(on):,.0f} | "
-            f"{statistics.median(off):,.0f} | {statistics.median(ratios):.3f} "
-            f"({', '.join(f'{r:.3f}' for r in ratios)}) |",
+            f"| {seeds:,} | {steps:,} | {checkpoints} "
+            f"| {pulls / statistics.median(cpu[True]):,.0f} "
+            f"| {pulls / statistics.median(cpu[False]):,.0f} | {_spread(cpu_ratios)} "
+            f"| {pulls / statistics.median(wall[True]):,.0f} "
+            f"| {pulls / statistics.median(wall[False]):,.0f} | {_spread(wall_ratios)} "
+            f"| {_spread(share)} |",
             flush=True,
         )
     print(f"uptime after: {uptime()}")
@@ -140,13 +213,43 @@ def size(configs, folder: Path, keep: str = "") -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
+def calls(repeats: int = 30) -> None:
+    import numpy as np
+
+    from engine.metrics import aggregate
+
+    def cpu_ms(function) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.thread_time()
+            function()
+            times.append(time.thread_time() - start)
+        return statistics.median(times) * 1e3
+
+    rng = np.random.default_rng(0)
+    print(f"uptime before: {uptime()}")
+    print("| values | dtype | seed_aggregates (ms) |")
+    print("|---|---|---|")
+    for size in (1_000, 100_000, 1_000_000):
+        for dtype in (np.float32, np.float64):
+            values = rng.standard_normal(size).astype(dtype)
+            ms = cpu_ms(lambda values=values: aggregate.seed_aggregates(values))
+            print(f"| {size:,} | {np.dtype(dtype).name} | {ms:.3f} |", flush=True)
+    rows = getattr(aggregate, "seed_aggregate_rows", None)
+    if rows is not None:
+        table = rng.standard_normal((65, 1000))
+        ms = cpu_ms(lambda: rows(table)) / len(table)
+        print(f"| 65 x 1,000 table | float64 | {ms:.3f} per row |")
+    print(f"uptime after: {uptime()}")
+
+
 def _pairs(text: str):
     return [tuple(int(v) for v in item.split("x")) for item in text.split(",") if item]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("throughput", "size"))
+    parser.add_argument("--only", choices=("throughput", "size", "calls"))
     parser.add_argument(
         "--throughput",
         default="1000x10000,100000x1000,1000000x200",
@@ -158,11 +261,14 @@ def main() -> None:
         help="SEEDSxSTEPS,... for the store sizes",
     )
     parser.add_argument("--keep", default="", help='e.g. keep_seeds = "all" for the size table')
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-aggregates-") as tmp:
         if args.only in (None, "throughput"):
-            throughput(_pairs(args.throughput), args.repeats, Path(tmp))
+            throughput(_pairs(args.throughput), args.repeats, Path(tmp), args.threads)
+        if args.only == "calls":
+            calls()
         if args.only in (None, "size"):
             size(_pairs(args.size), Path(tmp), args.keep)
 

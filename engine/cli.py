@@ -1,4 +1,5 @@
-"""`tradeoff` (= `python -m engine`): list, run, show, export, runs, tag, note, delete, hardware.
+"""`tradeoff` (= `python -m engine`): list, run, show, export, runs, tag, note, delete, hardware;
+and for sweeps (engine/cli_sweep.py) submit, scheduler, cancel, resume, sweeps.
 
 Exit codes: 0 finished, 1 the run failed, 2 bad input (spec, id, device, store, usage),
 3 the run was cancelled, 4 the run was deleted or marked ended by another process while
@@ -133,22 +134,33 @@ def _read_standard_input() -> str:
         raise SpecError(STDIN_NAME, "", f"cannot be read: {err}") from None
 
 
+def _read_spec_text(path: str) -> str:
+    from engine.spec import SpecError
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(path, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(path, "", f"cannot be read: {err}") from None
+
+
 def cmd_run(args) -> int:
     from engine import registry, runner
+    from engine.cli_sweep import load_sweep, run_sweep
     from engine.hardware import HardwareError
     from engine.spec import RunSpec, SpecError
     from engine.store import RunLost
 
     try:
         if args.spec == "-":
-            spec = RunSpec.from_toml(
-                _read_standard_input(),
-                registry.Catalogue.live(),
-                STDIN_NAME,
-                overrides=args.set or (),
-            )
+            text, source = _read_standard_input(), STDIN_NAME
         else:
-            spec = RunSpec.from_file(args.spec, registry.Catalogue.live(), overrides=args.set or ())
+            text, source = _read_spec_text(args.spec), args.spec
+        found, pool = load_sweep(text, source, args.set, args)
+        if found is not None:
+            return run_sweep(args, found, pool)
+        spec = RunSpec.from_toml(text, registry.Catalogue.live(), source, overrides=args.set or ())
         device = runner.prepare(spec)
     except SpecError as err:
         raise CliError(str(err)) from None
@@ -477,6 +489,18 @@ def export_aggregates(store, row: dict) -> list[dict]:
 
 
 def cmd_export(args) -> int:
+    if args.sweep is not None:
+        if args.run is not None:
+            raise CliError("give a run id or --sweep ID, not both")
+        if args.aggregate or args.table != "series":
+            raise CliError(
+                "--sweep exports one row per point; it does not go with --aggregate or --table"
+            )
+        from engine.cli_sweep import export_sweep
+
+        return export_sweep(args)
+    if args.run is None:
+        raise CliError("give a run id, or --sweep ID")
     store = _store(args)
     row = _run_row(store, args.run)
     if args.aggregate:
@@ -588,12 +612,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--set",
         action="append",
         metavar="SECTION.KEY=VALUE",
-        help="override one spec value (TOML syntax), e.g. --set algorithm.c=1.5; repeatable",
+        help="override one spec value (TOML syntax), e.g. --set algorithm.c=1.5; a list "
+        "sweeps the key (--set 'algorithm.c=[0.5, 2]', see Sweeps in docs/cli.md); repeatable",
     )
     p.add_argument(
         "--json", action="store_true", help="end with one JSON object (run_id, status, ...)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="a sweep: worker processes (default: CPU cores // torch threads)",
+    )
+    p.add_argument(
+        "--oversubscribe", action="store_true", help="a sweep: allow workers x threads > cores"
+    )
+    p.add_argument("--priority", type=int, default=0, help="a sweep: higher runs first")
     p.set_defaults(func=cmd_run)
 
     p = with_db(sub.add_parser("show", help="print a run's spec, status and summary"))
@@ -605,8 +639,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runs)
 
-    p = with_db(sub.add_parser("export", help="write a run's data as CSV or JSON"))
-    p.add_argument("run", help="run id")
+    p = with_db(sub.add_parser("export", help="write a run's (or a sweep's) data as CSV or JSON"))
+    p.add_argument("run", nargs="?", help="run id")
+    p.add_argument(
+        "--sweep",
+        metavar="ID",
+        help="a sweep instead: one row per point with its run id, its swept values and every "
+        "metric's final mean and 95%% t-band (<metric>:mean, :lo, :hi)",
+    )
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument(
         "--table",
@@ -641,6 +681,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids")
     p.add_argument("--yes", action="store_true", help="confirm the deletion")
     p.set_defaults(func=cmd_delete)
+
+    from engine.cli_sweep import add_parsers
+
+    add_parsers(sub, with_db)
 
     p = sub.add_parser("hardware", help="what this machine offers (CPU, memory, CUDA devices)")
     p.add_argument("--json", action="store_true")

@@ -68,8 +68,13 @@ class Algorithm:
 
     ``problems`` lists the problem ids it runs on; ``plot`` is the view its output is
     made for (regret, curves or pareto); ``metrics`` names the series it records.
-    ``run(steps, rec)`` steps all seeds at once (seeds are a batch dimension) and hands
-    records to ``rec`` (an `engine.runner.Recorder`).
+    ``measured`` names those of its metrics that measure the machine (wall-clock seconds,
+    energy read from a meter): they differ between two runs of the same spec, so the
+    reproducibility check of tests/conformance/ leaves their values out. ``deterministic``
+    is True for an entry whose records do not depend on the seed at all (a theory panel,
+    an exact computation on a fixed problem); the others must draw differently under
+    different seeds. ``run(steps, rec)`` steps all seeds at once (seeds are a batch
+    dimension) and hands records to ``rec`` (an `engine.runner.Recorder`).
     """
 
     id: ClassVar[str] = ""
@@ -80,6 +85,8 @@ class Algorithm:
     problems: ClassVar[tuple[str, ...]] = ()
     plot: ClassVar[str] = "curves"
     metrics: ClassVar[tuple[str, ...]] = ()
+    measured: ClassVar[tuple[str, ...]] = ()
+    deterministic: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -89,6 +96,8 @@ class Algorithm:
                 raise TypeError(f"{cls.id}: plot must be one of {PLOT_KINDS}")
             if not cls.problems:
                 raise TypeError(f"{cls.id}: declares no problems")
+            if not set(cls.measured) <= set(cls.metrics):
+                raise TypeError(f"{cls.id}: measured names metrics it does not declare")
             _ALGORITHMS[cls.id] = cls
 
     def __init__(self, params: dict, problem: Problem, seeds: int, device, dtype, seed: int):

@@ -27,7 +27,12 @@ import numpy as np
 
 from engine import hardware, registry
 from engine.blocks import Block
-from engine.metrics.aggregate import AGGREGATE_FIELDS, QUANTILES, seed_aggregates
+from engine.metrics.aggregate import (
+    AGGREGATE_FIELDS,
+    QUANTILES,
+    SORT_UP_TO,
+    seed_aggregate_rows,
+)
 from engine.params import ParamError
 from engine.spec import RunSpec, SpecError
 from engine.store import BOUND_SEED, HEARTBEAT_SECONDS, RunLost, Store, _real
@@ -36,6 +41,7 @@ FLUSH_SECONDS = 0.2
 FLUSH_ROWS = 50_000
 MAX_COPIES_IN_FLIGHT = 8  # checkpoints whose device-to-host copies may be under way at once
 WRITES_QUEUED = 2  # batches waiting for the writer thread before the loop waits for it
+BATCH_VALUES = 1 << 16  # per-seed values held on the host before their checkpoints are aggregated
 DENSE_STEPS = 10  # every step up to this one is recorded
 LOG_POINTS_PER_DECADE = 20
 AUTO_STRIDE_POINTS = 500
@@ -118,17 +124,57 @@ def device_aggregates(values):
     )
 
 
-def _host_aggregates(value) -> np.ndarray:
-    """`seed_aggregates` of a value on the host (a CPU tensor, an array, a number), as an array.
-    float32 and float64 tensors are read in place (the order statistics of float32 values are
-    those of their float64 conversions); other dtypes are converted to float64 first."""
-    if hasattr(value, "detach"):
-        import torch
+def _host_values(value) -> np.ndarray:
+    """A value on the host (a CPU tensor, an array, a number) as a 1-D array over seeds:
+    float32 and float64 tensors and arrays are read in place, not copied (the order
+    statistics of float32 values are those of their float64 conversions); other dtypes are
+    converted to float64. (Called per metric and checkpoint: the checks are the cheap ones.)"""
+    if not isinstance(value, np.ndarray):
+        if hasattr(value, "detach"):
+            value = value.detach()
+            if not value.is_floating_point() or value.element_size() == 2:
+                value = value.double()
+            value = value.numpy()
+        else:
+            value = np.asarray(value)
+    if value.dtype.char not in "fd":
+        value = value.astype(np.float64)
+    return value.reshape(-1)
 
-        value = value.detach()
-        value = (value if value.dtype in (torch.float32, torch.float64) else value.double()).numpy()
-    agg = seed_aggregates(np.atleast_1d(np.asarray(value)))
-    return np.array([agg[f] for f in AGGREGATE_FIELDS], dtype=float)
+
+def _host_aggregates(value) -> np.ndarray:
+    """`seed_aggregates` of a value on the host (a CPU tensor, an array, a number), as an
+    array of AGGREGATE_FIELDS."""
+    return seed_aggregate_rows(_host_values(value)[None])[0]
+
+
+class _Checkpoints:
+    """Copies of one metric's values at successive checkpoints (one width, one dtype), held
+    until the table is full (BATCH_VALUES values) and aggregated by one
+    `seed_aggregate_rows` call: at a few thousand seeds numpy's overhead per call, not the
+    arithmetic, is most of what an aggregate costs, and a table of checkpoints pays it
+    once. The kept seeds' values are taken from the same table, as one block."""
+
+    def __init__(self, width: int, dtype):
+        self.values = np.empty((max(1, BATCH_VALUES // max(width, 1)), width), dtype)
+        self.keys: list[tuple[int, float]] = []  # (step, wall time) of each row held
+
+    def add(self, key, values: np.ndarray) -> bool:
+        """Copy a checkpoint's values in (the algorithm may update its tensors in place);
+        True once the table is full."""
+        self.values[len(self.keys)] = values
+        self.keys.append(key)
+        return len(self.keys) == len(self.values)
+
+    def take(self, keep: int | None):
+        """(keys, aggregates, kept values) of the held checkpoints, oldest first: the
+        aggregates as lists of AGGREGATE_FIELDS, the values of seeds 0..keep-1 (every seed
+        for None) as a float64 array of checkpoints x seeds. The table is empty afterwards."""
+        held = self.values[: len(self.keys)]
+        aggregates = seed_aggregate_rows(held).tolist()
+        kept = (held if keep is None else held[:, :keep]).astype(np.float64)
+        keys, self.keys = self.keys, []
+        return keys, aggregates, kept
 
 
 class HostCopies:
@@ -288,6 +334,8 @@ class Recorder:
         self._writer: StoreWriter | None = None
         self._bounds: list[Block] = []
         self._aggregates: list[tuple] = []
+        # metric, width and dtype -> values of checkpoints waiting to be aggregated together
+        self._checkpoints: dict[tuple[str, int, str], _Checkpoints] = {}
         self._buffered = 0
         self._pareto: list[tuple] = []
         self._last_flush = time.monotonic()
@@ -308,9 +356,13 @@ class Recorder:
 
         Per metric, the aggregates over seeds are computed where the value lives (on a CUDA
         device, by `device_aggregates`, so that a small row travels, not every seed) and the
-        values of the kept seeds are copied; both reach the host through `HostCopies`.
+        values of the kept seeds are copied; both reach the host through `HostCopies`. On the
+        host, up to SORT_UP_TO seeds, the values are copied into a table of checkpoints and
+        aggregated with the next BATCH_VALUES values or so (`_Checkpoints`), at the latest
+        when the recorder next writes; more seeds are aggregated at once, in place.
         """
         keep = self.keep_seeds
+        key = (int(step), time.monotonic() - self._t0)
         held = {}
         for name, value in values.items():
             if _on_cuda(value):
@@ -319,15 +371,39 @@ class Recorder:
                     held[("values", name)] = (
                         value.reshape(-1) if keep is None else value.reshape(-1)[:keep]
                     )
-            else:
-                held[("aggregate", name)] = _host_aggregates(value)
+                continue
+            seeds = _host_values(value)
+            if seeds.size > SORT_UP_TO:
+                held[("aggregate", name)] = seed_aggregate_rows(seeds[None])[0]
                 if keep != 0:
-                    kept = value.reshape(-1) if hasattr(value, "reshape") else value
-                    held[("values", name)] = (
-                        kept if keep is None or not hasattr(kept, "__getitem__") else kept[:keep]
-                    )
-        self._copies.put((int(step), time.monotonic() - self._t0), held)
-        self._take_copies()
+                    held[("values", name)] = seeds if keep is None else seeds[:keep]
+                continue
+            table = self._checkpoints.get((name, seeds.size, seeds.dtype.char))
+            if table is None:
+                table = _Checkpoints(seeds.size, seeds.dtype)
+                self._checkpoints[(name, seeds.size, seeds.dtype.char)] = table
+            if table.add(key, seeds):
+                self._aggregate_held(name, table)
+        if held:
+            self._copies.put(key, held)
+        if self._copies:
+            self._take_copies()
+
+    def _aggregate_held(self, name: str, table: _Checkpoints) -> None:
+        """Aggregate a table of checkpoints and buffer its rows and kept values for writing
+        (NaN becomes NULL where the store writes them)."""
+        keys, aggregates, kept = table.take(self.keep_seeds)
+        self._aggregates.extend(
+            (name, step, int(row[0]), *row[1:], wall) for (step, wall), row in zip(keys, aggregates)
+        )
+        self._buffered += len(keys)
+        if kept.shape[1]:
+            steps, rows, walls = self._series.setdefault((name, kept.shape[1]), ([], [], []))
+            for (step, wall), row in zip(keys, kept):
+                steps.append(step)
+                rows.append(row)
+                walls.append(wall)
+            self._buffered += kept.size
 
     def _take_copies(self, wait: bool = False) -> None:
         for (step, wall), values in self._copies.ready(wait):
@@ -391,7 +467,14 @@ class Recorder:
             self._on_progress(step, self.steps, now - self._t0)
 
     def _write(self) -> None:
-        """Hand what is buffered to the writer thread (started on the first write)."""
+        """Hand what is buffered to the writer thread (started on the first write), with the
+        aggregates of the checkpoints held until now."""
+        for (name, _, _), table in self._checkpoints.items():
+            if table.keys:
+                self._aggregate_held(name, table)
+        # Fresh tables after each write: a metric whose width changes from checkpoint to
+        # checkpoint would otherwise keep a table (and the memory it touched) per width.
+        self._checkpoints = {}
         blocks = [
             Block(name, 0, np.asarray(steps, dtype=np.int64), np.stack(rows), np.asarray(walls))
             for (name, _), (steps, rows, walls) in self._series.items()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine import sweep_store
 from engine.blocks import Block, BlockError, from_rows
 from engine.metrics.aggregate import AGGREGATE_FIELDS, seed_aggregates
 from engine.store_file import why_not_a_store
@@ -29,7 +30,7 @@ from engine.store_file import why_not_a_store
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 30_000
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER_SECONDS = 15.0
@@ -236,7 +237,14 @@ def _write_aggregates_from_blocks(conn, run_id: int, skip_damaged: bool = False)
 
 _INSERT_BLOCK = "INSERT INTO series_blocks(run_id, metric, seed0, width, n, steps, vals, wall) VALUES (?,?,?,?,?,?,?,?)"
 _BLOCK_COLUMNS = "metric, seed0, width, n, steps, vals, wall"
-MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4, _migrate_4_to_5]
+MIGRATIONS = [
+    _migrate_0_to_1,
+    _migrate_1_to_2,
+    _migrate_2_to_3,
+    _migrate_3_to_4,
+    _migrate_4_to_5,
+    sweep_store.migrate_5_to_6,
+]
 MAX_TAG_LENGTH = 64
 
 
@@ -542,6 +550,28 @@ class Store:
             )
         return [run_id for *_, run_id in stale]
 
+    def run_of_engine(self, pid: int) -> int | None:
+        """The live run (queued or running) whose engine is process `pid` on this host, if any."""
+        row = self.conn.execute(
+            "SELECT id FROM runs WHERE pid=? AND host=? AND status IN (?, ?) ORDER BY id DESC LIMIT 1",
+            (pid, socket.gethostname(), *LIVE_STATUSES),
+        ).fetchone()
+        return row[0] if row else None
+
+    def fail_run_of_dead_engine(self, run_id: int, reason: str) -> bool:
+        """Store `failed` with the reason for a live run whose engine process is known dead
+        (a scheduler saw its worker die); False when the run had already ended."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return (
+                self.conn.execute(
+                    "UPDATE runs SET status='failed', finished_at=?, error=? WHERE id=? "
+                    "AND status IN (?, ?)",
+                    (time.time(), reason, run_id, *LIVE_STATUSES),
+                ).rowcount
+                > 0
+            )
+
     # -- the user's words about runs (written by `tradeoff tag/note/delete`) -------------
     def set_tags(self, run_id: int, add=(), remove=()) -> list[str]:
         """Add and remove tags of a run in one transaction; return its tags, in the order added."""
@@ -602,6 +632,7 @@ class Store:
                 ("runs", "id"),
             ):
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", [(i,) for i in ids])
+            sweep_store.forget_runs(self.conn, ids)
 
     # -- reading -----------------------------------------------------------------------
     def data_version(self) -> int:
@@ -802,6 +833,34 @@ class Store:
             }
             for _, s, sd, i, o, lab in rows
         ], cursor
+
+    # -- sweeps (SQL in engine/sweep_store.py) ----------------------------------------
+    def sweeps(self) -> list[dict]:
+        """Every sweep, newest first: {id, name, created_at, status, keys, log_keys, points,
+        finished}. A sweep stored as running while no scheduler serves the store is shown
+        interrupted."""
+        return sweep_store.sweeps(self.conn)
+
+    def sweep(self, sweep_id: int) -> dict:
+        """One sweep with its points ordered by idx ({idx, values, run_id, status, priority});
+        KeyError for an unknown id."""
+        return sweep_store.sweep(self.conn, int(sweep_id))
+
+    def sweep_of_run(self, run_id: int) -> int | None:
+        return sweep_store.sweep_of_run(self.conn, int(run_id))
+
+    def create_sweep(self, sweep, priority: int = 0) -> int:
+        """Record a validated `engine.sweep.Sweep` with all its points queued."""
+        return sweep_store.create_sweep(self.conn, sweep, priority)
+
+    def cancel_sweep(self, sweep_id: int, idx: int | None = None) -> list[tuple]:
+        """Cancel a sweep's queued and running points (or one point); [(sweep_id, idx, run_id)]."""
+        if sweep_store.point_specs(self.conn, sweep_id) == []:
+            raise StoreError(f"no sweep {sweep_id} in {self.path}")
+        return sweep_store.cancel(self.conn, sweep_id=sweep_id, idx=idx)
+
+    def cancel_point_of_run(self, run_id: int) -> list[tuple]:
+        return sweep_store.cancel(self.conn, run_id=run_id)
 
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]

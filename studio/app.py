@@ -10,6 +10,22 @@ from pathlib import Path
 
 EXIT_NO_DISPLAY = 2
 EXIT_BAD_STORE = 2  # the CLI's "bad input" code
+APP_ID = "org.tradeoffstudio.TradeoffStudio"  # the .desktop file's and AppStream's id
+ICONS = Path(__file__).resolve().parents[1] / "resources" / "icons"
+
+
+def application_icon():
+    """The studio's icon: the SVG, with the PNG sizes beside it for platforms that draw
+    no SVG; an empty icon (Qt's default) where the files are missing."""
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    for png in sorted(ICONS.glob("tradeoff-studio-*.png")):
+        icon.addFile(str(png))
+    svg = ICONS / "tradeoff-studio.svg"
+    if svg.is_file():
+        icon.addFile(str(svg))
+    return icon
 
 
 def display_problem(environ=os.environ, platform: str = sys.platform) -> str | None:
@@ -59,6 +75,8 @@ def main(argv=None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Tradeoff Studio")
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(application_icon())
     settings = keys.studio_settings()
     last = settings.value(keys.LAST_STORE)
     last = last if last and Path(str(last)).is_file() else None  # deleted since: not recreated

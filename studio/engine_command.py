@@ -21,7 +21,10 @@ def _with_engine_root(pythonpath: str) -> str:
 
 
 def engine_argv(*args: str) -> list[str]:
-    """The command line of `python -m engine ARGS`."""
+    """The command line of `python -m engine ARGS`; in the installed bundle (PyInstaller
+    sets `sys.frozen`), the bundle's own `tradeoff` program beside this one."""
+    if getattr(sys, "frozen", False):
+        return [str(Path(sys.executable).with_name("tradeoff")), *args]
     return [sys.executable, "-m", "engine", *args]
 
 

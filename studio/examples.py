@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,14 +26,25 @@ def describe(path: Path) -> str:
     return " ".join(lines)
 
 
+def _is_sweep(path: Path) -> bool:
+    """Whether a spec has a [sweep] table; a file that is not valid TOML is listed (and
+    refused, with its reason, when opened)."""
+    try:
+        return "sweep" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError:
+        return False
+
+
 def examples(directory: Path = EXAMPLES_DIR) -> list[Example]:
-    """Every *.toml in the folder, by name; none when the folder is missing."""
+    """Every *.toml in the folder but sweeps, by name; none when the folder is missing."""
     if not directory.is_dir():
         return []
     found = []
     for path in sorted(directory.glob("*.toml")):
         try:
             description = describe(path)
+            if _is_sweep(path):
+                continue  # a sweep (many runs): not opened in the form yet
         except (OSError, UnicodeDecodeError):
             continue
         found.append(Example(path, path.stem, description))

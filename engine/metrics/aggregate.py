@@ -13,6 +13,7 @@ several runs are combined by `pool_aggregates` and drawn as a band by
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -144,59 +145,200 @@ AGGREGATE_FIELDS = ("n", "mean", "var", "min", "max", *QUANTILE_FIELDS)
 def seed_aggregates(values) -> dict:
     """Aggregates over seeds of one checkpoint's values (1-D), NaN values left out.
 
-    Returns {field: float} for AGGREGATE_FIELDS: the count of non-NaN values, their
-    mean, sample variance (ddof = 1; NaN when n < 2), min, max, and the quantiles
-    QUANTILES, exact, by linear interpolation between order statistics (numpy's
-    default "linear" method: position q (n - 1) in the sorted values). With n = 0
-    everything but n is NaN.
-
-    The order statistics come from a sort up to SORT_UP_TO values, and beyond from
-    `order_statistics` (linear time), on the values' own dtype: converting float32 values
-    to float64 changes no order, so the interpolation, done in float64, is the same.
+    Returns {field: float} for AGGREGATE_FIELDS (n an int): the count of non-NaN values,
+    their mean, sample variance (ddof = 1; NaN when n < 2), min, max, and the quantiles
+    QUANTILES, exact, by linear interpolation between order statistics (numpy's default
+    "linear" method: position q (n - 1) in the sorted values). With n = 0 everything but
+    n is NaN. The same numbers as row `i` of `seed_aggregate_rows` of a table whose row
+    `i` holds these values, bit for bit.
     """
-    arr = np.asarray(values).reshape(-1)
-    if arr.dtype.kind != "f" or arr.dtype == np.float16:
-        arr = arr.astype(np.float64)
-    nan = np.isnan(arr)
-    if nan.any():
-        arr = arr[~nan]
-    n = arr.size
-    out = {"n": n}
-    if n == 0:
-        out.update({f: math.nan for f in AGGREGATE_FIELDS[1:]})
-        return out
-    wide = arr.astype(np.float64, copy=False)
-    mean = float(wide.mean())
-    out["mean"] = mean
-    with np.errstate(invalid="ignore"):  # an infinite value: the variance is NaN, as numpy's
-        deviation = wide - mean
-        # multiply and sum rather than np.dot: BLAS threads fight for busy cores, 50x slower here
-        np.multiply(deviation, deviation, out=deviation)
-        out["var"] = float(deviation.sum() / (n - 1)) if n > 1 else math.nan
-    ranks = [(q * (n - 1), math.floor(q * (n - 1))) for q in QUANTILES]
-    if n <= SORT_UP_TO:
-        ordered = np.sort(arr)
-        out["min"], out["max"] = float(ordered[0]), float(ordered[-1])
-    else:
-        ordered = order_statistics(
-            arr, [k for _, below in ranks for k in (below, min(below + 1, n - 1))]
-        )
-        out["min"], out["max"] = float(arr.min()), float(arr.max())
-    for name, (position, below) in zip(QUANTILE_FIELDS, ranks):
-        lo, hi = float(ordered[below]), float(ordered[min(below + 1, n - 1)])
-        out[name] = _lerp1(lo, hi, position - below)
+    row = seed_aggregate_rows(np.reshape(np.asarray(values), (1, -1)))[0].tolist()
+    out = dict(zip(AGGREGATE_FIELDS, row))
+    out["n"] = int(out["n"])
     return out
 
 
-SORT_UP_TO = 1 << 15  # below this a sort is faster than partitioning around each rank
+SORT_UP_TO = 1 << 15  # up to this many values a sort is faster than partitioning around each rank
+_CHUNK = 1 << 16  # values whose deviations from the mean are squared at a time, in a kept buffer
 
 
-def _lerp1(a: float, b: float, t: float) -> float:
+def seed_aggregate_rows(table) -> np.ndarray:
+    """`seed_aggregates` of each row of a 2-D table (checkpoints x seeds), as a float64
+    array of rows x AGGREGATE_FIELDS (n first, as a float).
+
+    One vectorised pass serves every row of up to SORT_UP_TO values without a NaN: the
+    per-call overhead of numpy is paid once for the table, not once per checkpoint. A row
+    with a NaN is aggregated on its own, over its non-NaN values; wider rows one by one,
+    by partitioning (linear time) in a buffer kept by the thread. float32 and float64
+    values are read as they are (the order statistics of float32 values are those of
+    their float64 conversions; sums, deviations and interpolation are done in float64);
+    other dtypes are converted to float64 first.
+    """
+    table = np.asarray(table)
+    if table.ndim != 2:
+        raise ValueError(f"a table of checkpoints x seeds is 2-D; got shape {table.shape}")
+    if table.dtype not in (np.float32, np.float64):
+        table = table.astype(np.float64)
+    # An infinite value makes the mean infinite and the variance NaN (inf - inf), as numpy's;
+    # +inf beside -inf makes the mean NaN too: no warnings for either.
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _table_rows(table)
+
+
+def _table_rows(table: np.ndarray) -> np.ndarray:
+    rows, width = table.shape
+    out = np.empty((rows, len(AGGREGATE_FIELDS)))
+    if width > SORT_UP_TO:
+        for i in range(rows):
+            out[i] = _wide_row(table[i])
+        return out
+    if rows == 0:
+        return out
+    if width == 0:
+        out[:] = math.nan
+        out[:, 0] = 0
+        return out
+    wide = _buffer("wide", np.float64, table.size).reshape(table.shape)
+    np.copyto(wide, table)
+    sums = wide.sum(axis=1)
+    # A NaN makes its row's sum NaN (so does +inf beside -inf: that row goes the slow way too).
+    holes = np.isnan(sums)
+    if holes.any():
+        clean = ~holes
+        if clean.any():  # (before the rows with a NaN: those reuse the buffers)
+            out[clean] = _sorted_rows(table[clean], wide[clean], sums[clean])
+        for i in np.flatnonzero(holes).tolist():
+            out[i] = _row_without_nan(table[i])
+        return out
+    out[:] = _sorted_rows(table, wide, sums)
+    return out
+
+
+def _sorted_rows(table: np.ndarray, wide: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Aggregates of rows without NaN of 1..SORT_UP_TO values: `wide` is `table` in float64
+    (overwritten here), `sums` its row sums."""
+    rows, n = table.shape
+    out = np.empty((rows, len(AGGREGATE_FIELDS)))
+    out[:, 0] = n
+    mean = sums / n
+    out[:, 1] = mean
+    deviation = np.subtract(wide, mean[:, None], out=wide)
+    # multiply and sum rather than np.dot: BLAS threads fight for busy cores, 50x slower here
+    np.multiply(deviation, deviation, out=deviation)
+    out[:, 2] = deviation.sum(axis=1) / (n - 1) if n > 1 else math.nan
+    ordered = _buffer("order", table.dtype, table.size).reshape(table.shape)
+    np.copyto(ordered, table)
+    ordered.sort(axis=1)
+    out[:, 3], out[:, 4] = ordered[:, 0], ordered[:, -1]
+    below, above, t = _ranks(n)
+    out[:, 5:] = _lerp(ordered[:, below].astype(np.float64), ordered[:, above], t)
+    return out
+
+
+def _ranks(n: int):
+    """For each of QUANTILES: the order statistic at or below position q (n - 1), the next
+    one (capped at n - 1), and the fraction of the way between them (as Python computes it)."""
+    positions = [q * (n - 1) for q in QUANTILES]
+    below = [math.floor(p) for p in positions]
+    above = [min(k + 1, n - 1) for k in below]
+    return below, above, np.array([p - k for p, k in zip(positions, below)])
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t) -> np.ndarray:
     """a + (b - a) t as numpy's quantile computes it (from b when t >= 0.5); a where a == b,
     infinities included."""
-    if a == b:
-        return a
-    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+    diff = b - a
+    return np.where(a == b, a, np.where(t >= 0.5, b - diff * (1 - t), a + diff * t))
+
+
+def _row_without_nan(row: np.ndarray) -> np.ndarray:
+    values = row[~np.isnan(row)]
+    if values.size == 0:
+        return np.array([0.0] + [math.nan] * (len(AGGREGATE_FIELDS) - 1))
+    if values.size > SORT_UP_TO:
+        return _wide_row(values, without_nan=True)
+    wide = values[None].astype(np.float64)
+    return _sorted_rows(values[None], wide, wide.sum(axis=1))[0]
+
+
+_scratch = threading.local()
+
+
+def _buffer(name: str, dtype, size: int) -> np.ndarray:
+    """A buffer of `size` values of `dtype` kept by this thread and reused by the next call:
+    a fresh array of millions of values costs a page fault per 4 KiB on first touch, more
+    than partitioning it. It grows to the largest size asked for."""
+    key = (name, np.dtype(dtype).char)
+    kept = getattr(_scratch, "buffers", None)
+    if kept is None:
+        kept = _scratch.buffers = {}
+    buffer = kept.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = kept[key] = np.empty(size, dtype)
+    return buffer[:size]
+
+
+def _wide_row(row: np.ndarray, without_nan: bool = False) -> np.ndarray:
+    """Aggregates of one row of more than SORT_UP_TO float32 or float64 values, without a
+    converted copy: sums accumulate in float64, squared deviations are formed a chunk at a
+    time, and the order statistics come from partitioning a copy in a kept buffer.
+    `without_nan`: the caller has left the NaN values out already."""
+    total = row.sum(dtype=np.float64)
+    if math.isnan(total) and not without_nan:  # a NaN, or +inf beside -inf
+        return _row_without_nan(row)
+    n = row.size
+    out = np.empty(len(AGGREGATE_FIELDS))
+    out[0] = n
+    mean = total / n
+    out[1] = mean
+    squares = 0.0
+    deviation = _buffer("deviation", np.float64, min(n, _CHUNK))
+    for start in range(0, n, _CHUNK):
+        part = row[start : start + _CHUNK]
+        d = deviation[: part.size]
+        np.subtract(part, mean, out=d, dtype=np.float64)
+        np.multiply(d, d, out=d)
+        squares += d.sum()
+    out[2] = squares / (n - 1)
+    below, above, t = _ranks(n)
+    work = _buffer("order", row.dtype, n)
+    np.copyto(work, row)
+    lo, hi = _partitioned_pairs(work, below)
+    out[3] = work[: below[0] + 1].min()
+    out[4] = work[below[-1] :].max()
+    out[5:] = _lerp(np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64), t)
+    return out
+
+
+def _partitioned_pairs(work: np.ndarray, ranks: list) -> tuple[list, list]:
+    """The order statistics at `ranks` (ascending, 0-based) and at the rank after each (the
+    last rank's own where it is the last), partitioning `work` in place: around the middle
+    rank, then each side around the ranks there, about n log2(len(ranks) + 1) work. The
+    statistic after rank k is then the smallest value between k and the next partitioned
+    rank, a min over that stretch rather than one more partition."""
+    distinct = sorted(set(ranks))
+    pending = [(0, len(work), distinct)]
+    while pending:
+        lo, hi, ks = pending.pop()
+        if not ks:
+            continue
+        mid = ks[len(ks) // 2]
+        work[lo:hi].partition(mid - lo)
+        pending.append((lo, mid, [k for k in ks if k < mid]))
+        pending.append((mid + 1, hi, [k for k in ks if k > mid]))
+    n = len(work)
+    bounds = dict(zip(distinct, [*distinct[1:], n]))
+    at = [work[k] for k in ranks]
+    after = []
+    for k in ranks:
+        end = bounds[k]
+        if k + 1 >= n:
+            after.append(work[k])
+        elif k + 1 == end:
+            after.append(work[end])
+        else:
+            after.append(work[k + 1 : end].min())
+    return at, after
 
 
 def order_statistics(values: np.ndarray, ranks) -> np.ndarray:

@@ -207,10 +207,12 @@ def test_aggregate_rows_round_trip_with_cursor_and_arrays(tmp_path):
 
 
 def _schema_4(path):
-    """Make a schema-5 store file what the schema-4 code wrote: no aggregates table, no
+    """Make a store file what the schema-4 code wrote: no sweep tables, no aggregates table, no
     kept_seeds column, version 4. Its sqlite_master then equals, row for row, that of a store
     made by the schema-4 code (checked against that code when this migration was written)."""
     conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE sweep_points")  # schema 6
+    conn.execute("DROP TABLE sweeps")
     conn.execute("DROP TABLE series_aggregates")
     conn.execute("ALTER TABLE runs DROP COLUMN kept_seeds")
     conn.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
@@ -242,7 +244,7 @@ def test_migration_from_schema_4_computes_aggregates_equal_to_numpy(tmp_path):
     old.close()
 
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 5
+    assert store.schema_version() == SCHEMA_VERSION == 6
     arrays = store.aggregate_arrays(run_id, "r")
     assert arrays["step"].tolist() == [1, 2, 3] and arrays["wall_time"].tolist() == [0.5, 1.0, 1.5]
     for i, row in enumerate(TABLE):

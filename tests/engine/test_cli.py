@@ -12,7 +12,7 @@ from engine import cli, registry
 from engine.params import Param
 from engine.registry import Algorithm
 from engine.store import Store
-from tests.helpers import EXAMPLES, ROOT, engine_command, run_engine, write_spec
+from tests.helpers import EXAMPLES, ROOT, engine_command, run_engine, run_examples, write_spec
 
 SMALL = """
 [run]
@@ -167,7 +167,7 @@ def test_an_exception_marks_the_run_failed_with_its_traceback(
     assert steps.tolist() == list(range(1, 11))  # records before the failure were flushed
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.toml")))
+@pytest.mark.parametrize("name", [p.name for p in run_examples()])
 def test_every_example_runs_and_exports(tmp_path, name, capsys, monkeypatch):
     """In this process (the CLI's own entry point, without a new torch import per example);
     test_run_json_show_and_export covers the separate process."""

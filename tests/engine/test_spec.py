@@ -6,7 +6,7 @@ import pytest
 
 from engine.registry import Catalogue
 from engine.spec import RunSpec, SpecError
-from tests.helpers import EXAMPLES, run_engine, write_spec
+from tests.helpers import EXAMPLES, run_engine, run_examples, sweep_examples, write_spec
 
 GOOD = """
 [run]
@@ -39,10 +39,25 @@ def test_good_spec_fills_defaults_and_round_trips(catalogue):
 
 
 def test_every_example_spec_is_valid(catalogue):
-    examples = sorted(EXAMPLES.glob("*.toml"))
+    examples = run_examples()
     assert examples
     for path in examples:
         RunSpec.from_file(path, catalogue)
+
+
+def test_every_sweep_example_expands_into_valid_points(catalogue):
+    from engine import sweep
+
+    sizes = {}
+    for path in sweep_examples():
+        found = sweep.from_file(path, catalogue)
+        assert found is not None and found.points
+        sizes[path.stem] = (len(found.points), found.keys, found.log_keys)
+    assert sizes == {
+        "sweep-dpo-beta": (3, ["algorithm.beta"], ["algorithm.beta"]),
+        "sweep-time-fair-knapsack": (4, ["algorithm.fairness"], []),
+        "sweep-ucb1-exploration": (6, ["algorithm.c", "algorithm.id"], ["algorithm.c"]),
+    }
 
 
 @pytest.mark.parametrize(

@@ -257,11 +257,12 @@ def _version_1_store(path):
 def test_a_version_1_store_is_migrated_to_the_current_version_with_its_data_intact(tmp_path):
     """Migration 1 -> 2 adds tags (empty JSON list) and notes (empty text); 2 -> 3 packs the
     series rows into blocks (a NULL value becomes NaN); 3 -> 4 adds the engine's start time
-    (NULL: unknown); 4 -> 5 computes the aggregates over seeds; every value is kept."""
+    (NULL: unknown); 4 -> 5 computes the aggregates over seeds; 5 -> 6 adds the (empty)
+    sweep tables; every value is kept."""
     path = tmp_path / "v1.db"
     _version_1_store(path)
     s = Store(path)
-    assert s.schema_version() == 5 == SCHEMA_VERSION
+    assert s.schema_version() == 6 == SCHEMA_VERSION
     run = s.get_run(1)
     assert (run["name"], run["status"], run["steps_done"], run["finished_at"]) == (
         "old",
@@ -282,7 +283,7 @@ def test_a_version_1_store_is_migrated_to_the_current_version_with_its_data_inta
     assert s.integrity_check() == "ok"
     s.close()
     assert run["pid_start"] is None  # 3 -> 4: the engine's start time, unknown for old runs
-    assert Store(path).schema_version() == 5  # opening again migrates nothing
+    assert Store(path).schema_version() == 6  # opening again migrates nothing
     aggregates = Store(path).aggregate_arrays(1, "cumulative_regret")  # 4 -> 5: seeds 0 and 1
     assert (
         aggregates["step"].tolist() == list(range(1, 11)) and aggregates["n"].tolist() == [2] * 10

@@ -60,6 +60,9 @@ class EpsilonGreedy(IndexBandit):
     """ε-greedy, with a fixed ε or the decaying schedule ε_n-GREEDY of Auer, Cesa-Bianchi
     & Fischer, "Finite-time Analysis of the Multiarmed Bandit Problem" (2002).
 
+    A baseline: one of the classic learners every lab is compared with; its paper is not
+    among those of docs/papers.txt.
+
     Every round, for every seed: with probability ε_t play an arm drawn uniformly at
     random; otherwise play the arm with the highest empirical mean (ties to the lowest
     index). The schedule is either ε_t = epsilon (fixed) or

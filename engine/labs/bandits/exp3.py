@@ -25,6 +25,9 @@ class Exp3(IndexBandit):
     """Exp3 (Auer, Cesa-Bianchi, Freund & Schapire, "The Nonstochastic Multiarmed Bandit
     Problem", SIAM J. Computing 2002), for rewards in [0, 1] chosen by an adversary.
 
+    A baseline: one of the classic learners every lab is compared with; its paper is not
+    among those of docs/papers.txt.
+
     Weights w_i(1) = 1. Each round:
 
         p_i(t) = (1 - gamma) w_i(t) / sum_j w_j(t) + gamma / K

@@ -25,6 +25,9 @@ class Hedge(ExpertsLearner):
     Decision-Theoretic Generalization of On-Line Learning and an Application to
     Boosting", 1997; Hedge(beta) with beta = e^-eta).
 
+    A baseline: one of the classic learners every lab is compared with; its paper is not
+    among those of docs/papers.txt.
+
     With L_i(t) the cumulative loss of expert i after t rounds, the weights of round t+1 are
 
         p_i(t + 1) = exp(-eta L_i(t)) / sum_j exp(-eta L_j(t)),

@@ -43,6 +43,9 @@ class KLUCB(IndexBandit):
     """KL-UCB (Garivier & Cappé, "The KL-UCB Algorithm for Bounded Stochastic Bandits and
     Beyond", COLT 2011), with the Bernoulli divergence, for rewards in [0, 1].
 
+    A baseline: one of the classic learners every lab is compared with; its paper is not
+    among those of docs/papers.txt.
+
     Play each arm once; then at round t, with n = t - 1 plays so far, n_i plays of arm i
     and empirical mean x_i, play
 

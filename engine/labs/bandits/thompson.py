@@ -316,6 +316,9 @@ class BetaThompsonSampling(IndexBandit):
     """Thompson sampling with Beta priors for Bernoulli rewards (Agrawal & Goyal,
     "Analysis of Thompson Sampling for the Multi-armed Bandit Problem", 2012).
 
+    A baseline: one of the classic learners every lab is compared with; its paper is not
+    among those of docs/papers.txt.
+
     Each arm i keeps S_i successes and F_i failures. Every round, for every seed:
 
         theta_i ~ Beta(S_i + a, F_i + b)  independently,   play argmax_i theta_i,

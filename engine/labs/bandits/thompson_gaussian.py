@@ -10,6 +10,9 @@ class GaussianThompsonSampling(IndexBandit):
     """Thompson sampling with Gaussian priors (Agrawal & Goyal, "Further Optimal Regret
     Bounds for Thompson Sampling", AISTATS 2013, Algorithm 2).
 
+    A baseline: one of the classic learners every lab is compared with; its paper is not
+    among those of docs/papers.txt.
+
     The paper's rule: with k_i plays of arm i and reward sum S_i, sample
     theta_i ~ N(S_i / (k_i + 1), 1 / (k_i + 1)) and play argmax_i theta_i. That is the
     posterior of a N(0, 1) prior under unit-variance Gaussian likelihoods. Here the prior

@@ -15,6 +15,9 @@ class UCB1(IndexBandit):
     """UCB1 (Auer, Cesa-Bianchi & Fischer, "Finite-time Analysis of the Multiarmed Bandit
     Problem", 2002).
 
+    A baseline: one of the classic learners every lab is compared with; its paper is not
+    among those of docs/papers.txt.
+
     Play each arm once; then at round t, with n = t - 1 plays so far, n_i plays of arm i
     and empirical mean x_i, play
 

@@ -76,6 +76,7 @@ class AdversarialMDPRates(Algorithm):
     problems = ("bandits.adversarial_mdp_episodes",)
     plot = "regret"
     metrics = ()
+    deterministic = True  # curves of K alone: nothing is drawn
 
     def run(self, steps, rec):
         episodes = recorded_steps(rec)

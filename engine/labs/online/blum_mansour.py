@@ -81,7 +81,9 @@ class BlumMansourSelfPlay(Algorithm):
     per-state learners face losses weighted by the (controlled) path length of the
     policies; in a one-state game the weights are 1 and it reduces to this self-play of
     swap-regret minimisers, which is what is implemented (the proof's learner, with
-    Hedge as the external-regret subroutine as Blum & Mansour analyse it).
+    Hedge as the external-regret subroutine as Blum & Mansour analyse it). The Markov-game
+    algorithm itself is `bandits.swap_regret_policy_optimisation`; this one is its
+    matrix-game baseline.
     """
 
     id = "bandits.blum_mansour"

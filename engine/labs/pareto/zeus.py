@@ -74,9 +74,9 @@ class ZeusEnergyFront(Algorithm):
     fraction of limits actually applied) and each point's label (``source``) say which.
 
     Departures: Zeus learns the batch size online over recurring jobs with a Thompson-
-    sampling bandit and finds p by profiling; here every configuration is evaluated (the
-    exhaustive sweep the bandit's choice is compared with), so the choice is the true
-    optimum over the grid. The seeds' networks train together as one batched job, so a
+    sampling bandit and finds p by profiling (that optimiser is `pareto.zeus_online`);
+    here every configuration is evaluated (the exhaustive sweep the bandit's choice is
+    compared with), so the choice is the true optimum over the grid. The seeds' networks train together as one batched job, so a
     measured rate is that job's; the MAXPOWER of the cost is the device's maximum limit
     under NVML and `max_power` otherwise. A configuration that misses the target within
     the epoch budget (the run's steps) gets no point.

@@ -57,6 +57,8 @@ class ConstrainedProxyOptimisation(Algorithm):
     problems = ("preference.proxy_reward",)
     plot = "curves"
     metrics = PROXY_METRICS + ("multiplier", "constraint_gap")
+    # exact maximisers on a problem drawn from its `instance`, not from the run's seed
+    deterministic = True
     params = (
         Param(
             "proxy_threshold",

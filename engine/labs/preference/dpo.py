@@ -14,6 +14,9 @@ class DPO(PreferenceOptimisation):
     """Direct Preference Optimization (Rafailov, Sharma, Mitchell, Ermon, Manning & Finn,
     "Direct Preference Optimization: Your Language Model is Secretly a Reward Model", 2023).
 
+    A baseline: the objective the preference lab's papers modify; its paper is not among
+    those of docs/papers.txt.
+
     With the implicit reward r̂(y) = β log πθ(y)/π_ref(y), each labelled pair (y_w ≻ y_l)
     costs the Bradley–Terry negative log-likelihood of its label (the paper's Eq. 7):
 

@@ -61,6 +61,7 @@ class DPOGradientField(Algorithm):
     problems = ("preference.tabular_bt",)
     plot = "curves"
     metrics = GRADIENT_FIELD_METRICS
+    deterministic = True  # exact gradient steps on one fixed pair: nothing is drawn
     params = (
         BETA,
         Param("chosen", "int", 0, "Index of the chosen (preferred) response y_w.", low=0, high=999),

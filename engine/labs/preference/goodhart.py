@@ -88,6 +88,8 @@ class GoodhartEarlyStopping(Algorithm):
         "stopped",
         "direction_angle",
     )
+    # exact steps on a problem drawn from its `instance`, not from the run's seed
+    deterministic = True
     params = PRESSURE_PARAMS + (
         Param(
             "early_stopping",

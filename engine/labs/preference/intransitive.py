@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import torch
 
 from engine.params import Param, ParamError
@@ -152,7 +153,11 @@ def minimax_winner(preference: torch.Tensor, tolerance: float = 1e-10) -> torch.
             system = torch.cat([game[s][:, s].T, torch.ones((1, size), dtype=torch.float64)])
             target = torch.zeros(size + 1, dtype=torch.float64)
             target[-1] = 1.0
-            solution = torch.linalg.lstsq(system, target[:, None]).solution[:, 0]
+            # numpy's LAPACK, not torch's: MKL's lstsq differs in the last bits from call to
+            # call (with the memory alignment of its inputs), which broke same-seed replays
+            solution = torch.from_numpy(
+                np.linalg.lstsq(system.numpy(), target.numpy(), rcond=None)[0]
+            )
             if (system @ solution - target).abs().max() > 1e-9 or solution.min() < -tolerance:
                 continue
             winner = torch.zeros(k, dtype=torch.float64)

@@ -15,7 +15,7 @@ from engine.registry import Algorithm
 
 
 def captime_grid(start: float, end: float, steps: int) -> list[float]:
-    """κ̄_t = κ̄_start (κ̄_end/κ̄_start)^((t − 1)/(T − 1)), t = 1 … T (geometric)."""
+    """κ₀_t = κ₀_start (κ₀_end/κ₀_start)^((t − 1)/(T − 1)), t = 1 … T (geometric)."""
     if steps == 1:
         return [start]
     return [start * (end / start) ** ((t - 1) / (steps - 1)) for t in range(1, steps + 1)]
@@ -27,23 +27,36 @@ class RuntimeUtilityChoice(Algorithm):
     An algorithm that always answers correctly is scored by the expected utility of its
     runtime distribution D when runs are cut off at a captime κ drawn from a captime law K:
 
-        U(D) = E_{t∼D}[ p(t) · P_{κ∼K}(κ ≥ t) ],
+        U(D) = E_{t∼D}[ u(t) ],   u(t) = p(t) · P_{κ∼K}(κ ≥ t),
 
     with p(t) the (decreasing) value of an answer at time t, here p(t) = exp(−λ t), and
-    K one of: a fixed captime, or the paper's maximum-entropy laws when only the mean
-    captime κ̄ is known (exponential on [0, ∞)) or a bound (uniform on [0, 2κ̄]). From n
-    runtime samples t_1 … t_n the estimate is Û = (1/n) Σ_i p(t_i) P(κ ≥ t_i), which needs
-    each run only up to the largest possible captime. The criterion picks argmax Û; the
-    classical one picks the solver with the least mean runtime (1/n) Σ_i t_i, which heavy
-    tails make erratic and blind to the captime.
+    K one of: a fixed captime κ₀, or the maximum-entropy laws when only a bound κ₀ is
+    known (uniform on [0, κ₀]) or only the mean κ₀ (exponential on [0, ∞)). From n
+    runtime samples t_1 … t_n the estimate is Û = (1/n) Σ_i u(t_i), which needs each run
+    only up to the largest possible captime. The criterion picks argmax Û; the classical
+    one picks the solver with the least mean runtime (1/n) Σ_i t_i, which heavy tails make
+    erratic and blind to the captime.
 
-    Step t of the run stands for the mean captime κ̄_t on a geometric grid from
+    Step t of the run stands for the captime parameter κ₀ on a geometric grid from
     `captime_start` to `captime_end` (the metric `captime`).
 
-    Departures: the paper derives p and K from axioms and elicits them from a user; here
-    p is exponential discounting (λ = 0: every answer within the captime is worth 1) and K
-    one of the three laws above. Three synthetic solvers (`rl.heavy_tailed_runtimes`)
-    stand for the paper's SAT-solver runtime data.
+    Sources and what could not be read: only the paper's abstract and the opening of its
+    introduction were available here, not its body (the representation theorem that fixes
+    how p and the captime combine, the maximum-entropy section, the estimation section).
+    The form above is checked against the authors' public experiment code
+    (drgrhm/formalizing-preferences): with p ≡ 1 it scores a runtime t by the captime
+    law's survival 1 − F_K(t) for K = Uniform(0, κ₀), Exp(mean κ₀), Pareto(κ₀, a) and
+    log-Laplace, and a solver by the sample mean of u(t_i), timed-out runs scoring 0 (a
+    lower bound). Their illustration of a general utility (a surface over (t, κ), zero for
+    t ≥ κ) also varies with κ below the captime, so the paper's form may be a u(t, κ)
+    more general than the product p(t) · 1[t ≤ κ] used here; that, the paper's own
+    examples of p, and any correction of the sample estimate for cut-off runs are not
+    known here.
+
+    Departures: p(t) = e^{−λt} is this project's choice of a decreasing value of time
+    (λ = 0, the default, is the authors' experiments' p ≡ 1); the Pareto and log-Laplace
+    captime laws are not included; three synthetic solvers (`rl.heavy_tailed_runtimes`)
+    stand for the paper's SAT-solver and configuration runtime data.
 
     Metrics (per seed): `captime`; `utility_<solver>` Û per solver; `exact_utility_<solver>`
     U of its law; `utility_choice`, `mean_runtime_choice` and `exact_utility_choice`, the
@@ -68,7 +81,7 @@ class RuntimeUtilityChoice(Algorithm):
             "captime_start",
             "float",
             0.1,
-            "Mean captime κ̄ at the first step.",
+            "Captime parameter κ₀ at the first step (fixed captime, uniform bound or mean).",
             low=0.0,
             low_open=True,
             high=1e9,
@@ -77,7 +90,7 @@ class RuntimeUtilityChoice(Algorithm):
             "captime_end",
             "float",
             1000.0,
-            "Mean captime κ̄ at the last step (geometric in between).",
+            "Captime parameter κ₀ at the last step (geometric in between).",
             low=0.0,
             low_open=True,
             high=1e9,
@@ -86,8 +99,9 @@ class RuntimeUtilityChoice(Algorithm):
             "captime_model",
             "choice",
             "fixed",
-            "Law of the captime κ with mean κ̄: fixed (κ = κ̄), uniform on "
-            "[0, 2κ̄], or exponential (the maximum-entropy laws).",
+            "Law of the captime κ with parameter κ₀: fixed (κ = κ₀), uniform on "
+            "[0, κ₀] (only a bound known), or exponential with mean κ₀ (only the mean "
+            "known): the maximum-entropy laws.",
             choices=CAPTIME_MODELS,
         ),
         Param(

@@ -16,16 +16,18 @@ QUANTILES = 20_000  # midpoints of the quantile grid for the exact (quadrature) 
 
 
 def captime_survival(t: torch.Tensor, captime: float, model: str) -> torch.Tensor:
-    """P(κ ≥ t) for the captime κ of each model, all with mean captime κ̄ = `captime`:
+    """P(κ ≥ t) for the captime κ of each model, with the law's parameter κ₀ = `captime`:
 
-    fixed: κ = κ̄, so 1[t ≤ κ̄]; uniform: κ ~ U[0, 2κ̄] (the maximum-entropy law on a
-    bounded interval), so max(0, 1 − t/(2κ̄)); exponential: κ ~ Exp(mean κ̄) (the
-    maximum-entropy law on [0, ∞) with a given mean), so exp(−t/κ̄).
+    fixed: κ = κ₀, so 1[t ≤ κ₀]; uniform: κ ~ U[0, κ₀] (the maximum-entropy law when
+    only the upper bound κ₀ is known), so max(0, 1 − t/κ₀); exponential: κ ~ Exp(mean κ₀)
+    (the maximum-entropy law on [0, ∞) when only the mean κ₀ is known), so exp(−t/κ₀).
+    The uniform and exponential laws and their parameters are the authors' (their public
+    experiment code scores a runtime t by 1 − t/κ₀ and e^{−t/κ₀}).
     """
     if model == "fixed":
         return (t <= captime).to(t.dtype)
     if model == "uniform":
-        return (1 - t / (2 * captime)).clamp(min=0)
+        return (1 - t / captime).clamp(min=0)
     return torch.exp(-t / captime)
 
 
@@ -38,14 +40,19 @@ def runtime_utility(
 ) -> torch.Tensor:
     """Expected utility of a runtime distribution under random captimes, over the last axis:
 
-        U = E_t[ p(t) · P(κ ≥ t) ],   p(t) = exp(−λ t)   (λ = `discount`; λ = 0: p = 1),
+        U = E_t[ u(t) ],   u(t) = p(t) · P(κ ≥ t),   p(t) = exp(−λ t)   (λ = `discount`),
 
     a run that finishes at t before the captime is worth p(t), one that the captime cuts
-    off is worth 0. With `probabilities` (same shape) the runtimes are the atoms of a
-    discrete distribution; without, they are samples and U is their mean (the estimator
-    from runtime samples: it only needs each run up to the largest captime).
+    off is worth 0. With λ = 0 (the default), u(t) = P(κ ≥ t) is the captime law's
+    survival function, the utility the authors' experiments score solvers with; p(t) =
+    e^{−λt} is this project's choice (see `RuntimeUtilityChoice`). With `probabilities`
+    (same shape) the runtimes are the atoms of a discrete distribution; without, they are
+    samples and U is their mean u(t_i), the authors' estimate from runtime samples (a run
+    cut off at the largest possible captime scores 0 whatever its true runtime).
     """
-    value = torch.exp(-discount * runtimes) * captime_survival(runtimes, captime, model)
+    value = captime_survival(runtimes, captime, model)
+    if discount > 0:  # λ = 0 keeps p ≡ 1 exactly, also for a run that never ends (t = ∞)
+        value = torch.exp(-discount * runtimes) * value
     if probabilities is None:
         return value.mean(-1)
     return (value * probabilities).sum(-1)

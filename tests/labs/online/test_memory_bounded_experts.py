@@ -166,3 +166,31 @@ def test_regret_falls_as_the_memory_budget_grows():
         regret[memory] = rec.values[3000]["cumulative_regret"].mean().item()
     assert regret[15] < 0.8 * regret[1]
     assert regret[60] < 0.5 * regret[15]
+
+
+def test_the_paper_rate_is_drawn_as_a_reference_curve_not_as_a_bound():
+    """With M = 15 of n = 60 experts the overlay is sqrt(n t / M) = 2 sqrt(t) at every
+    checkpoint (t = 4: 4, t = 900: 60), and no regret upper bound is drawn (Hedge over a
+    sampled pool bounds only the pool regret); with M = n both are drawn."""
+    problem = {"experts": 60, "gap": 0.1, "decoys": 4, "decoy_until": 600}
+    checkpoints = [4, 100, 900]
+    _, _, rec = run(
+        MemoryBoundedExperts,
+        PlantedExperts,
+        {"memory": 15, "epoch": 0},
+        problem,
+        seeds=2,
+        checkpoints=checkpoints,
+    )
+    np.testing.assert_allclose(rec.bounds["paper_regret_rate"], [4.0, 20.0, 60.0])
+    assert "regret_upper_bound" not in rec.bounds
+    _, _, rec = run(
+        MemoryBoundedExperts,
+        PlantedExperts,
+        {"memory": 60, "epoch": 0},
+        problem,
+        seeds=2,
+        checkpoints=checkpoints,
+    )
+    np.testing.assert_allclose(rec.bounds["paper_regret_rate"], np.sqrt(checkpoints))
+    assert "regret_upper_bound" in rec.bounds

@@ -15,12 +15,13 @@ PROBS = [0.5, 0.3, 0.2]
 
 @pytest.mark.parametrize("dtype", (torch.float32, torch.float64))
 def test_runtime_utility_on_a_hand_made_distribution(dtype):
-    """U = Σ P(t) p(t) P(κ ≥ t) at mean captime 5: fixed captime 0.5 + 0.3 = 0.8;
-    uniform κ on [0, 10]: 0.5·0.9 + 0.3·0.8 + 0.2·0 = 0.69; exponential κ of mean 5:
+    """U = Σ P(t) p(t) P(κ ≥ t), with captime parameter κ₀ = 5: fixed captime 5:
+    0.5 + 0.3 = 0.8; uniform κ on [0, 5] (the authors' Uniform(κ₀), survival 1 − t/κ₀):
+    0.5·0.8 + 0.3·0.6 + 0.2·0 = 0.58; exponential κ of mean 5 (survival e^{−t/κ₀}):
     0.5e^−0.2 + 0.3e^−0.4 + 0.2e^−2; fixed with discount λ = 0.1: 0.5e^−0.1 + 0.3e^−0.2."""
     t, p = torch.tensor(ATOMS, dtype=dtype), torch.tensor(PROBS, dtype=dtype)
     assert runtime_utility(t, 5.0, "fixed", 0.0, p).item() == pytest.approx(0.8, rel=1e-6)
-    assert runtime_utility(t, 5.0, "uniform", 0.0, p).item() == pytest.approx(0.69, rel=1e-6)
+    assert runtime_utility(t, 5.0, "uniform", 0.0, p).item() == pytest.approx(0.58, rel=1e-6)
     expected = 0.5 * math.exp(-0.2) + 0.3 * math.exp(-0.4) + 0.2 * math.exp(-2)
     assert runtime_utility(t, 5.0, "exponential", 0.0, p).item() == pytest.approx(
         expected, rel=1e-6
@@ -31,6 +32,40 @@ def test_runtime_utility_on_a_hand_made_distribution(dtype):
     # Samples instead of atoms: the sample mean of p(t) P(κ ≥ t).
     samples = torch.tensor([1.0, 1.0, 2.0, 10.0], dtype=dtype)
     assert runtime_utility(samples, 5.0, "fixed", 0.0).item() == pytest.approx(0.75, rel=1e-6)
+
+
+@pytest.mark.parametrize("model", ("fixed", "uniform", "exponential"))
+def test_utility_is_the_captime_average_of_the_value_of_finishing_in_time(model):
+    """From the definition U = E_t E_κ[p(t) 1[t ≤ κ]] rather than the survival functions:
+    κ integrated numerically (fine midpoint grid over its law) for the hand-made
+    distribution at κ₀ = 5, λ = 0.1, agrees with `runtime_utility` to 1e-6."""
+    atoms, probs = (
+        torch.tensor(ATOMS, dtype=torch.float64),
+        torch.tensor(PROBS, dtype=torch.float64),
+    )
+    n = 400_000
+    q = (torch.arange(n, dtype=torch.float64) + 0.5) / n  # captime quantile levels
+    kappa = {
+        "fixed": torch.full_like(q, 5.0),
+        "uniform": 5.0 * q,
+        "exponential": -5.0 * torch.log1p(-q),
+    }[model]
+    finish_in_time = (atoms[:, None] <= kappa[None, :]).to(torch.float64).mean(-1)
+    direct = (probs * torch.exp(-0.1 * atoms) * finish_in_time).sum().item()
+    assert runtime_utility(atoms, 5.0, model, 0.1, probs).item() == pytest.approx(direct, abs=1e-5)
+
+
+def test_sample_utility_scores_a_run_cut_off_at_the_captime_zero():
+    """A run that never finished (t = ∞, as a timed-out run is recorded) is worth 0 under
+    every captime law and discount, so the sample mean of [1, ∞] at κ₀ = 5 is half the
+    value of the finished run: 0.5, 0.5·0.8, 0.5e^−0.2 (λ = 0), and 0.5e^−0.1 (fixed, λ = 0.1)."""
+    runs = torch.tensor([1.0, math.inf], dtype=torch.float64)
+    assert runtime_utility(runs, 5.0, "fixed", 0.0).item() == pytest.approx(0.5)
+    assert runtime_utility(runs, 5.0, "uniform", 0.0).item() == pytest.approx(0.4)
+    assert runtime_utility(runs, 5.0, "exponential", 0.0).item() == pytest.approx(
+        0.5 * math.exp(-0.2)
+    )
+    assert runtime_utility(runs, 5.0, "fixed", 0.1).item() == pytest.approx(0.5 * math.exp(-0.1))
 
 
 def test_utility_and_mean_runtime_disagree_on_hand_made_distributions():

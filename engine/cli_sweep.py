@@ -1,0 +1,478 @@
+"""The sweep commands of `tradeoff`: run SWEEP, submit, scheduler, cancel, resume, sweeps,
+export --sweep. Documented in docs/cli.md ("Sweeps")."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import sys
+import time
+
+from engine.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    CliError,
+    _csv,
+    _store,
+    _write_export,
+)
+
+TERMINAL = ("finished", "failed", "cancelled", "interrupted")
+
+
+def load_sweep(text: str, source: str, overrides, args=None):
+    """The validated sweep of a spec text, or None for a plain run, and (with `args`, for a
+    sweep that will run here) a started pool of workers.
+
+    Every point is checked as a run spec, then as the engine would build it
+    (`runner.prepare`), before anything is written; the first bad point refuses the whole
+    sweep. The pool is started between the two, once the workers and threads are known,
+    so that its workers import torch while the points are built; they open no store
+    before their first point, and are killed if the sweep is refused."""
+    from engine import registry, runner, sweep
+    from engine.hardware import HardwareError
+    from engine.spec import SpecError
+
+    pool = None
+    try:
+        found = sweep.from_toml(text, registry.Catalogue.live(), source, overrides or ())
+        if found is None:
+            return None, None
+        if args is not None:
+            plan = _plan(args, [p.spec.threads for p in found.points])
+            pool = _pool(args, plan)
+        for point in found.points:
+            try:
+                runner.prepare(point.spec)
+            except SpecError as err:
+                raise sweep.point_error(source, point.idx, point.values, err) from None
+            except HardwareError as err:
+                raise sweep.point_error(
+                    source, point.idx, point.values, SpecError(source, "hardware.device", str(err))
+                ) from None
+    except SpecError as err:
+        if pool is not None:
+            pool.discard()
+        raise CliError(str(err)) from None
+    except BaseException:
+        if pool is not None:
+            pool.discard()
+        raise
+    return found, pool
+
+
+def _pool(args, plan):
+    from pathlib import Path
+
+    from engine.scheduler import LocalPool
+    from engine.store import default_path
+
+    path = Path(args.db).expanduser() if args.db else default_path()
+    pool = LocalPool(path, plan.workers, plan.threads)
+    pool.start()
+    return pool
+
+
+def _plan(args, specs_threads):
+    from engine.scheduler import SchedulerError, plan_workers
+
+    try:
+        return plan_workers(
+            specs_threads, getattr(args, "workers", None), getattr(args, "oversubscribe", False)
+        )
+    except SchedulerError as err:
+        raise CliError(str(err)) from None
+
+
+def _scheduler(store_path, plan, pool=None):
+    """A scheduler whose backend is `pool` (started early) or, when that is gone, a new pool."""
+    from engine.scheduler import LocalPool, Scheduler
+
+    started = [pool]
+
+    def backend():
+        given, started[0] = started[0], None
+        return given or LocalPool(store_path, plan.workers, plan.threads)
+
+    sched = Scheduler(store_path, backend)
+    sched.spare = started  # the pool not yet handed over, if any
+    return sched
+
+
+def _drop_spare(sched) -> None:
+    """A pool started early that this command will not use: another scheduler serves."""
+    spare = getattr(sched, "spare", [None])
+    if spare[0] is not None:
+        spare[0].discard()
+        spare[0] = None
+
+
+def _stored_points(store, sweep_id: int) -> list[tuple]:
+    """(idx, status as stored, run_id, values_json) of a sweep's points."""
+    return store.conn.execute(
+        "SELECT idx, status, run_id, values_json FROM sweep_points WHERE sweep_id=? ORDER BY idx",
+        (sweep_id,),
+    ).fetchall()
+
+
+def _point_line(store, sweep_id: int, idx: int, status: str, run_id, values: dict) -> dict:
+    seconds, error = None, None
+    if run_id is not None:
+        row = store.get_run(run_id)
+        if row is not None:
+            if row["started_at"] and row["finished_at"]:
+                seconds = round(row["finished_at"] - row["started_at"], 3)
+            error = ((row["error"] or "").strip().splitlines() or [None])[-1]
+    return {
+        "sweep_id": sweep_id,
+        "idx": idx,
+        "run_id": run_id,
+        "status": status,
+        "values": values,
+        "seconds": seconds,
+        "error": error,
+    }
+
+
+def serve_and_report(args, store, sweep_id: int, plan, wanted=None, pool=None) -> int:
+    """Run (or wait for) the points of a sweep, printing one line per point as it ends and a
+    last line. Serves the store's queue when no other scheduler does; while another one
+    does, waits for it (and takes over should it die)."""
+    from engine.sweep import describe_values
+
+    wanted = set(wanted) if wanted is not None else None
+    if wanted is not None and not wanted:
+        return _final_line(args, store, sweep_id, {}, {})
+    sched = _scheduler(store.path, plan, pool)
+    printed: set[int] = set()
+    statuses: dict[int, str] = {}
+    run_ids: dict[int, int] = {}
+    cancel = False
+    try:
+        while True:
+            if not sched.holding and not sched.try_acquire():
+                _drop_spare(sched)  # waits on the live scheduler; a new pool if it takes over
+            if sched.holding:
+                sched.step()
+            else:
+                time.sleep(0.2)
+            points = _stored_points(store, sweep_id)
+            for idx, status, run_id, values_json in points:
+                if wanted is not None and idx not in wanted:
+                    continue
+                statuses[idx] = status
+                if run_id is not None:
+                    run_ids[idx] = run_id
+                if status == "cancelled" and run_id is not None and _run_live(store, run_id):
+                    statuses[idx] = "running"  # its run is still stopping
+                    continue
+                if status in TERMINAL and idx not in printed:
+                    printed.add(idx)
+                    line = _point_line(
+                        store, sweep_id, idx, status, run_id, json.loads(values_json)
+                    )
+                    if args.json:
+                        print(json.dumps(line), flush=True)
+                    else:
+                        took = f" in {line['seconds']:.1f} s" if line["seconds"] is not None else ""
+                        print(
+                            f"point {idx} ({describe_values(line['values'])}): "
+                            f"run {run_id} {status}{took}",
+                            flush=True,
+                        )
+            if statuses and all(s in TERMINAL for s in statuses.values()):
+                break
+        if sched.holding:
+            sched.serve()  # points other commands queued meanwhile wait for this scheduler
+    except KeyboardInterrupt:
+        cancel = True
+        store.cancel_sweep(sweep_id)
+    finally:
+        _drop_spare(sched)
+        sched.close(cancel=cancel)
+    return _final_line(args, store, sweep_id, statuses, run_ids)
+
+
+def _run_live(store, run_id: int) -> bool:
+    row = store.conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+    return row is not None and row[0] in ("queued", "running")
+
+
+def _final_line(args, store, sweep_id: int, statuses: dict, run_ids: dict) -> int:
+    row = store.sweep(sweep_id)
+    ordered = [run_ids[i] for i in sorted(run_ids)]
+    final = {
+        "sweep_id": sweep_id,
+        "status": row["status"],
+        "run_ids": ordered,
+        "points": len(row["points"]),
+        "db": str(store.path),
+    }
+    if args.json:
+        print(json.dumps(final), flush=True)
+    else:
+        done = sum(s == "finished" for s in statuses.values())
+        print(f"sweep {sweep_id} {row['status']}: {done}/{len(statuses)} points finished")
+    ends = set(statuses.values())
+    if ends <= {"finished"}:
+        return EXIT_OK
+    if "failed" in ends or "interrupted" in ends:
+        return EXIT_FAILED
+    return EXIT_CANCELLED
+
+
+def run_sweep(args, found, pool=None) -> int:
+    plan = _plan(args, [p.spec.threads for p in found.points])
+    store = _store(args)
+    store.reap_stale()
+    sweep_id = store.create_sweep(found, priority=getattr(args, "priority", 0) or 0)
+    if not args.json and not args.quiet:
+        print(
+            f"sweep {sweep_id}: {len(found.points)} points over {', '.join(found.keys)} "
+            f"({plan.workers} workers x {plan.threads} threads)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return serve_and_report(args, store, sweep_id, plan, pool=pool)
+
+
+# -- submit, scheduler, cancel, resume -------------------------------------------------
+def _read_spec(path: str) -> tuple[str, str]:
+    from pathlib import Path
+
+    try:
+        return Path(path).read_text(encoding="utf-8"), path
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CliError(f"{path}: cannot be read: {err}") from None
+
+
+def cmd_submit(args) -> int:
+    text, source = _read_spec(args.spec)
+    found, _ = load_sweep(text, source, args.set)
+    if found is None:
+        raise CliError(f"{source}: not a sweep (no [sweep] table and no --set list)")
+    store = _store(args)
+    sweep_id = store.create_sweep(found, priority=args.priority)
+    if args.json:
+        print(
+            json.dumps({"sweep_id": sweep_id, "points": len(found.points), "db": str(store.path)})
+        )
+    else:
+        print(f"sweep {sweep_id} queued: {len(found.points)} points (store: {store.path})")
+    return EXIT_OK
+
+
+def cmd_scheduler(args) -> int:
+    from engine import sweep_store
+    from engine.scheduler import SchedulerError
+
+    store = _store(args)
+    threads = [
+        json.loads(r[0]).get("hardware", {}).get("threads", 0)
+        for r in store.conn.execute("SELECT spec_json FROM sweep_points WHERE status='queued'")
+    ]
+    plan = _plan(args, threads or [0])
+    if sweep_store.scheduler(store.conn) is not None:
+        info = sweep_store.scheduler(store.conn)
+        raise CliError(
+            f"a scheduler (pid {info.get('pid')} on {info.get('host')}) already serves {store.path}"
+        )
+    sched = _scheduler(store.path, plan)
+    cancel = False
+    try:
+        sched.serve(on_event=_print_event if args.json else None)
+    except SchedulerError as err:
+        raise CliError(str(err)) from None
+    except KeyboardInterrupt:
+        cancel = True
+    finally:
+        sched.close(cancel=cancel)
+    return EXIT_CANCELLED if cancel else EXIT_OK
+
+
+def _print_event(event) -> None:
+    print(json.dumps({k: v for k, v in vars(event).items()}), flush=True)
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise CliError(f"{what} must be a number, got {text!r}") from None
+
+
+def cmd_cancel(args) -> int:
+    from engine.store import _process_running
+
+    store = _store(args)
+    signalled = None
+    if args.run is not None:
+        run_id = _int(args.run, "run id")
+        row = store.get_run(run_id)
+        if row is None:
+            raise CliError(f"no run {run_id} in {store.path}")
+        marked = store.cancel_point_of_run(run_id)
+        if not marked and row["status"] in ("queued", "running"):
+            # A run outside any sweep: its own engine process, stopped as the studio's Stop does.
+            if row["host"] != socket.gethostname() or not _process_running(
+                row["pid"], row["pid_start"]
+            ):
+                raise CliError(f"run {run_id}'s engine process cannot be reached from this host")
+            os.kill(row["pid"], signal.SIGTERM)
+            signalled = row["pid"]
+        elif not marked:
+            raise CliError(f"run {run_id} is {row['status']}: nothing to cancel")
+    else:
+        sweep_id = _int(args.sweep, "sweep id")
+        idx = None if args.point is None else _int(args.point, "point")
+        marked = store.cancel_sweep(sweep_id, idx)
+    doc = {"cancelled": [{"sweep_id": s, "idx": i, "run_id": r} for s, i, r in marked]}
+    if signalled:
+        doc["signalled_pid"] = signalled
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        print(
+            f"cancelled {len(marked)} point(s)"
+            + (f", stopped pid {signalled}" if signalled else ""),
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def cmd_resume(args) -> int:
+    from engine import sweep_store
+
+    store = _store(args)
+    sweep_id = _int(args.sweep, "sweep id")
+    store.reap_stale()
+    served = sweep_store.scheduler(store.conn) is not None
+    try:
+        again = sweep_store.requeue(store.conn, sweep_id, stale_running=not served)
+    except KeyError:
+        raise CliError(f"no sweep {sweep_id} in {store.path}") from None
+    specs = sweep_store.point_specs(store.conn, sweep_id)
+    plan = _plan(
+        args,
+        [s["spec"].get("hardware", {}).get("threads", 0) for s in specs if s["idx"] in again]
+        or [0],
+    )
+    if not args.json:
+        print(f"sweep {sweep_id}: {len(again)} point(s) queued again", file=sys.stderr, flush=True)
+    return serve_and_report(args, store, sweep_id, plan, wanted=again)
+
+
+# -- sweeps, export --sweep ------------------------------------------------------------
+def cmd_sweeps(args) -> int:
+    store = _store(args)
+    rows = store.sweeps()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
+        print(
+            f"{r['id']:>5}  {r['status']:<11} {r['finished']}/{r['points']} points  "
+            f"{r['name'] or ''}  keys: {', '.join(r['keys'])}  {when}"
+        )
+    return EXIT_OK
+
+
+def sweep_export_rows(store, sweep_id: int) -> tuple[list[dict], list[str]]:
+    """One row per point with a run: run_id, the swept keys, then per metric its final
+    checkpoint's mean and 95% t-band (`<metric>:mean`, `:lo`, `:hi`) from the aggregates."""
+    import numpy as np
+
+    from engine.metrics.aggregate import band_from_aggregate
+
+    try:
+        sweep = store.sweep(sweep_id)
+    except KeyError:
+        raise CliError(f"no sweep {sweep_id} in {store.path}") from None
+    rows, metrics = [], []
+    for point in sweep["points"]:
+        if point["run_id"] is None or store.get_run(point["run_id"]) is None:
+            continue
+        row = {"run_id": point["run_id"], **{k: point["values"].get(k) for k in sweep["keys"]}}
+        for metric in store.metrics_of(point["run_id"]):
+            agg = store.aggregate_arrays(point["run_id"], metric)
+            if not len(agg["step"]):
+                continue  # a bound: no seeds to aggregate
+            lo, hi = band_from_aggregate(agg["n"][-1:], agg["mean"][-1:], agg["var"][-1:])
+            for name, value in (("mean", agg["mean"][-1]), ("lo", lo[0]), ("hi", hi[0])):
+                value = float(np.asarray(value))
+                row[f"{metric}:{name}"] = None if math.isnan(value) else value
+            if metric not in metrics:
+                metrics.append(metric)
+        rows.append(row)
+    columns = ["run_id", *sweep["keys"]]
+    columns += [f"{m}:{part}" for m in sorted(metrics) for part in ("mean", "lo", "hi")]
+    return rows, columns
+
+
+def export_sweep(args) -> int:
+    store = _store(args)
+    rows, columns = sweep_export_rows(store, _int(args.sweep, "sweep id"))
+    if args.format == "json":
+        text = json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=1, allow_nan=False)
+    else:
+        flat = [
+            {c: (json.dumps(v) if isinstance(v, (list, dict)) else v) for c, v in r.items()}
+            for r in rows
+        ]
+        text = _csv(flat, columns)
+    return _write_export(args, text)
+
+
+def add_parsers(sub, with_db) -> None:
+    def pool_options(p):
+        p.add_argument(
+            "--workers",
+            type=int,
+            help="worker processes (default: CPU cores // torch threads, at most one per point)",
+        )
+        p.add_argument(
+            "--oversubscribe",
+            action="store_true",
+            help="allow workers x threads above the CPU cores",
+        )
+
+    p = with_db(sub.add_parser("submit", help="validate a sweep spec and queue its points"))
+    p.add_argument("spec", help="the sweep's TOML spec")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE")
+    p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_submit)
+
+    p = with_db(sub.add_parser("scheduler", help="run the queued sweep points until none is left"))
+    pool_options(p)
+    p.add_argument("--json", action="store_true", help="one JSON line per event")
+    p.set_defaults(func=cmd_scheduler)
+
+    p = with_db(sub.add_parser("cancel", help="cancel a sweep, one of its points, or a run"))
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--sweep", help="sweep id: its queued points and running runs")
+    group.add_argument("--run", help="run id")
+    p.add_argument("--point", help="with --sweep: only this point (its idx)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cancel)
+
+    p = with_db(sub.add_parser("resume", help="run the points of a sweep that did not finish"))
+    p.add_argument("sweep", help="sweep id")
+    pool_options(p)
+    p.add_argument("--json", action="store_true", help="one JSON line per run, then a last line")
+    p.set_defaults(func=cmd_resume)
+
+    p = with_db(sub.add_parser("sweeps", help="list the sweeps in the store"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sweeps)
+
+
+__all__ = ["EXIT_BAD_INPUT", "add_parsers", "export_sweep", "load_sweep", "run_sweep"]

@@ -1,0 +1,1 @@
+"""Evolutionary algorithms: runtime to the optimum of bit-string benchmarks."""

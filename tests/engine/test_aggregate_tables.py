@@ -1,0 +1,155 @@
+"""Aggregates of many checkpoints at once (`seed_aggregate_rows`) and the recorder that
+holds checkpoints to aggregate them so: the same numbers as `seed_aggregates` row by row,
+and as numpy's own functions."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from engine.metrics.aggregate import (
+    AGGREGATE_FIELDS,
+    SORT_UP_TO,
+    seed_aggregate_rows,
+    seed_aggregates,
+)
+from engine.runner import BATCH_VALUES, Recorder
+from tests.engine.test_aggregates import _close, numpy_aggregates
+from tests.engine.test_blocks import _store
+
+INF, NAN = math.inf, math.nan
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal bit for bit as numbers: NaN equals NaN."""
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def _check_rows(table):
+    got = seed_aggregate_rows(table)
+    assert got.shape == (len(table), len(AGGREGATE_FIELDS)) and got.dtype == np.float64
+    for i, row in enumerate(table):
+        alone = seed_aggregates(row)
+        for j, field in enumerate(AGGREGATE_FIELDS):
+            assert _same(float(got[i, j]), float(alone[field])), (i, field, got[i, j], alone[field])
+    return got
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_table_gives_seed_aggregates_row_by_row_with_nan_rows_and_infinities(dtype):
+    rng = np.random.default_rng(21)
+    table = rng.standard_normal((9, 6)).astype(dtype)
+    table[1] = [2.0, 2.0, 2.0, 5.0, -1.0, 2.0]  # ties
+    table[2, [0, 4]] = NAN  # n = 4
+    table[3] = NAN  # n = 0
+    table[4] = [NAN, NAN, 7.25, NAN, NAN, NAN]  # n = 1
+    table[5, 2] = INF  # mean +inf, variance NaN (inf - inf), as numpy's
+    table[6, [1, 3]] = [INF, -INF]  # both: the mean is NaN
+    table[7, 0] = -INF
+    table[8] = np.float32(3e38) if dtype == np.float32 else 1e308  # the sums overflow
+    got = _check_rows(table)
+    for i in (0, 1, 2):  # finite rows: numpy's functions on the float64 values
+        want = numpy_aggregates(table[i].astype(np.float64))
+        for j, field in enumerate(AGGREGATE_FIELDS):
+            assert _close(float(got[i, j]), float(want[field])), (i, field)
+    assert got[1, AGGREGATE_FIELDS.index("q50")] == 2.0 and got[2, 0] == 4
+    assert got[3, 0] == 0 and np.isnan(got[3, 1:]).all()
+    assert got[4].tolist()[:2] == [1, 7.25] and math.isnan(got[4, 2])
+    assert got[4, 3:].tolist() == [7.25] * 7
+    mean, var, low, high = (AGGREGATE_FIELDS.index(f) for f in ("mean", "var", "min", "max"))
+    assert got[5, mean] == INF and math.isnan(got[5, var]) and got[5, high] == INF
+    assert math.isnan(got[6, mean]) and got[6, low] == -INF and got[6, high] == INF
+    assert got[7, mean] == -INF and got[7, low] == -INF
+
+
+def test_tables_of_one_seed_of_no_seed_and_of_no_checkpoint():
+    one = _check_rows(np.array([[3.0], [NAN], [-INF]]))
+    assert one[:, 0].tolist() == [1, 0, 1] and np.isnan(one[:, 2]).all()
+    assert one[0, 3:].tolist() == [3.0] * 7 and one[2, 3:].tolist() == [-INF] * 7
+    none = seed_aggregate_rows(np.zeros((2, 0)))
+    assert none[:, 0].tolist() == [0, 0] and np.isnan(none[:, 1:]).all()
+    assert seed_aggregate_rows(np.zeros((0, 5), dtype=np.float32)).shape == (0, 10)
+    assert seed_aggregate_rows(np.array([[1, 2, 4]])).tolist()[0][:2] == [3, 7 / 3]  # ints
+    with pytest.raises(ValueError, match="2-D"):
+        seed_aggregate_rows(np.zeros(3))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_rows_partitioned_in_kept_buffers_give_numpy_values(dtype):
+    """More than SORT_UP_TO seeds: float64 sums without a converted copy, squared
+    deviations a chunk at a time, partitions in a buffer kept between calls, the neighbour
+    order statistics as minima; NaN values left out (a row may then be short enough to
+    sort). The same buffers serve every row, so a row left over in them would show."""
+    width = 2 * SORT_UP_TO + 11
+    rng = np.random.default_rng(4)
+    table = rng.standard_normal((5, width)).astype(dtype)
+    table[0, ::5] = np.round(table[0, ::5])  # ties
+    table[1] = table[1] * 0.01 + 1e4  # a mean far from zero against the spread
+    table[2, rng.integers(0, width, 500)] = NAN
+    table[3, : width - 100] = NAN  # 100 values left: sorted
+    table[4, [7, 9]] = [INF, -INF]  # no NaN, but the sum is NaN
+    got = _check_rows(table)
+    for i in range(4):
+        want = numpy_aggregates(table[i].astype(np.float64))
+        for j, field in enumerate(AGGREGATE_FIELDS):
+            assert _close(float(got[i, j]), float(want[field])), (i, field)
+    assert got[3, 0] == 100 and got[2, 0] == width - len(set(np.flatnonzero(np.isnan(table[2]))))
+    assert math.isnan(got[4, 1]) and got[4, 3] == -INF and got[4, 4] == INF
+    finite = np.sort(np.delete(table[4], [7, 9]).astype(np.float64))
+    assert got[4, AGGREGATE_FIELDS.index("q50")] == np.quantile(np.r_[-INF, finite, INF], 0.5)
+
+
+def test_the_recorder_aggregates_held_checkpoints_as_numpy_does_at_each_step(tmp_path):
+    """Tables of checkpoints filled (1,000 float32 seeds: BATCH_VALUES // 1000 a table),
+    held until the close (3 seeds), and wide values aggregated at once; the values change
+    in place between checkpoints, as an algorithm's tensors do; NaN at some steps."""
+    store, run_id = _store(tmp_path)
+    rec = Recorder(store, run_id, steps=150, keep_seeds=2)
+    assert 150 > BATCH_VALUES // 1000
+    small = torch.zeros(1000, dtype=torch.float32)
+    tiny = np.zeros(3)
+    wide = np.zeros(SORT_UP_TO + 1)
+    rng = np.random.default_rng(9)
+    seen = {"small": {}, "tiny": {}, "wide": {}}
+    for step in range(1, 151):
+        small.copy_(torch.from_numpy(rng.standard_normal(1000).astype(np.float32)))
+        if step % 7 == 0:
+            small[::3] = float("nan")
+        tiny[:] = rng.integers(0, 4, 3)
+        values = {"small": small, "tiny": tiny}
+        if step % 50 == 0:
+            wide[:] = rng.standard_normal(wide.size)
+            values["wide"] = wide
+        rec.metrics(step, values)
+        for name, value in values.items():
+            seen[name][step] = np.asarray(value, dtype=np.float64).copy()
+        rec.progress(step)
+    rec.close()
+    for name, by_step in seen.items():
+        stored = store.aggregate_arrays(run_id, name)
+        assert stored["step"].tolist() == sorted(by_step)
+        for row, step in enumerate(stored["step"].tolist()):
+            want = numpy_aggregates(by_step[step])
+            for field in AGGREGATE_FIELDS:
+                assert _close(float(stored[field][row]), float(want[field])), (name, step, field)
+        steps, seeds, kept = store.series_arrays(run_id, name)
+        assert sorted(set(seeds.tolist())) == [0, 1]
+        for step, seed, value in zip(steps.tolist(), seeds.tolist(), kept.tolist()):
+            assert _same(value, float(by_step[step][seed])), (name, step, seed)
+        assert len(steps) == 2 * len(by_step)
+
+
+def test_a_metric_whose_width_changes_keeps_no_table_per_width_past_a_write(tmp_path):
+    store, run_id = _store(tmp_path)
+    rec = Recorder(store, run_id, steps=40, keep_seeds=0)
+    for step in range(1, 41):
+        rec.metrics(step, {"m": np.arange(step, dtype=np.float64)})  # step values: 0..step-1
+    assert len(rec._checkpoints) == 40  # one table per width until the recorder writes
+    rec.flush()
+    assert rec._checkpoints == {}
+    rec.close()
+    stored = store.aggregate_arrays(run_id, "m")
+    assert stored["n"].tolist() == list(range(1, 41))
+    assert stored["mean"].tolist() == [(step - 1) / 2 for step in range(1, 41)]
+    assert stored["max"].tolist() == [float(step - 1) for step in range(1, 41)]
