@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QScrollArea
 from studio.compare.panel import ComparePanel
 from studio.export.dialog import open_export_dialog
 from studio.history.panel import HistoryPanel
+from studio.sweeps.browser import SweepsBrowser
+from studio.sweeps.launch import SweepLauncher
 
 
 class StudioPanels:
@@ -24,8 +26,24 @@ class StudioPanels:
         # In scroll areas, so that their tool rows never set the window's minimum width.
         self.history_page = _scrollable(self.history)
         self.compare_page = _scrollable(self.compare)
+        self.sweeps = SweepsBrowser(window.store)
+        self.launcher = SweepLauncher(window.store.path, window)
         window.add_panel("History", self.history_page)
         window.add_panel("Compare", self.compare_page)
+        window.add_panel("Sweeps", self.sweeps)
+        self.sweeps.run_activated.connect(window.show_run)
+        self.sweeps.live_note_changed.connect(window.queue_view.set_sweep_note)
+        self.sweeps.cancel_requested.connect(self.launcher.cancel)
+        self.sweeps.resume_requested.connect(
+            lambda sweep_id: self.launcher.resume(sweep_id, window.hardware_panel.workers.value())
+        )
+        self.launcher.submitted.connect(self._sweep_submitted)
+        self.launcher.failed.connect(self._sweep_failed)
+        self.launcher.command_done.connect(
+            lambda text: window.statusBar().showMessage(text, 10_000)
+        )
+        window.store_changed.connect(self.sweeps.set_store)
+        window.store_changed.connect(lambda store: self.launcher.set_db(store.path))
         self.history.run_activated.connect(window.show_run)
         self.history.compare_requested.connect(self.compare_runs)
         self.history.export_requested.connect(self.export_runs)
@@ -34,6 +52,18 @@ class StudioPanels:
         window.store_changed.connect(self.history.set_store)
         window.store_changed.connect(self.compare.set_store)
         window.connect_export(self.export_current)
+
+    def launch_sweep(self, document: dict, workers: int) -> None:
+        self.launcher.launch(document, workers)
+
+    def _sweep_submitted(self, sweep_id: int, points: int) -> None:
+        self.sweeps.refresh()
+        self.sweeps.show_sweep(sweep_id)
+        self.window.show_panel(self.sweeps)
+        self.window.statusBar().showMessage(f"Sweep {sweep_id}: {points} runs queued", 10_000)
+
+    def _sweep_failed(self, reason: str) -> None:
+        self.window.show_message("Sweep not started", reason)
 
     def compare_runs(self, run_ids: list) -> None:
         self.compare.set_runs(run_ids)
@@ -67,6 +97,7 @@ class StudioPanels:
     def stop_polling(self) -> None:
         self.history.stop_polling()
         self.compare.stop_polling()
+        self.sweeps.stop()
 
 
 def _scrollable(widget) -> QScrollArea:

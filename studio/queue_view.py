@@ -93,6 +93,7 @@ class QueueView(QWidget):
         self.bars: dict[int, QProgressBar] = {}
         self.stop_buttons: dict[int, QToolButton] = {}
         self.title = QLabel()
+        self.sweep_note = ""  # what the engine's scheduler has in hand (set_sweep_note)
         self.clear_button = QPushButton("Clear finished")
         self.clear_button.setToolTip(
             "Remove the runs that are over from this list (they stay in the store)."
@@ -215,13 +216,19 @@ class QueueView(QWidget):
         if entry is not None:
             self.entry_selected.emit(entry)
 
+    def set_sweep_note(self, note: str) -> None:
+        """A summary of the sweeps the scheduler serves, shown after the queue's own counts
+        (the sweeps' runs themselves appear as rows once their engines write them)."""
+        self.sweep_note = f"  ·  {note}" if note else ""
+        self._update_title()
+
     def _update_title(self) -> None:
         for entry in self.queue.waiting():
             self.update_entry(entry)  # its place in the line may have changed
         running, waiting = len(self.queue.running()), len(self.queue.waiting())
         self.title.setText(
             f"<b>Queue</b> — {running} running, {waiting} waiting, "
-            f"up to {self.queue.workers} side by side"
+            f"up to {self.queue.workers} side by side{self.sweep_note}"
         )
         self.empty_label.setVisible(not self.items)
         self.tree.setVisible(bool(self.items))

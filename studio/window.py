@@ -43,8 +43,12 @@ from studio.panels import StudioPanels
 from studio.queue_view import QueueView
 from studio.run_queue import QueueEntry, RunQueue
 from studio.settings import studio_settings
+from studio.sweep_editor import SweepInputError
 from studio.theme import apply_theme
 from studio.watch_area import WatchArea
+
+# A sweep of more runs than this is queued only once the user confirms it.
+SWEEP_CONFIRM_RUNS = 100
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:
@@ -367,6 +371,8 @@ class MainWindow(QMainWindow):
         can_run = self.catalogue is not None and self.config.is_valid() and not self._closing
         self.run_button.setEnabled(can_run)
         self.actions.run.setEnabled(can_run)
+        runs = self._sweep_runs()
+        self.run_button.setText("Run" if runs is None else f"Run sweep ({runs} runs)")
         live = any(e.live and not e.stop_requested for e in self.queue.entries)
         self.stop_button.setEnabled(live)
         self.actions.stop.setEnabled(live)
@@ -377,9 +383,46 @@ class MainWindow(QMainWindow):
             f"engine: {state}  ·  {workers} worker{'s' if workers != 1 else ''}"
         )
 
+    def _sweep_runs(self) -> int | None:
+        """How many runs the form's sweep makes; None when no field is swept (or one is refused)."""
+        try:
+            sweep = self.config.sweep()
+        except SweepInputError:
+            return None
+        return None if sweep is None else sweep.runs
+
+    def confirm_large_sweep(self, runs: int) -> bool:
+        """Ask before a sweep of more than SWEEP_CONFIRM_RUNS runs is queued."""
+        answer = QMessageBox.question(
+            self,
+            "Run a large sweep?",
+            f"This sweep makes {runs} runs (more than {SWEEP_CONFIRM_RUNS}). Queue them all?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def start_sweep(self) -> bool:
+        """Queue the form's sweep with the engine's scheduler; False when refused or declined."""
+        document = self.config.sweep_document()
+        runs = self._sweep_runs()
+        if document is None or runs is None:
+            self._update_actions()
+            return False
+        if runs > SWEEP_CONFIRM_RUNS and not self.confirm_large_sweep(runs):
+            self.statusBar().showMessage(f"Sweep of {runs} runs not queued", 5000)
+            return False
+        self.studio_panels.launch_sweep(document, self.hardware_panel.workers.value())
+        self.statusBar().showMessage(f"Sweep of {runs} runs: checking every point…", 10_000)
+        return True
+
     def start_run(self) -> QueueEntry | None:
-        """Queue the form's spec; it starts at once while fewer than `workers` runs go."""
+        """Queue the form's spec; it starts at once while fewer than `workers` runs go.
+        A form with a swept field queues a sweep instead (`start_sweep`; returns None)."""
         if not self.run_button.isEnabled():
+            return None
+        if self._sweep_runs() is not None:
+            self.start_sweep()
             return None
         spec = self.config.build_spec()
         if spec is None:

@@ -373,7 +373,9 @@ class SweepView(QWidget):
         self._update_stats(summaries, metric, summary, fixed)
 
     def _place_legend(self, log_x: bool) -> None:
-        """The legend goes where it hides fewest points and error bars."""
+        """The legend goes where it hides fewest points and error bars; one line needs none
+        (an empty legend would still draw its frame)."""
+        self.plot_item.legend.setVisible(len(self.lines) > 1)
         if not self.lines:
             return
         xs = np.concatenate([np.repeat(line.x, 3) for line in self.lines])
