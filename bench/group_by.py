@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.open_run import write_run  # noqa: E402
 from engine.store import Store  # noqa: E402
 from studio.compare.figures import comparison_figure  # noqa: E402
-from studio.run_data import RunData  # noqa: E402
+from studio.views.run_data import RunData  # noqa: E402
 
 METRIC = "cumulative_regret"
 GROUP_KEY = "algorithm.id"

@@ -123,7 +123,7 @@ def open_once(db: str, run_id: int, warm_id: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from engine.store import Store
-    from studio.live_plot import LivePlot
+    from studio.views.live_plot import LivePlot
 
     app = QApplication.instance() or QApplication([])
     with Store(db) as store:

@@ -22,7 +22,7 @@
   engine (run start + its wall time) to its paint, which includes the engine's own
   batching of up to 0.2 s. Four CPU-bound engines on 2 cores leave the GUI one core
   in three; "nice" runs them at nice 10, as batch work beside an interactive program;
-  "studio" is the studio's own set-up: engines started as studio/run_process.py
+  "studio" is the studio's own set-up: engines started as studio/queue/run_process.py
   `lower_priority` starts them (nice 10 and, on Linux, the batch scheduling class), and
   `gc.freeze()` after start-up as studio/app.py does.
   Each stall is reported with the GUI thread's own CPU time inside it: the rest of a
@@ -74,8 +74,8 @@ def bench_redraw(app) -> list[tuple]:
 
 
 def _redraw_rows(app, seeds: int, steps: int, pan: bool) -> list[tuple]:
-    from studio.run_data import RunData, SeedTable
-    from studio.series_views import CurvesView
+    from studio.views.run_data import RunData, SeedTable
+    from studio.views.series_views import CurvesView
 
     rng = np.random.default_rng(0)
     data = RunData()
@@ -161,9 +161,9 @@ def _write_run(store: Store, seeds: int, steps: int) -> int:
 
 
 def bench_load(app) -> list[tuple]:
-    from studio import store_reader
-    from studio.run_data import RunData
-    from studio.series_views import CurvesView
+    from studio.views import store_reader
+    from studio.views.run_data import RunData
+    from studio.views.series_views import CurvesView
 
     rows = []
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "load.db") as store:
@@ -240,7 +240,7 @@ def bench_hypervolume() -> list[tuple]:
 
 
 def bench_stream(app, engines: bool, priority: str = "", freeze_gc: bool = False) -> list[tuple]:
-    from studio import run_process
+    from studio.queue import run_process
 
     preexec = {
         "": None,

@@ -26,7 +26,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from engine.store import Store
-from studio.live_plot import LivePlot
+from studio.views.live_plot import LivePlot
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 4

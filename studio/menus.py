@@ -14,7 +14,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from studio import file_dialogs
-from studio.examples import Example
+from studio.configure.examples import Example
 
 
 @dataclass

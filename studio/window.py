@@ -31,21 +31,21 @@ from engine.store import Store, StoreError
 from studio import settings as keys
 from studio import window_settings
 from studio.about import about_html
-from studio.catalogue_loader import CatalogueLoader, HardwareLoader
-from studio.catalogue_pane import CataloguePane
 from studio.close_prompt import ask_about_runs_in_flight
-from studio.config_panel import ID_ROLE, ConfigPanel
-from studio.examples import examples
-from studio.hardware_panel import HardwarePanel
+from studio.configure.catalogue_loader import CatalogueLoader, HardwareLoader
+from studio.configure.catalogue_pane import CataloguePane
+from studio.configure.config_panel import ID_ROLE, ConfigPanel
+from studio.configure.examples import examples
+from studio.configure.hardware_panel import HardwarePanel
 from studio.menus import build_menus, make_action
 from studio.notices import NoticeBar
 from studio.panels import StudioPanels
-from studio.queue_view import QueueView
-from studio.run_queue import QueueEntry, RunQueue
+from studio.queue.queue_view import QueueView
+from studio.queue.run_queue import QueueEntry, RunQueue
 from studio.settings import studio_settings
 from studio.sweep_editor import SweepInputError
 from studio.theme import apply_theme
-from studio.watch_area import WatchArea
+from studio.views.watch_area import WatchArea
 
 # A sweep of more runs than this is queued only once the user confirms it.
 SWEEP_CONFIRM_RUNS = 100

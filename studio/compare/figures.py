@@ -6,8 +6,8 @@ import json
 
 from studio.compare.grouping import EACH_RUN, group_runs, pooled_summary, step_notice
 from studio.export.figure import Curve, Figure
-from studio.plot_style import metric_label
-from studio.run_data import RunData
+from studio.views.plot_style import metric_label
+from studio.views.run_data import RunData
 
 PREFERRED_METRICS = ("cumulative_regret", "loss", "hypervolume")
 

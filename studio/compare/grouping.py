@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.metrics.aggregate import band_from_aggregate, pool_aggregates
 from engine.spec import SECTIONS
-from studio.run_data import SeedTable, seed_table_aggregate
+from studio.views.run_data import SeedTable, seed_table_aggregate
 
 EACH_RUN = ""  # the "group by" choice that keeps every run on its own
 # What may differ between runs pooled into one curve: the number of seeds and the base

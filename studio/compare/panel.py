@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine.store import LIVE_STATUSES, Store
-from studio import plot_style
 from studio.compare.diff import diff_rows, flatten_run
 from studio.compare.figures import common_metrics, comparison_figure, run_label
 from studio.compare.grouping import EACH_RUN, group_keys
@@ -37,9 +36,10 @@ from studio.compare.statistics import group_seed_values
 from studio.export.figure import Figure
 from studio.export.render import draw_figure
 from studio.notices import KIND_COLOURS
-from studio.run_data import RunData
 from studio.sweeps.group_stats_panel import GroupStatsTable
 from studio.sweeps.live import SummaryChoice
+from studio.views import plot_style
+from studio.views.run_data import RunData
 
 RELOAD_MS = 2000
 DIFFERS_BRUSH = QBrush(QColor(255, 236, 179))

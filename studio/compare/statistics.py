@@ -14,7 +14,7 @@ import numpy as np
 from engine.metrics.run_summary import Summary, summarise
 from studio.compare.figures import run_label
 from studio.compare.grouping import EACH_RUN, group_runs
-from studio.run_data import RunData
+from studio.views.run_data import RunData
 
 
 def kept_seed_values(data: RunData, metric: str, summary: Summary) -> np.ndarray:

@@ -31,8 +31,8 @@ from studio.export import render
 from studio.export.engine_export import EngineExport, data_files
 from studio.export.figure import Figure, run_figure
 from studio.export.files import FIGURE_FORMATS, export_figure, export_specs, safe_name
-from studio.run_data import RunData
 from studio.settings import EXPORT_FOLDER, studio_settings
+from studio.views.run_data import RunData
 
 
 def stored_figure(store: Store, run_ids: list[int]) -> Figure:

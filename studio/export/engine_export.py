@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
-from studio.engine_command import engine_process
+from studio.queue.engine_command import engine_process
 
 STDERR_LINES_SHOWN = 5
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.pareto_summary import attainment_staircase, declared_reference, latest_front
-from studio.plot_style import bound_label, metric_label
+from studio.views.pareto_summary import attainment_staircase, declared_reference, latest_front
+from studio.views.plot_style import bound_label, metric_label
 
 CSV_COLUMNS = ("series", "kind", "x", "y", "lo", "hi")
 # `kind` in the CSV: how a row is drawn.

@@ -43,9 +43,9 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QGraphicsItem
 
-from studio import plot_style
 from studio.export.figure import ATTAINMENT, BOUND, DOMINATED, FRONT, REFERENCE, Figure, PointSet
-from studio.front_plot import FrontLayer, reference_marker
+from studio.views import plot_style
+from studio.views.front_plot import FrontLayer, reference_marker
 
 LAYOUT_DPI = 96
 PNG_DPI = 300

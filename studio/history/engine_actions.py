@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
-from studio.engine_command import engine_process
+from studio.queue.engine_command import engine_process
 
 ERROR_PREFIX = "error: "
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from engine.metrics.run_summary import RunSummary, Summary, summarise
 from engine.store import LIVE_STATUSES
-from studio import store_reader
-from studio.run_data import AGGREGATE_STATS, ROWS_PER_READ, RunData
+from studio.views import store_reader
+from studio.views.run_data import AGGREGATE_STATS, ROWS_PER_READ, RunData
 
 # A swept key with more distinct values than this is a continuum (a random sweep): the views
 # do not offer to fix it at one value.

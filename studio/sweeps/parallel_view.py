@@ -20,9 +20,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from studio import plot_style
 from studio.sweeps.data import SweepData, is_number, value_text
 from studio.sweeps.live import LiveSweep, SummaryChoice
+from studio.views import plot_style
 
 COLOUR_MAP = "viridis"
 LINE_WIDTH = 2

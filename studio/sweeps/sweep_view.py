@@ -34,9 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.metrics.run_summary import RunSummary
-from studio import plot_style
 from studio.export.figure import Curve, Figure
-from studio.hover import HOVER_RADIUS_PX, Hover, HoverReadout, pixel_distances
 from studio.sweeps.data import (
     FEW_VALUES,
     SweepData,
@@ -47,6 +45,8 @@ from studio.sweeps.data import (
 )
 from studio.sweeps.group_stats_panel import GroupStatsTable
 from studio.sweeps.live import LiveSweep, SummaryChoice
+from studio.views import plot_style
+from studio.views.hover import HOVER_RADIUS_PX, Hover, HoverReadout, pixel_distances
 
 ANY = object()  # a key left free: every value of it is drawn
 NO_LINES = ""

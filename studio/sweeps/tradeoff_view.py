@@ -39,11 +39,11 @@ from PySide6.QtWidgets import (
 from engine.metrics.hypervolume import hypervolume
 from engine.metrics.pareto import non_dominated_mask, to_minimisation
 from engine.metrics.run_summary import RunSummary, Summary
-from studio import plot_style
-from studio.front_plot import reference_marker
-from studio.pareto_summary import attainment_staircase
 from studio.sweeps.data import SweepData, point_label
 from studio.sweeps.live import LiveSweep, SummaryChoice
+from studio.views import plot_style
+from studio.views.front_plot import reference_marker
+from studio.views.pareto_summary import attainment_staircase
 
 METHODS = ("weighted sum", "Chebyshev")
 REFERENCE_MARGIN = 0.1  # the reference point lies this share of each range beyond the worst run

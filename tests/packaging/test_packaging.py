@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from studio import app, engine_command
+from studio import app
+from studio.queue import engine_command
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"

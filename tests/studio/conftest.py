@@ -212,7 +212,7 @@ def studio_settings_folder(tmp_path):
 @pytest.fixture(autouse=True)
 def catalogue_cache_path(tmp_path, monkeypatch):
     """Every test gets its own catalogue cache, empty at first: never the user's."""
-    from studio import catalogue_cache
+    from studio.configure import catalogue_cache
 
     path = tmp_path / "cache" / "catalogue.json"
     monkeypatch.setattr(catalogue_cache, "default_cache_path", lambda: path)
@@ -275,7 +275,7 @@ class StandIn:
 @pytest.fixture
 def standin_engine(tmp_path, monkeypatch):
     """Runs go to the stand-in engine above (with the toy catalogue) instead of the real one."""
-    from studio import run_process
+    from studio.queue import run_process
 
     folder = tmp_path / "standin"
     folder.mkdir()
@@ -321,7 +321,7 @@ def make_window(qtbot, store):
         win.watch.stop_timers()
         win.studio_panels.stop_polling()
     # Engines let go by a closed window (a test that failed before stopping them).
-    from studio import run_process
+    from studio.queue import run_process
 
     for popen, _workdir in run_process._released:
         if popen.poll() is None:

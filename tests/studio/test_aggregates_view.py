@@ -17,8 +17,8 @@ from engine.store import Store, aggregate_row
 from studio.compare.panel import ComparePanel
 from studio.export.figure import run_figure
 from studio.history.summary import SummarySpec
-from studio.run_data import AggregateTable, RunData
-from studio.series_views import CurvesView, RegretView
+from studio.views.run_data import AggregateTable, RunData
+from studio.views.series_views import CurvesView, RegretView
 from tests.studio.plot_items import legend_texts, xy
 
 SEEDS, KEPT = 50, 3

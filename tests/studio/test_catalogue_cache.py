@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import QProcess
 
 from engine.store import Store
-from studio import catalogue_cache, catalogue_loader
-from studio.catalogue_cache import CatalogueCache, registry_fingerprint
+from studio.configure import catalogue_cache, catalogue_loader
+from studio.configure.catalogue_cache import CatalogueCache, registry_fingerprint
 from tests.studio.conftest import TOY_ENTRIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -317,7 +317,7 @@ def test_the_studio_starts_without_heavy_imports(tmp_path):
             [str(ROOT), str(tmp_path / "stub"), os.environ.get("PYTHONPATH", "")]
         ),
     }
-    warm = f"from studio.catalogue_cache import CatalogueCache as C; c = C(); c.write({TOY_ENTRIES!r}, c.key())"
+    warm = f"from studio.configure.catalogue_cache import CatalogueCache as C; c = C(); c.write({TOY_ENTRIES!r}, c.key())"
     subprocess.run([sys.executable, "-c", warm], env=env, check=True, timeout=60)
     assert (
         subprocess.run(

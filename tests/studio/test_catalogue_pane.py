@@ -2,7 +2,7 @@
 
 import pytest
 
-from studio.catalogue_pane import PAPER_ROLE, CataloguePane
+from studio.configure.catalogue_pane import PAPER_ROLE, CataloguePane
 
 
 @pytest.fixture

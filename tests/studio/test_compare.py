@@ -10,7 +10,7 @@ from engine.store import Store
 from studio.compare.diff import diff_rows, flatten_run
 from studio.compare.grouping import group_keys, group_runs, pooled_summary
 from studio.compare.panel import ComparePanel
-from studio.run_data import SeedTable
+from studio.views.run_data import SeedTable
 
 T_975_DF1 = 12.706205
 T_975_DF2 = 4.302653  # Student t, 0.975 quantile, 2 degrees of freedom

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from studio import plot_style
-from studio.decimate import PEAK, aligned_decimate, choose_factor
-from studio.run_data import RunData, SeedTable
-from studio.series_views import CurvesView
+from studio.views import plot_style
+from studio.views.decimate import PEAK, aligned_decimate, choose_factor
+from studio.views.run_data import RunData, SeedTable
+from studio.views.series_views import CurvesView
 from tests.studio.plot_items import legend_texts, xy
 
 SEED0 = [4.0, 2.0, 3.0, 1.0, 2.0, 0.5]

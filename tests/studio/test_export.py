@@ -36,7 +36,7 @@ from studio.export.figure import (
     write_figure_csv,
 )
 from studio.export.files import export_figure, export_specs
-from studio.run_data import RunData
+from studio.views.run_data import RunData
 
 COLUMN = render.SIZES["column"]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -472,7 +472,7 @@ def test_a_two_objective_front_exports_its_staircase_as_the_view_draws_it(qtbot)
     """Front (0.1, 0.5), (0.2, 0.8), (0.4, 0.9), error minimised and accuracy maximised: the
     staircase goes along error at each point's accuracy, then up to the next point, in the
     exported figure and on screen alike (both drawn by FrontLayer)."""
-    from studio.pareto_view import ParetoView
+    from studio.views.pareto_view import ParetoView
     from tests.studio.test_pareto_view import two_objective_run
 
     figure = _two_objective_figure()

@@ -2,8 +2,8 @@
 
 import pytest
 
-from studio.catalogue_loader import read_hardware
-from studio.hardware_panel import NO_CUDA_REASON, HardwarePanel
+from studio.configure.catalogue_loader import read_hardware
+from studio.configure.hardware_panel import NO_CUDA_REASON, HardwarePanel
 from tests.studio.conftest import HARDWARE_NO_CUDA, HARDWARE_ONE_CUDA
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from studio import store_reader
-from studio.live_plot import LivePlot
-from studio.pareto_view import ParetoView
-from studio.series_views import CurvesView, RegretView
+from studio.views import store_reader
+from studio.views.live_plot import LivePlot
+from studio.views.pareto_view import ParetoView
+from studio.views.series_views import CurvesView, RegretView
 
 T_975_DF2 = 4.302653  # Student t, 0.975 quantile, 2 degrees of freedom
 WAIT_MS = 3000
@@ -198,7 +198,7 @@ def test_two_plots_due_together_draw_in_separate_slots(qtbot, store, started_run
     """When two plots' redraw timers fire in the same pass of the event loop, the second one
     does not render right after the first: it retries one slot (REDRAW_MS / PHASES) later,
     so their renders and paints never add up to one long stall."""
-    from studio import live_plot as module
+    from studio.views import live_plot as module
 
     plots, renders = [], []
     for index in range(2):

@@ -3,7 +3,7 @@
 Twenty-six runs in one window once took its RSS from 139 to 192 MB: every plot a tile
 had shown stayed alive after the tile closed, with its data and its view box's menu
 (about 55 widgets), held by a cycle through a Qt connection that Python's collector
-cannot see (studio/series_layer.py). These tests count what is alive, which does not
+cannot see (studio/views/series_layer.py). These tests count what is alive, which does not
 depend on the allocator, and bound the RSS growth of a soak through the real window.
 bench/studio_memory.py measures the same at length (bench/README.md).
 """
@@ -18,10 +18,10 @@ from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from engine.spec import RunSpec
-from studio.pareto_view import ParetoView
-from studio.run_data import RunData
-from studio.series_views import CurvesView, RegretView
-from studio.watch_area import MAX_TILES
+from studio.views.pareto_view import ParetoView
+from studio.views.run_data import RunData
+from studio.views.series_views import CurvesView, RegretView
+from studio.views.watch_area import MAX_TILES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 # One example of each plot kind: regret, pareto, curves.
@@ -58,7 +58,7 @@ def rss_mb() -> float:
 def flush_deletions() -> None:
     """Run the deferred deletions and a full collection, as an idle studio eventually does.
 
-    The studio freezes the collector's generations (studio/app.py, studio/live_plot.py);
+    The studio freezes the collector's generations (studio/app.py, studio/views/live_plot.py);
     frozen objects are neither collected nor listed by gc.get_objects, so unfreeze first."""
     for _ in range(3):
         QCoreApplication.processEvents()
@@ -137,7 +137,7 @@ def test_the_band_still_follows_its_legend_sample(qtbot):
 def test_a_tile_closed_as_its_run_ends_is_freed(qtbot, store, started_run):
     """The user closes a tile in the moment between its run's end being read and the
     tile reading the rest (a zero-delay call): the tile and its plot still go."""
-    from studio.watch_area import WatchArea
+    from studio.views.watch_area import WatchArea
 
     watch = WatchArea(store)
     qtbot.addWidget(watch)

@@ -6,8 +6,8 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 
 from engine.params import Param
 from engine.spec import RunSpec, SpecError
-from studio.config_panel import ConfigPanel
-from studio.param_form import INVALID_STYLE, ParamField, ParamForm
+from studio.configure.config_panel import ConfigPanel
+from studio.configure.param_form import INVALID_STYLE, ParamField, ParamForm
 
 
 @pytest.fixture

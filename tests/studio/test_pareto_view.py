@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
-from studio import plot_style
-from studio.pareto_view import ParetoView
-from studio.run_data import RunData
+from studio.views import plot_style
+from studio.views.pareto_view import ParetoView
+from studio.views.run_data import RunData
 from tests.studio.plot_items import xy
 
 # Minimise error, maximise accuracy. At step 10, (0.3, 0.7) is beaten by (0.2, 0.8) and
@@ -274,7 +274,7 @@ def test_the_attainment_staircase_by_hand():
     """Both maximised, (1, 3), (2, 2), (3, 1): from the best first objective, each step goes to the
     next point's first objective at the current second (the corner both dominate), then up to it:
     (3, 1) -> (2, 1) -> (2, 2) -> (1, 2) -> (1, 3). Both minimised: the mirror image."""
-    from studio.pareto_summary import attainment_staircase
+    from studio.views.pareto_summary import attainment_staircase
 
     x, y = attainment_staircase(np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0]]), ["max", "max"])
     assert x.tolist() == [3.0, 2.0, 2.0, 1.0, 1.0] and y.tolist() == [1.0, 1.0, 2.0, 2.0, 3.0]

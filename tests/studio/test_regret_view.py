@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from studio import plot_style
-from studio.run_data import RunData, SeedTable
-from studio.series_views import RegretView
+from studio.views import plot_style
+from studio.views.run_data import RunData, SeedTable
+from studio.views.series_views import RegretView
 from tests.studio.plot_items import legend_texts, xy
 
 T_975_DF2 = 4.302653  # Student t, 0.975 quantile, 2 degrees of freedom
@@ -86,7 +86,7 @@ def test_a_theory_only_run_lists_only_its_bounds_each_in_its_own_colour(view):
 def test_per_seed_lines_stop_at_a_readable_number_and_say_so(view):
     """With more seeds than MAX_SEED_LINES only the first ones are drawn, each its own values,
     and the legend names how many of how many; the mean still uses every seed."""
-    from studio.series_layer import MAX_SEED_LINES
+    from studio.views.series_layer import MAX_SEED_LINES
 
     seeds = MAX_SEED_LINES + 7
     data = RunData()

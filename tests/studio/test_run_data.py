@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from studio import store_reader
-from studio.run_data import INITIAL_ROWS, RunData, SeedTable
+from studio.views import store_reader
+from studio.views.run_data import INITIAL_ROWS, RunData, SeedTable
 
 T_975_DF2 = 4.302653  # Student t, 0.975 quantile, 2 degrees of freedom
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from studio import run_process
+from studio.queue import run_process
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX priorities")

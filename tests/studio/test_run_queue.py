@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.spec import RunSpec
-from studio import run_process
-from studio.queue_view import QueueView, format_rate, format_seconds, progress_text
-from studio.run_queue import QueueEntry, RunQueue
+from studio.queue import run_process
+from studio.queue.queue_view import QueueView, format_rate, format_seconds, progress_text
+from studio.queue.run_queue import QueueEntry, RunQueue
 
 ENGINE_MS = 30_000
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from studio.decimate import (
+from studio.views.decimate import (
     LOWER,
     PEAK,
     UPPER,
@@ -154,9 +154,9 @@ def test_every_drawn_curve_is_its_data_in_the_axes_coordinates(
     """Smoothing x log x x log y x thinning: the smoothed mean, the raw mean and both band edges are
     drawn exactly where their data (aggregated and smoothed in data space) puts them. The mean sits
     near 0.6 and is far from 4, so a curve drawn without its log (10^0.6 = 4) cannot pass."""
-    from studio.run_data import SeedTable
-    from studio.series_plot import SeriesPlot, SeriesSource
-    from studio.smoothing import debiased_ema
+    from studio.views.run_data import SeedTable
+    from studio.views.series_plot import SeriesPlot, SeriesSource
+    from studio.views.smoothing import debiased_ema
 
     plot = SeriesPlot("loss")
     qtbot.addWidget(plot)
@@ -202,8 +202,8 @@ def test_a_log_x_axis_keeps_every_decade_of_a_long_curve(qtbot):
     """A million steps recorded one by one, on a log x axis 500 pixels wide: the first steps are
     drawn as recorded (1, 2, 3, ...) and every decade holds drawn points, where thinning by
     consecutive points would have merged steps 1 to 2048 into one column at step ~1024."""
-    from studio.run_data import SeedTable
-    from studio.series_plot import SeriesPlot, SeriesSource
+    from studio.views.run_data import SeedTable
+    from studio.views.series_plot import SeriesPlot, SeriesSource
 
     plot = SeriesPlot("regret")
     qtbot.addWidget(plot)

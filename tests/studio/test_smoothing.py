@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from studio.smoothing import EmaSmoother, debiased_ema, linear_recurrence
+from studio.views.smoothing import EmaSmoother, debiased_ema, linear_recurrence
 
 
 def tensorboard_loop(values, weight):

@@ -3,8 +3,8 @@
 import pytest
 
 from engine.spec import RunSpec
-from studio.examples import EXAMPLES_DIR, examples
-from studio.presets import PresetError, Presets
+from studio.configure.examples import EXAMPLES_DIR, examples
+from studio.configure.presets import PresetError, Presets
 from tests.helpers import run_examples
 
 

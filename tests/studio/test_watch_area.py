@@ -8,8 +8,14 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QKeySequence
 
-from studio.examples import EXAMPLES_DIR, Example
-from studio.watch_area import MAX_TILES, TILE_MIN_HEIGHT, TILE_MIN_WIDTH, Welcome, grid_columns
+from studio.configure.examples import EXAMPLES_DIR, Example
+from studio.views.watch_area import (
+    MAX_TILES,
+    TILE_MIN_HEIGHT,
+    TILE_MIN_WIDTH,
+    Welcome,
+    grid_columns,
+)
 
 WIDTH, HEIGHT = 1680, 1000
 

@@ -7,8 +7,9 @@ import numpy as np
 from PySide6.QtCore import QProcess, Qt
 
 from engine.spec import RunSpec
-from studio import catalogue_loader, run_process
-from studio.run_process import RunProcess
+from studio.configure import catalogue_loader
+from studio.queue import run_process
+from studio.queue.run_process import RunProcess
 
 ENGINE_MS = 60_000
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.metrics import hypervolume, non_dominated_mask, to_minimisation
-from studio.run_data import ParetoPoints, RunData, SeedTable
+from studio.views.run_data import ParetoPoints, RunData, SeedTable
 
 REFERENCE_MARGIN = (
     0.1  # a default reference point lies this fraction of the range beyond the worst point

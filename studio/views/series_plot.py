@@ -8,8 +8,8 @@ M" whenever those are not all.
 `SeriesLayer`: the mean, the band, optional faint per-seed lines and dashed theory
 bounds. It keeps every curve at full resolution and hands pyqtgraph only what the view
 can show: the points inside the x range, thinned to min/max pairs per pixel column
-(`studio.decimate`), recomputed when the view moves or the data grows. Smoothing (a
-debiased EMA, `studio.smoothing`) runs on the full-resolution mean before that
+(`studio.views.decimate`), recomputed when the view moves or the data grows. Smoothing (a
+debiased EMA, `studio.views.smoothing`) runs on the full-resolution mean before that
 thinning, with the raw mean drawn faintly beneath; a badge in the corner says whenever
 either is active, so what is seen is never mistaken for the raw data.
 """
@@ -23,10 +23,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from studio import plot_style
-from studio.hover import Hover, HoverReadout
-from studio.run_data import AggregateTable, RunData, SeedTable
-from studio.series_layer import SeriesLayer
+from studio.views import plot_style
+from studio.views.hover import Hover, HoverReadout
+from studio.views.run_data import AggregateTable, RunData, SeedTable
+from studio.views.series_layer import SeriesLayer
 
 X_STEP, X_WALL = "step", "wall_time"
 X_LABELS = {X_STEP: "step", X_WALL: "wall time (s)"}

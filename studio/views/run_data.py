@@ -24,8 +24,8 @@ from engine import blocks as series_blocks
 from engine.metrics import seed_summary
 from engine.metrics.aggregate import band_from_aggregate
 from engine.store import BOUND_SEED
-from studio import store_reader
-from studio.store_reader import SeriesColumns
+from studio.views import store_reader
+from studio.views.store_reader import SeriesColumns
 
 INITIAL_ROWS = 256
 ROWS_PER_READ = 20_000  # values per live read; whole blocks, so a read may bring more

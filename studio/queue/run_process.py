@@ -30,7 +30,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.spec import RunSpec
-from studio import engine_command
+from studio.queue import engine_command
 
 STARTED_LINE = re.compile(r"^run (\d+) started")
 ERROR_PREFIX = "error: "

@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.spec import RunSpec
 from engine.store import LIVE_STATUSES, Store
-from studio.run_process import RunProcess
+from studio.queue.run_process import RunProcess
 
 LIVE_STATES = ("queued", "starting", "running")
 POLL_MS = 250

@@ -14,8 +14,8 @@ import weakref
 import numpy as np
 import pyqtgraph as pg
 
-from studio import plot_style
-from studio.decimate import (
+from studio.views import plot_style
+from studio.views.decimate import (
     LOWER,
     PEAK,
     UPPER,
@@ -24,7 +24,7 @@ from studio.decimate import (
     is_sorted,
     visible_range,
 )
-from studio.smoothing import EmaSmoother
+from studio.views.smoothing import EmaSmoother
 
 MAX_SEED_LINES = 50  # per-seed lines drawn at most (the first seeds)
 

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio import plot_style
-from studio.run_data import RunData
-from studio.series_plot import X_LABELS, X_STEP, SeriesPlot, SeriesSource
-from studio.smoothing import MAX_WEIGHT
+from studio.views import plot_style
+from studio.views.run_data import RunData
+from studio.views.series_plot import X_LABELS, X_STEP, SeriesPlot, SeriesSource
+from studio.views.smoothing import MAX_WEIGHT
 
 SMOOTHING_SLIDER_STEPS = 1000
 

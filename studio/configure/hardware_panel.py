@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.spec import HARDWARE_PARAMS
-from studio.param_form import ERROR_LABEL_STYLE
+from studio.configure.param_form import ERROR_LABEL_STYLE
 
 DEVICE_ROLE = Qt.ItemDataRole.UserRole
 DTYPES = next(p.choices for p in HARDWARE_PARAMS if p.name == "dtype")

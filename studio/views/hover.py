@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF
 
-from studio import plot_style
+from studio.views import plot_style
 
 HOVER_RADIUS_PX = 12  # how near the mouse a point must be to be described
 

@@ -21,9 +21,9 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from engine.store import Store
-from studio.pareto_view import ParetoView
-from studio.run_data import RunData
-from studio.series_views import CurvesView, RegretView
+from studio.views.pareto_view import ParetoView
+from studio.views.run_data import RunData
+from studio.views.series_views import CurvesView, RegretView
 
 POLL_MS = 100
 REDRAW_MS = 50

@@ -18,9 +18,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal
 
-from studio import plot_style
-from studio.hover import HOVER_RADIUS_PX, Hover, HoverReadout, pixel_distances
-from studio.pareto_summary import FrontSnapshot, attainment_staircase
+from studio.views import plot_style
+from studio.views.hover import HOVER_RADIUS_PX, Hover, HoverReadout, pixel_distances
+from studio.views.pareto_summary import FrontSnapshot, attainment_staircase
 
 DOMINATED_ALPHA = 70
 DOMINATED_SIZE, FRONT_SIZE, REFERENCE_SIZE = 7, 9, 12  # marker sizes in pixels at scale 1

@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 
 from engine.registry import Catalogue
 from engine.spec import RUN_PARAMS, RunSpec, SpecError
-from studio.hardware_panel import HardwarePanel
-from studio.param_form import ERROR_LABEL_STYLE, ParamForm
-from studio.presets import PresetBar, PresetError, Presets
+from studio.configure.hardware_panel import HardwarePanel
+from studio.configure.param_form import ERROR_LABEL_STYLE, ParamForm
+from studio.configure.presets import PresetBar, PresetError, Presets
 from studio.settings import presets_dir
 from studio.sweep_editor import FormSweep, SweepInputError
 

@@ -30,17 +30,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio import plot_style
-from studio.front_plot import FrontPlot
-from studio.pareto_summary import (
+from studio.views import plot_style
+from studio.views.front_plot import FrontPlot
+from studio.views.pareto_summary import (
     FrontSnapshot,
     declared_reference,
     default_reference_point,
     hypervolume_trace,
     latest_front,
 )
-from studio.run_data import RunData
-from studio.series_plot import SeriesPlot, SeriesSource
+from studio.views.run_data import RunData
+from studio.views.series_plot import SeriesPlot, SeriesSource
 
 HYPERVOLUME_METRIC = "hypervolume"
 GRID_COLUMNS = 2

@@ -39,7 +39,7 @@ def engine_process(parent: QObject, *args: str) -> QProcess:
     """A QProcess set up to run `python -m engine ARGS`; not started yet.
 
     For short questions (the catalogue, the hardware) whose answer is read from the
-    process's output. Runs use `studio.run_process`, whose engines outlive the window.
+    process's output. Runs use `studio.queue.run_process`, whose engines outlive the window.
     """
     program, *arguments = engine_argv(*args)
     process = QProcess(parent)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.run_queue import QueueEntry, RunQueue
+from studio.queue.run_queue import QueueEntry, RunQueue
 
 STATUS_COLOURS = {
     "running": "#1f77b4",

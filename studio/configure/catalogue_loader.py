@@ -6,7 +6,7 @@ JSON answer (`python -m engine list --json`, `python -m engine hardware --json`)
 read here: the catalogue is rebuilt with `Catalogue.from_json` (declarations only,
 no torch), the hardware is checked field by field.
 
-The catalogue's answer is also kept in a cache (`studio.catalogue_cache`): a start whose
+The catalogue's answer is also kept in a cache (`studio.configure.catalogue_cache`): a start whose
 cache matches lists the catalogue at once and asks the engine anyway, in the background.
 """
 
@@ -17,8 +17,8 @@ import json
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from engine.registry import Catalogue
-from studio.catalogue_cache import CatalogueCache
-from studio.engine_command import engine_process
+from studio.configure.catalogue_cache import CatalogueCache
+from studio.queue.engine_command import engine_process
 
 STDERR_LINES_SHOWN = 15
 # After a cache hit the engine is asked this much later: its child (importing torch)

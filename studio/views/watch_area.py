@@ -36,10 +36,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.store import LIVE_STATUSES, Store
-from studio.examples import Example
-from studio.live_plot import LivePlot
+from studio.configure.examples import Example
 from studio.menus import without_mnemonic
-from studio.queue_view import STATUS_COLOURS
+from studio.queue.queue_view import STATUS_COLOURS
+from studio.views.live_plot import LivePlot
 
 MAX_TILES = 8
 SUMMARY_CHARACTERS = 150

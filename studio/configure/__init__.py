@@ -1,0 +1,1 @@
+"""Choose and configure a run: the catalogue, the parameter forms, presets, examples, hardware."""

@@ -1,0 +1,1 @@
+"""Run side by side: the run queue, the engine processes it starts, and its view."""
