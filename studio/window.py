@@ -37,13 +37,13 @@ from studio.configure.catalogue_pane import CataloguePane
 from studio.configure.config_panel import ID_ROLE, ConfigPanel
 from studio.configure.examples import examples
 from studio.configure.hardware_panel import HardwarePanel
+from studio.configure.sweep_editor import SweepInputError
 from studio.menus import build_menus, make_action
 from studio.notices import NoticeBar
 from studio.panels import StudioPanels
 from studio.queue.queue_view import QueueView
 from studio.queue.run_queue import QueueEntry, RunQueue
 from studio.settings import studio_settings
-from studio.sweep_editor import SweepInputError
 from studio.theme import apply_theme
 from studio.views.watch_area import WatchArea
 

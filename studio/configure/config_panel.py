@@ -33,8 +33,8 @@ from engine.spec import RUN_PARAMS, RunSpec, SpecError
 from studio.configure.hardware_panel import HardwarePanel
 from studio.configure.param_form import ERROR_LABEL_STYLE, ParamForm
 from studio.configure.presets import PresetBar, PresetError, Presets
+from studio.configure.sweep_editor import FormSweep, SweepInputError
 from studio.settings import presets_dir
-from studio.sweep_editor import FormSweep, SweepInputError
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.params import Param, ParamError
-from studio.sweep_editor import GridEntry, RandomEntry, SweepEditor, SweepInputError
+from studio.configure.sweep_editor import GridEntry, RandomEntry, SweepEditor, SweepInputError
 
 # QSpinBox holds a C int; declared bounds beyond it (or none) are clamped to it.
 SPIN_MIN, SPIN_MAX = -(2**31), 2**31 - 1

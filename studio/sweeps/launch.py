@@ -22,8 +22,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, Signal
 
 from engine.spec import dumps_toml
-from studio import engine_command
-from studio.run_process import DETACHED, engine_argv
+from studio.queue import engine_command
+from studio.queue import run_process
 
 
 def _toml_scalar(value) -> str:
@@ -68,12 +68,12 @@ def start_detached(args: list[str], workdir: Path) -> subprocess.Popen:
     in files of `workdir`: it outlives the window, as runs do."""
     with open(workdir / "stdout.txt", "ab") as out, open(workdir / "stderr.txt", "ab") as err:
         return subprocess.Popen(
-            engine_argv(*args),
+            run_process.engine_argv(*args),  # looked up here: tests stand in for the engine
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             env=engine_command.engine_environment(),
-            **DETACHED,
+            **run_process.DETACHED,
         )
 
 

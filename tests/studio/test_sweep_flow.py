@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.metrics.aggregate import band_from_aggregate
-from studio.sweep_editor import LIST
+from studio.configure.sweep_editor import LIST
 from studio.sweeps.launch import sweep_toml
 
 ENGINE_MS = 180_000
