@@ -22,8 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, Signal
 
 from engine.spec import dumps_toml
-from studio.queue import engine_command
-from studio.queue import run_process
+from studio.queue import engine_command, run_process
 
 
 def _toml_scalar(value) -> str:

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from engine.params import Param
+from studio.configure.param_form import ParamForm
 from studio.configure.sweep_editor import (
     LINEAR,
     LIST,
@@ -20,7 +21,6 @@ from studio.configure.sweep_editor import (
     parse_items,
     range_values,
 )
-from studio.param_form import ParamForm
 
 C = Param("c", "float", 2.0, "exploration", low=0.0, high=100.0)
 N = Param("n", "int", 4, "arms", low=2, high=50)
