@@ -5,12 +5,15 @@ One local Ray instance serves the module (ray.init(num_cpus=2), loopback, no das
 in-process commands use it as it is, subprocess drivers connect to it with --address.
 Skipped, with the reason, where Ray is not installed (the `ray` extra)."""
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -278,6 +281,11 @@ def _free_port() -> int:
 
 def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
     ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    # Ray's Unix sockets live under its temp dir: pytest's tmp_path is too long a path for them
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    # the same authentication mode on every process of this cluster (Ray 2.60 turns token
+    # authentication on where it finds a token file, off where it is set to be off)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     port = _free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--block"]
@@ -286,8 +294,8 @@ def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
         nodes.append(
             subprocess.Popen(
                 [ray_cli, "start", "--head", "--port", str(port), "--include-dashboard", "false",
-                 "--temp-dir", str(tmp_path / "ray"), *common],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                 "--temp-dir", temp_dir, *common],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
             )
         )  # fmt: skip
 
@@ -299,7 +307,7 @@ def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
         nodes.append(
             subprocess.Popen(
                 [ray_cli, "start", "--address", address, *common],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
             )
         )  # fmt: skip
         db = tmp_path / "s.db"
@@ -312,9 +320,9 @@ def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
             f"ray.init(address='{address}', log_to_driver=False)\n"
             "while len([n for n in ray.nodes() if n['Alive']]) < 2: time.sleep(0.2)\n"
         )
-        subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)
+        subprocess.run([sys.executable, "-c", probe], check=True, timeout=60, env=env)
         result = run_engine(
-            "run", spec, "--db", db, "--json", "--backend", "ray", "--address", address
+            "run", spec, "--db", db, "--json", "--backend", "ray", "--address", address, env=env
         )
         assert result.returncode == 0, result.stderr
         store = Store(db)
@@ -323,10 +331,16 @@ def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
         assert len({_ray_of(store, r)["node_id"] for r in runs}) == 2  # one point per node
         assert len(store.aggregate_arrays(runs[0], "cumulative_regret")["step"]) > 100
     finally:
-        for node in reversed(nodes):  # `ray start --block` stops its node's processes
+        # `ray start --block` stops its node's processes; each node is a session of its
+        # own, so what is left of it is ended by its process group (never `ray stop`,
+        # which would stop every Ray on the machine)
+        for node in reversed(nodes):
             node.send_signal(signal.SIGTERM)
         for node in nodes:
             try:
                 node.wait(30)
             except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(node.pid, signal.SIGKILL)
+        shutil.rmtree(temp_dir, ignore_errors=True)
