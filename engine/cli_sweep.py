@@ -203,6 +203,8 @@ def serve_and_report(args, store, sweep_id: int, plan, wanted=None, pool=None) -
 
     wanted = set(wanted) if wanted is not None else None
     if wanted is not None and not wanted:
+        if pool is not None:
+            pool.discard()
         return _final_line(args, store, sweep_id, {}, {})
     sched = _scheduler(store.path, plan, pool, args)
     printed: set[int] = set()
@@ -417,7 +419,12 @@ def cmd_resume(args) -> int:
     sweep_id = _int(args.sweep, "sweep id")
     pool = None
     if _backend_name(args) == "ray":  # an unreachable cluster is refused before any write
-        pool = _pool(args, _plan(args, [0]))
+        unfinished = store.conn.execute(
+            "SELECT spec_json FROM sweep_points WHERE sweep_id=? AND status != 'finished'",
+            (sweep_id,),
+        ).fetchall()
+        threads = [json.loads(r[0]).get("hardware", {}).get("threads", 0) for r in unfinished]
+        pool = _pool(args, _plan(args, threads or [0]))
     store.reap_stale()
     served = sweep_store.scheduler(store.conn) is not None
     try:

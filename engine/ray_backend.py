@@ -193,7 +193,8 @@ class RayBackend(Backend):
         self._remote = None
         self._last_beat = 0.0
         self._last_cancel_check = 0.0
-        self.values_written = 0
+        self.values_written = 0  # per-seed values and aggregate fields written (bench/)
+        self.write_seconds = 0.0  # spent writing them
 
     # -- Backend ------------------------------------------------------------------------
     def start(self) -> None:
@@ -333,7 +334,9 @@ class RayBackend(Backend):
             task.run_id, run_id = None, task.run_id  # written: nothing more for the run
             self._finish(task, run_id, message[1], message[2])
         else:
+            t0 = time.perf_counter()
             self.values_written += runner.apply_message(store, task.run_id, message)
+            self.write_seconds += time.perf_counter() - t0
             if kind == "batch" and message[1]["steps_done"] is not None:
                 task.steps_done = message[1]["steps_done"]
 

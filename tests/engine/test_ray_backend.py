@@ -313,7 +313,7 @@ def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
         db = tmp_path / "s.db"
         spec = write_spec(
             tmp_path / "s.toml",
-            BASE.format(seeds=2, steps=200000) + '[sweep.grid]\n"algorithm.c" = [0.5, 2.0]\n',
+            BASE.format(seeds=2, steps=20000) + '[sweep.grid]\n"algorithm.c" = [0.5, 2.0]\n',
         )
         probe = (
             "import ray, time\n"
