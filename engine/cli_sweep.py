@@ -211,6 +211,7 @@ def serve_and_report(args, store, sweep_id: int, plan, wanted=None, pool=None) -
     statuses: dict[int, str] = {}
     run_ids: dict[int, int] = {}
     cancel = False
+    previous = _sigterm_cancels(args)
     try:
         while True:
             if not sched.holding and not sched.try_acquire():
@@ -253,7 +254,22 @@ def serve_and_report(args, store, sweep_id: int, plan, wanted=None, pool=None) -
     finally:
         _drop_spare(sched)
         sched.close(cancel=cancel)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return _final_line(args, store, sweep_id, statuses, run_ids)
+
+
+def _sigterm_cancels(args):
+    """On Ray the runs' rows carry this process's pid (it writes them), so SIGTERM meant for
+    one of them (a Stop) reaches this process: it cancels the sweep, as Ctrl-C does, rather
+    than leaving it interrupted. Returns the handler it replaced, or None."""
+    if _backend_name(args) != "ray":
+        return None
+
+    def cancel(*_):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, cancel)
 
 
 def _run_live(store, run_id: int) -> bool:

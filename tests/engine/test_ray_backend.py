@@ -182,7 +182,8 @@ def test_a_killed_ray_worker_fails_its_run_with_the_reason_and_the_sweep_goes_on
     assert store.sweep(1)["status"] == "failed"
 
 
-def test_ctrl_c_cancels_the_remaining_tasks(tmp_path, ray_address):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_to_the_driver_cancels_the_remaining_tasks(tmp_path, ray_address, sig):
     db = tmp_path / "s.db"
     spec = write_spec(
         tmp_path / "s.toml",
@@ -197,7 +198,7 @@ def test_ctrl_c_cancels_the_remaining_tasks(tmp_path, ray_address):
         store = Store(db)
         run0 = _wait(lambda: _running_run(store, 1, 0), "point 0 running")
         worker = _ray_of(store, run0)["pid"]
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
