@@ -160,6 +160,8 @@ def cmd_run(args) -> int:
         found, pool = load_sweep(text, source, args.set, args)
         if found is not None:
             return run_sweep(args, found, pool)
+        if getattr(args, "backend", "local") != "local" or getattr(args, "address", None):
+            raise CliError("--backend and --address are for sweeps; a single run runs here")
         spec = RunSpec.from_toml(text, registry.Catalogue.live(), source, overrides=args.set or ())
         device = runner.prepare(spec)
     except SpecError as err:
@@ -628,6 +630,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--oversubscribe", action="store_true", help="a sweep: allow workers x threads > cores"
     )
     p.add_argument("--priority", type=int, default=0, help="a sweep: higher runs first")
+    from engine.cli_sweep import backend_options
+
+    backend_options(p)
     p.set_defaults(func=cmd_run)
 
     p = with_db(sub.add_parser("show", help="print a run's spec, status and summary"))

@@ -46,15 +46,20 @@ def load_sweep(text: str, source: str, overrides, args=None):
         if args is not None:
             plan = _plan(args, [p.spec.threads for p in found.points])
             pool = _pool(args, plan)
+        on_ray = args is not None and _backend_name(args) == "ray"
         for point in found.points:
             try:
                 runner.prepare(point.spec)
             except SpecError as err:
                 raise sweep.point_error(source, point.idx, point.values, err) from None
             except HardwareError as err:
+                if on_ray:
+                    continue  # the device is the Ray nodes', checked there (below: a GPU)
                 raise sweep.point_error(
                     source, point.idx, point.values, SpecError(source, "hardware.device", str(err))
                 ) from None
+        if on_ray:
+            _check_gpus(pool, found.points)
     except SpecError as err:
         if pool is not None:
             pool.discard()
@@ -66,21 +71,71 @@ def load_sweep(text: str, source: str, overrides, args=None):
     return found, pool
 
 
-def _pool(args, plan):
+def _backend_name(args) -> str:
+    return getattr(args, "backend", None) or "local"
+
+
+def _db_path(args):
     from pathlib import Path
 
-    from engine.scheduler import LocalPool
     from engine.store import default_path
 
-    path = Path(args.db).expanduser() if args.db else default_path()
-    pool = LocalPool(path, plan.workers, plan.threads)
-    pool.start()
+    return Path(args.db).expanduser() if args.db else default_path()
+
+
+def _pool(args, plan):
+    """The started backend of `args.backend`: a local pool (its workers start), or Ray
+    (connected, or a local instance started; an unreachable address is refused here,
+    before anything is written)."""
+    pool = _new_backend(args, _db_path(args), plan)
+    try:
+        pool.start()
+    except Exception as err:
+        from engine.scheduler import SchedulerError
+
+        if isinstance(err, SchedulerError):
+            raise CliError(str(err)) from None
+        raise
     return pool
 
 
-def _plan(args, specs_threads):
-    from engine.scheduler import SchedulerError, plan_workers
+def _new_backend(args, path, plan):
+    from engine.scheduler import LocalPool
 
+    if _backend_name(args) != "ray":
+        if getattr(args, "address", None):
+            raise CliError("--address is for --backend ray")
+        return LocalPool(path, plan.workers, plan.threads)
+    from engine.ray_backend import RayBackend
+
+    if args.address:
+        return RayBackend(path, args.address, threads=plan.threads, slots=args.workers)
+    return RayBackend(
+        path, None, num_cpus=plan.workers * plan.threads, threads=plan.threads, slots=plan.workers
+    )
+
+
+def _check_gpus(backend, points) -> None:
+    """A CUDA point on a Ray cluster with no GPU would wait forever: refused instead."""
+    from engine.spec import SpecError
+
+    wanting = [p for p in points if p.spec.device.startswith("cuda")]
+    if wanting and not backend.gpus():
+        raise SpecError(
+            wanting[0].spec.source,
+            "hardware.device",
+            f"point {wanting[0].idx} asks for {wanting[0].spec.device!r}, but the Ray "
+            "cluster has no GPU",
+        )
+
+
+def _plan(args, specs_threads):
+    from engine.scheduler import PoolPlan, SchedulerError, plan_workers
+
+    if _backend_name(args) == "ray" and getattr(args, "address", None):
+        # The cluster's CPUs, not this machine's, bound the points in flight (RayBackend).
+        threads = max(list(specs_threads) or [0]) or 1
+        return PoolPlan(getattr(args, "workers", None) or 0, threads, 0)
     try:
         return plan_workers(
             specs_threads, getattr(args, "workers", None), getattr(args, "oversubscribe", False)
@@ -89,15 +144,16 @@ def _plan(args, specs_threads):
         raise CliError(str(err)) from None
 
 
-def _scheduler(store_path, plan, pool=None):
-    """A scheduler whose backend is `pool` (started early) or, when that is gone, a new pool."""
-    from engine.scheduler import LocalPool, Scheduler
+def _scheduler(store_path, plan, pool=None, args=None):
+    """A scheduler whose backend is `pool` (started early) or, when that is gone, a new one
+    of `args.backend`."""
+    from engine.scheduler import Scheduler
 
     started = [pool]
 
     def backend():
         given, started[0] = started[0], None
-        return given or LocalPool(store_path, plan.workers, plan.threads)
+        return given or _new_backend(args, store_path, plan)
 
     sched = Scheduler(store_path, backend)
     sched.spare = started  # the pool not yet handed over, if any
@@ -147,12 +203,15 @@ def serve_and_report(args, store, sweep_id: int, plan, wanted=None, pool=None) -
 
     wanted = set(wanted) if wanted is not None else None
     if wanted is not None and not wanted:
+        if pool is not None:
+            pool.discard()
         return _final_line(args, store, sweep_id, {}, {})
-    sched = _scheduler(store.path, plan, pool)
+    sched = _scheduler(store.path, plan, pool, args)
     printed: set[int] = set()
     statuses: dict[int, str] = {}
     run_ids: dict[int, int] = {}
     cancel = False
+    previous = _sigterm_cancels(args)
     try:
         while True:
             if not sched.holding and not sched.try_acquire():
@@ -195,7 +254,22 @@ def serve_and_report(args, store, sweep_id: int, plan, wanted=None, pool=None) -
     finally:
         _drop_spare(sched)
         sched.close(cancel=cancel)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return _final_line(args, store, sweep_id, statuses, run_ids)
+
+
+def _sigterm_cancels(args):
+    """On Ray the runs' rows carry this process's pid (it writes them), so SIGTERM meant for
+    one of them (a Stop) reaches this process: it cancels the sweep, as Ctrl-C does, rather
+    than leaving it interrupted. Returns the handler it replaced, or None."""
+    if _backend_name(args) != "ray":
+        return None
+
+    def cancel(*_):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, cancel)
 
 
 def _run_live(store, run_id: int) -> bool:
@@ -232,9 +306,15 @@ def run_sweep(args, found, pool=None) -> int:
     store.reap_stale()
     sweep_id = store.create_sweep(found, priority=getattr(args, "priority", 0) or 0)
     if not args.json and not args.quiet:
+        where = f"{plan.workers} workers x {plan.threads} threads"
+        if _backend_name(args) == "ray":
+            where = (
+                f"Ray cluster at {args.address}, {pool.slots} points at once"
+                if getattr(args, "address", None)
+                else f"local Ray, {plan.workers} x {plan.threads} CPUs"
+            )
         print(
-            f"sweep {sweep_id}: {len(found.points)} points over {', '.join(found.keys)} "
-            f"({plan.workers} workers x {plan.threads} threads)",
+            f"sweep {sweep_id}: {len(found.points)} points over {', '.join(found.keys)} ({where})",
             file=sys.stderr,
             flush=True,
         )
@@ -284,7 +364,8 @@ def cmd_scheduler(args) -> int:
         raise CliError(
             f"a scheduler (pid {info.get('pid')} on {info.get('host')}) already serves {store.path}"
         )
-    sched = _scheduler(store.path, plan)
+    pool = _pool(args, plan) if _backend_name(args) == "ray" else None
+    sched = _scheduler(store.path, plan, pool, args)
     cancel = False
     try:
         sched.serve(on_event=_print_event if args.json else None)
@@ -352,6 +433,14 @@ def cmd_resume(args) -> int:
 
     store = _store(args)
     sweep_id = _int(args.sweep, "sweep id")
+    pool = None
+    if _backend_name(args) == "ray":  # an unreachable cluster is refused before any write
+        unfinished = store.conn.execute(
+            "SELECT spec_json FROM sweep_points WHERE sweep_id=? AND status != 'finished'",
+            (sweep_id,),
+        ).fetchall()
+        threads = [json.loads(r[0]).get("hardware", {}).get("threads", 0) for r in unfinished]
+        pool = _pool(args, _plan(args, threads or [0]))
     store.reap_stale()
     served = sweep_store.scheduler(store.conn) is not None
     try:
@@ -366,7 +455,7 @@ def cmd_resume(args) -> int:
     )
     if not args.json:
         print(f"sweep {sweep_id}: {len(again)} point(s) queued again", file=sys.stderr, flush=True)
-    return serve_and_report(args, store, sweep_id, plan, wanted=again)
+    return serve_and_report(args, store, sweep_id, plan, wanted=again, pool=pool)
 
 
 # -- sweeps, export --sweep ------------------------------------------------------------
@@ -431,8 +520,24 @@ def export_sweep(args) -> int:
     return _write_export(args, text)
 
 
+def backend_options(p) -> None:
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="where a sweep's points run: worker processes here (local), or Ray tasks "
+        "(needs the ray extra); the store is written here either way",
+    )
+    p.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="with --backend ray: the Ray cluster's head (default: a local Ray instance)",
+    )
+
+
 def add_parsers(sub, with_db) -> None:
     def pool_options(p):
+        backend_options(p)
         p.add_argument(
             "--workers",
             type=int,

@@ -308,6 +308,117 @@ class StoreWriter(threading.Thread):
         self.join()
 
 
+def batch_writer(store, run_id: int):
+    """Where a run's batches go: a `StoreWriter` thread for a store file, or what a store-like
+    `Outbox` gives (a run recorded for a driver that writes the store, engine/ray_backend.py).
+    Either has put(**batch), wait(), stop() and check()."""
+    own = getattr(store, "batch_writer", None)
+    return own(run_id) if own is not None else StoreWriter(store.path, run_id)
+
+
+class Outbox:
+    """Stands in for the store of a run recorded in one process and written by another (a
+    Ray task's run, written by the sweep's driver, which is its store's only writer).
+
+    `execute(spec, Outbox(send), ...)` runs exactly as it does on a store, and each write
+    becomes a message handed to `send`, in order, as plain data (tuples, lists, dicts,
+    numpy arrays): ("create", family, plot), ("start", hardware), ("objectives", names,
+    directions, reference_point), ("batch", {...}: `store.append`'s arguments with blocks as
+    (metric, seed0, steps, values, wall_times) tuples), ("end", status, error). The driver
+    applies them to its store with `apply_message`. `send` may block: a loop that records
+    faster than the driver writes then waits, as it waits for a `StoreWriter`. No heartbeat
+    thread runs here (`path` is None): the driver beats for the run while messages come."""
+
+    path = None
+
+    def __init__(self, send):
+        self.send = send
+
+    def create_run(self, spec, family: str, plot: str) -> int:
+        self.send(("create", family, plot))
+        return 0  # the driver's store gives the run its id
+
+    def start_run(self, run_id: int, hardware: dict) -> None:
+        self.send(("start", dict(hardware)))
+
+    def set_objectives(self, run_id: int, names, directions, reference_point) -> None:
+        self.send(
+            ("objectives", list(names), list(directions), [float(v) for v in reference_point])
+        )
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        self.send(("end", status, error))
+
+    def batch_writer(self, run_id: int) -> _OutboxWriter:
+        return _OutboxWriter(self.send)
+
+
+class _OutboxWriter:
+    def __init__(self, send):
+        self.send = send
+
+    def put(self, pareto_rows=(), steps_done=None, blocks=(), aggregate_rows=()) -> None:
+        self.send(
+            (
+                "batch",
+                {
+                    "pareto_rows": list(pareto_rows),
+                    "steps_done": steps_done,
+                    "blocks": [
+                        (b.metric, int(b.seed0), b.steps, b.values, b.wall_times) for b in blocks
+                    ],
+                    "aggregate_rows": list(aggregate_rows),
+                },
+            )
+        )
+
+    def check(self) -> None:
+        pass
+
+    def wait(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def apply_message(store: Store, run_id: int, message) -> int:
+    """Write one `Outbox` message to `store` for `run_id` (the driver's side); returns the
+    values it carried (per-seed values and aggregate fields), for throughput accounting."""
+    kind = message[0]
+    if kind == "start":
+        store.start_run(run_id, message[1])
+    elif kind == "objectives":
+        store.set_objectives(run_id, *message[1:4])
+    elif kind == "batch":
+        batch = message[1]
+        blocks = [
+            Block(
+                str(metric),
+                int(seed0),
+                np.asarray(steps, dtype=np.int64),
+                np.asarray(values, dtype=float),
+                np.asarray(walls, dtype=float),
+            )
+            for metric, seed0, steps, values, walls in batch["blocks"]
+        ]
+        store.append(
+            run_id,
+            pareto_rows=batch["pareto_rows"],
+            steps_done=batch["steps_done"],
+            blocks=blocks,
+            aggregate_rows=batch["aggregate_rows"],
+        )
+        return sum(b.values.size for b in blocks) + len(batch["aggregate_rows"]) * len(
+            AGGREGATE_FIELDS
+        )
+    elif kind == "end":
+        store.finish_run(run_id, message[1], message[2])
+    else:
+        raise ValueError(f"unknown outbox message {kind!r}")
+    return 0
+
+
 class Recorder:
     """What an algorithm talks to while it runs."""
 
@@ -489,7 +600,7 @@ class Recorder:
             0,
         )
         if self._writer is None:
-            self._writer = StoreWriter(self.store.path, self.run_id)
+            self._writer = batch_writer(self.store, self.run_id)
         self._writer.put(
             pareto_rows=pareto, steps_done=self.step_done, blocks=blocks, aggregate_rows=aggregates
         )
@@ -554,7 +665,8 @@ def prepare(spec: RunSpec) -> str:
 def execute(
     spec: RunSpec, store: Store, device: str, on_progress=None, on_start=None
 ) -> tuple[int, str]:
-    """Run a validated spec; return (run_id, final status)."""
+    """Run a validated spec; return (run_id, final status). `store` is a Store, or an `Outbox`
+    for a run whose records another process writes."""
     import torch
 
     alg_cls = registry.algorithm(spec.algorithm)
@@ -565,8 +677,12 @@ def execute(
     recorder = Recorder(
         store, run_id, spec.steps, spec.record_every, on_progress, keep_seeds=spec.keep_seeds
     )
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, lambda *_: recorder.cancel_requested.set())
+    # Only the main thread may set a handler: a run recorded into an `Outbox` runs in a
+    # thread of a Ray task, which its driver stops by cancelling the task.
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        previous = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, lambda *_: recorder.cancel_requested.set())
     beat = None
     status, error, lost = "finished", None, None
     try:
@@ -576,8 +692,9 @@ def execute(
         # Algorithms that sample through torch's global generator stay reproducible.
         torch.manual_seed(spec.seed)
         store.start_run(run_id, hardware.used(device, spec.threads, spec.dtype))
-        beat = _Heartbeat(store.path, run_id, recorder)
-        beat.start()
+        if store.path is not None:  # an Outbox's driver beats for its run
+            beat = _Heartbeat(store.path, run_id, recorder)
+            beat.start()
         problem = prob_cls(spec.problem_params, spec.seeds, torch.device(device), dtype, spec.seed)
         algorithm = alg_cls(
             spec.algorithm_params, problem, spec.seeds, torch.device(device), dtype, spec.seed
@@ -591,7 +708,8 @@ def execute(
     except Exception:
         status, error = "failed", traceback.format_exc()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
         if beat is not None:
             beat.stop.set()
             beat.join()

@@ -14,7 +14,9 @@ process. Cancelling is a store write (`sweep_store.cancel`): the worker running 
 cancelled point sees it and stops its run, which ends `cancelled`. A worker that dies
 (killed, out of memory) leaves its run `failed` with the reason, and is replaced.
 
-A later backend (Ray, a cluster) implements `Backend`; nothing else changes.
+`engine.ray_backend.RayBackend` implements `Backend` on a Ray cluster: there the
+scheduler's process is also the only writer of the points' runs (their tasks send their
+records to it), and it ends the runs of tasks that died or were cancelled.
 """
 
 from __future__ import annotations

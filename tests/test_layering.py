@@ -1,4 +1,5 @@
-"""The design's first rule: the engine never imports Qt; the studio never imports torch."""
+"""The design's first rule: the engine never imports Qt; the studio never imports torch (nor
+Ray, which only the engine's Ray backend imports, when asked for)."""
 
 import ast
 import subprocess
@@ -56,6 +57,7 @@ def test_engine_and_every_lab_load_without_qt():
     )
     assert "torch" in loaded  # the check is real: the labs were imported
     assert not loaded & set(QT)
+    assert "ray" not in loaded  # only `--backend ray` imports it (engine/ray_backend.py)
 
 
 def test_studio_loads_without_torch():
@@ -66,7 +68,7 @@ def test_studio_loads_without_torch():
     assert "torch" not in loaded
 
 
-@pytest.mark.parametrize("package, forbidden", [("engine", QT), ("studio", ("torch",))])
+@pytest.mark.parametrize("package, forbidden", [("engine", QT), ("studio", ("torch", "ray"))])
 def test_no_forbidden_import_statement(package, forbidden):
     """A static scan too, so a lazy import inside a function cannot slip through."""
     offenders = []

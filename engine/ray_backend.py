@@ -1,0 +1,404 @@
+"""Sweep points on a Ray cluster (`tradeoff run SWEEP --backend ray [--address ADDR]`).
+
+Each point is one Ray task that asks for what its spec needs (`hardware.threads` CPUs, or
+the backend's default; one GPU for a CUDA device). The task runs `runner.execute` on a
+`runner.Outbox`: exactly the local run, with each store write turned into a message that
+the task yields as it goes (a Ray streaming generator), so records reach the driver while
+the point runs. The driver, this process, is the store's only writer: it creates the
+run's row when the task begins, applies every message (`runner.apply_message`), beats
+for the run, and writes its end. Rows carry the driver's pid and host, so a killed
+driver leaves its runs judged ended, its points `interrupted` and the sweep resumable.
+
+Only plain data crosses Ray: the point's spec as a dict (the task validates it again
+as a RunSpec) and the messages (tuples, lists, numpy arrays). A worker that dies ends its
+run `failed` with Ray's reason; a cancelled point (`tradeoff cancel`, Ctrl-C) has its
+task cancelled (the worker is killed) and its run ends `cancelled`. Tasks are not
+retried: a retry would write a run's records twice.
+
+Ray is imported here only, and only when this backend is asked for; a local instance
+binds to 127.0.0.1 with no dashboard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import traceback
+
+from engine import sweep_store
+from engine.scheduler import CANCEL_POLL_SECONDS, Backend, Event, SchedulerError
+from engine.store import HEARTBEAT_SECONDS, RunLost, Store
+
+MESSAGES_AHEAD = 8  # messages a task may yield ahead of the driver before it waits
+CONNECT_SECONDS = 5.0
+
+
+class RayUnavailable(SchedulerError):
+    pass
+
+
+def ray_module():
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable(
+            "--backend ray needs Ray: pip install 'tradeoff-studio[ray]' (ray==2.60.0)"
+        ) from None
+    return ray
+
+
+def check_address(address: str) -> None:
+    """Refuse an address no Ray head answers at, quickly and before anything is written
+    (ray.init would retry for a long time). Only a connection to it is tried."""
+    where = address.split("://", 1)[-1]
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        raise RayUnavailable(f"--address {address!r}: expected HOST:PORT of a Ray head")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS):
+            pass
+    except OSError as err:
+        raise RayUnavailable(f"cannot reach a Ray cluster at {address}: {err}") from None
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Start a local Ray instance (loopback only, no dashboard, `num_cpus` CPUs) or connect
+    to the cluster at `address`. Returns whether this call did (False: Ray was already
+    initialised in this process, and is left as it is)."""
+    ray = ray_module()
+    _keep_stdout_clean(ray)
+    if ray.is_initialized():
+        return False
+    if address:
+        check_address(address)
+        try:
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+            )
+        except Exception as err:  # noqa: BLE001 - Ray's own reason, in one line
+            raise RayUnavailable(f"cannot connect to the Ray cluster at {address}: {err}") from None
+        return True
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )
+    return True
+
+
+def _keep_stdout_clean(ray) -> None:
+    """Ray prints the cluster's error messages (a worker died, ...) on the driver's standard
+    output, where `--json` writes its lines: they go to standard error instead."""
+    worker = getattr(getattr(ray, "_private", None), "worker", None)
+    printer = getattr(worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "to_stderr", False):
+        return
+
+    def to_stderr(data, ignore_prefix):
+        return printer({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.to_stderr = True
+    worker.print_to_stdstream = to_stderr
+
+
+# -- the task (runs on a Ray worker) ------------------------------------------------------
+_catalogue = None
+
+
+def _point_task(spec_dict: dict, source: str, threads: int):
+    """Run one point; yield ("node", {...}) first, then the run's Outbox messages."""
+    import ray
+    import torch
+
+    from engine import registry, runner
+    from engine.hardware import HardwareError
+    from engine.spec import RunSpec, SpecError
+
+    global _catalogue
+    if _catalogue is None:
+        _catalogue = registry.Catalogue.live()
+    yield (
+        "node",
+        {
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        },
+    )
+    try:
+        spec = RunSpec.from_dict(spec_dict, _catalogue, source)
+        torch.set_num_threads(spec.threads or threads)
+        device = runner.prepare(spec)
+    except (SpecError, HardwareError, ValueError) as err:
+        yield ("refused", str(err))
+        return
+    messages: queue.Queue = queue.Queue(maxsize=2)
+
+    def work():
+        try:
+            runner.execute(spec, runner.Outbox(messages.put), device)
+        except BaseException:  # noqa: BLE001 - outside the run's own handling: reported
+            messages.put(("crashed", traceback.format_exc()))
+        messages.put(None)
+
+    threading.Thread(target=work, daemon=True, name="point").start()
+    while (message := messages.get()) is not None:
+        yield message
+
+
+# -- the driver's side ------------------------------------------------------------------
+class _Task:
+    def __init__(self, point: dict, spec, gen):
+        self.point, self.spec, self.gen = point, spec, gen
+        self.run_id: int | None = None
+        self.node: dict = {}
+        self.steps_done = 0
+        self.ended = False
+
+
+class RayBackend(Backend):
+    """Runs points as Ray tasks; this process writes the store.
+
+    address: a Ray head's HOST:PORT, or None for a local instance of `num_cpus` CPUs.
+    threads: the CPUs (torch threads) of a point whose spec sets no `hardware.threads`.
+    slots: points in flight at once (default: the cluster's CPUs // threads)."""
+
+    def __init__(
+        self,
+        db_path,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        threads: int = 1,
+        slots: int | None = None,
+    ):
+        self.db_path = str(db_path)
+        self.address, self.num_cpus, self.threads = address, num_cpus, max(1, threads)
+        self.slots = slots
+        self.owns_ray = False
+        self.started = False
+        self.tasks: list[_Task] = []
+        self.pending: list[Event] = []
+        self.store: Store | None = None
+        self.catalogue = None
+        self._remote = None
+        self._last_beat = 0.0
+        self._last_cancel_check = 0.0
+        self.values_written = 0  # per-seed values and aggregate fields written (bench/)
+        self.write_seconds = 0.0  # spent writing them
+
+    # -- Backend ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect to Ray (or start a local instance); again: nothing more to do. Opens no
+        store: a sweep refused after this writes nothing."""
+        if self.started:
+            return
+        self.owns_ray = connect(self.address, self.num_cpus)
+        ray = ray_module()
+        self.started = True
+        self._remote = ray.remote(_point_task)
+        if self.slots is None:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            self.slots = max(1, cpus // self.threads)
+
+    def gpus(self) -> float:
+        return ray_module().cluster_resources().get("GPU", 0.0)
+
+    def _store(self) -> Store:
+        if self.store is None:
+            self.store = Store(self.db_path)
+        return self.store
+
+    def idle_slots(self) -> int:
+        return max(0, self.slots - len(self.tasks))
+
+    def busy(self) -> int:
+        return len(self.tasks)
+
+    def submit(self, point: dict) -> None:
+        from engine import registry
+        from engine.spec import RunSpec, SpecError
+
+        if self.catalogue is None:
+            self.catalogue = registry.Catalogue.live()
+        source = f"sweep {point['sweep_id']} point {point['idx']}"
+        try:
+            spec = RunSpec.from_dict(point["spec"], self.catalogue, source)
+        except (SpecError, ValueError) as err:
+            self._end_point(point, None, "failed", str(err))
+            return
+        cuda = spec.device.startswith("cuda") or (spec.device == "auto" and self.gpus() > 0)
+        gen = self._remote.options(
+            num_cpus=spec.threads or self.threads,
+            num_gpus=1 if cuda else 0,
+            max_retries=0,
+            num_returns="streaming",
+            _generator_backpressure_num_objects=MESSAGES_AHEAD,
+        ).remote(point["spec"], source, self.threads)
+        self.tasks.append(_Task(point, spec, gen))
+
+    def poll(self, timeout: float) -> list[Event]:
+        ray = ray_module()
+        deadline = time.monotonic() + timeout
+        while True:
+            live = [t for t in self.tasks if not t.ended]
+            if live:
+                left = max(0.0, deadline - time.monotonic())
+                ready, _ = ray.wait(
+                    [t.gen for t in live], num_returns=1, timeout=left, fetch_local=False
+                )
+                ready_ids = {id(g) for g in ready}
+                for task in live:
+                    if id(task.gen) in ready_ids:
+                        self._drain(task)
+            elif deadline > time.monotonic():
+                time.sleep(max(0.0, min(deadline - time.monotonic(), 0.05)))
+            self.tasks = [t for t in self.tasks if not t.ended]
+            self._housekeeping()
+            if self.pending or time.monotonic() >= deadline:
+                break
+        events, self.pending = self.pending, []
+        return events
+
+    def close(self, cancel: bool = False) -> None:
+        for task in self.tasks:
+            self._stop(task, "cancelled" if cancel else "interrupted", None)
+        self.tasks = []
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        if self.owns_ray and self.started:
+            ray_module().shutdown()
+        self.started = self.owns_ray = False
+
+    def discard(self) -> None:
+        """A backend that was never given a point (its sweep was refused)."""
+        self.close()
+
+    # -- the messages of one task ------------------------------------------------------
+    def _drain(self, task: _Task) -> None:
+        ray = ray_module()
+        while not task.ended:
+            ready, _ = ray.wait([task.gen], num_returns=1, timeout=0, fetch_local=False)
+            if not ready:
+                return
+            try:
+                ref = next(task.gen)
+            except StopIteration:
+                self._end(task, "failed", "the point's Ray task ended without a final status")
+                return
+            try:
+                message = ray.get(ref)
+            except ray.exceptions.TaskCancelledError:
+                self._end(task, "cancelled", None)
+                return
+            except ray.exceptions.RayError as err:
+                self._worker_lost(task, err)
+                return
+            try:
+                self._apply(task, message)
+            except RunLost as lost:
+                self._stop(task, "interrupted", str(lost), write_run=False)
+                return
+
+    def _apply(self, task: _Task, message) -> None:
+        from engine import runner
+
+        store = self._store()
+        kind = message[0]
+        if kind == "node":
+            task.node = dict(message[1])
+        elif kind == "refused":
+            self._end(task, "failed", message[1])
+        elif kind == "create":
+            point = task.point
+            task.run_id = store.create_run(task.spec, family=message[1], plot=message[2])
+            sweep_store.set_point_run(store.conn, point["sweep_id"], point["idx"], task.run_id)
+            self.pending.append(Event("started", point["sweep_id"], point["idx"], task.run_id))
+        elif kind == "start":
+            hardware = {**message[1], "ray": task.node}
+            runner.apply_message(store, task.run_id, ("start", hardware))
+        elif kind == "crashed":
+            self._end(task, "failed", message[1])
+        elif kind == "end":
+            runner.apply_message(store, task.run_id, message)
+            task.run_id, run_id = None, task.run_id  # written: nothing more for the run
+            self._finish(task, run_id, message[1], message[2])
+        else:
+            t0 = time.perf_counter()
+            self.values_written += runner.apply_message(store, task.run_id, message)
+            self.write_seconds += time.perf_counter() - t0
+            if kind == "batch" and message[1]["steps_done"] is not None:
+                task.steps_done = message[1]["steps_done"]
+
+    def _worker_lost(self, task: _Task, err) -> None:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        where = f" on node {task.node.get('node_id', '?')[:12]} ({task.node.get('host', '?')})"
+        reason = (
+            f"the Ray worker{where if task.node else ''} running this point died "
+            f"({type(err).__name__}: {first}); the sweep went on without it"
+        )
+        self._end(task, "failed", reason)
+
+    def _end(self, task: _Task, status: str, error: str | None) -> None:
+        """End a task's point (and its run, if it has one) with `status`, written here."""
+        store = self._store()
+        run_id = task.run_id
+        if run_id is not None:
+            if status == "failed":
+                store.fail_run_of_dead_engine(run_id, error or "failed")
+            else:
+                with contextlib.suppress(RunLost):
+                    store.finish_run(run_id, status, error)
+        self._finish(task, run_id, status, error)
+
+    def _finish(self, task: _Task, run_id, status: str, error) -> None:
+        point = task.point
+        task.ended = True
+        if error and run_id is not None:
+            error = (error.strip().splitlines() or [None])[-1]
+        sweep_store.finish_point(self._store().conn, point["sweep_id"], point["idx"], status)
+        self.pending.append(Event("ended", point["sweep_id"], point["idx"], run_id, status, error))
+
+    def _end_point(self, point: dict, run_id, status: str, error) -> None:
+        task = _Task(point, None, None)
+        self._finish(task, run_id, status, error)
+
+    def _stop(self, task: _Task, status: str, error, write_run: bool = True) -> None:
+        """Cancel a task (its worker is killed) and end its point with `status`."""
+        if task.ended:
+            return
+        with contextlib.suppress(Exception):
+            ray_module().cancel(task.gen, force=True)
+        if not write_run:
+            task.run_id = None
+        self._end(task, status, error)
+
+    # -- heartbeats and cancels ---------------------------------------------------------
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat >= HEARTBEAT_SECONDS:
+            self._last_beat = now
+            for task in self.tasks:
+                if task.run_id is not None:
+                    try:
+                        self._store().heartbeat(task.run_id, task.steps_done)
+                    except RunLost as lost:
+                        self._stop(task, "interrupted", str(lost), write_run=False)
+        if now - self._last_cancel_check >= CANCEL_POLL_SECONDS:
+            self._last_cancel_check = now
+            conn = self._store().conn
+            for task in self.tasks:
+                p = task.point
+                if sweep_store.point_status(conn, p["sweep_id"], p["idx"]) == "cancelled":
+                    self._stop(task, "cancelled", None)
+        self.tasks = [t for t in self.tasks if not t.ended]

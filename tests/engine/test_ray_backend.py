@@ -1,0 +1,347 @@
+"""Sweeps on Ray (`--backend ray`): the same numbers as the local pool, a killed Ray worker,
+Ctrl-C, a killed driver then resume, an unreachable address, and a two-node cluster.
+
+One local Ray instance serves the module (ray.init(num_cpus=2), loopback, no dashboard):
+in-process commands use it as it is, subprocess drivers connect to it with --address.
+Skipped, with the reason, where Ray is not installed (the `ray` extra)."""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip(
+    "ray", reason="the Ray backend needs the ray extra (pip install -e '.[ray]')"
+)
+
+from engine import cli  # noqa: E402
+from engine.metrics.aggregate import AGGREGATE_FIELDS  # noqa: E402
+from engine.store import Store  # noqa: E402
+from tests.helpers import ROOT, engine_command, run_engine, write_spec  # noqa: E402
+
+BASE = """
+[run]
+seeds = {seeds}
+steps = {steps}
+keep_seeds = 3
+[algorithm]
+id = "bandits.ucb1"
+[problem]
+id = "bandits.bernoulli"
+means = [0.2, 0.5, 0.6]
+[hardware]
+device = "cpu"
+threads = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    """The module's Ray instance; its GCS address, for drivers in other processes."""
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+def _wait(predicate, what: str, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _start(*args) -> subprocess.Popen:
+    return subprocess.Popen(
+        engine_command(*args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _running_run(store, sweep_id, idx):
+    """The run id of a point once its run runs on a Ray worker and has recorded a step."""
+    try:
+        run_id = store.sweep(sweep_id)["points"][idx]["run_id"]
+    except KeyError:
+        return None
+    if run_id is None:
+        return None
+    row = store.get_run(run_id)
+    return run_id if row["stored_status"] == "running" and row["steps_done"] > 0 else None
+
+
+def _ray_of(store, run_id) -> dict:
+    return json.loads(store.get_run(run_id)["hardware_json"])["ray"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _records(store, run_id) -> dict:
+    """Everything a run recorded but its wall times: per metric the aggregates and the kept
+    seeds' series."""
+    out = {}
+    for metric in store.metrics_of(run_id):
+        agg = store.aggregate_arrays(run_id, metric)
+        out[metric] = {f: np.asarray(agg[f]) for f in ("step", *AGGREGATE_FIELDS)}
+        out[metric]["seeds"] = {
+            seed: (np.asarray(steps), np.asarray(values))
+            for seed, (steps, values) in store.series(run_id, metric).items()
+        }
+    return out
+
+
+def test_the_same_sweep_gives_the_same_records_on_ray_as_on_the_local_pool(
+    tmp_path, capsys, ray_address
+):
+    spec = write_spec(
+        tmp_path / "s.toml",
+        BASE.format(seeds=5, steps=300) + '[sweep.grid]\n"algorithm.c" = [0.5, 2.0]\n',
+    )
+    local_db, ray_db = tmp_path / "local.db", tmp_path / "ray.db"
+    result = run_engine("run", spec, "--db", local_db, "--json", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    code = cli.main(["run", str(spec), "--db", str(ray_db), "--json", "--backend", "ray"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert _lines(out)[-1]["status"] == "finished"
+
+    local, remote = Store(local_db), Store(ray_db)
+    for idx in (0, 1):
+        a = local.sweep(1)["points"][idx]["run_id"]
+        b = remote.sweep(1)["points"][idx]["run_id"]
+        row_a, row_b = local.get_run(a), remote.get_run(b)
+        for key in ("status", "steps_done", "seeds", "kept_seeds", "spec_json", "objectives_json"):
+            assert row_a[key] == row_b[key], key
+        assert row_b["pid"] == os.getpid()  # the driver owns (and wrote) the run
+        ra, rb = _records(local, a), _records(remote, b)
+        assert sorted(ra) == sorted(rb) and "cumulative_regret" in ra
+        for metric in ra:
+            for field in ("step", *AGGREGATE_FIELDS):
+                np.testing.assert_array_equal(ra[metric][field], rb[metric][field])
+            bound = not len(ra[metric]["step"])  # a curve of no seed (BOUND_SEED)
+            assert sorted(ra[metric]["seeds"]) == ([-1] if bound else [0, 1, 2])  # 3 of 5 kept
+            for seed, (steps, values) in ra[metric]["seeds"].items():
+                np.testing.assert_array_equal(steps, rb[metric]["seeds"][seed][0])
+                np.testing.assert_array_equal(values, rb[metric]["seeds"][seed][1])
+        # the two points differ (c matters), so equality above is not vacuous
+    one, two = (remote.sweep(1)["points"][i]["run_id"] for i in (0, 1))
+    assert not np.array_equal(
+        remote.aggregate_arrays(one, "cumulative_regret")["mean"],
+        remote.aggregate_arrays(two, "cumulative_regret")["mean"],
+    )
+
+
+def test_a_killed_ray_worker_fails_its_run_with_the_reason_and_the_sweep_goes_on(
+    tmp_path, ray_address
+):
+    db = tmp_path / "s.db"
+    spec = write_spec(
+        tmp_path / "s.toml",
+        BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [100000000, 30]\n',
+    )
+    proc = _start("run", spec, "--db", db, "--json", "--backend", "ray", "--address", ray_address)
+    try:
+        _wait(db.exists, "the store")
+        store = Store(db)
+        run0 = _wait(lambda: _running_run(store, 1, 0), "point 0 running")
+        worker = _ray_of(store, run0)["pid"]
+        assert worker != proc.pid and _alive(worker)
+        os.kill(worker, signal.SIGKILL)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err  # a point failed
+    lines = _lines(out)
+    assert sorted((p["idx"], p["status"]) for p in lines[:2]) == [(0, "failed"), (1, "finished")]
+    row = store.get_run(run0)
+    assert row["status"] == "failed"
+    assert row["error"].startswith("the Ray worker on node ") and "died" in row["error"]
+    assert store.sweep(1)["status"] == "failed"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_to_the_driver_cancels_the_remaining_tasks(tmp_path, ray_address, sig):
+    db = tmp_path / "s.db"
+    spec = write_spec(
+        tmp_path / "s.toml",
+        BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [100000000, 100000000, 30]\n',
+    )
+    proc = _start(
+        "run", spec, "--db", db, "--json", "--backend", "ray", "--address", ray_address,
+        "--workers", "1",
+    )  # fmt: skip
+    try:
+        _wait(db.exists, "the store")
+        store = Store(db)
+        run0 = _wait(lambda: _running_run(store, 1, 0), "point 0 running")
+        worker = _ray_of(store, run0)["pid"]
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == cli.EXIT_CANCELLED, err
+    points = store.sweep(1)["points"]
+    assert [p["status"] for p in points] == ["cancelled"] * 3
+    assert store.get_run(run0)["status"] == "cancelled"
+    assert points[1]["run_id"] is None  # never started
+    _wait(lambda: not _alive(worker), "the cancelled task's worker gone", 30)
+    assert store.sweep(1)["status"] == "cancelled"  # `tradeoff resume` queues it again
+
+
+def test_a_killed_driver_leaves_a_sweep_that_resume_finishes_on_ray(tmp_path, capsys, ray_address):
+    db = tmp_path / "s.db"
+    spec = write_spec(
+        tmp_path / "s.toml",
+        BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [30, 20000000, 30]\n',
+    )
+    proc = _start(
+        "run", spec, "--db", db, "--json", "--backend", "ray", "--address", ray_address,
+        "--workers", "1",
+    )  # fmt: skip
+    try:
+        _wait(db.exists, "the store")
+        store = Store(db)
+        killed_run = _wait(lambda: _running_run(store, 1, 1), "point 1 running")
+        worker = _ray_of(store, killed_run)["pid"]
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = store.sweep(1)
+    assert [p["status"] for p in before["points"]] == ["finished", "interrupted", "queued"]
+    _wait(lambda: store.get_run(killed_run)["status"] == "interrupted", "the run seen ended", 30)
+    _wait(lambda: not _alive(worker), "Ray ending the dead driver's task", 60)
+    kept = before["points"][0]["run_id"]
+
+    # a quick resume: the interrupted point's stored spec is cut short
+    store.conn.execute(
+        "UPDATE sweep_points SET spec_json=json_set(spec_json, '$.run.steps', 30) "
+        "WHERE sweep_id=1 AND idx=1"
+    )
+    store.conn.commit()
+    code = cli.main(["resume", "1", "--db", str(db), "--json", "--backend", "ray"])
+    lines = _lines(capsys.readouterr().out)
+    assert code == 0, lines
+    assert sorted(p["idx"] for p in lines[:-1]) == [1, 2]
+    after = store.sweep(1)
+    assert after["status"] == "finished"
+    assert after["points"][0]["run_id"] == kept
+    assert store.get_run(killed_run)["status"] == "interrupted"
+    assert all(store.get_run(p["run_id"])["status"] == "finished" for p in after["points"])
+
+
+def test_an_unreachable_address_is_refused_before_anything_is_written(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        db = tmp_path / "s.db"
+        spec = write_spec(
+            tmp_path / "s.toml",
+            BASE.format(seeds=2, steps=30) + '[sweep.grid]\n"algorithm.c" = [0.5, 2.0]\n',
+        )
+        address = f"127.0.0.1:{port}"
+        result = run_engine("run", spec, "--db", db, "--backend", "ray", "--address", address)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: cannot reach a Ray cluster at " + address
+    )
+    assert not db.exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    # Ray's Unix sockets live under its temp dir: pytest's tmp_path is too long a path for them
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    # the same authentication mode on every process of this cluster (Ray 2.60 turns token
+    # authentication on where it finds a token file, off where it is set to be off)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--block"]
+    nodes = []
+    try:
+        nodes.append(
+            subprocess.Popen(
+                [ray_cli, "start", "--head", "--port", str(port), "--include-dashboard", "false",
+                 "--temp-dir", temp_dir, *common],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+            )
+        )  # fmt: skip
+
+        def reachable():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+
+        _wait(reachable, "the head node", 60)
+        nodes.append(
+            subprocess.Popen(
+                [ray_cli, "start", "--address", address, *common],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+            )
+        )  # fmt: skip
+        db = tmp_path / "s.db"
+        spec = write_spec(
+            tmp_path / "s.toml",
+            BASE.format(seeds=2, steps=20000) + '[sweep.grid]\n"algorithm.c" = [0.5, 2.0]\n',
+        )
+        probe = (
+            "import ray, time\n"
+            f"ray.init(address='{address}', log_to_driver=False)\n"
+            "while len([n for n in ray.nodes() if n['Alive']]) < 2: time.sleep(0.2)\n"
+        )
+        subprocess.run([sys.executable, "-c", probe], check=True, timeout=60, env=env)
+        result = run_engine(
+            "run", spec, "--db", db, "--json", "--backend", "ray", "--address", address, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        store = Store(db)
+        runs = [p["run_id"] for p in store.sweep(1)["points"]]
+        assert all(store.get_run(r)["status"] == "finished" for r in runs)
+        assert len({_ray_of(store, r)["node_id"] for r in runs}) == 2  # one point per node
+        assert len(store.aggregate_arrays(runs[0], "cumulative_regret")["step"]) > 100
+    finally:
+        # `ray start --block` stops its node's processes; each node is a session of its
+        # own, so what is left of it is ended by its process group (never `ray stop`,
+        # which would stop every Ray on the machine)
+        for node in reversed(nodes):
+            node.send_signal(signal.SIGTERM)
+        for node in nodes:
+            try:
+                node.wait(30)
+            except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGKILL)
+        shutil.rmtree(temp_dir, ignore_errors=True)
