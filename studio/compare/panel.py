@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.metrics import group_stats
 from engine.store import LIVE_STATUSES, Store
 from studio.compare.diff import diff_rows, flatten_run
 from studio.compare.figures import common_metrics, comparison_figure, run_label
@@ -147,6 +148,7 @@ class ComparePanel(QWidget):
     # -- runs ---------------------------------------------------------------------------
     def set_runs(self, run_ids) -> None:
         """Compare these runs (ids unknown to the store are skipped)."""
+        group_stats.preload_in_background()  # for the Statistics tab, off the GUI thread
         self.rows = {}
         for run_id in dict.fromkeys(run_ids):
             row = self.store.get_run(run_id)
