@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from engine.spec import RunSpec
 from engine.store import LIVE_STATUSES, Store
 from studio.queue.run_process import RunProcess
+from studio.views import kinds
 
 LIVE_STATES = ("queued", "starting", "running")
 POLL_MS = 250
@@ -322,7 +323,7 @@ class RunQueue(QObject):
                 continue
             entry = QueueEntry(
                 title=row["name"] or f"{row['algorithm']} on {row['problem']}",
-                plot_kind=row["plot"] or "curves",
+                plot_kind=row["plot"] or kinds.DEFAULT_KIND,
                 steps=row["steps"],
                 seeds=row["seeds"],
                 state="running",

@@ -21,14 +21,12 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from engine.store import Store
-from studio.views.pareto_view import ParetoView
+from studio.views import kinds
 from studio.views.run_data import RunData
-from studio.views.series_views import CurvesView, RegretView
 
 POLL_MS = 100
 REDRAW_MS = 50
 ROWS_PER_POLL = 5_000
-VIEWS = {"regret": RegretView, "curves": CurvesView, "pareto": ParetoView}
 PHASES = 4  # live plots spread their redraws over this many slots of REDRAW_MS
 SPREAD_MS = REDRAW_MS // PHASES
 _next_phase = itertools.count()
@@ -104,7 +102,7 @@ class LivePlot(QWidget):
         if self.view is not None:
             self._stack.removeWidget(self.view)
             self.view.deleteLater()
-        self.view = VIEWS.get(plot_kind, CurvesView)()
+        self.view = kinds.kind_of(plot_kind).view()
         self._stack.addWidget(self.view)
         self._stack.setCurrentWidget(self.view)
         self.redraw(spread=False)
