@@ -45,6 +45,7 @@ from studio.queue.queue_view import QueueView
 from studio.queue.run_queue import QueueEntry, RunQueue
 from studio.settings import studio_settings
 from studio.theme import apply_theme
+from studio.views import kinds
 from studio.views.watch_area import WatchArea
 
 # A sweep of more runs than this is queued only once the user confirms it.
@@ -279,7 +280,7 @@ class MainWindow(QMainWindow):
         title = row["name"] or f"{row['algorithm']} on {row['problem']}"
         self._showing_run = True
         try:
-            self.watch.show_run(run_id, row["plot"] or "curves", title, focus=True)
+            self.watch.show_run(run_id, row["plot"] or kinds.DEFAULT_KIND, title, focus=True)
             self.queue_view.select_run(run_id)
         finally:
             self._showing_run = False

@@ -28,7 +28,6 @@ NOT_A_KIND = {
     "studio/views/kinds.py": {"regret", "curves", "pareto"},  # the table itself
     "studio/export/engine_export.py": {"pareto"},  # the engine's Pareto table, as a file name
     "studio/sweeps/tradeoff_view.py": {"regret"},  # a word looked for in metric names
-    "studio/window.py": {"curves"},  # a history run's default kind; kinds.DEFAULT_KIND is meant
 }
 STEPS = (1, 2, 3)
 
