@@ -221,12 +221,13 @@ def test_panels_from_elsewhere_are_one_call_away(qtbot, window, store, started_r
     view_actions = {
         a.text(): a.shortcut().toString() for a in window.actions.view_menu.actions() if a.text()
     }
-    # Watch, then the built-in History and Compare panels, then this one.
-    assert [view_actions[t] for t in ("Watch", "History", "Compare", "Extra")] == [
+    # Watch, then the built-in History, Compare and Sweeps panels, then this one.
+    assert [view_actions[t] for t in ("Watch", "History", "Compare", "Sweeps", "Extra")] == [
         "Ctrl+1",
         "Ctrl+2",
         "Ctrl+3",
         "Ctrl+4",
+        "Ctrl+5",
     ]
     window.show_panel(extra)
     assert window.panels.currentWidget() is extra
