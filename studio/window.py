@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.registry import Catalogue
-from engine.store import Store, StoreError
+from engine.store import StoreError, StoreReader, open_reader
 from studio import settings as keys
 from studio import window_settings
 from studio.about import about_html
@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
       store has no such run.
     - ``run_selected(int)``: emitted when the user picks a run in the queue or clicks
       its plot, so that a history can follow the selection. Not emitted for show_run.
-    - ``store_changed(Store)``: emitted after File ▸ Open store… switched stores;
+    - ``store_changed(StoreReader)``: emitted after File ▸ Open store… switched stores;
       ``window.store`` is always the current one. Read from it; never write to it.
     - ``connect_export(slot)``: connects File ▸ Export… (Ctrl+E) to `slot` and enables
       it; ``actions.export`` is that QAction.
@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        store: Store,
+        store: StoreReader,
         catalogue: Catalogue | None = None,
         hardware: dict | None = None,
         settings=None,
@@ -517,7 +517,8 @@ class MainWindow(QMainWindow):
             )
             return False
         try:
-            new_store = Store(path)  # refuses, untouched, any file that is not a store
+            # Refuses, untouched, any file that is not a store; makes or migrates one that must be.
+            new_store = open_reader(path)
         except StoreError as err:
             self.show_message(
                 "Not a Tradeoff Studio store", f"{err}\n\nThe studio stays on {self.store.path}."

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.metrics import group_stats
-from engine.store import LIVE_STATUSES, Store
+from engine.store import LIVE_STATUSES, StoreReader
 from studio.compare.diff import diff_rows, flatten_run
 from studio.compare.figures import common_metrics, comparison_figure, run_label
 from studio.compare.grouping import EACH_RUN, group_keys
@@ -49,7 +49,7 @@ DIFFERS_BRUSH = QBrush(QColor(255, 236, 179))
 class ComparePanel(QWidget):
     export_requested = Signal()  # the Export button: the host may open its own dialog instead
 
-    def __init__(self, store: Store, parent=None):
+    def __init__(self, store: StoreReader, parent=None):
         super().__init__(parent)
         self.store = store
         self.rows: dict[int, dict] = {}
@@ -141,7 +141,7 @@ class ComparePanel(QWidget):
         self.reload_timer.timeout.connect(self._reload_live)
         self._update_enabled()
 
-    def set_store(self, store: Store) -> None:
+    def set_store(self, store: StoreReader) -> None:
         self.store = store
         self.set_runs([])
 

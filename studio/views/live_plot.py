@@ -20,7 +20,7 @@ import time
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
-from engine.store import Store
+from engine.store import StoreReader
 from studio.views import kinds
 from studio.views.run_data import RunData
 
@@ -63,9 +63,9 @@ def _schedule_refreeze() -> None:
 class LivePlot(QWidget):
     """Shows the run it is told to watch, in the view its plot kind calls for."""
 
-    run_row_read = Signal(dict)  # the run's row, as `Store.get_run` gives it, once per poll
+    run_row_read = Signal(dict)  # the run's row, as `StoreReader.get_run` gives it, once per poll
 
-    def __init__(self, store: Store, parent=None):
+    def __init__(self, store: StoreReader, parent=None):
         super().__init__(parent)
         self.store = store
         self.run_id: int | None = None
