@@ -1,8 +1,11 @@
 """The SQLite store: the single source of truth for every run.
 
-Engine processes are the only writers; the studio reads. WAL mode lets readers poll
-while a writer appends; every write is a short batched transaction, and every
-connection waits (busy timeout) instead of failing with "database is locked".
+Engine processes are the only writers; the studio reads, through a `StoreReader`: the
+read methods alone, on a connection SQLite itself keeps from writing (`query_only`).
+`Store` is a `StoreReader` with the writers; `open_reader` makes or migrates a store
+once, with a `Store`, and returns a reader. WAL mode lets readers poll while a writer
+appends; every write is a short batched transaction, and every connection waits (busy
+timeout) instead of failing with "database is locked".
 Live views read by cursor: ``rowid > last_seen``. SQL is always parameterised.
 
 The schema is documented in docs/store.md; `MIGRATIONS[i]` takes a store from
@@ -42,6 +45,12 @@ ENV_VAR = "TRADEOFF_STUDIO_DB"
 
 class StoreError(RuntimeError):
     pass
+
+
+class StoreNotReady(StoreError):
+    """No store can be read at a path yet: there is no file, the file is an empty new store,
+    or its schema is older than this program's. A writer (`Store`, as `open_reader` opens
+    one) makes or migrates it."""
 
 
 class RunLost(StoreError):
@@ -248,40 +257,58 @@ MIGRATIONS = [
 MAX_TAG_LENGTH = 64
 
 
-class Store:
-    """One connection to a store file. Not shared between threads."""
+def _store_path(path) -> Path:
+    return Path(path).expanduser() if path is not None else default_path()
+
+
+def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are begun explicitly) that waits for a
+    writer instead of failing with "database is locked"."""
+    conn = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+class StoreReader:
+    """One read-only connection to a store file: every read method and no writer. Not shared
+    between threads.
+
+    Its connection has `PRAGMA query_only` on, so SQLite refuses any statement that would
+    change the file (SQLITE_READONLY), whoever issues it. It is an ordinary read-write
+    open otherwise, so that WAL reads keep working: a reader maps the -shm index like any
+    other connection and sees each commit of a writer as it lands. (SQLite's own
+    housekeeping is unchanged: the last connection to close a store, a reader too, folds
+    the -wal back into the file.)
+    """
 
     def __init__(self, path=None):
-        """Open the store at `path` (default: `default_path()`), making it where there is no file.
+        """Open the store at `path` (default: `default_path()`) for reading. Makes nothing.
 
-        A file that is not a store this program can write is refused with a StoreError
-        that names it and says why, and is left byte for byte as it was
-        (`engine.store_file.why_not_a_store`).
+        A file that is not a store this program can use is refused with the StoreError
+        that `Store` gives (`engine.store_file.why_not_a_store`) and is left as it was; a
+        missing file, an empty new store or an older schema is a `StoreNotReady`
+        (`open_reader` has a `Store` make or migrate it first).
         """
-        self.path = Path(path).expanduser() if path is not None else default_path()
-        at_home = self.path == user_data_path()
-        reason = why_not_a_store(self.path, SCHEMA_VERSION, folder_may_be_made=at_home)
+        self.path = _store_path(path)
+        if not self.path.exists():
+            raise StoreNotReady(f"{self.path}: there is no store here yet")
+        reason = why_not_a_store(self.path, SCHEMA_VERSION)
         if reason:
             raise StoreError(f"{self.path}: {reason}")
-        if at_home:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise StoreError(
-                    f"{self.path}: cannot make its folder ({err.strerror or err})"
-                ) from None
         conn = None
         try:
-            conn = sqlite3.connect(
-                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-            )
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.conn, self._db = conn, None
-            self._refuse_newer_schema()  # before the first write: a refused file stays as it was
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = wal")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            # mode=rw: opening never creates a file, should this one vanish meanwhile.
+            conn = _connect(f"{self.path.absolute().as_uri()}?mode=rw", uri=True)
+            conn.execute("PRAGMA query_only = ON")
+            self.conn = conn
+            version = self._refuse_newer_schema()
+            if version < SCHEMA_VERSION:
+                raise StoreNotReady(
+                    f"{self.path}: store schema version {version} is older than this "
+                    f"program's ({SCHEMA_VERSION}) and must be migrated before it is read"
+                    if version
+                    else f"{self.path}: an empty store, not made yet"
+                )
         except sqlite3.DatabaseError as err:
             if conn is not None:
                 conn.close()
@@ -289,19 +316,6 @@ class Store:
         except StoreError:
             conn.close()
             raise
-
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """The connection as a sqlite-utils Database, for migrations.
-
-        Made on first use: sqlite-utils imports pandas whenever it is installed, a cost
-        that opening a store (and so the studio's start) need not pay.
-        """
-        if self._db is None:
-            import sqlite_utils
-
-            self._db = sqlite_utils.Database(self.conn)
-        return self._db
 
     def close(self):
         self.conn.close()
@@ -332,6 +346,279 @@ class Store:
                 f"program's ({SCHEMA_VERSION}); update Tradeoff Studio"
             )
         return version
+
+    # -- reading -----------------------------------------------------------------------
+    def data_version(self) -> int:
+        """Changes whenever another connection has committed a write: a free "anything new?"."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def run_states(self, now: float | None = None) -> list[dict]:
+        """Every run's changing fields only (no spec or hardware text): what a live table polls.
+
+        Keys: id, status (effective), stored_status, steps_done, finished_at, tags, notes,
+        created_at, pid, host, pid_start, beat_at, engine_note; and error (the reason) where
+        a run stored as live is shown as interrupted.
+        """
+        rows = self._rows(
+            "SELECT r.id, r.status, r.steps_done, r.finished_at, r.tags, r.notes, r.created_at, "
+            "r.pid, r.host, r.pid_start, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
+            "ORDER BY r.id"
+        )
+        return [_with_effective_status(r, now) for r in rows]
+
+    def _rows(self, sql: str, params=()) -> list[dict]:
+        cur = self.conn.execute(sql, params)
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def get_run(self, run_id: int, now: float | None = None) -> dict | None:
+        rows = self._rows(
+            "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id WHERE r.id=?",
+            (run_id,),
+        )
+        return _with_effective_status(rows[0], now) if rows else None
+
+    def list_runs(self, now: float | None = None) -> list[dict]:
+        rows = self._rows(
+            "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id ORDER BY r.id"
+        )
+        return [_with_effective_status(r, now) for r in rows]
+
+    def live_run_ids(self) -> list[int]:
+        """Ids of the runs stored as queued or running (whether or not their engine still lives)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM runs WHERE status IN (?, ?) ORDER BY id", LIVE_STATUSES
+            )
+        ]
+
+    def metrics_of(self, run_id: int) -> list[str]:
+        """The metrics a run recorded: those with per-seed values, aggregates or bounds."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT metric FROM series_blocks WHERE run_id=? UNION SELECT metric FROM series_aggregates "
+                "WHERE run_id=? ORDER BY metric",
+                (run_id, run_id),
+            )
+        ]
+
+    def aggregates_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[tuple], int]:
+        """Aggregate rows of a run written after a cursor (a rowid), in write order, and the new
+        cursor. Rows: (metric, step, n, mean, var, min, max, q05, q25, q50, q75, q95, wall_time);
+        NULL (no value: var with n < 2, everything with n = 0) comes back as None."""
+        rows = self.conn.execute(
+            f"SELECT rowid, {', '.join(AGGREGATE_COLUMNS)} FROM series_aggregates "
+            "WHERE rowid > ? AND +run_id = ? ORDER BY rowid",
+            (after_rowid, run_id),
+        ).fetchall()
+        cursor = rows[-1][0] if rows else after_rowid
+        return [tuple(row[1:]) for row in rows], cursor
+
+    def aggregate_arrays(self, run_id: int, metric: str) -> dict[str, np.ndarray]:
+        """One metric's aggregates as arrays sorted by step: step and n (int64), mean, var, min,
+        max, q05 ... q95 and wall_time (float64, NULL as NaN)."""
+        rows = self.conn.execute(
+            f"SELECT {', '.join(AGGREGATE_COLUMNS[1:])} FROM series_aggregates WHERE run_id=? AND metric=? "
+            "ORDER BY step, rowid",
+            (run_id, metric),
+        ).fetchall()
+        names = AGGREGATE_COLUMNS[1:]
+        if not rows:
+            return {
+                name: np.zeros(0, dtype=np.int64 if name in ("step", "n") else float)
+                for name in names
+            }
+        columns = list(zip(*rows))
+        return {
+            name: (
+                np.asarray(col, dtype=np.int64)
+                if name in ("step", "n")
+                else np.array([np.nan if v is None else v for v in col], dtype=float)
+            )
+            for name, col in zip(names, columns)
+        }
+
+    def _decoded(self, rows) -> list[Block]:
+        try:
+            return [Block.decode(*row) for row in rows]
+        except BlockError as err:
+            raise StoreError(f"{self.path}: {err}") from None
+
+    def blocks_since(
+        self, run_id: int, after_rowid: int = 0, max_values: int | None = None
+    ) -> tuple[list[Block], int]:
+        """Series blocks of a run written after a cursor (a rowid), in write order, and the new
+        cursor. With `max_values`, stops after the block that reaches that many values."""
+        cur = self.conn.execute(
+            f"SELECT rowid, {_BLOCK_COLUMNS} FROM series_blocks WHERE rowid > ? AND +run_id = ? ORDER BY rowid",
+            (after_rowid, run_id),
+        )
+        rows, total, cursor = [], 0, after_rowid
+        for rowid, *row in cur:
+            rows.append(row)
+            cursor = rowid
+            total += row[2] * row[3]
+            if max_values is not None and total >= max_values:
+                break
+        cur.close()
+        return self._decoded(rows), cursor
+
+    def blocks_snapshot(self, run_id: int, metric: str | None = None) -> tuple[list[Block], int]:
+        """Every block of a run (or of one metric), read in one transaction, and the cursor a
+        reader continues from with `blocks_since`."""
+        own = not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")
+        try:
+            top = self.conn.execute("SELECT max(rowid) FROM series_blocks").fetchone()[0] or 0
+            where, params = (
+                ("run_id=? AND metric=?", (run_id, metric)) if metric else ("run_id=?", (run_id,))
+            )
+            rows = self.conn.execute(
+                f"SELECT {_BLOCK_COLUMNS} FROM series_blocks WHERE {where} ORDER BY rowid", params
+            ).fetchall()
+        finally:
+            if own:
+                self.conn.execute("COMMIT")
+        return self._decoded(rows), top
+
+    def series_since(
+        self, run_id: int, after_rowid: int = 0, limit: int = 200_000
+    ) -> tuple[list[tuple], int]:
+        """New series values as rows (metric, step, seed, value, wall_time) after a cursor; and the
+        new cursor. Whole blocks are read, until at least `limit` values (or all) have come."""
+        blocks, cursor = self.blocks_since(run_id, after_rowid, limit)
+        return [row for block in blocks for row in block.rows()], cursor
+
+    def series(self, run_id: int, metric: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Full series of one metric: seed -> (steps, values), steps ascending."""
+        steps, seeds, values = self.series_arrays(run_id, metric)
+        order = np.argsort(seeds, kind="stable")  # by seed, each seed's steps still ascending
+        steps, seeds, values = steps[order], seeds[order], values[order]
+        firsts = (
+            np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]])
+            if len(seeds)
+            else np.zeros(0, dtype=int)
+        )
+        ends = np.r_[firsts[1:], len(seeds)]
+        return {
+            int(seeds[a]): (steps[a:b], values[a:b]) for a, b in zip(firsts.tolist(), ends.tolist())
+        }
+
+    def series_arrays(self, run_id: int, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One metric's values as arrays (steps, seeds, values), ordered by step then seed.
+
+        Bound values (seed -1) are included; NaN comes back as NaN.
+        """
+        blocks, _ = self.blocks_snapshot(run_id, metric)
+        if not blocks:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        steps = np.concatenate([np.repeat(b.steps, b.width) for b in blocks])
+        seeds = np.concatenate([np.tile(b.seeds(), len(b)) for b in blocks])
+        values = np.concatenate([b.values.reshape(-1) for b in blocks])
+        order = np.lexsort((seeds, steps))
+        return steps[order], seeds[order], values[order]
+
+    def pareto_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[dict], int]:
+        rows = self.conn.execute(
+            "SELECT rowid, step, seed, point, objectives, label FROM pareto_points WHERE run_id=? AND rowid>? "
+            "ORDER BY rowid",
+            (run_id, after_rowid),
+        ).fetchall()
+        cursor = rows[-1][0] if rows else after_rowid
+        return [
+            {
+                "step": s,
+                "seed": sd,
+                "point": i,
+                "objectives": json.loads(o),
+                "label": json.loads(lab),
+            }
+            for _, s, sd, i, o, lab in rows
+        ], cursor
+
+    def run_of_engine(self, pid: int) -> int | None:
+        """The live run (queued or running) whose engine is process `pid` on this host, if any."""
+        row = self.conn.execute(
+            "SELECT id FROM runs WHERE pid=? AND host=? AND status IN (?, ?) ORDER BY id DESC LIMIT 1",
+            (pid, socket.gethostname(), *LIVE_STATUSES),
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- sweeps (SQL in engine/sweep_store.py) ----------------------------------------
+    def sweeps(self) -> list[dict]:
+        """Every sweep, newest first: {id, name, created_at, status, keys, log_keys, points,
+        finished}. A sweep stored as running while no scheduler serves the store is shown
+        interrupted."""
+        return sweep_store.sweeps(self.conn)
+
+    def sweep(self, sweep_id: int) -> dict:
+        """One sweep with its points ordered by idx ({idx, values, run_id, status, priority});
+        KeyError for an unknown id."""
+        return sweep_store.sweep(self.conn, int(sweep_id))
+
+    def sweep_of_run(self, run_id: int) -> int | None:
+        return sweep_store.sweep_of_run(self.conn, int(run_id))
+
+    def integrity_check(self) -> str:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+class Store(StoreReader):
+    """One connection to a store file that reads and writes: the engine's. Not shared between
+    threads."""
+
+    def __init__(self, path=None):
+        """Open the store at `path` (default: `default_path()`), making it where there is no file.
+
+        A file that is not a store this program can write is refused with a StoreError
+        that names it and says why, and is left byte for byte as it was
+        (`engine.store_file.why_not_a_store`).
+        """
+        # Not StoreReader.__init__: a writer makes a missing store and migrates an old one.
+        self.path = _store_path(path)
+        at_home = self.path == user_data_path()
+        reason = why_not_a_store(self.path, SCHEMA_VERSION, folder_may_be_made=at_home)
+        if reason:
+            raise StoreError(f"{self.path}: {reason}")
+        if at_home:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(
+                    f"{self.path}: cannot make its folder ({err.strerror or err})"
+                ) from None
+        conn = None
+        try:
+            conn = _connect(str(self.path))
+            self.conn, self._db = conn, None
+            self._refuse_newer_schema()  # before the first write: a refused file stays as it was
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = wal")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            if conn is not None:
+                conn.close()
+            raise StoreError(f"{self.path}: not a usable store ({err})") from None
+        except StoreError:
+            conn.close()
+            raise
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The connection as a sqlite-utils Database, for migrations.
+
+        Made on first use: sqlite-utils imports pandas whenever it is installed, a cost
+        that opening a store (and so the studio's start) need not pay.
+        """
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     def _migrate(self):
         version = self._refuse_newer_schema()
@@ -550,14 +837,6 @@ class Store:
             )
         return [run_id for *_, run_id in stale]
 
-    def run_of_engine(self, pid: int) -> int | None:
-        """The live run (queued or running) whose engine is process `pid` on this host, if any."""
-        row = self.conn.execute(
-            "SELECT id FROM runs WHERE pid=? AND host=? AND status IN (?, ?) ORDER BY id DESC LIMIT 1",
-            (pid, socket.gethostname(), *LIVE_STATUSES),
-        ).fetchone()
-        return row[0] if row else None
-
     def fail_run_of_dead_engine(self, run_id: int, reason: str) -> bool:
         """Store `failed` with the reason for a live run whose engine process is known dead
         (a scheduler saw its worker die); False when the run had already ended."""
@@ -634,100 +913,6 @@ class Store:
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column}=?", [(i,) for i in ids])
             sweep_store.forget_runs(self.conn, ids)
 
-    # -- reading -----------------------------------------------------------------------
-    def data_version(self) -> int:
-        """Changes whenever another connection has committed a write: a free "anything new?"."""
-        return self.conn.execute("PRAGMA data_version").fetchone()[0]
-
-    def run_states(self, now: float | None = None) -> list[dict]:
-        """Every run's changing fields only (no spec or hardware text): what a live table polls.
-
-        Keys: id, status (effective), stored_status, steps_done, finished_at, tags, notes,
-        created_at, pid, host, pid_start, beat_at, engine_note; and error (the reason) where
-        a run stored as live is shown as interrupted.
-        """
-        rows = self._rows(
-            "SELECT r.id, r.status, r.steps_done, r.finished_at, r.tags, r.notes, r.created_at, "
-            "r.pid, r.host, r.pid_start, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id "
-            "ORDER BY r.id"
-        )
-        return [_with_effective_status(r, now) for r in rows]
-
-    # -- reading -----------------------------------------------------------------------
-    def _rows(self, sql: str, params=()) -> list[dict]:
-        cur = self.conn.execute(sql, params)
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    def get_run(self, run_id: int, now: float | None = None) -> dict | None:
-        rows = self._rows(
-            "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id WHERE r.id=?",
-            (run_id,),
-        )
-        return _with_effective_status(rows[0], now) if rows else None
-
-    def list_runs(self, now: float | None = None) -> list[dict]:
-        rows = self._rows(
-            "SELECT r.*, h.beat_at FROM runs r LEFT JOIN heartbeats h ON h.run_id = r.id ORDER BY r.id"
-        )
-        return [_with_effective_status(r, now) for r in rows]
-
-    def live_run_ids(self) -> list[int]:
-        """Ids of the runs stored as queued or running (whether or not their engine still lives)."""
-        return [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT id FROM runs WHERE status IN (?, ?) ORDER BY id", LIVE_STATUSES
-            )
-        ]
-
-    def metrics_of(self, run_id: int) -> list[str]:
-        """The metrics a run recorded: those with per-seed values, aggregates or bounds."""
-        return [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT metric FROM series_blocks WHERE run_id=? UNION SELECT metric FROM series_aggregates "
-                "WHERE run_id=? ORDER BY metric",
-                (run_id, run_id),
-            )
-        ]
-
-    def aggregates_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[tuple], int]:
-        """Aggregate rows of a run written after a cursor (a rowid), in write order, and the new
-        cursor. Rows: (metric, step, n, mean, var, min, max, q05, q25, q50, q75, q95, wall_time);
-        NULL (no value: var with n < 2, everything with n = 0) comes back as None."""
-        rows = self.conn.execute(
-            f"SELECT rowid, {', '.join(AGGREGATE_COLUMNS)} FROM series_aggregates "
-            "WHERE rowid > ? AND +run_id = ? ORDER BY rowid",
-            (after_rowid, run_id),
-        ).fetchall()
-        cursor = rows[-1][0] if rows else after_rowid
-        return [tuple(row[1:]) for row in rows], cursor
-
-    def aggregate_arrays(self, run_id: int, metric: str) -> dict[str, np.ndarray]:
-        """One metric's aggregates as arrays sorted by step: step and n (int64), mean, var, min,
-        max, q05 ... q95 and wall_time (float64, NULL as NaN)."""
-        rows = self.conn.execute(
-            f"SELECT {', '.join(AGGREGATE_COLUMNS[1:])} FROM series_aggregates WHERE run_id=? AND metric=? "
-            "ORDER BY step, rowid",
-            (run_id, metric),
-        ).fetchall()
-        names = AGGREGATE_COLUMNS[1:]
-        if not rows:
-            return {
-                name: np.zeros(0, dtype=np.int64 if name in ("step", "n") else float)
-                for name in names
-            }
-        columns = list(zip(*rows))
-        return {
-            name: (
-                np.asarray(col, dtype=np.int64)
-                if name in ("step", "n")
-                else np.array([np.nan if v is None else v for v in col], dtype=float)
-            )
-            for name, col in zip(names, columns)
-        }
-
     def compute_aggregates(self, run_id: int) -> None:
         """Replace a run's aggregates by those of its stored per-seed values: what the migration
         to schema 5 does for the runs written before, for stores written by hand."""
@@ -735,120 +920,7 @@ class Store:
             self.conn.execute("BEGIN IMMEDIATE")
             _write_aggregates_from_blocks(self.conn, run_id)
 
-    def _decoded(self, rows) -> list[Block]:
-        try:
-            return [Block.decode(*row) for row in rows]
-        except BlockError as err:
-            raise StoreError(f"{self.path}: {err}") from None
-
-    def blocks_since(
-        self, run_id: int, after_rowid: int = 0, max_values: int | None = None
-    ) -> tuple[list[Block], int]:
-        """Series blocks of a run written after a cursor (a rowid), in write order, and the new
-        cursor. With `max_values`, stops after the block that reaches that many values."""
-        cur = self.conn.execute(
-            f"SELECT rowid, {_BLOCK_COLUMNS} FROM series_blocks WHERE rowid > ? AND +run_id = ? ORDER BY rowid",
-            (after_rowid, run_id),
-        )
-        rows, total, cursor = [], 0, after_rowid
-        for rowid, *row in cur:
-            rows.append(row)
-            cursor = rowid
-            total += row[2] * row[3]
-            if max_values is not None and total >= max_values:
-                break
-        cur.close()
-        return self._decoded(rows), cursor
-
-    def blocks_snapshot(self, run_id: int, metric: str | None = None) -> tuple[list[Block], int]:
-        """Every block of a run (or of one metric), read in one transaction, and the cursor a
-        reader continues from with `blocks_since`."""
-        own = not self.conn.in_transaction
-        if own:
-            self.conn.execute("BEGIN")
-        try:
-            top = self.conn.execute("SELECT max(rowid) FROM series_blocks").fetchone()[0] or 0
-            where, params = (
-                ("run_id=? AND metric=?", (run_id, metric)) if metric else ("run_id=?", (run_id,))
-            )
-            rows = self.conn.execute(
-                f"SELECT {_BLOCK_COLUMNS} FROM series_blocks WHERE {where} ORDER BY rowid", params
-            ).fetchall()
-        finally:
-            if own:
-                self.conn.execute("COMMIT")
-        return self._decoded(rows), top
-
-    def series_since(
-        self, run_id: int, after_rowid: int = 0, limit: int = 200_000
-    ) -> tuple[list[tuple], int]:
-        """New series values as rows (metric, step, seed, value, wall_time) after a cursor; and the
-        new cursor. Whole blocks are read, until at least `limit` values (or all) have come."""
-        blocks, cursor = self.blocks_since(run_id, after_rowid, limit)
-        return [row for block in blocks for row in block.rows()], cursor
-
-    def series(self, run_id: int, metric: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Full series of one metric: seed -> (steps, values), steps ascending."""
-        steps, seeds, values = self.series_arrays(run_id, metric)
-        order = np.argsort(seeds, kind="stable")  # by seed, each seed's steps still ascending
-        steps, seeds, values = steps[order], seeds[order], values[order]
-        firsts = (
-            np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]])
-            if len(seeds)
-            else np.zeros(0, dtype=int)
-        )
-        ends = np.r_[firsts[1:], len(seeds)]
-        return {
-            int(seeds[a]): (steps[a:b], values[a:b]) for a, b in zip(firsts.tolist(), ends.tolist())
-        }
-
-    def series_arrays(self, run_id: int, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One metric's values as arrays (steps, seeds, values), ordered by step then seed.
-
-        Bound values (seed -1) are included; NaN comes back as NaN.
-        """
-        blocks, _ = self.blocks_snapshot(run_id, metric)
-        if not blocks:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-        steps = np.concatenate([np.repeat(b.steps, b.width) for b in blocks])
-        seeds = np.concatenate([np.tile(b.seeds(), len(b)) for b in blocks])
-        values = np.concatenate([b.values.reshape(-1) for b in blocks])
-        order = np.lexsort((seeds, steps))
-        return steps[order], seeds[order], values[order]
-
-    def pareto_since(self, run_id: int, after_rowid: int = 0) -> tuple[list[dict], int]:
-        rows = self.conn.execute(
-            "SELECT rowid, step, seed, point, objectives, label FROM pareto_points WHERE run_id=? AND rowid>? "
-            "ORDER BY rowid",
-            (run_id, after_rowid),
-        ).fetchall()
-        cursor = rows[-1][0] if rows else after_rowid
-        return [
-            {
-                "step": s,
-                "seed": sd,
-                "point": i,
-                "objectives": json.loads(o),
-                "label": json.loads(lab),
-            }
-            for _, s, sd, i, o, lab in rows
-        ], cursor
-
     # -- sweeps (SQL in engine/sweep_store.py) ----------------------------------------
-    def sweeps(self) -> list[dict]:
-        """Every sweep, newest first: {id, name, created_at, status, keys, log_keys, points,
-        finished}. A sweep stored as running while no scheduler serves the store is shown
-        interrupted."""
-        return sweep_store.sweeps(self.conn)
-
-    def sweep(self, sweep_id: int) -> dict:
-        """One sweep with its points ordered by idx ({idx, values, run_id, status, priority});
-        KeyError for an unknown id."""
-        return sweep_store.sweep(self.conn, int(sweep_id))
-
-    def sweep_of_run(self, run_id: int) -> int | None:
-        return sweep_store.sweep_of_run(self.conn, int(run_id))
-
     def create_sweep(self, sweep, priority: int = 0) -> int:
         """Record a validated `engine.sweep.Sweep` with all its points queued."""
         return sweep_store.create_sweep(self.conn, sweep, priority)
@@ -862,8 +934,24 @@ class Store:
     def cancel_point_of_run(self, run_id: int) -> list[tuple]:
         return sweep_store.cancel(self.conn, run_id=run_id)
 
-    def integrity_check(self) -> str:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+def open_reader(path=None) -> StoreReader:
+    """A `StoreReader` on the store at `path` (default: `default_path()`), made or migrated first
+    where it must be: how the studio opens a store.
+
+    Where there is no store yet (no file, or an empty `.db` file) or its schema is older
+    than this program's, a `Store` is opened once and closed: it makes or migrates the
+    store, and refuses, leaving it untouched, any file that is not a store, exactly as
+    `Store(path)` does. That one-time creation or migration is the only write the studio
+    causes; everything else it changes goes through engine processes.
+    """
+    path = _store_path(path)
+    try:
+        return StoreReader(path)
+    except StoreNotReady:
+        pass
+    Store(path).close()
+    return StoreReader(path)
 
 
 def check_tag(tag) -> str:

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     # message above comes quickly and nothing Qt-related can fail before it.
     from PySide6.QtWidgets import QApplication
 
-    from engine.store import ENV_VAR, Store, StoreError, default_path
+    from engine.store import ENV_VAR, StoreError, default_path, open_reader
     from studio import settings as keys
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     last = last if last and Path(str(last)).is_file() else None  # deleted since: not recreated
     db_path = args.db or os.environ.get(ENV_VAR) or last or default_path()
     try:
-        store = Store(db_path)
+        store = open_reader(db_path)
     except StoreError as err:
         if args.db or os.environ.get(ENV_VAR):
             print(f"tradeoff-studio: {err}", file=sys.stderr)
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         # The store of the last session is gone or broken: start on the default one.
         print(f"tradeoff-studio: {err}; opening {default_path()}", file=sys.stderr)
         try:
-            store = Store(default_path())
+            store = open_reader(default_path())
         except StoreError as second:
             print(f"tradeoff-studio: {second}", file=sys.stderr)
             return EXIT_BAD_STORE

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.registry import Catalogue
-from engine.store import Store, StoreError
+from engine.store import StoreError, StoreReader, open_reader
 from studio import settings as keys
 from studio import window_settings
 from studio.about import about_html
@@ -45,6 +45,7 @@ from studio.queue.queue_view import QueueView
 from studio.queue.run_queue import QueueEntry, RunQueue
 from studio.settings import studio_settings
 from studio.theme import apply_theme
+from studio.views import kinds
 from studio.views.watch_area import WatchArea
 
 # A sweep of more runs than this is queued only once the user confirms it.
@@ -87,7 +88,7 @@ class MainWindow(QMainWindow):
       store has no such run.
     - ``run_selected(int)``: emitted when the user picks a run in the queue or clicks
       its plot, so that a history can follow the selection. Not emitted for show_run.
-    - ``store_changed(Store)``: emitted after File ▸ Open store… switched stores;
+    - ``store_changed(StoreReader)``: emitted after File ▸ Open store… switched stores;
       ``window.store`` is always the current one. Read from it; never write to it.
     - ``connect_export(slot)``: connects File ▸ Export… (Ctrl+E) to `slot` and enables
       it; ``actions.export`` is that QAction.
@@ -98,7 +99,7 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        store: Store,
+        store: StoreReader,
         catalogue: Catalogue | None = None,
         hardware: dict | None = None,
         settings=None,
@@ -279,7 +280,7 @@ class MainWindow(QMainWindow):
         title = row["name"] or f"{row['algorithm']} on {row['problem']}"
         self._showing_run = True
         try:
-            self.watch.show_run(run_id, row["plot"] or "curves", title, focus=True)
+            self.watch.show_run(run_id, row["plot"] or kinds.DEFAULT_KIND, title, focus=True)
             self.queue_view.select_run(run_id)
         finally:
             self._showing_run = False
@@ -516,7 +517,8 @@ class MainWindow(QMainWindow):
             )
             return False
         try:
-            new_store = Store(path)  # refuses, untouched, any file that is not a store
+            # Refuses, untouched, any file that is not a store; makes or migrates one that must be.
+            new_store = open_reader(path)
         except StoreError as err:
             self.show_message(
                 "Not a Tradeoff Studio store", f"{err}\n\nThe studio stays on {self.store.path}."

@@ -23,9 +23,12 @@ without scipy). Numpy and the standard library otherwise; no Qt, no torch.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import itertools
 import math
+import sys
+import threading
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -36,6 +39,25 @@ _Z_975 = 1.959963984540054
 def _clean(values) -> np.ndarray:
     arr = np.asarray(values, dtype=float).reshape(-1)
     return arr[np.isfinite(arr)]
+
+
+_preload: threading.Thread | None = None
+
+
+def preload_in_background() -> None:
+    """Import scipy.stats in a thread of its own, once.
+
+    The first test between groups would otherwise import it on the GUI thread: about
+    0.7 s of CPU, a multi-second freeze of the window on a loaded machine (measured by
+    bench/sweep_stall.py). A view that will show tests calls this when it opens; by the
+    time a test is computed the import is done, or the test waits only for its rest.
+    """
+    global _preload
+    if _preload is None and "scipy.stats" not in sys.modules:
+        _preload = threading.Thread(
+            target=importlib.import_module, args=("scipy.stats",), name="scipy-import", daemon=True
+        )
+        _preload.start()
 
 
 @dataclass(frozen=True)

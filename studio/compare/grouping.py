@@ -220,7 +220,7 @@ def _as_aggregate(part) -> dict | None:
 
 
 def pooled_summary(parts) -> dict | None:
-    """Pool several runs' aggregates of one metric (dicts with `Store.aggregate_arrays`' keys,
+    """Pool several runs' aggregates of one metric (dicts with `StoreReader.aggregate_arrays`' keys,
     or SeedTables; None for a run without the metric) on the union of their steps.
 
     Returns steps, mean, lo, hi and n (the seeds pooled at each step: a run that did not

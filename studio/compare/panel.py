@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.store import LIVE_STATUSES, Store
+from engine.metrics import group_stats
+from engine.store import LIVE_STATUSES, StoreReader
 from studio.compare.diff import diff_rows, flatten_run
 from studio.compare.figures import common_metrics, comparison_figure, run_label
 from studio.compare.grouping import EACH_RUN, group_keys
@@ -48,7 +49,7 @@ DIFFERS_BRUSH = QBrush(QColor(255, 236, 179))
 class ComparePanel(QWidget):
     export_requested = Signal()  # the Export button: the host may open its own dialog instead
 
-    def __init__(self, store: Store, parent=None):
+    def __init__(self, store: StoreReader, parent=None):
         super().__init__(parent)
         self.store = store
         self.rows: dict[int, dict] = {}
@@ -140,13 +141,14 @@ class ComparePanel(QWidget):
         self.reload_timer.timeout.connect(self._reload_live)
         self._update_enabled()
 
-    def set_store(self, store: Store) -> None:
+    def set_store(self, store: StoreReader) -> None:
         self.store = store
         self.set_runs([])
 
     # -- runs ---------------------------------------------------------------------------
     def set_runs(self, run_ids) -> None:
         """Compare these runs (ids unknown to the store are skipped)."""
+        group_stats.preload_in_background()  # for the Statistics tab, off the GUI thread
         self.rows = {}
         for run_id in dict.fromkeys(run_ids):
             row = self.store.get_run(run_id)

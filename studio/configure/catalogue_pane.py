@@ -26,14 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.registry import Catalogue
+from studio.views import kinds
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 PAPER_ROLE = Qt.ItemDataRole.UserRole + 1
-PLOT_WORDS = {
-    "regret": "regret curves",
-    "curves": "metric curves",
-    "pareto": "Pareto front and hypervolume",
-}
 
 
 class AlgorithmDelegate(QStyledItemDelegate):
@@ -239,7 +235,7 @@ class CataloguePane(QWidget):
         return (
             f"<code>{html.escape(entry.id)}</code><br><b>{html.escape(entry.paper)}</b><br>"
             f"{html.escape(entry.summary)}"
-            f"<p><b>Plot:</b> {html.escape(PLOT_WORDS.get(entry.plot, entry.plot))}<br>"
+            f"<p><b>Plot:</b> {html.escape(kinds.words_for(entry.plot))}<br>"
             f"<b>Metrics:</b> {html.escape(metrics)}</p>"
             f"<b>Runs on:</b><ul style='margin-left:-20px'>{''.join(problems)}</ul>"
         )

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from engine.store import Store
+from engine.store import StoreReader
 from studio.compare.figures import common_metrics, comparison_figure
 from studio.export import render
 from studio.export.engine_export import EngineExport, data_files
@@ -35,7 +35,7 @@ from studio.settings import EXPORT_FOLDER, studio_settings
 from studio.views.run_data import RunData
 
 
-def stored_figure(store: Store, run_ids: list[int]) -> Figure:
+def stored_figure(store: StoreReader, run_ids: list[int]) -> Figure:
     """The default figure of runs, from the store: one run in its plot kind, several overlaid."""
     rows = {i: store.get_run(i) for i in run_ids}
     rows = {i: r for i, r in rows.items() if r is not None}
@@ -49,7 +49,7 @@ def stored_figure(store: Store, run_ids: list[int]) -> Figure:
     return comparison_figure(rows, datas, metrics[0])[0]
 
 
-def default_stem(store: Store, run_ids: list[int]) -> str:
+def default_stem(store: StoreReader, run_ids: list[int]) -> str:
     if len(run_ids) == 1:
         row = store.get_run(run_ids[0])
         return f"run-{run_ids[0]}-{safe_name((row or {}).get('name') or 'figure')}"
@@ -58,7 +58,7 @@ def default_stem(store: Store, run_ids: list[int]) -> str:
 
 class ExportDialog(QDialog):
     def __init__(
-        self, store: Store, run_ids, figure: Figure | None = None, folder=None, parent=None
+        self, store: StoreReader, run_ids, figure: Figure | None = None, folder=None, parent=None
     ):
         super().__init__(parent)
         self.setWindowTitle("Export")
@@ -224,7 +224,7 @@ _open_dialog: list[ExportDialog] = []  # the one export dialog open, if any
 
 
 def open_export_dialog(
-    parent, store: Store, run_ids, figure: Figure | None = None, folder=None
+    parent, store: StoreReader, run_ids, figure: Figure | None = None, folder=None
 ) -> ExportDialog:
     """Show the export dialog (non-modal) for runs, with a given figure or the stored default.
 

@@ -20,15 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.views import kinds
 from studio.views.pareto_summary import attainment_staircase, declared_reference, latest_front
-from studio.views.plot_style import bound_label, metric_label
+from studio.views.plot_style import bound_label, bounds_in_order, metric_label
 
 CSV_COLUMNS = ("series", "kind", "x", "y", "lo", "hi")
 # `kind` in the CSV: how a row is drawn.
 MEAN, BOUND, FRONT, DOMINATED, REFERENCE = "mean", "bound", "front", "dominated", "reference"
 ATTAINMENT = "attainment"  # a two-objective front's staircase: drawn as a line through its vertices
-REGRET_METRIC = "cumulative_regret"
-HYPERVOLUME_METRIC = "hypervolume"
 
 
 @dataclass
@@ -80,27 +79,32 @@ def mean_curve(label: str, summary: dict) -> Curve:
 
 
 def run_figure(data, plot_kind: str, metric: str | None = None, title: str = "") -> Figure:
-    """The figure of one run, from its `RunData`, in the view its plot kind calls for.
+    """The figure of one run, from its `RunData`, in the view its plot kind calls for
+    (`studio.views.kinds`).
 
-    regret: cumulative regret with every theory bound the run recorded; pareto: the
-    front of the latest recorded step (or `metric` against steps when one is named,
-    e.g. hypervolume); curves: `metric`, else "loss", else the first metric.
+    A kind whose figure is the front: the front of the latest recorded step (or `metric`
+    against steps when one is named, e.g. hypervolume). Otherwise `metric`, else the kind's
+    default metric, else the first metric, against steps; with the run's theory bounds
+    where the kind draws them with its default metric (regret).
     """
-    if plot_kind == "pareto" and metric is None:
+    kind = kinds.kind_of(plot_kind)
+    if kind.figure == kinds.FRONT and metric is None:
         return _pareto_figure(data, title)
     if metric is None:
+        # A kind with theory bounds keeps its metric even when unmeasured: a theory-only
+        # run's figure is then its bounds.
         metrics = data.metrics()
         metric = (
-            REGRET_METRIC
-            if plot_kind == "regret"
-            else ("loss" if "loss" in metrics else next(iter(metrics), ""))
+            kind.default_metric
+            if kind.default_metric in metrics or kind.theory_bounds
+            else next(iter(metrics), "")
         )
     figure = Figure(title or metric_label(metric), "step", metric_label(metric))
     statistics = data.statistics(metric)  # the aggregates over every seed, not only the kept ones
     if statistics is not None and statistics.rows:
         figure.curves.append(mean_curve("mean over seeds", statistics.summary()))
-    if plot_kind == "regret" and metric == REGRET_METRIC:
-        for bound in sorted(data.bounds):
+    if kind.theory_bounds and metric == kind.default_metric:
+        for bound in bounds_in_order(data.bounds):  # coloured as the live view colours them
             steps, values = data.bound_curve(bound)
             figure.curves.append(Curve(bound_label(bound), steps.astype(float), values, kind=BOUND))
     return figure

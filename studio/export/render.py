@@ -137,34 +137,22 @@ def draw_panel(
     for name in ("left", "bottom"):
         item.getAxis(name).setStyle(tickFont=tick_font)
     # Cosmetic pens are device pixels wide: a bitmap rendered `line_scale` times denser
-    # gets lines that much wider, so they keep their width on paper.
-    width = max(1.0, font_pt / 5) * line_scale
+    # gets lines that much wider, so they keep their width on paper. The lines are as the
+    # live views draw them (`plot_style.draw_series`), widened for the figure's font.
+    scale = max(1.0, font_pt / 5) * line_scale / plot_style.MEAN_WIDTH
     entries = []
     means = [c for c in figure.curves if c.kind != BOUND]
     bounds = [c for c in figure.curves if c.kind == BOUND]
     for i, curve in enumerate(means):
-        rgb = colour(i)
-        if curve.lo is not None and curve.hi is not None and len(curve.steps):
-            lo = pg.PlotDataItem(curve.steps, curve.lo, pen=pg.mkPen(None))
-            hi = pg.PlotDataItem(curve.steps, curve.hi, pen=pg.mkPen(None))
-            item.addItem(lo)
-            item.addItem(hi)
-            item.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(*rgb, plot_style.BAND_ALPHA)))
-        line = pg.PlotDataItem(
-            curve.steps, curve.mean, pen=pg.mkPen(rgb, width=width), antialias=True
+        band = None
+        if curve.lo is not None and curve.hi is not None:
+            band = (curve.steps, curve.lo, curve.hi)
+        drawn = plot_style.draw_series(
+            item, colour(i), scale, mean=(curve.steps, curve.mean), band=band
         )
-        item.addItem(line)
-        entries.append((line, curve.label))
-    for i, curve in enumerate(bounds):
-        rgb = plot_style.BOUND_COLOURS[i % len(plot_style.BOUND_COLOURS)]
-        line = pg.PlotDataItem(
-            curve.steps,
-            curve.mean,
-            antialias=True,
-            pen=pg.mkPen(rgb, width=width * 0.75, style=Qt.PenStyle.DashLine),
-        )
-        item.addItem(line)
-        entries.append((line, curve.label))
+        entries.append((drawn.mean, curve.label))
+    drawn = plot_style.draw_series(item, scale=scale, bounds=[(c.steps, c.mean) for c in bounds])
+    entries += [(line, curve.label) for line, curve in zip(drawn.bounds, bounds)]
     entries += _draw_points(item, figure, px / 12, line_scale)
     return entries
 

@@ -8,7 +8,8 @@ standard library and matplotlib; nothing of Tradeoff Studio.
 from __future__ import annotations
 
 from studio.export.figure import Figure
-from studio.export.render import PALETTE, FigureSize, sized_for
+from studio.export.render import FigureSize, sized_for
+from studio.views import plot_style
 
 TEMPLATE = '''"""Rebuild "{doc_title}" from {csv_name} with matplotlib; restyle freely.
 
@@ -35,7 +36,14 @@ TITLE = {title!r}
 PANELS = {panels!r}  # (title, x label, y label) of each panel
 SIZE_INCHES = ({width}, {height})
 FONT_SIZE = {font_pt}
-COLOURS = {colours!r}
+# The studio's palette (studio/views/plot_style.py), so the figure looks as exported.
+COLOURS = {colours!r}  # runs' means and bands, in order
+BOUND_COLOURS = {bound_colours!r}  # theory bounds, dashed, in order
+FRONT_COLOUR = {front_colour!r}
+DOMINATED_COLOUR = {dominated_colour!r}
+DOMINATED_ALPHA = {dominated_alpha!r}
+REFERENCE_COLOUR = {reference_colour!r}
+BAND_ALPHA = {band_alpha!r}
 
 
 def number(text):
@@ -62,19 +70,20 @@ for ax, (title, x_label, y_label), drawn in zip(axes.flat, PANELS, series):
         if kind == "mean":
             colour = COLOURS[means % len(COLOURS)]
             means += 1
-            ax.fill_between(xs, los, his, color=colour, alpha=0.25, linewidth=0)
+            ax.fill_between(xs, los, his, color=colour, alpha=BAND_ALPHA, linewidth=0)
             ax.plot(xs, ys, color=colour, label=label)
         elif kind == "bound":
-            ax.plot(xs, ys, linestyle="--", linewidth=1, color=plt.cm.Set1(bounds), label=label)
+            colour = BOUND_COLOURS[bounds % len(BOUND_COLOURS)]
+            ax.plot(xs, ys, linestyle="--", linewidth=1, color=colour, label=label)
             bounds += 1
         elif kind == "attainment":
-            ax.plot(xs, ys, "-", color="#d62728", linewidth=1.5)
+            ax.plot(xs, ys, "-", color=FRONT_COLOUR, linewidth=1.5)
         elif kind == "front":
-            ax.plot(xs, ys, "o", color="#d62728", label=label)
+            ax.plot(xs, ys, "o", color=FRONT_COLOUR, label=label)
         elif kind == "dominated":
-            ax.plot(xs, ys, "o", color="#787878", alpha=0.4, label=label)
+            ax.plot(xs, ys, "o", color=DOMINATED_COLOUR, alpha=DOMINATED_ALPHA, label=label)
         elif kind == "reference":
-            ax.plot(xs, ys, "x", color="#3c3c3c", markersize=8, label=label)
+            ax.plot(xs, ys, "x", color=REFERENCE_COLOUR, markersize=8, label=label)
     ax.set_title(title, wrap=True)
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
@@ -95,7 +104,6 @@ def matplotlib_script(
     figure: Figure, size: FigureSize, csv_name: str, script_name: str, output_name: str
 ) -> str:
     """The script's text; `csv_name` and `output_name` are file names beside the script."""
-    colours = ["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in PALETTE]
     # The title also appears inside the docstring, where quotes or backslashes would end or escape it.
     doc_title = figure.title.replace("\\", "/").replace('"', "'")
     size = sized_for(figure, size)
@@ -112,5 +120,16 @@ def matplotlib_script(
         width=size.width_in,
         height=size.height_in,
         font_pt=size.font_pt,
-        colours=colours,
+        colours=[hex_colour(rgb) for rgb in plot_style.RUN_COLOURS],
+        bound_colours=[hex_colour(rgb) for rgb in plot_style.BOUND_COLOURS],
+        front_colour=hex_colour(plot_style.FRONT_COLOUR),
+        dominated_colour=hex_colour(plot_style.DOMINATED_COLOUR),
+        dominated_alpha=round(plot_style.DOMINATED_COLOUR[3] / 255, 3),
+        reference_colour=hex_colour(plot_style.REFERENCE_COLOUR),
+        band_alpha=round(plot_style.BAND_ALPHA / 255, 3),
     )
+
+
+def hex_colour(rgb) -> str:
+    """matplotlib's "#rrggbb" of an (r, g, b[, alpha]) colour; the alpha is given apart."""
+    return "#{:02x}{:02x}{:02x}".format(*rgb[:3])

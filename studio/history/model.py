@@ -2,7 +2,7 @@
 
 `refresh()` (called about once a second) first asks SQLite whether anything was
 committed since the last look (`PRAGMA data_version`); only then does it read the
-runs' changing columns (`Store.run_states`: no spec or hardware text), fetch the full
+runs' changing columns (`StoreReader.run_states`: no spec or hardware text), fetch the full
 row of runs that are new or whose status changed, and drop deleted ones. Live runs
 are re-read every tick, as their engine may die without writing anything. Summary
 columns are computed from a run's seed-mean curve when first shown and cached until
@@ -18,7 +18,7 @@ import time
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from engine.store import LIVE_STATUSES, Store
+from engine.store import LIVE_STATUSES, StoreReader
 from studio.compare.grouping import value_text
 from studio.history.summary import SummarySpec, run_mean_curve, summarise
 
@@ -48,7 +48,7 @@ STATUS_COLOURS = {
     "cancelled": "#8a6d00",
     "interrupted": "#b35900",
 }
-# The fields of `Store.run_states` whose change means the full row must be read again.
+# The fields of `StoreReader.run_states` whose change means the full row must be read again.
 REFETCH_ON = ("stored_status", "finished_at")
 
 
@@ -84,7 +84,7 @@ def summary_text(value: float) -> str:
 
 
 class RunRecord:
-    """One run as the table shows it; built from `Store.get_run` and updated from `run_states`."""
+    """One run as the table shows it; built from `StoreReader.get_run` and updated from `run_states`."""
 
     def __init__(self, row: dict):
         self.row = row
@@ -140,7 +140,7 @@ class RunRecord:
 
 
 class RunTableModel(QAbstractTableModel):
-    def __init__(self, store: Store, parent=None):
+    def __init__(self, store: StoreReader, parent=None):
         super().__init__(parent)
         self.store = store
         self.records: list[RunRecord] = []
@@ -152,7 +152,7 @@ class RunTableModel(QAbstractTableModel):
         self.refresh()
 
     # -- the store ---------------------------------------------------------------------
-    def set_store(self, store: Store) -> None:
+    def set_store(self, store: StoreReader) -> None:
         self.beginResetModel()
         self.store = store
         self.records, self._row_of, self._states, self._curves = [], {}, {}, {}

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.store import STATUSES, Store
+from engine.store import STATUSES, StoreReader
 from studio.history.details import RunDetails
 from studio.history.engine_actions import (
     EngineActions,
@@ -76,7 +76,7 @@ class HistoryPanel(QWidget):
     export_requested = Signal(list)  # run ids
     selection_changed = Signal(list)  # run ids, in table order
 
-    def __init__(self, store: Store, parent=None):
+    def __init__(self, store: StoreReader, parent=None):
         super().__init__(parent)
         self.store = store
         self.model = RunTableModel(store, self)
@@ -173,7 +173,7 @@ class HistoryPanel(QWidget):
         self._update_count()
 
     # -- the store -----------------------------------------------------------------------
-    def set_store(self, store: Store) -> None:
+    def set_store(self, store: StoreReader) -> None:
         """Show another store (after "Open store…")."""
         self.store = store
         self.actions.db_path = str(store.path)

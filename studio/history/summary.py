@@ -1,7 +1,7 @@
 """Summary columns of the history: one number per run from a metric's seed-mean curve.
 
 The curve is the mean over all the run's seeds at each recorded step, read from the
-run's aggregates (`Store.aggregate_arrays`: one row per checkpoint, whatever the number
+run's aggregates (`StoreReader.aggregate_arrays`: one row per checkpoint, whatever the number
 of seeds); only a metric recorded without aggregates is averaged from its per-seed
 values. Statistics:
 final (the last recorded step), best (min or max by the metric's direction), min,
@@ -63,7 +63,7 @@ class SummarySpec:
 def seed_mean(
     steps: np.ndarray, seeds: np.ndarray, values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Recorded steps and the mean over seeds, from rows as `Store.series_arrays` gives them.
+    """Recorded steps and the mean over seeds, from rows as `StoreReader.series_arrays` gives them.
 
     Rows of no seed (theory bounds, seed < 0) are left out; a step some seeds lack
     averages those that have it.

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.spec import RunSpec
-from engine.store import LIVE_STATUSES, Store
+from engine.store import LIVE_STATUSES, StoreReader
 from studio.queue.run_process import RunProcess
+from studio.views import kinds
 
 LIVE_STATES = ("queued", "starting", "running")
 POLL_MS = 250
@@ -103,7 +104,7 @@ class RunQueue(QObject):
     run_ended = Signal(object)  # an entry that reached a final state
     counts_changed = Signal()
 
-    def __init__(self, store: Store, workers: int = 2, parent=None):
+    def __init__(self, store: StoreReader, workers: int = 2, parent=None):
         super().__init__(parent)
         self.store = store
         self.workers = max(1, workers)
@@ -204,7 +205,7 @@ class RunQueue(QObject):
             self.entries.remove(entry)
             self.entry_removed.emit(entry)
 
-    def set_store(self, store: Store) -> None:
+    def set_store(self, store: StoreReader) -> None:
         """Follow another store; refused (ValueError) while this window's runs go."""
         if self.in_flight():
             raise ValueError("runs of this window are still going")
@@ -322,7 +323,7 @@ class RunQueue(QObject):
                 continue
             entry = QueueEntry(
                 title=row["name"] or f"{row['algorithm']} on {row['problem']}",
-                plot_kind=row["plot"] or "curves",
+                plot_kind=row["plot"] or kinds.DEFAULT_KIND,
                 steps=row["steps"],
                 seeds=row["seeds"],
                 state="running",

@@ -1,6 +1,6 @@
 """The Sweeps panel: every sweep in the store, and the views of the one selected.
 
-The list is read from the store once a second (`Store.sweeps()`: one row per sweep, so
+The list is read from the store once a second (`StoreReader.sweeps()`: one row per sweep, so
 the cost does not grow with the runs): status, points finished of all, the swept keys.
 Selecting a sweep opens its `SweepPanel` (sweep view, trade-off across runs, parallel
 coordinates) below, live while its points run. Cancel and Resume go to the engine's

@@ -1,4 +1,4 @@
-"""A sweep as the studio reads it: its points (`SweepData`, from `Store.sweep`), the runs behind
+"""A sweep as the studio reads it: its points (`SweepData`, from `StoreReader.sweep`), the runs behind
 them read so far (`SweepRuns`, only what changed on each refresh), and each run's summary at a
 metric (`engine.metrics.run_summary`). Pure numpy: no Qt.
 """
@@ -58,7 +58,7 @@ class SweepData:
 
     @classmethod
     def from_dict(cls, doc: dict) -> SweepData:
-        """From the dict `Store.sweep(id)` returns."""
+        """From the dict `StoreReader.sweep(id)` returns."""
         return cls(
             int(doc["id"]),
             doc.get("name") or f"sweep {doc['id']}",
@@ -73,7 +73,7 @@ class SweepData:
 
     @classmethod
     def from_store(cls, store, sweep_id: int) -> SweepData:
-        """Read the sweep (KeyError for an unknown id, as `Store.sweep` raises)."""
+        """Read the sweep (KeyError for an unknown id, as `StoreReader.sweep` raises)."""
         return cls.from_dict(store.sweep(sweep_id))
 
     @property

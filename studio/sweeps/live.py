@@ -17,7 +17,7 @@ class LiveSweep(QObject):
 
     `updated(changed_run_ids)` after each refresh that brought something new. A poll costs
     one `PRAGMA data_version` when no other connection wrote; otherwise the sweep's points
-    (`Store.sweep`) and the rows written after each unsettled run's cursors. `seeds`: read
+    (`StoreReader.sweep`) and the rows written after each unsettled run's cursors. `seeds`: read
     the kept seeds' values too (AUC bands, tests between groups).
     """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
+from engine.metrics import group_stats
 from studio.sweeps.live import LiveSweep
 from studio.sweeps.parallel_view import ParallelCoordinatesView
 from studio.sweeps.sweep_view import SweepView
@@ -21,6 +22,7 @@ class SweepPanel(QWidget):
 
     def __init__(self, store, sweep_id: int, parent=None):
         super().__init__(parent)
+        group_stats.preload_in_background()  # the group tests' scipy, off the GUI thread
         self.live = LiveSweep(store, sweep_id, self, seeds=True)
         self.sweep_view = SweepView(store, sweep_id, live=self.live)
         self.tradeoff_view = TradeoffView(store, sweep_id, live=self.live)

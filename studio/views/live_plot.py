@@ -20,15 +20,13 @@ import time
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
-from engine.store import Store
-from studio.views.pareto_view import ParetoView
+from engine.store import StoreReader
+from studio.views import kinds
 from studio.views.run_data import RunData
-from studio.views.series_views import CurvesView, RegretView
 
 POLL_MS = 100
 REDRAW_MS = 50
 ROWS_PER_POLL = 5_000
-VIEWS = {"regret": RegretView, "curves": CurvesView, "pareto": ParetoView}
 PHASES = 4  # live plots spread their redraws over this many slots of REDRAW_MS
 SPREAD_MS = REDRAW_MS // PHASES
 _next_phase = itertools.count()
@@ -65,9 +63,9 @@ def _schedule_refreeze() -> None:
 class LivePlot(QWidget):
     """Shows the run it is told to watch, in the view its plot kind calls for."""
 
-    run_row_read = Signal(dict)  # the run's row, as `Store.get_run` gives it, once per poll
+    run_row_read = Signal(dict)  # the run's row, as `StoreReader.get_run` gives it, once per poll
 
-    def __init__(self, store: Store, parent=None):
+    def __init__(self, store: StoreReader, parent=None):
         super().__init__(parent)
         self.store = store
         self.run_id: int | None = None
@@ -104,7 +102,7 @@ class LivePlot(QWidget):
         if self.view is not None:
             self._stack.removeWidget(self.view)
             self.view.deleteLater()
-        self.view = VIEWS.get(plot_kind, CurvesView)()
+        self.view = kinds.kind_of(plot_kind).view()
         self._stack.addWidget(self.view)
         self._stack.setCurrentWidget(self.view)
         self.redraw(spread=False)

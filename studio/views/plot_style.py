@@ -6,9 +6,12 @@ the paper shows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QPen
 
 MEAN_COLOUR = (31, 119, 180)  # the run's own curve
 BAND_ALPHA = 60
@@ -135,7 +138,11 @@ def set_axis_labels(widget: pg.PlotWidget, x: str, y: str) -> None:
     item.setLabel("left", y, **LABEL_STYLE)
 
 
-def mean_pen(colour=MEAN_COLOUR, width: float = 2) -> pg.QtGui.QPen:
+MEAN_WIDTH = 2.0  # screen pixels; a paper figure scales it (`series_pens`' scale)
+BOUND_WIDTH = 1.5  # thinner than the mean: a bound frames the measurement, not the reverse
+
+
+def mean_pen(colour=MEAN_COLOUR, width: float = MEAN_WIDTH) -> pg.QtGui.QPen:
     return pg.mkPen(colour, width=width)
 
 
@@ -143,10 +150,78 @@ def band_brush(colour=MEAN_COLOUR) -> pg.QtGui.QBrush:
     return pg.mkBrush(*colour[:3], BAND_ALPHA)
 
 
-def bound_pen(index: int, colour=None) -> pg.QtGui.QPen:
+def bound_pen(index: int, colour=None, width: float = BOUND_WIDTH) -> pg.QtGui.QPen:
     """Theory bounds are dashed: they are overlays, not measurements."""
     colour = colour or BOUND_COLOURS[index % len(BOUND_COLOURS)]
-    return pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
+    return pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine)
+
+
+@dataclass(frozen=True)
+class SeriesPens:
+    mean: QPen
+    band: QBrush
+    bound: QPen
+
+
+def series_pens(
+    colour=MEAN_COLOUR, scale: float = 1.0, bound_index: int = 0, bound_colour=None
+) -> SeriesPens:
+    """How a run's series are drawn, on screen (`scale` 1) and on paper (`scale` widens the
+    lines for the figure's font and resolution): the mean in `colour`, its band in
+    `colour` made translucent, and its `bound_index`-th theory bound dashed, in
+    BOUND_COLOURS unless `bound_colour` is given (overlaid runs: the run's own colour)."""
+    return SeriesPens(
+        mean_pen(colour, MEAN_WIDTH * scale),
+        band_brush(colour),
+        bound_pen(bound_index, bound_colour, BOUND_WIDTH * scale),
+    )
+
+
+def band_fill(lo_item: pg.PlotDataItem, hi_item: pg.PlotDataItem, colour=MEAN_COLOUR):
+    """The 95% band of a mean: the space between its two edges, filled translucent."""
+    return pg.FillBetweenItem(lo_item, hi_item, brush=band_brush(colour))
+
+
+@dataclass
+class DrawnSeries:
+    mean: pg.PlotDataItem | None = None
+    band: pg.FillBetweenItem | None = None
+    bounds: list[pg.PlotDataItem] = field(default_factory=list)
+
+
+def draw_series(
+    item: pg.PlotItem,
+    colour=MEAN_COLOUR,
+    scale: float = 1.0,
+    mean=None,
+    band=None,
+    bounds=(),
+    first_bound: int = 0,
+) -> DrawnSeries:
+    """Draw into `item` a run's series as the live views show them (`series_pens`): its
+    band (x, lo, hi) under its mean (x, y), and theory bounds [(x, y), ...] dashed, the
+    first in BOUND_COLOURS[first_bound]. Every point is drawn: this is for figures, whose
+    data is fixed; the live views stream and thin theirs (`SeriesLayer`) with the same pens."""
+    drawn = DrawnSeries()
+    pens = series_pens(colour, scale)
+    if band is not None and len(band[0]):
+        x, lo, hi = band
+        edges = [
+            pg.PlotDataItem(x, lo, pen=pg.mkPen(None)),
+            pg.PlotDataItem(x, hi, pen=pg.mkPen(None)),
+        ]
+        for edge in edges:
+            item.addItem(edge)
+        drawn.band = band_fill(*edges, colour)
+        item.addItem(drawn.band)
+    if mean is not None:
+        drawn.mean = pg.PlotDataItem(*mean, pen=pens.mean, antialias=True)
+        item.addItem(drawn.mean)
+    for index, (x, y) in enumerate(bounds, start=first_bound):
+        line = pg.PlotDataItem(x, y, pen=series_pens(colour, scale, index).bound, antialias=True)
+        item.addItem(line)
+        drawn.bounds.append(line)
+    return drawn
 
 
 def run_colour(index: int) -> tuple[int, int, int]:
@@ -165,6 +240,12 @@ def metric_label(metric: str) -> str:
 # Regret lower bounds are Lai and Robbins' asymptotic c ln T: finite-time regret may
 # lie below them, so the legend says so rather than promise a bound at every T.
 ASYMPTOTIC_BOUNDS = {"regret_lower_bound": "lower bound (asymptotic, Lai–Robbins)"}
+
+
+def bounds_in_order(names) -> list[str]:
+    """A run's theory bounds in the order they are drawn and coloured (BOUND_COLOURS),
+    on screen and in exported figures alike: upper ones first."""
+    return sorted(names, key=lambda name: ("lower" in name, name))
 
 
 def bound_label(metric: str) -> str:

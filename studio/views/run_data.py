@@ -31,7 +31,7 @@ INITIAL_ROWS = 256
 ROWS_PER_READ = 20_000  # values per live read; whole blocks, so a read may bring more
 CHANGE_LOG = 256  # versions a table remembers the first changed row of
 # The statistics of one checkpoint in `series_aggregates`, in the order
-# `Store.aggregates_since` gives them after (metric, step).
+# `StoreReader.aggregates_since` gives them after (metric, step).
 AGGREGATE_STATS = ("n", "mean", "var", "min", "max", "q05", "q25", "q50", "q75", "q95", "wall_time")
 
 
@@ -361,7 +361,7 @@ class AggregateTable(StepTable):
         return self._stats[name][: self.rows]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """step and every statistic, as `Store.aggregate_arrays` gives them (copies)."""
+        """step and every statistic, as `StoreReader.aggregate_arrays` gives them (copies)."""
         out = {"step": self.steps.copy()}
         out.update({name: self.column(name).copy() for name in AGGREGATE_STATS})
         return out
@@ -389,7 +389,7 @@ class AggregateTable(StepTable):
 
 def seed_table_aggregate(table: SeedTable) -> dict[str, np.ndarray]:
     """A SeedTable's values as the aggregates the engine would have stored for them
-    (`Store.aggregate_arrays`' keys): for metrics recorded without aggregates."""
+    (`StoreReader.aggregate_arrays`' keys): for metrics recorded without aggregates."""
     values = table.values
     summary = seed_summary(values, axis=1)
     n = np.atleast_1d(summary["n"]).astype(np.int64)
@@ -507,7 +507,7 @@ class RunData:
 
     # -- appending ------------------------------------------------------------------------
     def add_series(self, rows) -> None:
-        """Append rows (metric, step, seed, value, wall_time) as `Store.series_since` gives them."""
+        """Append rows (metric, step, seed, value, wall_time) as `StoreReader.series_since` gives them."""
         if rows:
             self.add_columns(SeriesColumns.from_blocks(series_blocks.from_rows(rows), 0))
 
@@ -559,7 +559,7 @@ class RunData:
 
     def add_aggregates(self, rows) -> None:
         """Append rows (metric, step, n, mean, var, min, max, q05, q25, q50, q75, q95, wall_time)
-        as `Store.aggregates_since` gives them; NULL (None) statistics become NaN."""
+        as `StoreReader.aggregates_since` gives them; NULL (None) statistics become NaN."""
         if not rows:
             return
         metric_column, step_column, *stat_columns = zip(*rows)
@@ -583,7 +583,7 @@ class RunData:
         self.version += 1
 
     def add_pareto(self, points) -> None:
-        """Append points (dicts as `Store.pareto_since` gives them)."""
+        """Append points (dicts as `StoreReader.pareto_since` gives them)."""
         if points:
             self.pareto.add(points)
             self.version += 1
@@ -606,7 +606,7 @@ class RunData:
         return self.tables.get(metric)
 
     def aggregate_arrays(self, metric: str) -> dict[str, np.ndarray] | None:
-        """`metric`'s statistics per checkpoint (`Store.aggregate_arrays`' keys), from the
+        """`metric`'s statistics per checkpoint (`StoreReader.aggregate_arrays`' keys), from the
         aggregates or computed from the per-seed values; None when there is nothing."""
         statistics = self.statistics(metric)
         if statistics is None or not statistics.rows:

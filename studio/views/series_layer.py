@@ -177,12 +177,11 @@ class SeriesLayer:
         self.colour, self.label, self.overlay = colour, label, False
         self.band_lo = DecimatedCurve(plot_item, pg.mkPen(None), LOWER)
         self.band_hi = DecimatedCurve(plot_item, pg.mkPen(None), UPPER)
-        self.band = pg.FillBetweenItem(
-            self.band_lo.item, self.band_hi.item, brush=plot_style.band_brush(colour)
-        )
+        pens = plot_style.series_pens(colour)
+        self.band = plot_style.band_fill(self.band_lo.item, self.band_hi.item, colour)
         plot_item.addItem(self.band)
         self.raw = DecimatedCurve(plot_item, plot_style.faint_pen(colour))
-        self.mean = DecimatedCurve(plot_item, plot_style.mean_pen(colour), antialias=True)
+        self.mean = DecimatedCurve(plot_item, pens.mean, antialias=True)
         self.seed_curves: list[DecimatedCurve] = []
         self.seeds_total = 0  # the seeds behind the mean and band (all of the run's)
         self.seeds_kept = 0  # the seeds whose own values the run kept (its first ones)
@@ -190,9 +189,7 @@ class SeriesLayer:
         self.bounds: dict[str, DecimatedCurve] = {}
         # A FillBetweenItem cannot stand in the legend itself; this sample does, and
         # clicking it there hides the band as it would hide a curve.
-        self.band_sample = pg.PlotDataItem(
-            pen=None, fillLevel=0, fillBrush=plot_style.band_brush(colour)
-        )
+        self.band_sample = pg.PlotDataItem(pen=None, fillLevel=0, fillBrush=pens.band)
         # The slot holds the layer weakly. The sample belongs to no scene, so only Python
         # frees it; a slot holding the layer would close a cycle through the sample's
         # connection, out of the collector's sight, and keep every closed plot alive with
@@ -225,14 +222,15 @@ class SeriesLayer:
         if (colour, label, overlay) == (self.colour, self.label, self.overlay):
             return
         self.colour, self.label, self.overlay = colour, label, overlay
-        self.mean.item.setPen(plot_style.mean_pen(colour, 1 if self.mean.factor > 1 else 2))
+        pens = plot_style.series_pens(colour, self._mean_scale())
+        self.mean.item.setPen(pens.mean)
         self.raw.item.setPen(plot_style.faint_pen(colour))
-        self.band.setBrush(plot_style.band_brush(colour))
-        self.band_sample.setFillBrush(plot_style.band_brush(colour))
+        self.band.setBrush(pens.band)
+        self.band_sample.setFillBrush(pens.band)
         for curve in self.seed_curves:
             curve.item.setPen(plot_style.faint_pen(colour))
         for index, curve in enumerate(self.bounds.values()):
-            curve.item.setPen(plot_style.bound_pen(index, colour if overlay else None))
+            curve.item.setPen(self._bound_pen(index))
 
     def invalidate(self) -> None:
         self._options = None
@@ -371,7 +369,7 @@ class SeriesLayer:
         for name, table in bounds.items():
             curve = self.bounds.get(name)
             if curve is None:
-                pen = plot_style.bound_pen(len(self.bounds), self.colour if self.overlay else None)
+                pen = self._bound_pen(len(self.bounds))
                 curve = self.bounds[name] = self._new_curve(pen, antialias=True)
             seen = self._bound_seen.get(name, (None, -1, None))
             changed_from = (
@@ -405,12 +403,21 @@ class SeriesLayer:
         if self.band_lo._shown != lower_shown and self.band_hi._shown == upper_shown:
             self.band.updatePath()
         factor = max(curve.refresh(x_range, buckets) for curve in self.curves)
-        # A thinned curve is a min/max envelope, one pixel column per bucket: a 1-pixel pen
-        # draws it exactly, a wider one only smears it, at five times the painting cost.
-        width = 1 if self.mean.factor > 1 else 2
-        if self.mean.item.opts["pen"].width() != width:
-            self.mean.item.setPen(plot_style.mean_pen(self.colour, width))
+        scale = self._mean_scale()
+        if self.mean.item.opts["pen"].widthF() != plot_style.MEAN_WIDTH * scale:
+            self.mean.item.setPen(plot_style.series_pens(self.colour, scale).mean)
         return factor
+
+    def _mean_scale(self) -> float:
+        """A thinned curve is a min/max envelope, one pixel column per bucket: a 1-pixel pen
+        draws it exactly, a wider one only smears it, at five times the painting cost."""
+        return 1 / plot_style.MEAN_WIDTH if self.mean.factor > 1 else 1.0
+
+    def _bound_pen(self, index: int):
+        """The index-th bound's dashed pen: overlaid runs' bounds take the run's colour."""
+        return plot_style.series_pens(
+            self.colour, bound_index=index, bound_colour=self.colour if self.overlay else None
+        ).bound
 
     def remove(self) -> None:
         for curve in self.curves:

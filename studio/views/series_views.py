@@ -69,9 +69,7 @@ def seed_lines_text(runs: list[RunData], metric: str | None) -> str:
 
 def _bounds_of(data: RunData) -> dict:
     """Every seed-less series of a regret run is a bound on its regret: upper ones first."""
-    return {
-        name: data.bounds[name] for name in sorted(data.bounds, key=lambda n: ("lower" in n, n))
-    }
+    return {name: data.bounds[name] for name in plot_style.bounds_in_order(data.bounds)}
 
 
 class RegretView(QWidget):

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.store import LIVE_STATUSES, Store
+from engine.store import LIVE_STATUSES, StoreReader
 from studio.configure.examples import Example
 from studio.menus import without_mnemonic
 from studio.queue.queue_view import STATUS_COLOURS
@@ -80,7 +80,7 @@ class RunTile(QFrame):
     close_requested = Signal(object)
     maximise_requested = Signal(object)  # toggles: alone in Watch, or back in the grid
 
-    def __init__(self, store: Store, run_id: int, plot_kind: str, title: str, parent=None):
+    def __init__(self, store: StoreReader, run_id: int, plot_kind: str, title: str, parent=None):
         super().__init__(parent)
         self.run_id, self.plot_kind = run_id, plot_kind
         self.status = ""
@@ -226,7 +226,7 @@ class WatchArea(QWidget):
     run_focused = Signal(int)  # the user clicked a tile
     example_chosen = Signal(object)  # a Path, from the welcome
 
-    def __init__(self, store: Store, examples: list[Example] = (), parent=None):
+    def __init__(self, store: StoreReader, examples: list[Example] = (), parent=None):
         super().__init__(parent)
         self.store = store
         self.tiles: list[RunTile] = []  # least recently shown first
@@ -347,7 +347,7 @@ class WatchArea(QWidget):
         for tile in list(self.tiles):
             self.remove_tile(tile)
 
-    def set_store(self, store: Store) -> None:
+    def set_store(self, store: StoreReader) -> None:
         self.clear()
         self.store = store
 

@@ -14,7 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from engine.registry import Catalogue  # noqa: E402
 from engine.spec import RunSpec  # noqa: E402
-from engine.store import Store  # noqa: E402
+from engine.store import Store, StoreReader  # noqa: E402
 
 TOY_ENTRIES = [
     {
@@ -135,7 +135,15 @@ def toy_catalogue():
 
 @pytest.fixture
 def store(tmp_path):
+    """The test's writer on its store: the test plays the engine through it."""
     with Store(tmp_path / "studio.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+def reader(store):
+    """A reader on the test's store, as the studio opens one: the windows' store."""
+    with StoreReader(store.path) as opened:
         yield opened
 
 
@@ -293,9 +301,12 @@ def standin_engine(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def make_window(qtbot, store):
+def make_window(qtbot, reader):
     """Build studio windows on the test's store; afterwards no engine is left running.
 
+    A window reads through a `StoreReader` (`reader`), as the studio's does: any writer
+    method called on its store would raise AttributeError, and its connection refuses
+    writes. The test writes through its own `Store` (`store`), as an engine would.
     The hardware report is given (a machine without CUDA); `hardware=None` asks the engine.
     """
     from studio.window import MainWindow
@@ -303,7 +314,9 @@ def make_window(qtbot, store):
     built = []
 
     def build(catalogue=None, hardware=HARDWARE_NO_CUDA, on_store=None):
-        win = MainWindow(on_store or store, catalogue=catalogue, hardware=hardware)
+        on_store = reader if on_store is None else on_store
+        assert type(on_store) is StoreReader, "the studio's window reads; it gets no writer"
+        win = MainWindow(on_store, catalogue=catalogue, hardware=hardware)
         qtbot.addWidget(win)
         win.show()
         built.append(win)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine.spec import RunSpec
-from engine.store import Store, aggregate_row
+from engine.store import StoreReader, aggregate_row
 from studio.compare.panel import ComparePanel
 from studio.export.figure import run_figure
 from studio.history.summary import SummarySpec
@@ -78,12 +78,6 @@ def write_run(
     if status != "running":
         store.finish_run(run_id, status)
     return run_id
-
-
-@pytest.fixture
-def reader(store):
-    with Store(store.path) as opened:
-        yield opened
 
 
 @pytest.fixture
@@ -237,7 +231,7 @@ def test_summary_columns_come_from_the_aggregates(store, toy_catalogue, qtbot):
     from studio.history.panel import HistoryPanel
 
     write_run(store, toy_catalogue)
-    reader = Store(store.path)
+    reader = StoreReader(store.path)
     panel = HistoryPanel(reader)
     panel.stop_polling()
     qtbot.addWidget(panel)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.spec import RunSpec
-from engine.store import Store
+from engine.store import StoreReader
 from studio.compare.diff import diff_rows, flatten_run
 from studio.compare.grouping import group_keys, group_runs, pooled_summary
 from studio.compare.panel import ComparePanel
@@ -131,7 +131,7 @@ def three_runs(store, toy_catalogue):
 
 
 def test_panel_overlays_runs_groups_them_and_diffs_two(qtbot, store, three_runs):
-    reader = Store(store.path)
+    reader = StoreReader(store.path)
     panel = ComparePanel(reader)
     qtbot.addWidget(panel)
     panel.set_runs(three_runs)

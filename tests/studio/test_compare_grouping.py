@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.spec import RunSpec
-from engine.store import Store
+from engine.store import StoreReader
 from studio.compare.grouping import group_runs
 from studio.compare.panel import ComparePanel
 
@@ -67,7 +67,7 @@ def compare(qtbot, store):
     readers = []
 
     def open_panel(run_ids, group_key):
-        reader = Store(store.path)
+        reader = StoreReader(store.path)
         readers.append(reader)
         panel = ComparePanel(reader)
         qtbot.addWidget(panel)

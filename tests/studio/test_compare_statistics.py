@@ -7,7 +7,7 @@ import pytest
 
 from engine.metrics.run_summary import Summary
 from engine.spec import RunSpec
-from engine.store import Store
+from engine.store import StoreReader
 from studio.compare.panel import ComparePanel
 
 
@@ -37,7 +37,7 @@ def rate_runs(store, toy_catalogue):
 
 
 def test_statistics_tab_tests_the_groups_of_the_curves(qtbot, store, rate_runs):
-    reader = Store(store.path)
+    reader = StoreReader(store.path)
     panel = ComparePanel(reader)
     qtbot.addWidget(panel)
     panel.set_runs(rate_runs)

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from engine.spec import RunSpec
-from engine.store import Store
+from engine.store import StoreReader
 from studio.export import render
 from studio.export.dialog import ExportDialog
 from studio.export.engine_export import EngineExport, data_files
@@ -246,7 +246,7 @@ def test_data_export_runs_the_engine_command(qtbot, store, regret_run, tmp_path)
 
 
 def test_dialog_exports_everything_and_copies_to_the_clipboard(qtbot, store, regret_run, tmp_path):
-    reader = Store(store.path)
+    reader = StoreReader(store.path)
     out = tmp_path / "out"
     dialog = ExportDialog(reader, [regret_run], folder=out)
     qtbot.addWidget(dialog)

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.spec import RunSpec
-from engine.store import Store
+from engine.store import StoreReader
 from studio.history.model import COLUMNS, RUN_ID_ROLE
 from studio.history.panel import HistoryPanel
 from studio.history.summary import SummarySpec, default_direction, seed_mean, summarise
@@ -59,7 +59,7 @@ def make_run(store, toy_catalogue):
 
 @pytest.fixture
 def panel(qtbot, store):
-    reader = Store(store.path)
+    reader = StoreReader(store.path)
     widget = HistoryPanel(reader)
     widget.stop_polling()  # the tests call refresh() themselves: no timing in the assertions
     qtbot.addWidget(widget)
@@ -215,7 +215,7 @@ def test_runs_added_or_changed_after_the_widget_was_built_appear_on_the_next_pol
 
 
 def test_the_poll_timer_picks_up_a_new_run(qtbot, store, make_run):
-    reader = Store(store.path)
+    reader = StoreReader(store.path)
     widget = HistoryPanel(reader)
     qtbot.addWidget(widget)
     make_run(name="from the command line")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from engine.spec import RunSpec
-from engine.store import Store
+from engine.store import StoreReader
 from studio.history.engine_actions import tag_arguments
 from studio.history.model import COLUMNS
 from studio.history.panel import HistoryPanel
@@ -35,7 +35,7 @@ def two_runs(store, toy_catalogue):
 
 @pytest.fixture
 def panel(qtbot, store):
-    reader = Store(store.path)
+    reader = StoreReader(store.path)
     widget = HistoryPanel(reader)
     widget.stop_polling()
     qtbot.addWidget(widget)

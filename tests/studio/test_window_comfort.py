@@ -109,13 +109,13 @@ def test_closing_can_be_called_off(qtbot, window, standin_engine):
     assert window.isVisible() and entry.live
 
 
-def test_opening_a_file_that_is_no_store_says_so_and_changes_nothing(window, store, tmp_path):
+def test_opening_a_file_that_is_no_store_says_so_and_changes_nothing(window, reader, tmp_path):
     junk = tmp_path / "notes.db"
     junk.write_bytes(b"these are my notes, not a database")
     assert not window.open_store(junk)
     assert "not a Tradeoff Studio store (not an SQLite database)" in window.last_message.text()
     assert str(junk) in window.last_message.text()
-    assert window.store is store and junk.read_bytes() == b"these are my notes, not a database"
+    assert window.store is reader and junk.read_bytes() == b"these are my notes, not a database"
 
     other = tmp_path / "other.sqlite"
     with sqlite3.connect(other) as conn:
@@ -126,10 +126,10 @@ def test_opening_a_file_that_is_no_store_says_so_and_changes_nothing(window, sto
         "an SQLite database but not a Tradeoff Studio store (no meta or runs table)"
         in window.last_message.text()
     )
-    assert other.read_bytes() == before and window.store is store
+    assert other.read_bytes() == before and window.store is reader
 
 
-def test_a_store_from_a_newer_schema_is_refused(window, store, tmp_path):
+def test_a_store_from_a_newer_schema_is_refused(window, reader, tmp_path):
     newer = tmp_path / "newer.db"
     Store(newer).close()
     with sqlite3.connect(newer) as conn:
@@ -139,12 +139,12 @@ def test_a_store_from_a_newer_schema_is_refused(window, store, tmp_path):
         f"store schema version 99 is newer than this program's ({SCHEMA_VERSION})"
         in window.last_message.text()
     )
-    assert window.store is store
+    assert window.store is reader
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
 def test_the_studio_refuses_every_bad_store_file_as_the_command_line_does(
-    window, store, tmp_path, kind, monkeypatch
+    window, reader, tmp_path, kind, monkeypatch
 ):
     """The same check as `tradeoff --db` (engine.store_file): the same reason, the file untouched."""
     see_permissions_as_a_user(monkeypatch)
@@ -155,7 +155,7 @@ def test_the_studio_refuses_every_bad_store_file_as_the_command_line_does(
     try:
         assert not window.open_store(path)
         assert f"{path}: {reason}" in window.last_message.text()
-        assert window.store is store and folder_contents(folder) == before
+        assert window.store is reader and folder_contents(folder) == before
     finally:
         restore_permissions(folder)
 
@@ -221,12 +221,13 @@ def test_panels_from_elsewhere_are_one_call_away(qtbot, window, store, started_r
     view_actions = {
         a.text(): a.shortcut().toString() for a in window.actions.view_menu.actions() if a.text()
     }
-    # Watch, then the built-in History and Compare panels, then this one.
-    assert [view_actions[t] for t in ("Watch", "History", "Compare", "Extra")] == [
+    # Watch, then the built-in History, Compare and Sweeps panels, then this one.
+    assert [view_actions[t] for t in ("Watch", "History", "Compare", "Sweeps", "Extra")] == [
         "Ctrl+1",
         "Ctrl+2",
         "Ctrl+3",
         "Ctrl+4",
+        "Ctrl+5",
     ]
     window.show_panel(extra)
     assert window.panels.currentWidget() is extra
