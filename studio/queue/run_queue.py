@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.spec import RunSpec
 from engine.store import LIVE_STATUSES, StoreReader
+from studio.queue import engine_command
 from studio.queue.run_process import RunProcess
 from studio.views import kinds
 
@@ -166,6 +167,11 @@ class RunQueue(QObject):
         return None
 
     def _stop_adopted(self, entry: QueueEntry) -> str | None:
+        if self.store.sweep_of_run(entry.run_id) is not None:
+            # A sweep's run: its engine process may be a pool worker or a Ray driver that
+            # serves other points too, so the scheduler stops this point alone.
+            self._cancel_sweep_run(entry)
+            return None
         if entry.host != self.host:
             return f"run {entry.run_id} runs on {entry.host}; stop it there"
         if not entry.pid:
@@ -179,6 +185,15 @@ class RunQueue(QObject):
         entry.stop_requested = True
         self._changed(entry)
         return None
+
+    def _cancel_sweep_run(self, entry: QueueEntry) -> None:
+        process = engine_command.engine_process(
+            self, "cancel", "--db", str(self.store.path), "--run", str(entry.run_id), "--json"
+        )
+        process.finished.connect(process.deleteLater)
+        process.start()
+        entry.stop_requested = True
+        self._changed(entry)
 
     def stop_all(self) -> None:
         for entry in self.in_flight():

@@ -241,3 +241,49 @@ def test_clearing_finished_runs_selects_none_of_them(qtbot, queue, store, starte
     queue.clear_finished()
     assert view.tree.topLevelItemCount() == 0
     assert picked == []
+
+
+def test_stopping_a_sweeps_run_cancels_that_point_through_the_scheduler(
+    qtbot, queue, store, started_run, monkeypatch
+):
+    """A sweep's run shares its engine process (a pool worker, a Ray driver) with other
+    points: Stop asks `tradeoff cancel --run ID`, never signals that process."""
+    run_id = started_run("toy.regret", seeds=2, steps=500)
+    store.conn.execute(
+        "INSERT INTO sweeps(name, spec_toml, keys_json, log_keys_json, created_at, status) "
+        "VALUES ('s', '', '[]', '[]', 0, 'running')"
+    )
+    store.conn.execute(
+        "INSERT INTO sweep_points(sweep_id, idx, values_json, spec_json, run_id, status) "
+        "VALUES (1, 0, '{}', '{}', ?, 'running')",
+        (run_id,),
+    )
+    store.conn.commit()
+    started, killed = [], []
+
+    class Process:
+        def __init__(self, args):
+            self.args = args
+            from PySide6.QtCore import QObject, Signal
+
+            class Finished(QObject):
+                finished = Signal()
+
+            self._signals = Finished()
+            self.finished = self._signals.finished
+
+        def start(self):
+            started.append(self.args)
+
+        def deleteLater(self):
+            pass
+
+    from studio.queue import engine_command
+    from studio.queue import run_queue as run_queue_module
+
+    monkeypatch.setattr(engine_command, "engine_process", lambda _parent, *a: Process(a))
+    monkeypatch.setattr(run_queue_module.os, "kill", lambda pid, sig: killed.append(pid))
+    (entry,) = queue.adopt_live_runs()
+    assert queue.stop(entry) is None
+    assert started == [("cancel", "--db", str(store.path), "--run", str(run_id), "--json")]
+    assert killed == [] and entry.stop_requested
