@@ -151,6 +151,8 @@ def main(argv=None) -> int:
             )
     print("after:", uptime())
     for kind, rows in results.items():
+        if not rows:
+            continue
         worst = statistics.median(r[0] for r in rows)
         p99 = statistics.median(r[1] for r in rows)
         print(

@@ -44,6 +44,12 @@ def _clean(values) -> np.ndarray:
 _preload: threading.Thread | None = None
 
 
+def ready() -> bool:
+    """False while `preload_in_background`'s import is under way: a test run now would wait
+    for it (holding the caller's thread); otherwise the tests import what they need."""
+    return _preload is None or not _preload.is_alive()
+
+
 def preload_in_background() -> None:
     """Import scipy.stats in a thread of its own, once.
 

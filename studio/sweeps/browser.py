@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine import sweep_store
 from studio.sweeps.panel import SweepPanel
+from studio.sweeps.table_fill import filling
 
 POLL_MS = 1000
 COLUMNS = ("sweep", "name", "status", "points", "swept keys", "created")
@@ -125,26 +126,28 @@ class SweepsBrowser(QWidget):
             selected = self.selected_id()
             self.rows = rows
             self.table.blockSignals(True)
-            self.table.setRowCount(len(rows))
-            for i, row in enumerate(rows):
-                created = datetime.datetime.fromtimestamp(row["created_at"]).strftime(
-                    "%Y-%m-%d %H:%M"
-                )
-                cells = (
-                    str(row["id"]),
-                    row["name"] or "",
-                    row["status"],
-                    f"{row['finished']} of {row['points']} finished",
-                    ", ".join(row["keys"]) or "—",
-                    created,
-                )
-                for j, text in enumerate(cells):
-                    self.table.setItem(i, j, QTableWidgetItem(text))
-                if row["id"] == selected:
-                    self.table.selectRow(i)
+            with filling(self.table):
+                self._fill(rows, selected)
             self.table.blockSignals(False)
             self.live_note_changed.emit(live_note(rows))
         self._show_state()
+
+    def _fill(self, rows: list[dict], selected: int | None) -> None:
+        self.table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            created = datetime.datetime.fromtimestamp(row["created_at"]).strftime("%Y-%m-%d %H:%M")
+            cells = (
+                str(row["id"]),
+                row["name"] or "",
+                row["status"],
+                f"{row['finished']} of {row['points']} finished",
+                ", ".join(row["keys"]) or "—",
+                created,
+            )
+            for j, text in enumerate(cells):
+                self.table.setItem(i, j, QTableWidgetItem(text))
+            if row["id"] == selected:
+                self.table.selectRow(i)
 
     @staticmethod
     def _key(row: dict) -> tuple:

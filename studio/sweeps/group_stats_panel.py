@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -27,8 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.metrics import group_stats
 from engine.metrics.group_stats import PairComparison, compare_groups, comparisons_csv
+from studio.sweeps.table_fill import filling
 
+PENDING_RETRY_MS = 200  # how often a table waiting for scipy.stats looks again
 COLUMNS = (
     "A",
     "B",
@@ -96,14 +99,14 @@ class GroupStatsTable(QWidget):
         layout.addLayout(buttons)
         self.copy_button.clicked.connect(self.copy_csv)
         self.export_button.clicked.connect(self._export_clicked)
+        self._pending = None
         self.set_groups({}, [])
 
-    def set_groups(self, groups: dict, header_lines=(), note: str = "") -> None:
-        """Compare these groups (label -> per-seed values); `header_lines` say what they are (in
-        the CSV), `note` what the caption should add (e.g. what each group pools over)."""
-        self.header_lines = list(header_lines)
-        usable = {label: values for label, values in groups.items() if len(values)}
-        self.rows = compare_groups(usable) if len(usable) >= 2 else []
+    def _retry(self) -> None:
+        if self._pending is not None:
+            self.set_groups(*self._pending)
+
+    def _fill_rows(self) -> None:
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
             significant = min(row.welch_p_holm, row.mwu_p_holm) < ALPHA
@@ -117,6 +120,25 @@ class GroupStatsTable(QWidget):
                 if significant and j >= 7:
                     item.setBackground(QBrush(QColor(*SIGNIFICANT_COLOUR)))
                 self.table.setItem(i, j, item)
+
+    def set_groups(self, groups: dict, header_lines=(), note: str = "") -> None:
+        """Compare these groups (label -> per-seed values); `header_lines` say what they are (in
+        the CSV), `note` what the caption should add (e.g. what each group pools over).
+
+        While scipy.stats is still being imported (off the GUI thread, see
+        `group_stats.preload_in_background`), the tests wait for it instead of importing it
+        here: the table says so and fills itself once the import is done."""
+        usable = {label: values for label, values in groups.items() if len(values)}
+        if len(usable) >= 2 and not group_stats.ready():
+            self._pending = (groups, header_lines, note)
+            self.caption.setText("Loading the statistical tests…")
+            QTimer.singleShot(PENDING_RETRY_MS, self._retry)
+            return
+        self._pending = None
+        self.header_lines = list(header_lines)
+        self.rows = compare_groups(usable) if len(usable) >= 2 else []
+        with filling(self.table):
+            self._fill_rows()
         seeds = sum(len(v) for v in usable.values())
         if len(usable) < 2:
             self.caption.setText(

@@ -117,3 +117,18 @@ def test_csv_has_every_column_and_blank_for_undefined():
     assert lines[1].split(",") == list(CSV_COLUMNS)
     values = dict(zip(CSV_COLUMNS, lines[2].split(",")))
     assert values["group_a"] == "a" and values["welch_p"] == "" and values["mean_b"] == "2.5"
+
+
+def test_tests_wait_while_scipy_is_imported_in_the_background(monkeypatch):
+    """A table asks `ready()` first: False exactly while the background import runs."""
+    import threading
+
+    from engine.metrics import group_stats
+
+    release = threading.Event()
+    monkeypatch.setattr(group_stats, "_preload", threading.Thread(target=release.wait))
+    group_stats._preload.start()
+    assert not group_stats.ready()
+    release.set()
+    group_stats._preload.join()
+    assert group_stats.ready()
