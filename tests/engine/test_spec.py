@@ -54,9 +54,39 @@ def test_every_sweep_example_expands_into_valid_points(catalogue):
         assert found is not None and found.points
         sizes[path.stem] = (len(found.points), found.keys, found.log_keys)
     assert sizes == {
+        "sweep-continual-shrink-perturb-decay": (4, ["algorithm.decay"], ["algorithm.decay"]),
+        "sweep-continual-upgd-sigma": (4, ["algorithm.sigma"], ["algorithm.sigma"]),
         "sweep-dpo-beta": (3, ["algorithm.beta"], ["algorithm.beta"]),
+        "sweep-evolution-offspring": (
+            8,
+            ["algorithm.offspring", "algorithm.selection"],
+            ["algorithm.offspring"],
+        ),
+        "sweep-pareto-zeus-energy-weight": (5, ["algorithm.energy_weight"], []),
+        "sweep-preference-ipo-beta": (3, ["algorithm.beta"], ["algorithm.beta"]),
+        "sweep-private-dpsgd-noise": (
+            8,
+            ["algorithm.noise_multiplier", "algorithm.start"],
+            ["algorithm.noise_multiplier"],
+        ),
+        "sweep-rl-entropic-risk-aversion": (
+            12,
+            ["problem.risk_aversion", "algorithm.loss"],
+            ["problem.risk_aversion"],
+        ),
+        "sweep-rl-smoothed-ips-alpha": (5, ["algorithm.alpha_start", "algorithm.alpha_end"], []),
+        "sweep-rl-traces-lambda": (12, ["algorithm.lambda", "algorithm.trace"], []),
+        "sweep-robust-score-beta": (5, ["algorithm.beta"], []),
+        "sweep-robust-trades-beta": (5, ["algorithm.beta"], []),
         "sweep-time-fair-knapsack": (4, ["algorithm.fairness"], []),
         "sweep-ucb1-exploration": (6, ["algorithm.c", "algorithm.id"], ["algorithm.c"]),
+        "sweep-unlearning-gradient-ascent-steps": (5, ["run.steps"], ["run.steps"]),
+        "sweep-unlearning-slug-target": (4, ["algorithm.forget_target"], []),
+        "sweep-unlearning-ssd-dampening": (
+            4,
+            ["algorithm.dampening"],
+            ["algorithm.dampening"],
+        ),
     }
 
 
