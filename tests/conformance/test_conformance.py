@@ -38,7 +38,7 @@ from engine.params import ALL
 from engine.registry import Catalogue
 from engine.spec import RunSpec, SpecError
 from engine.store import BOUND_SEED, Store
-from tests.helpers import EXAMPLES, ROOT
+from tests.helpers import ROOT, run_examples
 
 TINY_SEEDS = 2
 TINY_STEPS = 20
@@ -119,7 +119,7 @@ def catalogue() -> Catalogue:
 def examples() -> dict[str, list]:
     """Algorithm id -> its example specs' paths, sorted by file name."""
     found: dict[str, list] = {}
-    for path in sorted(EXAMPLES.glob("*.toml")):
+    for path in run_examples():  # single runs; sweep examples are checked as sweeps elsewhere
         found.setdefault(RunSpec.from_file(path, catalogue()).algorithm, []).append(path)
     return found
 

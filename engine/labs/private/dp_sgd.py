@@ -151,6 +151,7 @@ class DPSGD(Algorithm):
     problems = ("private.shifted_moons",)
     plot = "pareto"
     metrics = METRICS
+    measured = ("wall_time_s",)  # wall-clock time: differs between identical runs
     params = (
         Param(
             "start",

@@ -62,6 +62,7 @@ class AdversarialTraining(Algorithm):
     problems = ("robust.two_moons",)
     plot = "pareto"
     metrics = METRICS
+    measured = ("wall_time_s",)  # wall-clock time: differs between identical runs
 
     def step_size(self) -> float:
         return 2.5 * self.problem.epsilon / self.p["attack_steps"]
