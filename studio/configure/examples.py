@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tomllib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +26,15 @@ def describe(path: Path) -> str:
     return " ".join(lines)
 
 
+# A line that opens a [sweep…] table or sets `sweep` at the top level. Looked for in the
+# text rather than by parsing each file: parsing all ~100 examples cost 80 ms of the start.
+SWEEP_LINE = re.compile(r'^\s*(\[\s*"?sweep"?\s*[.\]]|"?sweep"?\s*=)', re.MULTILINE)
+
+
 def _is_sweep(path: Path) -> bool:
-    """Whether a spec has a [sweep] table; a file that is not valid TOML is listed (and
-    refused, with its reason, when opened)."""
-    try:
-        return "sweep" in tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError:
-        return False
+    """Whether a spec has a [sweep] table (a file that is not valid TOML is listed, and
+    refused with its reason when opened)."""
+    return SWEEP_LINE.search(path.read_text(encoding="utf-8")) is not None
 
 
 def examples(directory: Path = EXAMPLES_DIR) -> list[Example]:

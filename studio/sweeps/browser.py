@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine import sweep_store
-from studio.sweeps.panel import SweepPanel
 from studio.sweeps.table_fill import filling
 
 POLL_MS = 1000
@@ -59,7 +58,7 @@ class SweepsBrowser(QWidget):
         super().__init__(parent)
         self.store = store
         self.rows: list[dict] = []
-        self.panel: SweepPanel | None = None
+        self.panel = None  # the SweepPanel of the selected sweep
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -186,6 +185,9 @@ class SweepsBrowser(QWidget):
         if sweep_id is None or (self.panel is not None and self.panel.sweep_id == sweep_id):
             return
         self._close_panel()
+        # Imported here: the views (and pyqtgraph's extras they use) are not needed to start.
+        from studio.sweeps.panel import SweepPanel
+
         self.panel = SweepPanel(self.store, sweep_id)
         self.panel.sweep_id = sweep_id
         self.panel.run_activated.connect(self.run_activated)

@@ -156,3 +156,22 @@ def test_the_examples_are_offered_and_load_into_the_form(qtbot, make_window, eng
     expected = RunSpec.from_file(EXAMPLES_DIR / "ucb-vs-thompson.toml", engine_catalogue)
     assert win.config.build_spec() == expected
     assert win.catalogue_pane.current_id == expected.algorithm
+
+
+@pytest.mark.parametrize(
+    "text, sweep",
+    [
+        ('[sweep.grid]\n"algorithm.c" = [1, 2]\n', True),
+        ("[ sweep ]\ngrid = {}\n", True),
+        ("sweep = {grid = {}}\n", True),
+        ('[run]\nname = "sweep"\n', False),
+        ("# [sweep.grid] in a comment\n[run]\n", False),
+        ("[run]\nsweeping = 1\n", False),
+    ],
+)
+def test_the_example_list_tells_sweeps_by_their_text(tmp_path, text, sweep):
+    from studio.configure.examples import _is_sweep
+
+    path = tmp_path / "spec.toml"
+    path.write_text(text, encoding="utf-8")
+    assert _is_sweep(path) is sweep
