@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import pytest
@@ -26,7 +25,14 @@ ray = pytest.importorskip(
 from engine import cli  # noqa: E402
 from engine.metrics.aggregate import AGGREGATE_FIELDS  # noqa: E402
 from engine.store import Store  # noqa: E402
-from tests.helpers import ROOT, engine_command, run_engine, write_spec  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    json_lines,
+    run_engine,
+    running_run_of_point,
+    start_engine,
+    wait_until,
+    write_spec,
+)
 
 BASE = """
 [run]
@@ -52,38 +58,6 @@ def ray_address():
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
-
-
-def _wait(predicate, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _start(*args) -> subprocess.Popen:
-    return subprocess.Popen(
-        engine_command(*args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def _running_run(store, sweep_id, idx):
-    """The run id of a point once its run runs on a Ray worker and has recorded a step."""
-    try:
-        run_id = store.sweep(sweep_id)["points"][idx]["run_id"]
-    except KeyError:
-        return None
-    if run_id is None:
-        return None
-    row = store.get_run(run_id)
-    return run_id if row["stored_status"] == "running" and row["steps_done"] > 0 else None
 
 
 def _ray_of(store, run_id) -> dict:
@@ -125,7 +99,7 @@ def test_the_same_sweep_gives_the_same_records_on_ray_as_on_the_local_pool(
     code = cli.main(["run", str(spec), "--db", str(ray_db), "--json", "--backend", "ray"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert _lines(out)[-1]["status"] == "finished"
+    assert json_lines(out)[-1]["status"] == "finished"
 
     local, remote = Store(local_db), Store(ray_db)
     for idx in (0, 1):
@@ -161,11 +135,13 @@ def test_a_killed_ray_worker_fails_its_run_with_the_reason_and_the_sweep_goes_on
         tmp_path / "s.toml",
         BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [100000000, 30]\n',
     )
-    proc = _start("run", spec, "--db", db, "--json", "--backend", "ray", "--address", ray_address)
+    proc = start_engine(
+        "run", spec, "--db", db, "--json", "--backend", "ray", "--address", ray_address
+    )
     try:
-        _wait(db.exists, "the store")
+        wait_until(db.exists, "the store")
         store = Store(db)
-        run0 = _wait(lambda: _running_run(store, 1, 0), "point 0 running")
+        run0 = wait_until(lambda: running_run_of_point(store, 1, 0), "point 0 running")
         worker = _ray_of(store, run0)["pid"]
         assert worker != proc.pid and _alive(worker)
         os.kill(worker, signal.SIGKILL)
@@ -174,7 +150,7 @@ def test_a_killed_ray_worker_fails_its_run_with_the_reason_and_the_sweep_goes_on
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 1, err  # a point failed
-    lines = _lines(out)
+    lines = json_lines(out)
     assert sorted((p["idx"], p["status"]) for p in lines[:2]) == [(0, "failed"), (1, "finished")]
     row = store.get_run(run0)
     assert row["status"] == "failed"
@@ -189,14 +165,14 @@ def test_ctrl_c_or_sigterm_to_the_driver_cancels_the_remaining_tasks(tmp_path, r
         tmp_path / "s.toml",
         BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [100000000, 100000000, 30]\n',
     )
-    proc = _start(
+    proc = start_engine(
         "run", spec, "--db", db, "--json", "--backend", "ray", "--address", ray_address,
         "--workers", "1",
     )  # fmt: skip
     try:
-        _wait(db.exists, "the store")
+        wait_until(db.exists, "the store")
         store = Store(db)
-        run0 = _wait(lambda: _running_run(store, 1, 0), "point 0 running")
+        run0 = wait_until(lambda: running_run_of_point(store, 1, 0), "point 0 running")
         worker = _ray_of(store, run0)["pid"]
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
@@ -208,7 +184,7 @@ def test_ctrl_c_or_sigterm_to_the_driver_cancels_the_remaining_tasks(tmp_path, r
     assert [p["status"] for p in points] == ["cancelled"] * 3
     assert store.get_run(run0)["status"] == "cancelled"
     assert points[1]["run_id"] is None  # never started
-    _wait(lambda: not _alive(worker), "the cancelled task's worker gone", 30)
+    wait_until(lambda: not _alive(worker), "the cancelled task's worker gone", 30)
     assert store.sweep(1)["status"] == "cancelled"  # `tradeoff resume` queues it again
 
 
@@ -218,14 +194,14 @@ def test_a_killed_driver_leaves_a_sweep_that_resume_finishes_on_ray(tmp_path, ca
         tmp_path / "s.toml",
         BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [30, 20000000, 30]\n',
     )
-    proc = _start(
+    proc = start_engine(
         "run", spec, "--db", db, "--json", "--backend", "ray", "--address", ray_address,
         "--workers", "1",
     )  # fmt: skip
     try:
-        _wait(db.exists, "the store")
+        wait_until(db.exists, "the store")
         store = Store(db)
-        killed_run = _wait(lambda: _running_run(store, 1, 1), "point 1 running")
+        killed_run = wait_until(lambda: running_run_of_point(store, 1, 1), "point 1 running")
         worker = _ray_of(store, killed_run)["pid"]
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
@@ -234,8 +210,10 @@ def test_a_killed_driver_leaves_a_sweep_that_resume_finishes_on_ray(tmp_path, ca
             proc.kill()
     before = store.sweep(1)
     assert [p["status"] for p in before["points"]] == ["finished", "interrupted", "queued"]
-    _wait(lambda: store.get_run(killed_run)["status"] == "interrupted", "the run seen ended", 30)
-    _wait(lambda: not _alive(worker), "Ray ending the dead driver's task", 60)
+    wait_until(
+        lambda: store.get_run(killed_run)["status"] == "interrupted", "the run seen ended", 30
+    )
+    wait_until(lambda: not _alive(worker), "Ray ending the dead driver's task", 60)
     kept = before["points"][0]["run_id"]
 
     # a quick resume: the interrupted point's stored spec is cut short
@@ -245,7 +223,7 @@ def test_a_killed_driver_leaves_a_sweep_that_resume_finishes_on_ray(tmp_path, ca
     )
     store.conn.commit()
     code = cli.main(["resume", "1", "--db", str(db), "--json", "--backend", "ray"])
-    lines = _lines(capsys.readouterr().out)
+    lines = json_lines(capsys.readouterr().out)
     assert code == 0, lines
     assert sorted(p["idx"] for p in lines[:-1]) == [1, 2]
     after = store.sweep(1)
@@ -304,7 +282,7 @@ def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
             with socket.socket() as s:
                 return s.connect_ex(("127.0.0.1", port)) == 0
 
-        _wait(reachable, "the head node", 60)
+        wait_until(reachable, "the head node", 60)
         nodes.append(
             subprocess.Popen(
                 [ray_cli, "start", "--address", address, *common],

@@ -7,15 +7,20 @@ import io
 import json
 import os
 import signal
-import subprocess
-import time
 
 import numpy as np
 import pytest
 
 from engine.scheduler import SchedulerError, plan_workers
 from engine.store import Store
-from tests.helpers import ROOT, engine_command, run_engine, write_spec
+from tests.helpers import (
+    json_lines,
+    run_engine,
+    running_run_of_point,
+    start_engine,
+    wait_until,
+    write_spec,
+)
 
 BASE = """
 [run]
@@ -34,40 +39,8 @@ threads = 1
 T_975 = {1: 12.706204736174698, 2: 4.302652729749464}  # Student t quantiles, 1 and 2 dof
 
 
-def _wait(predicate, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _start(*args) -> subprocess.Popen:
-    return subprocess.Popen(
-        engine_command(*args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def _lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 def _point(store, sweep_id, idx) -> dict:
     return store.sweep(sweep_id)["points"][idx]
-
-
-def _running_run(store, sweep_id, idx):
-    """The run id of a point once its run is running and has recorded a step."""
-    try:
-        run_id = _point(store, sweep_id, idx)["run_id"]
-    except KeyError:  # not yet recorded
-        return None
-    if run_id is None:
-        return None
-    row = store.get_run(run_id)
-    return run_id if row["stored_status"] == "running" and row["steps_done"] > 0 else None
 
 
 def test_a_2x2_sweep_end_to_end_with_common_random_numbers_and_export(tmp_path):
@@ -82,7 +55,7 @@ def test_a_2x2_sweep_end_to_end_with_common_random_numbers_and_export(tmp_path):
     )
     result = run_engine("run", spec, "--db", db, "--json", "--workers", "2")
     assert result.returncode == 0, result.stderr
-    lines = _lines(result.stdout)
+    lines = json_lines(result.stdout)
     assert len(lines) == 5
     points, last = lines[:4], lines[4]
     assert sorted(p["idx"] for p in points) == [0, 1, 2, 3]
@@ -196,16 +169,16 @@ def test_cancel_a_run_then_a_sweep_while_a_second_command_waits(tmp_path):
         tmp_path / "second.toml",
         BASE.format(seeds=2) + '[sweep.grid]\n"algorithm.c" = [1.0, 3.0]\n',
     )
-    one = _start("run", first, "--db", db, "--json", "--workers", "1")
+    one = start_engine("run", first, "--db", db, "--json", "--workers", "1")
     try:
-        _wait(db.exists, "the store")
+        wait_until(db.exists, "the store")
         store = Store(db)
-        run0 = _wait(lambda: _running_run(store, 1, 0), "point 0 running")
-        two = _start("run", second, "--db", db, "--json", "--workers", "1")
-        _wait(lambda: len(store.sweeps()) == 2, "sweep 2 queued")
+        run0 = wait_until(lambda: running_run_of_point(store, 1, 0), "point 0 running")
+        two = start_engine("run", second, "--db", db, "--json", "--workers", "1")
+        wait_until(lambda: len(store.sweeps()) == 2, "sweep 2 queued")
         cancelled = json.loads(run_engine("cancel", "--run", run0, "--db", db, "--json").stdout)
         assert cancelled == {"cancelled": [{"sweep_id": 1, "idx": 0, "run_id": run0}]}
-        _wait(lambda: _running_run(store, 1, 2), "point 2 running")
+        wait_until(lambda: running_run_of_point(store, 1, 2), "point 2 running")
         assert _point(store, 1, 1)["status"] == "finished"
         assert [p["status"] for p in store.sweep(2)["points"]] == ["queued", "queued"]
         assert run_engine("cancel", "--sweep", "1", "--db", db).returncode == 0
@@ -216,7 +189,7 @@ def test_cancel_a_run_then_a_sweep_while_a_second_command_waits(tmp_path):
             if proc is not None and proc.poll() is None:
                 proc.kill()
     assert one.returncode == 3, err_one  # some points cancelled
-    lines = _lines(out_one)
+    lines = json_lines(out_one)
     assert [(p["idx"], p["status"]) for p in lines[:3]] == [
         (0, "cancelled"),
         (1, "finished"),
@@ -226,7 +199,7 @@ def test_cancel_a_run_then_a_sweep_while_a_second_command_waits(tmp_path):
     statuses = [store.get_run(p["run_id"])["status"] for p in lines[:3]]
     assert statuses == ["cancelled", "finished", "cancelled"]
     assert two.returncode == 0, err_two
-    second_lines = _lines(out_two)
+    second_lines = json_lines(out_two)
     assert [p["status"] for p in second_lines[:2]] == ["finished", "finished"]
     assert second_lines[2]["sweep_id"] == 2 and second_lines[2]["status"] == "finished"
     # served by the first command's worker: the same engine process ran both sweeps' runs
@@ -240,11 +213,11 @@ def test_a_killed_worker_fails_its_run_and_the_sweep_goes_on(tmp_path):
         tmp_path / "s.toml",
         BASE.format(seeds=2) + '[sweep.zip]\n"run.steps" = [100000000, 30]\n',
     )
-    proc = _start("run", spec, "--db", db, "--json", "--workers", "1")
+    proc = start_engine("run", spec, "--db", db, "--json", "--workers", "1")
     try:
-        _wait(db.exists, "the store")
+        wait_until(db.exists, "the store")
         store = Store(db)
-        run0 = _wait(lambda: _running_run(store, 1, 0), "point 0 running")
+        run0 = wait_until(lambda: running_run_of_point(store, 1, 0), "point 0 running")
         worker = store.get_run(run0)["pid"]
         os.kill(worker, signal.SIGKILL)
         out, err = proc.communicate(timeout=120)
@@ -252,7 +225,7 @@ def test_a_killed_worker_fails_its_run_and_the_sweep_goes_on(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 1, err  # a point failed
-    lines = _lines(out)
+    lines = json_lines(out)
     assert [(p["idx"], p["status"]) for p in lines[:2]] == [(0, "failed"), (1, "finished")]
     reason = f"the worker process (pid {worker}) running this point died (killed by signal 9)"
     assert lines[0]["error"].startswith(reason)
@@ -267,11 +240,13 @@ def test_resume_after_the_whole_cli_is_killed_runs_only_the_unfinished_points(tm
         tmp_path / "s.toml",
         BASE.format(seeds=2) + '[sweep.zip]\n"run.steps" = [30, 30, 20000, 30]\n',
     )
-    proc = _start("run", spec, "--db", db, "--json", "--workers", "1")
+    proc = start_engine("run", spec, "--db", db, "--json", "--workers", "1")
     try:
-        _wait(db.exists, "the store")
+        wait_until(db.exists, "the store")
         store = Store(db)
-        killed_run = _wait(lambda: _running_run(store, 1, 2), "point 2 running", timeout=120)
+        killed_run = wait_until(
+            lambda: running_run_of_point(store, 1, 2), "point 2 running", timeout=120
+        )
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
     finally:
@@ -288,11 +263,11 @@ def test_resume_after_the_whole_cli_is_killed_runs_only_the_unfinished_points(tm
     kept = {p["idx"]: p["run_id"] for p in before["points"][:2]}
     last_run = store.conn.execute("SELECT max(id) FROM runs").fetchone()[0]
     # its worker died with the CLI (no orphan keeps writing): the run is seen ended
-    _wait(lambda: store.get_run(killed_run)["status"] == "interrupted", "the worker gone", 30)
+    wait_until(lambda: store.get_run(killed_run)["status"] == "interrupted", "the worker gone", 30)
 
     result = run_engine("resume", "1", "--db", db, "--json", "--workers", "1")
     assert result.returncode == 0, result.stderr
-    lines = _lines(result.stdout)
+    lines = json_lines(result.stdout)
     assert sorted(p["idx"] for p in lines[:-1]) == [2, 3]
     assert all(p["status"] == "finished" for p in lines[:-1])
     after = store.sweep(1)
@@ -323,7 +298,7 @@ def test_submit_returns_at_once_and_the_scheduler_serves_by_priority(tmp_path):
 
     served = run_engine("scheduler", "--db", db, "--workers", "1", "--json")
     assert served.returncode == 0, served.stderr
-    events = _lines(served.stdout)
+    events = json_lines(served.stdout)
     ended = [(e["sweep_id"], e["idx"]) for e in events if e["kind"] == "ended"]
     assert ended == [(2, 0), (2, 1), (1, 0), (1, 1)]  # priority 5 first, then sweep order
     assert [s["status"] for s in store.sweeps()] == ["finished", "finished"]
