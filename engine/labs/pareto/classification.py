@@ -12,6 +12,19 @@ from engine.params import Param
 from engine.registry import Problem
 from engine.seeding import PROBLEM_STREAM, generator
 
+# The SGD settings that every trainer on this task declares alike.
+SGD_MOMENTUM = Param(
+    "momentum", "float", 0.9, "Heavy-ball momentum mu.", low=0.0, high=1.0, high_open=True
+)
+SGD_BATCH_SIZE = Param(
+    "batch_size",
+    "int",
+    64,
+    "Examples per SGD step (drawn with replacement).",
+    low=1,
+    high=1_000_000,
+)
+
 
 class BlobClassification(Problem):
     """Gaussian clusters, several per class, so no linear model separates the classes.

@@ -10,6 +10,8 @@ import torch
 
 from engine.labs.pareto.classification import (
     HIDDEN_UNITS,
+    SGD_BATCH_SIZE,
+    SGD_MOMENTUM,
     BlobClassification,
     CostObjectives,
     MLPShape,
@@ -117,17 +119,8 @@ class CyclicTradeoff(Algorithm):
             low_open=True,
             high=100.0,
         ),
-        Param(
-            "momentum", "float", 0.9, "Heavy-ball momentum mu.", low=0.0, high=1.0, high_open=True
-        ),
-        Param(
-            "batch_size",
-            "int",
-            64,
-            "Examples per SGD step (drawn with replacement).",
-            low=1,
-            high=1_000_000,
-        ),
+        SGD_MOMENTUM,
+        SGD_BATCH_SIZE,
     )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):

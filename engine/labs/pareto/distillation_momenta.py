@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from engine.labs.pareto.classification import (
+    SGD_BATCH_SIZE,
     BlobClassification,
     MLPShape,
     accuracy,
@@ -132,14 +133,7 @@ class DistillationOrientedTrainer(Algorithm):
             low_open=True,
             high=100.0,
         ),
-        Param(
-            "batch_size",
-            "int",
-            64,
-            "Examples per SGD step (drawn with replacement).",
-            low=1,
-            high=1_000_000,
-        ),
+        SGD_BATCH_SIZE,
     )
 
     def __init__(self, params, problem, seeds, device, dtype, seed):

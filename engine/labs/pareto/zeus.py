@@ -8,6 +8,7 @@ import torch
 
 from engine.labs.pareto.classification import (
     HIDDEN_UNITS,
+    SGD_MOMENTUM,
     BlobClassification,
     MLPShape,
     accuracy,
@@ -153,9 +154,7 @@ class ZeusEnergyFront(Algorithm):
             low_open=True,
             high=100.0,
         ),
-        Param(
-            "momentum", "float", 0.9, "Heavy-ball momentum mu.", low=0.0, high=1.0, high_open=True
-        ),
+        SGD_MOMENTUM,
         Param(
             "max_power",
             "float",
