@@ -73,7 +73,7 @@ def test_the_plain_text_names_the_cluster(ray_address):
     result = run_engine("ray-status", "--address", ray_address)
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
-    assert first.endswith(f"cluster at {ray_address}: 1 nodes, 2 CPUs, 0 GPUs")
+    assert first.endswith(f"cluster at {ray_address}: 1 node, 2 CPUs, 0 GPUs")
 
 
 def test_an_unreachable_address_is_refused_in_seconds():
@@ -89,6 +89,24 @@ def test_an_unreachable_address_is_refused_in_seconds():
     # ray.init's own retries would take a minute; the TCP check answers at once (the time
     # is the interpreter's start and imports, on a loaded machine)
     assert took < 30, took
+
+
+def test_a_token_the_cluster_refuses_is_named_not_retried_for_a_minute(ray_address):
+    """The session's instance started with token authentication (Ray 2.60's default for a
+    local ray.init, which sets RAY_AUTH_MODE=token for this process and its children); a
+    command without it is refused by the head, as a user's would be."""
+    if os.environ.get("RAY_AUTH_MODE") != "token":
+        pytest.skip("the session's Ray instance runs without token authentication")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    t0 = time.monotonic()
+    result = run_engine("ray-status", "--address", ray_address, "--json", env=env)
+    took = time.monotonic() - t0
+    assert _error_line(result) == (
+        f"error: the Ray cluster at {ray_address} refused this connection's authentication "
+        "token: use its mode here (RAY_AUTH_MODE=token, with its token in ~/.ray/auth_token "
+        "or RAY_AUTH_TOKEN; or RAY_AUTH_MODE=disabled where the cluster has none)"
+    )
+    assert took < 30, took  # not the 20 s of silence that ends an unanswered connection
 
 
 @pytest.mark.parametrize(
