@@ -579,5 +579,9 @@ def add_parsers(sub, with_db) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sweeps)
 
+    from engine import ray_status  # no Ray imported until the command runs
+
+    ray_status.add_parser(sub)
+
 
 __all__ = ["EXIT_BAD_INPUT", "add_parsers", "export_sweep", "load_sweep", "run_sweep"]

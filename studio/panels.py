@@ -27,7 +27,9 @@ class StudioPanels:
         self.history_page = _scrollable(self.history)
         self.compare_page = _scrollable(self.compare)
         self.sweeps = SweepsBrowser(window.store)
-        self.launcher = SweepLauncher(window.store.path, window)
+        self.launcher = SweepLauncher(
+            window.store.path, window, backend=window.hardware_panel.sweep_backend
+        )
         window.add_panel("History", self.history_page)
         window.add_panel("Compare", self.compare_page)
         window.add_panel("Sweeps", self.sweeps)

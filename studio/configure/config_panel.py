@@ -9,6 +9,10 @@ shows a refusal in the form.
 Save writes the spec the CLI runs (`tradeoff run FILE`); Load reads one through the
 same validation: a file with an error is refused with its file, key and reason, and
 the form keeps what it had. Presets are such files, kept per algorithm.
+
+Where the hardware panel sends sweeps to a Ray cluster, Run is refused (with the reason
+under the form) until that cluster's address has been checked, and for a single run:
+Ray runs sweeps, a single run runs on this machine's workers.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from engine.registry import Catalogue
 from engine.spec import RUN_PARAMS, RunSpec, SpecError
-from studio.configure.hardware_panel import HardwarePanel
+from studio.configure.hardware_panel import HardwarePanel, cluster_summary
 from studio.configure.param_form import ERROR_LABEL_STYLE, ParamForm
 from studio.configure.presets import PresetBar, PresetError, Presets
 from studio.configure.sweep_editor import FormSweep, SweepInputError
@@ -69,6 +73,10 @@ class ConfigPanel(QWidget):
         self.sweep_summary = self._info_label()
         self.sweep_summary.hide()
         self.hardware_summary = self._info_label()
+        self.backend_note = QLabel()
+        self.backend_note.setStyleSheet(ERROR_LABEL_STYLE)
+        self.backend_note.setWordWrap(True)
+        self.backend_note.hide()
         self.spec_error = QLabel()
         self.spec_error.setStyleSheet(ERROR_LABEL_STYLE)
         self.spec_error.setWordWrap(True)
@@ -92,6 +100,7 @@ class ConfigPanel(QWidget):
             self._group("Run", self.run_form),
             self.sweep_summary,
             self.hardware_summary,
+            self.backend_note,
             self.spec_error,
             self.reset_button,
         ):
@@ -101,6 +110,7 @@ class ConfigPanel(QWidget):
         self.problem_combo.currentIndexChanged.connect(self._problem_chosen)
         self.run_form.changed.connect(self._edited)
         self.hardware.changed.connect(self._hardware_edited)
+        self.hardware.backend_changed.connect(self._hardware_edited)
         self.reset_button.clicked.connect(self.reset_to_defaults)
         self.preset_bar.preset_chosen.connect(self.load_file)
         self.preset_bar.delete_requested.connect(self.delete_preset)
@@ -200,7 +210,25 @@ class ConfigPanel(QWidget):
     def _edited(self):
         self.spec_error.hide()
         self._show_sweep_summary()
+        refusal = self.backend_refusal()
+        self.backend_note.setText(refusal or "")
+        self.backend_note.setVisible(refusal is not None)
         self.changed.emit()
+
+    def backend_refusal(self) -> str | None:
+        """Why Run cannot go where the hardware panel sends it; None when it can."""
+        if self.hardware.backend() != "ray":
+            return None
+        try:
+            sweep = self.sweep()
+        except SweepInputError:
+            return None  # the swept field shows why
+        if sweep is None:
+            return (
+                "A Ray cluster runs sweeps; a single run runs on this machine: choose "
+                "Local workers in the Hardware tab, or sweep a field."
+            )
+        return self.hardware.backend_error()
 
     def _show_sweep_summary(self) -> None:
         try:
@@ -220,9 +248,19 @@ class ConfigPanel(QWidget):
             f"{count} thread{'s' if count != 1 else ''}" if count else "torch's default threads"
         )
         self.hardware_summary.setText(
-            f"Hardware: {hw['device']}, {threads}, {hw['dtype']} (set in the Hardware tab)"
+            f"Hardware: {hw['device']}, {threads}, {hw['dtype']}{self._sweeps_go()} "
+            "(set in the Hardware tab)"
         )
         self._edited()
+
+    def _sweeps_go(self) -> str:
+        if self.hardware.backend() != "ray":
+            return ""
+        where = self.hardware.ray_address_value() or "(no address)"
+        cluster = self.hardware.ray_cluster
+        return f"; sweeps on the Ray cluster at {where}" + (
+            f" ({cluster_summary(cluster)})" if cluster else ""
+        )
 
     # -- the spec ---------------------------------------------------------------------
     def forms(self) -> dict[str, ParamForm]:
@@ -238,6 +276,7 @@ class ConfigPanel(QWidget):
             self.algorithm is not None
             and self.problem is not None
             and self.hardware.is_valid()
+            and self.backend_refusal() is None
             and all(form.is_valid() for form in self.forms().values())
         )
 
@@ -273,6 +312,11 @@ class ConfigPanel(QWidget):
             self.spec_error.show()
             return None
         if sweep is None:
+            return None
+        refusal = self.hardware.backend_error()
+        if refusal:
+            self.spec_error.setText(refusal)
+            self.spec_error.show()
             return None
         return {**spec.to_dict(), "sweep": sweep.tables()}
 

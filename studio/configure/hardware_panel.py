@@ -6,20 +6,32 @@ torch, each CUDA device with its name and memory). The choices are the spec's
 engine processes go side by side, a setting of the studio, not of a run). A choice
 this machine cannot honour is disabled with a tooltip that says why; a loaded spec
 that asks for a device this machine lacks is shown, marked, and blocks Run.
+
+Where sweeps run: "Local workers" (the worker processes above) or "Ray cluster" (the
+address of its head). Connect asks the engine (`tradeoff ray-status --address ADDR
+--json`, a child process: the studio never imports Ray) and shows the cluster's nodes,
+CPUs and GPUs, or in red why it cannot be reached. A sweep on Ray is refused until the
+address shown has been checked; editing it drops the check.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QComboBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -27,21 +39,50 @@ from PySide6.QtWidgets import (
 
 from engine.spec import HARDWARE_PARAMS
 from studio.configure.param_form import ERROR_LABEL_STYLE
+from studio.queue import engine_command
 
 DEVICE_ROLE = Qt.ItemDataRole.UserRole
 DTYPES = next(p.choices for p in HARDWARE_PARAMS if p.name == "dtype")
 THREADS_HELP = next(p.help for p in HARDWARE_PARAMS if p.name == "threads")
 DEFAULT_WORKERS = 2
 NO_CUDA_REASON = "this torch build or machine has no CUDA device"
+# `ray-status` gives up on an address within seconds; this bounds a check whose engine
+# process hangs anyway (a machine that swallows packets, a port that is not Ray's).
+RAY_CHECK_SECONDS = 30
 
 
 def gib(n_bytes) -> str:
     return f"{n_bytes / 2**30:.1f} GiB" if n_bytes else "unknown"
 
 
+def _count(n: float, what: str) -> str:
+    n = int(n) if float(n).is_integer() else n
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def cluster_summary(status: dict) -> str:
+    """'2 nodes · 16 CPUs · 1 GPU' of a `tradeoff ray-status --json` answer."""
+    return " · ".join(
+        (
+            _count(status["nodes"], "node"),
+            _count(status["cpus"], "CPU"),
+            _count(status["gpus"], "GPU"),
+        )
+    )
+
+
+def _error_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("error:"):
+            return line[len("error:") :].strip()
+    return lines[-1] if lines else "the engine gave no reason"
+
+
 class HardwarePanel(QWidget):
     changed = Signal()  # device, threads or dtype
     workers_changed = Signal(int)
+    backend_changed = Signal()  # local or Ray, the address, or its check
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -78,6 +119,8 @@ class HardwarePanel(QWidget):
         self.capacity_note.setWordWrap(True)
         self.capacity_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
+        self._build_backend_box()
+
         detected_box = QGroupBox("Detected by the engine")
         QVBoxLayout(detected_box).addWidget(self.detected)
         choices_box = QGroupBox("Choices")
@@ -98,6 +141,7 @@ class HardwarePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(detected_box)
         layout.addWidget(choices_box)
+        layout.addWidget(self.backend_box)
         layout.addWidget(recorded)
         layout.addStretch(1)
 
@@ -292,3 +336,195 @@ class HardwarePanel(QWidget):
         if busy > self.cores:
             text += ": runs side by side will slow each other down"
         self.capacity_note.setText(text)
+
+    # -- where sweeps run: local workers or a Ray cluster ------------------------------------
+    def _build_backend_box(self) -> None:
+        self.ray_cluster: dict | None = None  # the last successful check's answer
+        self._ray_checked: str | None = None  # the address it was for
+        self._ray_failure: str | None = None  # why the current address was refused
+        self._ray_process: QProcess | None = None
+        self._ray_timer = QTimer(self)
+        self._ray_timer.setSingleShot(True)
+        self._ray_timer.timeout.connect(self._ray_check_timed_out)
+
+        self.local_choice = QRadioButton("Local workers")
+        self.local_choice.setToolTip(
+            "A sweep's points run as worker processes on this machine, as many at once "
+            "as the worker processes above."
+        )
+        self.ray_choice = QRadioButton("Ray cluster")
+        self.ray_choice.setToolTip(
+            "A sweep's points run as Ray tasks on a cluster; this studio's engine writes "
+            "the store. Single runs still run here."
+        )
+        self._backend_group = QButtonGroup(self)
+        self._backend_group.addButton(self.local_choice)
+        self._backend_group.addButton(self.ray_choice)
+        self.local_choice.setChecked(True)
+        self.ray_address = QLineEdit()
+        self.ray_address.setPlaceholderText("HOST:PORT of the Ray head, e.g. 10.0.0.5:6379")
+        self.ray_address.setToolTip(
+            "The address `ray start --head` printed (its GCS port, 6379 by default), "
+            "or ray://HOST:PORT."
+        )
+        self.ray_connect = QPushButton("Connect")
+        self.ray_connect.setToolTip(
+            "Ask the engine whether a Ray cluster answers at this address, and what it has."
+        )
+        self.ray_state = QLabel()
+        self.ray_state.setWordWrap(True)
+        self.ray_state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.backend_box = QGroupBox("Where sweeps run")
+        box = QVBoxLayout(self.backend_box)
+        box.addWidget(self.local_choice)
+        box.addWidget(self.ray_choice)
+        address_row = QHBoxLayout()
+        address_row.setContentsMargins(20, 0, 0, 0)
+        address_row.addWidget(self.ray_address, 1)
+        address_row.addWidget(self.ray_connect)
+        box.addLayout(address_row)
+        box.addWidget(self.ray_state)
+
+        self.ray_choice.toggled.connect(self._backend_chosen)
+        self.ray_address.textChanged.connect(self._ray_address_edited)
+        self.ray_address.returnPressed.connect(self.connect_ray)
+        self.ray_connect.clicked.connect(self.connect_ray)
+        self._backend_chosen()
+
+    def backend(self) -> str:
+        """'ray' or 'local': where a sweep's points run."""
+        return "ray" if self.ray_choice.isChecked() else "local"
+
+    def ray_address_value(self) -> str:
+        return self.ray_address.text().strip()
+
+    def set_backend(self, backend: str, address: str | None = None) -> None:
+        if address is not None:
+            self.ray_address.setText(address)
+        (self.ray_choice if backend == "ray" else self.local_choice).setChecked(True)
+
+    def ray_checking(self) -> bool:
+        return self._ray_process is not None
+
+    def backend_error(self) -> str | None:
+        """Why a sweep cannot go where it is sent now; None when it can."""
+        if self.backend() != "ray":
+            return None
+        address = self.ray_address_value()
+        if not address:
+            return "Ray cluster: enter the address of its head (HOST:PORT), then Connect."
+        if self.ray_checking():
+            return f"Ray cluster: still checking {address}…"
+        if self._ray_failure is not None:
+            return self._ray_failure
+        if self._ray_checked != address:
+            return f"Ray cluster: press Connect to check {address} before running a sweep on it."
+        return None
+
+    def sweep_backend(self) -> tuple[str | None, str | None]:
+        """(the Ray address a sweep goes to, or None for the local workers; the refusal, or
+        None): what `SweepLauncher` asks before it starts anything."""
+        if self.backend() != "ray":
+            return None, None
+        refusal = self.backend_error()
+        return (None, refusal) if refusal else (self.ray_address_value(), None)
+
+    def connect_ray(self) -> None:
+        """Check the address with `tradeoff ray-status`; the answer comes back later."""
+        address = self.ray_address_value()
+        self._stop_ray_check()
+        self.ray_cluster, self._ray_checked, self._ray_failure = None, None, None
+        if not address:
+            self._show_ray_state("Enter the address of the Ray head (HOST:PORT) first.", error=True)
+            self.backend_changed.emit()
+            return
+        process = engine_command.engine_process(self, "ray-status", "--address", address, "--json")
+        process.finished.connect(
+            lambda code, _status, p=process, a=address: self._ray_answered(p, a, code)
+        )
+        process.errorOccurred.connect(
+            lambda error, p=process, a=address: self._ray_not_started(p, a, error)
+        )
+        process.setProperty("address", address)
+        self._ray_process = process
+        self._ray_timer.start(RAY_CHECK_SECONDS * 1000)
+        self._show_ray_state(f"Connecting to {html.escape(address)}…")
+        process.start()
+        self.backend_changed.emit()
+
+    def _ray_answered(self, process: QProcess, address: str, code: int) -> None:
+        if process is not self._ray_process:
+            return  # an older check, overtaken by an edit or another Connect
+        out = bytes(process.readAllStandardOutput()).decode("utf-8", "replace")
+        err = bytes(process.readAllStandardError()).decode("utf-8", "replace")
+        self._forget_ray_process()
+        status = None
+        if code == 0:
+            try:
+                status = json.loads(out.strip().splitlines()[-1])
+                summary = cluster_summary(status)
+            except (ValueError, KeyError, IndexError, TypeError):
+                status = None
+                err = f"the engine's answer was not understood: {out.strip()[-200:]!r}"
+        if status is None:
+            self._ray_refused(address, _error_line(err or out))
+            return
+        self.ray_cluster, self._ray_checked = status, address
+        version = status.get("ray_version")
+        self._show_ray_state(
+            f"<b>{html.escape(summary)}</b> at {html.escape(address)}"
+            + (f" (Ray {html.escape(str(version))})" if version else "")
+        )
+        self.backend_changed.emit()
+
+    def _ray_not_started(self, process: QProcess, address: str, error) -> None:
+        if process is not self._ray_process or error != QProcess.ProcessError.FailedToStart:
+            return
+        self._forget_ray_process()
+        self._ray_refused(address, f"the engine could not be started: {process.errorString()}")
+
+    def _ray_check_timed_out(self) -> None:
+        if self._ray_process is None:
+            return
+        address = self._ray_process.property("address") or self.ray_address_value()
+        self._stop_ray_check()
+        self._ray_refused(address, f"no answer from the engine within {RAY_CHECK_SECONDS} s")
+
+    def _ray_refused(self, address: str, reason: str) -> None:
+        self.ray_cluster, self._ray_checked = None, None
+        self._ray_failure = f"Ray cluster at {address} not usable: {reason}"
+        self._show_ray_state(html.escape(self._ray_failure), error=True)
+        self.backend_changed.emit()
+
+    def _forget_ray_process(self) -> None:
+        self._ray_timer.stop()
+        if self._ray_process is not None:
+            self._ray_process.deleteLater()
+        self._ray_process = None
+
+    def _stop_ray_check(self) -> None:
+        process = self._ray_process
+        self._forget_ray_process()
+        if process is not None and process.state() != QProcess.ProcessState.NotRunning:
+            process.kill()
+            process.waitForFinished(1000)
+
+    def _ray_address_edited(self, *_):
+        """Another address: the check of the previous one says nothing about it."""
+        self._stop_ray_check()
+        self.ray_cluster, self._ray_checked, self._ray_failure = None, None, None
+        self._show_ray_state("Not checked yet: Connect to see what the cluster has.")
+        self.backend_changed.emit()
+
+    def _backend_chosen(self, *_):
+        on_ray = self.ray_choice.isChecked()
+        for widget in (self.ray_address, self.ray_connect, self.ray_state):
+            widget.setEnabled(on_ray)
+        if not self.ray_state.text():
+            self._show_ray_state("Not checked yet: Connect to see what the cluster has.")
+        self.backend_changed.emit()
+
+    def _show_ray_state(self, text: str, error: bool = False) -> None:
+        self.ray_state.setText(text)
+        self.ray_state.setStyleSheet(ERROR_LABEL_STYLE if error else "")

@@ -8,6 +8,11 @@ scheduler serves a store: one already serving it takes the new points, and the o
 started here then refuses and exits. Cancel is `tradeoff cancel --sweep ID`; resume is
 `tradeoff resume ID`, detached too.
 
+Where the points run is the hardware panel's choice, asked through `backend` when a sweep
+is launched or resumed: local workers (`--workers N`), or a Ray cluster whose address
+was checked (`--backend ray --address ADDR`; the cluster's CPUs, not N, then bound the
+points in flight). A Ray choice not checked yet is refused before anything starts.
+
 Nothing here waits: the submit process reports through `QProcess.finished`.
 """
 
@@ -76,6 +81,13 @@ def start_detached(args: list[str], workdir: Path) -> subprocess.Popen:
         )
 
 
+def backend_args(workers: int, ray_address: str | None) -> list[str]:
+    """The scheduler's (or resume's) options of where the points run."""
+    if ray_address:
+        return ["--backend", "ray", "--address", ray_address]
+    return ["--workers", str(max(1, workers))]
+
+
 def last_error_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     for line in reversed(lines):
@@ -91,9 +103,12 @@ class SweepLauncher(QObject):
     failed = Signal(str)  # why the engine refused the sweep
     command_done = Signal(str)  # a line for the status bar (cancelled, resumed)
 
-    def __init__(self, db_path, parent=None):
+    def __init__(self, db_path, parent=None, backend=None):
+        """backend: () -> (Ray address or None for local workers, refusal or None), as
+        `HardwarePanel.sweep_backend`; None: always the local workers."""
         super().__init__(parent)
         self.db_path = str(db_path)
+        self.backend = backend or (lambda: (None, None))
         self._processes: list[QProcess] = []
         self._detached: list[subprocess.Popen] = []
         self._workdir: Path | None = None
@@ -108,9 +123,14 @@ class SweepLauncher(QObject):
     def set_db(self, db_path) -> None:
         self.db_path = str(db_path)
 
-    def launch(self, document: dict, workers: int) -> Path:
+    def launch(self, document: dict, workers: int) -> Path | None:
         """Write the sweep's spec, queue it (`tradeoff submit`), then start a scheduler;
-        `submitted` or `failed` follows. Returns the spec file written."""
+        `submitted` or `failed` follows. Returns the spec file written, or None (with
+        `failed`) where the chosen Ray cluster has not been checked."""
+        ray_address, refusal = self.backend()
+        if refusal:
+            self.failed.emit(refusal)
+            return None
         folder = Path(tempfile.mkdtemp(prefix="sweep-", dir=self.workdir))
         path = folder / "sweep.toml"
         path.write_text(sweep_toml(document), encoding="utf-8")
@@ -118,13 +138,17 @@ class SweepLauncher(QObject):
             self, "submit", str(path), "--db", self.db_path, "--json"
         )
         process.finished.connect(
-            lambda code, _status, p=process, w=workers, f=folder: self._submitted(p, code, w, f)
+            lambda code, _status, p=process, w=workers, f=folder, a=ray_address: self._submitted(
+                p, code, w, f, a
+            )
         )
         self._processes.append(process)
         process.start()
         return path
 
-    def _submitted(self, process: QProcess, code: int, workers: int, folder: Path) -> None:
+    def _submitted(
+        self, process: QProcess, code: int, workers: int, folder: Path, ray_address=None
+    ) -> None:
         self._processes.remove(process)
         out = bytes(process.readAllStandardOutput()).decode("utf-8", "replace")
         err = bytes(process.readAllStandardError()).decode("utf-8", "replace")
@@ -138,25 +162,36 @@ class SweepLauncher(QObject):
         except (ValueError, KeyError, IndexError, TypeError):
             self.failed.emit(f"the engine's answer was not understood: {out.strip()[-200:]!r}")
             return
-        self.serve(workers, folder)
+        self.serve(workers, folder, ray_address)
         self.submitted.emit(sweep_id, points)
 
-    def serve(self, workers: int, folder: Path | None = None) -> None:
-        """Start a scheduler for the store (it exits at once where one already serves it)."""
+    def serve(self, workers: int, folder: Path | None = None, ray_address=None) -> None:
+        """Start a scheduler for the store (it exits at once where one already serves it:
+        that one, local or Ray, takes the new points)."""
         self._reap()
         folder = folder or Path(tempfile.mkdtemp(prefix="scheduler-", dir=self.workdir))
         self._detached.append(
             start_detached(
-                ["scheduler", "--db", self.db_path, "--workers", str(max(1, workers))], folder
+                ["scheduler", "--db", self.db_path, *backend_args(workers, ray_address)], folder
             )
         )
 
     def resume(self, sweep_id: int, workers: int) -> None:
+        ray_address, refusal = self.backend()
+        if refusal:
+            self.failed.emit(f"sweep {sweep_id} not resumed: {refusal}")
+            return
         self._reap()
         folder = Path(tempfile.mkdtemp(prefix=f"resume-{sweep_id}-", dir=self.workdir))
         self._detached.append(
             start_detached(
-                ["resume", str(sweep_id), "--db", self.db_path, "--workers", str(max(1, workers))],
+                [
+                    "resume",
+                    str(sweep_id),
+                    "--db",
+                    self.db_path,
+                    *backend_args(workers, ray_address),
+                ],
                 folder,
             )
         )

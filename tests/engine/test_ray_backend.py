@@ -1,8 +1,9 @@
 """Sweeps on Ray (`--backend ray`): the same numbers as the local pool, a killed Ray worker,
 Ctrl-C, a killed driver then resume, an unreachable address, and a two-node cluster.
 
-One local Ray instance serves the module (ray.init(num_cpus=2), loopback, no dashboard):
-in-process commands use it as it is, subprocess drivers connect to it with --address.
+One local Ray instance serves the test session (`ray_address` in tests/engine/conftest.py:
+ray.init(num_cpus=2), loopback, no dashboard): in-process commands use it as it is,
+subprocess drivers connect to it with --address.
 Skipped, with the reason, where Ray is not installed (the `ray` extra)."""
 
 import contextlib
@@ -48,16 +49,6 @@ means = [0.2, 0.5, 0.6]
 device = "cpu"
 threads = 1
 """
-
-
-@pytest.fixture(scope="module")
-def ray_address():
-    """The module's Ray instance; its GCS address, for drivers in other processes."""
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
 
 
 def _ray_of(store, run_id) -> dict:
