@@ -501,6 +501,16 @@ def sweep(conn, sweep_id: int) -> dict:
     }
 
 
+def queue_positions(conn) -> dict[tuple[int, int], int]:
+    """{(sweep_id, idx): position} of every queued point, 1 for the one a scheduler takes
+    next: the order of `claim_next`."""
+    rows = conn.execute(
+        "SELECT sweep_id, idx FROM sweep_points WHERE status='queued' "
+        "ORDER BY priority DESC, sweep_id, idx"
+    ).fetchall()
+    return {(r[0], r[1]): i for i, r in enumerate(rows, start=1)}
+
+
 def sweep_of_run(conn, run_id: int) -> int | None:
     row = conn.execute(
         "SELECT sweep_id FROM sweep_points WHERE run_id=? LIMIT 1", (run_id,)

@@ -47,6 +47,14 @@ class SweepCommands(QObject):
     def busy(self) -> bool:
         return bool(self._processes)
 
+    def stop(self) -> None:
+        """The window closes: commands still in flight report to no one. They are short, and
+        each is one transaction: one killed with the window has changed all or nothing."""
+        for process in self._processes:
+            process.finished.disconnect()
+            process.errorOccurred.disconnect()
+        self._processes = []
+
     def set_priority(self, sweep_id: int, priority, idxs=None) -> None:
         """Priority `priority` (an int, "first" or "last") for the queued points of a sweep,
         or of the points `idxs` of it."""

@@ -4,7 +4,8 @@ A view of the store's `sweep_points` rows (read, never written): the scheduler s
 the store takes the queued ones highest priority first, then by sweep, then by index.
 Selected points can be given a priority, sent to the front or the back of the queue, or
 cancelled; the widget asks for it through its signals (the Sweeps panel runs the engine's
-`tradeoff priority` / `tradeoff cancel`).
+`tradeoff priority` / `tradeoff cancel`). "in queue" is a queued point's place among all
+the store's queued points, of any sweep: "next" is the one a free worker takes next.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import sweep_store
 from engine.sweep import describe_values
 from studio.sweeps.table_fill import filling
 
-COLUMNS = ("point", "values", "status", "priority", "run")
+COLUMNS = ("point", "values", "status", "priority", "in queue", "run")
 PRIORITY_RANGE = 1_000_000
 
 
@@ -42,6 +44,7 @@ class SweepPoints(QWidget):
         self.store = store
         self.sweep_id = sweep_id
         self.points: list[dict] = []
+        self.positions: dict[int, tuple[int, int]] = {}  # idx: (place in the queue, queued)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -84,9 +87,12 @@ class SweepPoints(QWidget):
             points = self.store.sweep(self.sweep_id)["points"]
         except KeyError:  # the store changed under the panel
             points = []
-        if points != self.points:
+        # Where each queued point stands among all the store's queued points (any sweep).
+        order = sweep_store.queue_positions(self.store.conn)
+        positions = {i: (n, len(order)) for (s, i), n in order.items() if s == self.sweep_id}
+        if points != self.points or positions != self.positions:
             selected = self.selected_idxs()
-            self.points = points
+            self.points, self.positions = points, positions
             self.table.blockSignals(True)
             with filling(self.table):
                 self._fill(selected)
@@ -104,6 +110,7 @@ class SweepPoints(QWidget):
                 describe_values(point["values"]),
                 point["status"],
                 str(point["priority"]),
+                self._place(point["idx"]),
                 "—" if point["run_id"] is None else str(point["run_id"]),
             )
             for j, text in enumerate(cells):
@@ -111,6 +118,12 @@ class SweepPoints(QWidget):
             if point["idx"] in selected:
                 self.table.selectRow(i)
         self.table.setSelectionMode(mode)
+
+    def _place(self, idx: int) -> str:
+        if idx not in self.positions:
+            return ""
+        place, queued = self.positions[idx]
+        return "next" if place == 1 else f"{place} of {queued}"
 
     def selected_idxs(self) -> list[int]:
         rows = sorted(r.row() for r in self.table.selectionModel().selectedRows())

@@ -279,4 +279,5 @@ class SweepsBrowser(QWidget):
 
     def stop(self) -> None:
         self.timer.stop()
+        self.commands.stop()
         self._close_panel()

@@ -60,7 +60,13 @@ def test_set_priority_reorders_the_claims_and_leaves_running_points(tmp_path):
     # "last": one below every other queued point (0 of point 0)
     assert sweep_store.set_priority(s.conn, "last", first, [2])["priority"] == -1
     assert _priorities(s, first) == [0, 8, -1]
-    # the claims follow: priority, then sweep, then index
+    # the claims follow: priority, then sweep, then index; the studio shows that order
+    assert sweep_store.queue_positions(s.conn) == {
+        (first, 1): 1,
+        (second, 1): 2,
+        (first, 0): 3,
+        (first, 2): 4,
+    }
     order = []
     while (point := sweep_store.claim_next(s.conn)) is not None:
         order.append((point["sweep_id"], point["idx"]))

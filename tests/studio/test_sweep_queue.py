@@ -114,6 +114,8 @@ def test_the_points_tab_sets_a_priority_and_cancels_points(qtbot, browser, store
     assert done.args == ["Sweep 1, point 2: priority 7 (1 queued point)"]
     assert [p["priority"] for p in store.sweep(1)["points"]] == [0, 0, 7]
     assert points.table.item(2, 3).text() == "7" and points.selected_idxs() == [2]
+    # its place among the store's 5 queued points: first, then 1/0, 1/1, 2/0, 2/1
+    assert [points.table.item(i, 4).text() for i in range(3)] == ["2 of 5", "3 of 5", "next"]
 
     # point 0 is running (this test is the scheduler serving the store, and claimed it):
     # cancelling 0 and 1 marks both (the worker running 0 would stop its run)
