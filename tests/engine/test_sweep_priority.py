@@ -213,3 +213,29 @@ def test_a_serving_scheduler_takes_the_new_order_and_cancels_one_running_point(t
     assert store.get_run(run0)["status"] == "cancelled"
     assert points[3]["run_id"] < points[1]["run_id"]  # started in the new order
     assert store.sweep(1)["status"] == "cancelled"
+
+
+def test_a_run_names_its_point_queued_again_by_resume(tmp_path):
+    s = Store(tmp_path / "a.db")
+    sid = s.create_sweep(_sweep('[sweep.grid]\n"algorithm.c" = [1.0, 2.0]\n'))
+    for run_id in (1, 2):  # point 0's interrupted run, and a run outside any sweep
+        s.conn.execute(
+            "INSERT INTO runs(id, name, status, algorithm, problem, seeds, steps, steps_done, "
+            "spec_toml, created_at, tags, notes) VALUES (?, 'r', 'interrupted', 'bandits.ucb1', "
+            "'bandits.bernoulli', 2, 30, 5, '[run]', 1000.0, '[]', '')",
+            (run_id,),
+        )
+    sweep_store.claim_next(s.conn)
+    sweep_store.set_point_run(s.conn, sid, 0, 1)
+    sweep_store.finish_point(s.conn, sid, 0, "interrupted")
+    done = sweep_store.set_priority(s.conn, 3, run_id=1)
+    assert done == {"priority": 3, "changed": [], "not_queued": [(sid, 0, "interrupted")]}
+    assert sweep_store.requeue(s.conn, sid, stale_running=False) == [0, 1]
+    done = sweep_store.set_priority(s.conn, -3, run_id=1)
+    assert done == {"priority": -3, "changed": [(sid, 0)], "not_queued": []}
+    assert [sweep_store.claim_next(s.conn)["idx"] for _ in range(2)] == [1, 0]  # 0 sent last
+    with pytest.raises(sweep_store.PointLookupError, match="run 2 is no sweep point's run"):
+        sweep_store.set_priority(s.conn, 3, run_id=2)
+    # cancel: the point of run 1 (running again); run 2 is its caller's (no point marked)
+    assert sweep_store.cancel_points(s.conn, run_id=1)["cancelled"] == [(sid, 0, 1)]
+    assert sweep_store.cancel_points(s.conn, run_id=2) == {"cancelled": [], "not_live": []}
