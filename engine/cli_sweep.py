@@ -1,5 +1,5 @@
-"""The sweep commands of `tradeoff`: run SWEEP, submit, scheduler, cancel, resume, sweeps,
-export --sweep. Documented in docs/cli.md ("Sweeps")."""
+"""The sweep commands of `tradeoff`: run SWEEP, submit, scheduler, cancel, priority, resume,
+sweeps, export --sweep. Documented in docs/cli.md ("Sweeps")."""
 
 from __future__ import annotations
 
@@ -389,18 +389,33 @@ def _int(text: str, what: str) -> int:
         raise CliError(f"{what} must be a number, got {text!r}") from None
 
 
+def _named(args) -> tuple[int | None, list[int] | None, int | None]:
+    """(sweep id, point indexes or None for all, run id) of `--sweep ID [--point IDX ...]`
+    or `--run ID`."""
+    if args.run is not None:
+        if args.point:
+            raise CliError("--point goes with --sweep, not --run")
+        return None, None, _int(args.run, "run id")
+    sweep_id = _int(args.sweep, "sweep id")
+    idxs = None if not args.point else [_int(i, "point") for i in args.point]
+    return sweep_id, idxs, None
+
+
 def cmd_cancel(args) -> int:
+    from engine import sweep_store
     from engine.store import _process_running
 
     store = _store(args)
+    sweep_id, idxs, run_id = _named(args)
     signalled = None
-    if args.run is not None:
-        run_id = _int(args.run, "run id")
+    not_live: list[tuple] = []
+    if run_id is not None:
         row = store.get_run(run_id)
         if row is None:
             raise CliError(f"no run {run_id} in {store.path}")
-        marked = store.cancel_point_of_run(run_id)
-        if not marked and row["status"] in ("queued", "running"):
+        done = sweep_store.cancel_points(store.conn, run_id=run_id)
+        marked, of_point = done["cancelled"], done["cancelled"] or done["not_live"]
+        if not of_point and row["status"] in ("queued", "running"):
             # A run outside any sweep: its own engine process, stopped as the studio's Stop does.
             if row["host"] != socket.gethostname() or not _process_running(
                 row["pid"], row["pid_start"]
@@ -408,23 +423,70 @@ def cmd_cancel(args) -> int:
                 raise CliError(f"run {run_id}'s engine process cannot be reached from this host")
             os.kill(row["pid"], signal.SIGTERM)
             signalled = row["pid"]
-        elif not marked:
+        elif not marked and row["status"] not in ("queued", "running"):
             raise CliError(f"run {run_id} is {row['status']}: nothing to cancel")
+        # else: its point was cancelled already and its worker is stopping it
     else:
-        sweep_id = _int(args.sweep, "sweep id")
-        idx = None if args.point is None else _int(args.point, "point")
-        marked = store.cancel_sweep(sweep_id, idx)
+        try:
+            done = sweep_store.cancel_points(store.conn, sweep_id, idxs)
+        except sweep_store.PointLookupError as err:
+            raise CliError(f"{err} in {store.path}") from None
+        marked = done["cancelled"]
+        if idxs is not None:
+            not_live = done["not_live"]
     doc = {"cancelled": [{"sweep_id": s, "idx": i, "run_id": r} for s, i, r in marked]}
+    if idxs is not None:
+        doc["not_live"] = [{"sweep_id": s, "idx": i, "status": st} for s, i, st in not_live]
     if signalled:
         doc["signalled_pid"] = signalled
     if args.json:
         print(json.dumps(doc))
     else:
+        ended = "".join(f"; point {i} is {st}" for _, i, st in not_live)
         print(
             f"cancelled {len(marked)} point(s)"
-            + (f", stopped pid {signalled}" if signalled else ""),
+            + (f", stopped pid {signalled}" if signalled else "")
+            + ended,
             file=sys.stderr,
         )
+    return EXIT_OK
+
+
+def _priority_value(text: str):
+    if text in ("first", "last"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise CliError(f"priority must be an integer, first or last, got {text!r}") from None
+
+
+def cmd_priority(args) -> int:
+    """Set the priority of queued points; the scheduler serving the store (in whatever
+    process) takes the new order at its next claim."""
+    from engine import sweep_store
+
+    value = _priority_value(args.priority)
+    store = _store(args)
+    sweep_id, idxs, run_id = _named(args)
+    try:
+        done = sweep_store.set_priority(store.conn, value, sweep_id, idxs, run_id)
+    except sweep_store.PointLookupError as err:
+        raise CliError(f"{err} in {store.path}") from None
+    doc = {
+        "priority": done["priority"],
+        "changed": [{"sweep_id": s, "idx": i} for s, i in done["changed"]],
+        "not_queued": [{"sweep_id": s, "idx": i, "status": st} for s, i, st in done["not_queued"]],
+    }
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        line = f"priority {done['priority']} for {len(done['changed'])} queued point(s)"
+        if done["not_queued"]:
+            line += "; not queued (unchanged): " + ", ".join(
+                f"sweep {s} point {i} ({st})" for s, i, st in done["not_queued"]
+            )
+        print(line)
     return EXIT_OK
 
 
@@ -565,9 +627,28 @@ def add_parsers(sub, with_db) -> None:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--sweep", help="sweep id: its queued points and running runs")
     group.add_argument("--run", help="run id")
-    p.add_argument("--point", help="with --sweep: only this point (its idx)")
+    p.add_argument(
+        "--point", action="append", metavar="IDX", help="with --sweep: only this point (repeat)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_cancel)
+
+    p = with_db(
+        sub.add_parser("priority", help="change the priority of queued sweep points (higher first)")
+    )
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--sweep", help="sweep id: all its queued points")
+    group.add_argument("--run", help="run id: its point (queued again by resume)")
+    p.add_argument(
+        "--point", action="append", metavar="IDX", help="with --sweep: only this point (repeat)"
+    )
+    p.add_argument(
+        "priority",
+        help="an integer (higher runs first; default of submit: 0), or first / last: before / "
+        "after every other queued point",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_priority)
 
     p = with_db(sub.add_parser("resume", help="run the points of a sweep that did not finish"))
     p.add_argument("sweep", help="sweep id")

@@ -166,25 +166,30 @@ def _refresh(conn, sweep_id: int) -> None:
 
 def cancel(conn, sweep_id: int | None = None, idx: int | None = None, run_id: int | None = None):
     """Mark queued and running points cancelled: a whole sweep, one point, or the point of a
-    run. Returns [(sweep_id, idx, run_id)] of the points marked. The worker running a
-    cancelled point sees the mark and stops its run (the run ends `cancelled`)."""
+    run. Returns [(sweep_id, idx, run_id)] of the points marked (see `cancel_points`)."""
+    return cancel_points(conn, sweep_id, None if idx is None else [idx], run_id)["cancelled"]
+
+
+def cancel_points(conn, sweep_id: int | None = None, idxs=None, run_id: int | None = None):
+    """Mark the named points that are queued or running cancelled, in one transaction: a
+    whole sweep, some of its points (`idxs`), or the point of a run (none: a run outside any
+    sweep is its caller's to stop). The worker running a cancelled point sees the mark and
+    stops its run (the run ends `cancelled`). Returns {"cancelled": [(sweep_id, idx,
+    run_id)], "not_live": [(sweep_id, idx, status)]}; raises PointLookupError for a sweep
+    or point the store lacks."""
     with _Transaction(conn):
         if run_id is not None:
-            where, params = "run_id=?", (run_id,)
-        elif idx is not None:
-            where, params = "sweep_id=? AND idx=?", (sweep_id, idx)
+            rows = conn.execute(
+                "SELECT sweep_id, idx, run_id, status FROM sweep_points WHERE run_id=?", (run_id,)
+            ).fetchall()
         else:
-            where, params = "sweep_id=?", (sweep_id,)
-        rows = conn.execute(
-            f"SELECT sweep_id, idx, run_id, status FROM sweep_points WHERE {where} "
-            "AND status IN ('queued', 'running')",
-            params,
-        ).fetchall()
+            rows = _named_points(conn, sweep_id, idxs, None)
+        live = [r for r in rows if r[3] in ("queued", "running")]
         conn.executemany(
             "UPDATE sweep_points SET status='cancelled' WHERE sweep_id=? AND idx=?",
-            [r[:2] for r in rows],
+            [r[:2] for r in live],
         )
-        for sid in {r[0] for r in rows}:
+        for sid in {r[0] for r in live}:
             # A running point stays in the sweep's count as running until its run ends.
             left = conn.execute(
                 "SELECT count(*) FROM sweep_points WHERE sweep_id=? AND status IN ('queued','running')",
@@ -192,7 +197,89 @@ def cancel(conn, sweep_id: int | None = None, idx: int | None = None, run_id: in
             ).fetchone()[0]
             if not left:
                 _refresh(conn, sid)
-    return [r[:3] for r in rows]
+    return {
+        "cancelled": [r[:3] for r in live],
+        "not_live": [(r[0], r[1], r[3]) for r in rows if r[3] not in ("queued", "running")],
+    }
+
+
+class PointLookupError(LookupError):
+    """A sweep, point or run named to `set_priority` or `cancel` that the store lacks."""
+
+
+def _named_points(conn, sweep_id, idxs, run_id) -> list[tuple]:
+    """(sweep_id, idx, run_id, status) of the points named: the point of a run, some points
+    of a sweep, or all of them (inside a transaction). Raises PointLookupError for a sweep,
+    point or run that is not there, or a run that is no sweep point's."""
+    if run_id is not None:
+        rows = conn.execute(
+            "SELECT sweep_id, idx, run_id, status FROM sweep_points WHERE run_id=?", (run_id,)
+        ).fetchall()
+        if not rows:
+            there = conn.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone()
+            raise PointLookupError(
+                f"run {run_id} is no sweep point's run" if there else f"no run {run_id}"
+            )
+        return rows
+    if conn.execute("SELECT 1 FROM sweeps WHERE id=?", (sweep_id,)).fetchone() is None:
+        raise PointLookupError(f"no sweep {sweep_id}")
+    rows = conn.execute(
+        "SELECT sweep_id, idx, run_id, status FROM sweep_points WHERE sweep_id=? ORDER BY idx",
+        (sweep_id,),
+    ).fetchall()
+    if idxs is None:
+        return rows
+    by_idx = {r[1]: r for r in rows}
+    missing = [i for i in idxs if i not in by_idx]
+    if missing:
+        raise PointLookupError(
+            f"sweep {sweep_id} has no point {missing[0]} (its points are 0 to {len(rows) - 1})"
+        )
+    return [by_idx[i] for i in sorted(set(idxs))]
+
+
+def set_priority(
+    conn, priority, sweep_id: int | None = None, idxs=None, run_id: int | None = None
+) -> dict:
+    """Give the named points that are still queued a new priority, in one transaction; a
+    scheduler serving the store takes the new order at its next claim (`claim_next`).
+
+    priority: an int, or "first" / "last": one above the highest (below the lowest)
+    priority of the other queued points in the store, so that the named points run before
+    (after) every one of them. Points that are running or ended keep theirs. Returns
+    {"priority": the value set, "changed": [(sweep_id, idx)], "not_queued": [(sweep_id,
+    idx, status)]}; raises PointLookupError for what the store lacks."""
+    with _Transaction(conn):
+        rows = _named_points(conn, sweep_id, idxs, run_id)
+        queued = [r[:2] for r in rows if r[3] == "queued"]
+        if priority in ("first", "last"):
+            value = _edge_priority(conn, priority, queued)
+        else:
+            value = int(priority)
+        conn.executemany(
+            "UPDATE sweep_points SET priority=? WHERE sweep_id=? AND idx=?",
+            [(value, s, i) for s, i in queued],
+        )
+    return {
+        "priority": value,
+        "changed": queued,
+        "not_queued": [(r[0], r[1], r[3]) for r in rows if r[3] != "queued"],
+    }
+
+
+def _edge_priority(conn, edge: str, named: list[tuple]) -> int:
+    """The priority that puts `named` before ("first") or after ("last") every other queued
+    point (inside a transaction). With no other queued point, the named ones' present
+    highest (lowest) one: nothing else to pass."""
+    named_set = set(named)
+    others, mine = [], []
+    for s, i, p in conn.execute(
+        "SELECT sweep_id, idx, priority FROM sweep_points WHERE status='queued'"
+    ):
+        (mine if (s, i) in named_set else others).append(p)
+    if edge == "first":
+        return max(others) + 1 if others else max(mine, default=0)
+    return min(others) - 1 if others else min(mine, default=0)
 
 
 def interrupt_running(conn) -> list[tuple[int, int]]:
@@ -412,6 +499,16 @@ def sweep(conn, sweep_id: int) -> dict:
             for p in points
         ],
     }
+
+
+def queue_positions(conn) -> dict[tuple[int, int], int]:
+    """{(sweep_id, idx): position} of every queued point, 1 for the one a scheduler takes
+    next: the order of `claim_next`."""
+    rows = conn.execute(
+        "SELECT sweep_id, idx FROM sweep_points WHERE status='queued' "
+        "ORDER BY priority DESC, sweep_id, idx"
+    ).fetchall()
+    return {(r[0], r[1]): i for i, r in enumerate(rows, start=1)}
 
 
 def sweep_of_run(conn, run_id: int) -> int | None:

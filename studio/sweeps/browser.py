@@ -3,9 +3,14 @@
 The list is read from the store once a second (`StoreReader.sweeps()`: one row per sweep, so
 the cost does not grow with the runs): status, points finished of all, the swept keys.
 Selecting a sweep opens its `SweepPanel` (sweep view, trade-off across runs, parallel
-coordinates) below, live while its points run. Cancel and Resume go to the engine's
-scheduler through `SweepLauncher`; a queued sweep that no scheduler serves (the one
-that served it was stopped) says so and offers Resume.
+coordinates) below, live while its points run, with a Points tab: the sweep's points as
+the engine's queue sees them (`studio.queue.sweep_points`). Cancel and Resume go to the
+engine's scheduler through `SweepLauncher`; a queued sweep that no scheduler serves (the
+one that served it was stopped) says so and offers Resume. Run first / Run last (the
+sweep's queued points before or after every other queued point) and the Points tab's
+priority and cancel run `tradeoff priority` / `tradeoff cancel` (`SweepCommands`); a
+scheduler serving the store takes the new order at its next claim, and the view is read
+again when the command ends (its error line shown if it failed).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import sweep_store
+from studio.queue.sweep_commands import SweepCommands
 from studio.sweeps.table_fill import filling
 
 POLL_MS = 1000
@@ -71,12 +77,20 @@ class SweepsBrowser(QWidget):
         self.state.setWordWrap(True)
         self.cancel_button = QPushButton("Cancel sweep")
         self.resume_button = QPushButton("Resume")
+        self.first_button = QPushButton("Run first")
+        self.last_button = QPushButton("Run last")
+        self.first_button.setToolTip(
+            "Its queued points before every other queued point, of any sweep."
+        )
+        self.last_button.setToolTip("Its queued points after every other queued point.")
         self.cancel_button.setToolTip("Stop its running points and drop the queued ones.")
         self.resume_button.setToolTip(
             "Run the points not finished (queued, interrupted, cancelled, failed) again."
         )
         buttons = QHBoxLayout()
         buttons.addWidget(self.state, 1)
+        buttons.addWidget(self.first_button)
+        buttons.addWidget(self.last_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.resume_button)
         top = QWidget()
@@ -84,6 +98,11 @@ class SweepsBrowser(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.table)
         top_layout.addLayout(buttons)
+        # What the last priority or cancel command did, or why the engine refused it.
+        self.command_note = QLabel()
+        self.command_note.setWordWrap(True)
+        self.command_note.hide()
+        top_layout.addWidget(self.command_note)
         self.empty = QLabel(
             "No sweeps yet. In Configure, press “sweep” beside a parameter to give it a list, "
             "a range or random samples, then Run: every point is a run, shown here as a curve "
@@ -101,6 +120,12 @@ class SweepsBrowser(QWidget):
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.cancel_button.clicked.connect(self._cancel)
         self.resume_button.clicked.connect(self._resume)
+        self.first_button.clicked.connect(lambda: self._move("first"))
+        self.last_button.clicked.connect(lambda: self._move("last"))
+        self.points = None  # the Points tab of the selected sweep
+        self.commands = SweepCommands(store.path, self)
+        self.commands.done.connect(lambda line: self._command_ended(line, failed=False))
+        self.commands.failed.connect(lambda line: self._command_ended(line, failed=True))
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.refresh)
@@ -111,6 +136,8 @@ class SweepsBrowser(QWidget):
     def set_store(self, store) -> None:
         self._close_panel()
         self.store = store
+        self.commands.set_db(store.path)
+        self.command_note.hide()
         self.rows = []
         self.table.setRowCount(0)
         self.refresh()
@@ -129,6 +156,8 @@ class SweepsBrowser(QWidget):
                 self._fill(rows, selected)
             self.table.blockSignals(False)
             self.live_note_changed.emit(live_note(rows))
+        if self.points is not None:
+            self.points.refresh()
         self._show_state()
 
     def _fill(self, rows: list[dict], selected: int | None) -> None:
@@ -157,6 +186,9 @@ class SweepsBrowser(QWidget):
         row = next((r for r in self.rows if r["id"] == sweep_id), None)
         self.cancel_button.setEnabled(row is not None and row["status"] in LIVE)
         self.resume_button.setEnabled(row is not None and row["finished"] < row["points"])
+        queued = self._queued_points(sweep_id) if row is not None and row["status"] in LIVE else 0
+        self.first_button.setEnabled(queued > 0)
+        self.last_button.setEnabled(queued > 0)
         if row is None:
             self.state.setText("")
         elif row["status"] == "queued" and not served(self.store):
@@ -167,6 +199,16 @@ class SweepsBrowser(QWidget):
             self.state.setText(
                 f"Sweep {sweep_id}: {row['status']}, {row['finished']} of {row['points']} points finished."
             )
+
+    def _queued_points(self, sweep_id: int) -> int:
+        if self.points is not None and self.points.sweep_id == sweep_id:
+            points = self.points.points
+        else:
+            try:
+                points = self.store.sweep(sweep_id)["points"]
+            except KeyError:
+                return 0
+        return sum(p["status"] == "queued" for p in points)
 
     # -- the views of one sweep -------------------------------------------------------------
     def show_sweep(self, sweep_id: int) -> None:
@@ -191,6 +233,15 @@ class SweepsBrowser(QWidget):
         self.panel = SweepPanel(self.store, sweep_id)
         self.panel.sweep_id = sweep_id
         self.panel.run_activated.connect(self.run_activated)
+        from studio.queue.sweep_points import SweepPoints
+
+        self.points = SweepPoints(self.store, sweep_id)
+        self.points.run_activated.connect(self.run_activated)
+        self.points.priority_requested.connect(
+            lambda sid, idxs, value: self.commands.set_priority(sid, value, idxs)
+        )
+        self.points.cancel_requested.connect(self.commands.cancel)
+        self.panel.tabs.addTab(self.points, "Points")
         self.splitter.replaceWidget(1, self.panel)
         self.empty.hide()
 
@@ -202,11 +253,24 @@ class SweepsBrowser(QWidget):
         self.empty.show()
         self.panel.deleteLater()
         self.panel = None
+        self.points = None  # a tab of the panel: deleted with it
 
     def _cancel(self) -> None:
         sweep_id = self.selected_id()
         if sweep_id is not None:
             self.cancel_requested.emit(sweep_id)
+
+    def _move(self, edge: str) -> None:
+        """Run first / Run last: the selected sweep's queued points, by `tradeoff priority`."""
+        sweep_id = self.selected_id()
+        if sweep_id is not None:
+            self.commands.set_priority(sweep_id, edge)
+
+    def _command_ended(self, line: str, failed: bool) -> None:
+        self.command_note.setText(line)
+        self.command_note.setStyleSheet("color: #b00020;" if failed else "")
+        self.command_note.show()
+        self.refresh()
 
     def _resume(self) -> None:
         sweep_id = self.selected_id()
@@ -215,4 +279,5 @@ class SweepsBrowser(QWidget):
 
     def stop(self) -> None:
         self.timer.stop()
+        self.commands.stop()
         self._close_panel()

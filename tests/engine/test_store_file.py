@@ -38,6 +38,8 @@ COMMANDS = {
     "tag": lambda db, spec: ["tag", "1", "--add", "x", "--db", db],
     "note": lambda db, spec: ["note", "1", "a note", "--db", db],
     "delete": lambda db, spec: ["delete", "1", "--yes", "--db", db],
+    "cancel": lambda db, spec: ["cancel", "--sweep", "1", "--db", db],
+    "priority": lambda db, spec: ["priority", "--sweep", "1", "5", "--db", db],
 }
 
 
