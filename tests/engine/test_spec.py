@@ -62,6 +62,7 @@ def test_every_sweep_example_expands_into_valid_points(catalogue):
             ["algorithm.offspring", "algorithm.selection"],
             ["algorithm.offspring"],
         ),
+        "sweep-memory-experts-budget": (6, ["algorithm.memory"], ["algorithm.memory"]),
         "sweep-pareto-zeus-energy-weight": (5, ["algorithm.energy_weight"], []),
         "sweep-preference-ipo-beta": (3, ["algorithm.beta"], ["algorithm.beta"]),
         "sweep-private-dpsgd-noise": (
