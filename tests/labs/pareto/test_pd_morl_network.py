@@ -14,6 +14,7 @@ from engine.labs.pareto.pd_morl_network import (
     ReplayBuffer,
     angle_degrees,
     hindsight_preferences,
+    preference_driven_loss,
     preference_driven_target,
     relabelled_rows,
 )
@@ -65,6 +66,20 @@ def test_angle_term_in_degrees_and_its_clip():
     assert q.grad[1, 0] > 0 and q.grad[1, 1] < 0
     # |d angle / dq| = (180 / pi) / |q + shift| for a unit direction: 57.2958 / 10.
     assert q.grad[1].norm().item() == pytest.approx(180 / math.pi / 10, rel=1e-9)
+
+
+def test_loss_is_smooth_l1_plus_the_weighted_angle():
+    # One seed, two rows. Row 0: Q = (8, -13), y = (8.5, -13): smooth L1 0.5 * 0.5^2 = 0.125 and
+    # 0, angle 16.260205 degrees. Row 1: Q = (0, -9), y = (3, -9): |3| > 1 gives 3 - 0.5 = 2.5,
+    # angle 36.869898. TD term (0.125 + 0 + 2.5 + 0) / 4 = 0.65625.
+    q = torch.tensor([[[8.0, -13.0], [0.0, -9.0]]], dtype=F64)
+    y = torch.tensor([[[8.5, -13.0], [3.0, -9.0]]], dtype=F64)
+    loss, td = preference_driven_loss(q, y, PROJECTED, SHIFT, 0.1)
+    assert td.item() == pytest.approx(0.65625, rel=1e-12)
+    angle = (16.260205 + 36.869898) / 2
+    assert loss.item() == pytest.approx(0.65625 + 0.1 * angle, rel=1e-7)
+    plain, _ = preference_driven_loss(q, y, PROJECTED, SHIFT, 0.0)
+    assert plain.item() == pytest.approx(0.65625, rel=1e-12)
 
 
 def test_hindsight_preferences_lie_on_the_simplex_at_three_decimals():
