@@ -19,7 +19,9 @@ EVALUATIONS = 100
 
 class PreferenceDrivenQLearning(Algorithm):
     """PD-MORL: Preference-Driven Multi-Objective Reinforcement Learning Algorithm, in its
-    tabular form on Deep Sea Treasure.
+    tabular form on Deep Sea Treasure: the exact reference beside the paper's network
+    (`pareto.pd_morl_network`), with which it shares the score, the projected preferences
+    and the greedy roll-outs.
 
     One Q-table of reward *vectors* per preference stands for the paper's single universal
     network Q(s, a, w) evaluated at a grid of P preferences w = (w_treasure, w_time),
@@ -47,8 +49,8 @@ class PreferenceDrivenQLearning(Algorithm):
       where w_p, the projected preference, is the direction in objective space of the
       solutions at the key preferences (0, 1), (1/2, 1/2), (1, 0), interpolated between
       them. As in the authors' Deep Sea Treasure script the key solutions are read from the
-      known front and the time objective is shifted by 19 so both coordinates are
-      non-negative; their RBF interpolator with a linear kernel is, on the segment of
+      known front (as discounted returns, gamma^(t-1) v and -(1 + ... + gamma^(t-1))) and the
+      time objective is shifted by 19 so both coordinates are non-negative; their RBF interpolator with a linear kernel is, on the segment of
       two-objective preferences, exactly the piecewise-linear interpolant through the keys.
       Behaviour and evaluation use the same score, so the rollouts follow the policy whose
       returns the table holds (the authors act on w^T Q). The product of a cosine and a
@@ -144,7 +146,7 @@ class PreferenceDrivenQLearning(Algorithm):
             if self.p["action_score"] != "linear"
             else None
         )
-        shift = torch.tensor([0.0, float(prob.exact_front()[:, 1].max())], **f64)
+        shift = torch.tensor([0.0, time_shift(prob)], **f64)
 
         # Optimistic start: every untried action promises the largest treasure at no time cost.
         q = torch.zeros((seeds, count, states, actions, 2), **f64)
@@ -165,11 +167,6 @@ class PreferenceDrivenQLearning(Algorithm):
         g = generator(self.device, self.seed, ALGORITHM_STREAM)
 
         front = FrontRecorder(rec, prob, labels)
-        exact = torch.tensor(prob.exact_front(), **f64)
-        # Rollouts pay the treasures in the run's dtype (0.7 is 0.69999999 in float32) and the
-        # front table is float64: a point counts as found within a few rounding errors of the
-        # run's dtype, far below the gaps between treasures.
-        match_rtol = 4 * torch.finfo(prob.treasure.dtype).eps
         decay_steps = max(1.0, self.p["exploration"] * steps)
         evaluation_steps = thinned_checkpoints(rec.checkpoints, EVALUATIONS)
 
@@ -207,75 +204,129 @@ class PreferenceDrivenQLearning(Algorithm):
 
             if t in evaluation_steps:
                 points = self.greedy_returns(q, weights, projected, shift)  # [S, P, 2]
-                on_front = torch.isclose(
-                    points[:, :, None, :], exact[None, None], rtol=match_rtol, atol=0.0
-                ).all(dim=-1)  # [S, P, front]
-                found = on_front.any(dim=1).sum(dim=1)
+                found = front_points_found(prob, points)
                 front.record(t, points.cpu().numpy(), {"front_points_found": found})
             rec.progress(t)
 
     def projected_preferences(self, treasure_weight: torch.Tensor) -> torch.Tensor:
-        """w_p: the unit directions of the key preferences' solutions (on the front shifted by
-        (0, 19)), interpolated piecewise-linearly in w_treasure; [P, 2] in (treasure, -time + 19)."""
-        front = torch.tensor(self.problem.exact_front(), device=self.device, dtype=torch.float64)
-        returns = torch.stack([front[:, 0], -front[:, 1]], dim=1)
-        shifted = returns + torch.tensor(
-            [0.0, float(front[:, 1].max())], device=self.device, dtype=torch.float64
-        )
-        keys = torch.tensor([0.0, 0.5, 1.0], device=self.device, dtype=torch.float64)
-        key_weights = torch.stack([keys, 1 - keys], dim=1)
-        best = (returns @ key_weights.T).argmax(dim=0)  # first index on ties
-        directions = shifted[best] / shifted[best].norm(dim=1, keepdim=True)  # [3, 2]
-        upper = (treasure_weight >= 0.5).long()
-        share = (treasure_weight - keys[upper]) / 0.5
-        return directions[upper] + share[:, None] * (directions[upper + 1] - directions[upper])
+        """w_p at the treasure weights given; [P, 2] (see `projected_preferences`)."""
+        return projected_preferences(self.problem, treasure_weight, self.p["discount"])
 
     @staticmethod
-    def score(
-        q: torch.Tensor, weights: torch.Tensor, projected: torch.Tensor | None, shift: torch.Tensor
-    ):
-        """score_w(q) of Q-vectors q [..., 2] under preferences `weights` (and projected preferences)
-        broadcast against them; [...]."""
-        linear = (q * weights).sum(dim=-1)
-        if projected is None:
-            return linear
-        cosine = torch.nn.functional.cosine_similarity(q + shift, projected, dim=-1)
-        return cosine.clamp(*COSINE_CLIP) * linear
+    def score(q, weights, projected, shift):
+        """score_w of Q-vectors (see `action_score`)."""
+        return action_score(q, weights, projected, shift)
 
     def own_score(self, q: torch.Tensor, weights, projected, shift) -> torch.Tensor:
         """score_w of Q-vectors [S, P, ..., A, 2] under each environment's own preference."""
         extra = q.dim() - 4
         shape = (1, q.shape[1]) + (1,) * (extra + 1) + (2,)
-        return self.score(
+        return action_score(
             q, weights.view(shape), None if projected is None else projected.view(shape), shift
         )
 
     def greedy_returns(self, q: torch.Tensor, weights, projected, shift) -> torch.Tensor:
-        """(treasure, time) of each preference's greedy policy from the start; (0, horizon)
-        if it reaches no treasure; [S, P, 2].
-
-        The greedy policy is a map f: state -> next state (treasure cells absorbing); jumps
-        f^(2^k) by repeated squaring find the first arrival in O(log horizon) steps.
-        """
-        prob = self.problem
+        """(treasure, time) of each preference's greedy policy from the start; [S, P, 2]."""
         policy = self.own_score(q, weights, projected, shift).argmax(dim=-1)  # [S, P, states]
-        jump = torch.where(
-            prob.terminal,
-            torch.arange(prob.states, device=self.device),
-            prob.successor[torch.arange(prob.states, device=self.device), policy],
-        )
-        jumps = [jump]
-        while 2 ** len(jumps) <= prob.horizon:
-            jumps.append(jumps[-1].gather(2, jumps[-1]))
-        state = torch.full(policy.shape[:2], prob.start_state, device=self.device, dtype=torch.long)
-        elapsed = torch.zeros(policy.shape[:2], device=self.device, dtype=torch.long)
-        for level in reversed(range(len(jumps))):
-            ahead = jumps[level].gather(2, state[..., None]).squeeze(-1)
-            move = ~prob.terminal[ahead] & (elapsed + 2**level < prob.horizon)
-            state = torch.where(move, ahead, state)
-            elapsed = torch.where(move, elapsed + 2**level, elapsed)
-        final = jump.gather(2, state[..., None]).squeeze(-1)
-        arrived = prob.terminal[final]
-        treasure = torch.where(arrived, prob.treasure[final].double(), 0.0)
-        time = torch.where(arrived, elapsed + 1, prob.horizon).double()
-        return torch.stack([treasure, time], dim=-1)
+        return greedy_returns(self.problem, policy)
+
+
+def discounted_front(problem, discount: float) -> torch.Tensor:
+    """The exact front as discounted returns (treasure gamma^(t-1) v, time -(1 + ... + gamma^(t-1)));
+    [points, 2] float64. At gamma = 1, (v, -t)."""
+    front = torch.tensor(problem.exact_front(), dtype=torch.float64)
+    time = front[:, 1]
+    powers = discount ** torch.arange(int(time.max()), dtype=torch.float64)
+    elapsed = torch.cumsum(powers, 0)[time.long() - 1]
+    return torch.stack([discount ** (time - 1) * front[:, 0], -elapsed], dim=1)
+
+
+def time_shift(problem) -> float:
+    """The time the farthest front point takes (19 on Deep Sea Treasure): added to the time
+    objective so both coordinates of a Q-vector are non-negative before a cosine is taken."""
+    return float(problem.exact_front()[:, 1].max())
+
+
+def key_directions(problem, discount: float = 1.0) -> torch.Tensor:
+    """The unit directions, in (treasure, -time + 19), of the solutions of the key preferences
+    (0, 1), (1/2, 1/2) and (1, 0): each one's solution is the front point that maximises its
+    weighted sum of discounted returns (the first on ties); [3, 2] float64."""
+    returns = discounted_front(problem, discount)
+    shifted = returns + torch.tensor([0.0, time_shift(problem)], dtype=torch.float64)
+    keys = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
+    key_weights = torch.stack([keys, 1 - keys], dim=1)
+    best = (returns @ key_weights.T).argmax(dim=0)  # first index on ties
+    return shifted[best] / shifted[best].norm(dim=1, keepdim=True)
+
+
+def interpolate_directions(directions: torch.Tensor, treasure_weight: torch.Tensor):
+    """w_p at the treasure weights given [...]: the key `directions` [3, 2] interpolated
+    piecewise-linearly in w_treasure between the keys 0, 1/2, 1; [..., 2], on the device and
+    in the dtype of `treasure_weight`."""
+    directions = directions.to(treasure_weight)
+    upper = (treasure_weight >= 0.5).long()
+    share = (treasure_weight - 0.5 * upper) / 0.5
+    return directions[upper] + share[..., None] * (directions[upper + 1] - directions[upper])
+
+
+def projected_preferences(problem, treasure_weight: torch.Tensor, discount: float = 1.0):
+    """w_p: the key preferences' solution directions (`key_directions`) interpolated
+    piecewise-linearly in w_treasure; [..., 2] in (treasure, -time + 19)."""
+    return interpolate_directions(key_directions(problem, discount), treasure_weight)
+
+
+def action_score(
+    q: torch.Tensor, weights: torch.Tensor, projected: torch.Tensor | None, shift: torch.Tensor
+) -> torch.Tensor:
+    """score_w(q) of Q-vectors q [..., 2] under preferences `weights` broadcast against them:
+    w^T q when `projected` is None, else the paper's preference-driven score
+    clip(cos(w_p, q + shift), 0, 0.9999) w^T q; [...]."""
+    linear = (q * weights).sum(dim=-1)
+    if projected is None:
+        return linear
+    cosine = torch.nn.functional.cosine_similarity(q + shift, projected, dim=-1)
+    return cosine.clamp(*COSINE_CLIP) * linear
+
+
+def greedy_returns(problem, policy: torch.Tensor) -> torch.Tensor:
+    """(treasure, time) of greedy policies [S, P, states] (an action per state) rolled out from
+    the start; (0, horizon) if it reaches no treasure; [S, P, 2] float64.
+
+    The greedy policy is a map f: state -> next state (treasure cells absorbing); jumps
+    f^(2^k) by repeated squaring find the first arrival in O(log horizon) steps.
+    """
+    prob = problem
+    device = policy.device
+    jump = torch.where(
+        prob.terminal,
+        torch.arange(prob.states, device=device),
+        prob.successor[torch.arange(prob.states, device=device), policy],
+    )
+    jumps = [jump]
+    while 2 ** len(jumps) <= prob.horizon:
+        jumps.append(jumps[-1].gather(2, jumps[-1]))
+    state = torch.full(policy.shape[:2], prob.start_state, device=device, dtype=torch.long)
+    elapsed = torch.zeros(policy.shape[:2], device=device, dtype=torch.long)
+    for level in reversed(range(len(jumps))):
+        ahead = jumps[level].gather(2, state[..., None]).squeeze(-1)
+        move = ~prob.terminal[ahead] & (elapsed + 2**level < prob.horizon)
+        state = torch.where(move, ahead, state)
+        elapsed = torch.where(move, elapsed + 2**level, elapsed)
+    final = jump.gather(2, state[..., None]).squeeze(-1)
+    arrived = prob.terminal[final]
+    treasure = torch.where(arrived, prob.treasure[final].double(), 0.0)
+    time = torch.where(arrived, elapsed + 1, prob.horizon).double()
+    return torch.stack([treasure, time], dim=-1)
+
+
+def front_points_found(problem, points: torch.Tensor) -> torch.Tensor:
+    """How many distinct points of the exact front the returns `points` [S, P, 2] reach, per
+    seed; [S].
+
+    Rollouts pay the treasures in the run's dtype (0.7 is 0.69999999 in float32) and the
+    front table is float64: a point counts as found within a few rounding errors of the
+    run's dtype, far below the gaps between treasures."""
+    exact = torch.tensor(problem.exact_front(), device=points.device, dtype=torch.float64)
+    match_rtol = 4 * torch.finfo(problem.treasure.dtype).eps
+    on_front = torch.isclose(points[:, :, None, :], exact[None, None], rtol=match_rtol, atol=0.0)
+    return on_front.all(dim=-1).any(dim=1).sum(dim=1)
