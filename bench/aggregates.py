@@ -34,7 +34,7 @@ store file a run leaves.
     python bench/aggregates.py                                  # both parts, the README's sizes
     python bench/aggregates.py --only throughput --throughput 1000x10000,100000x1000 --threads 1
     python bench/aggregates.py --only throughput --threads 1 \
-        --throughput 100000x300,100000x1000@10000,1000000x30,1000000x120@10000
+        --throughput 100000x300,100000x1000@10000,1000000x30,1000000x30@10000
     python bench/aggregates.py --only size --size 1000000x1000
 """
 
