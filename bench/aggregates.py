@@ -18,6 +18,12 @@ store file a run leaves.
   `Store.append` (median, min–max): 1 - share is the on / off ratio the loop would show
   if the rest of it cost the same in both runs, which it does not quite (its own metric
   tensors' allocations vary by tens of percent from run to run at 10^5 seeds and more).
+  `SEEDSxSTEPS@REF` records at the density of a default REF-step run instead of this
+  run's own default checkpoints: len(record_steps(REF)) checkpoints per REF steps (564
+  per 10^4 at REF = 10000, one every 17.7 steps), evenly spaced, the last step included.
+  Below 500 steps the default checkpoints are every step, which a real run of 10^4 steps
+  or more never records; `@10000` is what a run of 10^4 steps costs per step, in a run
+  short enough to repeat here at 10^5 and 10^6 seeds.
 - calls: CPU time of one `seed_aggregates` call (this thread's, `time.thread_time`,
   median of 30) at 10^3, 10^5 and 10^6 float32 and float64 values, and per row of one
   `seed_aggregate_rows` call on a table of 65 checkpoints x 1,000 seeds (what the
@@ -27,6 +33,8 @@ store file a run leaves.
 
     python bench/aggregates.py                                  # both parts, the README's sizes
     python bench/aggregates.py --only throughput --throughput 1000x10000,100000x1000 --threads 1
+    python bench/aggregates.py --only throughput --threads 1 \
+        --throughput 100000x300,100000x1000@10000,1000000x30,1000000x30@10000
     python bench/aggregates.py --only size --size 1000000x1000
 """
 
@@ -43,6 +51,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
 
 from engine import registry, runner  # noqa: E402
 from engine.spec import RunSpec  # noqa: E402
@@ -111,16 +121,39 @@ class _Attributed:
             setattr(owner, name, original)
 
 
+def density_of(reference: int):
+    """A checkpoint schedule in place of `runner.record_steps`: the density of a default
+    `reference`-step run (its checkpoint count per step), evenly spaced, the last step
+    included. Both the recording-on and -off runs use it: the loop computes its metric
+    tensors at each checkpoint either way."""
+    per_step = len(runner.record_steps(reference)) / reference
+
+    def record_steps(steps: int, record_every: int = 0):
+        count = max(1, round(steps * per_step))
+        return np.unique(np.linspace(steps / count, steps, count).round().astype(np.int64))
+
+    return record_steps
+
+
+def checkpoints(steps: int, like: int = 0) -> int:
+    return len((density_of(like) if like else runner.record_steps)(steps))
+
+
 def timed_run(
-    seeds: int, steps: int, recording: bool, folder: Path, threads: int = 0
+    seeds: int, steps: int, recording: bool, folder: Path, threads: int = 0, like: int = 0
 ) -> tuple[float, float, float]:
     """Wall seconds and CPU seconds (of this process) of one run, to a fresh store, and
-    the CPU seconds spent in the recorder (`_Attributed`)."""
+    the CPU seconds spent in the recorder (`_Attributed`). `like`: record at the density
+    of a default run of that many steps (`density_of`) instead of this run's default
+    checkpoints."""
     path = folder / f"t{time.monotonic_ns()}.db"
     store = Store(path)
     original = runner.Recorder.metrics
+    schedule = runner.record_steps
     if not recording:
         runner.Recorder.metrics = _no_metrics
+    if like:
+        runner.record_steps = density_of(like)
     try:
         spec = _spec(seeds, steps, threads=threads)
         with _Attributed() as attributed:
@@ -129,6 +162,7 @@ def timed_run(
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         runner.Recorder.metrics = original
+        runner.record_steps = schedule
         store.close()
     assert status == "finished", status
     for suffix in ("", "-wal", "-shm"):
@@ -153,7 +187,7 @@ def throughput(configs, repeats: int, folder: Path, threads: int = 0) -> None:
         "| wall: on / off (min–max) | recorder's CPU share |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for seeds, steps in configs:
+    for seeds, steps, like in configs:
         # warm-up: imports, allocator, thread pools
         timed_run(seeds, min(steps, 50), True, folder, threads)
         timed_run(seeds, min(steps, 50), False, folder, threads)
@@ -162,7 +196,7 @@ def throughput(configs, repeats: int, folder: Path, threads: int = 0) -> None:
         share = []
         for repeat in range(repeats):
             for recording in (True, False) if repeat % 2 == 0 else (False, True):
-                w, c, a = timed_run(seeds, steps, recording, folder, threads)
+                w, c, a = timed_run(seeds, steps, recording, folder, threads, like)
                 wall[recording].append(w)
                 cpu[recording].append(c)
                 if recording:
@@ -170,9 +204,9 @@ def throughput(configs, repeats: int, folder: Path, threads: int = 0) -> None:
         pulls = seeds * steps
         wall_ratios = [off / on for on, off in zip(wall[True], wall[False])]
         cpu_ratios = [off / on for on, off in zip(cpu[True], cpu[False])]
-        checkpoints = len(runner.record_steps(steps))
+        schedule = f" (density of {like:,} steps)" if like else ""
         print(
-            f"| {seeds:,} | {steps:,} | {checkpoints} "
+            f"| {seeds:,} | {steps:,} | {checkpoints(steps, like)}{schedule} "
             f"| {pulls / statistics.median(cpu[True]):,.0f} "
             f"| {pulls / statistics.median(cpu[False]):,.0f} | {_spread(cpu_ratios)} "
             f"| {pulls / statistics.median(wall[True]):,.0f} "
@@ -247,13 +281,24 @@ def _pairs(text: str):
     return [tuple(int(v) for v in item.split("x")) for item in text.split(",") if item]
 
 
+def _configs(text: str):
+    """SEEDSxSTEPS or SEEDSxSTEPS@REF items: (seeds, steps, REF or 0)."""
+    out = []
+    for item in text.split(","):
+        if item:
+            pair, _, like = item.partition("@")
+            out.append((*(int(v) for v in pair.split("x")), int(like or 0)))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("throughput", "size", "calls"))
     parser.add_argument(
         "--throughput",
         default="1000x10000,100000x1000,1000000x200",
-        help="SEEDSxSTEPS,... for the throughput table",
+        help="SEEDSxSTEPS[@REF],... for the throughput table (@REF: the checkpoint density "
+        "of a default REF-step run)",
     )
     parser.add_argument(
         "--size",
@@ -266,7 +311,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-aggregates-") as tmp:
         if args.only in (None, "throughput"):
-            throughput(_pairs(args.throughput), args.repeats, Path(tmp), args.threads)
+            throughput(_configs(args.throughput), args.repeats, Path(tmp), args.threads)
         if args.only == "calls":
             calls()
         if args.only in (None, "size"):

@@ -312,8 +312,11 @@ def _wide_row(row: np.ndarray, without_nan: bool = False) -> np.ndarray:
 
 def _partitioned_pairs(work: np.ndarray, ranks: list) -> tuple[list, list]:
     """The order statistics at `ranks` (ascending, 0-based) and at the rank after each (the
-    last rank's own where it is the last), partitioning `work` in place: around the middle
-    rank, then each side around the ranks there, about n log2(len(ranks) + 1) work. The
+    last rank's own where it is the last), partitioning `work` in place: around the rank
+    nearest the middle of the stretch, then each side around the ranks there. For the
+    ranks of QUANTILES that is 2.5 n values partitioned (the median over n, the quartiles
+    over n / 2 each, the 5 % and 95 % points over n / 4 each); taking the middle rank of
+    the list instead (the 95 % point before the 75 % one) partitions 2.7 n. The
     statistic after rank k is then the smallest value between k and the next partitioned
     rank, a min over that stretch rather than one more partition."""
     distinct = sorted(set(ranks))
@@ -322,7 +325,8 @@ def _partitioned_pairs(work: np.ndarray, ranks: list) -> tuple[list, list]:
         lo, hi, ks = pending.pop()
         if not ks:
             continue
-        mid = ks[len(ks) // 2]
+        centre = (lo + hi - 1) / 2
+        mid = min(ks, key=lambda k: abs(k - centre))
         work[lo:hi].partition(mid - lo)
         pending.append((lo, mid, [k for k in ks if k < mid]))
         pending.append((mid + 1, hi, [k for k in ks if k > mid]))

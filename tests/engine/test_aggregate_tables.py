@@ -153,3 +153,24 @@ def test_a_metric_whose_width_changes_keeps_no_table_per_width_past_a_write(tmp_
     assert stored["n"].tolist() == list(range(1, 41))
     assert stored["mean"].tolist() == [(step - 1) / 2 for step in range(1, 41)]
     assert stored["max"].tolist() == [float(step - 1) for step in range(1, 41)]
+
+
+def test_partitioned_pairs_are_the_order_statistics_of_a_sort_for_every_length():
+    """The pairs the wide path interpolates between, at the ranks of QUANTILES, for lengths
+    where ranks coincide or neighbour each other (n = 1..60) and longer ones, with ties and
+    infinities: partitioning around the rank nearest each stretch's middle leaves every
+    partitioned rank and each next one as a sort puts them."""
+    from engine.metrics.aggregate import _partitioned_pairs, _ranks
+
+    rng = np.random.default_rng(11)
+    for n in [*range(1, 61), 997, 4096, 10_001]:
+        for values in (
+            rng.standard_normal(n),
+            rng.integers(0, 4, n).astype(np.float64),  # mostly ties
+            np.r_[rng.standard_normal(n - 1), INF] if n > 1 else np.array([-INF]),
+        ):
+            below, above, _ = _ranks(n)
+            ordered = np.sort(values)
+            lo, hi = _partitioned_pairs(values.copy(), below)
+            assert [float(v) for v in lo] == ordered[below].tolist(), n
+            assert [float(v) for v in hi] == ordered[above].tolist(), n
