@@ -40,7 +40,8 @@ from engine import sweep_store
 from engine.scheduler import CANCEL_POLL_SECONDS, Backend, Event, SchedulerError
 from engine.store import HEARTBEAT_SECONDS, RunLost, Store
 
-MESSAGES_AHEAD = 8  # messages a task may yield ahead of the driver before it waits
+_NOTHING = object()
+MESSAGES_AHEAD = 8  # yields (each at most one batch) a point may be ahead of the driver
 CONNECT_SECONDS = 5.0
 
 
@@ -122,7 +123,8 @@ _catalogue = None
 
 
 def _run_point(spec_dict: dict, source: str, threads: int):
-    """Run one point; yield ("node", {...}) first, then the run's Outbox messages."""
+    """Run one point; yield lists of messages: ("node", {...}) first, then the run's Outbox
+    messages (`_bundles`)."""
     import ray
     import torch
 
@@ -133,7 +135,7 @@ def _run_point(spec_dict: dict, source: str, threads: int):
     global _catalogue
     if _catalogue is None:
         _catalogue = registry.Catalogue.live()
-    yield (
+    node = (
         "node",
         {
             "node_id": ray.get_runtime_context().get_node_id(),
@@ -146,7 +148,7 @@ def _run_point(spec_dict: dict, source: str, threads: int):
         torch.set_num_threads(spec.threads or threads)
         device = runner.prepare(spec)
     except (SpecError, HardwareError, ValueError) as err:
-        yield ("refused", str(err))
+        yield [node, ("refused", str(err))]
         return
     messages: queue.Queue = queue.Queue(maxsize=2)
 
@@ -158,8 +160,33 @@ def _run_point(spec_dict: dict, source: str, threads: int):
         messages.put(None)
 
     threading.Thread(target=work, daemon=True, name="point").start()
-    while (message := messages.get()) is not None:
-        yield message
+    first = True
+    for bundle in _bundles(messages):
+        yield [node, *bundle] if first else bundle
+        first = False
+
+
+def _bundles(messages: queue.Queue):
+    """The messages of `messages` (until None) as lists: each list is what is waiting when
+    it is taken, at most one batch, so that messages written one after another (the run's
+    row, its start and objectives; its last batch and its end) reach the driver in one
+    trip rather than one each, while a yield still holds at most one batch's values."""
+    held = messages.get()  # the next message, in no list yet
+    while held is not None:
+        bundle, batches, held = [held], held[0] == "batch", _NOTHING
+        while True:
+            try:
+                message = messages.get_nowait()
+            except queue.Empty:
+                break
+            if message is None or (batches and message[0] == "batch"):
+                held = message
+                break
+            batches = batches or message[0] == "batch"
+            bundle.append(message)
+        yield bundle
+        if held is _NOTHING:
+            held = messages.get()
 
 
 class PointRunner:
@@ -363,7 +390,7 @@ class RayBackend(Backend):
                 self._end(task, "failed", "the point's Ray task ended without a final status")
                 return
             try:
-                message = ray.get(ref)
+                bundle = ray.get(ref)
             except ray.exceptions.TaskCancelledError:
                 self._end(task, "cancelled", None)
                 return
@@ -373,7 +400,10 @@ class RayBackend(Backend):
                 self._worker_lost(task, err)
                 return
             try:
-                self._apply(task, message)
+                for message in bundle:
+                    if task.ended:  # a message ended it (the rest is nothing of it)
+                        break
+                    self._apply(task, message)
             except RunLost as lost:
                 self._stop(task, "interrupted", str(lost), write_run=False)
                 return
