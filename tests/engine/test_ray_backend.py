@@ -387,3 +387,26 @@ def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(node.pid, signal.SIGKILL)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_messages_waiting_together_cross_in_one_yield_with_at_most_one_batch_each():
+    import queue
+
+    from engine.ray_backend import _bundles
+
+    waiting = queue.Queue()
+    run = [("create", "bandits", "regret"), ("start", {}), ("objectives", [], [], [])]
+    batches = [("batch", {"n": i}) for i in range(3)]
+    for message in (*run, *batches, ("end", "finished", None), None):
+        waiting.put(message)
+    got = list(_bundles(waiting))
+    # every message once, in order; a second batch starts the next list
+    assert got == [[*run, batches[0]], [batches[1]], [batches[2], ("end", "finished", None)]]
+
+    # a message that is not there yet is waited for, not joined to the list taken
+    waiting.put(("create", "bandits", "regret"))
+    bundles = _bundles(waiting)
+    assert next(bundles) == [("create", "bandits", "regret")]
+    waiting.put(("end", "failed", "boom"))
+    waiting.put(None)
+    assert list(bundles) == [[("end", "failed", "boom")]]
