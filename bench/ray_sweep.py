@@ -2,23 +2,24 @@
 
     python -m bench.ray_sweep                     # 3 repeats
     python -m bench.ray_sweep --repeats 5 --tiny-points 10 --seeds 4000 --steps 2000
-    python -m bench.ray_sweep --only long --long-seeds 200 --long-steps 100000
+    python -m bench.ray_sweep --only long --long-seeds 200 --long-steps 200000
 
 Needs the ray extra. One local Ray instance is started in this process (ray.init with
 the bench's CPUs, loopback, no dashboard) and serves every Ray measurement; the local
-pool's are `tradeoff run` commands as a user runs them.
+pool's are `tradeoff run` commands as a user runs them in (a), the scheduler in this
+process in (c).
 
 (a) Overhead per point, the same tiny sweep (2 seeds x 10 steps, `--tiny-points` points,
 one at a time) on both backends: for each run after the first, its first record's time
 minus the previous run's end (`bench.sweeps.first_record_times`). On the pool that is the
 worker reporting, the scheduler claiming the next point, the worker building it; on Ray
-it adds a task's submission, its start on a Ray worker and the messages to the driver.
+it adds the call to the slot's Ray actor and the messages to the driver.
 The two backends alternate within each repeat.
 
 (c) Overhead per point for points of seconds (the Ray issue's target: Ray <= 1.5x the
 pool for points of >= 5 s): the same sweep of `--long-points` UCB1 points of
-`--long-seeds` seeds x `--long-steps` steps (about 5 s each on this machine), one slot, on
-both backends through the scheduler in this process (`LocalPool` of one worker,
+`--long-seeds` seeds x `--long-steps` steps (6 to 15 s each on this machine, by its
+load), one slot, on both backends through the scheduler in this process (`LocalPool` of one worker,
 `RayBackend` of one slot), alternating. For each point after the first:
 - overhead = (the time the scheduler gets its end) - (the time it got the previous
   point's end) - compute, where compute is the run's own time measured inside it, in the
@@ -199,7 +200,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--long-points", type=int, default=4)
     parser.add_argument("--long-seeds", type=int, default=200)
-    parser.add_argument("--long-steps", type=int, default=100000)
+    parser.add_argument("--long-steps", type=int, default=200000)
     parser.add_argument("--cpus", type=int, default=2, help="the local Ray instance's CPUs")
     parser.add_argument("--only", default="overhead,long,throughput")
     args = parser.parse_args(argv)
