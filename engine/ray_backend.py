@@ -41,6 +41,7 @@ from engine.scheduler import CANCEL_POLL_SECONDS, Backend, Event, SchedulerError
 from engine.store import HEARTBEAT_SECONDS, RunLost, Store
 
 _NOTHING = object()
+GPUS_SECONDS = 5.0  # how long the cluster's GPU count is taken as known (points on "auto")
 MESSAGES_AHEAD = 8  # yields (each at most one batch) a point may be ahead of the driver
 CONNECT_SECONDS = 5.0
 
@@ -254,6 +255,7 @@ class RayBackend(Backend):
         self.store: Store | None = None
         self.catalogue = None
         self._actor = None
+        self._gpus: tuple[float, float] | None = None  # (when asked, GPUs)
         self._last_beat = 0.0
         self._last_cancel_check = 0.0
         self.values_written = 0  # per-seed values and aggregate fields written (bench/)
@@ -274,7 +276,12 @@ class RayBackend(Backend):
             self.slots = max(1, cpus // self.threads)
 
     def gpus(self) -> float:
-        return ray_module().cluster_resources().get("GPU", 0.0)
+        """The cluster's GPUs. Asked of Ray (a request to its head) at most every few
+        seconds: every point on `device = "auto"` needs it, on the way to its actor."""
+        now = time.monotonic()
+        if self._gpus is None or now - self._gpus[0] >= GPUS_SECONDS:
+            self._gpus = (now, ray_module().cluster_resources().get("GPU", 0.0))
+        return self._gpus[1]
 
     def _store(self) -> Store:
         if self.store is None:
