@@ -1,19 +1,25 @@
 """Sweep points on a Ray cluster (`tradeoff run SWEEP --backend ray [--address ADDR]`).
 
-Each point is one Ray task that asks for what its spec needs (`hardware.threads` CPUs, or
-the backend's default; one GPU for a CUDA device). The task runs `runner.execute` on a
-`runner.Outbox`: exactly the local run, with each store write turned into a message that
-the task yields as it goes (a Ray streaming generator), so records reach the driver while
-the point runs. The driver, this process, is the store's only writer: it creates the
-run's row when the task begins, applies every message (`runner.apply_message`), beats
-for the run, and writes its end. Rows carry the driver's pid and host, so a killed
-driver leaves its runs judged ended, its points `interrupted` and the sweep resumable.
+Points run on long-lived Ray actors (`PointRunner`), at most one per slot, each asking
+for what its points need (`hardware.threads` CPUs, or the backend's default; one GPU for
+a CUDA device) and running one point at a time, as a pool worker does: torch and the
+catalogue are imported once per actor, not per point, and a point is a direct call on an
+actor that is already there. The call runs `runner.execute` on a `runner.Outbox`: exactly
+the local run, with each store write turned into a message that it yields as it goes (a
+Ray streaming generator), so records reach the driver while the point runs. The driver,
+this process, is the store's only writer: it creates the run's row when the point
+begins, applies every message (`runner.apply_message`), beats for the run, and writes
+its end. Rows carry the driver's pid and host, so a killed driver leaves its runs judged
+ended, its points `interrupted` and the sweep resumable (Ray ends its actors with it).
 
-Only plain data crosses Ray: the point's spec as a dict (the task validates it again
-as a RunSpec) and the messages (tuples, lists, numpy arrays). A worker that dies ends its
-run `failed` with Ray's reason; a cancelled point (`tradeoff cancel`, Ctrl-C) has its
-task cancelled (the worker is killed) and its run ends `cancelled`. Tasks are not
-retried: a retry would write a run's records twice.
+Only plain data crosses Ray: the point's spec as a dict (the actor validates it again
+as a RunSpec) and the messages (tuples, lists, numpy arrays). An actor that dies during a
+point ends that run `failed` with Ray's reason, and a fresh actor takes its slot; a
+cancelled point (`tradeoff cancel`, Ctrl-C) has its actor killed and its run ends
+`cancelled`. Actors are never restarted and points never retried once they began (a retry
+would write a run's records twice); a point whose actor had died before it began (killed
+while idle, its node gone) is given once to a fresh actor. The driver lets its actors go
+when it closes.
 
 Ray is imported here only, and only when this backend is asked for; a local instance
 binds to 127.0.0.1 with no dashboard.
@@ -34,7 +40,9 @@ from engine import sweep_store
 from engine.scheduler import CANCEL_POLL_SECONDS, Backend, Event, SchedulerError
 from engine.store import HEARTBEAT_SECONDS, RunLost, Store
 
-MESSAGES_AHEAD = 8  # messages a task may yield ahead of the driver before it waits
+_NOTHING = object()
+GPUS_SECONDS = 5.0  # how long the cluster's GPU count is taken as known (points on "auto")
+MESSAGES_AHEAD = 8  # yields (each at most one batch) a point may be ahead of the driver
 CONNECT_SECONDS = 5.0
 
 
@@ -111,12 +119,13 @@ def _keep_stdout_clean(ray) -> None:
     worker.print_to_stdstream = to_stderr
 
 
-# -- the task (runs on a Ray worker) ------------------------------------------------------
+# -- the point runner (a Ray actor) -------------------------------------------------------
 _catalogue = None
 
 
-def _point_task(spec_dict: dict, source: str, threads: int):
-    """Run one point; yield ("node", {...}) first, then the run's Outbox messages."""
+def _run_point(spec_dict: dict, source: str, threads: int):
+    """Run one point; yield lists of messages: ("node", {...}) first, then the run's Outbox
+    messages (`_bundles`)."""
     import ray
     import torch
 
@@ -127,7 +136,7 @@ def _point_task(spec_dict: dict, source: str, threads: int):
     global _catalogue
     if _catalogue is None:
         _catalogue = registry.Catalogue.live()
-    yield (
+    node = (
         "node",
         {
             "node_id": ray.get_runtime_context().get_node_id(),
@@ -140,7 +149,7 @@ def _point_task(spec_dict: dict, source: str, threads: int):
         torch.set_num_threads(spec.threads or threads)
         device = runner.prepare(spec)
     except (SpecError, HardwareError, ValueError) as err:
-        yield ("refused", str(err))
+        yield [node, ("refused", str(err))]
         return
     messages: queue.Queue = queue.Queue(maxsize=2)
 
@@ -152,22 +161,76 @@ def _point_task(spec_dict: dict, source: str, threads: int):
         messages.put(None)
 
     threading.Thread(target=work, daemon=True, name="point").start()
-    while (message := messages.get()) is not None:
-        yield message
+    first = True
+    for bundle in _bundles(messages):
+        yield [node, *bundle] if first else bundle
+        first = False
+
+
+def _bundles(messages: queue.Queue):
+    """The messages of `messages` (until None) as lists: each list is what is waiting when
+    it is taken, at most one batch, so that messages written one after another (the run's
+    row, its start and objectives; its last batch and its end) reach the driver in one
+    trip rather than one each, while a yield still holds at most one batch's values."""
+    held = messages.get()  # the next message, in no list yet
+    while held is not None:
+        bundle, batches, held = [held], held[0] == "batch", _NOTHING
+        while True:
+            try:
+                message = messages.get_nowait()
+            except queue.Empty:
+                break
+            if message is None or (batches and message[0] == "batch"):
+                held = message
+                break
+            batches = batches or message[0] == "batch"
+            bundle.append(message)
+        yield bundle
+        if held is _NOTHING:
+            held = messages.get()
+
+
+class PointRunner:
+    """A Ray actor that runs points one after another, as a pool worker does: torch and the
+    catalogue are imported once, when it starts, not for each point. The driver keeps one
+    per slot and kills it to stop its point (a cancel, a lost run)."""
+
+    def __init__(self):
+        import torch  # noqa: F401 - imported here, once, rather than by the first point
+
+        global _catalogue
+        from engine import registry
+
+        if _catalogue is None:
+            _catalogue = registry.Catalogue.live()
+
+    def run(self, spec_dict: dict, source: str, threads: int):
+        yield from _run_point(spec_dict, source, threads)
 
 
 # -- the driver's side ------------------------------------------------------------------
+class _Runner:
+    """The driver's handle on one `PointRunner` actor, and what it asked Ray for."""
+
+    def __init__(self, handle, shape: tuple[int, int]):
+        self.handle, self.shape = handle, shape  # shape: (CPUs, GPUs)
+        self.task: _Task | None = None  # the point it runs now
+        self.points = 0  # points it has ended: a runner that did has started well
+
+
 class _Task:
-    def __init__(self, point: dict, spec, gen):
-        self.point, self.spec, self.gen = point, spec, gen
+    def __init__(self, point: dict, spec, gen, runner: _Runner | None = None):
+        self.point, self.spec, self.gen, self.runner = point, spec, gen, runner
         self.run_id: int | None = None
         self.node: dict = {}
         self.steps_done = 0
         self.ended = False
+        self.retried = False
 
 
 class RayBackend(Backend):
-    """Runs points as Ray tasks; this process writes the store.
+    """Runs points on long-lived Ray actors (`PointRunner`, at most one per slot, each running
+    one point at a time); this process writes the store.
 
     address: a Ray head's HOST:PORT, or None for a local instance of `num_cpus` CPUs.
     threads: the CPUs (torch threads) of a point whose spec sets no `hardware.threads`.
@@ -187,10 +250,12 @@ class RayBackend(Backend):
         self.owns_ray = False
         self.started = False
         self.tasks: list[_Task] = []
+        self.runners: list[_Runner] = []
         self.pending: list[Event] = []
         self.store: Store | None = None
         self.catalogue = None
-        self._remote = None
+        self._actor = None
+        self._gpus: tuple[float, float] | None = None  # (when asked, GPUs)
         self._last_beat = 0.0
         self._last_cancel_check = 0.0
         self.values_written = 0  # per-seed values and aggregate fields written (bench/)
@@ -205,13 +270,18 @@ class RayBackend(Backend):
         self.owns_ray = connect(self.address, self.num_cpus)
         ray = ray_module()
         self.started = True
-        self._remote = ray.remote(_point_task)
+        self._actor = ray.remote(PointRunner)
         if self.slots is None:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             self.slots = max(1, cpus // self.threads)
 
     def gpus(self) -> float:
-        return ray_module().cluster_resources().get("GPU", 0.0)
+        """The cluster's GPUs. Asked of Ray (a request to its head) at most every few
+        seconds: every point on `device = "auto"` needs it, on the way to its actor."""
+        now = time.monotonic()
+        if self._gpus is None or now - self._gpus[0] >= GPUS_SECONDS:
+            self._gpus = (now, ray_module().cluster_resources().get("GPU", 0.0))
+        return self._gpus[1]
 
     def _store(self) -> Store:
         if self.store is None:
@@ -236,15 +306,43 @@ class RayBackend(Backend):
         except (SpecError, ValueError) as err:
             self._end_point(point, None, "failed", str(err))
             return
+        task = _Task(point, spec, None)
+        self._call(task)
+        self.tasks.append(task)
+
+    def _call(self, task: _Task) -> None:
+        """Give `task` to an idle runner of its shape (a new one if there is none)."""
+        spec = task.spec
         cuda = spec.device.startswith("cuda") or (spec.device == "auto" and self.gpus() > 0)
-        gen = self._remote.options(
-            num_cpus=spec.threads or self.threads,
-            num_gpus=1 if cuda else 0,
-            max_retries=0,
-            num_returns="streaming",
-            _generator_backpressure_num_objects=MESSAGES_AHEAD,
-        ).remote(point["spec"], source, self.threads)
-        self.tasks.append(_Task(point, spec, gen))
+        runner = self._runner((spec.threads or self.threads, 1 if cuda else 0))
+        runner.task, task.runner = task, runner
+        source = f"sweep {task.point['sweep_id']} point {task.point['idx']}"
+        task.gen = runner.handle.run.options(
+            num_returns="streaming", _generator_backpressure_num_objects=MESSAGES_AHEAD
+        ).remote(task.point["spec"], source, self.threads)
+
+    def _runner(self, shape: tuple[int, int]) -> _Runner:
+        idle = [r for r in self.runners if r.task is None]
+        for runner in idle:
+            if runner.shape == shape:
+                return runner
+        if len(self.runners) >= self.slots and idle:
+            # a slot's runner of another shape goes, so that Ray has its CPUs (GPU) again
+            self._drop(idle[0])
+        # Never restarted nor retried: a retry would write a run's records twice.
+        handle = self._actor.options(
+            num_cpus=shape[0], num_gpus=shape[1], max_restarts=0, max_task_retries=0
+        ).remote()
+        self.runners.append(_Runner(handle, shape))
+        return self.runners[-1]
+
+    def _drop(self, runner: _Runner) -> None:
+        """Kill a runner's actor (and the point it runs, if any) and forget it."""
+        with contextlib.suppress(Exception):
+            ray_module().kill(runner.handle, no_restart=True)
+        if runner in self.runners:
+            self.runners.remove(runner)
+        runner.task = None
 
     def poll(self, timeout: float) -> list[Event]:
         ray = ray_module()
@@ -273,6 +371,8 @@ class RayBackend(Backend):
         for task in self.tasks:
             self._stop(task, "cancelled" if cancel else "interrupted", None)
         self.tasks = []
+        for runner in list(self.runners):  # idle ones: their CPUs go back to the cluster
+            self._drop(runner)
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -297,15 +397,20 @@ class RayBackend(Backend):
                 self._end(task, "failed", "the point's Ray task ended without a final status")
                 return
             try:
-                message = ray.get(ref)
+                bundle = ray.get(ref)
             except ray.exceptions.TaskCancelledError:
                 self._end(task, "cancelled", None)
                 return
             except ray.exceptions.RayError as err:
+                if self._call_again(task, err):
+                    return
                 self._worker_lost(task, err)
                 return
             try:
-                self._apply(task, message)
+                for message in bundle:
+                    if task.ended:  # a message ended it (the rest is nothing of it)
+                        break
+                    self._apply(task, message)
             except RunLost as lost:
                 self._stop(task, "interrupted", str(lost), write_run=False)
                 return
@@ -340,7 +445,23 @@ class RayBackend(Backend):
             if kind == "batch" and message[1]["steps_done"] is not None:
                 task.steps_done = message[1]["steps_done"]
 
+    def _call_again(self, task: _Task, err) -> bool:
+        """A runner that had ended points before died before this point began (its node
+        went, it was killed while idle): nothing of the point was sent, so it is given
+        once to a fresh runner rather than failed. True when it was."""
+        runner = task.runner
+        if task.node or task.retried or runner is None or not runner.points:
+            return False
+        if not isinstance(err, ray_module().exceptions.ActorDiedError):
+            return False
+        self._drop(runner)
+        task.retried = True
+        self._call(task)
+        return True
+
     def _worker_lost(self, task: _Task, err) -> None:
+        if task.runner is not None:  # dead, or in a state not to be trusted with a point
+            self._drop(task.runner)
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         where = f" on node {task.node.get('node_id', '?')[:12]} ({task.node.get('host', '?')})"
         reason = (
@@ -364,6 +485,10 @@ class RayBackend(Backend):
     def _finish(self, task: _Task, run_id, status: str, error) -> None:
         point = task.point
         task.ended = True
+        runner = task.runner
+        if runner is not None and runner.task is task:
+            runner.task = None
+            runner.points += 1
         if error and run_id is not None:
             error = (error.strip().splitlines() or [None])[-1]
         sweep_store.finish_point(self._store().conn, point["sweep_id"], point["idx"], status)
@@ -374,11 +499,11 @@ class RayBackend(Backend):
         self._finish(task, run_id, status, error)
 
     def _stop(self, task: _Task, status: str, error, write_run: bool = True) -> None:
-        """Cancel a task (its worker is killed) and end its point with `status`."""
+        """Stop a task (its runner is killed) and end its point with `status`."""
         if task.ended:
             return
-        with contextlib.suppress(Exception):
-            ray_module().cancel(task.gen, force=True)
+        if task.runner is not None:
+            self._drop(task.runner)
         if not write_run:
             task.run_id = None
         self._end(task, status, error)

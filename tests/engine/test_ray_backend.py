@@ -149,6 +149,70 @@ def test_a_killed_ray_worker_fails_its_run_with_the_reason_and_the_sweep_goes_on
     assert store.sweep(1)["status"] == "failed"
 
 
+def test_a_runner_killed_mid_point_fails_its_run_and_the_next_points_share_a_fresh_one(
+    tmp_path, ray_address
+):
+    db = tmp_path / "s.db"
+    spec = write_spec(
+        tmp_path / "s.toml",
+        BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [100000000, 30, 40]\n',
+    )
+    proc = start_engine(
+        "run", spec, "--db", db, "--json", "--backend", "ray", "--address", ray_address,
+        "--workers", "1",
+    )  # fmt: skip
+    try:
+        wait_until(db.exists, "the store")
+        store = Store(db)
+        run0 = wait_until(lambda: running_run_of_point(store, 1, 0), "point 0 running")
+        killed = _ray_of(store, run0)["pid"]
+        os.kill(killed, signal.SIGKILL)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err  # a point failed
+    points = store.sweep(1)["points"]
+    assert [p["status"] for p in points] == ["failed", "finished", "finished"]
+    assert store.get_run(run0)["status"] == "failed"
+    assert "died" in store.get_run(run0)["error"]
+    one, two = (_ray_of(store, p["run_id"])["pid"] for p in points[1:])
+    # one slot: a new runner took the place of the killed one and ran both points after it
+    # (torch and the catalogue imported once for the two)
+    assert one == two != killed
+    assert [store.get_run(p["run_id"])["steps_done"] for p in points[1:]] == [30, 40]
+
+
+def test_a_runner_that_died_idle_gives_the_next_point_to_a_fresh_one(tmp_path, ray_address):
+    from engine import registry, sweep
+    from engine.ray_backend import RayBackend
+    from engine.scheduler import Scheduler
+
+    db = tmp_path / "s.db"
+    text = BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [30, 40]\n'
+    with Store(db) as store:
+        store.create_sweep(sweep.from_toml(text, registry.Catalogue.live(), "test"))
+    sched = Scheduler(db, lambda: RayBackend(db, threads=1, slots=1))
+    try:
+        assert sched.try_acquire()
+        ended = []
+        while not ended:
+            ended = [e for e in sched.step() if e.kind == "ended"]
+        assert [(e.idx, e.status) for e in ended] == [(0, "finished")]
+        store = Store(db)
+        first = _ray_of(store, ended[0].run_id)["pid"]
+        os.kill(first, signal.SIGKILL)  # the runner is idle: its point has ended
+        wait_until(lambda: not _alive(first), "the idle runner gone", 30)
+        while not sched.idle():
+            ended += [e for e in sched.step() if e.kind == "ended"]
+    finally:
+        sched.close()
+    assert [(e.idx, e.status) for e in ended] == [(0, "finished"), (1, "finished")]
+    second = store.get_run(ended[1].run_id)
+    assert second["status"] == "finished" and second["steps_done"] == 40
+    assert _ray_of(store, ended[1].run_id)["pid"] != first
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_or_sigterm_to_the_driver_cancels_the_remaining_tasks(tmp_path, ray_address, sig):
     db = tmp_path / "s.db"
@@ -314,3 +378,26 @@ def test_a_sweep_lands_on_both_nodes_of_a_two_node_cluster(tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(node.pid, signal.SIGKILL)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_messages_waiting_together_cross_in_one_yield_with_at_most_one_batch_each():
+    import queue
+
+    from engine.ray_backend import _bundles
+
+    waiting = queue.Queue()
+    run = [("create", "bandits", "regret"), ("start", {}), ("objectives", [], [], [])]
+    batches = [("batch", {"n": i}) for i in range(3)]
+    for message in (*run, *batches, ("end", "finished", None), None):
+        waiting.put(message)
+    got = list(_bundles(waiting))
+    # every message once, in order; a second batch starts the next list
+    assert got == [[*run, batches[0]], [batches[1]], [batches[2], ("end", "finished", None)]]
+
+    # a message that is not there yet is waited for, not joined to the list taken
+    waiting.put(("create", "bandits", "regret"))
+    bundles = _bundles(waiting)
+    assert next(bundles) == [("create", "bandits", "regret")]
+    waiting.put(("end", "failed", "boom"))
+    waiting.put(None)
+    assert list(bundles) == [[("end", "failed", "boom")]]
