@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
@@ -71,6 +72,14 @@ def row_texts(row: PairComparison) -> list[str]:
     ]
 
 
+def same_groups(a, b) -> bool:
+    """Whether two (groups, header lines, note) say the same: the same labels in the same
+    order with equal values."""
+    if a is None or b is None or a[1:] != b[1:] or list(a[0]) != list(b[0]):
+        return False
+    return all(np.array_equal(a[0][k], b[0][k], equal_nan=True) for k in a[0])
+
+
 class GroupStatsTable(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -100,6 +109,7 @@ class GroupStatsTable(QWidget):
         self.copy_button.clicked.connect(self.copy_csv)
         self.export_button.clicked.connect(self._export_clicked)
         self._pending = None
+        self._shown = None  # the groups, header and note the table shows
         self.set_groups({}, [])
 
     def _retry(self) -> None:
@@ -129,12 +139,16 @@ class GroupStatsTable(QWidget):
         `group_stats.preload_in_background`), the tests wait for it instead of importing it
         here: the table says so and fills itself once the import is done."""
         usable = {label: values for label, values in groups.items() if len(values)}
+        shown = (usable, list(header_lines), note)
+        if self._pending is None and same_groups(self._shown, shown):
+            return  # a refresh that changed nothing here: no tests, no refill
         if len(usable) >= 2 and not group_stats.ready():
             self._pending = (groups, header_lines, note)
             self.caption.setText("Loading the statistical tests…")
             QTimer.singleShot(PENDING_RETRY_MS, self._retry)
             return
         self._pending = None
+        self._shown = shown
         self.header_lines = list(header_lines)
         self.rows = compare_groups(usable) if len(usable) >= 2 else []
         with filling(self.table):

@@ -10,6 +10,53 @@ from engine.metrics.run_summary import KIND_LABELS, SUMMARY_KINDS, Summary
 from studio.sweeps.data import SweepData, SweepRuns
 
 POLL_MS = 1000  # runs of a sweep take seconds to minutes: a second is live enough
+# A view draws what a poll brought at most this often, and only while it is shown: a panel
+# holds several views (tabs) on one `LiveSweep`, and drawing a hidden one, or twice for one
+# poll, held the event loop for nothing (bench/sweep_stall.py).
+REDRAW_MS = 250
+
+
+class Redraws(QObject):
+    """When a view draws what is new: `request()` after new data schedules one draw within
+    REDRAW_MS (several requests in that time make one draw), deferred while the view is
+    hidden until `shown()`; `flush()` draws now if a draw is owed; the draw calls `done()`."""
+
+    def __init__(self, view: QWidget, draw):
+        super().__init__(view)
+        self.view = view
+        self.draw = draw
+        self.owed = False
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self._due)
+
+    def request(self) -> None:
+        self.owed = True
+        if not self.timer.isActive():
+            self.timer.start()
+
+    def _due(self) -> None:
+        if self.owed and self.view.isVisible():
+            self.draw()
+
+    def shown(self) -> None:
+        if self.owed:
+            self.draw()
+
+    def flush(self) -> None:
+        if self.owed:
+            self.draw()
+
+    def done(self) -> None:
+        self.owed = False
+        self.timer.stop()
+
+
+def set_text(label: QLabel, text: str) -> None:
+    """Set a label's text only when it changes (a new text lays the window out again)."""
+    if label.text() != text:
+        label.setText(text)
 
 
 class LiveSweep(QObject):
