@@ -11,10 +11,11 @@ compared. The sweep view and Compare both embed it.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -72,6 +73,21 @@ def row_texts(row: PairComparison) -> list[str]:
     ]
 
 
+_executor: ThreadPoolExecutor | None = None
+
+
+def _tests_executor() -> ThreadPoolExecutor:
+    """One worker for every table: tests are computed one set at a time, in order."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-tests")
+    return _executor
+
+
+class _Relay(QObject):
+    done = Signal(int, object)  # generation, the future of compare_groups
+
+
 def same_groups(a, b) -> bool:
     """Whether two (groups, header lines, note) say the same: the same labels in the same
     order with equal values."""
@@ -109,7 +125,10 @@ class GroupStatsTable(QWidget):
         self.copy_button.clicked.connect(self.copy_csv)
         self.export_button.clicked.connect(self._export_clicked)
         self._pending = None
-        self._shown = None  # the groups, header and note the table shows
+        self._shown = None  # the groups, header and note the table shows (or computes)
+        self._generation = 0
+        self._relay = _Relay(self)
+        self._relay.done.connect(self._tests_done)
         self.set_groups({}, [])
 
     def _retry(self) -> None:
@@ -131,17 +150,32 @@ class GroupStatsTable(QWidget):
                     item.setBackground(QBrush(QColor(*SIGNIFICANT_COLOUR)))
                 self.table.setItem(i, j, item)
 
-    def set_groups(self, groups: dict, header_lines=(), note: str = "") -> None:
+    def set_groups(
+        self, groups: dict, header_lines=(), note: str = "", background: bool = False
+    ) -> None:
         """Compare these groups (label -> per-seed values); `header_lines` say what they are (in
         the CSV), `note` what the caption should add (e.g. what each group pools over).
 
-        While scipy.stats is still being imported (off the GUI thread, see
-        `group_stats.preload_in_background`), the tests wait for it instead of importing it
-        here: the table says so and fills itself once the import is done."""
+        `background`: compute the tests in a worker thread and fill the table when they are
+        done (the table shows the last tests until then): what a view streaming a sweep
+        does, since 28 pairs of tests took up to a second of the GUI thread on a loaded
+        machine (bench/sweep_stall.py). Otherwise they are computed here, and while
+        scipy.stats is still being imported (off the GUI thread, see
+        `group_stats.preload_in_background`) they wait for it instead of importing it here:
+        the table says so and fills itself once the import is done. The same groups again
+        compute nothing."""
         usable = {label: values for label, values in groups.items() if len(values)}
         shown = (usable, list(header_lines), note)
         if self._pending is None and same_groups(self._shown, shown):
             return  # a refresh that changed nothing here: no tests, no refill
+        self._generation += 1  # what is still being computed for older groups is dropped
+        if background and len(usable) >= 2:
+            self._pending = None
+            self._shown = shown
+            generation = self._generation
+            future = _tests_executor().submit(compare_groups, usable)
+            future.add_done_callback(lambda f: self._relay_done(generation, f))
+            return
         if len(usable) >= 2 and not group_stats.ready():
             self._pending = (groups, header_lines, note)
             self.caption.setText("Loading the statistical tests…")
@@ -149,8 +183,22 @@ class GroupStatsTable(QWidget):
             return
         self._pending = None
         self._shown = shown
+        self._show(compare_groups(usable) if len(usable) >= 2 else [], *shown)
+
+    def _relay_done(self, generation: int, future) -> None:
+        """In the worker thread: hand the result to the GUI thread (a queued signal)."""
+        try:
+            self._relay.done.emit(generation, future)
+        except RuntimeError:  # the table was closed meanwhile
+            pass
+
+    def _tests_done(self, generation: int, future) -> None:
+        if generation == self._generation and self._shown is not None:
+            self._show(future.result(), *self._shown)
+
+    def _show(self, rows, usable: dict, header_lines: list, note: str) -> None:
         self.header_lines = list(header_lines)
-        self.rows = compare_groups(usable) if len(usable) >= 2 else []
+        self.rows = rows
         with filling(self.table):
             self._fill_rows()
         seeds = sum(len(v) for v in usable.values())

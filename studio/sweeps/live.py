@@ -26,6 +26,7 @@ class Redraws(QObject):
         self.view = view
         self.draw = draw
         self.owed = False
+        self.streaming = False  # True during a draw of what a poll brought (not a user's choice)
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(REDRAW_MS)
@@ -38,11 +39,18 @@ class Redraws(QObject):
 
     def _due(self) -> None:
         if self.owed and self.view.isVisible():
-            self.draw()
+            self._draw_streamed()
 
     def shown(self) -> None:
         if self.owed:
+            self._draw_streamed()
+
+    def _draw_streamed(self) -> None:
+        self.streaming = True
+        try:
             self.draw()
+        finally:
+            self.streaming = False
 
     def flush(self) -> None:
         if self.owed:

@@ -148,7 +148,10 @@ class LineItems:
         has_band = np.isfinite(line.lo) & np.isfinite(line.hi)
         lo = np.where(has_band, line.lo, line.mean)
         hi = np.where(has_band, line.hi, line.mean)
+        # the band's path is made again whenever an edge changes: once, after both have
+        self.band_lo.blockSignals(True)
         self.band_lo.setData(line.x, lo)
+        self.band_lo.blockSignals(False)
         self.band_hi.setData(line.x, hi)
         xs = np.repeat(line.x[has_band], 2)
         ys = np.column_stack([line.lo[has_band], line.hi[has_band]]).reshape(-1)
@@ -466,7 +469,8 @@ class SweepView(QWidget):
         if pooled_over:
             note = f"Each group pools its runs over {', '.join(pooled_over)}."
             header.append(note[0].lower() + note[1:-1])
-        self.stats.set_groups(groups, header, note)
+        # streaming: the tests in a worker thread (the table fills itself when they are done)
+        self.stats.set_groups(groups, header, note, background=self.redraws.streaming)
 
     # -- export -------------------------------------------------------------------------------
     def csv_text(self) -> str:
