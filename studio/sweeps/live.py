@@ -3,10 +3,13 @@ of a metric and its summary (`SummaryChoice`)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from engine.metrics.run_summary import KIND_LABELS, SUMMARY_KINDS, Summary
+from engine.store import StoreReader
 from studio.sweeps.data import SweepData, SweepRuns
 
 POLL_MS = 1000  # runs of a sweep take seconds to minutes: a second is live enough
@@ -72,11 +75,16 @@ class LiveSweep(QObject):
 
     `updated(changed_run_ids)` after each refresh that brought something new. A poll costs
     one `PRAGMA data_version` when no other connection wrote; otherwise the sweep's points
-    (`StoreReader.sweep`) and the rows written after each unsettled run's cursors. `seeds`: read
-    the kept seeds' values too (AUC bands, tests between groups).
+    (`StoreReader.sweep`, a small read on the GUI thread) and the rows written after each
+    unsettled run's cursors, which a thread of this sweep's own reads through a connection of
+    its own (`StoreReader` on the same file) and the GUI thread then adds: the reads took
+    about a tenth of a second a poll on a loaded machine (bench/sweep_stall.py). `refresh()`
+    reads at once, on the caller's thread. `seeds`: read the kept seeds' values too (AUC
+    bands, tests between groups).
     """
 
     updated = Signal(object)  # set of run ids whose data changed (empty: only statuses did)
+    _read_done = Signal(object, object, object)  # sweep, statuses before, future of the read
 
     def __init__(self, store, sweep_id: int, parent=None, seeds: bool = False):
         super().__init__(parent)
@@ -87,6 +95,11 @@ class LiveSweep(QObject):
         self.runs = SweepRuns(store)
         self.runs.refresh(self.sweep, seeds)
         self._version = store.data_version()
+        self._reading = None  # the read under way in the thread
+        self._refreshes = 0  # reads done at once (`refresh`) since the start
+        self._executor: ThreadPoolExecutor | None = None
+        self._thread_store = None  # the reading thread's own connection
+        self._read_done.connect(self._apply)
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -99,22 +112,74 @@ class LiveSweep(QObject):
             self.updated.emit(self.runs.refresh(self.sweep, True))
 
     def poll(self) -> None:
+        if self._reading is not None:
+            return  # one read at a time: the next poll looks again
         version = self.store.data_version()
         if version != self._version:
             self._version = version
-            self.refresh()
+            if getattr(self.store, "path", None) is None:
+                self.refresh()  # no file to open a second connection on
+            else:
+                self._read_in_thread()
+
+    def _read_in_thread(self) -> None:
+        before = self._statuses()
+        sweep = SweepData.from_store(self.store, self.sweep_id)
+        plans = self.runs.plan(sweep, self.seeds)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-read")
+        self._reading = self._executor.submit(self._read, plans)
+        refreshes = self._refreshes
+        self._reading.add_done_callback(lambda f: self._relay((sweep, refreshes), before, f))
+
+    def _read(self, plans):
+        """On the reading thread: its own connection, opened on first use."""
+        if self._thread_store is None:
+            self._thread_store = StoreReader(self.store.path)
+        return SweepRuns.read(self._thread_store, plans)
+
+    def _relay(self, sweep, before, future) -> None:
+        try:
+            self._read_done.emit(sweep, before, future)  # queued to the GUI thread
+        except RuntimeError:  # closed meanwhile
+            pass
+
+    def _apply(self, read_sweep, before, future) -> None:
+        self._reading = None
+        if not self.timer.isActive():
+            return  # stopped meanwhile
+        sweep, refreshes = read_sweep
+        if refreshes != self._refreshes:
+            return  # `refresh` read newer points and runs meanwhile; the next poll goes on
+        self.sweep = sweep
+        changed = self.runs.apply(future.result())
+        if changed or before != self._statuses():
+            self.updated.emit(changed)
+
+    def _statuses(self) -> list:
+        return [(p.run_id, p.status) for p in self.sweep.points]
 
     def refresh(self) -> set[int]:
-        """Read the sweep again and what is new of its runs; emits `updated`."""
-        before = [(p.run_id, p.status) for p in self.sweep.points]
+        """Read the sweep again and what is new of its runs, now; emits `updated`."""
+        before = self._statuses()
+        self._refreshes += 1
         self.sweep = SweepData.from_store(self.store, self.sweep_id)
         changed = self.runs.refresh(self.sweep, self.seeds)
-        if changed or before != [(p.run_id, p.status) for p in self.sweep.points]:
+        if changed or before != self._statuses():
             self.updated.emit(changed)
         return changed
 
     def stop(self) -> None:
         self.timer.stop()
+        if self._executor is not None:
+            self._executor.submit(self._close_thread_store)
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    def _close_thread_store(self) -> None:
+        if self._thread_store is not None:
+            self._thread_store.close()
+            self._thread_store = None
 
 
 class SummaryChoice(QWidget):

@@ -369,3 +369,45 @@ def test_tests_computed_in_the_background_fill_the_table_when_done(qtbot):
     qtbot.waitUntil(lambda: table.rows[0].group_b == "c = 4", timeout=30000)
     qtbot.wait(100)
     assert table.rows[0].mean_b == pytest.approx(7.0)
+
+
+def test_a_poll_reads_the_runs_in_a_thread_of_its_own(qtbot, sweep_store, monkeypatch):
+    """What a poll reads (in the sweep's reading thread, on a connection of its own) is what a
+    read at once gives: the running point moves to its run's final mean."""
+    import threading
+    import time
+
+    from engine.store import aggregate_row
+    from studio.sweeps.data import SweepRuns
+
+    store, doc, values = sweep_store
+    table = _values(0.5, 2.0)
+    run_id = write_run(store, STEPS[:2], table[:2], rate=0.5, scale=2.0, status="running")
+    doc["points"].append(
+        {"idx": 6, "values": {"algorithm.rate": 0.5, "problem.scale": 2.0}, "run_id": run_id,
+         "status": "running", "priority": 0}
+    )  # fmt: skip
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    threads = []
+    read = SweepRuns.read
+    monkeypatch.setattr(
+        SweepRuns,
+        "read",
+        staticmethod(lambda s, plans: threads.append(threading.get_ident()) or read(s, plans)),
+    )
+    store.append(run_id, aggregate_rows=[aggregate_row("loss", STEPS[2], table[2], time.time())])
+    store.finish_run(run_id, "finished")
+    doc["points"][-1]["status"] = "finished"
+    view.live._version = -1  # as if an engine process had written (its own connection)
+    with qtbot.waitSignal(view.live.updated, timeout=20000) as blocker:
+        view.live.poll()
+    assert blocker.args == [{run_id}]
+    assert threads and threading.get_ident() not in threads
+    view.redraws.flush()
+    line = view.lines[1]
+    assert line.mean[line.run_ids.index(run_id)] == pytest.approx(_final(table)[0], rel=1e-9)
+    assert "7 of 7 points finished" in view.progress.text()
+    view.stop()
