@@ -11,6 +11,7 @@ compared. The sweep view and Compare both embed it.
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,7 +33,11 @@ from PySide6.QtWidgets import (
 from engine.metrics import group_stats
 from engine.metrics.group_stats import PairComparison, compare_groups, comparisons_csv
 from studio.sweeps.table_fill import filling
+from studio.sweeps.worker import run_yielding
 
+# While a sweep streams, its groups' values change at every poll: the tests (about 0.1 s of
+# CPU for 28 pairs) are computed for the latest of them at most this often.
+STREAMING_TESTS_S = 3.0
 PENDING_RETRY_MS = 200  # how often a table waiting for scipy.stats looks again
 COLUMNS = (
     "A",
@@ -85,7 +90,7 @@ def _tests_executor() -> ThreadPoolExecutor:
 
 
 class _Relay(QObject):
-    done = Signal(int, object)  # generation, the future of compare_groups
+    done = Signal(int, object)  # generation, (groups, header, note) and the future of the tests
 
 
 def same_groups(a, b) -> bool:
@@ -129,6 +134,11 @@ class GroupStatsTable(QWidget):
         self._generation = 0
         self._relay = _Relay(self)
         self._relay.done.connect(self._tests_done)
+        self._queued = None  # groups waiting to be tested in the background
+        self._last_submit = -math.inf
+        self._submit_timer = QTimer(self)
+        self._submit_timer.setSingleShot(True)
+        self._submit_timer.timeout.connect(self._submit)
         self.set_groups({}, [])
 
     def _retry(self) -> None:
@@ -157,9 +167,10 @@ class GroupStatsTable(QWidget):
         the CSV), `note` what the caption should add (e.g. what each group pools over).
 
         `background`: compute the tests in a worker thread and fill the table when they are
-        done (the table shows the last tests until then): what a view streaming a sweep
-        does, since 28 pairs of tests took up to a second of the GUI thread on a loaded
-        machine (bench/sweep_stall.py). Otherwise they are computed here, and while
+        done (the table shows the last tests until then), for the latest groups at most
+        every STREAMING_TESTS_S: what a view streaming a sweep does, since 28 pairs of tests
+        take about 0.1 s of CPU, up to a second of the GUI thread on a loaded machine
+        (bench/sweep_stall.py). Otherwise they are computed here, and while
         scipy.stats is still being imported (off the GUI thread, see
         `group_stats.preload_in_background`) they wait for it instead of importing it here:
         the table says so and fills itself once the import is done. The same groups again
@@ -168,14 +179,19 @@ class GroupStatsTable(QWidget):
         shown = (usable, list(header_lines), note)
         if self._pending is None and same_groups(self._shown, shown):
             return  # a refresh that changed nothing here: no tests, no refill
-        self._generation += 1  # what is still being computed for older groups is dropped
         if background and len(usable) >= 2:
             self._pending = None
-            self._shown = shown
-            generation = self._generation
-            future = _tests_executor().submit(compare_groups, usable)
-            future.add_done_callback(lambda f: self._relay_done(generation, f))
+            self._shown = self._queued = shown
+            wait = self._last_submit + STREAMING_TESTS_S - time.monotonic()
+            if wait > 0:  # tests of streaming values: the latest groups, now and then
+                if not self._submit_timer.isActive():
+                    self._submit_timer.start(int(wait * 1000) + 1)
+                return
+            self._submit()
             return
+        self._queued = None
+        self._submit_timer.stop()
+        self._generation += 1  # tests still being computed in the background are dropped
         if len(usable) >= 2 and not group_stats.ready():
             self._pending = (groups, header_lines, note)
             self.caption.setText("Loading the statistical tests…")
@@ -185,16 +201,26 @@ class GroupStatsTable(QWidget):
         self._shown = shown
         self._show(compare_groups(usable) if len(usable) >= 2 else [], *shown)
 
-    def _relay_done(self, generation: int, future) -> None:
+    def _submit(self) -> None:
+        shown, self._queued = self._queued, None
+        if shown is None:
+            return
+        self._last_submit = time.monotonic()
+        generation = self._generation
+        future = _tests_executor().submit(run_yielding, compare_groups, shown[0])
+        future.add_done_callback(lambda f: self._relay_done(generation, shown, f))
+
+    def _relay_done(self, generation: int, shown, future) -> None:
         """In the worker thread: hand the result to the GUI thread (a queued signal)."""
         try:
-            self._relay.done.emit(generation, future)
+            self._relay.done.emit(generation, (shown, future))
         except RuntimeError:  # the table was closed meanwhile
             pass
 
-    def _tests_done(self, generation: int, future) -> None:
-        if generation == self._generation and self._shown is not None:
-            self._show(future.result(), *self._shown)
+    def _tests_done(self, generation: int, done) -> None:
+        shown, future = done
+        if generation == self._generation:
+            self._show(future.result(), *shown)
 
     def _show(self, rows, usable: dict, header_lines: list, note: str) -> None:
         self.header_lines = list(header_lines)

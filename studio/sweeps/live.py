@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 from engine.metrics.run_summary import KIND_LABELS, SUMMARY_KINDS, Summary
 from engine.store import StoreReader
 from studio.sweeps.data import SweepData, SweepRuns
+from studio.sweeps.worker import run_yielding
 
 POLL_MS = 1000  # runs of a sweep take seconds to minutes: a second is live enough
 # A view draws what a poll brought at most this often, and only while it is shown: a panel
@@ -128,7 +129,7 @@ class LiveSweep(QObject):
         plans = self.runs.plan(sweep, self.seeds)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-read")
-        self._reading = self._executor.submit(self._read, plans)
+        self._reading = self._executor.submit(run_yielding, self._read, plans)
         refreshes = self._refreshes
         self._reading.add_done_callback(lambda f: self._relay((sweep, refreshes), before, f))
 

@@ -411,3 +411,16 @@ def test_a_poll_reads_the_runs_in_a_thread_of_its_own(qtbot, sweep_store, monkey
     assert line.mean[line.run_ids.index(run_id)] == pytest.approx(_final(table)[0], rel=1e-9)
     assert "7 of 7 points finished" in view.progress.text()
     view.stop()
+
+
+def test_worker_threads_shorten_the_switch_interval_while_any_of_them_works():
+    import sys
+
+    from studio.sweeps.worker import SWITCH_S, run_yielding, yielding_gil
+
+    before = sys.getswitchinterval()
+    with yielding_gil():
+        assert sys.getswitchinterval() == pytest.approx(min(SWITCH_S, before))
+        assert run_yielding(lambda x: 2 * x, 21) == 42
+        assert sys.getswitchinterval() == pytest.approx(min(SWITCH_S, before))  # still one on
+    assert sys.getswitchinterval() == pytest.approx(before)
