@@ -424,3 +424,25 @@ def test_worker_threads_shorten_the_switch_interval_while_any_of_them_works():
         assert run_yielding(lambda x: 2 * x, 21) == 42
         assert sys.getswitchinterval() == pytest.approx(min(SWITCH_S, before))  # still one on
     assert sys.getswitchinterval() == pytest.approx(before)
+
+
+def test_the_panel_shortens_the_switch_interval_only_while_scipy_is_imported(
+    qtbot, sweep_store, monkeypatch
+):
+    import sys
+
+    from engine.metrics import group_stats
+    from studio.sweeps.panel import SweepPanel
+    from studio.sweeps.worker import SWITCH_S
+
+    store, doc, values = sweep_store
+    before = sys.getswitchinterval()
+    importing = [True]
+    monkeypatch.setattr(group_stats, "preload_in_background", lambda: None)
+    monkeypatch.setattr(group_stats, "ready", lambda: not importing[0])
+    panel = SweepPanel(store, 1)
+    qtbot.addWidget(panel)
+    assert sys.getswitchinterval() == pytest.approx(min(SWITCH_S, before))
+    importing[0] = False
+    qtbot.waitUntil(lambda: sys.getswitchinterval() == pytest.approx(before), timeout=2000)
+    panel.stop()
