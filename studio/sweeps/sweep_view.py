@@ -6,7 +6,8 @@ band along the line and as an error bar at the point. The x axis is logarithmic 
 swept key is log-spaced (the sweep says which), categorical where its values are not numbers
 (an algorithm id). Keys that are neither on x nor the lines are fixed at one value each (a
 slice of the grid), or "any" for a continuum (a random sweep). Lines grow while the sweep
-runs: `LiveSweep` re-reads only what changed, once a second.
+runs: `LiveSweep` re-reads only what changed, once a second, in a thread of its own; the
+view draws it at most every 250 ms while it is shown, moving its existing items.
 
 Beside the plot, tests between the groups of runs that share a value of a chosen key
 (`GroupStatsTable`), on the kept seeds' values at the same summary.
