@@ -157,7 +157,9 @@ def main(argv=None) -> int:
         p99 = statistics.median(r[1] for r in rows)
         print(
             f"{kind:9} worst stall, median of {len(rows)}: {worst:.0f} ms; "
-            f"worst of all {max(r[0] for r in rows):.0f} ms; p99 median {p99:.0f} ms"
+            f"worst of all {max(r[0] for r in rows):.0f} ms; p99 median {p99:.0f} ms; "
+            f"GUI thread's CPU in the worst tick {min(r[2] for r in rows):.0f}–"
+            f"{max(r[2] for r in rows):.0f} ms"
         )
     return 0
 

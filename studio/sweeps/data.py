@@ -109,6 +109,24 @@ class SweepData:
         return ", ".join([text, *(f"{n} {status}" for status, n in counts.items())])
 
 
+@dataclass
+class RunRead:
+    """One run's part of a read: what to read (from the reader's cursors) and what was read."""
+
+    run_id: int
+    settled: bool  # the point is no longer queued or running
+    new: bool  # not read before: a settled run is then read whole through the indexes
+    aggregates: bool  # read its aggregates after `aggregate_cursor`
+    aggregate_cursor: int
+    seeds: bool  # read its kept seeds' values after `series_cursor`
+    series_cursor: int
+    whole: list | None = None
+    rows: list = field(default_factory=list)
+    aggregate_cursor_after: int = 0
+    columns: list = field(default_factory=list)
+    series_cursor_after: int = 0
+
+
 class SweepRuns:
     """What has been read of a sweep's runs: each run's aggregates (all metrics) and, when
     asked, its kept seeds' values. `refresh` reads only rows written after each run's cursors
@@ -127,53 +145,98 @@ class SweepRuns:
         A run already settled when first seen is read whole through the store's indexes (by
         run and metric); a live run by cursor, as the Watch view reads it: a cursor read
         scans the rows written after it, all runs', which for a new cursor is the whole
-        table."""
-        changed = set()
+        table. The same as `apply(read(store, plan(sweep, seeds)))`, which `LiveSweep` splits
+        between a reading thread and the GUI thread."""
+        return self.apply(self.read(self.store, self.plan(sweep, seeds)))
+
+    def plan(self, sweep: SweepData, seeds: bool = False) -> list[RunRead]:
+        """What to read of each run, from where this reader has got to."""
+        plans = []
         for point in sweep.points:
             run_id = point.run_id
             if run_id is None:
                 continue
-            settled = point.status not in LIVE_STATUSES
             data = self.datas.get(run_id)
+            plans.append(
+                RunRead(
+                    run_id,
+                    point.status not in LIVE_STATUSES,
+                    data is None,
+                    run_id not in self._settled,
+                    0 if data is None else data.aggregate_cursor,
+                    seeds and run_id not in self._seeds_settled,
+                    0 if data is None else data.series_cursor,
+                )
+            )
+        return plans
+
+    @staticmethod
+    def read(store, plans: list[RunRead]) -> list[RunRead]:
+        """Read what the plans say from `store` (any thread's own connection): only SQL and
+        numpy, no state of this reader is touched. Fills each plan's read fields."""
+        for plan in plans:
+            run_id = plan.run_id
+            if plan.new and plan.settled:
+                plan.whole = []
+                for metric in store.metrics_of(run_id):
+                    arrays = store.aggregate_arrays(run_id, metric)
+                    if len(arrays["step"]):
+                        columns = [arrays[name] for name in ("step", *AGGREGATE_STATS)]
+                        plan.whole.extend((metric, *row) for row in zip(*columns))
+            elif plan.aggregates:
+                plan.rows, plan.aggregate_cursor_after = store.aggregates_since(
+                    run_id, plan.aggregate_cursor
+                )
+            if plan.seeds:
+                if plan.settled and plan.series_cursor == 0:
+                    columns = store_reader.series_all(store, run_id)
+                    plan.columns.append(columns)
+                    plan.series_cursor_after = columns.cursor
+                else:
+                    cursor, more = plan.series_cursor, True
+                    while more:
+                        columns = store_reader.series_since(store, run_id, cursor, ROWS_PER_READ)
+                        plan.columns.append(columns)
+                        cursor, more = columns.cursor, columns.more
+                    plan.series_cursor_after = cursor
+        return plans
+
+    def apply(self, plans: list[RunRead]) -> set[int]:
+        """Add what `read` brought; the ids of the runs that changed. A plan made before a
+        read that has been applied since (its cursors are no longer this reader's) is
+        dropped: what it read is already here."""
+        changed = set()
+        for plan in plans:
+            run_id = plan.run_id
+            data = self.datas.get(run_id)
+            if plan.new != (data is None):
+                continue
+            if not plan.new and (
+                data.aggregate_cursor != plan.aggregate_cursor
+                or data.series_cursor != plan.series_cursor
+            ):
+                continue
             if data is None:
                 data = self.datas[run_id] = RunData()
                 changed.add(run_id)
-                if settled:
-                    self._read_settled_aggregates(run_id, data)
             before = data.version
-            if run_id not in self._settled:
-                rows, data.aggregate_cursor = self.store.aggregates_since(
-                    run_id, data.aggregate_cursor
-                )
-                data.add_aggregates(rows)
-                if settled:
+            if plan.whole is not None:
+                data.add_aggregates(plan.whole)
+                self._settled.add(run_id)
+            elif plan.aggregates:
+                data.add_aggregates(plan.rows)
+                data.aggregate_cursor = plan.aggregate_cursor_after
+                if plan.settled:
                     self._settled.add(run_id)
-            if seeds and run_id not in self._seeds_settled:
-                if settled and data.series_cursor == 0:
-                    columns = store_reader.series_all(self.store, run_id)
+            if plan.seeds:
+                for columns in plan.columns:
                     data.add_columns(columns)
-                    data.series_cursor = columns.cursor
-                else:
-                    more = True
-                    while more:
-                        columns = store_reader.series_since(
-                            self.store, run_id, data.series_cursor, ROWS_PER_READ
-                        )
-                        data.add_columns(columns)
-                        data.series_cursor, more = columns.cursor, columns.more
-                if settled:
+                data.series_cursor = plan.series_cursor_after
+                if plan.settled:
                     self._seeds_settled.add(run_id)
             if data.version != before:
                 changed.add(run_id)
         return changed
-
-    def _read_settled_aggregates(self, run_id: int, data: RunData) -> None:
-        for metric in self.store.metrics_of(run_id):
-            arrays = self.store.aggregate_arrays(run_id, metric)
-            if len(arrays["step"]):
-                columns = [arrays[name] for name in ("step", *AGGREGATE_STATS)]
-                data.add_aggregates([(metric, *row) for row in zip(*columns)])
-        self._settled.add(run_id)
 
     def metrics(self) -> list[str]:
         """Every metric some run recorded, in the order first seen."""

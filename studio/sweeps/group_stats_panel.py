@@ -11,9 +11,12 @@ compared. The sweep view and Compare both embed it.
 from __future__ import annotations
 
 import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -30,7 +33,11 @@ from PySide6.QtWidgets import (
 from engine.metrics import group_stats
 from engine.metrics.group_stats import PairComparison, compare_groups, comparisons_csv
 from studio.sweeps.table_fill import filling
+from studio.sweeps.worker import run_yielding
 
+# While a sweep streams, its groups' values change at every poll: the tests (about 0.1 s of
+# CPU for 28 pairs) are computed for the latest of them at most this often.
+STREAMING_TESTS_S = 3.0
 PENDING_RETRY_MS = 200  # how often a table waiting for scipy.stats looks again
 COLUMNS = (
     "A",
@@ -71,6 +78,29 @@ def row_texts(row: PairComparison) -> list[str]:
     ]
 
 
+_executor: ThreadPoolExecutor | None = None
+
+
+def _tests_executor() -> ThreadPoolExecutor:
+    """One worker for every table: tests are computed one set at a time, in order."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-tests")
+    return _executor
+
+
+class _Relay(QObject):
+    done = Signal(int, object)  # generation, (groups, header, note) and the future of the tests
+
+
+def same_groups(a, b) -> bool:
+    """Whether two (groups, header lines, note) say the same: the same labels in the same
+    order with equal values."""
+    if a is None or b is None or a[1:] != b[1:] or list(a[0]) != list(b[0]):
+        return False
+    return all(np.array_equal(a[0][k], b[0][k], equal_nan=True) for k in a[0])
+
+
 class GroupStatsTable(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -100,6 +130,15 @@ class GroupStatsTable(QWidget):
         self.copy_button.clicked.connect(self.copy_csv)
         self.export_button.clicked.connect(self._export_clicked)
         self._pending = None
+        self._shown = None  # the groups, header and note the table shows (or computes)
+        self._generation = 0
+        self._relay = _Relay(self)
+        self._relay.done.connect(self._tests_done)
+        self._queued = None  # groups waiting to be tested in the background
+        self._last_submit = -math.inf
+        self._submit_timer = QTimer(self)
+        self._submit_timer.setSingleShot(True)
+        self._submit_timer.timeout.connect(self._submit)
         self.set_groups({}, [])
 
     def _retry(self) -> None:
@@ -121,22 +160,71 @@ class GroupStatsTable(QWidget):
                     item.setBackground(QBrush(QColor(*SIGNIFICANT_COLOUR)))
                 self.table.setItem(i, j, item)
 
-    def set_groups(self, groups: dict, header_lines=(), note: str = "") -> None:
+    def set_groups(
+        self, groups: dict, header_lines=(), note: str = "", background: bool = False
+    ) -> None:
         """Compare these groups (label -> per-seed values); `header_lines` say what they are (in
         the CSV), `note` what the caption should add (e.g. what each group pools over).
 
-        While scipy.stats is still being imported (off the GUI thread, see
-        `group_stats.preload_in_background`), the tests wait for it instead of importing it
-        here: the table says so and fills itself once the import is done."""
+        `background`: compute the tests in a worker thread and fill the table when they are
+        done (the table shows the last tests until then), for the latest groups at most
+        every STREAMING_TESTS_S: what a view streaming a sweep does, since 28 pairs of tests
+        take about 0.1 s of CPU, up to a second of the GUI thread on a loaded machine
+        (bench/sweep_stall.py). Otherwise they are computed here, and while
+        scipy.stats is still being imported (off the GUI thread, see
+        `group_stats.preload_in_background`) they wait for it instead of importing it here:
+        the table says so and fills itself once the import is done. The same groups again
+        compute nothing."""
         usable = {label: values for label, values in groups.items() if len(values)}
+        shown = (usable, list(header_lines), note)
+        if self._pending is None and same_groups(self._shown, shown):
+            return  # a refresh that changed nothing here: no tests, no refill
+        if background and len(usable) >= 2:
+            self._pending = None
+            self._shown = self._queued = shown
+            wait = self._last_submit + STREAMING_TESTS_S - time.monotonic()
+            if wait > 0:  # tests of streaming values: the latest groups, now and then
+                if not self._submit_timer.isActive():
+                    self._submit_timer.start(int(wait * 1000) + 1)
+                return
+            self._submit()
+            return
+        self._queued = None
+        self._submit_timer.stop()
+        self._generation += 1  # tests still being computed in the background are dropped
         if len(usable) >= 2 and not group_stats.ready():
             self._pending = (groups, header_lines, note)
             self.caption.setText("Loading the statistical tests…")
             QTimer.singleShot(PENDING_RETRY_MS, self._retry)
             return
         self._pending = None
+        self._shown = shown
+        self._show(compare_groups(usable) if len(usable) >= 2 else [], *shown)
+
+    def _submit(self) -> None:
+        shown, self._queued = self._queued, None
+        if shown is None:
+            return
+        self._last_submit = time.monotonic()
+        generation = self._generation
+        future = _tests_executor().submit(run_yielding, compare_groups, shown[0])
+        future.add_done_callback(lambda f: self._relay_done(generation, shown, f))
+
+    def _relay_done(self, generation: int, shown, future) -> None:
+        """In the worker thread: hand the result to the GUI thread (a queued signal)."""
+        try:
+            self._relay.done.emit(generation, (shown, future))
+        except RuntimeError:  # the table was closed meanwhile
+            pass
+
+    def _tests_done(self, generation: int, done) -> None:
+        shown, future = done
+        if generation == self._generation:
+            self._show(future.result(), *shown)
+
+    def _show(self, rows, usable: dict, header_lines: list, note: str) -> None:
         self.header_lines = list(header_lines)
-        self.rows = compare_groups(usable) if len(usable) >= 2 else []
+        self.rows = rows
         with filling(self.table):
             self._fill_rows()
         seeds = sum(len(v) for v in usable.values())

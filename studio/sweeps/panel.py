@@ -7,7 +7,7 @@ over more than two keys, parallel coordinates; one `LiveSweep` feeds them all.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from engine.metrics import group_stats
@@ -15,6 +15,9 @@ from studio.sweeps.live import LiveSweep
 from studio.sweeps.parallel_view import ParallelCoordinatesView
 from studio.sweeps.sweep_view import SweepView
 from studio.sweeps.tradeoff_view import TradeoffView
+from studio.sweeps.worker import yielding_gil
+
+IMPORT_POLL_MS = 100
 
 
 class SweepPanel(QWidget):
@@ -23,6 +26,16 @@ class SweepPanel(QWidget):
     def __init__(self, store, sweep_id: int, parent=None):
         super().__init__(parent)
         group_stats.preload_in_background()  # the group tests' scipy, off the GUI thread
+        self._import_gil = None
+        if not group_stats.ready():
+            # the import is a second of Python holding the GIL: let the GUI thread have it
+            # back quickly meanwhile (see studio/sweeps/worker.py)
+            self._import_gil = yielding_gil()
+            self._import_gil.__enter__()
+            self._import_timer = QTimer(self)
+            self._import_timer.setInterval(IMPORT_POLL_MS)
+            self._import_timer.timeout.connect(self._import_done_yet)
+            self._import_timer.start()
         self.live = LiveSweep(store, sweep_id, self, seeds=True)
         self.sweep_view = SweepView(store, sweep_id, live=self.live)
         self.tradeoff_view = TradeoffView(store, sweep_id, live=self.live)
@@ -42,8 +55,19 @@ class SweepPanel(QWidget):
         layout.addWidget(self.tabs)
         self.setWindowTitle(f"{self.live.sweep.name} (sweep {sweep_id})")
 
+    def _import_done_yet(self) -> None:
+        if group_stats.ready():
+            self._end_import_gil()
+
+    def _end_import_gil(self) -> None:
+        if self._import_gil is not None:
+            self._import_timer.stop()
+            self._import_gil.__exit__(None, None, None)
+            self._import_gil = None
+
     def refresh(self) -> None:
         self.live.refresh()
 
     def stop(self) -> None:
+        self._end_import_gil()
         self.live.stop()

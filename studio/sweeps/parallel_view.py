@@ -21,7 +21,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from studio.sweeps.data import SweepData, is_number, value_text
-from studio.sweeps.live import LiveSweep, SummaryChoice
+from studio.sweeps.live import LiveSweep, Redraws, SummaryChoice
 from studio.views import plot_style
 
 COLOUR_MAP = "viridis"
@@ -104,6 +104,7 @@ class ParallelCoordinatesView(QWidget):
         layout.addWidget(self.choice)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.colour_bar)
+        self.redraws = Redraws(self, self.redraw)
         self.choice.set_metrics(self.live.runs.metrics())
         self.choice.changed.connect(self.redraw)
         self.live.updated.connect(self._updated)
@@ -111,10 +112,16 @@ class ParallelCoordinatesView(QWidget):
 
     def _updated(self, _changed) -> None:
         self.choice.set_metrics(self.live.runs.metrics())
-        self.redraw()
+        self.redraws.request()
 
     def refresh(self) -> None:
+        """Read what is new now and draw it (on its own: at most every REDRAW_MS, when shown)."""
         self.live.refresh()
+        self.redraws.flush()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.redraws.shown()
 
     def colour_of(self, value: float) -> tuple[int, int, int]:
         finite = self.values[np.isfinite(self.values)]
@@ -124,6 +131,7 @@ class ParallelCoordinatesView(QWidget):
         return tuple(int(c) for c in colour[:3])
 
     def redraw(self, *_):
+        self.redraws.done()
         self.plot_item.clear()
         self.curves = []
         metric, summary = self.choice.metric(), self.choice.summary()
@@ -132,8 +140,7 @@ class ParallelCoordinatesView(QWidget):
             self.colour_bar.setText("No run of the sweep has recorded anything yet.")
             return
         if summary.kind == "auc" and not self.live.seeds:
-            self.live.want_seeds()  # an AUC's band comes from the kept seeds; redraws
-            return
+            self.live.want_seeds()  # an AUC's band comes from the kept seeds: read them now
         summaries = self.live.runs.summaries(self.live.sweep, metric, summary)
         self.axes, self.run_ids, self.values = parallel_axes(
             self.live.sweep, summaries, summary.label(metric)

@@ -6,7 +6,8 @@ band along the line and as an error bar at the point. The x axis is logarithmic 
 swept key is log-spaced (the sweep says which), categorical where its values are not numbers
 (an algorithm id). Keys that are neither on x nor the lines are fixed at one value each (a
 slice of the grid), or "any" for a continuum (a random sweep). Lines grow while the sweep
-runs: `LiveSweep` re-reads only what changed, once a second.
+runs: `LiveSweep` re-reads only what changed, once a second, in a thread of its own; the
+view draws it at most every 250 ms while it is shown, moving its existing items.
 
 Beside the plot, tests between the groups of runs that share a value of a chosen key
 (`GroupStatsTable`), on the kept seeds' values at the same summary.
@@ -44,7 +45,7 @@ from studio.sweeps.data import (
     value_text,
 )
 from studio.sweeps.group_stats_panel import GroupStatsTable
-from studio.sweeps.live import LiveSweep, SummaryChoice
+from studio.sweeps.live import LiveSweep, Redraws, SummaryChoice, set_text
 from studio.views import plot_style
 from studio.views.hover import HOVER_RADIUS_PX, Hover, HoverReadout, pixel_distances
 
@@ -117,9 +118,13 @@ def sweep_lines(
 
 
 class LineItems:
-    """What one line is drawn with: its band, its error bars, the mean line with its points."""
+    """What one line is drawn with: its band, its error bars, the mean line with its points.
 
-    def __init__(self, plot_item: pg.PlotItem, colour, label: str):
+    Made once per line and updated in place (`show`): while a sweep streams, the view
+    refreshes every second, and building the items again each time cost their signal
+    connections and every cached picture of the plot (bench/sweep_stall.py)."""
+
+    def __init__(self, plot_item: pg.PlotItem, colour):
         # invisible but drawn: a curve without a pen keeps no path for the band to fill
         self.band_lo = pg.PlotDataItem(pen=pg.mkPen(0, 0, 0, 0))
         self.band_hi = pg.PlotDataItem(pen=pg.mkPen(0, 0, 0, 0))
@@ -133,21 +138,39 @@ class LineItems:
             symbolSize=7,
             symbolBrush=pg.mkBrush(*colour),
             symbolPen=pg.mkPen("w"),
-            name=label or None,
         )
-        for item in (self.band_lo, self.band_hi, self.band, self.bars, self.mean):
+        for item in self.graphics():
             plot_item.addItem(item)
+
+    def graphics(self) -> tuple:
+        return (self.band_lo, self.band_hi, self.band, self.bars, self.mean)
 
     def show(self, line: SweepLine) -> None:
         has_band = np.isfinite(line.lo) & np.isfinite(line.hi)
         lo = np.where(has_band, line.lo, line.mean)
         hi = np.where(has_band, line.hi, line.mean)
+        # the band's path is made again whenever an edge changes: once, after both have
+        self.band_lo.blockSignals(True)
         self.band_lo.setData(line.x, lo)
+        self.band_lo.blockSignals(False)
         self.band_hi.setData(line.x, hi)
         xs = np.repeat(line.x[has_band], 2)
         ys = np.column_stack([line.lo[has_band], line.hi[has_band]]).reshape(-1)
         self.bars.setData(xs, ys)
         self.mean.setData(line.x, line.mean, data=line.run_ids)
+
+
+def same_lines(a: list[SweepLine], b: list[SweepLine]) -> bool:
+    """Whether two sets of lines draw the same (NaN equal to NaN: a band not there yet)."""
+    if len(a) != len(b):
+        return False
+    for p, q in zip(a, b):
+        if p.label != q.label or p.run_ids != q.run_ids or p.band_from_kept != q.band_from_kept:
+            return False
+        for u, v in ((p.x, q.x), (p.mean, q.mean), (p.lo, q.lo), (p.hi, q.hi), (p.n, q.n)):
+            if not np.array_equal(u, v, equal_nan=True):
+                return False
+    return True
 
 
 class SweepView(QWidget):
@@ -160,6 +183,14 @@ class SweepView(QWidget):
         self.lines: list[SweepLine] = []
         self.categories: list | None = None
         self.items: list[LineItems] = []
+        self.redraws = Redraws(self, self.redraw)
+        # what is drawn now: only what changes is set again
+        self._drawn_log_x: bool | None = None
+        self._drawn_ticks = None
+        self._drawn_labels: tuple | None = None
+        self._legend_labels: list[str] = []
+        self._legend_corner = ""
+        self._stats_input = None
         self._fixed_combos: dict[str, QComboBox] = {}
 
         self.choice = SummaryChoice()
@@ -175,6 +206,7 @@ class SweepView(QWidget):
         self.notes.setStyleSheet("color: #505050;")
         self.plot = plot_style.new_plot("", "top-left", downsampling=False)
         self.plot_item = self.plot.getPlotItem()
+        self.plot_item.legend.setVisible(False)
         self.hover = HoverReadout(self.plot, self._describe)
         self.group_combo = QComboBox()
         self.group_combo.setToolTip(
@@ -316,51 +348,55 @@ class SweepView(QWidget):
         if self.x_combo.count() != len(self.sweep.keys):
             self._fill_keys()
         self.choice.set_metrics(self.live.runs.metrics())
-        self.redraw()
+        self.redraws.request()
 
     def refresh(self) -> None:
-        """Read what is new now (the view also does this on its own, once a second)."""
+        """Read what is new now and draw it (the view also reads on its own, once a second,
+        and then draws at most every REDRAW_MS, only while it is shown)."""
         self.live.refresh()
+        self.redraws.flush()
 
     def summaries(self) -> dict[int, RunSummary]:
         return self.live.runs.summaries(self.sweep, self.choice.metric(), self.choice.summary())
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.redraws.shown()
+
     # -- drawing ------------------------------------------------------------------------------
     def redraw(self, *_):
+        """Draw the current choice; items are updated in place, and what did not change (the
+        lines, the axis mode, ticks and labels, the tests' groups) is not touched, so that
+        the plot's cached pictures survive a refresh that brought nothing for it."""
+        self.redraws.done()
         metric, summary = self.choice.metric(), self.choice.summary()
         x_key = self.x_key()
-        self.progress.setText(f"{self.sweep.name}: {self.sweep.progress()}")
-        for items in self.items:
-            for item in (items.band_lo, items.band_hi, items.band, items.bars, items.mean):
-                self.plot_item.removeItem(item)
-        self.items = []
-        self.plot_item.legend.clear()
+        set_text(self.progress, f"{self.sweep.name}: {self.sweep.progress()}")
         if not metric or not x_key:
             self.lines = []
-            self.notes.setText("No run of the sweep has recorded anything yet.")
+            self._draw_lines([], False)
+            set_text(self.notes, "No run of the sweep has recorded anything yet.")
             return
         summaries = self.summaries()
         fixed = self.fixed()
-        self.lines, self.categories = sweep_lines(
-            self.sweep, summaries, x_key, self.line_key(), fixed
-        )
+        lines, self.categories = sweep_lines(self.sweep, summaries, x_key, self.line_key(), fixed)
         log_x = self.categories is None and self.sweep.is_log(x_key)
-        self.plot_item.setLogMode(x=log_x, y=False)
-        for index, line in enumerate(self.lines):
-            colour = plot_style.run_colour(index)
-            items = LineItems(self.plot_item, colour, line.label)
-            items.show(line)
-            items.mean.sigPointsClicked.connect(self._clicked)
-            self.items.append(items)
-        self._place_legend(log_x)
-        bottom = self.plot_item.getAxis("bottom")
-        if self.categories is not None:
-            bottom.setTicks([[(i, value_text(v)) for i, v in enumerate(self.categories)]])
-        else:
-            bottom.setTicks(None)
-        plot_style.set_axis_labels(
-            self.plot, x_key + (" (log)" if log_x else ""), summary.label(metric)
+        if self._drawn_log_x != log_x:
+            self.plot_item.setLogMode(x=log_x, y=False)
+            self._drawn_log_x = log_x
+        self._draw_lines(lines, log_x)
+        ticks = (
+            None
+            if self.categories is None
+            else [[(i, value_text(v)) for i, v in enumerate(self.categories)]]
         )
+        if ticks != self._drawn_ticks:
+            self.plot_item.getAxis("bottom").setTicks(ticks)
+            self._drawn_ticks = ticks
+        labels = (x_key + (" (log)" if log_x else ""), summary.label(metric))
+        if labels != self._drawn_labels:
+            plot_style.set_axis_labels(self.plot, *labels)
+            self._drawn_labels = labels
         drawn = sum(len(line.x) for line in self.lines)
         notes = [
             f"{drawn} runs drawn; each point is one run: mean over its seeds with the 95% t-band"
@@ -369,13 +405,41 @@ class SweepView(QWidget):
             notes.append("AUC bands from the kept seeds' own areas (n = kept seeds)")
         if fixed:
             notes.append("fixed: " + ", ".join(f"{k} = {value_text(v)}" for k, v in fixed.items()))
-        self.notes.setText("; ".join(notes))
+        set_text(self.notes, "; ".join(notes))
         self._update_stats(summaries, metric, summary, fixed)
+
+    def _draw_lines(self, lines: list[SweepLine], log_x: bool) -> None:
+        """Update the items of each line in place; items are made or removed only when the
+        number of lines changes, the legend only when their labels do."""
+        if same_lines(lines, self.lines) and len(self.items) == len(lines):
+            self.lines = lines
+            return
+        self.lines = lines
+        while len(self.items) < len(lines):
+            items = LineItems(self.plot_item, plot_style.run_colour(len(self.items)))
+            items.mean.sigPointsClicked.connect(self._clicked)
+            self.items.append(items)
+        while len(self.items) > len(lines):
+            for item in self.items.pop().graphics():
+                self.plot_item.removeItem(item)
+        for items, line in zip(self.items, lines):
+            items.show(line)
+        labels = [line.label for line in lines]
+        if labels != self._legend_labels:
+            legend = self.plot_item.legend
+            legend.clear()
+            for items, label in zip(self.items, labels):
+                if label:
+                    legend.addItem(items.mean, label)
+            self._legend_labels = labels
+        self._place_legend(log_x)
 
     def _place_legend(self, log_x: bool) -> None:
         """The legend goes where it hides fewest points and error bars; one line needs none
         (an empty legend would still draw its frame)."""
-        self.plot_item.legend.setVisible(len(self.lines) > 1)
+        legend = self.plot_item.legend
+        if legend.isVisible() != (len(self.lines) > 1):
+            legend.setVisible(len(self.lines) > 1)
         if not self.lines:
             return
         xs = np.concatenate([np.repeat(line.x, 3) for line in self.lines])
@@ -385,7 +449,9 @@ class SweepView(QWidget):
         if log_x:
             xs = np.log10(xs)
         corner = plot_style.emptiest_corner(xs, ys)
-        self.plot_item.legend.setOffset(plot_style.legend_offset(corner))
+        if corner != self._legend_corner:
+            legend.setOffset(plot_style.legend_offset(corner))
+            self._legend_corner = corner
 
     def _update_stats(self, summaries, metric, summary, fixed) -> None:
         key = self.group_combo.currentData()
@@ -404,7 +470,8 @@ class SweepView(QWidget):
         if pooled_over:
             note = f"Each group pools its runs over {', '.join(pooled_over)}."
             header.append(note[0].lower() + note[1:-1])
-        self.stats.set_groups(groups, header, note)
+        # streaming: the tests in a worker thread (the table fills itself when they are done)
+        self.stats.set_groups(groups, header, note, background=self.redraws.streaming)
 
     # -- export -------------------------------------------------------------------------------
     def csv_text(self) -> str:

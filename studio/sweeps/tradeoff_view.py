@@ -40,7 +40,7 @@ from engine.metrics.hypervolume import hypervolume
 from engine.metrics.pareto import non_dominated_mask, to_minimisation
 from engine.metrics.run_summary import RunSummary, Summary
 from studio.sweeps.data import SweepData, point_label
-from studio.sweeps.live import LiveSweep, SummaryChoice
+from studio.sweeps.live import LiveSweep, Redraws, SummaryChoice
 from studio.views import plot_style
 from studio.views.front_plot import reference_marker
 from studio.views.pareto_summary import attainment_staircase
@@ -109,6 +109,14 @@ def tradeoff_points(
     reference = auto_reference(means, directions)
     volume = hypervolume(means[on_front], reference, directions)
     return TradeoffPoints(run_ids, means, lo, hi, on_front, reference, volume)
+
+
+def same_points(a: TradeoffPoints, b: TradeoffPoints) -> bool:
+    """Whether two sets of runs in the objectives draw the same (NaN equal to NaN)."""
+    if a.run_ids != b.run_ids:
+        return False
+    pairs = ((a.means, b.means), (a.lo, b.lo), (a.hi, b.hi), (a.on_front, b.on_front))
+    return all(np.array_equal(u, v, equal_nan=True) for u, v in pairs)
 
 
 def scalarised_best(means, directions, weights, method: str = "weighted sum", candidates=None):
@@ -207,6 +215,8 @@ class ProjectionPlot:
         legend.addItem(self.reference, "reference point")
         if axes != (0, 1):  # three projections side by side: one legend says it for all
             legend.hide()
+        self._labels: tuple | None = None
+        self._corner = ""
 
     def show(self, points: TradeoffPoints, objectives: list[Objective], chosen: int | None):
         i, j = self.axes
@@ -241,7 +251,10 @@ class ProjectionPlot:
             self.chosen.setData([], [])
         else:
             self.chosen.setData([m[chosen, i]], [m[chosen, j]])
-        plot_style.set_axis_labels(self.plot, objectives[i].label(), objectives[j].label())
+        labels = (objectives[i].label(), objectives[j].label())
+        if labels != self._labels:  # a new label lays the axis out and repaints it
+            plot_style.set_axis_labels(self.plot, *labels)
+            self._labels = labels
         self._place_legend(points, objectives)
 
     def _place_legend(self, points: TradeoffPoints, objectives: list[Objective]) -> None:
@@ -259,7 +272,9 @@ class ProjectionPlot:
         ys = np.r_[points.means[:, j], points.reference[j]]
         weights = np.r_[np.ones(len(points.means)), len(points.means) + 1.0]
         corner = plot_style.emptiest_corner(xs, ys, order, weights=weights)
-        self.plot.getPlotItem().legend.setOffset(plot_style.legend_offset(corner))
+        if corner != self._corner:
+            self.plot.getPlotItem().legend.setOffset(plot_style.legend_offset(corner))
+            self._corner = corner
 
 
 class TradeoffView(QWidget):
@@ -269,6 +284,8 @@ class TradeoffView(QWidget):
     def __init__(self, store, sweep_id: int, parent=None, live: LiveSweep | None = None):
         super().__init__(parent)
         self.live = live or LiveSweep(store, sweep_id, self)
+        self.redraws = Redraws(self, self.redraw)
+        self._drawn = None  # (objectives, points) last drawn
         self.points: TradeoffPoints | None = None
         self.best_index: int | None = None
         self._last_best = None
@@ -361,12 +378,20 @@ class TradeoffView(QWidget):
         metrics = self.live.runs.metrics()
         for row in self.rows:
             row.choice.set_metrics(metrics)
-        self.redraw()
+        self.redraws.request()
 
     def refresh(self) -> None:
+        """Read what is new now and draw it (the view also reads on its own, once a second,
+        and then draws at most every REDRAW_MS, only while it is shown)."""
         self.live.refresh()
+        self.redraws.flush()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.redraws.shown()
 
     def redraw(self, *_):
+        self.redraws.done()
         objectives = self.objectives()
         three = len(objectives) == 3
         self.rows[2].setVisible(three)
@@ -374,15 +399,23 @@ class TradeoffView(QWidget):
             plot.plot.setVisible(three)
         if any(not o.metric for o in objectives):
             self.points = None
+            self._drawn = None
             self.summary_label.setText("Choose two metrics the runs recorded.")
             return
         if any(o.summary.kind == "auc" for o in objectives) and not self.live.seeds:
-            self.live.want_seeds()  # an AUC's band comes from the kept seeds; redraws
-            return
+            self.live.want_seeds()  # an AUC's band comes from the kept seeds: read them now
         summaries = [
             self.live.runs.summaries(self.live.sweep, o.metric, o.summary) for o in objectives
         ]
-        self.points = tradeoff_points(self.live.sweep, summaries, [o.direction for o in objectives])
+        points = tradeoff_points(self.live.sweep, summaries, [o.direction for o in objectives])
+        if (
+            self._drawn is not None
+            and self._drawn[0] == objectives
+            and same_points(self._drawn[1], points)
+        ):
+            return  # nothing new for these objectives: the plots stay as they are
+        self.points = points
+        self._drawn = (objectives, points)
         self._pick()
 
     def _pick(self, *_):

@@ -253,3 +253,196 @@ def test_the_panel_shares_one_reader_between_its_views(qtbot, sweep_store):
         store.sweep = lambda sweep_id: doc_missing[sweep_id]
         SweepPanel(store, 99)
     panel.stop()
+
+
+def test_a_refresh_updates_the_drawn_items_in_place(qtbot, sweep_store, monkeypatch):
+    """While a sweep streams the same items carry the new values (no items made again, no
+    signal connected again), and the other points still show their run's final mean and band."""
+    import time
+
+    import studio.sweeps.group_stats_panel as panel_module
+    from engine.store import aggregate_row
+
+    store, doc, values = sweep_store
+    table = _values(0.5, 2.0)
+    run_id = write_run(store, STEPS[:2], table[:2], rate=0.5, scale=2.0, status="running")
+    doc["points"].append(
+        {"idx": 6, "values": {"algorithm.rate": 0.5, "problem.scale": 2.0}, "run_id": run_id,
+         "status": "running", "priority": 0}
+    )  # fmt: skip
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    view.group_combo.setCurrentIndex(view.group_combo.findData("problem.scale"))
+    items = view.items[1]
+    graphics = items.graphics()
+    legend_items = list(view.plot_item.legend.items)
+    store.append(run_id, aggregate_rows=[aggregate_row("loss", STEPS[2], table[2], time.time())])
+    store.finish_run(run_id, "finished")
+    doc["points"][-1]["status"] = "finished"
+    view.refresh()
+    assert view.items[1] is items and items.graphics() == graphics
+    assert all(g.scene() is view.plot_item.scene() for g in graphics)  # still on the plot
+    assert list(view.plot_item.legend.items) == legend_items
+    line = view.lines[1]
+    assert line.x.tolist() == [0.01, 0.1, 0.5, 1.0]
+    mean, lo, hi = _final(table)
+    k = line.run_ids.index(run_id)
+    _, ys = items.mean.getData()
+    assert ys[k] == pytest.approx(mean, rel=1e-9)  # was the step-10 mean before the refresh
+    assert items.bars.getData()[1][2 * k : 2 * k + 2] == pytest.approx([lo, hi], abs=1e-5)
+    assert items.band_lo.getData()[1][k] == pytest.approx(lo, abs=1e-5)
+    assert items.band_hi.getData()[1][k] == pytest.approx(hi, abs=1e-5)
+    # the point of rate 0.1 (scale 2) is still its own run's final mean and band
+    point = next(
+        p for p in doc["points"] if p["values"] == {"algorithm.rate": 0.1, "problem.scale": 2.0}
+    )
+    k = line.run_ids.index(point["run_id"])
+    mean, lo, hi = _final(values[point["run_id"]])
+    assert items.mean.getData()[1][k] == pytest.approx(mean, rel=1e-9)
+    assert items.bars.getData()[1][2 * k : 2 * k + 2] == pytest.approx([lo, hi], abs=1e-5)
+    # a refresh that brings nothing draws nothing and runs no tests again
+    calls = []
+    original = panel_module.compare_groups
+    monkeypatch.setattr(
+        panel_module, "compare_groups", lambda groups: calls.append(1) or original(groups)
+    )
+    data_before = items.mean.getData()[1].copy()
+    view.redraw()
+    assert calls == [] and np.array_equal(items.mean.getData()[1], data_before)
+    # fewer lines: the extra items leave the plot; more again: new ones come in
+    view.set_keys("algorithm.rate", "")
+    assert len(view.items) == 1 and graphics[-1].scene() is None
+    view.stop()
+
+
+def test_new_data_is_drawn_once_per_interval_and_not_while_hidden(qtbot, sweep_store):
+    from studio.sweeps.live import REDRAW_MS
+
+    store, doc, values = sweep_store
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    draws = []
+    draw = view.redraws.draw
+    view.redraws.draw = lambda: draws.append(1) or draw()
+    for _ in range(3):  # three polls in one interval
+        view.live.updated.emit(set())
+    assert draws == []
+    qtbot.wait(REDRAW_MS + 150)
+    assert draws == [1]
+    view.hide()
+    view.live.updated.emit(set())
+    qtbot.wait(REDRAW_MS + 150)
+    assert draws == [1]  # hidden: owed, not drawn
+    view.show()
+    assert draws == [1, 1]  # drawn when shown again
+    qtbot.wait(REDRAW_MS + 150)
+    assert draws == [1, 1]
+    view.stop()
+
+
+def test_tests_computed_in_the_background_fill_the_table_when_done(qtbot):
+    from studio.sweeps.group_stats_panel import GroupStatsTable
+
+    table = GroupStatsTable()
+    qtbot.addWidget(table)
+    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 4.0, 6.0, 8.0])
+    table.set_groups({"c = 1": a, "c = 2": b}, ["h"], background=True)
+    qtbot.waitUntil(lambda: len(table.rows) == 1, timeout=60000)  # scipy imports there
+    row = table.rows[0]
+    assert (row.mean_a, row.mean_b, row.difference) == pytest.approx((2.5, 5.0, -2.5))
+    # Welch: se^2 = var(a)/4 + var(b)/4 = (5/3)/4 + (20/3)/4 = 25/12
+    se = math.sqrt(25 / 12)
+    assert row.difference_hi - row.difference == pytest.approx(row.difference - row.difference_lo)
+    # Welch-Satterthwaite df = se^4 / ((5/12)^2/3 + (20/12)^2/3) = 75/17
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, 75 / 17) * se
+    assert row.difference_hi - row.difference == pytest.approx(half, rel=1e-9)
+    assert table.table.item(0, 3).text() == "2.5"
+    # newer groups win over tests still being computed for older ones
+    table.set_groups({"c = 1": a, "c = 2": b + 1}, ["h"], background=True)
+    table.set_groups({"c = 1": a, "c = 4": b + 2}, ["h"], background=True)
+    qtbot.waitUntil(lambda: table.rows[0].group_b == "c = 4", timeout=30000)
+    qtbot.wait(100)
+    assert table.rows[0].mean_b == pytest.approx(7.0)
+
+
+def test_a_poll_reads_the_runs_in_a_thread_of_its_own(qtbot, sweep_store, monkeypatch):
+    """What a poll reads (in the sweep's reading thread, on a connection of its own) is what a
+    read at once gives: the running point moves to its run's final mean."""
+    import threading
+    import time
+
+    from engine.store import aggregate_row
+    from studio.sweeps.data import SweepRuns
+
+    store, doc, values = sweep_store
+    table = _values(0.5, 2.0)
+    run_id = write_run(store, STEPS[:2], table[:2], rate=0.5, scale=2.0, status="running")
+    doc["points"].append(
+        {"idx": 6, "values": {"algorithm.rate": 0.5, "problem.scale": 2.0}, "run_id": run_id,
+         "status": "running", "priority": 0}
+    )  # fmt: skip
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    threads = []
+    read = SweepRuns.read
+    monkeypatch.setattr(
+        SweepRuns,
+        "read",
+        staticmethod(lambda s, plans: threads.append(threading.get_ident()) or read(s, plans)),
+    )
+    store.append(run_id, aggregate_rows=[aggregate_row("loss", STEPS[2], table[2], time.time())])
+    store.finish_run(run_id, "finished")
+    doc["points"][-1]["status"] = "finished"
+    view.live._version = -1  # as if an engine process had written (its own connection)
+    with qtbot.waitSignal(view.live.updated, timeout=20000) as blocker:
+        view.live.poll()
+    assert blocker.args == [{run_id}]
+    assert threads and threading.get_ident() not in threads
+    view.redraws.flush()
+    line = view.lines[1]
+    assert line.mean[line.run_ids.index(run_id)] == pytest.approx(_final(table)[0], rel=1e-9)
+    assert "7 of 7 points finished" in view.progress.text()
+    view.stop()
+
+
+def test_worker_threads_shorten_the_switch_interval_while_any_of_them_works():
+    import sys
+
+    from studio.sweeps.worker import SWITCH_S, run_yielding, yielding_gil
+
+    before = sys.getswitchinterval()
+    with yielding_gil():
+        assert sys.getswitchinterval() == pytest.approx(min(SWITCH_S, before))
+        assert run_yielding(lambda x: 2 * x, 21) == 42
+        assert sys.getswitchinterval() == pytest.approx(min(SWITCH_S, before))  # still one on
+    assert sys.getswitchinterval() == pytest.approx(before)
+
+
+def test_the_panel_shortens_the_switch_interval_only_while_scipy_is_imported(
+    qtbot, sweep_store, monkeypatch
+):
+    import sys
+
+    from engine.metrics import group_stats
+    from studio.sweeps.panel import SweepPanel
+    from studio.sweeps.worker import SWITCH_S
+
+    store, doc, values = sweep_store
+    before = sys.getswitchinterval()
+    importing = [True]
+    monkeypatch.setattr(group_stats, "preload_in_background", lambda: None)
+    monkeypatch.setattr(group_stats, "ready", lambda: not importing[0])
+    panel = SweepPanel(store, 1)
+    qtbot.addWidget(panel)
+    assert sys.getswitchinterval() == pytest.approx(min(SWITCH_S, before))
+    importing[0] = False
+    qtbot.waitUntil(lambda: sys.getswitchinterval() == pytest.approx(before), timeout=2000)
+    panel.stop()

@@ -129,3 +129,39 @@ def test_an_auc_objective_reads_the_kept_seeds_for_its_band(qtbot, front_store):
     half = T2 * 30 / np.sqrt(3)  # sd of (70, 100, 130) is 30
     assert view.points.hi[a, 0] - 100.0 == pytest.approx(half, rel=1e-6)
     view.stop()
+
+
+def test_a_new_run_moves_into_the_same_items_and_a_refresh_without_news_draws_nothing(
+    qtbot, front_store, monkeypatch
+):
+    import studio.sweeps.tradeoff_view as module
+
+    store, ids = front_store
+    view = _view(qtbot, store, [KL, REWARD])
+    plot = view.plots[0]
+    items = (plot.front, plot.dominated, plot.bars, plot.staircase)
+    shows = []
+    show = module.ProjectionPlot.show
+    monkeypatch.setattr(
+        module.ProjectionPlot, "show", lambda self, *a: shows.append(1) or show(self, *a)
+    )
+    view.redraw()  # nothing new: the plots are left as they are
+    assert shows == []
+    # a fifth run at KL 0.5, reward 4 dominates them all: the front is that run alone
+    table = lambda v: np.array([v + 5 * SPREAD, v + SPREAD])  # noqa: E731
+    run_id = write_run(
+        store, [0, 100], table(0.5), metric="kl", extra={"reward": table(4.0)}, rate=0.5
+    )
+    doc = store.sweep(3)
+    doc["points"].append(
+        {"idx": 4, "values": {"algorithm.rate": 0.5}, "run_id": run_id, "status": "finished",
+         "priority": 0}
+    )  # fmt: skip
+    view.refresh()
+    assert shows == [1]
+    assert (plot.front, plot.dominated, plot.bars, plot.staircase) == items
+    assert plot.front.data["data"].tolist() == [run_id]
+    assert plot.front.data["x"].tolist() == pytest.approx([0.5])
+    assert plot.front.data["y"].tolist() == pytest.approx([4.0])
+    assert sorted(plot.dominated.data["data"].tolist()) == sorted(ids.values())
+    view.stop()
