@@ -446,3 +446,49 @@ def test_the_panel_shortens_the_switch_interval_only_while_scipy_is_imported(
     importing[0] = False
     qtbot.waitUntil(lambda: sys.getswitchinterval() == pytest.approx(before), timeout=2000)
     panel.stop()
+
+
+def test_the_y_range_moves_only_when_the_data_leave_it_or_shrink_inside_it(qtbot):
+    import pyqtgraph as pg
+
+    from studio.sweeps.sweep_view import StickyYRange
+
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    sticky = StickyYRange(plot.getPlotItem())
+    assert sticky.fit(np.array([0.0, 10.0]))
+    assert sticky.range == pytest.approx((-1.0, 11.0))  # 10 % of the span each side
+    assert plot.getPlotItem().getViewBox().viewRange()[1] == pytest.approx([-1.0, 11.0])
+    # inside, and filling more than half of it: nothing moves
+    assert not sticky.fit(np.array([0.5, 10.5, np.nan]))
+    assert sticky.range == pytest.approx((-1.0, 11.0))
+    # a value above it: fitted again with headroom
+    assert sticky.fit(np.array([0.0, 12.0]))
+    assert sticky.range == pytest.approx((-1.2, 13.2))
+    # the data shrink to less than half of the range: fitted again
+    assert sticky.fit(np.array([5.0, 6.0]))
+    assert sticky.range == pytest.approx((4.9, 6.1))
+    # one value: a range around it, never an empty one
+    assert sticky.fit(np.array([3.0]))
+    assert sticky.range == pytest.approx((2.7, 3.3))
+    # a user's zoom is kept; the auto-range button hands the range back
+    sticky.view_box.sigRangeChangedManually.emit([True, True])
+    assert not sticky.fit(np.array([100.0, 200.0]))
+    sticky.view_box.enableAutoRange(y=True)
+    assert sticky.fit(np.array([100.0, 200.0]))
+    assert sticky.range == pytest.approx((90.0, 210.0))
+
+
+def test_every_drawn_point_and_band_is_inside_the_view(qtbot, sweep_store):
+    store, _doc, _values = sweep_store
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    assert view.lines
+    low, high = view.plot_item.getViewBox().viewRange()[1]
+    for line in view.lines:
+        for series in (line.lo, line.mean, line.hi):
+            finite = series[np.isfinite(series)]
+            assert low <= finite.min() and finite.max() <= high
+    view.stop()
