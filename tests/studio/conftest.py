@@ -1,8 +1,10 @@
 """Fixtures for the studio's tests: a small catalogue with every parameter type, stores,
 settings in a temporary folder, hardware reports, a stand-in engine, windows."""
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -317,6 +319,9 @@ def make_window(qtbot, reader):
         on_store = reader if on_store is None else on_store
         assert type(on_store) is StoreReader, "the studio's window reads; it gets no writer"
         win = MainWindow(on_store, catalogue=catalogue, hardware=hardware)
+        # No modal question when pytest-qt closes the window after a test (its teardown
+        # runs before this fixture's): a test that left runs going would hang there.
+        win.ask_close_choice = lambda _in_flight: "background"
         qtbot.addWidget(win)
         win.show()
         built.append(win)
@@ -330,6 +335,10 @@ def make_window(qtbot, reader):
             if process is not None and process.popen is not None:
                 process.popen.kill()
                 process.popen.wait(10)
+            elif entry.adopted and entry.live and entry.pid and entry.host == win.queue.host:
+                # a run of this test adopted from the store (started by an earlier window)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(entry.pid, signal.SIGKILL)
         win.queue.stop_polling()
         win.watch.stop_timers()
         win.studio_panels.stop_polling()
