@@ -102,6 +102,7 @@ class SweepLauncher(QObject):
     submitted = Signal(int, int)  # sweep id, points
     failed = Signal(str)  # why the engine refused the sweep
     command_done = Signal(str)  # a line for the status bar (cancelled, resumed)
+    scheduler_started = Signal(object, object)  # its subprocess.Popen, the folder of its output
 
     def __init__(self, db_path, parent=None, backend=None):
         """backend: () -> (Ray address or None for local workers, refusal or None), as
@@ -170,11 +171,11 @@ class SweepLauncher(QObject):
         that one, local or Ray, takes the new points)."""
         self._reap()
         folder = folder or Path(tempfile.mkdtemp(prefix="scheduler-", dir=self.workdir))
-        self._detached.append(
-            start_detached(
-                ["scheduler", "--db", self.db_path, *backend_args(workers, ray_address)], folder
-            )
+        popen = start_detached(
+            ["scheduler", "--db", self.db_path, *backend_args(workers, ray_address)], folder
         )
+        self._detached.append(popen)
+        self.scheduler_started.emit(popen, folder)
 
     def resume(self, sweep_id: int, workers: int) -> None:
         ray_address, refusal = self.backend()
