@@ -2,18 +2,19 @@
 
     python -m bench.queue_start [--repeats 5] [--workers 2]
 
-Three ways one small run (UCB1, 2 seeds, 2,000 steps, 1 torch thread) starts, each timed
+Four ways one small run (UCB1, 2 seeds, 2,000 steps, 1 torch thread) starts, each timed
 from the moment the studio would start its first engine process to the moment the run's
 row has steps_done > 0 (what the live plot waits for), read from the store every 20 ms:
 
 - run: `tradeoff run SPEC` in a process of its own (the studio before its queue was the
   engine's): one Python start, one torch import.
-- queue, cold: `tradeoff submit SPEC` (which checks the spec as `run` does, importing the
-  catalogue and torch), then a detached `tradeoff scheduler --workers W`, whose pool
-  workers import torch again: the studio's path when no scheduler serves the store.
-- queue, warm: the same submit while a scheduler already serves the store (one worker busy
-  with a long run, one idle): the point joins its queue, and an idle worker that imported
-  torch long ago takes it.
+- submit, then scheduler: `tradeoff submit SPEC` (which checks the spec as `run` does,
+  importing the catalogue and torch), then `tradeoff scheduler --workers W`, whose pool
+  workers import torch again, one after the other.
+- scheduler with submit: the scheduler (`--linger 60`) started alongside the submit, as
+  the studio's Run does where no scheduler serves the store: the imports overlap.
+- lingering scheduler: the submit while a scheduler that served a run a moment ago still
+  lingers, its workers idle with torch imported (a second Run within a minute).
 
 Engines start as the studio starts them (nice 10, batch scheduling: run_process.DETACHED).
 The ways alternate within each repeat; medians and worst are printed with the load.
@@ -96,8 +97,8 @@ def plain_run(folder: Path, db: Path, i: int) -> float:
     return took
 
 
-def queue_cold(folder: Path, db: Path, i: int, workers: int) -> float:
-    name = f"cold-{i}"
+def submit_then_scheduler(folder: Path, db: Path, i: int, workers: int) -> float:
+    name = f"after-{i}"
     spec = spec_file(folder, name)
     t0 = time.monotonic()
     engine("submit", spec, "--db", str(db), "--json").wait()
@@ -107,24 +108,44 @@ def queue_cold(folder: Path, db: Path, i: int, workers: int) -> float:
     return took
 
 
-def queue_warm(folder: Path, db: Path, i: int, workers: int) -> float:
-    long_name = f"long-{i}"
-    engine("submit", spec_file(folder, long_name, 50_000_000), "--db", str(db)).wait()
-    scheduler = engine("scheduler", "--db", str(db), "--workers", str(workers), detached=True)
-    first_record(db, long_name, time.monotonic())
-    time.sleep(2.0)  # the idle worker has imported torch by now
-    name = f"warm-{i}"
+def scheduler_with_submit(folder: Path, db: Path, i: int, workers: int) -> float:
+    name = f"with-{i}"
+    spec = spec_file(folder, name)
+    t0 = time.monotonic()
+    scheduler = engine(
+        "scheduler", "--db", str(db), "--workers", str(workers), "--linger", "60", detached=True
+    )
+    engine("submit", spec, "--db", str(db), "--json").wait()
+    took = first_record(db, name, t0)
+    scheduler.kill()
+    scheduler.wait()
+    return took
+
+
+def lingering_scheduler(folder: Path, db: Path, i: int, workers: int) -> float:
+    first = f"first-{i}"
+    engine("submit", spec_file(folder, first), "--db", str(db)).wait()
+    scheduler = engine(
+        "scheduler", "--db", str(db), "--workers", str(workers), "--linger", "60", detached=True
+    )
+    first_record(db, first, time.monotonic())
+    time.sleep(3.0)  # the first run has ended; the workers wait
+    name = f"next-{i}"
     spec = spec_file(folder, name)
     t0 = time.monotonic()
     engine("submit", spec, "--db", str(db), "--json").wait()
     took = first_record(db, name, t0)
-    # Cancel everything, so that the scheduler empties its queue and exits.
-    subprocess.run(
-        [sys.executable, "-m", "engine", "cancel", "--db", str(db), "--sweep", "1"],
-        capture_output=True,
-    )
+    scheduler.kill()
     scheduler.wait()
     return took
+
+
+WAYS = {
+    "run": lambda folder, db, i, workers: plain_run(folder, db, i),
+    "submit, then scheduler": submit_then_scheduler,
+    "scheduler with submit": scheduler_with_submit,
+    "lingering scheduler": lingering_scheduler,
+}
 
 
 def main() -> None:
@@ -132,27 +153,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    times: dict[str, list[float]] = {"run": [], "queue, cold": [], "queue, warm": []}
+    times: dict[str, list[float]] = {way: [] for way in WAYS}
     loads = [os.getloadavg()[0]]
     for i in range(args.repeats):
-        for way in times:
+        for way, measure in WAYS.items():
             with tempfile.TemporaryDirectory() as tmp:
-                folder, db = Path(tmp), Path(tmp) / "bench.db"
-                if way == "run":
-                    took = plain_run(folder, db, i)
-                elif way == "queue, cold":
-                    took = queue_cold(folder, db, i, args.workers)
-                else:
-                    took = queue_warm(folder, db, i, args.workers)
+                took = measure(Path(tmp), Path(tmp) / "bench.db", i, args.workers)
             times[way].append(took)
             loads.append(os.getloadavg()[0])
             print(f"repeat {i + 1} {way}: {took:.2f} s", flush=True)
     print(f"\nload average (1 min) during the runs: {min(loads):.1f} to {max(loads):.1f}")
     base = statistics.median(times["run"])
-    print(f"{'way':<14}{'median':>9}{'worst':>9}{'vs run':>9}")
+    print(f"{'way':<24}{'median':>9}{'worst':>9}{'vs run':>9}")
     for way, values in times.items():
         median = statistics.median(values)
-        print(f"{way:<14}{median:>8.2f}s{max(values):>8.2f}s{median / base:>8.2f}x")
+        print(f"{way:<24}{median:>8.2f}s{max(values):>8.2f}s{median / base:>8.2f}x")
 
 
 if __name__ == "__main__":

@@ -377,6 +377,8 @@ def cmd_scheduler(args) -> int:
     from engine import sweep_store
     from engine.scheduler import SchedulerError
 
+    if args.linger < 0:
+        raise CliError(f"--linger must be at least 0 seconds, got {args.linger}")
     store = _store(args)
     threads = [
         json.loads(r[0]).get("hardware", {}).get("threads", 0)
@@ -392,7 +394,7 @@ def cmd_scheduler(args) -> int:
     sched = _scheduler(store.path, plan, pool, args)
     cancel = False
     try:
-        sched.serve(on_event=_print_event if args.json else None)
+        sched.serve(on_event=_print_event if args.json else None, linger=args.linger)
     except SchedulerError as err:
         raise CliError(str(err)) from None
     except KeyboardInterrupt:
@@ -648,6 +650,14 @@ def add_parsers(sub, with_db) -> None:
 
     p = with_db(sub.add_parser("scheduler", help="run the queued sweep points until none is left"))
     pool_options(p)
+    p.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="once the queue is empty, wait this long for new points (workers ready) before "
+        "exiting (default 0)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON line per event")
     p.set_defaults(func=cmd_scheduler)
 

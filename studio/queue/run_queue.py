@@ -3,7 +3,9 @@
 A run pressed in the studio is queued by the engine, never by the window: `tradeoff
 submit SPEC` (through `SweepLauncher`) writes it to the store as a one-point sweep that
 sweeps no key (`sweep_store.create_run_point`), and a `tradeoff scheduler` started
-detached serves it; where a scheduler already serves the store, the run joins its queue.
+detached serves it (started alongside the submit, and waiting a few minutes once its
+queue is empty, so that the next run finds its workers ready); where a scheduler already
+serves the store, the run joins its queue.
 So a queued run survives the window: a studio opened later reads it from the store (and
 starts a scheduler where none serves it), and the scheduler's bounded pool of workers
 (the hardware panel's worker count when it started) runs it.
@@ -46,6 +48,11 @@ POLL_MS = 250
 ADOPT_EVERY_TICKS = 4  # look for runs started elsewhere about once a second
 RATE_WINDOW_SECONDS = 10.0  # the rate is measured over the last few seconds, not since the start
 NAMING_SECONDS = 5.0  # how long a new run (or queued run) may be one of ours not named yet
+# A scheduler the queue starts waits this long for the next run once its queue is empty,
+# its workers idle with torch imported: a run pressed meanwhile starts about as fast as a
+# `tradeoff run` of its own would, where a cold scheduler takes about three times as long
+# on a small machine (bench/queue_start.py).
+SCHEDULER_LINGER_SECONDS = 300.0
 ALREADY_SERVED = "already serves"  # the scheduler's refusal when another one serves the store
 
 
@@ -157,6 +164,7 @@ class RunQueue(QObject):
         self._launchers: dict[int, SweepLauncher] = {}  # id(entry) -> its submit in flight
         self._server = self._new_launcher()  # starts schedulers for runs queued earlier
         self._schedulers: list[tuple[subprocess.Popen, Path]] = []  # started here, not ended
+        self._spent_folders: set[Path] = set()  # of submits answered, removed with their scheduler
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -199,6 +207,11 @@ class RunQueue(QObject):
         self._launchers[id(entry)] = launcher
         self.entries.append(entry)
         self.entry_added.emit(entry)
+        # Where none serves the store, a scheduler starts alongside the submit (both import
+        # torch, at once rather than one after the other) and waits for the run; the one
+        # the launcher starts after the submit then finds it serving and exits.
+        if not self._scheduler_starting() and sweep_store.scheduler(self.store.conn) is None:
+            self._server.serve(self.workers, linger=SCHEDULER_LINGER_SECONDS)
         launcher.launch(spec.to_dict(), self.workers)
         self.counts_changed.emit()
         return entry
@@ -323,7 +336,11 @@ class RunQueue(QObject):
         return launcher
 
     def _submitted(self, entry: QueueEntry, sweep_id: int) -> None:
-        self._launchers.pop(id(entry)).deleteLater()
+        launcher = self._launchers.pop(id(entry))
+        # Its folder holds the spec and the output of the scheduler it started; it goes
+        # with that scheduler's (_check_schedulers).
+        self._spent_folders.add(launcher.workdir)
+        launcher.deleteLater()
         if not self._reading:
             return
         entry.sweep_id, entry.state = sweep_id, "queued"
@@ -334,7 +351,9 @@ class RunQueue(QObject):
         self.counts_changed.emit()
 
     def _submit_refused(self, entry: QueueEntry, reason: str) -> None:
-        self._launchers.pop(id(entry)).deleteLater()
+        launcher = self._launchers.pop(id(entry))
+        shutil.rmtree(launcher.workdir, ignore_errors=True)
+        launcher.deleteLater()
         if not self._reading:
             return
         entry.state, entry.error = "failed", f"not queued: {reason}"
@@ -346,9 +365,13 @@ class RunQueue(QObject):
         where none serves the store and none started here is still starting."""
         if not any(e.state == "queued" for e in self.entries if not e.adopted):
             return
-        if self._schedulers or sweep_store.scheduler(self.store.conn) is not None:
+        if self._scheduler_starting() or sweep_store.scheduler(self.store.conn) is not None:
             return
-        self._server.serve(self.workers)
+        self._server.serve(self.workers, linger=SCHEDULER_LINGER_SECONDS)
+
+    def _scheduler_starting(self) -> bool:
+        """Whether a scheduler started here is still up (starting, serving or lingering)."""
+        return any(popen.poll() is None for popen, _ in self._schedulers)
 
     def _check_schedulers(self) -> None:
         """A scheduler started here that exited with an error (not the refusal of one that
@@ -372,6 +395,9 @@ class RunQueue(QObject):
                             entry.error = f"no scheduler serves the queue: {reason}"
                             self._changed(entry)
             shutil.rmtree(folder, ignore_errors=True)
+            if folder.parent in self._spent_folders:
+                shutil.rmtree(folder.parent, ignore_errors=True)
+                self._spent_folders.discard(folder.parent)
         self._schedulers = going
 
     # -- reading the store ----------------------------------------------------------------

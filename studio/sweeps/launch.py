@@ -166,13 +166,17 @@ class SweepLauncher(QObject):
         self.serve(workers, folder, ray_address)
         self.submitted.emit(sweep_id, points)
 
-    def serve(self, workers: int, folder: Path | None = None, ray_address=None) -> None:
+    def serve(
+        self, workers: int, folder: Path | None = None, ray_address=None, linger: float = 0
+    ) -> None:
         """Start a scheduler for the store (it exits at once where one already serves it:
-        that one, local or Ray, takes the new points)."""
+        that one, local or Ray, takes the new points); `linger`: its `--linger`."""
         self._reap()
         folder = folder or Path(tempfile.mkdtemp(prefix="scheduler-", dir=self.workdir))
+        lingering = ["--linger", str(linger)] if linger else []
         popen = start_detached(
-            ["scheduler", "--db", self.db_path, *backend_args(workers, ray_address)], folder
+            ["scheduler", "--db", self.db_path, *backend_args(workers, ray_address), *lingering],
+            folder,
         )
         self._detached.append(popen)
         self.scheduler_started.emit(popen, folder)

@@ -364,3 +364,32 @@ def test_a_plain_run_the_engine_cannot_run_is_refused_by_submit(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "run.seeds" in result.stderr
     assert not db.exists() or Store(db).sweeps() == []
+
+
+def test_a_lingering_scheduler_takes_a_run_queued_after_it_started(tmp_path):
+    """`scheduler --linger S` on an empty queue holds the lock and waits: a run submitted a
+    moment later is run by it (the studio starts one alongside its submit). With nothing
+    queued, it gives the lock back S seconds later and exits 0."""
+    db = tmp_path / "s.db"
+    plain = write_spec(tmp_path / "run.toml", BASE.format(seeds=1))
+    assert run_engine("scheduler", "--db", db, "--linger", "-1").returncode == 2
+    store = Store(db)  # made here, so that the test reads it while the schedulers start
+    alone = run_engine("scheduler", "--db", db, "--workers", "1", "--linger", "1")
+    assert alone.returncode == 0, alone.stderr
+    assert sweep_store_scheduler(store) is None
+    scheduler = start_engine("scheduler", "--db", db, "--workers", "1", "--linger", "120", "--json")
+    try:
+        wait_until(lambda: sweep_store_scheduler(store), "the scheduler's lock")
+        assert run_engine("submit", plain, "--db", db).returncode == 0
+        wait_until(lambda: store.sweep(1)["points"][0]["status"] == "finished", "the run")
+        assert sweep_store_scheduler(store) is not None  # still there, waiting for more
+        scheduler.send_signal(signal.SIGINT)
+        out, err = scheduler.communicate(timeout=60)
+    finally:
+        scheduler.kill()
+    events = json_lines(out)
+    assert [(e["kind"], e["sweep_id"], e["status"]) for e in events] == [
+        ("started", 1, None),
+        ("ended", 1, "finished"),
+    ], err
+    assert sweep_store_scheduler(store) is None  # the lock was given back

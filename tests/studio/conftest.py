@@ -231,7 +231,8 @@ def catalogue_cache_path(tmp_path, monkeypatch):
 # run spec (toy catalogue) as the engine does (`sweep_store.create_run_point`), refusing one
 # named "bad..." with an `error:` line and exit 2; `scheduler --db DB --workers N` holds
 # the store's scheduler lock (or refuses, exit 2, where a live one does) and runs up to N
-# claimed points at once, each writing its run as a worker does (run row named as its
+# claimed points at once (with `--linger S`, waiting S seconds with an empty queue before
+# it gives the lock back), each writing its run as a worker does (run row named as its
 # point's, heartbeats, steps_done, final status and the point's). A run goes on until the
 # test releases it (a file `release-<run name>` or `release-all` in the folder), its point
 # is cancelled (`tradeoff cancel`: the run ends cancelled), or at once for a run named
@@ -300,17 +301,19 @@ if command == "submit":
     print(json.dumps({"sweep_id": sweep_id, "points": 1, "run": True, "db": db}))
     sys.exit(0)
 workers = int(rest[rest.index("--workers") + 1])
+linger = float(rest[rest.index("--linger") + 1]) if "--linger" in rest else 0.0
 if (folder / "refuse-scheduler").exists():
     print("error: 2 workers x 2 torch threads = 4 threads on 2 cores; give fewer workers or "
           "hardware.threads, or --oversubscribe", file=sys.stderr)
     sys.exit(2)
-while (folder / "hold-scheduler").exists():
+held_since = time.monotonic()
+while (folder / "hold-scheduler").exists() and time.monotonic() - held_since < 120:
     time.sleep(0.05)
 store = Store(db)
 if not sweep_store.acquire_lock(store.conn):
     print(f"error: a scheduler already serves {db}", file=sys.stderr)
     sys.exit(2)
-going = []
+going, idle_since = [], None
 while True:
     sweep_store.beat_lock(store.conn)
     going = [t for t in going if t.is_alive()]
@@ -320,8 +323,10 @@ while True:
             break
         going.append(threading.Thread(target=run_point, args=(point,)))
         going[-1].start()
-    if not going and sweep_store.release_lock_if_idle(store.conn):
-        break
+    idle_since = None if going else idle_since or time.monotonic()
+    if idle_since and time.monotonic() - idle_since >= linger:
+        if sweep_store.release_lock_if_idle(store.conn):
+            break
     time.sleep(0.05)
 """
 

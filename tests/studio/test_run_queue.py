@@ -154,11 +154,13 @@ def test_a_scheduler_that_refuses_to_start_is_reported_and_the_run_waits(
     qtbot, queue, store, toy_catalogue, standin_engine
 ):
     standin_engine.refuse_scheduler()
-    with qtbot.waitSignal(queue.problem, timeout=ENGINE_MS) as said:
-        entry = queue.submit(toy_spec(toy_catalogue, "a"), "curves")
+    said = []
+    queue.problem.connect(said.append)
+    entry = queue.submit(toy_spec(toy_catalogue, "a"), "curves")
+    qtbot.waitUntil(lambda: entry.state == "queued" and bool(entry.error), timeout=ENGINE_MS)
     reason = "2 workers x 2 torch threads = 4 threads on 2 cores"
-    assert said.args[0].startswith("the engine's scheduler did not start: " + reason)
-    assert entry.state == "queued" and entry.error.startswith("no scheduler serves the queue: ")
+    assert said and said[-1].startswith("the engine's scheduler did not start: " + reason)
+    assert entry.error.startswith("no scheduler serves the queue: " + reason)
     view = QueueView(queue)
     qtbot.addWidget(view)
     assert view.bars[id(entry)].format() == entry.error
@@ -353,3 +355,25 @@ def test_stopping_a_sweeps_run_cancels_that_point_through_the_scheduler(
     assert queue.stop(entry) is None
     assert started == [("cancel", "--db", str(store.path), "--run", str(run_id), "--json")]
     assert killed == [] and entry.stop_requested
+
+
+def test_the_sweeps_panel_leaves_runs_queued_alone_to_the_queue(
+    qtbot, store, reader, toy_catalogue
+):
+    """A run queued alone is a one-point sweep that sweeps no key: the run queue shows it,
+    the Sweeps panel lists only the real sweep."""
+    from engine.sweep import from_toml
+    from studio.sweeps.browser import SweepsBrowser
+
+    alone = sweep_store.create_run_point(store.conn, toy_spec(toy_catalogue, "alone"))
+    sweep = from_toml(
+        toy_spec(toy_catalogue, "grid").to_toml() + '\n[sweep.grid]\n"algorithm.n" = [1, 2]\n',
+        toy_catalogue,
+    )
+    swept = store.create_sweep(sweep)
+    browser = SweepsBrowser(reader)
+    qtbot.addWidget(browser)
+    browser.refresh()
+    assert [r["id"] for r in browser.rows] == [swept] and alone != swept
+    assert browser.table.rowCount() == 1
+    assert sorted(r["id"] for r in reader.sweeps()) == sorted([alone, swept])  # both stored
