@@ -337,7 +337,7 @@ def cmd_submit(args) -> int:
     text, source = _read_spec(args.spec)
     found, _ = load_sweep(text, source, args.set)
     if found is None:
-        raise CliError(f"{source}: not a sweep (no [sweep] table and no --set list)")
+        return _submit_run(args, text, source)
     store = _store(args)
     sweep_id = store.create_sweep(found, priority=args.priority)
     if args.json:
@@ -349,10 +349,36 @@ def cmd_submit(args) -> int:
     return EXIT_OK
 
 
+def _submit_run(args, text: str, source: str) -> int:
+    """A plain run spec, queued for the scheduler as a sweep of one point with no swept key
+    (`sweep_store.create_run_point`): checked as `tradeoff run` checks it, then run, cancelled
+    and reordered as any point is, and shown as a run (not a sweep) by the studio."""
+    from engine import registry, runner, sweep_store
+    from engine.hardware import HardwareError
+    from engine.spec import RunSpec, SpecError
+
+    try:
+        spec = RunSpec.from_toml(text, registry.Catalogue.live(), source, overrides=args.set or ())
+        runner.prepare(spec)
+    except SpecError as err:
+        raise CliError(str(err)) from None
+    except HardwareError as err:
+        raise CliError(f"{spec.source}: hardware.device: {err}") from None
+    store = _store(args)
+    sweep_id = sweep_store.create_run_point(store.conn, spec, priority=args.priority)
+    if args.json:
+        print(json.dumps({"sweep_id": sweep_id, "points": 1, "run": True, "db": str(store.path)}))
+    else:
+        print(f"run queued as sweep {sweep_id}, point 0 (store: {store.path})")
+    return EXIT_OK
+
+
 def cmd_scheduler(args) -> int:
     from engine import sweep_store
     from engine.scheduler import SchedulerError
 
+    if args.linger < 0:
+        raise CliError(f"--linger must be at least 0 seconds, got {args.linger}")
     store = _store(args)
     threads = [
         json.loads(r[0]).get("hardware", {}).get("threads", 0)
@@ -368,7 +394,7 @@ def cmd_scheduler(args) -> int:
     sched = _scheduler(store.path, plan, pool, args)
     cancel = False
     try:
-        sched.serve(on_event=_print_event if args.json else None)
+        sched.serve(on_event=_print_event if args.json else None, linger=args.linger)
     except SchedulerError as err:
         raise CliError(str(err)) from None
     except KeyboardInterrupt:
@@ -611,8 +637,12 @@ def add_parsers(sub, with_db) -> None:
             help="allow workers x threads above the CPU cores",
         )
 
-    p = with_db(sub.add_parser("submit", help="validate a sweep spec and queue its points"))
-    p.add_argument("spec", help="the sweep's TOML spec")
+    p = with_db(
+        sub.add_parser(
+            "submit", help="validate a sweep spec (or a plain run spec) and queue its points"
+        )
+    )
+    p.add_argument("spec", help="the sweep's TOML spec, or a run's: queued as one point")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE")
     p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     p.add_argument("--json", action="store_true")
@@ -620,6 +650,14 @@ def add_parsers(sub, with_db) -> None:
 
     p = with_db(sub.add_parser("scheduler", help="run the queued sweep points until none is left"))
     pool_options(p)
+    p.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="once the queue is empty, wait this long for new points (workers ready) before "
+        "exiting (default 0)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON line per event")
     p.set_defaults(func=cmd_scheduler)
 

@@ -409,19 +409,28 @@ class Scheduler:
     def idle(self) -> bool:
         return not self.backend.busy() and sweep_store.queued_count(self.store.conn) == 0
 
-    def serve(self, on_event=None) -> None:
-        """Serve until the queue is empty and nothing runs, then give the lock back."""
+    def serve(self, on_event=None, linger: float = 0.0) -> None:
+        """Serve until the queue is empty and nothing runs, then give the lock back; with
+        `linger`, once that has lasted `linger` seconds: meanwhile the idle workers (torch
+        imported) take at once any point queued."""
         if not self.try_acquire():
             info = sweep_store.scheduler(self.store.conn) or {}
             raise SchedulerError(
                 f"a scheduler (pid {info.get('pid')} on {info.get('host')}) already serves "
                 f"{self.store.path}"
             )
+        idle_since = None
         while True:
             for event in self.step():
                 if on_event:
                     on_event(event)
-            if not self.backend.busy() and sweep_store.release_lock_if_idle(self.store.conn):
+            if self.backend.busy() or sweep_store.queued_count(self.store.conn):
+                idle_since = None
+                continue
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= linger and sweep_store.release_lock_if_idle(
+                self.store.conn
+            ):
                 self.holding = False
                 return
 

@@ -91,6 +91,23 @@ def create_sweep(conn, sweep, priority: int = 0) -> int:
     return sweep_id
 
 
+def create_run_point(conn, spec, priority: int = 0) -> int:
+    """Queue one plain run (a validated RunSpec) for the scheduler: a sweep of one point
+    that sweeps no key (keys `[]`, which no real sweep has: `engine.sweep.expand` refuses
+    one), named after the run. Returns the sweep's id; the run is its point 0."""
+    from engine.sweep import Sweep, SweepPoint
+
+    one = Sweep(
+        spec_toml=spec.to_toml(),
+        keys=[],
+        log_keys=[],
+        points=[SweepPoint(0, {}, spec)],
+        name=spec.title,
+        source=spec.source,
+    )
+    return create_sweep(conn, one, priority)
+
+
 def claim_next(conn) -> dict | None:
     """Take the next queued point (highest priority, then oldest sweep, then index) and mark
     it running; None when the queue is empty."""
@@ -526,3 +543,52 @@ def point_specs(conn, sweep_id: int) -> list[dict]:
             "SELECT idx, spec_json FROM sweep_points WHERE sweep_id=? ORDER BY idx", (sweep_id,)
         )
     ]
+
+
+# -- runs queued one by one (one-point sweeps that sweep no key) -----------------------------
+RUN_POINT_KEYS = "[]"
+
+
+def run_points(conn, sweep_ids=()) -> list[dict]:
+    """The runs queued one by one (`create_run_point`) that are queued or running, and those
+    of `sweep_ids` whatever their status: {sweep_id, status (a running point with no live
+    scheduler: interrupted), run_id, priority, spec (the run's spec as a dict),
+    created_at}, oldest first."""
+    ids = sorted({int(i) for i in sweep_ids})
+    named = f" OR p.sweep_id IN ({','.join('?' * len(ids))})" if ids else ""
+    rows = conn.execute(
+        "SELECT p.sweep_id, p.status, p.run_id, p.priority, p.spec_json, s.created_at "
+        "FROM sweep_points p JOIN sweeps s ON s.id = p.sweep_id "
+        f"WHERE s.keys_json = ? AND (p.status IN ('queued', 'running'){named}) "
+        "ORDER BY p.sweep_id",
+        (RUN_POINT_KEYS, *ids),
+    ).fetchall()
+    served = scheduler(conn) is not None if rows else False
+    return [
+        {
+            "sweep_id": r[0],
+            "status": _effective(r[1], served),
+            "run_id": r[2],
+            "priority": r[3],
+            "spec": json.loads(r[4]),
+            "created_at": r[5],
+        }
+        for r in rows
+    ]
+
+
+def queue_position(conn, sweep_id: int, idx: int = 0) -> int | None:
+    """A queued point's place in the store's queue (1: the one a scheduler takes next, the
+    order of `claim_next`); None for a point that is not queued."""
+    row = conn.execute(
+        "SELECT priority FROM sweep_points WHERE sweep_id=? AND idx=? AND status='queued'",
+        (sweep_id, idx),
+    ).fetchone()
+    if row is None:
+        return None
+    ahead = conn.execute(
+        "SELECT count(*) FROM sweep_points WHERE status='queued' AND (priority > ? OR "
+        "(priority = ? AND (sweep_id < ? OR (sweep_id = ? AND idx < ?))))",
+        (row[0], row[0], sweep_id, sweep_id, idx),
+    ).fetchone()[0]
+    return ahead + 1

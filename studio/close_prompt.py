@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 def ask_about_runs_in_flight(parent: QWidget, in_flight: list) -> str:
     """'stop', 'background' or 'cancel'."""
-    waiting = sum(e.state == "queued" for e in in_flight)
+    waiting = sum(e.state in ("submitting", "queued") for e in in_flight)
     going = len(in_flight) - waiting
     text = f"{going} run{' is' if going == 1 else 's are'} still going"
     if waiting:
@@ -18,7 +18,12 @@ def ask_about_runs_in_flight(parent: QWidget, in_flight: list) -> str:
         "Stop them: each is cancelled and keeps what it recorded.\n"
         "Let them finish: the engines go on without the window and record their outcome in the store; "
         "the next start shows it."
-        + ("\nRuns still waiting have not started and are dropped." if waiting else "")
+        + (
+            "\nRuns still waiting stay in the engine's queue (in the store) and start when a "
+            "worker is free."
+            if waiting
+            else ""
+        )
     )
     stop = box.addButton("Stop runs and close", QMessageBox.ButtonRole.DestructiveRole)
     background = box.addButton(

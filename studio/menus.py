@@ -112,7 +112,7 @@ def build_menus(window, examples: list[Example]) -> Actions:
         "&Run",
         window.start_run,
         "Ctrl+R",
-        "Validate the form and queue the run; it starts at once while a worker is free",
+        "Validate the form and queue the run with the engine's scheduler",
     )
     stop = make_action(
         window,

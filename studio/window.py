@@ -139,8 +139,8 @@ class MainWindow(QMainWindow):
         self.setup_tabs.addTab(_scrolled(self.hardware_panel), "Hardware")
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip(
-            "Validate the form and queue the run (Ctrl+R); it starts at once while "
-            "a worker is free."
+            "Validate the form and queue the run in the store (Ctrl+R); the engine's "
+            "scheduler starts it as soon as a worker is free."
         )
         self.run_button.setEnabled(False)
         self.stop_button = QPushButton("Stop")
@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop_selected)
         self.queue.run_started.connect(self._run_started)
         self.queue.run_ended.connect(self._run_ended)
+        self.queue.problem.connect(self._queue_problem)
         self.queue.counts_changed.connect(self._update_actions)
         self.queue_view.entry_selected.connect(self._entry_selected)
         self.watch.run_focused.connect(self._tile_focused)
@@ -227,7 +228,7 @@ class MainWindow(QMainWindow):
             self.catalogue_loader.start()
         else:
             self._catalogue_loaded(catalogue)
-        self.queue.adopt_live_runs()
+        self.queue.refresh()
         self.studio_panels = StudioPanels(self)
 
     # -- extension points -----------------------------------------------------------------
@@ -418,8 +419,9 @@ class MainWindow(QMainWindow):
         return True
 
     def start_run(self) -> QueueEntry | None:
-        """Queue the form's spec; it starts at once while fewer than `workers` runs go.
-        A form with a swept field queues a sweep instead (`start_sweep`; returns None)."""
+        """Queue the form's spec with the engine (`RunQueue.submit`); its scheduler starts it
+        when a worker is free. A form with a swept field queues a sweep instead
+        (`start_sweep`; returns None)."""
         if not self.run_button.isEnabled():
             return None
         if self._sweep_runs() is not None:
@@ -431,8 +433,7 @@ class MainWindow(QMainWindow):
             return None
         entry = self.queue.submit(spec, self.config.algorithm.plot)
         self.settings.setValue(keys.LAST_SPEC, spec.to_toml())
-        verb = "waiting for a worker" if entry.state == "queued" else "starting"
-        self.statusBar().showMessage(f"{spec.title}: {verb}", 5000)
+        self.statusBar().showMessage(f"{spec.title}: queued for the engine's scheduler", 5000)
         return entry
 
     def stop_selected(self) -> None:
@@ -476,6 +477,10 @@ class MainWindow(QMainWindow):
         self._update_actions()
         if self._closing and not self.queue.in_flight():
             self.close()
+
+    def _queue_problem(self, text: str) -> None:
+        self.notices.notify(text)
+        self.statusBar().showMessage(text, 15_000)
 
     def _entry_selected(self, entry: QueueEntry) -> None:
         if entry.run_id is None or self._showing_run:

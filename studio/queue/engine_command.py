@@ -39,7 +39,8 @@ def engine_process(parent: QObject, *args: str) -> QProcess:
     """A QProcess set up to run `python -m engine ARGS`; not started yet.
 
     For short questions (the catalogue, the hardware) whose answer is read from the
-    process's output. Runs use `studio.queue.run_process`, whose engines outlive the window.
+    process's output. Engines that must outlive the window (a scheduler) start with
+    `studio.queue.run_process.DETACHED`.
     """
     program, *arguments = engine_argv(*args)
     process = QProcess(parent)

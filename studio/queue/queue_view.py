@@ -1,7 +1,8 @@
 """The queue as the user sees it: one row per run with its status, progress and a Stop button.
 
 The progress bar reads "1,200 / 3,000 steps · 450 steps/s · 4 s left", all from the
-store's row (steps_done, started_at); a run still waiting says how many go before it.
+store's row (steps_done, started_at); a queued run says its place in the engine's queue
+(which sweep points share) and its priority.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import (
 from studio.queue.run_queue import QueueEntry, RunQueue
 
 STATUS_COLOURS = {
+    "submitting": "#808080",
+    "queued": "#808080",
     "running": "#1f77b4",
     "starting": "#1f77b4",
     "finished": "#2ca02c",
@@ -56,12 +59,20 @@ def format_rate(rate: float) -> str:
     return f"{1 / rate:.1f} s/step"
 
 
-def progress_text(entry: QueueEntry, position: int = 0) -> str:
-    """What the progress bar of an entry says; `position` is its place among the waiting."""
+def progress_text(entry: QueueEntry) -> str:
+    """What the progress bar of an entry says."""
+    if entry.state == "submitting":
+        return "stopping…" if entry.stop_requested else "queuing with the engine…"
     if entry.state == "queued":
-        return "waiting for a worker" + (f" ({position} ahead)" if position else "")
+        if entry.stop_requested:
+            return "removing from the queue…"
+        if entry.error:
+            return entry.error
+        place = "next in the queue" if entry.position == 1 else f"{entry.position} in the queue"
+        place = place if entry.position else "queued"
+        return f"{place} · priority {entry.priority}"
     if entry.state == "starting":
-        return "starting the engine…"
+        return "stopping…" if entry.stop_requested else "starting the engine…"
     if entry.run_id is None:
         return entry.error or entry.state  # it never became a run: nothing was recorded
     done = f"{entry.steps_done:,} / {entry.steps:,} steps"
@@ -182,19 +193,18 @@ class QueueView(QWidget):
         )
         item.setToolTip(COLUMN_STATUS, entry.error or entry.state)
         bar = self.bars[id(entry)]
-        position = self.queue.waiting().index(entry) if entry.state == "queued" else 0
-        if entry.state == "starting":
+        if entry.state in ("submitting", "starting"):
             bar.setRange(0, 0)  # busy: the engine is importing, no step yet
         else:
             bar.setRange(0, max(1, entry.steps))
             bar.setValue(min(entry.steps_done, entry.steps))
-        bar.setFormat(progress_text(entry, position))
+        bar.setFormat(progress_text(entry))
         bar.setToolTip(entry.error if entry.error else bar.format())
         stop = self.stop_buttons[id(entry)]
         stop.setEnabled(entry.live and not entry.stop_requested)
         stop.setToolTip(
-            "Remove it from the queue"
-            if entry.state == "queued"
+            "Remove it from the engine's queue"
+            if entry.waiting
             else "Cancel the run; what it recorded so far stays in the store"
         )
 
@@ -223,8 +233,6 @@ class QueueView(QWidget):
         self._update_title()
 
     def _update_title(self) -> None:
-        for entry in self.queue.waiting():
-            self.update_entry(entry)  # its place in the line may have changed
         running, waiting = len(self.queue.running()), len(self.queue.waiting())
         self.title.setText(
             f"<b>Queue</b> — {running} running, {waiting} waiting, "

@@ -147,7 +147,8 @@ class SweepsBrowser(QWidget):
         return self.rows[rows[0].row()]["id"] if rows else None
 
     def refresh(self) -> None:
-        rows = self.store.sweeps()
+        # A run queued alone is a sweep of one point with no swept key: the run queue shows it.
+        rows = [r for r in self.store.sweeps() if r["keys"]]
         if [self._key(r) for r in rows] != [self._key(r) for r in self.rows]:
             selected = self.selected_id()
             self.rows = rows

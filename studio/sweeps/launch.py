@@ -102,6 +102,7 @@ class SweepLauncher(QObject):
     submitted = Signal(int, int)  # sweep id, points
     failed = Signal(str)  # why the engine refused the sweep
     command_done = Signal(str)  # a line for the status bar (cancelled, resumed)
+    scheduler_started = Signal(object, object)  # its subprocess.Popen, the folder of its output
 
     def __init__(self, db_path, parent=None, backend=None):
         """backend: () -> (Ray address or None for local workers, refusal or None), as
@@ -165,16 +166,20 @@ class SweepLauncher(QObject):
         self.serve(workers, folder, ray_address)
         self.submitted.emit(sweep_id, points)
 
-    def serve(self, workers: int, folder: Path | None = None, ray_address=None) -> None:
+    def serve(
+        self, workers: int, folder: Path | None = None, ray_address=None, linger: float = 0
+    ) -> None:
         """Start a scheduler for the store (it exits at once where one already serves it:
-        that one, local or Ray, takes the new points)."""
+        that one, local or Ray, takes the new points); `linger`: its `--linger`."""
         self._reap()
         folder = folder or Path(tempfile.mkdtemp(prefix="scheduler-", dir=self.workdir))
-        self._detached.append(
-            start_detached(
-                ["scheduler", "--db", self.db_path, *backend_args(workers, ray_address)], folder
-            )
+        lingering = ["--linger", str(linger)] if linger else []
+        popen = start_detached(
+            ["scheduler", "--db", self.db_path, *backend_args(workers, ray_address), *lingering],
+            folder,
         )
+        self._detached.append(popen)
+        self.scheduler_started.emit(popen, folder)
 
     def resume(self, sweep_id: int, workers: int) -> None:
         ray_address, refusal = self.backend()

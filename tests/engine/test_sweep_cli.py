@@ -311,3 +311,85 @@ def sweep_store_scheduler(store):
     from engine import sweep_store
 
     return sweep_store.scheduler(store.conn)
+
+
+def test_a_plain_run_is_submitted_as_one_point_and_served_as_a_point(tmp_path):
+    """`submit` of a spec without [sweep]: checked as `run` checks it, queued as a sweep of
+    one point that sweeps no key (named after the run), run by the scheduler as any point,
+    in the order of the store's queue."""
+    db = tmp_path / "s.db"
+    sweep = write_spec(
+        tmp_path / "sweep.toml", BASE.format(seeds=2) + '[sweep.grid]\n"algorithm.c" = [1.0]\n'
+    )
+    plain = write_spec(
+        tmp_path / "run.toml", BASE.format(seeds=2).replace("[run]", '[run]\nname = "alone"')
+    )
+    assert run_engine("submit", sweep, "--db", db).returncode == 0
+    result = run_engine("submit", plain, "--db", db, "--json", "--priority", "2")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"sweep_id": 2, "points": 1, "run": True, "db": str(db)}
+    store = Store(db)
+    one = store.sweep(2)
+    assert (one["name"], one["keys"], one["status"]) == ("alone", [], "queued")
+    assert [(p["idx"], p["values"], p["status"], p["priority"]) for p in one["points"]] == [
+        (0, {}, "queued", 2)
+    ]
+    from engine import sweep_store
+
+    (point,) = sweep_store.run_points(store.conn)
+    assert point["sweep_id"] == 2 and point["spec"]["run"]["name"] == "alone"
+    assert sweep_store.queue_position(store.conn, 2) == 1  # priority 2 before the sweep's 0
+    assert sweep_store.queue_position(store.conn, 1) == 2
+
+    served = run_engine("scheduler", "--db", db, "--workers", "1", "--json")
+    assert served.returncode == 0, served.stderr
+    ended = [
+        (e["sweep_id"], e["status"]) for e in json_lines(served.stdout) if e["kind"] == "ended"
+    ]
+    assert ended == [(2, "finished"), (1, "finished")]
+    run = store.get_run(store.sweep(2)["points"][0]["run_id"])
+    assert (run["name"], run["status"], run["steps_done"], run["seeds"]) == (
+        "alone",
+        "finished",
+        40,
+        2,
+    )
+    assert sweep_store.run_points(store.conn) == []  # none queued or running now
+
+
+def test_a_plain_run_the_engine_cannot_run_is_refused_by_submit(tmp_path):
+    db = tmp_path / "s.db"
+    plain = write_spec(tmp_path / "run.toml", BASE.format(seeds=0))
+    result = run_engine("submit", plain, "--db", db)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "run.seeds" in result.stderr
+    assert not db.exists() or Store(db).sweeps() == []
+
+
+def test_a_lingering_scheduler_takes_a_run_queued_after_it_started(tmp_path):
+    """`scheduler --linger S` on an empty queue holds the lock and waits: a run submitted a
+    moment later is run by it (the studio starts one alongside its submit). With nothing
+    queued, it gives the lock back S seconds later and exits 0."""
+    db = tmp_path / "s.db"
+    plain = write_spec(tmp_path / "run.toml", BASE.format(seeds=1))
+    assert run_engine("scheduler", "--db", db, "--linger", "-1").returncode == 2
+    store = Store(db)  # made here, so that the test reads it while the schedulers start
+    alone = run_engine("scheduler", "--db", db, "--workers", "1", "--linger", "1")
+    assert alone.returncode == 0, alone.stderr
+    assert sweep_store_scheduler(store) is None
+    scheduler = start_engine("scheduler", "--db", db, "--workers", "1", "--linger", "120", "--json")
+    try:
+        wait_until(lambda: sweep_store_scheduler(store), "the scheduler's lock")
+        assert run_engine("submit", plain, "--db", db).returncode == 0
+        wait_until(lambda: store.sweep(1)["points"][0]["status"] == "finished", "the run")
+        assert sweep_store_scheduler(store) is not None  # still there, waiting for more
+        scheduler.send_signal(signal.SIGINT)
+        out, err = scheduler.communicate(timeout=60)
+    finally:
+        scheduler.kill()
+    events = json_lines(out)
+    assert [(e["kind"], e["sweep_id"], e["status"]) for e in events] == [
+        ("started", 1, None),
+        ("ended", 1, "finished"),
+    ], err
+    assert sweep_store_scheduler(store) is None  # the lock was given back

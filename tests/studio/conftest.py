@@ -229,45 +229,107 @@ def catalogue_cache_path(tmp_path, monkeypatch):
     return path
 
 
-# A stand-in for `python -m engine run SPEC --db DB --json`, without torch: it writes the
-# run to the store as the engine does (queued -> running -> final status, heartbeats,
-# steps_done), prints the same lines, exits with the same codes, and goes on until the
-# test releases it (a file `release-<run name>` or `release-all` in its folder), the
-# studio stops it (SIGTERM: cancelled, exit 3), or at once for a run named "fail...".
+# A stand-in for the engine's queue, without torch: `submit SPEC --db DB --json` queues a
+# run spec (toy catalogue) as the engine does (`sweep_store.create_run_point`), refusing one
+# named "bad..." with an `error:` line and exit 2; `scheduler --db DB --workers N` holds
+# the store's scheduler lock (or refuses, exit 2, where a live one does) and runs up to N
+# claimed points at once (with `--linger S`, waiting S seconds with an empty queue before
+# it gives the lock back), each writing its run as a worker does (run row named as its
+# point's, heartbeats, steps_done, final status and the point's). A run goes on until the
+# test releases it (a file `release-<run name>` or `release-all` in the folder), its point
+# is cancelled (`tradeoff cancel`: the run ends cancelled), or at once for a run named
+# "fail...". While a file `hold-scheduler` exists the scheduler waits before it takes the
+# lock; while `refuse-scheduler` exists it refuses to start (exit 2), as the engine's
+# does for workers x threads above the cores. Every other command (cancel, priority) is the real engine's.
 STANDIN_ENGINE = r"""
-import json, signal, sys, time
+import json, sys, threading, time
 from pathlib import Path
+from engine import sweep_store
 from engine.registry import Catalogue
-from engine.spec import RunSpec
+from engine.spec import RunSpec, SpecError
 from engine.store import Store
 
-catalogue_file, folder, _run, spec_path, _db_flag, db = sys.argv[1:7]
+catalogue_file, folder, command, *rest = sys.argv[1:]
 folder = Path(folder)
-spec = RunSpec.from_file(spec_path, Catalogue.from_json(json.loads(Path(catalogue_file).read_text())))
-cancelled = []
-signal.signal(signal.SIGTERM, lambda *_: cancelled.append(True))
-store = Store(db)
-run_id = store.create_run(spec, family="toy", plot="curves")
-print(f"run {run_id} started: {spec.title} ({spec.seeds} seeds x {spec.steps} steps, cpu)", file=sys.stderr, flush=True)
-store.start_run(run_id, {"device": "cpu", "dtype": spec.dtype, "threads": 1})
-step = 0
-while not spec.name.startswith("fail") and not cancelled:
-    if (folder / f"release-{spec.name}").exists() or (folder / "release-all").exists():
-        break
-    step = min(spec.steps - 1, step + 1)
-    store.heartbeat(run_id, step)
+if command not in ("submit", "scheduler"):
+    from engine.cli import main
+
+    sys.exit(main([command, *rest]))
+catalogue = Catalogue.from_json(json.loads(Path(catalogue_file).read_text()))
+db = rest[rest.index("--db") + 1]
+
+
+def run_point(point):
+    store = Store(db)
+    sweep_id, idx = point["sweep_id"], point["idx"]
+    spec = RunSpec.from_dict(point["spec"], catalogue, f"sweep {sweep_id} point {idx}")
+    plot = catalogue.algorithm(spec.algorithm).plot
+    run_id = store.create_run(spec, family="toy", plot=plot)
+    sweep_store.set_point_run(store.conn, sweep_id, idx, run_id)
+    store.start_run(run_id, {"device": "cpu", "dtype": spec.dtype, "threads": 1})
+    step, cancelled, began = 0, False, time.monotonic()
+    # At most two minutes: a test that died without releasing it leaves no engine behind.
+    while not spec.name.startswith("fail") and time.monotonic() - began < 120:
+        if (folder / f"release-{spec.name}").exists() or (folder / "release-all").exists():
+            break
+        if sweep_store.point_status(store.conn, sweep_id, idx) == "cancelled":
+            cancelled = True
+            break
+        step = min(spec.steps - 1, step + 1)
+        store.heartbeat(run_id, step)
+        time.sleep(0.05)
+    if cancelled:
+        status, error = "cancelled", None
+    elif spec.name.startswith("fail"):
+        status, error = "failed", "Traceback (most recent call last):\n  ...\nZeroDivisionError: boom"
+    else:
+        store.append(run_id, [("loss", spec.steps, 0, 0.5, 0.1)], steps_done=spec.steps)
+        status, error = "finished", None
+    store.finish_run(run_id, status, error)
+    sweep_store.finish_point(store.conn, sweep_id, idx, status)
+    store.close()
+
+
+if command == "submit":
+    try:
+        spec = RunSpec.from_file(rest[0], catalogue)
+        if spec.name.startswith("bad"):
+            raise SpecError(rest[0], "run.name", "refused by the stand-in engine")
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    store = Store(db)
+    sweep_id = sweep_store.create_run_point(store.conn, spec)
+    print(json.dumps({"sweep_id": sweep_id, "points": 1, "run": True, "db": db}))
+    sys.exit(0)
+workers = int(rest[rest.index("--workers") + 1])
+linger = float(rest[rest.index("--linger") + 1]) if "--linger" in rest else 0.0
+if (folder / "refuse-scheduler").exists():
+    print("error: 2 workers x 2 torch threads = 4 threads on 2 cores; give fewer workers or "
+          "hardware.threads, or --oversubscribe", file=sys.stderr)
+    sys.exit(2)
+held_since = time.monotonic()
+while (folder / "hold-scheduler").exists() and time.monotonic() - held_since < 120:
     time.sleep(0.05)
-if cancelled:
-    status, error, code = "cancelled", None, 3
-elif spec.name.startswith("fail"):
-    status, error, code = "failed", "Traceback (most recent call last):\n  ...\nZeroDivisionError: boom", 1
-else:
-    store.append(run_id, [("loss", spec.steps, 0, 0.5, 0.1)], steps_done=spec.steps)
-    status, error, code = "finished", None, 0
-store.finish_run(run_id, status, error)
-print(json.dumps({"run_id": run_id, "status": status, "seconds": 0.1, "db": db,
-                  "error": error.splitlines()[-1] if error else None}))
-sys.exit(code)
+store = Store(db)
+if not sweep_store.acquire_lock(store.conn):
+    print(f"error: a scheduler already serves {db}", file=sys.stderr)
+    sys.exit(2)
+going, idle_since = [], None
+while True:
+    sweep_store.beat_lock(store.conn)
+    going = [t for t in going if t.is_alive()]
+    while len(going) < workers:
+        point = sweep_store.claim_next(store.conn)
+        if point is None:
+            break
+        going.append(threading.Thread(target=run_point, args=(point,)))
+        going[-1].start()
+    idle_since = None if going else idle_since or time.monotonic()
+    if idle_since and time.monotonic() - idle_since >= linger:
+        if sweep_store.release_lock_if_idle(store.conn):
+            break
+    time.sleep(0.05)
 """
 
 
@@ -281,11 +343,21 @@ class StandIn:
     def release_all(self) -> None:
         (self.folder / "release-all").touch()
 
+    def hold_scheduler(self) -> None:
+        (self.folder / "hold-scheduler").touch()
+
+    def refuse_scheduler(self, refuse: bool = True) -> None:
+        path = self.folder / "refuse-scheduler"
+        path.touch() if refuse else path.unlink(missing_ok=True)
+
+    def let_scheduler_go(self) -> None:
+        (self.folder / "hold-scheduler").unlink(missing_ok=True)
+
 
 @pytest.fixture
 def standin_engine(tmp_path, monkeypatch):
-    """Runs go to the stand-in engine above (with the toy catalogue) instead of the real one."""
-    from studio.queue import run_process
+    """The engine's submit and scheduler are the stand-in above (with the toy catalogue)."""
+    from studio.queue import engine_command, run_process
 
     folder = tmp_path / "standin"
     folder.mkdir()
@@ -293,13 +365,23 @@ def standin_engine(tmp_path, monkeypatch):
     script.write_text(STANDIN_ENGINE, encoding="utf-8")
     catalogue_file = folder / "catalogue.json"
     catalogue_file.write_text(json.dumps(TOY_ENTRIES), encoding="utf-8")
-    monkeypatch.setattr(
-        run_process,
-        "engine_argv",
-        lambda *args: [sys.executable, str(script), str(catalogue_file), str(folder), *args],
-    )
+
+    def argv(*args):
+        return [sys.executable, str(script), str(catalogue_file), str(folder), *args]
+
+    monkeypatch.setattr(run_process, "engine_argv", argv)
+    monkeypatch.setattr(engine_command, "engine_argv", argv)
     yield StandIn(folder)
+    StandIn(folder).let_scheduler_go()
     StandIn(folder).release_all()
+
+
+def stop_schedulers(queue) -> None:
+    """The schedulers a queue started, killed (a test's end: none may outlive it)."""
+    for popen, _folder in queue._schedulers:
+        if popen.poll() is None:
+            popen.kill()
+            popen.wait(10)
 
 
 @pytest.fixture
@@ -319,8 +401,8 @@ def make_window(qtbot, reader):
         on_store = reader if on_store is None else on_store
         assert type(on_store) is StoreReader, "the studio's window reads; it gets no writer"
         win = MainWindow(on_store, catalogue=catalogue, hardware=hardware)
-        # No modal question when pytest-qt closes the window after a test (its teardown
-        # runs before this fixture's): a test that left runs going would hang there.
+        # pytest-qt closes the window before this fixture's end: a test that leaves runs
+        # in flight (one that failed half-way) must not meet the modal question there.
         win.ask_close_choice = lambda _in_flight: "background"
         qtbot.addWidget(win)
         win.show()
@@ -330,23 +412,12 @@ def make_window(qtbot, reader):
     yield build
     for win in built:
         win.ask_close_choice = lambda _in_flight: "background"
+        stop_schedulers(win.queue)
         for entry in win.queue.entries:
-            process = entry.process
-            if process is not None and process.popen is not None:
-                process.popen.kill()
-                process.popen.wait(10)
-            elif entry.adopted and entry.live and entry.pid and entry.host == win.queue.host:
-                # a run of this test adopted from the store (started by an earlier window)
+            if entry.adopted and entry.live and entry.pid and entry.host == win.queue.host:
+                # a run of this test adopted from the store (a CLI run the test started)
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(entry.pid, signal.SIGKILL)
         win.queue.stop_polling()
         win.watch.stop_timers()
         win.studio_panels.stop_polling()
-    # Engines let go by a closed window (a test that failed before stopping them).
-    from studio.queue import run_process
-
-    for popen, _workdir in run_process._released:
-        if popen.poll() is None:
-            popen.kill()
-            popen.wait(10)
-    run_process.reap_released()

@@ -46,7 +46,6 @@ VIEW_CLASSES = (
     "SeriesPlot",
     "SeriesLayer",
     "DecimatedCurve",
-    "RunProcess",
 )
 
 
@@ -205,6 +204,9 @@ def test_runs_back_to_back_leave_nothing_behind(qtbot, make_window, store, engin
     win.config.apply_spec(engine_spec)  # the form the engine runs use, built before counting
     flush_deletions()
     widgets_before = widget_classes()
+    # The window's own (its sweeps', its queue's scheduler starter); one per Run, until the
+    # engine has answered the submit.
+    launchers_before = alive(["SweepLauncher"])
     rss = []
     for index in range(STORE_RUNS):
         run_id = store_run(store, engine_catalogue, index)
@@ -256,4 +258,5 @@ def test_runs_back_to_back_leave_nothing_behind(qtbot, make_window, store, engin
     flush_deletions()
     assert win.watch.tiles == []
     assert alive() == dict.fromkeys(VIEW_CLASSES, 0)
+    assert alive(["SweepLauncher"]) == launchers_before
     assert widget_classes() == widgets_before

@@ -1,14 +1,16 @@
-"""The run queue: the worker limit, progress from the store, stopping, failures, adoption."""
-
-import sys
+"""The run queue, a view of the engine's queue in the store: runs queued by `tradeoff
+submit`, served by the scheduler's workers (the worker limit), progress from the store,
+stopping, failures, a queue that outlives the window, adoption of runs started elsewhere."""
 
 import pytest
 from PySide6.QtCore import Qt
 
+from engine import sweep_store
 from engine.spec import RunSpec
-from studio.queue import run_process
+from engine.store import StoreReader
 from studio.queue.queue_view import QueueView, format_rate, format_seconds, progress_text
 from studio.queue.run_queue import QueueEntry, RunQueue
+from tests.studio.conftest import stop_schedulers
 
 ENGINE_MS = 30_000
 
@@ -26,15 +28,38 @@ def toy_spec(catalogue, name, steps=1000):
 
 
 @pytest.fixture
-def queue(qtbot, store, standin_engine):
-    made = RunQueue(store, workers=2)
+def queue(qtbot, store, reader, standin_engine):
+    made = RunQueue(reader, workers=2)
     yield made
-    for entry in made.entries:
-        if entry.process is not None and entry.process.popen is not None:
-            entry.process.popen.kill()
-            entry.process.popen.wait(10)
     made.stop_polling()
-    run_process.reap_released()
+    stop_schedulers(made)
+
+
+def test_a_run_pressed_is_a_queued_point_in_the_store_before_any_engine_runs_it(
+    qtbot, queue, store, toy_catalogue, standin_engine
+):
+    standin_engine.hold_scheduler()
+    view = QueueView(queue)
+    qtbot.addWidget(view)
+    entry = queue.submit(toy_spec(toy_catalogue, "a"), "curves")
+    assert entry.state == "submitting" and entry in queue.waiting()
+    qtbot.waitUntil(lambda: entry.state == "queued", timeout=ENGINE_MS)
+    # The engine queued it: a one-point sweep that sweeps no key, and no run yet.
+    (point,) = sweep_store.run_points(store.conn)
+    assert (point["sweep_id"], point["status"], point["run_id"]) == (entry.sweep_id, "queued", None)
+    assert point["spec"]["run"]["name"] == "a"
+    assert store.sweep(entry.sweep_id)["keys"] == [] and store.list_runs() == []
+    assert (entry.position, entry.priority) == (1, 0)
+    assert view.bars[id(entry)].format() == "next in the queue · priority 0"
+    standin_engine.let_scheduler_go()
+    with qtbot.waitSignal(queue.run_started, timeout=ENGINE_MS) as started:
+        pass
+    assert started.args[0] is entry and entry.state == "running"
+    assert store.get_run(entry.run_id)["name"] == "a"
+    standin_engine.release("a")
+    qtbot.waitUntil(lambda: entry.state == "finished", timeout=ENGINE_MS)
+    assert entry.steps_done == 1000 and entry.error == ""
+    assert store.sweep(entry.sweep_id)["points"][0]["status"] == "finished"
 
 
 def test_no_more_than_the_worker_limit_run_at_once(
@@ -42,11 +67,14 @@ def test_no_more_than_the_worker_limit_run_at_once(
 ):
     most_at_once = []
     queue.counts_changed.connect(lambda: most_at_once.append(len(queue.running())))
-    entries = [queue.submit(toy_spec(toy_catalogue, name), "curves") for name in ("a", "b", "c")]
-    # Two workers: the first two start at once, the third waits for a free one.
-    assert [e.state for e in entries] == ["starting", "starting", "queued"]
+    entries = []
+    for name in ("a", "b", "c"):
+        entries.append(queue.submit(toy_spec(toy_catalogue, name), "curves"))
+        # One after the other, so that the store's queue has them in this order.
+        qtbot.waitUntil(lambda: entries[-1].sweep_id is not None, timeout=ENGINE_MS)
+    # Two workers: two run, the third waits for a free one, next in the store's queue.
     qtbot.waitUntil(lambda: all(e.state == "running" for e in entries[:2]), timeout=ENGINE_MS)
-    assert entries[2].state == "queued" and entries[2].process is None
+    assert (entries[2].state, entries[2].position, entries[2].run_id) == ("queued", 1, None)
     standin_engine.release("a")
     qtbot.waitUntil(
         lambda: entries[0].state == "finished" and entries[2].state == "running", timeout=ENGINE_MS
@@ -54,7 +82,7 @@ def test_no_more_than_the_worker_limit_run_at_once(
     standin_engine.release_all()
     qtbot.waitUntil(lambda: all(e.state == "finished" for e in entries), timeout=ENGINE_MS)
     assert max(most_at_once) == 2
-    # The store holds the true outcome of each, under the id the engine announced.
+    # The store holds the true outcome of each, under the id the engine gave it.
     rows = {row["id"]: row for row in store.list_runs()}
     assert sorted(rows) == sorted(e.run_id for e in entries)
     assert [rows[e.run_id]["status"] for e in entries] == ["finished"] * 3
@@ -62,33 +90,45 @@ def test_no_more_than_the_worker_limit_run_at_once(
     assert [e.steps_done for e in entries] == [1000, 1000, 1000]
 
 
-def test_raising_the_worker_limit_starts_a_waiting_run(qtbot, queue, toy_catalogue):
-    queue.set_workers(1)
-    first, second = (queue.submit(toy_spec(toy_catalogue, name), "curves") for name in ("a", "b"))
-    assert (first.state, second.state) == ("starting", "queued")
-    queue.set_workers(2)
-    assert second.state == "starting"
-
-
-def test_stop_cancels_a_running_run_and_a_waiting_one_never_starts(
-    qtbot, queue, store, toy_catalogue
+def test_a_queued_runs_place_follows_the_stores_priorities(
+    qtbot, queue, store, toy_catalogue, standin_engine
 ):
+    standin_engine.hold_scheduler()
+    first = queue.submit(toy_spec(toy_catalogue, "a"), "curves")
+    qtbot.waitUntil(lambda: first.state == "queued", timeout=ENGINE_MS)
+    second = queue.submit(toy_spec(toy_catalogue, "b"), "curves")
+    qtbot.waitUntil(lambda: second.state == "queued", timeout=ENGINE_MS)
+    assert (first.position, second.position) == (1, 2)
+    # `tradeoff priority --sweep ID first`, as another process would write it.
+    sweep_store.set_priority(store.conn, "first", sweep_id=second.sweep_id)
+    qtbot.waitUntil(lambda: (first.position, second.position) == (2, 1), timeout=ENGINE_MS)
+    assert (first.priority, second.priority) == (0, 1)
+
+
+def test_stop_cancels_a_queued_run_and_a_running_one(qtbot, queue, store, toy_catalogue):
     queue.set_workers(1)
     running = queue.submit(toy_spec(toy_catalogue, "long"), "curves")
+    qtbot.waitUntil(lambda: running.sweep_id is not None, timeout=ENGINE_MS)
     waiting = queue.submit(toy_spec(toy_catalogue, "next"), "curves")
     qtbot.waitUntil(
-        lambda: running.state == "running" and running.steps_done > 0, timeout=ENGINE_MS
+        lambda: running.state == "running" and running.steps_done > 0 and waiting.position == 1,
+        timeout=ENGINE_MS,
     )
-    queue.stop(waiting)
-    assert waiting.state == "cancelled" and waiting.run_id is None
+    with qtbot.waitSignal(
+        queue.run_ended, timeout=ENGINE_MS, check_params_cb=lambda e: e is waiting
+    ):
+        assert queue.stop(waiting) is None
+    assert (waiting.state, waiting.run_id) == ("cancelled", None)
+    assert waiting.error == "removed from the queue before it started"
+    assert store.sweep(waiting.sweep_id)["points"][0]["status"] == "cancelled"
     with qtbot.waitSignal(
         queue.run_ended, timeout=ENGINE_MS, check_params_cb=lambda e: e is running
     ):
-        queue.stop(running)
+        assert queue.stop(running) is None
     assert running.state == "cancelled" and running.error == ""
     row = store.get_run(running.run_id)
     assert row["status"] == "cancelled" and 0 < row["steps_done"] < 1000
-    assert len(store.list_runs()) == 1  # the waiting run left no record
+    assert len(store.list_runs()) == 1  # the queued run left no run
 
 
 def test_a_failing_run_reports_its_error_line(qtbot, queue, store, toy_catalogue):
@@ -97,6 +137,73 @@ def test_a_failing_run_reports_its_error_line(qtbot, queue, store, toy_catalogue
     entry = ended.args[0]
     assert entry.state == "failed" and entry.error == "ZeroDivisionError: boom"
     assert store.get_run(entry.run_id)["status"] == "failed"
+
+
+def test_a_run_the_engine_refuses_to_queue_says_why(qtbot, queue, store, toy_catalogue):
+    with qtbot.waitSignal(queue.run_ended, timeout=ENGINE_MS) as ended:
+        queue.submit(toy_spec(toy_catalogue, "bad-1"), "curves")
+    entry = ended.args[0]
+    assert entry.state == "failed" and entry.sweep_id is None
+    assert (
+        entry.error.startswith("not queued: ") and "refused by the stand-in engine" in entry.error
+    )
+    assert store.sweeps() == [] and store.list_runs() == []
+
+
+def test_a_scheduler_that_refuses_to_start_is_reported_and_the_run_waits(
+    qtbot, queue, store, toy_catalogue, standin_engine
+):
+    standin_engine.refuse_scheduler()
+    said = []
+    queue.problem.connect(said.append)
+    entry = queue.submit(toy_spec(toy_catalogue, "a"), "curves")
+    qtbot.waitUntil(lambda: entry.state == "queued" and bool(entry.error), timeout=ENGINE_MS)
+    reason = "2 workers x 2 torch threads = 4 threads on 2 cores"
+    assert said and said[-1].startswith("the engine's scheduler did not start: " + reason)
+    assert entry.error.startswith("no scheduler serves the queue: " + reason)
+    view = QueueView(queue)
+    qtbot.addWidget(view)
+    assert view.bars[id(entry)].format() == entry.error
+    # The next Run starts a scheduler again; this one starts, and serves both.
+    standin_engine.refuse_scheduler(False)
+    standin_engine.release_all()
+    queue.submit(toy_spec(toy_catalogue, "b"), "curves")
+    qtbot.waitUntil(lambda: entry.state == "finished", timeout=ENGINE_MS)
+
+
+def test_a_queued_run_outlives_the_window_and_runs_in_the_next(
+    qtbot, queue, store, toy_catalogue, standin_engine
+):
+    """The queue is the store's: a new queue over the same store (a restarted studio) shows
+    the run still queued, starts a scheduler since none serves the store, and it runs."""
+    standin_engine.hold_scheduler()
+    entry = queue.submit(toy_spec(toy_catalogue, "kept", steps=300), "curves")
+    qtbot.waitUntil(lambda: entry.state == "queued", timeout=ENGINE_MS)
+    assert queue.release_all() == 0
+    stop_schedulers(queue)  # the scheduler went too (the machine restarted, say)
+    standin_engine.let_scheduler_go()
+    with StoreReader(store.path) as again:
+        later = RunQueue(again, workers=1)
+        try:
+            assert later.entries == []  # nothing is read before the window asks
+            later.refresh()
+            (shown,) = later.entries
+            assert (shown.title, shown.state, shown.steps, shown.sweep_id) == (
+                "kept",
+                "queued",
+                300,
+                entry.sweep_id,
+            )
+            assert shown in later.in_flight() and later._schedulers
+            with qtbot.waitSignal(later.run_started, timeout=ENGINE_MS):
+                pass
+            assert shown.state == "running" and shown.plot_kind == "curves"
+            standin_engine.release("kept")
+            qtbot.waitUntil(lambda: shown.state == "finished", timeout=ENGINE_MS)
+            assert store.get_run(shown.run_id)["status"] == "finished"
+        finally:
+            later.stop_polling()
+            stop_schedulers(later)
 
 
 def test_a_run_started_elsewhere_is_adopted_and_followed_to_its_end(
@@ -132,6 +239,9 @@ def test_rate_and_time_left_come_from_the_store_samples():
     assert entry.rate() == pytest.approx(500.0)
     assert entry.seconds_left() == pytest.approx(4.0)
     assert progress_text(entry) == "1,000 / 3,000 steps · 500 steps/s · 4 s left"
+    entry.state, entry.position, entry.priority = "queued", 3, -2
+    assert progress_text(entry) == "3 in the queue · priority -2"
+    entry.state = "running"
     # Older samples than the window are not used: the rate is the recent one.
     entry.samples.clear()
     entry.samples.extend([(0.0, 0), (100.0, 1000), (104.0, 1400)])
@@ -156,73 +266,31 @@ def test_durations_and_rates_read_as_a_person_writes_them():
     ]
 
 
-def test_the_queue_view_shows_each_entry_and_stops_it(qtbot, queue, toy_catalogue):
+def test_the_queue_view_shows_each_entry_and_stops_it(
+    qtbot, queue, store, toy_catalogue, standin_engine
+):
     view = QueueView(queue)
     qtbot.addWidget(view)
     queue.set_workers(1)
-    first = queue.submit(toy_spec(toy_catalogue, "a"), "curves")
-    second = queue.submit(toy_spec(toy_catalogue, "b"), "curves")
-    third = queue.submit(toy_spec(toy_catalogue, "c"), "curves")
+    entries = []
+    for name in ("a", "b", "c"):
+        entries.append(queue.submit(toy_spec(toy_catalogue, name), "curves"))
+        qtbot.waitUntil(lambda: entries[-1].sweep_id is not None, timeout=ENGINE_MS)
+    first, second, third = entries
     assert view.tree.topLevelItemCount() == 3
-    assert view.bars[id(third)].format() == "waiting for a worker (1 ahead)"
-    assert view.bars[id(second)].format() == "waiting for a worker"
-    qtbot.waitUntil(lambda: first.state == "running", timeout=ENGINE_MS)
+    qtbot.waitUntil(lambda: first.state == "running" and third.position == 2, timeout=ENGINE_MS)
     assert view.items[id(first)].text(0).startswith(f"Run {first.run_id}: a")
+    assert view.bars[id(second)].format() == "next in the queue · priority 0"
+    assert view.bars[id(third)].format() == "2 in the queue · priority 0"
+    assert "1 running, 2 waiting, up to 1 side by side" in view.title.text()
     qtbot.mouseClick(view.stop_buttons[id(second)], Qt.MouseButton.LeftButton)
-    assert second.state == "cancelled" and not view.stop_buttons[id(second)].isEnabled()
+    assert second.stop_requested and not view.stop_buttons[id(second)].isEnabled()
+    qtbot.waitUntil(lambda: second.state == "cancelled", timeout=ENGINE_MS)
+    assert view.items[id(second)].text(1) == "cancelled"
     assert view.bars[id(second)].format() == "removed from the queue before it started"
-    assert view.bars[id(third)].format() == "waiting for a worker"
+    qtbot.waitUntil(lambda: third.position == 1, timeout=ENGINE_MS)
+    assert view.bars[id(third)].format() == "next in the queue · priority 0"
     assert "1 running, 1 waiting, up to 1 side by side" in view.title.text()
-    queue.stop(third)
-
-
-# An engine that records its run as finished and is still exiting when the user's Stop
-# arrives: SIGTERM (default action) ends it, so its exit says "killed by a signal after Stop".
-ENGINE_FINISHED_AS_STOP_ARRIVES = r"""
-import json, sys, time
-from pathlib import Path
-from engine.registry import Catalogue
-from engine.spec import RunSpec
-from engine.store import Store
-
-catalogue_file, _run, spec_path, _db_flag, db = sys.argv[1:6]
-spec = RunSpec.from_file(spec_path, Catalogue.from_json(json.loads(Path(catalogue_file).read_text())))
-store = Store(db)
-run_id = store.create_run(spec, family="toy", plot="curves")
-store.start_run(run_id, {"device": "cpu", "dtype": spec.dtype, "threads": 1})
-store.append(run_id, [("loss", spec.steps, 0, 0.5, 0.1)], steps_done=spec.steps)
-store.finish_run(run_id, "finished", None)
-print(f"run {run_id} started: {spec.title}", file=sys.stderr, flush=True)
-time.sleep(600)
-"""
-
-
-def test_stop_pressed_as_a_run_finishes_shows_the_stores_status(
-    qtbot, queue, store, toy_catalogue, tmp_path, monkeypatch
-):
-    """The process ends by the Stop's signal, but the store says finished: the queue says finished."""
-    script = tmp_path / "engine_finished.py"
-    script.write_text(ENGINE_FINISHED_AS_STOP_ARRIVES, encoding="utf-8")
-    catalogue_file = tmp_path / "standin" / "catalogue.json"
-    monkeypatch.setattr(
-        run_process,
-        "engine_argv",
-        lambda *args: [sys.executable, str(script), str(catalogue_file), *args],
-    )
-    view = QueueView(queue)
-    qtbot.addWidget(view)
-    entry = queue.submit(toy_spec(toy_catalogue, "just-done"), "curves")
-    qtbot.waitUntil(lambda: entry.state == "running", timeout=ENGINE_MS)
-    assert store.get_run(entry.run_id)["status"] == "finished"
-    with qtbot.waitSignal(queue.run_ended, timeout=ENGINE_MS):
-        assert queue.stop(entry) is None
-    assert entry.stop_requested  # the Stop did reach the process...
-    assert (entry.state, entry.error) == (
-        "finished",
-        "",
-    )  # ...but the store's final status is shown
-    assert view.items[id(entry)].text(1) == "finished"
-    assert entry.steps_done == 1000
 
 
 def test_clearing_finished_runs_selects_none_of_them(qtbot, queue, store, started_run):
@@ -287,3 +355,25 @@ def test_stopping_a_sweeps_run_cancels_that_point_through_the_scheduler(
     assert queue.stop(entry) is None
     assert started == [("cancel", "--db", str(store.path), "--run", str(run_id), "--json")]
     assert killed == [] and entry.stop_requested
+
+
+def test_the_sweeps_panel_leaves_runs_queued_alone_to_the_queue(
+    qtbot, store, reader, toy_catalogue
+):
+    """A run queued alone is a one-point sweep that sweeps no key: the run queue shows it,
+    the Sweeps panel lists only the real sweep."""
+    from engine.sweep import from_toml
+    from studio.sweeps.browser import SweepsBrowser
+
+    alone = sweep_store.create_run_point(store.conn, toy_spec(toy_catalogue, "alone"))
+    sweep = from_toml(
+        toy_spec(toy_catalogue, "grid").to_toml() + '\n[sweep.grid]\n"algorithm.n" = [1, 2]\n',
+        toy_catalogue,
+    )
+    swept = store.create_sweep(sweep)
+    browser = SweepsBrowser(reader)
+    qtbot.addWidget(browser)
+    browser.refresh()
+    assert [r["id"] for r in browser.rows] == [swept] and alone != swept
+    assert browser.table.rowCount() == 1
+    assert sorted(r["id"] for r in reader.sweeps()) == sorted([alone, swept])  # both stored

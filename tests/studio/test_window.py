@@ -1,4 +1,5 @@
-"""End to end: the window, real engine processes, the store, the live plots; closing mid-run."""
+"""End to end: the window, the real engine (submit, scheduler, its workers), the store, the
+live plots; closing mid-run."""
 
 import os
 import sys
@@ -6,10 +7,7 @@ import sys
 import numpy as np
 from PySide6.QtCore import QProcess, Qt
 
-from engine.spec import RunSpec
 from studio.configure import catalogue_loader
-from studio.queue import run_process
-from studio.queue.run_process import RunProcess
 
 ENGINE_MS = 60_000
 
@@ -45,7 +43,8 @@ def test_two_runs_side_by_side_from_click_to_plot(qtbot, make_window, store):
     configure(win, "bandits.thompson_beta", seeds=2, steps=10_000_000, name="long")
     qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
     short, long = win.queue.entries
-    assert (short.state, long.state) == ("starting", "starting")
+    # Queued by the engine (`tradeoff submit`), then run by its scheduler's two workers.
+    assert (short.state, long.state) == ("submitting", "submitting")
     assert win.stop_button.isEnabled() and win.run_button.isEnabled()  # more runs may be queued
     qtbot.waitUntil(
         lambda: short.state == "finished" and long.state == "running", timeout=ENGINE_MS
@@ -99,19 +98,19 @@ def test_runs_let_finish_in_the_background_outlive_the_window(
     pid, run_id = entry.pid, entry.run_id
     win.ask_close_choice = lambda in_flight: "background"
     win.close()
-    assert not win.isVisible() and entry.process is None
+    assert not win.isVisible()
     done_at_close = store.get_run(run_id)["steps_done"]
     # Still alive and still recording with no window watching it.
     qtbot.waitUntil(lambda: store.get_run(run_id)["steps_done"] > done_at_close, timeout=ENGINE_MS)
     os.kill(pid, 0)
 
     again = make_window(engine_catalogue)
-    adopted = again.queue.entry_for(run_id)
-    assert adopted is not None and adopted.adopted and adopted.state == "running"
+    shown = again.queue.entry_for(run_id)
+    assert shown is not None and shown.state == "running" and shown.sweep_id == entry.sweep_id
     assert again.watch.tile(run_id) is not None
-    again.queue_view.select(adopted)
+    again.queue_view.select(shown)
     again.stop_selected()
-    qtbot.waitUntil(lambda: adopted.state == "cancelled", timeout=ENGINE_MS)
+    qtbot.waitUntil(lambda: shown.state == "cancelled", timeout=ENGINE_MS)
     assert store.get_run(run_id)["status"] == "cancelled"
 
 
@@ -154,72 +153,3 @@ def test_the_studio_only_reads_the_store(qtbot, make_window, store, toy_catalogu
         timeout=ENGINE_MS,
     )
     assert store.conn.total_changes == before
-
-
-def test_the_engine_exit_code_and_output_give_the_status(
-    qtbot, tmp_path, monkeypatch, toy_catalogue
-):
-    """Exit 0 finished, 1 failed (error from the JSON line), 2 bad input (the `error:` line),
-    3 cancelled, killed by a signal without Stop: failed."""
-    cases = [
-        (
-            "import sys, json; print('run 7 started: x', file=sys.stderr); "
-            "print(json.dumps({'run_id': 7, 'status': 'failed', 'error': 'ZeroDivisionError: boom'})); sys.exit(1)",
-            "failed",
-            "ZeroDivisionError: boom",
-            7,
-        ),
-        (
-            "import sys; print('error: s.toml: hardware.device: no CUDA device', file=sys.stderr); sys.exit(2)",
-            "failed",
-            "s.toml: hardware.device: no CUDA device",
-            None,
-        ),
-        ("import sys; print('run 3 started: x', file=sys.stderr); sys.exit(3)", "cancelled", "", 3),
-        ("import sys; print('run 4 started: x', file=sys.stderr); sys.exit(0)", "finished", "", 4),
-        (
-            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
-            "failed",
-            "the engine process was killed by signal 9 (no output)",
-            None,
-        ),
-    ]
-    spec = RunSpec.from_dict(
-        {
-            "run": {"steps": 10},
-            "algorithm": {"id": "toy.regret"},
-            "problem": {"id": "toy.quadratic"},
-        },
-        toy_catalogue,
-    )
-    for script, status, error, run_id in cases:
-        monkeypatch.setattr(
-            run_process, "engine_argv", lambda *args, s=script: [sys.executable, "-c", s]
-        )
-        process = RunProcess(tmp_path / "unused.db")
-        with qtbot.waitSignal(process.run_ended, timeout=ENGINE_MS) as ended:
-            process.start(spec)
-        assert ended.args == [status, error]
-        assert process.run_id == run_id and process.workdir is None
-
-
-def test_stop_before_the_engine_handles_sigterm_is_a_cancel(
-    qtbot, tmp_path, monkeypatch, toy_catalogue
-):
-    """SIGTERM while the engine still imports torch ends it by the signal: the user's Stop."""
-    script = "import time; print('loading', flush=True); time.sleep(30)"
-    monkeypatch.setattr(run_process, "engine_argv", lambda *args: [sys.executable, "-c", script])
-    spec = RunSpec.from_dict(
-        {
-            "run": {"steps": 10},
-            "algorithm": {"id": "toy.regret"},
-            "problem": {"id": "toy.quadratic"},
-        },
-        toy_catalogue,
-    )
-    process = RunProcess(tmp_path / "unused.db")
-    process.start(spec)
-    assert process.pid and process.is_running()
-    with qtbot.waitSignal(process.run_ended, timeout=ENGINE_MS) as ended:
-        process.stop()
-    assert ended.args == ["cancelled", ""]

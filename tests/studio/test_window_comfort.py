@@ -79,9 +79,12 @@ def test_the_status_bar_counts_running_and_waiting_runs(qtbot, window, standin_e
     window.config.run_form.fields["name"].set_value("first")
     first = window.start_run()
     window.config.run_form.fields["name"].set_value("second")
-    window.start_run()
+    second = window.start_run()
+    # Both wait while the engine queues them; then one worker runs the first.
+    assert window.engine_state.text() == "engine: 0 running, 2 waiting  ·  1 worker"
+    # One worker: whichever the engine queued first runs, the other waits.
+    qtbot.waitUntil(lambda: "running" in (first.state, second.state), timeout=ENGINE_MS)
     assert window.engine_state.text() == "engine: 1 running, 1 waiting  ·  1 worker"
-    qtbot.waitUntil(lambda: first.state == "running", timeout=ENGINE_MS)
     standin_engine.release_all()
     qtbot.waitUntil(
         lambda: window.engine_state.text() == "engine: idle  ·  1 worker", timeout=ENGINE_MS
@@ -92,14 +95,20 @@ def test_closing_and_stopping_leaves_the_runs_cancelled(qtbot, window, store, st
     window.hardware_panel.workers.setValue(1)
     window.config.run_form.fields["name"].set_value("going")
     going = window.start_run()
+    qtbot.waitUntil(lambda: going.sweep_id is not None, timeout=ENGINE_MS)  # queued first
     window.config.run_form.fields["name"].set_value("waiting")
     waiting = window.start_run()
-    qtbot.waitUntil(lambda: going.state == "running", timeout=ENGINE_MS)
+    qtbot.waitUntil(
+        lambda: going.state == "running" and waiting.state == "queued", timeout=ENGINE_MS
+    )
     window.ask_close_choice = lambda in_flight: "stop"
     window.close()
-    assert window.isVisible() and waiting.state == "cancelled"
+    # The window closes once the engine has cancelled both: the queued one never runs.
+    assert window.isVisible() and waiting.stop_requested
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=ENGINE_MS)
+    assert (going.state, waiting.state) == ("cancelled", "cancelled")
     assert [(r["name"], r["status"]) for r in store.list_runs()] == [("going", "cancelled")]
+    assert store.sweep(waiting.sweep_id)["points"][0]["status"] == "cancelled"
 
 
 def test_closing_can_be_called_off(qtbot, window, standin_engine):
