@@ -260,15 +260,24 @@ def calls(repeats: int = 30) -> None:
             times.append(time.thread_time() - start)
         return statistics.median(times) * 1e3
 
+    def partitioning(row, ranks):
+        return None  # the wide path's fallback: partition around each rank
+
+    bracketed = aggregate._bracketed_pairs
     rng = np.random.default_rng(0)
     print(f"uptime before: {uptime()}")
-    print("| values | dtype | seed_aggregates (ms) |")
-    print("|---|---|---|")
+    print("| values | dtype | seed_aggregates (ms) | wide path partitioning instead (ms) |")
+    print("|---|---|---|---|")
     for size in (1_000, 100_000, 1_000_000):
         for dtype in (np.float32, np.float64):
             values = rng.standard_normal(size).astype(dtype)
             ms = cpu_ms(lambda values=values: aggregate.seed_aggregates(values))
-            print(f"| {size:,} | {np.dtype(dtype).name} | {ms:.3f} |", flush=True)
+            aggregate._bracketed_pairs = partitioning
+            try:
+                old = cpu_ms(lambda values=values: aggregate.seed_aggregates(values))
+            finally:
+                aggregate._bracketed_pairs = bracketed
+            print(f"| {size:,} | {np.dtype(dtype).name} | {ms:.3f} | {old:.3f} |", flush=True)
     rows = getattr(aggregate, "seed_aggregate_rows", None)
     if rows is not None:
         table = rng.standard_normal((65, 1000))

@@ -174,3 +174,39 @@ def test_partitioned_pairs_are_the_order_statistics_of_a_sort_for_every_length()
             lo, hi = _partitioned_pairs(values.copy(), below)
             assert [float(v) for v in lo] == ordered[below].tolist(), n
             assert [float(v) for v in hi] == ordered[above].tolist(), n
+
+
+def test_bracketed_pairs_are_the_order_statistics_of_a_sort_or_none():
+    """The wide path's order statistics from a sorted sample's brackets: equal to a sort's
+    at every rank of QUANTILES and the next, for continuous values, ties (a few values, as
+    a regret of integer plays takes), sorted and reversed rows, and infinities; and None
+    (the caller partitions) where the sample misses a rank: a row whose every sampled
+    position holds a value far above the rest."""
+    from engine.metrics.aggregate import _bracketed_pairs, _ranks, sample_stride
+
+    rng = np.random.default_rng(12)
+    n = 100_003
+    rows = {
+        "normal": rng.standard_normal(n),
+        "ties": rng.integers(0, 5, n).astype(np.float64),
+        "one value": np.full(n, 2.5),
+        "sorted": np.sort(rng.exponential(size=n)),
+        "reversed": np.sort(rng.standard_normal(n))[::-1].copy(),
+        "infinities": np.r_[rng.standard_normal(n - 2), INF, -INF],
+        "float32": rng.standard_normal(n).astype(np.float32),
+    }
+    below, above, _ = _ranks(n)
+    for name, values in rows.items():
+        ordered = np.sort(values)
+        pairs = _bracketed_pairs(values, below)
+        assert pairs is not None, name
+        assert [float(v) for v in pairs[0]] == ordered[below].tolist(), name
+        assert [float(v) for v in pairs[1]] == ordered[above].tolist(), name
+    fooled = rng.standard_normal(n)
+    stride = sample_stride(n)
+    fooled[::stride] = 1e9 + np.arange(len(fooled[::stride]))
+    assert _bracketed_pairs(fooled, below) is None
+    want = numpy_aggregates(fooled)
+    got = seed_aggregates(fooled)
+    for field in ("q05", "q25", "q50", "q75", "q95", "min", "max"):
+        assert _close(float(got[field]), float(want[field])), field
