@@ -2,6 +2,7 @@
 
     python -m bench.open_run                    # 10^4 steps, both recording schedules
     python -m bench.open_run --steps 10000 --repeats 7
+    python -m bench.open_run --runs STORE BIG_RUN SMALL_RUN   # two runs an engine made
 
 What a finished UCB1 run of S seeds x 10^4 steps leaves in the store, written as its
 engine writes it (schema 5): for each of its two metrics (cumulative_regret,
@@ -20,6 +21,10 @@ and then the measured one: its peak RSS (VmHWM from /proc/self/status) is that o
 studio process (Qt, pyqtgraph, the studio; not torch) that opened this run. The two
 seed counts alternate; the table gives the median and worst time, the median peak RSS,
 the ratio of the median times, and the load average before and after.
+
+`--runs STORE BIG SMALL` opens two finished runs of a store instead (runs that
+`tradeoff run` made, e.g. 10^6 and 10 seeds of the same spec), the same way; the small
+run is also the one opened first in each process.
 """
 
 from __future__ import annotations
@@ -157,6 +162,36 @@ def _child(db: str, run_id: int, warm_id: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def open_store_runs(db: str, big_id: int, small_id: int, repeats: int) -> None:
+    """Open two runs an engine made (alternating, each open in a process of its own)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        seeds = {
+            run_id: conn.execute("SELECT seeds FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+            for run_id in (big_id, small_id)
+        }
+    load_before = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    size = Path(db).stat().st_size / 1e6
+    print(
+        f"opening runs {big_id} and {small_id} of {db} ({size:.1f} MB); load average {load_before}"
+    )
+    opens: dict[int, list[dict]] = {big_id: [], small_id: []}
+    for _ in range(repeats):
+        for run_id in (big_id, small_id):
+            opens[run_id].append(_child(db, run_id, small_id))
+    medians = {r: statistics.median(o["time"] for o in opens[r]) for r in opens}
+    for run_id, found in opens.items():
+        times = [o["time"] for o in found]
+        rss = statistics.median(o["rss_mb"] for o in found)
+        print(
+            f"run {run_id} ({seeds[run_id]:,} seeds, {found[0]['drawn']:,} points): open median "
+            f"{medians[run_id]:.3f} s, worst {max(times):.3f} s, peak RSS {rss:.0f} MB"
+        )
+    print(f"ratio: {medians[big_id] / medians[small_id]:.2f}x")
+    print("load average after: " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10_000)
@@ -167,9 +202,18 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--child", nargs=3, metavar=("DB", "RUN", "WARM_RUN"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--runs",
+        nargs=3,
+        metavar=("STORE", "BIG_RUN", "SMALL_RUN"),
+        help="open these two finished runs of STORE instead of synthetic ones",
+    )
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(open_once(args.child[0], int(args.child[1]), int(args.child[2]))))
+        return
+    if args.runs:
+        open_store_runs(args.runs[0], int(args.runs[1]), int(args.runs[2]), args.repeats)
         return
     from engine.store import Store
 
