@@ -9,6 +9,7 @@ plots read it on timers.
 from __future__ import annotations
 
 import html
+import time
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -50,6 +51,13 @@ from studio.views.watch_area import WatchArea
 
 # A sweep of more runs than this is queued only once the user confirms it.
 SWEEP_CONFIRM_RUNS = 100
+# At most one start of the engine's workers ahead of a Run in this many seconds (a
+# scheduler started for it lingers `run_queue.SCHEDULER_LINGER_SECONDS` with nothing queued).
+WARM_ENGINE_EVERY_SECONDS = 60.0
+# A widget of the set-up panes taking the focus from none (the window coming to the front)
+# counts as the user's only this long after the window was first shown: before, it is the
+# window's own first focus.
+FIRST_FOCUS_SECONDS = 2.0
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:
@@ -118,6 +126,11 @@ class MainWindow(QMainWindow):
         self._panel_actions = []
         self._showing_run = False
         self._layout_restored = False
+        # Start the engine's workers while the user sets up a run (`warm_engine_now`), so
+        # that Run does not wait for their import of torch; tests turn it off.
+        self.warm_engine = True
+        self._warmed_at: float | None = None
+        self._shown_at: float | None = None
 
         self.catalogue_pane = CataloguePane()
         self.hardware_panel = HardwarePanel()
@@ -202,6 +215,8 @@ class MainWindow(QMainWindow):
         self.hardware_loader.loaded.connect(self._hardware_loaded)
         self.hardware_loader.failed.connect(self.hardware_panel.set_detection_failed)
         self.catalogue_pane.algorithm_chosen.connect(self._algorithm_chosen)
+        # a click in the list is the user's (the list may have had the focus already)
+        self.catalogue_pane.tree.itemClicked.connect(lambda *_: self.warm_engine_now())
         self.config.algorithm_changed.connect(self.catalogue_pane.select)
         self.config.changed.connect(self._update_actions)
         self.config.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
@@ -217,6 +232,8 @@ class MainWindow(QMainWindow):
         self.watch.example_chosen.connect(self.load_example)
         self.panels.currentChanged.connect(self._pages_follow_tabs)
 
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+        self._follows_focus = True
         window_settings.restore(self)
         self._show_store_label()
         self._update_actions()
@@ -369,6 +386,31 @@ class MainWindow(QMainWindow):
         self.settings.setValue(keys.WORKERS, workers)
 
     # -- runs ---------------------------------------------------------------------------
+    def _focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
+        """A field of the catalogue or the configure pane took the focus: the user is
+        setting up a run. Not the window's own first focus as it opens (from no widget,
+        within FIRST_FOCUS_SECONDS of its first showing)."""
+        if new is None or self._closing:
+            return
+        if old is None and (
+            self._shown_at is None or time.monotonic() - self._shown_at < FIRST_FOCUS_SECONDS
+        ):
+            return
+        if self.setup_tabs.isAncestorOf(new) or self.catalogue_pane.isAncestorOf(new):
+            self.warm_engine_now()
+
+    def warm_engine_now(self) -> bool:
+        """Have a scheduler with idle workers ready for the next Run (`RunQueue.warm`): the
+        first Run then pays no import of torch by the workers (bench/queue_start.py). At
+        most once a `WARM_ENGINE_EVERY_SECONDS`; True when a scheduler was started."""
+        if not self.warm_engine or self._closing or self.catalogue is None:
+            return False
+        now = time.monotonic()
+        if self._warmed_at is not None and now - self._warmed_at < WARM_ENGINE_EVERY_SECONDS:
+            return False
+        self._warmed_at = now
+        return self.queue.warm()
+
     def _update_actions(self) -> None:
         can_run = self.catalogue is not None and self.config.is_valid() and not self._closing
         self.run_button.setEnabled(can_run)
@@ -505,7 +547,10 @@ class MainWindow(QMainWindow):
             )
             return False
         self.setup_tabs.setCurrentIndex(0)
-        return self.config.load_file(path)
+        loaded = self.config.load_file(path)
+        if loaded:
+            self.warm_engine_now()
+        return loaded
 
     def load_example(self, path) -> bool:
         return self.load_spec(path)
@@ -575,6 +620,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._layout_restored:
             self._layout_restored = True
+            self._shown_at = time.monotonic()
             window_settings.restore_layout(self)
 
     def ask_close_choice(self, in_flight: list[QueueEntry]) -> str:
@@ -603,6 +649,9 @@ class MainWindow(QMainWindow):
         if self.queue.in_flight():
             # "Let them finish", or a second close while stopping: the engines go on alone.
             self.queue.release_all()
+        if self._follows_focus:
+            self._follows_focus = False
+            QApplication.instance().focusChanged.disconnect(self._focus_changed)
         window_settings.save(self)
         self.catalogue_loader.cancel()
         self.hardware_loader.cancel()

@@ -5,7 +5,10 @@ submit SPEC` (through `SweepLauncher`) writes it to the store as a one-point swe
 sweeps no key (`sweep_store.create_run_point`), and a `tradeoff scheduler` started
 detached serves it (started alongside the submit, and waiting a few minutes once its
 queue is empty, so that the next run finds its workers ready); where a scheduler already
-serves the store, the run joins its queue.
+serves the store, the run joins its queue. A scheduler is also started ahead of the
+first Run, while the user sets one up (`warm`: the window calls it when a field of the
+catalogue or the configure pane takes the focus, or the list is clicked), so that the
+workers' import of torch is not paid between the press and the first record.
 So a queued run survives the window: a studio opened later reads it from the store (and
 starts a scheduler where none serves it), and the scheduler's bounded pool of workers
 (the hardware panel's worker count when it started) runs it.
@@ -215,6 +218,16 @@ class RunQueue(QObject):
         launcher.launch(spec.to_dict(), self.workers)
         self.counts_changed.emit()
         return entry
+
+    def warm(self) -> bool:
+        """Start a scheduler, its workers importing torch, where none serves the store and
+        none started here is up, so that the next Run finds workers ready (the user is
+        setting one up). It lingers `SCHEDULER_LINGER_SECONDS` with nothing queued, then
+        exits. True when one was started."""
+        if self._scheduler_starting() or sweep_store.scheduler(self.store.conn) is not None:
+            return False
+        self._server.serve(self.workers, linger=SCHEDULER_LINGER_SECONDS)
+        return True
 
     def set_workers(self, workers: int) -> None:
         """The pool size of the next scheduler started here (one serving keeps its own)."""

@@ -404,6 +404,8 @@ def make_window(qtbot, reader):
         # pytest-qt closes the window before this fixture's end: a test that leaves runs
         # in flight (one that failed half-way) must not meet the modal question there.
         win.ask_close_choice = lambda _in_flight: "background"
+        # No scheduler ahead of a Run: a test's clicks into the form would start engines.
+        win.warm_engine = False
         qtbot.addWidget(win)
         win.show()
         built.append(win)

@@ -377,3 +377,21 @@ def test_the_sweeps_panel_leaves_runs_queued_alone_to_the_queue(
     assert [r["id"] for r in browser.rows] == [swept] and alone != swept
     assert browser.table.rowCount() == 1
     assert sorted(r["id"] for r in reader.sweeps()) == sorted([alone, swept])  # both stored
+
+
+def test_a_warmed_queue_has_a_scheduler_waiting_and_the_first_run_goes_to_it(
+    qtbot, queue, store, toy_catalogue
+):
+    """`warm` starts a scheduler with nothing queued (it lingers with its workers ready);
+    the next Run joins its queue: no scheduler is started beside the submit, and the run
+    is served by the one warmed."""
+    assert queue.warm()
+    qtbot.waitUntil(lambda: sweep_store.scheduler(store.conn) is not None, timeout=ENGINE_MS)
+    warm_pid = sweep_store.scheduler(store.conn)["pid"]
+    assert [popen.pid for popen, _ in queue._schedulers] == [warm_pid]
+    assert not queue.warm()  # one serves the store: no second one
+    entry = queue.submit(toy_spec(toy_catalogue, "warm"), "curves")
+    with qtbot.waitSignal(queue.run_started, timeout=ENGINE_MS):
+        pass
+    assert sweep_store.scheduler(store.conn)["pid"] == warm_pid
+    assert store.get_run(entry.run_id)["name"] == "warm"

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 from PySide6.QtCore import QProcess, Qt
+from PySide6.QtWidgets import QApplication
 
 from studio.configure import catalogue_loader
 
@@ -153,3 +154,47 @@ def test_the_studio_only_reads_the_store(qtbot, make_window, store, toy_catalogu
         timeout=ENGINE_MS,
     )
     assert store.conn.total_changes == before
+
+
+def test_setting_up_a_run_starts_the_engines_workers_ahead_of_run(
+    qtbot, make_window, store, toy_catalogue, standin_engine
+):
+    """A field of the configure pane taking the focus from another widget (the user is
+    setting up a run) starts a scheduler, once; the window opening does not."""
+    from engine import sweep_store
+
+    win = make_window(toy_catalogue)
+    win.warm_engine = True
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)
+    assert win.queue._schedulers == []  # opening the window started nothing
+    win.run_button.setFocus()
+    qtbot.waitUntil(lambda: win.run_button.hasFocus(), timeout=5000)
+    assert win.queue._schedulers == []  # a widget outside the set-up panes
+    win.config.problem_combo.setFocus()
+    qtbot.waitUntil(lambda: sweep_store.scheduler(store.conn) is not None, timeout=30_000)
+    assert len(win.queue._schedulers) == 1
+    win.run_button.setFocus()
+    win.config.problem_combo.setFocus()  # again within the minute: nothing more
+    assert len(win.queue._schedulers) == 1
+
+
+def test_a_click_in_the_catalogue_starts_the_engines_workers(
+    qtbot, make_window, store, toy_catalogue, standin_engine
+):
+    """A click on an algorithm of the list, which may have had the focus already."""
+    from engine import sweep_store
+
+    win = make_window(toy_catalogue)
+    win.warm_engine = True
+    tree = win.catalogue_pane.tree
+    item = (
+        tree.topLevelItem(0).child(0) if tree.topLevelItem(0).childCount() else tree.topLevelItem(0)
+    )
+    assert win.queue._schedulers == []
+    tree.scrollToItem(item)
+    qtbot.mouseClick(
+        tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(item).center()
+    )
+    qtbot.waitUntil(lambda: sweep_store.scheduler(store.conn) is not None, timeout=30_000)
+    assert len(win.queue._schedulers) == 1
