@@ -133,14 +133,7 @@ def lingering_scheduler(folder: Path, db: Path, i: int, workers: int) -> float:
     )
     first_record(db, first, time.monotonic())
     time.sleep(3.0)  # the first run has ended; the workers wait
-    name = f"next-{i}"
-    spec = spec_file(folder, name)
-    t0 = time.monotonic()
-    engine("submit", spec, "--db", str(db), "--json").wait()
-    took = first_record(db, name, t0)
-    scheduler.kill()
-    scheduler.wait()
-    return took
+    return submit_to(scheduler, folder, db, f"next-{i}")
 
 
 def warmed_scheduler(folder: Path, db: Path, i: int, workers: int) -> float:
@@ -150,7 +143,12 @@ def warmed_scheduler(folder: Path, db: Path, i: int, workers: int) -> float:
         "scheduler", "--db", str(db), "--workers", str(workers), "--linger", "60", detached=True
     )
     time.sleep(WARM_SECONDS)  # the user is still setting the run up
-    name = f"warmed-{i}"
+    return submit_to(scheduler, folder, db, f"warmed-{i}")
+
+
+def submit_to(scheduler: subprocess.Popen, folder: Path, db: Path, name: str) -> float:
+    """Seconds from the submit of run `name` to its first record, served by `scheduler`
+    (killed afterwards)."""
     spec = spec_file(folder, name)
     t0 = time.monotonic()
     engine("submit", spec, "--db", str(db), "--json").wait()

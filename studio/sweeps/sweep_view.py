@@ -181,8 +181,10 @@ class StickyYRange:
     then moves at nearly every refresh, and every move redraws both axes' cached pictures
     (about 18 ms each on a loaded 2-core machine, bench/sweep_stall.py). A range that holds
     until a value falls outside it, or until the data fill less than `FILL` of it, redraws
-    them only a few times per sweep. A user who zooms or pans takes the range over; the
-    plot's "A" button (auto range) hands it back."""
+    them only a few times per sweep. The x range (`fit_x`) is set from every value of the
+    swept key, finished or not, so it does not move at all while the sweep streams. A user
+    who zooms or pans takes the ranges over; the plot's "A" button (auto range) hands them
+    back."""
 
     HEADROOM = 0.1  # of the data's span, added above and below
     FILL = 0.5  # the data must fill at least this share of the range, or it is fitted again
@@ -191,6 +193,7 @@ class StickyYRange:
         self.view_box = plot_item.getViewBox()
         self.view_box.enableAutoRange(y=False)
         self.range: tuple[float, float] | None = None
+        self.x_span: tuple[float, float] | None = None
         self.user_owned = False
         self.view_box.sigRangeChangedManually.connect(self._taken_by_user)
         self.view_box.sigStateChanged.connect(self._state_changed)
@@ -203,7 +206,19 @@ class StickyYRange:
         if self.view_box.state["autoRange"][1]:
             self.view_box.enableAutoRange(y=False)
             self.user_owned = False
-            self.range = None
+            self.range = self.x_span = None
+
+    def fit_x(self, lo: float, hi: float) -> bool:
+        """Set the x range to [lo, hi] with a margin (all of the sweep's values of the x key,
+        finished or not, known from its spec: the range need not move while it streams);
+        nothing when it is set already or the user owns the view. True if set."""
+        if self.user_owned or self.x_span == (lo, hi):
+            return False
+        self.x_span = (lo, hi)
+        margin = 0.05 * (hi - lo) if hi > lo else 0.5
+        self.view_box.enableAutoRange(x=False)
+        self.view_box.setXRange(lo - margin, hi + margin, padding=0.0)
+        return True
 
     def fit(self, values: np.ndarray) -> bool:
         """Set the range if `values` (any shape; non-finite ignored) need it; True if set."""
@@ -437,6 +452,7 @@ class SweepView(QWidget):
             self.plot_item.setLogMode(x=log_x, y=False)
             self._drawn_log_x = log_x
         self._draw_lines(lines, log_x)
+        self._fit_x(x_key, log_x)
         if self.lines:
             self.y_range.fit(
                 np.concatenate([np.r_[line.lo, line.mean, line.hi] for line in self.lines])
@@ -463,6 +479,22 @@ class SweepView(QWidget):
             notes.append("fixed: " + ", ".join(f"{k} = {value_text(v)}" for k, v in fixed.items()))
         set_text(self.notes, "; ".join(notes))
         self._update_stats(summaries, metric, summary, fixed)
+
+    def _fit_x(self, x_key: str, log_x: bool) -> None:
+        """The x range spans every value of the x key in the sweep's points, drawn or not:
+        set once, it does not move (nor make the view box fit its items again at each
+        paint) while the points stream in."""
+        if self.categories is not None:
+            lo, hi = 0.0, float(len(self.categories) - 1)
+        else:
+            values = np.array([float(v) for v in self.sweep.values_of(x_key)], dtype=float)
+            if log_x:
+                values = np.log10(values)
+            values = values[np.isfinite(values)]
+            if not values.size:
+                return
+            lo, hi = float(values.min()), float(values.max())
+        self.y_range.fit_x(lo, hi)
 
     def _draw_lines(self, lines: list[SweepLine], log_x: bool) -> None:
         """Update the items of each line in place; items are made or removed only when the

@@ -235,10 +235,12 @@ def test_a_killed_worker_fails_its_run_and_the_sweep_goes_on(tmp_path):
 
 
 def test_resume_after_the_whole_cli_is_killed_runs_only_the_unfinished_points(tmp_path):
+    # Point 2 runs long enough to be seen running with a step recorded (the recorder writes
+    # every 0.2 s: 20,000 steps of 2 seeds took less than that on an idle machine).
     db = tmp_path / "s.db"
     spec = write_spec(
         tmp_path / "s.toml",
-        BASE.format(seeds=2) + '[sweep.zip]\n"run.steps" = [30, 30, 20000, 30]\n',
+        BASE.format(seeds=2) + '[sweep.zip]\n"run.steps" = [30, 30, 100000, 30]\n',
     )
     proc = start_engine("run", spec, "--db", db, "--json", "--workers", "1")
     try:

@@ -492,3 +492,30 @@ def test_every_drawn_point_and_band_is_inside_the_view(qtbot, sweep_store):
             finite = series[np.isfinite(series)]
             assert low <= finite.min() and finite.max() <= high
     view.stop()
+
+
+def test_the_x_range_spans_every_swept_value_before_its_run_finishes(qtbot, sweep_store):
+    """Set from the sweep's points (a queued one's value included), with 5 % of the span
+    each side on the log axis, x auto range off: it does not move as the run finishes."""
+    store, doc, _values_by_run = sweep_store
+    doc["points"].append(
+        {"idx": 6, "values": {"algorithm.rate": 0.001, "problem.scale": 1.0}, "run_id": None,
+         "status": "queued", "priority": 0}
+    )  # fmt: skip
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    box = view.plot_item.getViewBox()
+    assert min(view.lines[0].x) == 0.01  # the queued point is not drawn
+    span = 0.0 - (-3.0)  # log10 of 1 and of 0.001
+    want = [-3.0 - 0.05 * span, 0.0 + 0.05 * span]
+    assert box.viewRange()[0] == pytest.approx(want)
+    assert not box.state["autoRange"][0]
+    run_id = write_run(store, STEPS, _values(0.001, 1.0), rate=0.001, scale=1.0)
+    doc["points"][-1].update(run_id=run_id, status="finished")
+    with qtbot.waitSignal(view.live.updated, timeout=2000):
+        view.refresh()
+    assert min(view.lines[0].x) == 0.001
+    assert box.viewRange()[0] == pytest.approx(want)
+    view.stop()
