@@ -54,6 +54,17 @@ def live_note(rows: list[dict]) -> str:
     return f"sweeps: {len(live)} live, {done} of {total} points finished"
 
 
+NO_SWEEPS = (
+    "No sweeps yet. In Configure, press “sweep” beside a parameter to give it a list, "
+    "a range or random samples, then Run: every point is a run, shown here as a curve "
+    "across runs. Or run a sweep spec from the command line (tradeoff run SWEEP.toml)."
+)
+CHOOSE_A_SWEEP = (
+    "Click a sweep above to see its summary against the swept parameter, the trade-off "
+    "across its runs, its points and the tests between groups."
+)
+
+
 class SweepsBrowser(QWidget):
     run_activated = Signal(int)
     live_note_changed = Signal(str)
@@ -103,11 +114,7 @@ class SweepsBrowser(QWidget):
         self.command_note.setWordWrap(True)
         self.command_note.hide()
         top_layout.addWidget(self.command_note)
-        self.empty = QLabel(
-            "No sweeps yet. In Configure, press “sweep” beside a parameter to give it a list, "
-            "a range or random samples, then Run: every point is a run, shown here as a curve "
-            "across runs. Or run a sweep spec from the command line (tradeoff run SWEEP.toml)."
-        )
+        self.empty = QLabel(NO_SWEEPS)
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -157,6 +164,7 @@ class SweepsBrowser(QWidget):
                 self._fill(rows, selected)
             self.table.blockSignals(False)
             self.live_note_changed.emit(live_note(rows))
+            self.empty.setText(CHOOSE_A_SWEEP if rows else NO_SWEEPS)
         if self.points is not None:
             self.points.refresh()
         self._show_state()

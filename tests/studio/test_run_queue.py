@@ -395,3 +395,23 @@ def test_a_warmed_queue_has_a_scheduler_waiting_and_the_first_run_goes_to_it(
         pass
     assert sweep_store.scheduler(store.conn)["pid"] == warm_pid
     assert store.get_run(entry.run_id)["name"] == "warm"
+
+
+def test_the_sweeps_panel_says_no_sweeps_only_while_there_are_none(
+    qtbot, store, reader, toy_catalogue
+):
+    """With no sweep, how to make one; with one listed and none opened, to click it."""
+    from engine.sweep import from_toml
+    from studio.sweeps.browser import CHOOSE_A_SWEEP, NO_SWEEPS, SweepsBrowser
+
+    browser = SweepsBrowser(reader)
+    qtbot.addWidget(browser)
+    browser.refresh()
+    assert browser.empty.text() == NO_SWEEPS
+    sweep = from_toml(
+        toy_spec(toy_catalogue, "grid").to_toml() + '\n[sweep.grid]\n"algorithm.n" = [1, 2]\n',
+        toy_catalogue,
+    )
+    store.create_sweep(sweep)
+    browser.refresh()
+    assert browser.empty.text() == CHOOSE_A_SWEEP
