@@ -132,6 +132,10 @@ def queued_count(conn) -> int:
     return conn.execute("SELECT count(*) FROM sweep_points WHERE status='queued'").fetchone()[0]
 
 
+def running_count(conn) -> int:
+    return conn.execute("SELECT count(*) FROM sweep_points WHERE status='running'").fetchone()[0]
+
+
 def point_status(conn, sweep_id: int, idx: int) -> str | None:
     row = conn.execute(
         "SELECT status FROM sweep_points WHERE sweep_id=? AND idx=?", (sweep_id, idx)

@@ -405,6 +405,8 @@ class MainWindow(QMainWindow):
         most once a `WARM_ENGINE_EVERY_SECONDS`; True when a scheduler was started."""
         if not self.warm_engine or self._closing or self.catalogue is None:
             return False
+        if self.hardware_panel.backend() == "ray":
+            return False  # sweeps go to the cluster; a single run there is refused
         now = time.monotonic()
         if self._warmed_at is not None and now - self._warmed_at < WARM_ENGINE_EVERY_SECONDS:
             return False
@@ -456,6 +458,9 @@ class MainWindow(QMainWindow):
         if runs > SWEEP_CONFIRM_RUNS and not self.confirm_large_sweep(runs):
             self.statusBar().showMessage(f"Sweep of {runs} runs not queued", 5000)
             return False
+        if self.hardware_panel.backend() == "ray":
+            # a local scheduler serving nothing (warmed ahead of a Run) would take its points
+            self.queue.stop_idle_schedulers()
         self.studio_panels.launch_sweep(document, self.hardware_panel.workers.value())
         self.statusBar().showMessage(f"Sweep of {runs} runs: checking every point…", 10_000)
         return True

@@ -229,6 +229,29 @@ class RunQueue(QObject):
         self._server.serve(self.workers, linger=SCHEDULER_LINGER_SECONDS)
         return True
 
+    def stop_idle_schedulers(self) -> int:
+        """Stop the schedulers started here while they serve nothing (one warmed ahead of a
+        Run, or lingering after runs), so that a sweep sent to a Ray cluster is not taken
+        by them: one scheduler serves a store, and a local one would run its points here.
+        SIGINT: the scheduler gives the store's lock back as it exits. None is stopped while
+        anything of the store's queue waits or runs. Returns how many were stopped."""
+        conn = self.store.conn
+        if self.in_flight() or sweep_store.queued_count(conn) or sweep_store.running_count(conn):
+            return 0
+        stopped = 0
+        for popen, folder in list(self._schedulers):
+            if popen.poll() is None:
+                self._schedulers.remove((popen, folder))
+                popen.send_signal(signal.SIGINT)
+                try:
+                    popen.wait(5)
+                except subprocess.TimeoutExpired:
+                    popen.kill()
+                    popen.wait(5)
+                shutil.rmtree(folder, ignore_errors=True)
+                stopped += 1
+        return stopped
+
     def set_workers(self, workers: int) -> None:
         """The pool size of the next scheduler started here (one serving keeps its own)."""
         self.workers = max(1, int(workers))

@@ -316,3 +316,23 @@ def test_the_launcher_refuses_an_unchecked_ray_choice_before_anything_starts(
 def test_the_window_launches_through_the_hardware_panels_choice(make_window, toy_catalogue):
     win = make_window(catalogue=toy_catalogue)
     assert win.studio_panels.launcher.backend == win.hardware_panel.sweep_backend
+
+
+def test_a_sweep_sent_to_ray_stops_the_windows_idle_local_schedulers_first(
+    make_window, toy_catalogue, monkeypatch
+):
+    """A local scheduler serving nothing (warmed ahead of a Run) would take the sweep's
+    points: the window stops it before the sweep is queued, and only for Ray."""
+    win = make_window(catalogue=toy_catalogue)
+    order = []
+    monkeypatch.setattr(win.queue, "stop_idle_schedulers", lambda: order.append("stop"))
+    monkeypatch.setattr(win, "_sweep_runs", lambda: 2)
+    monkeypatch.setattr(win.config, "sweep_document", lambda: {"sweep": {}})
+    monkeypatch.setattr(
+        win.studio_panels, "launch_sweep", lambda document, workers: order.append("launch")
+    )
+    win.hardware_panel.set_backend("ray", "127.0.0.1:6379")
+    assert win.start_sweep()
+    win.hardware_panel.set_backend("local")
+    assert win.start_sweep()
+    assert order == ["stop", "launch", "launch"]

@@ -415,3 +415,25 @@ def test_the_sweeps_panel_says_no_sweeps_only_while_there_are_none(
     store.create_sweep(sweep)
     browser.refresh()
     assert browser.empty.text() == CHOOSE_A_SWEEP
+
+
+def test_idle_schedulers_started_here_stop_for_a_sweep_sent_elsewhere(
+    qtbot, queue, store, toy_catalogue, standin_engine
+):
+    """A scheduler warmed ahead of a Run and serving nothing is stopped (the store's lock
+    free again, no problem reported); one serving a run is not."""
+    said = []
+    queue.problem.connect(said.append)
+    assert queue.warm()
+    qtbot.waitUntil(lambda: sweep_store.scheduler(store.conn) is not None, timeout=ENGINE_MS)
+    assert queue.stop_idle_schedulers() == 1
+    assert queue._schedulers == [] and sweep_store.scheduler(store.conn) is None
+    entry = queue.submit(toy_spec(toy_catalogue, "busy"), "curves")
+    with qtbot.waitSignal(queue.run_started, timeout=ENGINE_MS):
+        pass
+    assert queue.stop_idle_schedulers() == 0  # a run goes on: its scheduler stays
+    assert sweep_store.scheduler(store.conn) is not None
+    standin_engine.release("busy")
+    qtbot.waitUntil(lambda: entry.state == "finished", timeout=ENGINE_MS)
+    queue.poll()
+    assert said == []

@@ -198,3 +198,15 @@ def test_a_click_in_the_catalogue_starts_the_engines_workers(
     )
     qtbot.waitUntil(lambda: sweep_store.scheduler(store.conn) is not None, timeout=30_000)
     assert len(win.queue._schedulers) == 1
+
+
+def test_no_workers_are_started_ahead_when_sweeps_go_to_a_ray_cluster(
+    qtbot, make_window, toy_catalogue, standin_engine
+):
+    win = make_window(toy_catalogue)
+    win.warm_engine = True
+    win.hardware_panel.set_backend("ray", "127.0.0.1:6379")
+    assert not win.warm_engine_now()
+    assert win.queue._schedulers == []
+    win.hardware_panel.set_backend("local")
+    assert win.warm_engine_now()
