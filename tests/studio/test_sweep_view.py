@@ -42,6 +42,14 @@ def sweep_store(tmp_path, monkeypatch):
     store.close()
 
 
+def _queue_point(doc, rate, scale=1.0):
+    """A seventh point, queued: no run yet."""
+    doc["points"].append(
+        {"idx": 6, "values": {"algorithm.rate": rate, "problem.scale": scale}, "run_id": None,
+         "status": "queued", "priority": 0}
+    )  # fmt: skip
+
+
 def _final(table):
     last = table[-1]
     mean = last.mean()
@@ -96,10 +104,7 @@ def test_best_and_auc_summaries_follow_the_choice(qtbot, sweep_store):
 
 def test_a_run_that_finishes_appears_on_refresh(qtbot, sweep_store):
     store, doc, values = sweep_store
-    doc["points"].append(
-        {"idx": 6, "values": {"algorithm.rate": 0.5, "problem.scale": 1.0}, "run_id": None,
-         "status": "queued", "priority": 0}
-    )  # fmt: skip
+    _queue_point(doc, 0.5)
     view = SweepView(store, 1)
     qtbot.addWidget(view)
     view.choice.set_choice("loss", Summary("final"))
@@ -498,10 +503,7 @@ def test_the_x_range_spans_every_swept_value_before_its_run_finishes(qtbot, swee
     """Set from the sweep's points (a queued one's value included), with 5 % of the span
     each side on the log axis, x auto range off: it does not move as the run finishes."""
     store, doc, _values_by_run = sweep_store
-    doc["points"].append(
-        {"idx": 6, "values": {"algorithm.rate": 0.001, "problem.scale": 1.0}, "run_id": None,
-         "status": "queued", "priority": 0}
-    )  # fmt: skip
+    _queue_point(doc, 0.001)
     view = SweepView(store, 1)
     qtbot.addWidget(view)
     view.choice.set_choice("loss", Summary("final"))
