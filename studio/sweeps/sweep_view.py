@@ -46,6 +46,7 @@ from studio.sweeps.data import (
 )
 from studio.sweeps.group_stats_panel import GroupStatsTable
 from studio.sweeps.live import LiveSweep, Redraws, SummaryChoice, set_text
+from studio.sweeps.sticky_range import StickyRange
 from studio.views import plot_style
 from studio.views.hover import HOVER_RADIUS_PX, Hover, HoverReadout, pixel_distances
 
@@ -173,72 +174,6 @@ def same_lines(a: list[SweepLine], b: list[SweepLine]) -> bool:
     return True
 
 
-class StickyYRange:
-    """The y range of a plot that moves only when the data leave it or shrink well inside
-    it, with headroom, instead of at every refresh as pyqtgraph's auto range does.
-
-    While a sweep streams, each finished point nudges the extremes; an auto-ranged y axis
-    then moves at nearly every refresh, and every move redraws both axes' cached pictures
-    (about 18 ms each on a loaded 2-core machine, bench/sweep_stall.py). A range that holds
-    until a value falls outside it, or until the data fill less than `FILL` of it, redraws
-    them only a few times per sweep. The x range (`fit_x`) is set from every value of the
-    swept key, finished or not, so it does not move at all while the sweep streams. A user
-    who zooms or pans takes the ranges over; the plot's "A" button (auto range) hands them
-    back."""
-
-    HEADROOM = 0.1  # of the data's span, added above and below
-    FILL = 0.5  # the data must fill at least this share of the range, or it is fitted again
-
-    def __init__(self, plot_item: pg.PlotItem):
-        self.view_box = plot_item.getViewBox()
-        self.view_box.enableAutoRange(y=False)
-        self.range: tuple[float, float] | None = None
-        self.x_span: tuple[float, float] | None = None
-        self.user_owned = False
-        self.view_box.sigRangeChangedManually.connect(self._taken_by_user)
-        self.view_box.sigStateChanged.connect(self._state_changed)
-
-    def _taken_by_user(self, *_):
-        self.user_owned = True
-
-    def _state_changed(self, *_):
-        # the "A" button, or a menu's auto range, turns y auto ranging back on: take it back
-        if self.view_box.state["autoRange"][1]:
-            self.view_box.enableAutoRange(y=False)
-            self.user_owned = False
-            self.range = self.x_span = None
-
-    def fit_x(self, lo: float, hi: float) -> bool:
-        """Set the x range to [lo, hi] with a margin (all of the sweep's values of the x key,
-        finished or not, known from its spec: the range need not move while it streams);
-        nothing when it is set already or the user owns the view. True if set."""
-        if self.user_owned or self.x_span == (lo, hi):
-            return False
-        self.x_span = (lo, hi)
-        margin = 0.05 * (hi - lo) if hi > lo else 0.5
-        self.view_box.enableAutoRange(x=False)
-        self.view_box.setXRange(lo - margin, hi + margin, padding=0.0)
-        return True
-
-    def fit(self, values: np.ndarray) -> bool:
-        """Set the range if `values` (any shape; non-finite ignored) need it; True if set."""
-        values = np.asarray(values, dtype=float)
-        values = values[np.isfinite(values)]
-        if self.user_owned or not values.size:
-            return False
-        lo, hi = float(values.min()), float(values.max())
-        if self.range is not None:
-            r0, r1 = self.range
-            if r0 <= lo and hi <= r1 and (hi - lo) >= self.FILL * (r1 - r0):
-                return False
-        span = hi - lo
-        if span <= 0.0:  # one value: a range around it
-            span = max(abs(hi), 1.0)
-        self.range = (lo - self.HEADROOM * span, hi + self.HEADROOM * span)
-        self.view_box.setYRange(*self.range, padding=0.0)
-        return True
-
-
 class SweepView(QWidget):
     run_activated = Signal(int)  # a point was clicked: the id of its run
 
@@ -273,7 +208,7 @@ class SweepView(QWidget):
         self.plot = plot_style.new_plot("", "top-left", downsampling=False)
         self.plot_item = self.plot.getPlotItem()
         self.plot_item.legend.setVisible(False)
-        self.y_range = StickyYRange(self.plot_item)
+        self.ranges = StickyRange(self.plot_item)
         self.hover = HoverReadout(self.plot, self._describe)
         self.group_combo = QComboBox()
         self.group_combo.setToolTip(
@@ -454,7 +389,7 @@ class SweepView(QWidget):
         self._draw_lines(lines, log_x)
         self._fit_x(x_key, log_x)
         if self.lines:
-            self.y_range.fit(
+            self.ranges.fit(
                 np.concatenate([np.r_[line.lo, line.mean, line.hi] for line in self.lines])
             )
         ticks = (
@@ -494,7 +429,7 @@ class SweepView(QWidget):
             if not values.size:
                 return
             lo, hi = float(values.min()), float(values.max())
-        self.y_range.fit_x(lo, hi)
+        self.ranges.fit_x(lo, hi)
 
     def _draw_lines(self, lines: list[SweepLine], log_x: bool) -> None:
         """Update the items of each line in place; items are made or removed only when the

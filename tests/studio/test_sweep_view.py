@@ -456,11 +456,11 @@ def test_the_panel_shortens_the_switch_interval_only_while_scipy_is_imported(
 def test_the_y_range_moves_only_when_the_data_leave_it_or_shrink_inside_it(qtbot):
     import pyqtgraph as pg
 
-    from studio.sweeps.sweep_view import StickyYRange
+    from studio.sweeps.sticky_range import StickyRange
 
     plot = pg.PlotWidget()
     qtbot.addWidget(plot)
-    sticky = StickyYRange(plot.getPlotItem())
+    sticky = StickyRange(plot.getPlotItem())
     assert sticky.fit(np.array([0.0, 10.0]))
     assert sticky.range == pytest.approx((-1.0, 11.0))  # 10 % of the span each side
     assert plot.getPlotItem().getViewBox().viewRange()[1] == pytest.approx([-1.0, 11.0])
