@@ -11,6 +11,9 @@ from PySide6.QtWidgets import QApplication
 from studio.configure import catalogue_loader
 
 ENGINE_MS = 60_000
+# Long enough (a few seconds of 2 seeds) that the long run, queued at the same moment,
+# starts while the short one still runs, however fast the machine.
+SHORT_STEPS = 300_000
 
 
 def configure(win, algorithm, seeds, steps, name=""):
@@ -32,41 +35,42 @@ def test_two_runs_side_by_side_from_click_to_plot(qtbot, make_window, store):
     )
     assert win.catalogue_message.isHidden() and win.run_button.isEnabled()
     assert win.hardware_panel.cores == os.cpu_count()
-    most_at_once = []
-    win.queue.counts_changed.connect(lambda: most_at_once.append(len(win.queue.running())))
 
-    configure(win, "bandits.ucb1", seeds=2, steps=3000, name="short")
+    # Two runs queued at once; the scheduler's two workers run them side by side.
+    configure(win, "bandits.thompson_beta", seeds=2, steps=10_000_000, name="long")
+    qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
+    configure(win, "bandits.ucb1", seeds=2, steps=SHORT_STEPS, name="short")
     assert (
         win.config.algorithm.id == "bandits.ucb1"
         and win.catalogue_pane.current_id == "bandits.ucb1"
     )
     qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
-    configure(win, "bandits.thompson_beta", seeds=2, steps=10_000_000, name="long")
-    qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
-    short, long = win.queue.entries
+    long, short = win.queue.entries
     # Queued by the engine (`tradeoff submit`), then run by its scheduler's two workers.
     assert (short.state, long.state) == ("submitting", "submitting")
     assert win.stop_button.isEnabled() and win.run_button.isEnabled()  # more runs may be queued
     qtbot.waitUntil(
         lambda: short.state == "finished" and long.state == "running", timeout=ENGINE_MS
     )
-    assert max(most_at_once) == 2
+    # Side by side: the long run started before the short one ended, and goes on.
+    assert store.get_run(long.run_id)["started_at"] < store.get_run(short.run_id)["finished_at"]
+    assert store.get_run(long.run_id)["stored_status"] == "running"
 
     run = store.get_run(short.run_id)
     assert (run["status"], run["algorithm"], run["seeds"], run["steps_done"]) == (
         "finished",
         "bandits.ucb1",
         2,
-        3000,
+        SHORT_STEPS,
     )
-    assert short.steps_done == 3000
+    assert short.steps_done == SHORT_STEPS
     # The short run's tile draws the store's mean over the two seeds, to the last recorded step.
     plot = win.watch.plot_for(short.run_id)
     qtbot.waitUntil(lambda: not plot.poll_timer.isActive(), timeout=ENGINE_MS)
     per_seed = store.series(short.run_id, "cumulative_regret")
     expected = (per_seed[0][1] + per_seed[1][1]) / 2
     x, y = plot.view.series.mean_curve.getOriginalDataset()
-    assert x[-1] == 3000 and np.allclose(y, expected)
+    assert x[-1] == SHORT_STEPS and np.allclose(y, expected)
     assert "regret_upper_bound" in plot.view.series.bound_curves
 
     # Both runs are watched side by side; the long one is live and has data.
