@@ -89,8 +89,9 @@ def _no_metrics(self, step, values):
 
 class _Attributed:
     """CPU time spent in the recorder while it is installed: in `Recorder.metrics` and
-    `Recorder._write` (the loop's thread), and in `Store.append` on the writer's thread (the
-    writes a run with recording off makes too, its bounds and progress, are a few ms)."""
+    `Recorder._write` (the loop's thread), and in `resolve_held` (the aggregation) and
+    `Store.append` on the writer's thread (the writes a run with recording off makes too,
+    its bounds and progress, are a few ms)."""
 
     def __init__(self):
         self.seconds = 0.0
@@ -113,6 +114,7 @@ class _Attributed:
     def __enter__(self):
         self._wrap(runner.Recorder, "metrics")
         self._wrap(runner.Recorder, "_write")
+        self._wrap(runner, "resolve_held")
         self._wrap(Store, "append")
         return self
 

@@ -16,6 +16,7 @@ more, and `execute` raises RunLost to its caller.
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 import queue
 import signal
@@ -30,7 +31,6 @@ from engine.blocks import Block
 from engine.metrics.aggregate import (
     AGGREGATE_FIELDS,
     QUANTILES,
-    SORT_UP_TO,
     seed_aggregate_rows,
 )
 from engine.params import ParamError
@@ -42,6 +42,8 @@ FLUSH_ROWS = 50_000
 MAX_COPIES_IN_FLIGHT = 8  # checkpoints whose device-to-host copies may be under way at once
 WRITES_QUEUED = 2  # batches waiting for the writer thread before the loop waits for it
 BATCH_VALUES = 1 << 16  # per-seed values held on the host before their checkpoints are aggregated
+SPARE_TABLES = 4  # emptied tables of checkpoints kept for reuse
+HELD_VALUES = 1 << 20  # values of full tables held before the recorder writes them
 DENSE_STEPS = 10  # every step up to this one is recorded
 LOG_POINTS_PER_DECADE = 20
 AUTO_STRIDE_POINTS = 500
@@ -168,13 +170,51 @@ class _Checkpoints:
 
     def take(self, keep: int | None):
         """(keys, aggregates, kept values) of the held checkpoints, oldest first: the
-        aggregates as lists of AGGREGATE_FIELDS, the values of seeds 0..keep-1 (every seed
+        aggregates as an array of checkpoints x AGGREGATE_FIELDS, the values of seeds 0..keep-1 (every seed
         for None) as a float64 array of checkpoints x seeds. The table is empty afterwards."""
         held = self.values[: len(self.keys)]
-        aggregates = seed_aggregate_rows(held).tolist()
+        aggregates = seed_aggregate_rows(held)
         kept = (held if keep is None else held[:, :keep]).astype(np.float64)
         keys, self.keys = self.keys, []
         return keys, aggregates, kept
+
+
+def resolve_held(batch: dict) -> dict:
+    """A batch as `Store.append` takes it: its `held` checkpoint tables, (keep_seeds,
+    [(metric, _Checkpoints)] in the order they were filled, a deque for the emptied tables
+    or None), become aggregate rows and blocks of the kept seeds' values (one block per
+    metric and width). The writer calls this, in its own thread for a `StoreWriter`, so
+    that the loop does not wait for the sorts and the rows."""
+    keep, tables, spare = batch.pop("held", (None, (), None))
+    if not tables:
+        return batch
+    aggregates = list(batch.get("aggregate_rows", ()))
+    kept: dict[tuple[str, int], list] = {}
+    for name, table in tables:
+        keys, rows, values = table.take(keep)  # rows: an array of AGGREGATE_FIELDS
+        if spare is not None:
+            spare.append(table)  # for the recorder's next table: its pages are touched already
+        # rows of (name, step, n, *fields, wall time), made by zip (in C): no Python per row
+        steps, walls = zip(*keys) if keys else ((), ())
+        columns = rows.T.tolist()
+        aggregates.extend(
+            zip(itertools.repeat(name), steps, map(int, columns[0]), *columns[1:], walls)
+        )
+        if values.shape[1]:
+            kept.setdefault((name, values.shape[1]), []).append((keys, values))
+    blocks = list(batch.get("blocks", ()))
+    for (name, _), parts in kept.items():
+        keys = [key for part_keys, _ in parts for key in part_keys]
+        blocks.append(
+            Block(
+                name,
+                0,
+                np.fromiter((step for step, _ in keys), dtype=np.int64, count=len(keys)),
+                np.concatenate([values for _, values in parts]),
+                np.fromiter((wall for _, wall in keys), dtype=np.float64, count=len(keys)),
+            )
+        )
+    return {**batch, "aggregate_rows": aggregates, "blocks": blocks}
 
 
 class HostCopies:
@@ -278,7 +318,7 @@ class StoreWriter(threading.Thread):
             while (batch := self.batches.get()) is not None:
                 try:
                     if self.error is None:
-                        store.append(self.run_id, **batch)
+                        store.append(self.run_id, **resolve_held(batch))
                 except Exception as err:  # noqa: BLE001 - handed to the recording thread
                     self.error = err
                 finally:
@@ -357,7 +397,10 @@ class _OutboxWriter:
     def __init__(self, send):
         self.send = send
 
-    def put(self, pareto_rows=(), steps_done=None, blocks=(), aggregate_rows=()) -> None:
+    def put(self, **batch) -> None:
+        self._send(**resolve_held(batch))
+
+    def _send(self, pareto_rows=(), steps_done=None, blocks=(), aggregate_rows=()) -> None:
         self.send(
             (
                 "batch",
@@ -447,6 +490,10 @@ class Recorder:
         self._aggregates: list[tuple] = []
         # metric, width and dtype -> values of checkpoints waiting to be aggregated together
         self._checkpoints: dict[tuple[str, int, str], _Checkpoints] = {}
+        self._full: list[tuple[str, _Checkpoints]] = []  # tables filled since the last write
+        self._held_values = 0  # their size
+        # tables the writer has emptied, for reuse (a fresh one costs a page fault a 4 KiB)
+        self._spare: collections.deque = collections.deque(maxlen=SPARE_TABLES)
         self._buffered = 0
         self._pareto: list[tuple] = []
         self._last_flush = time.monotonic()
@@ -468,9 +515,9 @@ class Recorder:
         Per metric, the aggregates over seeds are computed where the value lives (on a CUDA
         device, by `device_aggregates`, so that a small row travels, not every seed) and the
         values of the kept seeds are copied; both reach the host through `HostCopies`. On the
-        host, up to SORT_UP_TO seeds, the values are copied into a table of checkpoints and
-        aggregated with the next BATCH_VALUES values or so (`_Checkpoints`), at the latest
-        when the recorder next writes; more seeds are aggregated at once, in place.
+        host the values are copied into a table of checkpoints (of one checkpoint beyond
+        BATCH_VALUES seeds), which the writer aggregates, in its thread, once the table is
+        full or the recorder writes (`_Checkpoints`, `resolve_held`).
         """
         keep = self.keep_seeds
         key = (int(step), time.monotonic() - self._t0)
@@ -484,37 +531,28 @@ class Recorder:
                     )
                 continue
             seeds = _host_values(value)
-            if seeds.size > SORT_UP_TO:
-                held[("aggregate", name)] = seed_aggregate_rows(seeds[None])[0]
-                if keep != 0:
-                    held[("values", name)] = seeds if keep is None else seeds[:keep]
-                continue
-            table = self._checkpoints.get((name, seeds.size, seeds.dtype.char))
+            table_key = (name, seeds.size, seeds.dtype.char)
+            table = self._checkpoints.get(table_key)
             if table is None:
-                table = _Checkpoints(seeds.size, seeds.dtype)
-                self._checkpoints[(name, seeds.size, seeds.dtype.char)] = table
+                table = self._checkpoints[table_key] = self._table(seeds.size, seeds.dtype)
+            self._buffered += 1 + (seeds.size if keep is None else min(seeds.size, keep))
             if table.add(key, seeds):
-                self._aggregate_held(name, table)
+                # full: the writer takes it (the loop never touches it again)
+                self._full.append((name, table))
+                self._held_values += table.values.size
+                del self._checkpoints[table_key]
         if held:
             self._copies.put(key, held)
         if self._copies:
             self._take_copies()
 
-    def _aggregate_held(self, name: str, table: _Checkpoints) -> None:
-        """Aggregate a table of checkpoints and buffer its rows and kept values for writing
-        (NaN becomes NULL where the store writes them)."""
-        keys, aggregates, kept = table.take(self.keep_seeds)
-        self._aggregates.extend(
-            (name, step, int(row[0]), *row[1:], wall) for (step, wall), row in zip(keys, aggregates)
-        )
-        self._buffered += len(keys)
-        if kept.shape[1]:
-            steps, rows, walls = self._series.setdefault((name, kept.shape[1]), ([], [], []))
-            for (step, wall), row in zip(keys, kept):
-                steps.append(step)
-                rows.append(row)
-                walls.append(wall)
-            self._buffered += kept.size
+    def _table(self, width: int, dtype) -> _Checkpoints:
+        """An empty table of checkpoints: one the writer emptied if it fits, else a new one."""
+        while self._spare:
+            table = self._spare.pop()
+            if table.values.shape[1] == width and table.values.dtype == dtype:
+                return table
+        return _Checkpoints(width, dtype)
 
     def _take_copies(self, wait: bool = False) -> None:
         for (step, wall), values in self._copies.ready(wait):
@@ -571,6 +609,7 @@ class Recorder:
         if (
             now - self._last_flush >= FLUSH_SECONDS
             or self._buffered + len(self._pareto) >= FLUSH_ROWS
+            or self._held_values >= HELD_VALUES
         ):
             self._write()
         if self._on_progress and (now - self._last_report >= 0.1 or step == self.steps):
@@ -579,13 +618,15 @@ class Recorder:
 
     def _write(self) -> None:
         """Hand what is buffered to the writer thread (started on the first write), with the
-        aggregates of the checkpoints held until now."""
-        for (name, _, _), table in self._checkpoints.items():
-            if table.keys:
-                self._aggregate_held(name, table)
-        # Fresh tables after each write: a metric whose width changes from checkpoint to
-        # checkpoint would otherwise keep a table (and the memory it touched) per width.
-        self._checkpoints = {}
+        tables of the checkpoints held until now, which the writer aggregates
+        (`resolve_held`)."""
+        held = self._full + [
+            (name, table) for (name, _, _), table in self._checkpoints.items() if table.keys
+        ]
+        # Fresh tables after each write: the writer owns the ones handed over, and a metric
+        # whose width changes from checkpoint to checkpoint would otherwise keep a table
+        # (and the memory it touched) per width.
+        self._checkpoints, self._full, self._held_values = {}, [], 0
         blocks = [
             Block(name, 0, np.asarray(steps, dtype=np.int64), np.stack(rows), np.asarray(walls))
             for (name, _), (steps, rows, walls) in self._series.items()
@@ -602,7 +643,11 @@ class Recorder:
         if self._writer is None:
             self._writer = batch_writer(self.store, self.run_id)
         self._writer.put(
-            pareto_rows=pareto, steps_done=self.step_done, blocks=blocks, aggregate_rows=aggregates
+            pareto_rows=pareto,
+            steps_done=self.step_done,
+            blocks=blocks,
+            aggregate_rows=aggregates,
+            held=(self.keep_seeds, held, self._spare),
         )
         self._last_flush = time.monotonic()
 

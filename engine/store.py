@@ -14,6 +14,7 @@ version i to i+1.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -201,6 +202,19 @@ def aggregate_row(metric: str, step: int, values, wall_time: float) -> tuple:
     """One `series_aggregates` row (without run_id) for one checkpoint's values over seeds."""
     agg = seed_aggregates(values)
     return (metric, int(step), *(_real(agg[f]) for f in AGGREGATE_FIELDS), _real(wall_time))
+
+
+_PLAIN_TYPES = frozenset((str, int, float, type(None)))
+
+
+def _aggregate_params(run_id: int, rows) -> list[tuple]:
+    """Parameters of _INSERT_AGGREGATE for `rows`. Rows of plain Python values (what the
+    engine's recorder makes) go as they are, NaN included (SQLite stores a NaN as NULL);
+    any other value (numpy scalars, say) is converted by `_real` first."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    if set(map(type, itertools.chain.from_iterable(rows))) <= _PLAIN_TYPES:
+        return list(map(tuple.__add__, itertools.repeat((run_id,)), map(tuple, rows)))
+    return [(run_id, *(_real(v) if i >= 2 else v for i, v in enumerate(row))) for row in rows]
 
 
 def _real(value):
@@ -781,13 +795,7 @@ class Store(StoreReader):
             self.conn.execute("BEGIN IMMEDIATE")
             self._check_owned(run_id)
             self.conn.executemany(_INSERT_BLOCK, encoded)
-            self.conn.executemany(
-                _INSERT_AGGREGATE,
-                [
-                    (run_id, *(_real(v) if i >= 2 else v for i, v in enumerate(row)))
-                    for row in aggregate_rows
-                ],
-            )
+            self.conn.executemany(_INSERT_AGGREGATE, _aggregate_params(run_id, aggregate_rows))
             self.conn.executemany(
                 "INSERT INTO pareto_points(run_id, step, seed, point, objectives, label) VALUES (?,?,?,?,?,?)",
                 (

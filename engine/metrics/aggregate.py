@@ -199,8 +199,11 @@ def _table_rows(table: np.ndarray) -> np.ndarray:
         out[:, 0] = 0
         return out
     wide = _buffer("wide", np.float64, table.size).reshape(table.shape)
-    np.copyto(wide, table)
-    sums = wide.sum(axis=1)
+    if table.dtype == np.float64:
+        sums = table.sum(axis=1)  # (the same sums as of a copy: `wide` gets the deviations)
+    else:
+        np.copyto(wide, table)
+        sums = wide.sum(axis=1)
     # A NaN makes its row's sum NaN (so does +inf beside -inf: that row goes the slow way too).
     holes = np.isnan(sums)
     if holes.any():
@@ -215,14 +218,15 @@ def _table_rows(table: np.ndarray) -> np.ndarray:
 
 
 def _sorted_rows(table: np.ndarray, wide: np.ndarray, sums: np.ndarray) -> np.ndarray:
-    """Aggregates of rows without NaN of 1..SORT_UP_TO values: `wide` is `table` in float64
-    (overwritten here), `sums` its row sums."""
+    """Aggregates of rows without NaN of 1..SORT_UP_TO values: `wide` a float64 buffer of
+    the table's shape (overwritten here), `sums` the table's row sums in float64."""
     rows, n = table.shape
     out = np.empty((rows, len(AGGREGATE_FIELDS)))
     out[:, 0] = n
     mean = sums / n
     out[:, 1] = mean
-    deviation = np.subtract(wide, mean[:, None], out=wide)
+    # (float32 values are converted to float64 exactly before the subtraction)
+    deviation = np.subtract(table, mean[:, None], out=wide)
     # multiply and sum rather than np.dot: BLAS threads fight for busy cores, 50x slower here
     np.multiply(deviation, deviation, out=deviation)
     out[:, 2] = deviation.sum(axis=1) / (n - 1) if n > 1 else math.nan

@@ -3,18 +3,20 @@ holds checkpoints to aggregate them so: the same numbers as `seed_aggregates` ro
 and as numpy's own functions."""
 
 import math
+import threading
 
 import numpy as np
 import pytest
 import torch
 
+from engine import runner
 from engine.metrics.aggregate import (
     AGGREGATE_FIELDS,
     SORT_UP_TO,
     seed_aggregate_rows,
     seed_aggregates,
 )
-from engine.runner import BATCH_VALUES, Recorder
+from engine.runner import BATCH_VALUES, HELD_VALUES, Recorder
 from tests.engine.test_aggregates import _close, numpy_aggregates
 from tests.engine.test_blocks import _store
 
@@ -138,6 +140,67 @@ def test_the_recorder_aggregates_held_checkpoints_as_numpy_does_at_each_step(tmp
         for step, seed, value in zip(steps.tolist(), seeds.tolist(), kept.tolist()):
             assert _same(value, float(by_step[step][seed])), (name, step, seed)
         assert len(steps) == 2 * len(by_step)
+
+
+def test_the_writer_thread_aggregates_and_the_loop_only_copies(tmp_path, monkeypatch):
+    """Narrow and wide metrics are aggregated by the store writer, not in the loop's
+    thread; a wide table held past HELD_VALUES values makes the recorder write at the next
+    progress; emptied tables come back for reuse and give the same numbers."""
+    threads = []
+
+    def spy(table):
+        threads.append(threading.current_thread().name)
+        return seed_aggregate_rows(table)
+
+    monkeypatch.setattr(runner, "seed_aggregate_rows", spy)
+    store, run_id = _store(tmp_path)
+    rec = Recorder(store, run_id, steps=300, keep_seeds=3)
+    wide_width = HELD_VALUES  # a table of one checkpoint (wider than BATCH_VALUES)
+    rng = np.random.default_rng(4)
+    small, wide = np.zeros(500), np.zeros(wide_width)
+    seen = {}
+    for step in range(1, 301):
+        small[:] = rng.standard_normal(small.size)
+        values = {"small": small}
+        if step in (100, 200):
+            wide[:] = rng.standard_normal(wide.size)
+            values["wide"] = wide
+        rec.metrics(step, values)
+        seen[step] = {name: v.copy() for name, v in values.items()}
+        assert not threads or set(threads) == {"store-writer"}
+        held = rec._held_values
+        rec.progress(step)
+        if step in (100, 200):
+            assert held >= wide_width and rec._held_values == 0  # written at once
+    rec.close()
+    assert threads and set(threads) == {"store-writer"}
+    for name in ("small", "wide"):
+        stored = store.aggregate_arrays(run_id, name)
+        steps = [s for s in seen if name in seen[s]]
+        assert stored["step"].tolist() == steps
+        for row, step in enumerate(steps):
+            want = numpy_aggregates(seen[step][name])
+            for field in AGGREGATE_FIELDS:
+                assert _close(float(stored[field][row]), float(want[field])), (name, step, field)
+        got_steps, seeds, kept = store.series_arrays(run_id, name)
+        assert len(got_steps) == 3 * len(steps)
+        for step, seed, value in zip(got_steps.tolist(), seeds.tolist(), kept.tolist()):
+            assert value == seen[step][name][seed]
+
+
+def test_an_emptied_table_is_reused_and_holds_nothing_of_its_last_rows(tmp_path):
+    store, run_id = _store(tmp_path)
+    rec = Recorder(store, run_id, steps=10, keep_seeds=0)
+    table = rec._table(4, np.dtype(np.float64))
+    table.add((1, 0.0), np.arange(4.0))
+    batch = runner.resolve_held({"held": (0, [("m", table)], rec._spare)})
+    assert [row[:4] for row in batch["aggregate_rows"]] == [("m", 1, 4, 1.5)]
+    assert rec._table(4, np.dtype(np.float64)) is table and table.keys == []
+    assert rec._table(5, np.dtype(np.float64)) is not table
+    table.add((2, 0.0), np.full(4, 7.0))
+    (row,) = runner.resolve_held({"held": (0, [("m", table)], None)})["aggregate_rows"]
+    assert row[:5] == ("m", 2, 4, 7.0, 0.0)
+    rec.close()
 
 
 def test_a_metric_whose_width_changes_keeps_no_table_per_width_past_a_write(tmp_path):
