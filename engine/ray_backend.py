@@ -4,7 +4,8 @@ Points run on long-lived Ray actors (`PointRunner`), at most one per slot, each 
 for what its points need (`hardware.threads` CPUs, or the backend's default; one GPU for
 a CUDA device) and running one point at a time, as a pool worker does: torch and the
 catalogue are imported once per actor, not per point, and a point is a direct call on an
-actor that is already there. The call runs `runner.execute` on a `runner.Outbox`: exactly
+actor that is already there, made while the actor still runs the point before (AHEAD), so
+that the call's trip is not between the two. The call runs `runner.execute` on a `runner.Outbox`: exactly
 the local run, with each store write turned into a message that it yields as it goes (a
 Ray streaming generator), so records reach the driver while the point runs. The driver,
 this process, is the store's only writer: it creates the run's row when the point
@@ -16,7 +17,7 @@ Only plain data crosses Ray: the point's spec as a dict (the actor validates it 
 as a RunSpec) and the messages (tuples, lists, numpy arrays). An actor that dies during a
 point ends that run `failed` with Ray's reason, and a fresh actor takes its slot; a
 cancelled point (`tradeoff cancel`, Ctrl-C) has its actor killed and its run ends
-`cancelled`. Actors are never restarted and points never retried once they began (a retry
+`cancelled` (a cancelled point still waiting behind another: once that one has ended). Actors are never restarted and points never retried once they began (a retry
 would write a run's records twice); a point whose actor had died before it began (killed
 while idle, its node gone) is given once to a fresh actor. The driver lets its actors go
 when it closes.
@@ -43,6 +44,7 @@ from engine.store import HEARTBEAT_SECONDS, RunLost, Store
 _NOTHING = object()
 GPUS_SECONDS = 5.0  # how long the cluster's GPU count is taken as known (points on "auto")
 MESSAGES_AHEAD = 8  # yields (each at most one batch) a point may be ahead of the driver
+AHEAD = 1  # points called on a runner behind the one it runs (the next begins at once)
 CONNECT_SECONDS = 5.0
 
 
@@ -215,6 +217,7 @@ class _Runner:
     def __init__(self, handle, shape: tuple[int, int]):
         self.handle, self.shape = handle, shape  # shape: (CPUs, GPUs)
         self.task: _Task | None = None  # the point it runs now
+        self.queued: _Task | None = None  # the point called behind it (AHEAD)
         self.points = 0  # points it has ended: a runner that did has started well
 
 
@@ -226,6 +229,8 @@ class _Task:
         self.steps_done = 0
         self.ended = False
         self.retried = False
+        self.behind = False  # called on a runner behind another point
+        self.cancelling: str | None = None  # the status it ends with once its call is stopped
 
 
 class RayBackend(Backend):
@@ -249,8 +254,10 @@ class RayBackend(Backend):
         self.slots = slots
         self.owns_ray = False
         self.started = False
-        self.tasks: list[_Task] = []
+        self.tasks: list[_Task] = []  # running, called behind another, or waiting
         self.runners: list[_Runner] = []
+        self.waiting: list[_Task] = []  # tasks no runner of their shape has room for yet
+        self.closing = False
         self.pending: list[Event] = []
         self.store: Store | None = None
         self.catalogue = None
@@ -289,7 +296,10 @@ class RayBackend(Backend):
         return self.store
 
     def idle_slots(self) -> int:
-        return max(0, self.slots - len(self.tasks))
+        """Points this backend takes now: one per slot, and AHEAD more per slot, called on
+        a busy runner so that the actor begins the next point as soon as it ends one (the
+        call's trip and the point's setup are then not between the two)."""
+        return max(0, self.slots * (1 + AHEAD) - len(self.tasks))
 
     def busy(self) -> int:
         return len(self.tasks)
@@ -311,22 +321,38 @@ class RayBackend(Backend):
         self.tasks.append(task)
 
     def _call(self, task: _Task) -> None:
-        """Give `task` to an idle runner of its shape (a new one if there is none)."""
+        """Give `task` to an idle runner of its shape (a new one if a slot is free), else
+        call it behind the point of a busy runner of its shape; else it waits here (its
+        shape has no runner with room) until a runner ends a point (`_place_waiting`)."""
         spec = task.spec
         cuda = spec.device.startswith("cuda") or (spec.device == "auto" and self.gpus() > 0)
-        runner = self._runner((spec.threads or self.threads, 1 if cuda else 0))
-        runner.task, task.runner = task, runner
+        shape = (spec.threads or self.threads, 1 if cuda else 0)
+        runner = self._runner(shape)
+        task.behind = False
+        if runner is not None:
+            runner.task = task
+        else:
+            runner = next((r for r in self.runners if r.shape == shape and r.queued is None), None)
+            if runner is None:
+                task.runner, task.gen = None, None
+                self.waiting.append(task)
+                return
+            runner.queued, task.behind = task, True
+        task.runner = runner
         source = f"sweep {task.point['sweep_id']} point {task.point['idx']}"
         task.gen = runner.handle.run.options(
             num_returns="streaming", _generator_backpressure_num_objects=MESSAGES_AHEAD
         ).remote(task.point["spec"], source, self.threads)
 
-    def _runner(self, shape: tuple[int, int]) -> _Runner:
-        idle = [r for r in self.runners if r.task is None]
+    def _runner(self, shape: tuple[int, int]) -> _Runner | None:
+        """An idle runner of `shape`, a new one, or None where every slot's runner is busy."""
+        idle = [r for r in self.runners if r.task is None and r.queued is None]
         for runner in idle:
             if runner.shape == shape:
                 return runner
-        if len(self.runners) >= self.slots and idle:
+        if len(self.runners) >= self.slots:
+            if not idle:
+                return None
             # a slot's runner of another shape goes, so that Ray has its CPUs (GPU) again
             self._drop(idle[0])
         # Never restarted nor retried: a retry would write a run's records twice.
@@ -337,7 +363,9 @@ class RayBackend(Backend):
         return self.runners[-1]
 
     def _drop(self, runner: _Runner) -> None:
-        """Kill a runner's actor (and the point it runs, if any) and forget it."""
+        """Kill a runner's actor (and the point it runs, if any) and forget it. A point
+        called behind that one had not begun: its call fails, and it is called once more
+        on a fresh runner (`_call_again`)."""
         with contextlib.suppress(Exception):
             ray_module().kill(runner.handle, no_restart=True)
         if runner in self.runners:
@@ -348,7 +376,7 @@ class RayBackend(Backend):
         ray = ray_module()
         deadline = time.monotonic() + timeout
         while True:
-            live = [t for t in self.tasks if not t.ended]
+            live = [t for t in self.tasks if not t.ended and t.gen is not None]
             if live:
                 left = max(0.0, deadline - time.monotonic())
                 ready, _ = ray.wait(
@@ -368,8 +396,9 @@ class RayBackend(Backend):
         return events
 
     def close(self, cancel: bool = False) -> None:
+        self.closing = True
         for task in self.tasks:
-            self._stop(task, "cancelled" if cancel else "interrupted", None)
+            self._stop(task, "cancelled" if cancel else "interrupted", None, at_once=True)
         self.tasks = []
         for runner in list(self.runners):  # idle ones: their CPUs go back to the cluster
             self._drop(runner)
@@ -378,7 +407,7 @@ class RayBackend(Backend):
             self.store = None
         if self.owns_ray and self.started:
             ray_module().shutdown()
-        self.started = self.owns_ray = False
+        self.started = self.owns_ray = self.closing = False
 
     def discard(self) -> None:
         """A backend that was never given a point (its sweep was refused)."""
@@ -394,18 +423,26 @@ class RayBackend(Backend):
             try:
                 ref = next(task.gen)
             except StopIteration:
+                if task.cancelling:
+                    self._end(task, task.cancelling, None)
+                    return
                 self._end(task, "failed", "the point's Ray task ended without a final status")
                 return
             try:
                 bundle = ray.get(ref)
             except ray.exceptions.TaskCancelledError:
-                self._end(task, "cancelled", None)
+                self._end(task, task.cancelling or "cancelled", None)
                 return
             except ray.exceptions.RayError as err:
+                if task.cancelling:
+                    self._end(task, task.cancelling, None)
+                    return
                 if self._call_again(task, err):
                     return
                 self._worker_lost(task, err)
                 return
+            if task.cancelling:
+                continue  # its call began all the same: nothing of it is written
             try:
                 for message in bundle:
                     if task.ended:  # a message ended it (the rest is nothing of it)
@@ -450,7 +487,7 @@ class RayBackend(Backend):
         went, it was killed while idle): nothing of the point was sent, so it is given
         once to a fresh runner rather than failed. True when it was."""
         runner = task.runner
-        if task.node or task.retried or runner is None or not runner.points:
+        if task.node or task.retried or runner is None or not (runner.points or task.behind):
             return False
         if not isinstance(err, ray_module().exceptions.ActorDiedError):
             return False
@@ -485,25 +522,53 @@ class RayBackend(Backend):
     def _finish(self, task: _Task, run_id, status: str, error) -> None:
         point = task.point
         task.ended = True
-        runner = task.runner
+        runner, promoted = task.runner, None
         if runner is not None and runner.task is task:
-            runner.task = None
+            # the point called behind it (if any) is what the actor runs now
+            runner.task, runner.queued = runner.queued, None
             runner.points += 1
+            promoted = runner.task
+        elif runner is not None and runner.queued is task:
+            runner.queued = None
+        if task in self.waiting:
+            self.waiting.remove(task)
         if error and run_id is not None:
             error = (error.strip().splitlines() or [None])[-1]
         sweep_store.finish_point(self._store().conn, point["sweep_id"], point["idx"], status)
         self.pending.append(Event("ended", point["sweep_id"], point["idx"], run_id, status, error))
+        if promoted is not None and promoted.cancelling:
+            self._stop(promoted, promoted.cancelling, None)  # marked while it waited
+        if self.waiting and runner is not None and not self.closing:
+            self._place_waiting()
+
+    def _place_waiting(self) -> None:
+        """Call the waiting tasks that a runner has room for now, in their order."""
+        waiting, self.waiting = self.waiting, []
+        for task in waiting:
+            self._call(task)
 
     def _end_point(self, point: dict, run_id, status: str, error) -> None:
         task = _Task(point, None, None)
         self._finish(task, run_id, status, error)
 
-    def _stop(self, task: _Task, status: str, error, write_run: bool = True) -> None:
-        """Stop a task (its runner is killed) and end its point with `status`."""
+    def _stop(
+        self, task: _Task, status: str, error, write_run: bool = True, at_once: bool = False
+    ) -> None:
+        """Stop a task (its runner is killed) and end its point with `status`. A task
+        called behind another runner's point is only marked: the point before it goes on,
+        and once that one has ended (`_finish`) the runner, which begins the marked one
+        then, is killed and the marked one ends with `status`; nothing of it is written.
+        (`ray.cancel` of the waiting call would spare the runner, but reading a cancelled
+        streaming call with backpressure blocks in Ray 2.60.) A waiting task just ends.
+        `at_once`: the runner is killed now whatever it runs (the driver is closing)."""
         if task.ended:
             return
-        if task.runner is not None:
-            self._drop(task.runner)
+        runner = task.runner
+        if not at_once and runner is not None and runner.queued is task and runner.task:
+            task.cancelling = status
+            return
+        if runner is not None:
+            self._drop(runner)
         if not write_run:
             task.run_id = None
         self._end(task, status, error)

@@ -128,6 +128,13 @@ def claim_next(conn) -> dict | None:
     }
 
 
+def shown_status(status: str, run_id) -> str:
+    """A point's status as the studio shows it: a point given to a worker whose run has
+    not begun yet (its worker builds it, or a Ray runner will begin it when it ends the
+    point before) is "starting", not yet "running"."""
+    return "starting" if status == "running" and run_id is None else status
+
+
 def queued_count(conn) -> int:
     return conn.execute("SELECT count(*) FROM sweep_points WHERE status='queued'").fetchone()[0]
 

@@ -108,7 +108,7 @@ class SweepPoints(QWidget):
             cells = (
                 str(point["idx"]),
                 describe_values(point["values"]),
-                point["status"],
+                sweep_store.shown_status(point["status"], point["run_id"]),
                 str(point["priority"]),
                 self._place(point["idx"]),
                 "—" if point["run_id"] is None else str(point["run_id"]),

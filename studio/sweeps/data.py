@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.metrics.run_summary import RunSummary, Summary, summarise
 from engine.store import LIVE_STATUSES
+from engine.sweep_store import shown_status
 from studio.views import store_reader
 from studio.views.run_data import AGGREGATE_STATS, ROWS_PER_READ, RunData
 
@@ -101,10 +102,11 @@ class SweepData:
         return key in self.log_keys and all(v > 0 for v in self.values_of(key) if is_number(v))
 
     def progress(self) -> str:
-        """ "7 of 12 points finished, 2 running, 1 failed"."""
+        """ "7 of 12 points finished, 2 running, 1 starting, 1 failed"."""
         counts: dict[str, int] = {}
         for point in self.points:
-            counts[point.status] = counts.get(point.status, 0) + 1
+            status = shown_status(point.status, point.run_id)
+            counts[status] = counts.get(status, 0) + 1
         text = f"{counts.pop('finished', 0)} of {len(self.points)} points finished"
         return ", ".join([text, *(f"{n} {status}" for status, n in counts.items())])
 

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -213,6 +214,101 @@ def test_a_runner_that_died_idle_gives_the_next_point_to_a_fresh_one(tmp_path, r
     assert _ray_of(store, ended[1].run_id)["pid"] != first
 
 
+def test_the_next_point_waits_on_the_runner_and_cancelling_it_leaves_the_running_one(
+    tmp_path, ray_address
+):
+    """One slot: the point after the running one is called on the same runner at once
+    (AHEAD), so the runner begins it as soon as it ends the first. Cancelling that waiting
+    point leaves the running one going, on the same runner; it ends, with nothing written,
+    when the runner is stopped (here: the running point cancelled too), and the next point
+    begins on a fresh runner."""
+    from engine import registry, sweep, sweep_store
+    from engine.ray_backend import AHEAD, RayBackend
+    from engine.scheduler import CANCEL_POLL_SECONDS, Scheduler
+
+    assert AHEAD == 1
+    db = tmp_path / "s.db"
+    text = BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [100000000, 30, 40]\n'
+    with Store(db) as store:
+        store.create_sweep(sweep.from_toml(text, registry.Catalogue.live(), "test"))
+    backends = []
+
+    def factory():
+        backends.append(RayBackend(db, threads=1, slots=1))
+        return backends[-1]
+
+    sched = Scheduler(db, factory)
+    events = []
+    try:
+        assert sched.try_acquire()
+        store = Store(db)
+        while running_run_of_point(store, 1, 0) is None:
+            events += sched.step(0.2)
+        backend = backends[0]
+        (runner,) = backend.runners
+        assert [t.point["idx"] for t in backend.tasks] == [0, 1]
+        assert runner.task.point["idx"] == 0 and runner.queued.point["idx"] == 1
+        assert [p["status"] for p in store.sweep(1)["points"]] == ["running", "running", "queued"]
+        run0 = running_run_of_point(store, 1, 0)
+        pid = _ray_of(store, run0)["pid"]
+
+        sweep_store.cancel(store.conn, 1, 1)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2 * CANCEL_POLL_SECONDS + 0.5:
+            events += sched.step(0.2)
+        assert runner.queued.cancelling == "cancelled" and not runner.queued.ended
+        assert store.get_run(run0)["status"] == "running" and backend.runners == [runner]
+        assert _alive(pid)
+        assert [p["status"] for p in store.sweep(1)["points"]] == [
+            "running",
+            "cancelled",
+            "queued",
+        ]
+
+        sweep_store.cancel(store.conn, 1, 0)
+        while not sched.idle():
+            events += sched.step(0.2)
+    finally:
+        sched.close()
+    ended = {e.idx: (e.status, e.run_id) for e in events if e.kind == "ended"}
+    assert ended[0] == ("cancelled", run0) and ended[1] == ("cancelled", None)
+    assert store.get_run(run0)["status"] == "cancelled"
+    status, run2 = ended[2]
+    assert status == "finished" and store.get_run(run2)["steps_done"] == 40
+    assert _ray_of(store, run2)["pid"] != pid  # a fresh runner
+    assert store.sweep(1)["points"][1]["run_id"] is None
+
+
+def test_a_marked_point_behind_another_ends_once_that_one_has_ended(tmp_path):
+    """The driver's bookkeeping alone (no Ray task runs): a point cancelled while it waits
+    behind another on a runner ends when that one ends, after it, and the runner (which
+    began the marked point meanwhile) is let go; a waiting point then gets a fresh one."""
+    from engine import registry, sweep, sweep_store
+    from engine.ray_backend import RayBackend, _Runner, _Task
+
+    db = tmp_path / "s.db"
+    text = BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"run.steps" = [30, 40]\n'
+    with Store(db) as store:
+        store.create_sweep(sweep.from_toml(text, registry.Catalogue.live(), "test"))
+        first, second = (sweep_store.claim_next(store.conn) for _ in range(2))
+    backend = RayBackend(db, threads=1, slots=1)
+    runner = _Runner(object(), (1, 0))
+    ahead, behind = _Task(first, None, None, runner), _Task(second, None, None, runner)
+    runner.task, runner.queued, behind.behind = ahead, behind, True
+    backend.runners, backend.tasks = [runner], [ahead, behind]
+    try:
+        backend._stop(behind, "cancelled", None)
+        assert behind.cancelling == "cancelled" and not behind.ended
+        assert backend.runners == [runner] and runner.queued is behind
+        backend._finish(ahead, None, "finished", None)
+        assert behind.ended and backend.runners == [] and runner.task is None
+        assert [(e.idx, e.status) for e in backend.pending] == [(0, "finished"), (1, "cancelled")]
+        points = backend._store().sweep(1)["points"]
+        assert [p["status"] for p in points] == ["finished", "cancelled"]
+    finally:
+        backend.close()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_or_sigterm_to_the_driver_cancels_the_remaining_tasks(tmp_path, ray_address, sig):
     db = tmp_path / "s.db"
@@ -264,7 +360,11 @@ def test_a_killed_driver_leaves_a_sweep_that_resume_finishes_on_ray(tmp_path, ca
         if proc.poll() is None:
             proc.kill()
     before = store.sweep(1)
-    assert [p["status"] for p in before["points"]] == ["finished", "interrupted", "queued"]
+    statuses = [p["status"] for p in before["points"]]
+    # point 2 was called on the runner behind point 1 (ray_backend.AHEAD) once point 0
+    # ended, or not yet: either way it never began
+    assert statuses[:2] == ["finished", "interrupted"] and statuses[2] in ("queued", "interrupted")
+    assert before["points"][2]["run_id"] is None
     wait_until(
         lambda: store.get_run(killed_run)["status"] == "interrupted", "the run seen ended", 30
     )

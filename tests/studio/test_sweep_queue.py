@@ -180,3 +180,29 @@ def test_commands_follow_the_store_the_window_opens(qtbot, tmp_path, commands_ru
         commands.cancel(3)
     assert commands_run == [["cancel", "--db", str(tmp_path / "b.db"), "--sweep", "3", "--json"]]
     assert failed.args[0].startswith("Sweep 3: not cancelled: no sweep 3 in")
+
+
+def test_a_point_given_to_a_worker_before_its_run_begins_shows_as_starting(qtbot, browser, store):
+    """Claimed (status running) with no run yet: a worker builds it, or a Ray runner will
+    begin it once it ends the point before; the Points tab and the progress line say
+    "starting" until its run exists."""
+    from studio.sweeps.data import SweepData
+
+    assert sweep_store.acquire_lock(store.conn)  # a scheduler serves the store
+    for _ in range(2):
+        sweep_store.claim_next(store.conn)
+    browser.show_sweep(1)
+    points = browser.points
+    qtbot.waitUntil(lambda: points.table.rowCount() == 3, timeout=5000)
+    assert [points.table.item(i, 2).text() for i in range(3)] == [
+        "starting",
+        "starting",
+        "queued",
+    ]
+    doc = store.sweep(1)
+    assert SweepData.from_dict(doc).progress() == "0 of 3 points finished, 2 starting, 1 queued"
+    doc["points"][0]["run_id"] = 7  # its run began
+    assert (
+        SweepData.from_dict(doc).progress()
+        == "0 of 3 points finished, 1 running, 1 starting, 1 queued"
+    )
