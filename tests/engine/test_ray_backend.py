@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -305,6 +306,60 @@ def test_a_marked_point_behind_another_ends_once_that_one_has_ended(tmp_path):
         assert [(e.idx, e.status) for e in backend.pending] == [(0, "finished"), (1, "cancelled")]
         points = backend._store().sweep(1)["points"]
         assert [p["status"] for p in points] == ["finished", "cancelled"]
+    finally:
+        backend.close()
+
+
+class _FakeActor:
+    """Stands in for `ray.remote(PointRunner)` and its handles: calls return a token."""
+
+    def __init__(self):
+        self.made, self.calls = 0, []
+
+    def options(self, **kwargs):
+        return self
+
+    def remote(self, *args):
+        if args:  # a call of `run` on a handle
+            self.calls.append(args[1])
+            return object()
+        self.made += 1
+        return SimpleNamespace(run=self)
+
+
+def test_points_of_another_shape_wait_for_a_free_slot_and_take_its_runner_s_place(tmp_path):
+    """The driver's placement alone (no Ray task runs): one slot, points asking for 1 and
+    2 CPUs. The 2-CPU point has no runner with room (the slot's runner is of the other
+    shape and busy, the next 1-CPU point called behind it), so it waits here; when the
+    slot's runner ends its points, it goes and a 2-CPU runner takes the point."""
+    from engine import registry, sweep, sweep_store
+    from engine.ray_backend import RayBackend
+
+    db = tmp_path / "s.db"
+    text = BASE.format(seeds=2, steps=30) + '[sweep.zip]\n"hardware.threads" = [1, 1, 2]\n'
+    with Store(db) as store:
+        store.create_sweep(sweep.from_toml(text, registry.Catalogue.live(), "test"))
+    backend = RayBackend(db, threads=1, slots=1)
+    backend._actor = actor = _FakeActor()
+    try:
+        assert backend.idle_slots() == 2
+        for _ in range(2):
+            backend.submit(sweep_store.claim_next(backend._store().conn))
+        (runner,) = backend.runners
+        first, second = backend.tasks
+        assert runner.task is first and runner.queued is second and second.behind
+        assert backend.idle_slots() == 0
+        backend.tasks.remove(first)  # (as poll does once a task has ended)
+        backend._finish(first, None, "finished", None)
+        assert runner.task is second and runner.queued is None
+        backend.submit(sweep_store.claim_next(backend._store().conn))
+        third = backend.tasks[-1]
+        assert backend.waiting == [third] and third.gen is None and actor.made == 1
+        backend.tasks.remove(second)
+        backend._finish(second, None, "finished", None)
+        assert backend.waiting == [] and actor.made == 2 and backend.runners == [third.runner]
+        assert third.runner.shape == (2, 0) and third.runner.task is third
+        assert actor.calls == ["sweep 1 point 0", "sweep 1 point 1", "sweep 1 point 2"]
     finally:
         backend.close()
 
