@@ -170,8 +170,9 @@ class _Checkpoints:
 
     def take(self, keep: int | None):
         """(keys, aggregates, kept values) of the held checkpoints, oldest first: the
-        aggregates as an array of checkpoints x AGGREGATE_FIELDS, the values of seeds 0..keep-1 (every seed
-        for None) as a float64 array of checkpoints x seeds. The table is empty afterwards."""
+        aggregates as an array of checkpoints x AGGREGATE_FIELDS, the values of seeds
+        0..keep-1 (every seed for None) as a float64 array of checkpoints x seeds. The table
+        is empty afterwards."""
         held = self.values[: len(self.keys)]
         aggregates = seed_aggregate_rows(held)
         kept = (held if keep is None else held[:, :keep]).astype(np.float64)
