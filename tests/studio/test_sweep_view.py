@@ -50,6 +50,16 @@ def _queue_point(doc, rate, scale=1.0):
     )  # fmt: skip
 
 
+def _view_with_a_queued_point(qtbot, store, doc, rate) -> SweepView:
+    """The sweep view of final loss against rate, one line per scale, after `_queue_point`."""
+    _queue_point(doc, rate)
+    view = SweepView(store, 1)
+    qtbot.addWidget(view)
+    view.choice.set_choice("loss", Summary("final"))
+    view.set_keys("algorithm.rate", "problem.scale")
+    return view
+
+
 def _final(table):
     last = table[-1]
     mean = last.mean()
@@ -104,11 +114,7 @@ def test_best_and_auc_summaries_follow_the_choice(qtbot, sweep_store):
 
 def test_a_run_that_finishes_appears_on_refresh(qtbot, sweep_store):
     store, doc, values = sweep_store
-    _queue_point(doc, 0.5)
-    view = SweepView(store, 1)
-    qtbot.addWidget(view)
-    view.choice.set_choice("loss", Summary("final"))
-    view.set_keys("algorithm.rate", "problem.scale")
+    view = _view_with_a_queued_point(qtbot, store, doc, 0.5)
     assert len(view.lines[0].x) == 3
     assert "6 of 7 points finished, 1 queued" in view.progress.text()
     table = _values(0.5, 1.0)
@@ -503,11 +509,7 @@ def test_the_x_range_spans_every_swept_value_before_its_run_finishes(qtbot, swee
     """Set from the sweep's points (a queued one's value included), with 5 % of the span
     each side on the log axis, x auto range off: it does not move as the run finishes."""
     store, doc, _values_by_run = sweep_store
-    _queue_point(doc, 0.001)
-    view = SweepView(store, 1)
-    qtbot.addWidget(view)
-    view.choice.set_choice("loss", Summary("final"))
-    view.set_keys("algorithm.rate", "problem.scale")
+    view = _view_with_a_queued_point(qtbot, store, doc, 0.001)
     box = view.plot_item.getViewBox()
     assert min(view.lines[0].x) == 0.01  # the queued point is not drawn
     span = 0.0 - (-3.0)  # log10 of 1 and of 0.001
