@@ -28,6 +28,8 @@ store file a run leaves.
   median of 30) at 10^3, 10^5 and 10^6 float32 and float64 values, and per row of one
   `seed_aggregate_rows` call on a table of 65 checkpoints x 1,000 seeds (what the
   recorder aggregates at once at 10^3 seeds), where the code has it.
+- parts: the throughput ratio with parts of the store writer's work left out (its append;
+  its aggregation and append), all ways alternating: where the recorder's cost goes.
 - size: the store file (after a WAL checkpoint) of one run with default keep_seeds, with
   its row counts, for each seeds x steps given.
 
@@ -35,6 +37,7 @@ store file a run leaves.
     python bench/aggregates.py --only throughput --throughput 1000x10000,100000x1000 --threads 1
     python bench/aggregates.py --only throughput --threads 1 \
         --throughput 100000x300,100000x1000@10000,1000000x30,1000000x30@10000
+    python bench/aggregates.py --only parts --threads 1 --repeats 7 --throughput 1000x10000
     python bench/aggregates.py --only size --size 1000000x1000
 """
 
@@ -219,6 +222,57 @@ def throughput(configs, repeats: int, folder: Path, threads: int = 0) -> None:
     print(f"uptime after: {uptime()}")
 
 
+def _no_append(self, run_id, **batch):
+    return None
+
+
+def _drop_held(batch: dict) -> dict:
+    batch.pop("held", None)
+    return batch
+
+
+PARTS = {
+    # what the writer thread leaves out: the store's append; the aggregation too
+    "everything": {},
+    "no store append": {"append": _no_append},
+    "no aggregation, no append": {"append": _no_append, "resolve_held": _drop_held},
+}
+
+
+def parts(configs, repeats: int, folder: Path, threads: int = 0) -> None:
+    """Wall and CPU ratios to recording off of the recording on with parts of the writer's
+    work left out (`PARTS`), all alternating within each repeat: where the gap goes."""
+    print(f"uptime before: {uptime()}")
+    print(f"torch threads: {threads or 'default'}; {repeats} repeats, all ways alternating")
+    print("| seeds | steps | recording | wall: ratio to off | CPU: ratio to off |")
+    print("|---|---|---|---|---|")
+    for seeds, steps, like in configs:
+        timed_run(seeds, min(steps, 50), True, folder, threads)
+        wall, cpu = {}, {}
+        ways = [*PARTS, "off"]
+        for repeat in range(repeats):
+            for way in ways if repeat % 2 == 0 else reversed(ways):
+                saved = (Store.append, runner.resolve_held)
+                stand_ins = PARTS.get(way, {})
+                Store.append = stand_ins.get("append", Store.append)
+                runner.resolve_held = stand_ins.get("resolve_held", runner.resolve_held)
+                try:
+                    w, c, _ = timed_run(seeds, steps, way != "off", folder, threads, like)
+                finally:
+                    Store.append, runner.resolve_held = saved
+                wall.setdefault(way, []).append(w)
+                cpu.setdefault(way, []).append(c)
+        for way in PARTS:
+            wall_ratios = [off / on for on, off in zip(wall[way], wall["off"])]
+            cpu_ratios = [off / on for on, off in zip(cpu[way], cpu["off"])]
+            print(
+                f"| {seeds:,} | {steps:,} | {way} | {_spread(wall_ratios)} "
+                f"| {_spread(cpu_ratios)} |",
+                flush=True,
+            )
+    print(f"uptime after: {uptime()}")
+
+
 def size(configs, folder: Path, keep: str = "") -> None:
     print(
         "| seeds | steps | keep_seeds | checkpoints | store file | aggregate rows | per-seed values | run seconds |"
@@ -304,7 +358,7 @@ def _configs(text: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("throughput", "size", "calls"))
+    parser.add_argument("--only", choices=("throughput", "parts", "size", "calls"))
     parser.add_argument(
         "--throughput",
         default="1000x10000,100000x1000,1000000x200",
@@ -323,6 +377,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-aggregates-") as tmp:
         if args.only in (None, "throughput"):
             throughput(_configs(args.throughput), args.repeats, Path(tmp), args.threads)
+        if args.only == "parts":
+            parts(_configs(args.throughput), args.repeats, Path(tmp), args.threads)
         if args.only == "calls":
             calls()
         if args.only in (None, "size"):
