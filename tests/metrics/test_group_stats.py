@@ -132,3 +132,75 @@ def test_tests_wait_while_scipy_is_imported_in_the_background(monkeypatch):
     release.set()
     group_stats._preload.join()
     assert group_stats.ready()
+
+
+def _pair_by_pair(groups):
+    """compare_groups' numbers from the single-pair functions, for each pair in order."""
+    import itertools
+
+    out = []
+    for first, second in itertools.combinations(list(groups), 2):
+        a, b = groups[first], groups[second]
+        welch, mwu, effect = welch_t_test(a, b), mann_whitney_u(a, b), hedges_g(a, b)
+        out.append(
+            [
+                welch.t,
+                welch.df,
+                welch.p,
+                welch.lo,
+                welch.hi,
+                mwu.u,
+                mwu.p,
+                effect.g,
+                effect.lo,
+                effect.hi,
+            ]
+        )
+    return np.array(out)
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss occurred:RuntimeWarning")  # the flat groups
+def test_pairs_tested_together_give_the_numbers_of_each_pair_alone():
+    """Groups above BATCH_ABOVE values go through one scipy call per pair of sizes: the same
+    statistics, p-values, CIs and effect sizes as pair by pair, with groups of other sizes,
+    NaN values (left out), ties, constant groups and a group too small to batch among them."""
+    from engine.metrics.group_stats import BATCH_ABOVE
+
+    rng = np.random.default_rng(7)
+    groups = {f"c = {i}": rng.normal(0.3 * i, 1.0 + 0.2 * i, 20) for i in range(6)}
+    groups["c = 6"] = np.r_[rng.normal(1.0, 2.0, 13), [np.nan, np.inf]]  # 13 finite values
+    groups["ties"] = np.round(rng.normal(0.5, 1.0, 20))  # integers: many ties
+    groups["flat"] = np.full(20, 2.0)  # with "flat 2", both constant: Welch undefined
+    groups["flat 2"] = np.full(20, 2.0)
+    groups["small"] = rng.normal(0.0, 1.0, BATCH_ABOVE)  # pair by pair, the exact Mann-Whitney
+    rows = compare_groups(groups)
+    got = np.array(
+        [
+            [r.welch_t, r.welch_df, r.welch_p, r.difference_lo, r.difference_hi, r.mwu_u, r.mwu_p,
+             r.hedges_g, r.hedges_g_lo, r.hedges_g_hi]
+            for r in rows
+        ]
+    )  # fmt: skip
+    want = _pair_by_pair(groups)
+    assert got.shape == want.shape == (55, 10)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300, equal_nan=True)
+    assert np.isnan(want).any(axis=1).sum() >= 1  # the undefined cases are among them
+    flat = next(r for r in rows if (r.group_a, r.group_b) == ("flat", "flat 2"))
+    assert math.isnan(flat.welch_p) and flat.difference == 0.0 and math.isnan(flat.hedges_g)
+    # Holm over the batched p-values: the same as over the pair-by-pair ones
+    np.testing.assert_allclose([r.welch_p_holm for r in rows], holm(want[:, 2]), rtol=1e-12)
+    np.testing.assert_allclose([r.mwu_p_holm for r in rows], holm(want[:, 6]), rtol=1e-12)
+
+
+def test_pairs_tested_together_cost_less_interpreter_time():
+    """The point of batching, counted rather than timed: scipy's t-test runs once per pair
+    of group sizes, not once per pair."""
+    from unittest import mock
+
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    groups = {f"g{i}": rng.normal(i, 1.0, 20) for i in range(8)}
+    with mock.patch.object(stats, "ttest_ind", wraps=stats.ttest_ind) as spy:
+        rows = compare_groups(groups)
+    assert len(rows) == 28 and spy.call_count == 1
