@@ -107,6 +107,7 @@ def new_plot(
     widget = pg.PlotWidget(background="w")
     item = widget.getPlotItem()
     style_axes(item)
+    cache_axes(item)
     # A run recording every step can hold millions of points: curves draw only what is
     # in view, thinned to the screen's resolution (peaks kept, so no spike disappears).
     # PlotItem hands these to every curve added to it, overriding the curve's own.
@@ -129,7 +130,25 @@ def style_axes(item: pg.PlotItem) -> None:
         axis.setTextPen(pg.mkPen(AXIS_COLOUR))
         # A loss of 0.69 must read 0.69, not 690 with "(x0.001)" tucked into the label.
         axis.enableAutoSIPrefix(False)
+        # Ticks and grid lines at the major and minor spacings (on a log axis: the decades
+        # and 2..9 within each), not at pyqtgraph's third, finer one: its 40-50 faint lines
+        # across the plot took about 10 of the 12-16 ms an axis takes to draw whenever its
+        # range moves (bench/sweep_stall.py), and are barely visible at the grid's alpha.
+        axis.setStyle(maxTickLevel=1)
     item.showGrid(x=True, y=True, alpha=0.15)
+
+
+def cache_axes(item: pg.PlotItem) -> None:
+    """Keep each axis, with its grid lines, as a pixmap on screen (Qt's device-coordinate
+    cache), made again only when the axis changes (its range, ticks, size or style).
+
+    An axis draws itself from a recorded picture of its ticks and grid lines, and without
+    this it replayed that picture at every repaint of the plot, also one that only a
+    streaming curve asked for: about 10 ms an axis on a log axis' grid
+    (bench/sweep_stall.py). On screen only: an exported figure draws its axes anew at its
+    own resolution (`studio/export/render.py` does not call this)."""
+    for name in ("left", "bottom"):
+        item.getAxis(name).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def set_axis_labels(widget: pg.PlotWidget, x: str, y: str) -> None:

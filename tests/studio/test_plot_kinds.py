@@ -199,3 +199,51 @@ def test_the_matplotlib_script_takes_its_colours_from_the_studios_palette():
     named |= set(constants["COLOURS"]) | set(constants["BOUND_COLOURS"])
     assert set(re.findall(r"#[0-9a-fA-F]{6}\b", source)) <= named
     assert "plt.cm" not in source
+
+
+def test_an_axis_on_screen_is_drawn_once_per_change_with_two_levels_of_grid(qtbot):
+    """A plot on screen keeps each axis (with its grid) as a pixmap, drawn again only when
+    the axis changes, not at each repaint a curve asks for; axes draw ticks and grid lines
+    at two spacings (log axes: decades and 2..9), not pyqtgraph's third, finer one."""
+    from pyqtgraph.graphicsItems.AxisItem import AxisItem
+
+    widget = plot_style.new_plot()
+    qtbot.addWidget(widget)
+    widget.resize(800, 500)
+    widget.show()
+    item = widget.getPlotItem()
+    item.setLogMode(x=True)
+    curve = item.plot([0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0], [3, 1, 4, 1, 5, 9, 2, 6])
+    item.getViewBox().setRange(xRange=(-0.7, 1.6), yRange=(0.0, 1000.0), padding=0.0)
+    left = item.getAxis("left")
+    assert left.cacheMode() == AxisItem.CacheMode.DeviceCoordinateCache
+    levels = left.tickValues(0.0, 1000.0, 500)
+    assert len(levels) == 2  # the finer third level (every 10 here) is left out
+    (_, log_ticks), *rest = item.getAxis("bottom").tickValues(-0.7, 1.6, 800)
+    assert rest == []
+    assert np.log10([2, 3, 4, 5, 6, 7, 8, 9]) == pytest.approx(
+        [t for t in log_ticks if 0.0 < t < 1.0]
+    )  # the log axis keeps its 2..9 lines in each decade
+    painted = []
+    draw = AxisItem.paint
+
+    def counting(self, *args):
+        painted.append(self.orientation)
+        return draw(self, *args)
+
+    AxisItem.paint = counting
+    try:
+        widget.grab()  # paints the scene now
+        painted.clear()
+        curve.setData([0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0], [2, 7, 1, 8, 2, 8, 1, 8])
+        widget.grab()  # paints the scene now
+        assert painted == []  # the curve changed, the axes did not: their pixmaps are kept
+        item.getViewBox().setYRange(0.0, 2000.0, padding=0.0)
+        widget.grab()  # paints the scene now
+        assert "left" in painted  # a new range draws the axis again
+    finally:
+        AxisItem.paint = draw
+    # an exported figure's axes are drawn anew at its own resolution, not cached
+    exported = pg.PlotItem()
+    plot_style.style_axes(exported)
+    assert exported.getAxis("left").cacheMode() == AxisItem.CacheMode.NoCache
