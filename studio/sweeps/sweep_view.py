@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.metrics.run_summary import RunSummary
+from engine.store import LIVE_STATUSES
 from studio.export.figure import Curve, Figure
 from studio.sweeps.data import (
     FEW_VALUES,
@@ -390,7 +391,8 @@ class SweepView(QWidget):
         self._fit_x(x_key, log_x)
         if self.lines:
             self.ranges.fit(
-                np.concatenate([np.r_[line.lo, line.mean, line.hi] for line in self.lines])
+                np.concatenate([np.r_[line.lo, line.mean, line.hi] for line in self.lines]),
+                growing=any(point.status in LIVE_STATUSES for point in self.sweep.points),
             )
         ticks = (
             None

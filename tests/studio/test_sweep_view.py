@@ -201,12 +201,23 @@ def test_a_running_point_moves_as_its_run_records_checkpoints(qtbot, sweep_store
     view.set_keys("algorithm.rate", "problem.scale")
     line = view.lines[1]
     assert line.mean[line.run_ids.index(run_id)] == pytest.approx(table[1].mean())  # step 10 so far
+    # the y range is fitted as growing while a point runs, and not once none does
+    growing, fit = [], view.ranges.fit
+
+    def spy(values, growing=False, seen=growing):
+        seen.append(growing)
+        return fit(values, growing)
+
+    view.ranges.fit = spy
+    view.redraw()
+    assert growing == [True]
     store.append(run_id, aggregate_rows=[aggregate_row("loss", STEPS[2], table[2], time.time())])
     store.finish_run(run_id, "finished")
     doc["points"][-1]["status"] = "finished"
     view.refresh()
     line = view.lines[1]
     assert line.mean[line.run_ids.index(run_id)] == pytest.approx(_final(table)[0])
+    assert growing[-1] is False
     view.stop()
 
 
@@ -488,6 +499,32 @@ def test_the_y_range_moves_only_when_the_data_leave_it_or_shrink_inside_it(qtbot
     sticky.view_box.enableAutoRange(y=True)
     assert sticky.fit(np.array([100.0, 200.0]))
     assert sticky.range == pytest.approx((90.0, 210.0))
+
+
+def test_while_a_sweep_streams_the_y_range_grows_with_room_and_ends_tight(qtbot):
+    import pyqtgraph as pg
+
+    from studio.sweeps.sticky_range import StickyRange
+
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    sticky = StickyRange(plot.getPlotItem())
+    assert sticky.fit(np.array([0.0, 10.0]), growing=True)
+    assert sticky.range == pytest.approx((-1.0, 11.0))  # a first fit: 10 % each side
+    # a value above it while streaming: half the span of room above, 10 % below
+    assert sticky.fit(np.array([0.0, 12.0]), growing=True)
+    assert sticky.range == pytest.approx((-1.2, 18.0))
+    # growth within that room moves nothing (it would have, with 10 % room)
+    assert not sticky.fit(np.array([0.0, 14.0]), growing=True)
+    assert not sticky.fit(np.array([0.0, 17.5]), growing=True)
+    # a value below it: the room goes below
+    assert sticky.fit(np.array([-5.0, 17.5]), growing=True)
+    assert sticky.range == pytest.approx((-5.0 - 0.5 * 22.5, 17.5 + 0.1 * 22.5))
+    # the sweep ends: fitted again, tight, once
+    assert sticky.fit(np.array([-5.0, 17.5]))
+    assert sticky.range == pytest.approx((-7.25, 19.75))
+    assert not sticky.fit(np.array([-5.0, 17.5]))
+    assert plot.getPlotItem().getViewBox().viewRange()[1] == pytest.approx([-7.25, 19.75])
 
 
 def test_every_drawn_point_and_band_is_inside_the_view(qtbot, sweep_store):
