@@ -28,8 +28,9 @@ store file a run leaves.
   median of 30) at 10^3, 10^5 and 10^6 float32 and float64 values, and per row of one
   `seed_aggregate_rows` call on a table of 65 checkpoints x 1,000 seeds (what the
   recorder aggregates at once at 10^3 seeds), where the code has it.
-- parts: the throughput ratio with parts of the store writer's work left out (its append;
-  its aggregation and append), all ways alternating: where the recorder's cost goes.
+- parts: the throughput ratio with parts of the store writer's work done the old way (its
+  aggregate rows one to an INSERT statement) or left out (its append; its aggregation and
+  append), all ways alternating: where the recorder's cost goes.
 - size: the store file (after a WAL checkpoint) of one run with default keep_seeds, with
   its row counts, for each seeds x steps given.
 
@@ -58,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from engine import registry, runner  # noqa: E402
+from engine import store as store_module  # noqa: E402
 from engine.spec import RunSpec  # noqa: E402
 from engine.store import Store  # noqa: E402
 
@@ -231,9 +233,17 @@ def _drop_held(batch: dict) -> dict:
     return batch
 
 
+def _row_by_row(conn, params) -> None:
+    """The aggregate rows inserted one statement each (the store before it put
+    AGGREGATE_ROWS_PER_INSERT rows in a statement)."""
+    conn.executemany(store_module._INSERT_AGGREGATE, params)
+
+
 PARTS = {
-    # what the writer thread leaves out: the store's append; the aggregation too
+    # what the writer thread does otherwise: aggregate rows one to a statement; or leaves
+    # out: the store's append; the aggregation too
     "everything": {},
+    "aggregate rows one to a statement": {"insert": _row_by_row},
     "no store append": {"append": _no_append},
     "no aggregation, no append": {"append": _no_append, "resolve_held": _drop_held},
 }
@@ -252,14 +262,15 @@ def parts(configs, repeats: int, folder: Path, threads: int = 0) -> None:
         ways = [*PARTS, "off"]
         for repeat in range(repeats):
             for way in ways if repeat % 2 == 0 else reversed(ways):
-                saved = (Store.append, runner.resolve_held)
+                saved = (Store.append, runner.resolve_held, store_module._insert_aggregates)
                 stand_ins = PARTS.get(way, {})
                 Store.append = stand_ins.get("append", Store.append)
                 runner.resolve_held = stand_ins.get("resolve_held", runner.resolve_held)
+                store_module._insert_aggregates = stand_ins.get("insert", saved[2])
                 try:
                     w, c, _ = timed_run(seeds, steps, way != "off", folder, threads, like)
                 finally:
-                    Store.append, runner.resolve_held = saved
+                    Store.append, runner.resolve_held, store_module._insert_aggregates = saved
                 wall.setdefault(way, []).append(w)
                 cpu.setdefault(way, []).append(c)
         for way in PARTS:

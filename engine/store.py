@@ -196,6 +196,35 @@ _INSERT_AGGREGATE = (
     f"INSERT INTO series_aggregates(run_id, {', '.join(AGGREGATE_COLUMNS)}) "
     f"VALUES ({', '.join('?' * (len(AGGREGATE_COLUMNS) + 1))})"
 )
+# Rows per INSERT statement when a batch's aggregate rows are written (`_insert_aggregates`).
+# Each statement's execution lets the GIL go and takes it back: one per row made the store
+# writer's thread and the engine's loop hand the GIL back and forth a thousand times a run.
+AGGREGATE_ROWS_PER_INSERT = 64
+
+
+def _insert_aggregates_sql(rows: int) -> str:
+    one = f"({', '.join('?' * (len(AGGREGATE_COLUMNS) + 1))})"
+    return (
+        f"INSERT INTO series_aggregates(run_id, {', '.join(AGGREGATE_COLUMNS)}) "
+        f"VALUES {', '.join([one] * rows)}"
+    )
+
+
+_INSERT_AGGREGATES = _insert_aggregates_sql(AGGREGATE_ROWS_PER_INSERT)
+
+
+def _insert_aggregates(conn, params: list[tuple]) -> None:
+    """Insert rows of _INSERT_AGGREGATE's parameters, AGGREGATE_ROWS_PER_INSERT rows a
+    statement, in their order (the rowids follow it, as row by row)."""
+    per = AGGREGATE_ROWS_PER_INSERT
+    whole = len(params) - len(params) % per
+    flat = itertools.chain.from_iterable
+    if whole:
+        conn.executemany(
+            _INSERT_AGGREGATES, (tuple(flat(params[i : i + per])) for i in range(0, whole, per))
+        )
+    if whole < len(params):
+        conn.execute(_insert_aggregates_sql(len(params) - whole), tuple(flat(params[whole:])))
 
 
 def aggregate_row(metric: str, step: int, values, wall_time: float) -> tuple:
@@ -795,7 +824,7 @@ class Store(StoreReader):
             self.conn.execute("BEGIN IMMEDIATE")
             self._check_owned(run_id)
             self.conn.executemany(_INSERT_BLOCK, encoded)
-            self.conn.executemany(_INSERT_AGGREGATE, _aggregate_params(run_id, aggregate_rows))
+            _insert_aggregates(self.conn, _aggregate_params(run_id, aggregate_rows))
             self.conn.executemany(
                 "INSERT INTO pareto_points(run_id, step, seed, point, objectives, label) VALUES (?,?,?,?,?,?)",
                 (

@@ -485,3 +485,26 @@ def test_export_aggregate_csv_of_a_hand_made_run(tmp_path, capsys):
     ] == pytest.approx(0.625)
     assert cli.main(["export", str(run_id), "--db", db, "--aggregate", "--table", "pareto"]) == 2
     assert "does not go with --table pareto" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("count", [1, 63, 64, 65, 130])
+def test_aggregate_rows_go_many_to_a_statement_in_their_order(tmp_path, count):
+    """A batch's aggregate rows are inserted AGGREGATE_ROWS_PER_INSERT to a statement (each
+    statement lets the GIL go once, not each row): every row comes back, in order, with its
+    values, whatever the remainder."""
+    from engine.store import AGGREGATE_ROWS_PER_INSERT
+
+    store, run_id = _store(tmp_path)
+    rows = [
+        ("m", step, 3, step + 0.5, 1.25, -1.0, 2.0 * step, 0.1, 0.2, 0.3, 0.4, None, 0.01 * step)
+        for step in range(1, count + 1)
+    ]
+    inserts = []
+    store.conn.set_trace_callback(
+        lambda sql: inserts.append(sql) if sql.startswith("INSERT INTO series_aggregates") else None
+    )
+    store.append(run_id, aggregate_rows=rows)
+    store.conn.set_trace_callback(None)
+    assert len(inserts) == -(-count // AGGREGATE_ROWS_PER_INSERT)
+    got, _ = store.aggregates_since(run_id)
+    assert got == rows
