@@ -26,6 +26,14 @@ def lower_priority() -> None:
     stays fluid while they compute: nice 10, and on Linux the batch scheduling class, which
     tells the scheduler they are CPU-bound and lets a waking window preempt them
     (measured in bench/plots.py, rows "engine processes at nice 10").
+
+    A process in a session of its own (`DETACHED`) is, where Linux groups the processes of
+    each session for the scheduler ("autogroup", on by default on most desktops), in a
+    group that competes with the window's group as an equal whatever its processes' nice
+    values: the nice value orders only the processes inside a group. Its group is given the
+    same niceness (`/proc/self/autogroup`), so the window gets the CPU before the engines
+    there too. A process in the caller's session leaves that group, which is the window's
+    own, as it is.
     """
     os.nice(ENGINE_NICENESS)
     if hasattr(os, "SCHED_BATCH"):
@@ -33,6 +41,12 @@ def lower_priority() -> None:
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         except OSError:
             pass  # not permitted here: nice alone still applies
+    if hasattr(os, "getsid") and os.getsid(0) == os.getpid():
+        try:
+            with open("/proc/self/autogroup", "w") as group:
+                group.write(str(ENGINE_NICENESS))
+        except OSError:
+            pass  # no autogroup here (another OS, or the kernel's grouping off)
 
 
 if sys.platform == "win32":
