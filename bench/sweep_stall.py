@@ -4,7 +4,8 @@
 
 A sweep of 8 UCB1 points (20 seeds each, `hardware.threads = 1`) runs through the
 engine's scheduler with 8 workers (`--oversubscribe`: 8 engines on this machine's cores,
-started at the engines' lower priority, as the studio starts them), while the Sweeps
+started as the studio starts them: in a session of their own, at the engines' lower
+priority, `studio.queue.run_process.DETACHED`), while the Sweeps
 panel shows that sweep (the sweep view, its trade-off view and the group tests, all
 refreshing as points finish) beside the queue's live title. A 5 ms probe timer measures
 how late the event loop runs; the GUI thread's own CPU time in the worst tick says
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bench.streaming import SETTLE_SECONDS, _probe_until_done, _settle, _wait  # noqa: E402
 from engine.store import Store  # noqa: E402
-from studio.queue.run_process import lower_priority  # noqa: E402
+from studio.queue.run_process import DETACHED  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 POINTS = 8
@@ -86,8 +87,10 @@ def one(app, steps: int, watch: bool) -> tuple[float, float, float, float]:
             "--oversubscribe",
             "--json",
         ]
+        # as the studio starts a sweep (studio/sweeps/launch.py): in a session of its own,
+        # at the engines' lower priority
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, preexec_fn=lower_priority
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, **DETACHED
         )
         store = Store(db)
         browser = None
