@@ -559,8 +559,13 @@ class RunQueue(QObject):
         known = {e.run_id for e in self.entries if e.run_id is not None}
         # A worker records its run a moment before it names it as its point's: while one
         # of ours waits for its run, a new run of no point may be it, and waits for a look
-        # after the worker has named it.
-        waiting = any(e.live and e.run_id is None for e in self.entries if not e.adopted)
+        # after the worker has named it. One of ours that a worker has taken ("starting")
+        # holds every run of no point back for as long as it is taken, however long the
+        # naming takes (a worker at its lower priority on a busy machine can take seconds);
+        # a queued one, not taken when last read, for NAMING_SECONDS.
+        ours = [e for e in self.entries if not e.adopted and e.live and e.run_id is None]
+        waiting = bool(ours)
+        taken = any(e.state == "starting" for e in ours)
         now = time.time()
         adopted = []
         for run_id in self.store.live_run_ids():
@@ -572,7 +577,9 @@ class RunQueue(QObject):
             sweep_id = self.store.sweep_of_run(run_id)
             if sweep_id is not None and self.entry_of_sweep(sweep_id) is not None:
                 continue  # one of ours, followed by _read_points
-            if sweep_id is None and waiting and now - row["created_at"] < NAMING_SECONDS:
+            if sweep_id is None and (
+                taken or (waiting and now - row["created_at"] < NAMING_SECONDS)
+            ):
                 continue
             entry = QueueEntry(
                 title=row["name"] or f"{row['algorithm']} on {row['problem']}",

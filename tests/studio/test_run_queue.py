@@ -229,6 +229,39 @@ def test_a_run_started_elsewhere_is_adopted_and_followed_to_its_end(
     assert entry.error == "ValueError: bad arm"
 
 
+def test_a_run_its_worker_is_slow_to_name_is_not_taken_for_one_started_elsewhere(
+    queue, store, toy_catalogue
+):
+    """A worker records its run, then names it as its point's. A worker starved of CPU (at
+    the engines' lower priority, on a busy machine) can take longer than NAMING_SECONDS
+    between the two: while the point is taken, its unnamed run is not adopted as a run
+    started elsewhere (the queue showed it twice), however old; once named, it is ours."""
+    assert sweep_store.acquire_lock(store.conn)  # this test is the store's scheduler
+    try:
+        sweep_id = sweep_store.create_run_point(store.conn, toy_spec(toy_catalogue, "slow"))
+        queue.poll()
+        [entry] = queue.entries
+        assert entry.state == "queued"
+        point = sweep_store.claim_next(store.conn)
+        assert point["sweep_id"] == sweep_id
+        queue.poll()
+        assert entry.state == "starting"
+        spec = RunSpec.from_dict(point["spec"], toy_catalogue)
+        run_id = store.create_run(spec, family="toy", plot="curves")
+        with store.conn:  # recorded a minute ago, still not named
+            store.conn.execute("UPDATE runs SET created_at = created_at - 60 WHERE id=?", (run_id,))
+        assert queue.adopt_live_runs() == []
+        queue.poll()
+        assert queue.entries == [entry] and entry.run_id is None
+        sweep_store.set_point_run(store.conn, sweep_id, 0, run_id)
+        store.start_run(run_id, {"device": "cpu", "dtype": "float32", "threads": 1})
+        queue.poll()
+        assert (entry.run_id, entry.state) == (run_id, "running")
+        assert queue.adopt_live_runs() == [] and queue.entries == [entry]
+    finally:
+        sweep_store.release_lock(store.conn)
+
+
 def test_rate_and_time_left_come_from_the_store_samples():
     """Steps done at two reads 2 s apart: (1000 - 0) / 2 = 500 steps/s; 2000 left -> 4 s."""
     entry = QueueEntry(
