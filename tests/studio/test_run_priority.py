@@ -38,7 +38,10 @@ def _autogroup(pid) -> str | None:
     return " ".join(text[-2:]) if enabled else None
 
 
-@pytest.mark.skipif(_autogroup("self") is None, reason="the kernel groups no sessions (autogroup)")
+@pytest.mark.skipif(
+    _autogroup("self") is None or not os.access("/proc/self/autogroup", os.W_OK),
+    reason="the kernel groups no sessions (autogroup), or its niceness cannot be set here",
+)
 def test_an_engine_in_its_own_session_lowers_its_scheduler_group_and_no_other():
     """With autogroup, a session's processes compete as one group, whose weight their nice
     values do not change: an engine in a session of its own sets its group's niceness too.
