@@ -183,13 +183,13 @@ def test_pairs_tested_together_give_the_numbers_of_each_pair_alone():
     )  # fmt: skip
     want = _pair_by_pair(groups)
     assert got.shape == want.shape == (55, 10)
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300, equal_nan=True)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-300, equal_nan=True)
     assert np.isnan(want).any(axis=1).sum() >= 1  # the undefined cases are among them
     flat = next(r for r in rows if (r.group_a, r.group_b) == ("flat", "flat 2"))
     assert math.isnan(flat.welch_p) and flat.difference == 0.0 and math.isnan(flat.hedges_g)
     # Holm over the batched p-values: the same as over the pair-by-pair ones
-    np.testing.assert_allclose([r.welch_p_holm for r in rows], holm(want[:, 2]), rtol=1e-12)
-    np.testing.assert_allclose([r.mwu_p_holm for r in rows], holm(want[:, 6]), rtol=1e-12)
+    np.testing.assert_allclose([r.welch_p_holm for r in rows], holm(want[:, 2]), rtol=1e-10)
+    np.testing.assert_allclose([r.mwu_p_holm for r in rows], holm(want[:, 6]), rtol=1e-10)
 
 
 def test_pairs_tested_together_cost_less_interpreter_time():
