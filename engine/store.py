@@ -192,10 +192,6 @@ _AGGREGATE_SCHEMA = (
     "var REAL, min REAL, max REAL, q05 REAL, q25 REAL, q50 REAL, q75 REAL, q95 REAL, wall_time REAL"
 )
 AGGREGATE_COLUMNS = ("metric", "step", *AGGREGATE_FIELDS, "wall_time")
-_INSERT_AGGREGATE = (
-    f"INSERT INTO series_aggregates(run_id, {', '.join(AGGREGATE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * (len(AGGREGATE_COLUMNS) + 1))})"
-)
 # Rows per INSERT statement when a batch's aggregate rows are written (`_insert_aggregates`).
 # Each statement's execution lets the GIL go and takes it back: one per row made the store
 # writer's thread and the engine's loop hand the GIL back and forth a thousand times a run.
@@ -203,6 +199,7 @@ AGGREGATE_ROWS_PER_INSERT = 64
 
 
 def _insert_aggregates_sql(rows: int) -> str:
+    """An INSERT of `rows` rows of series_aggregates (run_id first)."""
     one = f"({', '.join('?' * (len(AGGREGATE_COLUMNS) + 1))})"
     return (
         f"INSERT INTO series_aggregates(run_id, {', '.join(AGGREGATE_COLUMNS)}) "
@@ -210,6 +207,7 @@ def _insert_aggregates_sql(rows: int) -> str:
     )
 
 
+_INSERT_AGGREGATE = _insert_aggregates_sql(1)
 _INSERT_AGGREGATES = _insert_aggregates_sql(AGGREGATE_ROWS_PER_INSERT)
 
 
