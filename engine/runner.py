@@ -20,6 +20,7 @@ import itertools
 import math
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -44,6 +45,7 @@ WRITES_QUEUED = 2  # batches waiting for the writer thread before the loop waits
 BATCH_VALUES = 1 << 16  # per-seed values held on the host before their checkpoints are aggregated
 SPARE_TABLES = 4  # emptied tables of checkpoints kept for reuse
 HELD_VALUES = 1 << 20  # values of full tables held before the recorder writes them
+ROW_VIEWS = 1024  # a table of at most this many checkpoints has a tensor view of each row
 DENSE_STEPS = 10  # every step up to this one is recorded
 LOG_POINTS_PER_DECADE = 20
 AUTO_STRIDE_POINTS = 500
@@ -160,13 +162,33 @@ class _Checkpoints:
     def __init__(self, width: int, dtype):
         self.values = np.empty((max(1, BATCH_VALUES // max(width, 1)), width), dtype)
         self.keys: list[tuple[int, float]] = []  # (step, wall time) of each row held
+        self._rows = None  # tensor views of the rows, made when a tensor is first added
 
-    def add(self, key, values: np.ndarray) -> bool:
-        """Copy a checkpoint's values in (the algorithm may update its tensors in place);
-        True once the table is full."""
-        self.values[len(self.keys)] = values
+    def add(self, key, values) -> bool:
+        """Copy a checkpoint's values in (the algorithm may update its tensors in place):
+        an array, or a 1-D CPU tensor of the table's width and dtype, which torch copies
+        into a view of the row (one call; ROW_VIEWS bounds the views a table keeps). True
+        once the table is full."""
+        row = len(self.keys)
+        if isinstance(values, np.ndarray):
+            self.values[row] = values
+        else:
+            rows = self._rows
+            if rows is None:
+                rows = self._rows = self._row_views()
+            if rows:
+                rows[row].copy_(values)
+            else:
+                self.values[row] = values.numpy()
         self.keys.append(key)
-        return len(self.keys) == len(self.values)
+        return row + 1 == len(self.values)
+
+    def _row_views(self) -> tuple:
+        if len(self.values) > ROW_VIEWS:
+            return ()
+        import torch
+
+        return torch.from_numpy(self.values).unbind(0)
 
     def take(self, keep: int | None):
         """(keys, aggregates, kept values) of the held checkpoints, oldest first: the
@@ -495,6 +517,10 @@ class Recorder:
         self._held_values = 0  # their size
         # tables the writer has emptied, for reuse (a fresh one costs a page fault a 4 KiB)
         self._spare: collections.deque = collections.deque(maxlen=SPARE_TABLES)
+        # CPU float tensors go into the tables without numpy's conversion (`_Checkpoints.add`)
+        torch = sys.modules.get("torch")
+        self._tensor = torch.Tensor if torch is not None else None
+        self._tensor_chars = {torch.float64: "d", torch.float32: "f"} if torch is not None else {}
         self._buffered = 0
         self._pareto: list[tuple] = []
         self._last_flush = time.monotonic()
@@ -531,12 +557,21 @@ class Recorder:
                         value.reshape(-1) if keep is None else value.reshape(-1)[:keep]
                     )
                 continue
-            seeds = _host_values(value)
-            table_key = (name, seeds.size, seeds.dtype.char)
+            char = (
+                self._tensor_chars.get(value.dtype)
+                if type(value) is self._tensor and value.dim() == 1 and not value.requires_grad
+                else None
+            )
+            if char is None:
+                seeds = _host_values(value)
+                width, char = seeds.size, seeds.dtype.char
+            else:  # a 1-D float32 or float64 CPU tensor, copied as it is
+                seeds, width = value, value.shape[0]
+            table_key = (name, width, char)
             table = self._checkpoints.get(table_key)
             if table is None:
-                table = self._checkpoints[table_key] = self._table(seeds.size, seeds.dtype)
-            self._buffered += 1 + (seeds.size if keep is None else min(seeds.size, keep))
+                table = self._checkpoints[table_key] = self._table(width, np.dtype(char))
+            self._buffered += 1 + (width if keep is None else min(width, keep))
             if table.add(key, seeds):
                 # full: the writer takes it (the loop never touches it again)
                 self._full.append((name, table))

@@ -218,6 +218,74 @@ def test_a_metric_whose_width_changes_keeps_no_table_per_width_past_a_write(tmp_
     assert stored["max"].tolist() == [float(step - 1) for step in range(1, 41)]
 
 
+def test_tensors_copied_by_torch_store_what_their_arrays_store(tmp_path):
+    """1-D float32 and float64 CPU tensors go into the tables by torch's own copy (row
+    views, or numpy's for a table of more than ROW_VIEWS rows), others as arrays: the same
+    rows and kept values as the arrays of the same numbers, updated in place as an
+    algorithm's tensors are; a strided view, a tensor that needs a gradient, a 2-D one
+    and an integer one included."""
+    assert BATCH_VALUES // 10 > runner.ROW_VIEWS >= BATCH_VALUES // 1000
+    rng = np.random.default_rng(17)
+    steps = 80
+    state = torch.zeros(1000, 2, dtype=torch.float64)
+    narrow = torch.zeros(10, dtype=torch.float32)
+    wide = torch.zeros(1000, dtype=torch.float32)
+    grad = torch.zeros(300, dtype=torch.float64, requires_grad=True)
+    square = torch.zeros(20, 30, dtype=torch.float64)
+    counts = torch.zeros(50, dtype=torch.int64)
+
+    def values():
+        return {
+            "strided": state[:, 1],  # a view whose rows are 2 apart
+            "narrow": narrow,
+            "wide": wide,
+            "grad": grad,
+            "square": square,
+            "counts": counts,
+        }
+
+    stores = {}
+    for as_arrays in (False, True):
+        folder = tmp_path / ("arrays" if as_arrays else "tensors")
+        folder.mkdir()
+        store, run_id = _store(folder)
+        rec = Recorder(store, run_id, steps=steps, keep_seeds=5)
+        rng = np.random.default_rng(17)
+        for step in range(1, steps + 1):
+            with torch.no_grad():
+                state.copy_(torch.from_numpy(rng.standard_normal(state.shape)))
+                narrow.copy_(torch.from_numpy(rng.standard_normal(10).astype(np.float32)))
+                wide.copy_(torch.from_numpy(rng.standard_normal(1000).astype(np.float32)))
+                grad.copy_(torch.from_numpy(rng.standard_normal(300)))
+                square.copy_(torch.from_numpy(rng.standard_normal((20, 30))))
+                counts.copy_(torch.from_numpy(rng.integers(0, 9, 50)))
+            given = values()
+            if as_arrays:
+                given = {name: v.detach().numpy().copy() for name, v in given.items()}
+            rec.metrics(step, given)
+            rec.progress(step)
+        rec.close()
+        stores[as_arrays] = (store, run_id)
+    (by_torch, torch_id), (by_numpy, numpy_id) = stores[False], stores[True]
+    for name in values():
+        got, want = (
+            by_torch.aggregate_arrays(torch_id, name),
+            by_numpy.aggregate_arrays(numpy_id, name),
+        )
+        assert got["step"].tolist() == list(range(1, steps + 1))
+        for field in AGGREGATE_FIELDS:
+            assert got[field].tolist() == want[field].tolist(), (name, field)
+        got_kept = by_torch.series_arrays(torch_id, name)
+        want_kept = by_numpy.series_arrays(numpy_id, name)
+        for a, b in zip(got_kept, want_kept):
+            assert a.tolist() == b.tolist(), name
+    # the numbers themselves, at the last step: numpy's own functions
+    last = by_torch.aggregate_arrays(torch_id, "strided")
+    want = numpy_aggregates(state[:, 1].numpy().copy())
+    for field in AGGREGATE_FIELDS:
+        assert _close(float(last[field][-1]), float(want[field])), field
+
+
 def test_partitioned_pairs_are_the_order_statistics_of_a_sort_for_every_length():
     """The pairs the wide path interpolates between, at the ranks of QUANTILES, for lengths
     where ranks coincide or neighbour each other (n = 1..60) and longer ones, with ties and
