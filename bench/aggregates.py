@@ -28,9 +28,10 @@ store file a run leaves.
   median of 30) at 10^3, 10^5 and 10^6 float32 and float64 values, and per row of one
   `seed_aggregate_rows` call on a table of 65 checkpoints x 1,000 seeds (what the
   recorder aggregates at once at 10^3 seeds), where the code has it.
-- parts: the throughput ratio with parts of the store writer's work done the old way (its
-  aggregate rows one to an INSERT statement) or left out (its append; its aggregation and
-  append), all ways alternating: where the recorder's cost goes.
+- parts: the throughput ratio with parts of the recorder's work done an old way (tables
+  of checkpoints aggregated one call each; tensors converted by numpy before they are
+  copied; aggregate rows one to an INSERT statement) or left out (the store's append; the
+  aggregation too), all ways alternating: where the recorder's cost goes.
 - size: the store file (after a WAL checkpoint) of one run with default keep_seeds, with
   its row counts, for each seeds x steps given.
 
@@ -239,19 +240,41 @@ def _row_by_row(conn, params) -> None:
     conn.executemany(store_module._INSERT_AGGREGATE, params)
 
 
+_EMPTY_TABLES = runner._empty_tables
+_RECORDER_INIT = runner.Recorder.__init__
+
+
+def _one_by_one(keep, tables):
+    """The tables aggregated one `seed_aggregate_rows` call each (the writer before it
+    stacked the tables of one width and dtype)."""
+    return [row for table in tables for row in _EMPTY_TABLES(keep, [table])]
+
+
+def _numpy_copies(self, *args, **kwargs):
+    """A recorder that converts every tensor to numpy before copying it into its tables
+    (the recorder before torch copied CPU float tensors itself)."""
+    _RECORDER_INIT(self, *args, **kwargs)
+    self._tensor = None
+
+
 PARTS = {
-    # what the writer thread does otherwise: aggregate rows one to a statement; or leaves
-    # out: the store's append; the aggregation too
+    # what the recorder does otherwise: an old way of one of its parts, or a part left out
     "everything": {},
-    "aggregate rows one to a statement": {"insert": _row_by_row},
-    "no store append": {"append": _no_append},
-    "no aggregation, no append": {"append": _no_append, "resolve_held": _drop_held},
+    "tables aggregated one by one": {(runner, "_empty_tables"): _one_by_one},
+    "tensors converted by numpy": {(runner.Recorder, "__init__"): _numpy_copies},
+    "aggregate rows one to a statement": {(store_module, "_insert_aggregates"): _row_by_row},
+    "no store append": {(Store, "append"): _no_append},
+    "no aggregation, no append": {
+        (Store, "append"): _no_append,
+        (runner, "resolve_held"): _drop_held,
+    },
 }
 
 
 def parts(configs, repeats: int, folder: Path, threads: int = 0) -> None:
-    """Wall and CPU ratios to recording off of the recording on with parts of the writer's
-    work left out (`PARTS`), all alternating within each repeat: where the gap goes."""
+    """Wall and CPU ratios to recording off of the recording on with parts of the
+    recorder's work done an old way or left out (`PARTS`), all alternating within each
+    repeat: where the gap goes."""
     print(f"uptime before: {uptime()}")
     print(f"torch threads: {threads or 'default'}; {repeats} repeats, all ways alternating")
     print("| seeds | steps | recording | wall: ratio to off | CPU: ratio to off |")
@@ -262,15 +285,15 @@ def parts(configs, repeats: int, folder: Path, threads: int = 0) -> None:
         ways = [*PARTS, "off"]
         for repeat in range(repeats):
             for way in ways if repeat % 2 == 0 else reversed(ways):
-                saved = (Store.append, runner.resolve_held, store_module._insert_aggregates)
                 stand_ins = PARTS.get(way, {})
-                Store.append = stand_ins.get("append", Store.append)
-                runner.resolve_held = stand_ins.get("resolve_held", runner.resolve_held)
-                store_module._insert_aggregates = stand_ins.get("insert", saved[2])
+                saved = {(owner, name): getattr(owner, name) for owner, name in stand_ins}
+                for (owner, name), stand_in in stand_ins.items():
+                    setattr(owner, name, stand_in)
                 try:
                     w, c, _ = timed_run(seeds, steps, way != "off", folder, threads, like)
                 finally:
-                    Store.append, runner.resolve_held, store_module._insert_aggregates = saved
+                    for (owner, name), original in saved.items():
+                        setattr(owner, name, original)
                 wall.setdefault(way, []).append(w)
                 cpu.setdefault(way, []).append(c)
         for way in PARTS:

@@ -32,6 +32,7 @@ from engine.blocks import Block
 from engine.metrics.aggregate import (
     AGGREGATE_FIELDS,
     QUANTILES,
+    SORT_UP_TO,
     seed_aggregate_rows,
 )
 from engine.params import ParamError
@@ -190,16 +191,36 @@ class _Checkpoints:
 
         return torch.from_numpy(self.values).unbind(0)
 
-    def take(self, keep: int | None):
-        """(keys, aggregates, kept values) of the held checkpoints, oldest first: the
-        aggregates as an array of checkpoints x AGGREGATE_FIELDS, the values of seeds
-        0..keep-1 (every seed for None) as a float64 array of checkpoints x seeds. The table
-        is empty afterwards."""
-        held = self.values[: len(self.keys)]
-        aggregates = seed_aggregate_rows(held)
-        kept = (held if keep is None else held[:, :keep]).astype(np.float64)
-        keys, self.keys = self.keys, []
-        return keys, aggregates, kept
+
+def _empty_tables(keep: int | None, tables) -> list[tuple]:
+    """(metric, keys, aggregates, kept values) of each of `tables`, [(metric, _Checkpoints)],
+    in their order: the aggregates as columns (lists) of AGGREGATE_FIELDS, the values of
+    seeds 0..keep-1 (every seed for None) as a float64 array of checkpoints x seeds. The
+    tables are empty afterwards.
+
+    Tables of one width and dtype (up to SORT_UP_TO seeds) are aggregated together, by one
+    `seed_aggregate_rows` call on their rows stacked: numpy's calls release the GIL and
+    take it back, each time a hand-over between this thread and the loop's, so that their
+    number, not only their arithmetic, slows the loop."""
+    groups: dict = {}
+    for i, (_, table) in enumerate(tables):
+        width = table.values.shape[1]
+        group = (width, table.values.dtype.char) if 0 < width <= SORT_UP_TO else i
+        groups.setdefault(group, []).append(i)
+    out: list = [None] * len(tables)
+    for members in groups.values():
+        parts = [tables[i][1].values[: len(tables[i][1].keys)] for i in members]
+        values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        columns = seed_aggregate_rows(values).T.tolist()
+        kept = (values if keep is None else values[:, :keep]).astype(np.float64)  # a copy
+        start = 0
+        for i, part in zip(members, parts):
+            name, table = tables[i]
+            end = start + len(part)
+            out[i] = (name, table.keys, [c[start:end] for c in columns], kept[start:end])
+            table.keys = []
+            start = end
+    return out
 
 
 def resolve_held(batch: dict) -> dict:
@@ -213,18 +234,16 @@ def resolve_held(batch: dict) -> dict:
         return batch
     aggregates = list(batch.get("aggregate_rows", ()))
     kept: dict[tuple[str, int], list] = {}
-    for name, table in tables:
-        keys, rows, values = table.take(keep)  # rows: an array of AGGREGATE_FIELDS
-        if spare is not None:
-            spare.append(table)  # for the recorder's next table: its pages are touched already
+    for name, keys, columns, values in _empty_tables(keep, tables):
         # rows of (name, step, n, *fields, wall time), made by zip (in C): no Python per row
         steps, walls = zip(*keys) if keys else ((), ())
-        columns = rows.T.tolist()
         aggregates.extend(
             zip(itertools.repeat(name), steps, map(int, columns[0]), *columns[1:], walls)
         )
         if values.shape[1]:
             kept.setdefault((name, values.shape[1]), []).append((keys, values))
+    if spare is not None:  # for the recorder's next tables: their pages are touched already
+        spare.extend(table for _, table in tables)
     blocks = list(batch.get("blocks", ()))
     for (name, _), parts in kept.items():
         keys = [key for part_keys, _ in parts for key in part_keys]

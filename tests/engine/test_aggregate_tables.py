@@ -2,6 +2,7 @@
 holds checkpoints to aggregate them so: the same numbers as `seed_aggregates` row by row,
 and as numpy's own functions."""
 
+import collections
 import math
 import threading
 
@@ -201,6 +202,60 @@ def test_an_emptied_table_is_reused_and_holds_nothing_of_its_last_rows(tmp_path)
     (row,) = runner.resolve_held({"held": (0, [("m", table)], None)})["aggregate_rows"]
     assert row[:5] == ("m", 2, 4, 7.0, 0.0)
     rec.close()
+
+
+def test_tables_of_one_width_and_dtype_are_aggregated_by_one_call(monkeypatch):
+    """A write's tables, stacked by width and dtype (wide ones alone): one
+    `seed_aggregate_rows` call a group, and rows, kept values and emptied tables as table by
+    table, in the tables' order; a row with a NaN among them."""
+    calls = []
+
+    def spy(table):
+        calls.append(table.shape)
+        return seed_aggregate_rows(table)
+
+    monkeypatch.setattr(runner, "seed_aggregate_rows", spy)
+    rng = np.random.default_rng(23)
+    made = [
+        ("a", 40, np.float64, 3),
+        ("b", 40, np.float64, 5),
+        ("c", 40, np.float32, 2),
+        ("a", 40, np.float64, 4),
+        ("w", SORT_UP_TO + 1, np.float64, 1),
+        ("w", SORT_UP_TO + 1, np.float64, 1),
+        ("d", 7, np.float64, 6),
+    ]
+    tables, want = [], []
+    step = 0
+    for name, width, dtype, rows in made:
+        table = runner._Checkpoints(width, dtype)
+        for _ in range(rows):
+            step += 1
+            values = rng.standard_normal(width).astype(dtype)
+            if step == 4:
+                values[[0, 5]] = NAN
+            table.add((step, step / 10), values)
+            want.append((name, step, values.astype(np.float64)))
+        tables.append((name, table))
+    spare = collections.deque()
+    batch = runner.resolve_held({"held": (2, tables, spare), "aggregate_rows": [("x", 0)]})
+    assert sorted(calls) == sorted(
+        [(12, 40), (2, 40), (1, SORT_UP_TO + 1), (1, SORT_UP_TO + 1), (6, 7)]
+    )
+    rows = batch["aggregate_rows"]
+    assert rows[0] == ("x", 0) and len(rows) == 1 + len(want)
+    for row, (name, step, values) in zip(rows[1:], want):
+        assert row[:2] == (name, step) and row[-1] == step / 10
+        alone = seed_aggregates(values)
+        for got, field in zip(row[2:-1], AGGREGATE_FIELDS):
+            assert _same(float(got), float(alone[field])), (name, step, field)
+    blocks = {(b.metric, b.width): b for b in batch["blocks"]}
+    for (name, _), block in blocks.items():
+        mine = [(step, values) for n, step, values in want if n == name]
+        assert block.steps.tolist() == [step for step, _ in mine]
+        np.testing.assert_array_equal(block.values, [values[:2] for _, values in mine])
+    assert sorted(blocks) == [("a", 2), ("b", 2), ("c", 2), ("d", 2), ("w", 2)]
+    assert list(spare) == [table for _, table in tables] and all(not t.keys for t in spare)
 
 
 def test_a_metric_whose_width_changes_keeps_no_table_per_width_past_a_write(tmp_path):
