@@ -155,10 +155,11 @@ def _host_aggregates(value) -> np.ndarray:
 
 class _Checkpoints:
     """Copies of one metric's values at successive checkpoints (one width, one dtype), held
-    until the table is full (BATCH_VALUES values) and aggregated by one
-    `seed_aggregate_rows` call: at a few thousand seeds numpy's overhead per call, not the
-    arithmetic, is most of what an aggregate costs, and a table of checkpoints pays it
-    once. The kept seeds' values are taken from the same table, as one block."""
+    until the table is full (BATCH_VALUES values) and aggregated, with the other tables of
+    its width and dtype, by one `seed_aggregate_rows` call (`_empty_tables`): at a few
+    thousand seeds numpy's overhead per call, not the arithmetic, is most of what an
+    aggregate costs, and a table of checkpoints pays it once. The kept seeds' values are
+    taken from the same table, as one block."""
 
     def __init__(self, width: int, dtype):
         self.values = np.empty((max(1, BATCH_VALUES // max(width, 1)), width), dtype)
