@@ -190,7 +190,10 @@ class _Checkpoints:
             return ()
         import torch
 
-        return torch.from_numpy(self.values).unbind(0)
+        # Normal tensors even when made in inference mode (the loop may run in it): an
+        # inference tensor would refuse the copies made outside it.
+        with torch.inference_mode(False):
+            return torch.from_numpy(self.values).unbind(0)
 
 
 def _empty_tables(keep: int | None, tables) -> list[tuple]:

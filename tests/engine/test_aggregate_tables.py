@@ -204,6 +204,21 @@ def test_an_emptied_table_is_reused_and_holds_nothing_of_its_last_rows(tmp_path)
     rec.close()
 
 
+def test_a_table_begun_in_inference_mode_takes_copies_made_outside_it(tmp_path):
+    """A loop in `torch.inference_mode()` that records its last checkpoint after leaving
+    it: the table's row views, made at the first copy, accept both."""
+    store, run_id = _store(tmp_path)
+    rec = Recorder(store, run_id, steps=3, keep_seeds="all")
+    with torch.inference_mode():
+        rec.metrics(1, {"m": torch.arange(100, dtype=torch.float64)})
+        rec.metrics(2, {"m": torch.arange(100, dtype=torch.float64) * 2})
+    rec.metrics(3, {"m": torch.arange(100, dtype=torch.float64) * 3})
+    rec.close()
+    stored = store.aggregate_arrays(run_id, "m")
+    assert stored["max"].tolist() == [99.0, 198.0, 297.0]
+    assert stored["mean"].tolist() == [49.5, 99.0, 148.5]
+
+
 def test_tables_of_one_width_and_dtype_are_aggregated_by_one_call(monkeypatch):
     """A write's tables, stacked by width and dtype (wide ones alone): one
     `seed_aggregate_rows` call a group, and rows, kept values and emptied tables as table by
